@@ -1,0 +1,83 @@
+"""Helpers shared by the benchmark scripts: timing rounds and reporting.
+
+Every benchmark runs its contenders in interleaved rounds in one process, so
+that the machine's noise hits them alike, and reports medians and ratios to
+the limit measured in the same run.
+
+"""
+import argparse
+import gc
+import statistics
+import time
+
+KEYS = ['metric_{}'.format(index) for index in range(10)]
+
+
+def parse_args(description, iterations):
+    """Parse the options every benchmark takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--iterations', '-n', type=int, default=iterations,
+                        help='training iterations per round '
+                             '(default: %(default)s)')
+    parser.add_argument('--rounds', '-r', type=int, default=7,
+                        help='rounds per contender (default: %(default)s)')
+    return parser.parse_args()
+
+
+def time_once(function, *args):
+    """Return the seconds one call takes, with the collector off."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        function(*args)
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
+def run_rounds(contenders, rounds):
+    """Time each contender `rounds` times, interleaved.
+
+    Parameters
+    ----------
+    contenders : list of (name, callable)
+        Each callable takes no argument and does the whole workload.
+    rounds : int
+
+    Returns
+    -------
+    dict
+        name -> median seconds.
+
+    """
+    times = dict((name, []) for name, _ in contenders)
+    for _ in range(rounds):
+        for name, function in contenders:
+            times[name].append(time_once(function))
+    return dict((name, statistics.median(values))
+                for name, values in times.items())
+
+
+def report(title, medians, limit, values, extra=None):
+    """Print a table: median, cost per value, and ratio to `limit`.
+
+    Parameters
+    ----------
+    title : str
+    medians : dict
+        name -> median seconds.
+    limit : str
+        The name whose median is the 1.0 of the ratios.
+    values : int
+        How many values each contender wrote or read.
+    extra : dict, optional
+        name -> a short note printed at the end of its line.
+
+    """
+    print(title)
+    base = medians[limit]
+    for name, seconds in medians.items():
+        note = (extra or {}).get(name, '')
+        print('  {:<34} {:9.4f} s  {:8.0f} ns/value  {:6.2f}x {}'.format(
+            name, seconds, seconds / values * 1e9, seconds / base, note))

@@ -1,0 +1,140 @@
+"""Turning log records into pandas objects.
+
+pandas is an optional dependency: it is imported here, lazily, and nowhere
+else.
+
+"""
+from numbers import Integral
+
+PANDAS_HINT = ("this needs pandas, an optional dependency of blocks_log: "
+               "pip install 'blocks-log[pandas]'")
+
+
+def import_pandas():
+    """Return the pandas module.
+
+    Raises
+    ------
+    ImportError
+        If pandas is not installed; the message says how to install it.
+
+    """
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError("{} ({})".format(PANDAS_HINT, error))
+    return pandas
+
+
+def check_keys(keys):
+    """Return `keys` as a list of strings, or ``None`` for all keys.
+
+    Raises
+    ------
+    TypeError
+        If `keys` is a single string, or holds something that is not one.
+
+    """
+    if keys is None:
+        return None
+    if isinstance(keys, (str, bytes)):
+        raise TypeError("keys must be a collection of strings, not the single "
+                        "string {!r}; write [{!r}]".format(keys, keys))
+    keys = list(keys)
+    for key in keys:
+        if not isinstance(key, str):
+            raise TypeError("keys must be strings, got {!r} ({})"
+                            .format(key, type(key).__name__))
+    return keys
+
+
+def check_range(start, stop):
+    """Check the `start` and `stop` of a range of times.
+
+    Raises
+    ------
+    ValueError
+        If either is neither ``None`` nor a non-negative integer.
+
+    """
+    for name, bound in (('start', start), ('stop', stop)):
+        if bound is not None and (not isinstance(bound, Integral) or
+                                  bound < 0):
+            raise ValueError("{} must be a non-negative integer or None, "
+                             "got {!r}".format(name, bound))
+
+
+def in_range(time, start, stop):
+    """Whether `time` lies in ``[start, stop)``; ``None`` bounds are open."""
+    return ((start is None or time >= start) and
+            (stop is None or time < stop))
+
+
+def pivot(records, keys=None, start=None, stop=None):
+    """Gather ``(time, key, value)`` records into rows.
+
+    Parameters
+    ----------
+    records : iterable of tuple
+        In increasing time.
+    keys : list of str, optional
+        Only these keys.
+    start, stop : int, optional
+        Only times in ``[start, stop)``.
+
+    Returns
+    -------
+    times : list of int
+        Each time that holds at least one selected key, increasing.
+    columns : dict
+        key -> list of values aligned with `times` (``None`` where missing),
+        keys in order of first appearance, or in the order of `keys`.
+
+    """
+    wanted = None if keys is None else set(keys)
+    times = []
+    columns = {} if keys is None else dict((key, []) for key in keys)
+    for time, key, value in records:
+        if not in_range(time, start, stop) or (
+                wanted is not None and key not in wanted):
+            continue
+        if not times or times[-1] != time:
+            times.append(time)
+        column = columns.get(key)
+        if column is None:
+            column = columns[key] = []
+        # Pad a key that is missing in the rows since its last value.
+        column.extend([None] * (len(times) - 1 - len(column)))
+        column.append(value)
+    for column in columns.values():
+        column.extend([None] * (len(times) - len(column)))
+    return times, columns
+
+
+def records_to_dataframe(records, keys=None, start=None, stop=None):
+    """Build the data frame of :meth:`TrainingLogBase.to_dataframe`.
+
+    See that method for the parameters and what is raised.
+
+    """
+    keys = check_keys(keys)
+    check_range(start, stop)
+    pandas = import_pandas()
+    times, columns = pivot(records, keys, start, stop)
+    return columns_to_dataframe(pandas, times, columns)
+
+
+def columns_to_dataframe(pandas, times, columns):
+    """Return a data frame from aligned columns, index named ``time``.
+
+    The dtype of each column is pandas' inference: numbers with gaps become
+    float with NaN in the gaps, as ``DataFrame.from_dict(log,
+    orient='index')`` makes them; anything else is an object column.
+
+    """
+    index = pandas.Index(times, name='time', dtype='int64')
+    return pandas.DataFrame(
+        dict((key, pandas.Series(values, index=index))
+             for key, values in columns.items()),
+        index=index, columns=list(columns))
+
