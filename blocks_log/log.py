@@ -301,7 +301,10 @@ class _Status(dict):
 
     def __setitem__(self, key, value):
         _dict_setitem(self, key, value)
-        self._log_dict.pop('current_row', None)
+        # The log's __dict__ holds nothing but this cache (its other
+        # attributes are slots), so it is usually empty here.
+        if self._log_dict:
+            self._log_dict.pop('current_row', None)
 
     def __delitem__(self, key):
         dict.__delitem__(self, key)
@@ -377,7 +380,7 @@ class TrainingLog(defaultdict, TrainingLogBase):
     """
     # A slot makes ``status`` a concrete member of the class (the base
     # declares it abstract) that reads as fast as an instance attribute.
-    __slots__ = ('status',)
+    __slots__ = ('status', 'uuid')
 
     current_row = _CachedRow()
 
@@ -398,9 +401,12 @@ class TrainingLog(defaultdict, TrainingLogBase):
         defaultdict.__setattr__(self, name, value)
 
     def __getstate__(self):
+        # Blocks' state: status and uuid (slots here), and any attribute a
+        # user set, but not the cache.
         state = dict(self.__dict__)
         state.pop('current_row', None)
         state['status'] = dict(self.status)
+        state['uuid'] = self.uuid
         return state
 
     def __setstate__(self, state):
@@ -433,11 +439,8 @@ class TrainingLog(defaultdict, TrainingLogBase):
             time = check_time(time)
         row = _dict_get(self, time)
         if row is None:
-            factory = self.default_factory
-            if factory is None:
-                raise KeyError(time)
             # setdefault keeps a row that is there but is None.
-            row = _dict_setdefault(self, time, factory())
+            row = _dict_setdefault(self, time, {})
         return row
 
     def __setitem__(self, time, row):

@@ -1,0 +1,44 @@
+"""Packaging of blocks_log (distribution ``blocks-log``)."""
+import io
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read(*parts):
+    with io.open(os.path.join(HERE, *parts), encoding='utf-8') as f:
+        return f.read()
+
+
+# Read the version from the source rather than importing the package, which
+# would need its dependencies at build time.
+VERSION = re.search(r"^__version__ = '([^']+)'",
+                    read('blocks_log', '__init__.py'), re.M).group(1)
+
+setup(
+    name='blocks-log',
+    version=VERSION,
+    description='The training log of the Blocks framework, standing on its '
+                'own: in memory or in SQLite, crash-safe, pandas-ready.',
+    long_description=read('README.rst'),
+    long_description_content_type='text/x-rst',
+    license='MIT',
+    packages=find_packages(exclude=['tests', 'tests.*', 'benchmarks']),
+    python_requires='>=3.7',
+    install_requires=['six'],
+    extras_require={
+        'pandas': ['pandas'],
+        'numpy': ['numpy'],
+        'plot': ['matplotlib'],
+        'test': ['pytest', 'hypothesis'],
+    },
+    entry_points={'console_scripts': ['blocks-log = blocks_log.cli:main']},
+    classifiers=[
+        'License :: OSI Approved :: MIT License',
+        'Programming Language :: Python :: 3',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)

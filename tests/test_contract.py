@@ -1,0 +1,275 @@
+"""The contract of TrainingLogBase (SPEC sections 2 and 6), once, run over
+every backend through the ``make_log`` fixture."""
+import pickle
+import sys
+import uuid
+
+import pytest
+
+from blocks_log import TrainingLogBase
+from blocks_log.errors import RowNotAvailableError
+
+
+
+def written_rows(log):
+    """The rows that hold data, as plain dicts keyed by time."""
+    return dict((time, dict(log[time])) for time in sorted(log)
+                if len(log[time]))
+
+
+def test_base_class_is_abstract():
+    with pytest.raises(TypeError):
+        TrainingLogBase()
+
+
+def test_base_class_declares_what_it_uses():
+    assert TrainingLogBase.__abstractmethods__ == frozenset(
+        ['status', '__getitem__', '__iter__'])
+
+
+class TestNewLog:
+    def test_status_defaults(self, log):
+        assert dict(log.status) == {'iterations_done': 0, 'epochs_done': 0,
+                                    '_epoch_ends': [], 'resumed_from': None}
+
+    def test_uuid(self, log):
+        assert isinstance(log.uuid, uuid.UUID)
+        assert log.h_uuid == log.uuid.hex and len(log.h_uuid) == 32
+
+    def test_two_logs_have_different_uuids(self, make_log):
+        assert make_log().uuid != make_log().uuid
+
+    def test_holds_no_data(self, log):
+        assert written_rows(log) == {}
+
+
+class TestRows:
+    def test_unwritten_row_reads_empty_and_is_writable(self, log):
+        assert dict(log[3]) == {}
+        log[3]['loss'] = 0.5
+        assert log[3]['loss'] == 0.5
+        assert dict(log[3]) == {'loss': 0.5}
+
+    def test_update(self, log):
+        log[2].update({'a': 1, 'b': 'two'})
+        log[2].update(c=3.5)
+        assert dict(log[2]) == {'a': 1, 'b': 'two', 'c': 3.5}
+
+    def test_overwrite_a_value(self, log):
+        log[1]['a'] = 1
+        log[1]['a'] = 2
+        assert log[1]['a'] == 2
+
+    def test_missing_key_raises_key_error(self, log):
+        log[1]['a'] = 1
+        with pytest.raises(KeyError):
+            log[1]['b']
+        assert log[1].get('b', 'default') == 'default'
+        assert 'a' in log[1] and 'b' not in log[1]
+
+    def test_rows_are_independent(self, log):
+        log[1]['a'] = 1
+        log[2]['a'] = 2
+        assert written_rows(log) == {1: {'a': 1}, 2: {'a': 2}}
+
+    def test_iteration_yields_written_times(self, log):
+        for time in (5, 0, 3):
+            log[time]['x'] = time
+        assert sorted(log) == [0, 3, 5]
+
+    @pytest.mark.parametrize('time', [-1, 1.5, 1.0, '1', None, (1,)])
+    def test_invalid_time_raises_value_error(self, log, time):
+        with pytest.raises(ValueError, match='non-negative integer'):
+            log[time]
+
+    def test_invalid_time_changes_nothing(self, log):
+        log[1]['a'] = 1
+        with pytest.raises(ValueError):
+            log[-1]['a'] = 2
+        assert written_rows(log) == {1: {'a': 1}}
+
+    def test_numpy_integer_times(self, log):
+        numpy = pytest.importorskip('numpy')
+        log[numpy.int64(4)]['a'] = 1
+        assert log[4]['a'] == 1
+        assert log[numpy.uint8(4)]['a'] == 1
+        assert [type(time) for time in log if len(log[time])] == [int]
+
+
+class TestStatus:
+    def test_set_and_increment(self, log):
+        log.status['iterations_done'] += 1
+        log.status['custom'] = 'value'
+        assert log.status['iterations_done'] == 1
+        assert log.status['custom'] == 'value'
+
+    def test_list_augmented_assignment_persists(self, log):
+        log.status['_epoch_ends'] += [3]
+        log.status['_epoch_ends'] += [7]
+        assert list(log.status['_epoch_ends']) == [3, 7]
+
+    def test_is_a_mapping(self, log):
+        log.status['k'] = 1
+        assert 'k' in log.status and 'nope' not in log.status
+        assert log.status.get('nope', 5) == 5
+        assert set(log.status) >= {'iterations_done', 'k'}
+
+
+class TestRelativeRows:
+    def test_current_row_follows_iterations_done(self, log):
+        log.current_row['before_training'] = True
+        log.status['iterations_done'] += 1
+        log.current_row['loss'] = 1.0
+        assert dict(log[0]) == {'before_training': True}
+        assert dict(log[1]) == {'loss': 1.0}
+        assert log.current_row['loss'] == 1.0
+
+    def test_previous_row(self, log):
+        log.current_row['a'] = 0
+        log.status['iterations_done'] += 1
+        assert log.previous_row['a'] == 0
+
+    def test_previous_row_before_any_iteration(self, log):
+        with pytest.raises(RowNotAvailableError, match='no iteration'):
+            log.previous_row
+        with pytest.raises(ValueError):
+            log.previous_row
+
+    def test_last_epoch_row(self, log):
+        log.status['iterations_done'] = 4
+        log.current_row['epoch_end'] = True
+        log.status['epochs_done'] += 1
+        log.status['_epoch_ends'] += [4]
+        log.status['iterations_done'] = 6
+        assert dict(log.last_epoch_row) == {'epoch_end': True}
+
+    def test_last_epoch_row_before_any_epoch(self, log):
+        with pytest.raises(RowNotAvailableError, match='no epoch'):
+            log.last_epoch_row
+        with pytest.raises(IndexError):
+            log.last_epoch_row
+
+    def test_current_row_after_status_replaced_wholesale(self, log):
+        log.current_row['a'] = 0
+        log.status.update({'iterations_done': 2})
+        log.current_row['b'] = 2
+        assert written_rows(log) == {0: {'a': 0}, 2: {'b': 2}}
+
+
+class TestResume:
+    def test_new_uuid_and_lineage(self, log):
+        log.status['iterations_done'] = 3
+        old = log.h_uuid
+        log.resume()
+        assert log.h_uuid != old
+        assert log.status['resumed_from'] == old
+        assert log.status['iterations_done'] == 3
+
+    def test_rows_stay_readable(self, log):
+        log[1]['a'] = 1
+        log.resume()
+        log[2]['a'] = 2
+        assert written_rows(log) == {1: {'a': 1}, 2: {'a': 2}}
+
+    def test_overwrite_after_resume(self, log):
+        log[1]['a'] = 1
+        log.resume()
+        log[1]['a'] = 'new'
+        assert log[1]['a'] == 'new'
+
+
+class TestPickling:
+    @pytest.mark.parametrize('protocol',
+                             range(pickle.HIGHEST_PROTOCOL + 1))
+    def test_round_trip(self, log, protocol):
+        log.current_row['before_training'] = True
+        log.status['iterations_done'] += 1
+        log.current_row['loss'] = 0.25
+        log.status['_epoch_ends'] += [1]
+        rows, status = written_rows(log), dict(log.status)
+        copy = pickle.loads(pickle.dumps(log, protocol))
+        try:
+            assert type(copy) is type(log)
+            assert copy.uuid == log.uuid
+            assert written_rows(copy) == rows
+            assert dict(copy.status) == status
+            with pytest.raises(ValueError):
+                copy[-1]
+            copy.status['iterations_done'] += 1
+            copy.current_row['loss'] = 0.125
+            assert copy[2]['loss'] == 0.125
+        finally:
+            getattr(copy, 'close', lambda: None)()
+
+    def test_pickling_a_resumed_log(self, log):
+        log[0]['a'] = 1
+        log.resume()
+        copy = pickle.loads(pickle.dumps(log))
+        try:
+            assert copy.status['resumed_from'] is not None
+            assert written_rows(copy) == {0: {'a': 1}}
+        finally:
+            getattr(copy, 'close', lambda: None)()
+
+
+class TestAnalysis:
+    def fill(self, log):
+        log[0]['before'] = True
+        for time in range(1, 5):
+            log[time]['loss'] = 1.0 / time
+        log[3]['valid'] = 0.5
+        log[4]['valid'] = 0.25
+
+    def test_records_in_time_order(self, log):
+        log[2]['b'] = 2
+        log[1]['a'] = 1
+        log[1]['c'] = 3
+        assert sorted(log.records()) == [(1, 'a', 1), (1, 'c', 3),
+                                         (2, 'b', 2)]
+        assert [time for time, _, _ in log.records()] == [1, 1, 2]
+
+    def test_history(self, log):
+        self.fill(log)
+        assert log.history('valid') == [(3, 0.5), (4, 0.25)]
+        assert log.history('unknown') == []
+
+    def test_dataframe(self, log):
+        pytest.importorskip('pandas')
+        self.fill(log)
+        frame = log.to_dataframe()
+        assert list(frame.index) == [0, 1, 2, 3, 4]
+        assert frame.index.name == 'time'
+        assert set(frame.columns) == {'before', 'loss', 'valid'}
+        assert frame['valid'].isna().tolist() == [True, True, True, False,
+                                                  False]
+        assert frame.loc[4, 'loss'] == 0.25
+
+    def test_dataframe_selection(self, log):
+        pytest.importorskip('pandas')
+        self.fill(log)
+        frame = log.to_dataframe(keys=['valid', 'loss'], start=2, stop=4)
+        assert list(frame.columns) == ['valid', 'loss']
+        assert list(frame.index) == [2, 3]
+        only_valid = log.to_dataframe(keys=['valid'])
+        assert list(only_valid.index) == [3, 4]
+
+    def test_dataframe_unknown_key_is_an_empty_column(self, log):
+        pytest.importorskip('pandas')
+        self.fill(log)
+        frame = log.to_dataframe(keys=['loss', 'typo'])
+        assert frame['typo'].isna().all()
+
+    def test_dataframe_bad_arguments(self, log):
+        with pytest.raises(TypeError, match='single string'):
+            log.to_dataframe(keys='loss')
+        with pytest.raises(ValueError, match='start'):
+            log.to_dataframe(start=-1)
+        with pytest.raises(ValueError, match='stop'):
+            log.to_dataframe(stop=2.5)
+
+    def test_dataframe_without_pandas(self, log, monkeypatch):
+        monkeypatch.setitem(sys.modules, 'pandas', None)
+        log[1]['a'] = 1
+        with pytest.raises(ImportError, match=r'blocks-log\[pandas\]'):
+            log.to_dataframe()
+        assert log.history('a') == [(1, 1)]
