@@ -1,0 +1,86 @@
+"""Crash, concurrency and fork, with real processes (SPEC section 4)."""
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from blocks_log import SQLiteLog
+
+WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      'writer.py')
+KEYS = ['value_{}'.format(index) for index in range(10)]
+
+pytestmark = pytest.mark.skipif(sys.platform == 'win32',
+                                reason='POSIX signals and fork')
+
+
+def start_writer(database, iterations):
+    process = subprocess.Popen(
+        [sys.executable, WRITER, database, str(iterations)],
+        stdout=subprocess.PIPE, universal_newlines=True)
+    run = process.stdout.readline().strip()
+    return process, run
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_kill_9_keeps_every_completed_iteration(tmp_path, seed):
+    database = str(tmp_path / 'crash.sqlite')
+    process, run = start_writer(database, -1)
+    # The writer prints an iteration once status['iterations_done'] moved
+    # past it, i.e. once it was committed; kill it a random while later.
+    for _ in range(random.Random(seed).randint(5, 300)):
+        completed = int(process.stdout.readline())
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with sqlite3.connect(database) as connection:
+        assert connection.execute('PRAGMA integrity_check').fetchall() == [
+            ('ok',)]
+    with SQLiteLog(database, uuid=run, read_only=True) as log:
+        for time in range(1, completed + 1):
+            assert dict(log[time]) == dict((key, float(time))
+                                           for key in KEYS)
+        assert log.status['iterations_done'] >= completed
+
+
+def test_four_writers_and_a_reader(tmp_path):
+    database = str(tmp_path / 'shared.sqlite')
+    SQLiteLog(database).close()  # the schema, so the reader can start
+    writers = [start_writer(database, 300) for _ in range(4)]
+    seen = 0
+    while any(process.poll() is None for process, _ in writers):
+        for _, run in writers:
+            with SQLiteLog(database, uuid=run, read_only=True) as reader:
+                seen = max(seen, len(reader))
+    for process, run in writers:
+        rest = process.communicate()[0]
+        assert process.returncode == 0
+        assert rest.split()[-1] == '299'
+        with SQLiteLog(database, uuid=run, read_only=True) as log:
+            assert len(log) == 300
+            assert all(len(log[time]) == 10 for time in log)
+            assert log.status['iterations_done'] == 300
+
+
+def test_fork(tmp_path):
+    database = str(tmp_path / 'fork.sqlite')
+    log = SQLiteLog(database)
+    log[0]['parent'] = 1  # buffered: flushed before the fork
+    log.resume()
+    child_run = log.h_uuid
+    pid = os.fork()
+    if pid == 0:  # the child writes through its own connection
+        try:
+            log[1]['child'] = 2
+            log.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    log.status['iterations_done'] += 1
+    log.close()
+    with SQLiteLog(database, uuid=child_run, read_only=True) as again:
+        assert dict(again[0]) == {'parent': 1}
+        assert dict(again[1]) == {'child': 2}

@@ -1,0 +1,33 @@
+"""A training loop in its own process, for the crash and concurrency tests.
+
+``python writer.py DATABASE ITERATIONS`` writes a new run of ITERATIONS
+iterations of 10 values each (-1: forever) and prints the run's uuid, then
+each iteration number once it is completed.
+
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+from blocks_log import SQLiteLog  # noqa: E402
+
+KEYS = ['value_{}'.format(index) for index in range(10)]
+
+
+def main(database, iterations):
+    log = SQLiteLog(database)
+    print(log.h_uuid, flush=True)
+    iteration = 0
+    while iterations < 0 or iteration < iterations:
+        log.status['iterations_done'] += 1
+        iteration = log.status['iterations_done']
+        print(iteration - 1, flush=True)
+        for key in KEYS:
+            log.current_row[key] = iteration * 1.0
+    log.close()
+
+
+if __name__ == '__main__':
+    main(sys.argv[1], int(sys.argv[2]))
