@@ -138,3 +138,18 @@ def columns_to_dataframe(pandas, times, columns):
              for key, values in columns.items()),
         index=index, columns=list(columns))
 
+
+
+def dict_columns_to_dataframe(pandas, columns):
+    """Return a data frame from columns given as ``{key: {time: value}}``.
+
+    Index: every time of any column, increasing, named ``time``; columns in
+    the order of `columns`; NaN where a column has no value.
+
+    """
+    frame = pandas.DataFrame(columns, columns=list(columns))
+    if not len(frame.index):
+        frame.index = pandas.Index([], dtype='int64')
+    frame = frame.sort_index()
+    frame.index.name = 'time'
+    return frame

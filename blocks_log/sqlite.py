@@ -139,6 +139,8 @@ class SQLiteLog(TrainingLogBase, Mapping):
         self._key_names = {}
         self._uncommitted_iterations = 0
         self._closed = False
+        self._writable = False
+        self._current_row = None
         try:
             self._open(uuid, read_only)
         except BaseException:
@@ -196,6 +198,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
                 for key, value in status.items()])
         self.uuid = uuid
         self._run_id = run_id
+        self._writable = not self.read_only
         self._status = SQLiteStatus(self, dict(
             (key, self._decode(codec.encode(value, key, self.allow_pickle)))
             for key, value in status.items()))
@@ -218,6 +221,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
                 self.database, uuid.hex))
         self.uuid = uuid
         self._run_id = run_id
+        self._writable = run_id is not None and not self.read_only
         self._status = SQLiteStatus(self, status)
         self._lineage = self._resolve_lineage(uuid.hex, run_id, resumed_from)
 
@@ -277,6 +281,19 @@ class SQLiteLog(TrainingLogBase, Mapping):
             time = check_time(time)
         self._check_open()
         return SQLiteRow(self, time)
+
+    @property
+    def current_row(self):
+        """The row of ``status['iterations_done']``."""
+        if not self._writable:
+            return self[self.status['iterations_done']]
+        # The hot path of a training loop: the status of a writable log is
+        # in memory, and the row object of the current time is kept.
+        time = self._status._values['iterations_done']
+        row = self._current_row
+        if row is None or row._time != time:
+            row = self._current_row = self[time]
+        return row
 
     def __iter__(self):
         return iter(self._times())
@@ -385,12 +402,15 @@ class SQLiteLog(TrainingLogBase, Mapping):
             return sorted(times)
 
     def _records(self, start=None, stop=None):
-        """``(time, key, value)`` over the lineage, nearest run winning,
+        """``((time, key), value)`` over the lineage, nearest run winning,
         in time order; a handful of queries whatever the length."""
         self._check_open()
         low = 0 if start is None else start
         high = 2 ** 63 - 1 if stop is None else stop
         with self._lock:
+            if len(self._lineage) == 1 and self._run_id is not None and (
+                    not self._pending):
+                return self._own_records(low, high)
             merged = {}
             for depth, time, key, value in sorted(
                     self._select(sql.SELECT_RECORDS,
@@ -403,6 +423,18 @@ class SQLiteLog(TrainingLogBase, Mapping):
                     for key, stored in row.items():
                         merged[time, key] = self._decode(stored)
         return sorted(merged.items(), key=lambda item: item[0][0])
+
+    def _own_records(self, low, high):
+        # One run and nothing buffered, the common case of reading a log:
+        # no merging, and only BLOBs need decoding.
+        rows = self._db.execute(sql.SELECT_RECORDS.format(
+            runs=sql.in_list(1)), (self._run_id, low, high))
+        names, decode = self._key_names, self._decode
+        if any(key not in names for _, _, key, _ in rows):
+            names.update(self._db.execute(sql.SELECT_KEYS))
+        return [((time, names[key]),
+                 decode(value) if type(value) is bytes else value)
+                for _, time, key, value in rows]
 
     def records(self):
         """Iterate over ``(time, key, value)`` records in time order.
@@ -424,16 +456,21 @@ class SQLiteLog(TrainingLogBase, Mapping):
         """Return the log as a :class:`pandas.DataFrame`.
 
         As :meth:`TrainingLogBase.to_dataframe`, reading with a few queries
-        over the selected range of times.
+        over the selected range of times only.
 
         """
         keys = analysis.check_keys(keys)
         analysis.check_range(start, stop)
         pandas = analysis.import_pandas()
-        records = ((time, key, value) for (time, key), value in
-                   self._records(start, stop))
-        times, columns = analysis.pivot(records, keys, start, stop)
-        return analysis.columns_to_dataframe(pandas, times, columns)
+        wanted = None if keys is None else set(keys)
+        columns = {} if keys is None else dict((key, {}) for key in keys)
+        for (time, key), value in self._records(start, stop):
+            if wanted is None or key in wanted:
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = {}
+                column[time] = value
+        return analysis.dict_columns_to_dataframe(pandas, columns)
 
     # Writing.
 
@@ -451,10 +488,16 @@ class SQLiteLog(TrainingLogBase, Mapping):
                 'run that reads through it'.format(self.h_uuid))
 
     def _write(self, time, key, value):
-        check_key(key)
-        stored = codec.encode(value, key, self.allow_pickle)
+        # The hot path: once per logged value.
+        if type(key) is not str:
+            check_key(key)
+        if type(value) is float and value == value:
+            stored = value
+        else:
+            stored = codec.encode(value, key, self.allow_pickle)
         with self._lock:
-            self._check_writable()
+            if not self._writable:
+                self._check_writable()
             row = self._pending.get(time)
             if row is None:
                 row = self._pending[time] = {}
@@ -555,6 +598,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
             return
         self.flush()
         self._closed = True
+        self._writable = False
         self._db.close()
         _OPEN_LOGS.discard(self)
 

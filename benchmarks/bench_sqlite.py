@@ -1,0 +1,160 @@
+"""The training-loop workload on SQLiteLog (a file), against the limit.
+
+Write: each iteration does ``status['iterations_done'] += 1`` and logs 10
+floats through ``current_row``. Side by side, in one run:
+
+- the limit: raw ``sqlite3`` with WAL and ``synchronous=NORMAL``, one
+  ``executemany`` of the iteration's 10 rows and one commit per iteration,
+  on Blocks' table layout (uuid text, time, key text, value);
+- Blocks' way: one ``INSERT OR REPLACE`` and one commit per value, with
+  SQLite's default journal and sync, as Blocks ran it (a tenth of the
+  iterations, scaled up: it is that slow).
+
+Read: ``to_dataframe()`` of 3,000 iterations x 10 values against a raw
+SELECT plus a dict pivot into a DataFrame. Also bytes on disk per value.
+
+Run: ``python benchmarks/bench_sqlite.py [-n ITERATIONS] [-r ROUNDS]``.
+
+"""
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+from benchmarks.common import KEYS, parse_args, report, run_rounds  # noqa
+from blocks_log import SQLiteLog  # noqa
+
+BLOCKS_SCHEMA = ('CREATE TABLE IF NOT EXISTS entries (uuid TEXT NOT NULL, '
+                 'time INT NOT NULL, "key" TEXT NOT NULL, value, '
+                 'PRIMARY KEY(uuid, time, "key"))')
+
+
+def raw_connection(path):
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute('PRAGMA journal_mode = WAL')
+    connection.execute('PRAGMA synchronous = NORMAL')
+    connection.execute(BLOCKS_SCHEMA)
+    return connection
+
+
+def raw_limit(path, iterations):
+    connection, run = raw_connection(path), uuid.uuid4().hex
+    for iteration in range(1, iterations + 1):
+        value = iteration * 0.5
+        connection.execute('BEGIN')
+        connection.executemany(
+            'INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)',
+            [(run, iteration, key, value) for key in KEYS])
+        connection.execute('COMMIT')
+    connection.close()
+
+
+def blocks_way(path, iterations):
+    # Blocks' connection: SQLite's defaults (rollback journal, synchronous
+    # FULL), so each commit syncs the disk.
+    connection, run = sqlite3.connect(path, isolation_level=None), (
+        uuid.uuid4().hex)
+    connection.execute(BLOCKS_SCHEMA)
+    for iteration in range(1, iterations + 1):
+        value = iteration * 0.5
+        for key in KEYS:
+            connection.execute('BEGIN')
+            connection.execute(
+                'INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)',
+                (run, iteration, key, value))
+            connection.execute('COMMIT')
+    connection.close()
+
+
+def sqlite_log(path, iterations):
+    log = SQLiteLog(path)
+    for iteration in range(iterations):
+        log.status['iterations_done'] += 1
+        value = iteration * 0.5
+        for key in KEYS:
+            log.current_row[key] = value
+    log.close()
+    return log.uuid
+
+
+def raw_read(path):
+    import pandas
+    connection = sqlite3.connect(path)
+    columns = {}
+    for time, key, value in connection.execute(
+            'SELECT time, key, value FROM entries ORDER BY time'):
+        columns.setdefault(key, {})[time] = value
+    connection.close()
+    return pandas.DataFrame(columns)
+
+
+def size_per_value(directory, name, values):
+    total = sum(os.path.getsize(os.path.join(directory, entry))
+                for entry in os.listdir(directory) if entry.startswith(name))
+    return total / float(values)
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0], iterations=1000)
+    n = args.iterations
+    directory = tempfile.mkdtemp(prefix='bench_sqlite_')
+    counter = [0]
+
+    def fresh(name):
+        counter[0] += 1
+        return os.path.join(directory, '{}{}.sqlite'.format(name, counter[0]))
+    try:
+        medians = run_rounds([
+            ('raw sqlite3, executemany+commit', lambda: raw_limit(
+                fresh('raw'), n)),
+            ('SQLiteLog.current_row', lambda: sqlite_log(fresh('log'), n)),
+            ('Blocks way, commit per value', lambda: blocks_way(
+                fresh('blocks'), n // 10 or 1)),
+        ], args.rounds)
+        # Blocks' way ran a tenth of the iterations: scale it to the others.
+        medians['Blocks way, commit per value'] *= n / float(n // 10 or 1)
+        raw_path, log_path = fresh('sizeraw'), fresh('sizelog')
+        raw_limit(raw_path, n)
+        sqlite_log(log_path, n)
+        for path in (raw_path, log_path):
+            connection = sqlite3.connect(path)
+            connection.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+            connection.close()
+        sizes = {
+            'raw sqlite3, executemany+commit': size_per_value(
+                directory, os.path.basename(raw_path), n * len(KEYS)),
+            'SQLiteLog.current_row': size_per_value(
+                directory, os.path.basename(log_path), n * len(KEYS))}
+        report('write to a file ({} iterations x {} values)'.format(
+            n, len(KEYS)), medians, 'raw sqlite3, executemany+commit',
+            n * len(KEYS), extra=dict(
+                (name, '{:.1f} bytes/value on disk'.format(size))
+                for name, size in sizes.items()))
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            print('read: skipped, pandas is not installed')
+            return
+        read_n = 3000
+        raw_path, log_path = fresh('readraw'), fresh('readlog')
+        raw_limit(raw_path, read_n)
+        run = sqlite_log(log_path, read_n)
+        reader = SQLiteLog(log_path, uuid=run, read_only=True)
+        medians = run_rounds([
+            ('raw SELECT + dict pivot', lambda: raw_read(raw_path)),
+            ('SQLiteLog.to_dataframe()', reader.to_dataframe),
+        ], args.rounds)
+        report('read {} x {} values into a DataFrame'.format(
+            read_n, len(KEYS)), medians, 'raw SELECT + dict pivot',
+            read_n * len(KEYS))
+        reader.close()
+    finally:
+        shutil.rmtree(directory)
+
+
+if __name__ == '__main__':
+    main()
