@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover (Python 2)
 
 from blocks_log import analysis, codec, sql
 from blocks_log.errors import (AmbiguousRunError, ClosedLogError, LogError,
+                               LogDatabaseError,
                                SchemaVersionError, UnknownRunError)
 from blocks_log.log import TrainingLogBase, check_time, default_status
 from blocks_log.pickles import restricted_loads
@@ -798,3 +799,67 @@ class SQLiteStatus(MutableMapping):
                 del self[key]
         for key, value in values.items():
             self[key] = value
+
+
+def list_runs(database):
+    """Describe every run of a database, without writing to it.
+
+    Parameters
+    ----------
+    database : str
+
+    Returns
+    -------
+    list of dict
+        One per run (ours and Blocks'), in order of creation: ``uuid`` (hex),
+        ``resumed_from``, ``written_by`` (``'blocks_log'`` or ``'blocks'``).
+
+    Raises
+    ------
+    LogDatabaseError
+        If the file does not exist or is not a database.
+
+    """
+    db = SQLiteDatabase(database, read_only=True)
+    try:
+        tables = set(name for name, in db.execute(sql.SELECT_TABLES))
+        runs = []
+        if sql.BLOCKS_TABLES <= tables:
+            for hex_uuid, in db.execute(sql.BLOCKS_SELECT_RUNS):
+                parent = db.execute(sql.BLOCKS_SELECT_RUN, (hex_uuid,))
+                runs.append({'uuid': hex_uuid, 'written_by': 'blocks',
+                             'resumed_from': parent[0][0] if parent
+                             else None})
+        if 'blocks_log_runs' in tables:
+            for _, hex_uuid, parent, _ in db.execute(sql.SELECT_RUNS):
+                runs.append({'uuid': hex_uuid, 'resumed_from': parent,
+                             'written_by': 'blocks_log'})
+        if not tables & (sql.BLOCKS_TABLES | set(['blocks_log_runs'])):
+            raise LogDatabaseError('{}: is not a log database (no runs '
+                                   'table)'.format(database))
+        return runs
+    finally:
+        db.close()
+
+
+def find_run(database, prefix):
+    """Return the full hex uuid of the run whose uuid starts with `prefix`.
+
+    Raises
+    ------
+    UnknownRunError
+        If no run matches (a ``KeyError``).
+    AmbiguousRunError
+        If several runs match; the message lists them.
+
+    """
+    prefix = str(prefix).lower().replace('-', '')
+    matches = sorted(set(run['uuid'] for run in list_runs(database)
+                         if run['uuid'].startswith(prefix)))
+    if not matches:
+        raise UnknownRunError('{}: no run with uuid {}...'.format(
+            database, prefix))
+    if len(matches) > 1:
+        raise AmbiguousRunError('{}: {!r} names {} runs: {}'.format(
+            database, prefix, len(matches), ', '.join(matches)))
+    return matches[0]
