@@ -1,0 +1,218 @@
+"""The blocks-log command line (SPEC section 7), through its entry point
+and as a real subprocess."""
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from blocks_log import SQLiteLog, cli
+
+from conftest import FIXTURES, ROOT
+from test_processes import start_writer
+
+
+def run_cli(*argv):
+    out = io.StringIO()
+    status = cli.main(list(argv), out=out)
+    return status, out.getvalue()
+
+
+@pytest.fixture(scope='module')
+def demo_db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('demo') / 'demo.sqlite')
+    status, output = run_cli('demo', '--database', path, '--iterations', '60')
+    assert status == 0
+    return path, output
+
+
+def last_run(path):
+    return sorted(SQLiteLog(path, uuid=run['uuid'], read_only=True)
+                  for run in [cli.list_runs(path)[-1]])[0].h_uuid
+
+
+def test_every_command_has_help_with_an_example():
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {'demo', 'runs', 'show', 'export', 'plot',
+                             'watch'}
+    for name, sub in commands.items():
+        assert sub.description and 'example: blocks-log ' + name in (
+            sub.format_help())
+
+
+def test_demo(demo_db):
+    path, output = demo_db
+    assert 'simulated crash' in output and 'train_loss' in output
+    assert 'blocks-log show' in output
+    runs = cli.list_runs(path)
+    assert len(runs) == 3
+    final = SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True)
+    assert final.status['iterations_done'] == 60
+    assert final.status['resumed_from'] == runs[0]['uuid']
+    assert len(final) == 61
+
+
+def test_demo_default_database(tmp_path, monkeypatch):
+    monkeypatch.setenv('BLOCKS_SQLITEDB', str(tmp_path / 'default.sqlite'))
+    assert run_cli('demo', '--iterations', '10')[0] == 0
+    assert os.path.exists(str(tmp_path / 'default.sqlite'))
+
+
+def test_runs(demo_db):
+    path, _ = demo_db
+    status, output = run_cli('runs', path)
+    lines = output.splitlines()
+    assert status == 0 and lines[0].split()[:3] == ['run', 'parent',
+                                                    'iterations']
+    assert len(lines) == 4
+
+
+def test_show_with_a_prefix(demo_db):
+    path, _ = demo_db
+    prefix = last_run(path)[:6]
+    status, output = run_cli('show', path, prefix, '--tail', '2',
+                             '--keys', 'train_loss')
+    lines = output.splitlines()
+    assert status == 0 and lines[0].split() == ['time', 'train_loss']
+    assert [line.split()[0] for line in lines[1:]] == ['59', '60']
+
+
+def test_export_csv_has_every_key(demo_db, tmp_path):
+    path, _ = demo_db
+    target = str(tmp_path / 'out.csv')
+    assert run_cli('export', path, last_run(path)[:6], '--format', 'csv',
+                   '-o', target)[0] == 0
+    with open(target) as f:
+        rows = list(csv.reader(f))
+    # Row 0 holds valid_loss only; train_loss first appears later.
+    assert rows[0][0] == 'time' and set(rows[0][1:]) == {'train_loss',
+                                                         'valid_loss'}
+    assert len(rows) == 62
+
+
+def test_export_jsonl(demo_db):
+    path, _ = demo_db
+    status, output = run_cli('export', path, last_run(path)[:6],
+                             '--format', 'jsonl')
+    records = [json.loads(line) for line in output.splitlines()]
+    assert status == 0 and records[0]['time'] == 0 and len(records) == 61
+
+
+def test_export_keeps_nan(tmp_path):
+    path = str(tmp_path / 'nan.sqlite')
+    with SQLiteLog(path) as log:
+        log[1]['loss'] = float('nan')
+    status, output = run_cli('export', path, '--format', 'csv')
+    assert output.splitlines()[1] == '1,nan'
+    status, output = run_cli('export', path, '--format', 'jsonl')
+    assert output.strip() == '{"time": 1, "loss": NaN}'
+
+
+def test_plot_terminal_and_png(demo_db, tmp_path):
+    path, _ = demo_db
+    run = last_run(path)[:6]
+    status, output = run_cli('plot', path, run, 'train_loss', 'valid_loss')
+    assert status == 0 and '* train_loss' in output
+    pytest.importorskip('matplotlib')
+    target = str(tmp_path / 'plot.png')
+    assert run_cli('plot', path, run, 'train_loss', '-o', target)[0] == 0
+    with open(target, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_plot_png_without_matplotlib(demo_db, tmp_path, monkeypatch,
+                                     capsys):
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)
+    path, _ = demo_db
+    status, _ = run_cli('plot', path, last_run(path)[:6], 'train_loss',
+                        '-o', str(tmp_path / 'x.png'))
+    assert status == 2 and "blocks-log[plot]" in capsys.readouterr().err
+
+
+def test_blocks_pickle_source():
+    pytest.importorskip('numpy')
+    status, output = run_cli('show', os.path.join(
+        FIXTURES, 'blocks_training_log.p4.pkl'), '--head', '2')
+    assert status == 0 and output.splitlines()[1].split()[0] == '0'
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['show', '{missing}'], 'no such file'),
+    (['show', '{junk}'], 'not a log'),
+    (['show', '{db}', 'ffffffff'], 'no run with uuid'),
+    (['show', '{db}'], 'holds 3 runs'),
+    (['show', '{db}', '{run}', '--keys', 'nope'], 'unknown key nope'),
+    (['runs', '{missing}'], 'no such file'),
+    (['runs', '{junk}'], 'not'),
+])
+def test_bad_input_one_line_no_traceback(demo_db, tmp_path, capsys, argv,
+                                         message):
+    path, _ = demo_db
+    junk = str(tmp_path / 'junk')
+    with open(junk, 'w') as f:
+        f.write('not a log')
+    values = dict(db=path, run=last_run(path)[:6], junk=junk,
+                  missing=str(tmp_path / 'missing.sqlite'))
+    before = os.path.getmtime(path)
+    status, _ = run_cli(*[word.format(**values) for word in argv])
+    error = capsys.readouterr().err
+    assert status == 2 and message in error
+    assert len(error.strip().splitlines()) == 1 and 'Traceback' not in error
+    assert not os.path.exists(values['missing'])
+    assert os.path.getmtime(path) == before
+
+
+def test_ambiguous_prefix(tmp_path, capsys):
+    path = str(tmp_path / 'many.sqlite')
+    for _ in range(40):
+        SQLiteLog(path).close()
+    prefixes = [run['uuid'][0] for run in cli.list_runs(path)]
+    shared = max(set(prefixes), key=prefixes.count)
+    assert run_cli('show', path, shared)[0] == 2
+    assert 'names' in capsys.readouterr().err
+
+
+def test_installed_script_runs_as_a_process(demo_db):
+    path, _ = demo_db
+    result = subprocess.run(
+        [sys.executable, '-m', 'blocks_log', 'runs', path],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, cwd=ROOT)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 4
+
+
+def test_console_script(demo_db):
+    import shutil
+    script = shutil.which('blocks-log')
+    if script is None:
+        pytest.skip('blocks-log is not installed on PATH')
+    path, _ = demo_db
+    result = subprocess.run([script, 'show', path, last_run(path)[:6],
+                             '--head', '1'], stdout=subprocess.PIPE,
+                            universal_newlines=True)
+    assert result.returncode == 0 and result.stdout.startswith('time')
+
+
+def test_watch_follows_a_writer(tmp_path):
+    database = str(tmp_path / 'watched.sqlite')
+    writer, run = start_writer(database, -1)
+    watcher = subprocess.Popen(
+        [sys.executable, '-m', 'blocks_log', 'watch', database, run[:8],
+         'value_0', '--interval', '0.05'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, cwd=ROOT)
+    try:
+        lines = [watcher.stdout.readline() for _ in range(5)]
+    finally:
+        writer.kill()
+        writer.wait()
+    watcher.send_signal(signal.SIGINT)
+    assert watcher.wait() == 0
+    times = [int(line.split()[0]) for line in lines]
+    assert times == sorted(times) and len(set(times)) == 5
+    assert all('value_0=' in line for line in lines)
