@@ -391,7 +391,9 @@ def main(argv=None, out=None):
         _split_run_and_keys(args)
     try:
         args.run_command(args, out)
-    except UsageError as error:
+    except (UsageError, LogError) as error:
+        # LogError: a database that cannot be used (not a database, not
+        # writable, a newer schema); the message names the file.
         print('blocks-log {}: {}'.format(args.command, error),
               file=sys.stderr)
         return 2

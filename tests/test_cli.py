@@ -63,6 +63,14 @@ def test_demo_default_database(tmp_path, monkeypatch):
     assert os.path.exists(str(tmp_path / 'default.sqlite'))
 
 
+def test_demo_database_that_cannot_be_opened(tmp_path, capsys):
+    status, _ = run_cli('demo', '--database',
+                        str(tmp_path / 'missing-dir' / 'demo.sqlite'))
+    error = capsys.readouterr().err
+    assert status == 2 and 'missing-dir' in error
+    assert 'Traceback' not in error
+
+
 def test_runs(demo_db):
     path, _ = demo_db
     status, output = run_cli('runs', path)
