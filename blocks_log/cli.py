@@ -9,7 +9,6 @@ import csv
 import json
 import math
 import os
-import pickle
 import sys
 import time as _time
 

@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from blocks_log import BACKENDS, SQLiteLog
 from blocks_log.errors import (ClosedLogError, LogDatabaseError, LogError,
