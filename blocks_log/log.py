@@ -335,23 +335,35 @@ class _Status(dict):
         self._log_dict.pop('current_row', None)
 
 
-class _CachedRow(object):
-    """The ``current_row`` of a :class:`TrainingLog`, cached on the instance.
+class CachedCurrentRow(object):
+    """The row of ``status['iterations_done']``, cached on the instance.
 
-    A non-data descriptor: once computed, the row is stored in the
-    instance's ``__dict__``, where later lookups find it without calling any
-    Python code. The log drops it whenever its status or its set of rows
-    changes. This is the hot path of a training loop: as a plain property,
-    ``log.current_row[key] = value`` cost 2.2x the instructions of a plain
-    dict-of-dicts (callgrind, issue 2); cached, it costs about what
-    ``log.status`` does.
+    A non-data descriptor for a backend's hot path: once computed, the row
+    is stored in the instance's ``__dict__`` under the descriptor's own
+    name, where later lookups find it without calling any Python code. A
+    backend using it drops that entry whenever its status or its set of rows
+    changes, and says through ``_caches_current_row`` whether a row may be
+    kept at all (a log reading another process's run may not).
+
+    As a plain property, ``log.current_row[key] = value`` on a
+    :class:`TrainingLog` cost 2.2x the instructions of a plain dict-of-dicts
+    (callgrind, issue 2); cached, it costs about what ``log.status`` does.
+
+    Parameters
+    ----------
+    name : str
+        The attribute name the descriptor is bound to.
 
     """
+    def __init__(self, name):
+        self.name = name
+
     def __get__(self, log, owner=None):
         if log is None:
             return self
         row = log[log.status['iterations_done']]
-        log.__dict__['current_row'] = row
+        if log._caches_current_row:
+            log.__dict__[self.name] = row
         return row
 
 
@@ -382,7 +394,8 @@ class TrainingLog(defaultdict, TrainingLogBase):
     # declares it abstract) that reads as fast as an instance attribute.
     __slots__ = ('status', 'uuid')
 
-    current_row = _CachedRow()
+    current_row = CachedCurrentRow('current_row')
+    _caches_current_row = True
 
     def __init__(self):
         defaultdict.__init__(self, dict)

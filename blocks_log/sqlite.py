@@ -4,6 +4,7 @@ Mirrors Blocks' ``blocks.log.sqlite``.
 
 """
 import atexit
+import operator
 import os
 import threading
 import time as _time
@@ -19,7 +20,8 @@ from blocks_log import analysis, codec, sql
 from blocks_log.errors import (AmbiguousRunError, ClosedLogError, LogError,
                                LogDatabaseError,
                                SchemaVersionError, UnknownRunError)
-from blocks_log.log import TrainingLogBase, check_time, default_status
+from blocks_log.log import (CachedCurrentRow, TrainingLogBase, check_time,
+                            default_status)
 from blocks_log.pickles import restricted_loads
 from blocks_log.sqlite_db import SQLiteDatabase
 
@@ -134,14 +136,16 @@ class SQLiteLog(TrainingLogBase, Mapping):
         self._db = SQLiteDatabase(database, read_only=read_only,
                                   synchronous=synchronous)
         self._lock = threading.RLock()
-        self._pending = {}
-        self._pending_count = 0
+        # The buffer: (time, key, stored value) in the order written. Only
+        # ever appended to, and cut by the prefix a flush committed, so a
+        # write needs no lock: a value written from another thread while
+        # flush() runs stays for the next one.
+        self._pending = []
         self._key_ids = {}
         self._key_names = {}
         self._uncommitted_iterations = 0
         self._closed = False
         self._writable = False
-        self._current_row = None
         try:
             self._open(uuid, read_only)
         except BaseException:
@@ -157,11 +161,13 @@ class SQLiteLog(TrainingLogBase, Mapping):
         self._has_blocks_tables = sql.BLOCKS_TABLES <= tables
         if 'blocks_log_meta' in tables:
             version, = self._db.execute(sql.SELECT_SCHEMA_VERSION)[0]
-            if version > sql.SCHEMA_VERSION:
+            if version != sql.SCHEMA_VERSION:
                 raise SchemaVersionError(
-                    '{}: written with schema version {} by a newer '
-                    'blocks_log; this one reads version {}'.format(
-                        self.database, version, sql.SCHEMA_VERSION))
+                    '{}: written with schema version {} by {} blocks_log; '
+                    'this one reads version {}'.format(
+                        self.database, version,
+                        'a newer' if version > sql.SCHEMA_VERSION else
+                        'a development version of', sql.SCHEMA_VERSION))
         elif read_only and not self._has_blocks_tables:
             raise UnknownRunError('{}: holds no blocks_log runs'.format(
                 self.database))
@@ -194,12 +200,17 @@ class SQLiteLog(TrainingLogBase, Mapping):
             cursor = connection.execute(
                 sql.INSERT_RUN, (uuid.hex, resumed_from, _time.time()))
             run_id = cursor.lastrowid
-            connection.executemany(sql.UPSERT_STATUS, [
-                (run_id, key, codec.encode(value, key, self.allow_pickle))
+            new_ids = self._new_key_ids(connection, status)
+            key_ids = dict(self._key_ids, **new_ids)
+            connection.executemany(sql.UPSERT_ENTRY, [
+                (run_id, sql.STATUS_TIME, key_ids[key],
+                 codec.encode(value, key, self.allow_pickle))
                 for key, value in status.items()])
+        self._key_ids.update(new_ids)
         self.uuid = uuid
         self._run_id = run_id
         self._writable = not self.read_only
+        self._forget_current_row()
         self._status = SQLiteStatus(self, dict(
             (key, self._decode(codec.encode(value, key, self.allow_pickle)))
             for key, value in status.items()))
@@ -223,6 +234,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
         self.uuid = uuid
         self._run_id = run_id
         self._writable = run_id is not None and not self.read_only
+        self._forget_current_row()
         self._status = SQLiteStatus(self, status)
         self._lineage = self._resolve_lineage(uuid.hex, run_id, resumed_from)
 
@@ -272,29 +284,38 @@ class SQLiteLog(TrainingLogBase, Mapping):
         follows a run that another process is writing.
 
         """
-        self._check_open()
-        if self.read_only:
-            self._load_run(self.uuid)
+        if not self._writable:
+            self._check_open()
+            if self.read_only:
+                self._load_run(self.uuid)
         return self._status
 
     def __getitem__(self, time):
         if type(time) is not int or time < 0:
             time = check_time(time)
+        if time >= sql.STATUS_TIME:
+            raise ValueError('time must be below 2 ** 63 - 1 in an SQLite '
+                             'log, got {!r}'.format(time))
         self._check_open()
         return SQLiteRow(self, time)
 
+    # The hot path of a training loop, ``log.current_row[key] = value``,
+    # runs no Python code until the row is written: a property whose getter
+    # is C (so ``current_row`` stays read-only) reads ``_row_of_now``, which
+    # a writable log keeps in its instance dict until the status changes
+    # ``iterations_done``; other logs compute it on every access.
+    current_row = property(
+        operator.attrgetter('_row_of_now'),
+        doc="""The row of ``status['iterations_done']``.""")
+    _row_of_now = CachedCurrentRow('_row_of_now')
+
     @property
-    def current_row(self):
-        """The row of ``status['iterations_done']``."""
-        if not self._writable:
-            return self[self.status['iterations_done']]
-        # The hot path of a training loop: the status of a writable log is
-        # in memory, and the row object of the current time is kept.
-        time = self._status._values['iterations_done']
-        row = self._current_row
-        if row is None or row._time != time:
-            row = self._current_row = self[time]
-        return row
+    def _caches_current_row(self):
+        # Only a writable log holds the whole status in memory.
+        return self._writable
+
+    def _forget_current_row(self):
+        self.__dict__.pop('_row_of_now', None)
 
     def __iter__(self):
         return iter(self._times())
@@ -382,8 +403,9 @@ class SQLiteLog(TrainingLogBase, Mapping):
                                  (time,)),
                     key=lambda row: -row[0]):
                 values[key] = value
-            for key, stored in self._pending.get(time, {}).items():
-                values[key] = self._decode(stored)
+            for buffered_time, key, stored in self._pending[:]:
+                if buffered_time == time:
+                    values[key] = self._decode(stored)
             return values
 
     def _times(self):
@@ -399,15 +421,17 @@ class SQLiteLog(TrainingLogBase, Mapping):
                 times.update(time for time, in self._db.execute(
                     sql.BLOCKS_SELECT_TIMES.format(
                         runs=sql.in_list(len(blocks))), blocks))
-            times.update(time for time, row in self._pending.items() if row)
+            times.update(time for time, _, _ in self._pending[:])
             return sorted(times)
 
     def _records(self, start=None, stop=None):
         """``((time, key), value)`` over the lineage, nearest run winning,
         in time order; a handful of queries whatever the length."""
         self._check_open()
-        low = 0 if start is None else start
-        high = 2 ** 63 - 1 if stop is None else stop
+        low = 0 if start is None else min(start, sql.STATUS_TIME)
+        # Never past STATUS_TIME, where the status is stored.
+        high = sql.STATUS_TIME if stop is None else min(stop,
+                                                        sql.STATUS_TIME)
         with self._lock:
             if len(self._lineage) == 1 and self._run_id is not None and (
                     not self._pending):
@@ -419,10 +443,9 @@ class SQLiteLog(TrainingLogBase, Mapping):
                                  runs_first=True),
                     key=lambda row: -row[0]):
                 merged[time, key] = value
-            for time, row in self._pending.items():
+            for time, key, stored in self._pending[:]:
                 if low <= time < high:
-                    for key, stored in row.items():
-                        merged[time, key] = self._decode(stored)
+                    merged[time, key] = self._decode(stored)
         return sorted(merged.items(), key=lambda item: item[0][0])
 
     def _own_records(self, low, high):
@@ -488,27 +511,13 @@ class SQLiteLog(TrainingLogBase, Mapping):
                 'run {} was written by Blocks; resume() it to write a new '
                 'run that reads through it'.format(self.h_uuid))
 
-    def _write(self, time, key, value):
-        # The hot path: once per logged value.
-        if type(key) is not str:
-            check_key(key)
-        if type(value) is float and value == value:
-            stored = value
-        else:
-            stored = codec.encode(value, key, self.allow_pickle)
-        with self._lock:
-            if not self._writable:
-                self._check_writable()
-            row = self._pending.get(time)
-            if row is None:
-                row = self._pending[time] = {}
-            row[key] = stored
-            self._pending_count += 1
-            if self._pending_count >= MAX_PENDING:
-                self.flush()
-
-    def _status_changed(self, key):
+    def _status_changed(self, key, value):
         if key == 'iterations_done':
+            if type(value) is int and 0 <= value < sql.STATUS_TIME:
+                # The next current_row, made now rather than on first use.
+                self.__dict__['_row_of_now'] = SQLiteRow(self, value)
+            else:
+                self._forget_current_row()
             self._uncommitted_iterations += 1
             if self._uncommitted_iterations >= self.commit_every:
                 self.flush()
@@ -525,43 +534,64 @@ class SQLiteLog(TrainingLogBase, Mapping):
 
         """
         with self._lock:
-            if self._closed or self.read_only or (
-                    not self._pending and not self._status.dirty):
+            pending, status = self._pending, self._status.dirty
+            count = len(pending)
+            # Closed, read-only and Blocks' runs are never writable, and
+            # hold nothing to commit.
+            if not self._writable or not (count or status):
                 return
-            entries = [(time, key, stored)
-                       for time, row in self._pending.items()
-                       for key, stored in row.items()]
-            status = self._status.dirty_items()
-            new_ids = {}
+            buffered = pending[:count]
+            status = list(status.items())
+            try:
+                rows, deleted = self._rows(buffered, status, self._key_ids)
+                new_ids = None
+            except KeyError:
+                rows = None
             with self._db.transaction() as connection:
-                key_ids = self._assign_key_ids(
-                    connection, set(key for _, key, _ in entries), new_ids)
-                connection.executemany(sql.UPSERT_ENTRY, [
-                    (self._run_id, time, key_ids[key], stored)
-                    for time, key, stored in entries])
-                for key, stored in status:
-                    if stored is _DELETED:
-                        connection.execute(sql.DELETE_STATUS,
-                                           (self._run_id, key))
-                    else:
-                        connection.execute(sql.UPSERT_STATUS,
-                                           (self._run_id, key, stored))
-            self._key_ids.update(new_ids)
-            self._pending.clear()
-            self._pending_count = 0
+                if rows is None:
+                    # A key never written before gets its id in this same
+                    # transaction, and is forgotten if it rolls back.
+                    new_ids = self._new_key_ids(connection, [
+                        key for _, key, _ in buffered] + [
+                            key for key, _ in status])
+                    rows, deleted = self._rows(
+                        buffered, status, dict(self._key_ids, **new_ids))
+                connection.executemany(sql.UPSERT_ENTRY, rows)
+                if deleted:
+                    connection.executemany(sql.DELETE_STATUS, deleted)
+            if new_ids:
+                self._key_ids.update(new_ids)
+            del pending[:count]
             self._uncommitted_iterations = 0
             self._status.committed(status)
 
-    def _assign_key_ids(self, connection, names, new_ids):
-        key_ids = self._key_ids
-        missing = [name for name in names if name not in key_ids]
-        if not missing:
-            return key_ids
-        for name in missing:
-            connection.execute(sql.INSERT_KEY, (name,))
-            new_ids[name], = connection.execute(sql.SELECT_KEY_ID,
-                                                (name,)).fetchone()
-        return dict(key_ids, **new_ids)
+    def _rows(self, buffered, status, key_ids):
+        """`buffered` values and `status` changes as the rows of
+        :data:`sql.UPSERT_ENTRY` and of :data:`sql.DELETE_STATUS`.
+
+        Raises ``KeyError`` for a key that has no id in `key_ids`.
+
+        """
+        run = self._run_id
+        rows = [(run, time, key_ids[key], stored)
+                for time, key, stored in buffered]
+        deleted = []
+        for key, stored in status:
+            if stored is _DELETED:
+                deleted.append((run, key_ids[key]))
+            else:
+                rows.append((run, sql.STATUS_TIME, key_ids[key], stored))
+        return rows, deleted
+
+    def _new_key_ids(self, connection, names):
+        """Give an id to each of `names` that has none; return them."""
+        new_ids = {}
+        for name in names:
+            if name not in self._key_ids and name not in new_ids:
+                connection.execute(sql.INSERT_KEY, (name,))
+                new_ids[name], = connection.execute(
+                    sql.SELECT_KEY_ID, (name,)).fetchone()
+        return new_ids
 
     def resume(self):
         """Start a child run of this one, as :meth:`TrainingLogBase.resume`.
@@ -600,6 +630,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
         self.flush()
         self._closed = True
         self._writable = False
+        self._forget_current_row()
         self._db.close()
         _OPEN_LOGS.discard(self)
 
@@ -692,7 +723,20 @@ class SQLiteRow(MutableMapping):
         return values[key]
 
     def __setitem__(self, key, value):
-        self._log._write(self._time, key, value)
+        # The hot path: once per logged value, in one Python frame.
+        log = self._log
+        if type(key) is not str:
+            check_key(key)
+        if type(value) is not float or value != value:
+            # NaN included: SQLite would store it as NULL.
+            value = codec.encode(value, key, log.allow_pickle)
+        if not log._writable:
+            log._check_writable()
+        pending = log._pending
+        # One append, atomic under the GIL (see SQLiteLog.__init__).
+        pending.append((self._time, key, value))
+        if len(pending) >= MAX_PENDING:
+            log.flush()
 
     def __delitem__(self, key):
         raise TypeError('values cannot be deleted from a persistent log')
@@ -758,20 +802,23 @@ class SQLiteStatus(MutableMapping):
         return self._values[key]
 
     def __setitem__(self, key, value):
-        check_key(key)
+        if type(key) is not str:
+            check_key(key)
         log = self._log
         stored = codec.encode(value, key, log.allow_pickle)
         with log._lock:
-            log._check_writable()
+            if not log._writable:
+                log._check_writable()
             self._values[key] = value
             self.dirty[key] = stored
-            log._status_changed(key)
+            log._status_changed(key, value)
 
     def __delitem__(self, key):
         with self._log._lock:
             self._log._check_writable()
             del self._values[key]
             self.dirty[key] = _DELETED
+            self._log._forget_current_row()
 
     def __iter__(self):
         return iter(self._values)
@@ -781,10 +828,6 @@ class SQLiteStatus(MutableMapping):
 
     def __repr__(self):
         return repr(self._values)
-
-    def dirty_items(self):
-        """The changed ``(key, stored value)`` pairs to commit."""
-        return list(self.dirty.items())
 
     def committed(self, items):
         """Forget the changes in `items`: they are in the database."""

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from hypothesis import given, settings
 
-from blocks_log import BACKENDS, SQLiteLog
+from blocks_log import BACKENDS, SQLiteLog, sql
 from blocks_log.errors import (ClosedLogError, LogDatabaseError, LogError,
                                LogWriteError, SchemaVersionError,
                                UnknownRunError)
@@ -25,9 +25,14 @@ def path(tmp_path):
     return str(tmp_path / 'log.sqlite')
 
 
-def committed(path, sql, *parameters):
+# The committed values; the status is stored in the same table.
+COUNT_ENTRIES = ('SELECT count(*) FROM blocks_log_entries '
+                 'WHERE time < {}'.format(sql.STATUS_TIME))
+
+
+def committed(path, query, *parameters):
     with sqlite3.connect(path) as connection:
-        return connection.execute(sql, parameters).fetchall()
+        return connection.execute(query, parameters).fetchall()
 
 
 class TestDefaults:
@@ -67,7 +72,7 @@ class TestPersistence:
     def test_commit_when_iteration_advances(self, path):
         log = SQLiteLog(path)
         log.current_row['a'] = 1
-        count = 'SELECT count(*) FROM blocks_log_entries'
+        count = COUNT_ENTRIES
         assert committed(path, count) == [(0,)]
         assert log[0]['a'] == 1  # reads see the buffer
         log.status['iterations_done'] += 1
@@ -77,9 +82,24 @@ class TestPersistence:
         assert committed(path, count) == [(2,)]
         log.close()
 
+    def test_status_changes_survive_reopening(self, path):
+        with SQLiteLog(path) as log:
+            log.status['new key'] = {'nested': (1, 2)}
+            log.status['gone'] = 1
+            log.flush()
+            del log.status['gone']
+            del log.status['epochs_done']
+            log.status['iterations_done'] = 7
+            run = log.uuid
+        with SQLiteLog(path, uuid=run) as again:
+            assert dict(again.status) == {
+                'iterations_done': 7, '_epoch_ends': [],
+                'resumed_from': None, 'new key': {'nested': (1, 2)}}
+            assert list(again) == []
+
     def test_commit_every(self, path):
         log = SQLiteLog(path, commit_every=3)
-        count = 'SELECT count(*) FROM blocks_log_entries'
+        count = COUNT_ENTRIES
         for _ in range(2):
             log.current_row['a'] = 1
             log.status['iterations_done'] += 1
@@ -231,6 +251,21 @@ class TestMisuse:
         with pytest.raises(SchemaVersionError, match='99'):
             SQLiteLog(path)
 
+    def test_schema_of_a_development_version(self, path):
+        SQLiteLog(path).close()
+        committed(path, "UPDATE blocks_log_meta SET value = 1")
+        with pytest.raises(SchemaVersionError, match='development version'):
+            SQLiteLog(path)
+
+    def test_time_of_the_status_is_refused(self, path):
+        with SQLiteLog(path) as log:
+            with pytest.raises(ValueError, match='below 2 \\*\\* 63 - 1'):
+                log[sql.STATUS_TIME]
+            log[sql.STATUS_TIME - 1]['last'] = 1
+            assert list(log) == [sql.STATUS_TIME - 1]
+            assert list(log.records()) == [(sql.STATUS_TIME - 1, 'last', 1)]
+            assert log.history('iterations_done') == []
+
     def test_bad_key_and_value_write_nothing(self, path):
         with SQLiteLog(path) as log:
             with pytest.raises(TypeError, match='keys must be strings'):
@@ -300,8 +335,7 @@ class TestMisuse:
         for thread in threads:
             thread.join()
         log.close()
-        assert committed(path, 'SELECT count(*) FROM blocks_log_entries'
-                         ) == [(400,)]
+        assert committed(path, COUNT_ENTRIES) == [(400,)]
 
     def test_pickle_opt_in(self, path):
         from test_codec import Opaque
