@@ -23,6 +23,9 @@ Blocks' own tables, ``entries`` and ``status``, may share the file: they
 are read (:data:`BLOCKS_SELECT_ROW` and friends) and never written.
 
 """
+import functools
+import itertools
+
 SCHEMA_VERSION = 2
 # The largest SQLite integer: no iteration reaches it.
 STATUS_TIME = 2 ** 63 - 1
@@ -66,12 +69,48 @@ SELECT_KEYS = "SELECT id, name FROM blocks_log_keys"
 
 UPSERT_ENTRY = ("INSERT OR REPLACE INTO blocks_log_entries "
                 "(run, time, key, value) VALUES (?, ?, ?, ?)")
+# Rows per statement of upsert_entries(): within every SQLite's limit of
+# 999 parameters.
+UPSERT_CHUNK = 100
 # Status values are entries at STATUS_TIME, written with UPSERT_ENTRY.
 DELETE_STATUS = ("DELETE FROM blocks_log_entries "
                  "WHERE run = ? AND time = {} AND key = ?".format(STATUS_TIME))
 SELECT_STATUS = ("SELECT k.name, e.value FROM blocks_log_entries e "
                  "JOIN blocks_log_keys k ON k.id = e.key "
                  "WHERE e.run = ? AND e.time = {}".format(STATUS_TIME))
+
+
+def upsert_entries(rows):
+    """Statements that write `rows`, as ``(sql, parameters)`` pairs.
+
+    One ``INSERT`` of many rows costs SQLite about a quarter fewer
+    instructions than :data:`UPSERT_ENTRY` run once per row by
+    ``executemany`` (callgrind, issue 3); later rows win over earlier ones
+    with the same key, as they would one by one.
+
+    Parameters
+    ----------
+    rows : list of tuple
+        ``(run, time, key id, value)`` each.
+
+    Returns
+    -------
+    list of (str, list)
+
+    """
+    statements = []
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        chunk = rows[start:start + UPSERT_CHUNK]
+        statements.append((_upsert_rows(len(chunk)),
+                           list(itertools.chain.from_iterable(chunk))))
+    return statements
+
+
+@functools.lru_cache(maxsize=None)
+def _upsert_rows(count):
+    # At most UPSERT_CHUNK distinct texts, each compiled once by sqlite3's
+    # statement cache.
+    return UPSERT_ENTRY + ', (?, ?, ?, ?)' * (count - 1)
 
 
 def in_list(count):

@@ -520,7 +520,8 @@ class SQLiteLog(TrainingLogBase, Mapping):
                 self._forget_current_row()
             self._uncommitted_iterations += 1
             if self._uncommitted_iterations >= self.commit_every:
-                self.flush()
+                # Called with the lock held (by SQLiteStatus.__setitem__).
+                self._flush()
 
     def flush(self):
         """Commit every buffered write in one transaction.
@@ -534,36 +535,43 @@ class SQLiteLog(TrainingLogBase, Mapping):
 
         """
         with self._lock:
-            pending, status = self._pending, self._status.dirty
-            count = len(pending)
-            # Closed, read-only and Blocks' runs are never writable, and
-            # hold nothing to commit.
-            if not self._writable or not (count or status):
-                return
-            buffered = pending[:count]
-            status = list(status.items())
-            try:
-                rows, deleted = self._rows(buffered, status, self._key_ids)
-                new_ids = None
-            except KeyError:
-                rows = None
-            with self._db.transaction() as connection:
-                if rows is None:
-                    # A key never written before gets its id in this same
-                    # transaction, and is forgotten if it rolls back.
-                    new_ids = self._new_key_ids(connection, [
-                        key for _, key, _ in buffered] + [
-                            key for key, _ in status])
-                    rows, deleted = self._rows(
-                        buffered, status, dict(self._key_ids, **new_ids))
-                connection.executemany(sql.UPSERT_ENTRY, rows)
-                if deleted:
-                    connection.executemany(sql.DELETE_STATUS, deleted)
-            if new_ids:
-                self._key_ids.update(new_ids)
-            del pending[:count]
-            self._uncommitted_iterations = 0
-            self._status.committed(status)
+            self._flush()
+
+    def _flush(self):
+        # flush() with the lock held.
+        pending, status = self._pending, self._status.dirty
+        count = len(pending)
+        # Closed, read-only and Blocks' runs are never writable, and hold
+        # nothing to commit.
+        if not self._writable or not (count or status):
+            return
+        buffered = pending[:count]
+        status = list(status.items())
+        try:
+            rows, deleted = self._rows(buffered, status, self._key_ids)
+            new_ids = None
+        except KeyError:
+            rows = None
+        with self._db.transaction() as connection:
+            if rows is None:
+                # A key never written before gets its id in this same
+                # transaction, and is forgotten if it rolls back.
+                new_ids = self._new_key_ids(connection, [
+                    key for _, key, _ in buffered] + [
+                        key for key, _ in status])
+                rows, deleted = self._rows(
+                    buffered, status, dict(self._key_ids, **new_ids))
+            for statement, parameters in sql.upsert_entries(rows):
+                connection.execute(statement, parameters)
+            if deleted:
+                connection.executemany(sql.DELETE_STATUS, deleted)
+        if new_ids:
+            self._key_ids.update(new_ids)
+        # Only the prefix committed: values appended meanwhile by another
+        # thread stay for the next flush.
+        del pending[:count]
+        self._uncommitted_iterations = 0
+        self._status.committed(status)
 
     def _rows(self, buffered, status, key_ids):
         """`buffered` values and `status` changes as the rows of

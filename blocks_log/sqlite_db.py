@@ -59,6 +59,8 @@ class SQLiteDatabase(object):
         self.synchronous = synchronous.upper()
         self._connection = None
         self._pid = None
+        # One per database, made once: a transaction runs per iteration.
+        self._transaction = _Transaction(self)
 
     @property
     def in_memory(self):
@@ -148,7 +150,7 @@ class SQLiteDatabase(object):
             disk, I/O error). Nothing of it is then in the database.
 
         """
-        return _Transaction(self)
+        return self._transaction
 
     def close(self):
         """Close the connection (if this process opened it); safe twice."""
@@ -161,7 +163,8 @@ class _Transaction(object):
     """What :meth:`SQLiteDatabase.transaction` returns.
 
     A class rather than :func:`contextlib.contextmanager`: it runs once per
-    training iteration, and costs a third of a generator's overhead.
+    training iteration, and costs a third of a generator's overhead. Not
+    re-entrant: transactions do not nest.
 
     """
     __slots__ = ('_db', '_connection')
@@ -172,7 +175,10 @@ class _Transaction(object):
 
     def __enter__(self):
         db = self._db
-        connection = self._connection = db.connection
+        connection = db._connection
+        if connection is None or db._pid != os.getpid():
+            connection = db.connection
+        self._connection = connection
         try:
             try:
                 connection.execute('BEGIN IMMEDIATE')

@@ -97,6 +97,20 @@ class TestPersistence:
                 'resumed_from': None, 'new key': {'nested': (1, 2)}}
             assert list(again) == []
 
+    def test_one_commit_of_many_values_and_rewrites(self, path):
+        # More values than one statement writes (sql.UPSERT_CHUNK), and a
+        # value written twice: the later one is kept.
+        with SQLiteLog(path) as log:
+            for index in range(3 * sql.UPSERT_CHUNK + 7):
+                log[index % 50]['k{}'.format(index)] = index
+            log[3]['k3'] = 'again'
+            run = log.uuid
+        assert committed(path, COUNT_ENTRIES) == [(3 * sql.UPSERT_CHUNK + 7,)]
+        with SQLiteLog(path, uuid=run) as again:
+            assert again[3]['k3'] == 'again'
+            assert again[7]['k{}'.format(sql.UPSERT_CHUNK + 7)] == (
+                sql.UPSERT_CHUNK + 7)
+
     def test_commit_every(self, path):
         log = SQLiteLog(path, commit_every=3)
         count = COUNT_ENTRIES
@@ -336,6 +350,25 @@ class TestMisuse:
             thread.join()
         log.close()
         assert committed(path, COUNT_ENTRIES) == [(400,)]
+
+    def test_writes_while_another_thread_flushes(self, path):
+        # A write takes no lock: what is written while a flush runs is
+        # committed by the next one, never dropped.
+        import threading
+        log = SQLiteLog(path)
+        done = threading.Event()
+
+        def write():
+            for time in range(5000):
+                log[time]['v'] = time
+            done.set()
+        writer = threading.Thread(target=write)
+        writer.start()
+        while not done.is_set():
+            log.flush()
+        writer.join()
+        log.close()
+        assert committed(path, COUNT_ENTRIES) == [(5000,)]
 
     def test_pickle_opt_in(self, path):
         from test_codec import Opaque
