@@ -291,6 +291,18 @@ class SQLiteLog(TrainingLogBase, Mapping):
         return self._status
 
     def __getitem__(self, time):
+        """The row at `time`: a view that reads the database and the
+        buffer, and buffers writes.
+
+        Raises
+        ------
+        ValueError
+            If `time` is not a non-negative integer below ``2 ** 63 - 1``
+            (where the status is stored).
+        ClosedLogError
+            If the log is closed.
+
+        """
         if type(time) is not int or time < 0:
             time = check_time(time)
         if time >= sql.STATUS_TIME:
