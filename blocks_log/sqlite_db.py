@@ -180,12 +180,7 @@ class _Transaction(object):
             connection = db.connection
         self._connection = connection
         try:
-            try:
-                connection.execute('BEGIN IMMEDIATE')
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error):
-                    raise
-                db._retry(connection.execute, 'BEGIN IMMEDIATE')
+            db._retry(connection.execute, 'BEGIN IMMEDIATE')
         except sqlite3.Error as error:
             raise LogWriteError('{}: cannot write ({})'.format(
                 db.path, error))
@@ -195,12 +190,7 @@ class _Transaction(object):
         connection = self._connection
         if error_type is None:
             try:
-                try:
-                    connection.execute('COMMIT')
-                except sqlite3.OperationalError as busy:
-                    if not _is_busy(busy):
-                        raise
-                    self._db._retry(connection.execute, 'COMMIT')
+                self._db._retry(connection.execute, 'COMMIT')
                 return False
             except sqlite3.Error as commit_error:
                 error = commit_error

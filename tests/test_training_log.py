@@ -104,6 +104,24 @@ def test_current_row_follows_every_status_change(change):
     assert dict(log) == {0: {'at': 0}, 1: {'at': 1}}
 
 
+def test_current_row_follows_a_status_held_across_iterations():
+    # The status is watched only while current_row is cached: changes with
+    # and without a cached row alternate here, through one held reference.
+    log = TrainingLog()
+    status = log.status
+    for time in range(1, 6):
+        status['iterations_done'] = time
+        if time % 2:
+            log.current_row['at'] = time
+        status['epochs_done'] = time
+    status['iterations_done'] = 10
+    log.current_row['at'] = 10
+    assert log.status is status
+    assert dict(log) == {1: {'at': 1}, 3: {'at': 3}, 5: {'at': 5},
+                         10: {'at': 10}}
+    assert pickle.loads(pickle.dumps(status)) == dict(status)
+
+
 def test_status_replaced_by_assignment():
     log = TrainingLog()
     log.current_row['at'] = 0
