@@ -16,6 +16,7 @@ SELECT plus a dict pivot into a DataFrame. Also bytes on disk per value.
 Run: ``python benchmarks/bench_sqlite.py [-n ITERATIONS] [-r ROUNDS]``.
 
 """
+import importlib.util
 import os
 import shutil
 import sqlite3
@@ -139,9 +140,7 @@ def main():
               'faster than Blocks\' way'.format(
                   medians['raw sqlite3, executemany+commit'] / log_time,
                   medians['Blocks way, commit per value'] / log_time))
-        try:
-            import pandas  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec('pandas') is None:
             print('read: skipped, pandas is not installed')
             return
         read_n = 3000

@@ -30,7 +30,8 @@ class LogDatabaseError(LogError, ValueError):
 
 
 class SchemaVersionError(LogDatabaseError):
-    """The database was written by a newer blocks_log whose schema is unknown."""
+    """The database was written with a schema version this blocks_log does
+    not read (a newer release, or a development version)."""
 
 
 class UnknownRunError(LogError, KeyError):
