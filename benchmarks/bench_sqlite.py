@@ -16,7 +16,7 @@ SELECT plus a dict pivot into a DataFrame. Also bytes on disk per value.
 Run: ``python benchmarks/bench_sqlite.py [-n ITERATIONS] [-r ROUNDS]``.
 
 """
-import importlib.util
+import importlib
 import os
 import shutil
 import sqlite3
@@ -140,7 +140,10 @@ def main():
               'faster than Blocks\' way'.format(
                   medians['raw sqlite3, executemany+commit'] / log_time,
                   medians['Blocks way, commit per value'] / log_time))
-        if importlib.util.find_spec('pandas') is None:
+        try:
+            # Imported here, so that no round pays for it.
+            importlib.import_module('pandas')
+        except ImportError:
             print('read: skipped, pandas is not installed')
             return
         read_n = 3000
