@@ -349,41 +349,26 @@ class _WatchedStatus(_Status):
         self._forget_current_row()
 
 
-class CachedCurrentRow(object):
-    """The row of ``status['iterations_done']``, cached on the instance.
+class _CachedRow(object):
+    """The ``current_row`` of a :class:`TrainingLog`, cached on the instance.
 
-    A non-data descriptor for a backend's hot path: once computed, the row
-    is stored in the instance's ``__dict__`` under the descriptor's own
-    name, where later lookups find it without calling any Python code. A
-    backend using it drops that entry whenever its status or its set of rows
-    changes, and says through ``_caches_current_row`` whether a row may be
-    kept at all (a log reading another process's run may not). The status
-    of a :class:`TrainingLog` is watched for changes only while a row is
-    kept (see :class:`_Status`).
-
-    As a plain property, ``log.current_row[key] = value`` on a
-    :class:`TrainingLog` cost 2.2x the instructions of a plain dict-of-dicts
-    (callgrind, issue 2); cached, about 1.4x.
-
-    Parameters
-    ----------
-    name : str
-        The attribute name the descriptor is bound to.
+    A non-data descriptor: once computed, the row is stored in the
+    instance's ``__dict__``, where later lookups find it without calling any
+    Python code, and the status is watched until its next change, which
+    drops the row (see :class:`_Status`); so does any change to the set of
+    rows. As a plain property, ``log.current_row[key] = value`` cost 2.2x
+    the instructions of a plain dict-of-dicts (callgrind, issue 2); cached,
+    about 1.45x.
 
     """
-    def __init__(self, name):
-        self.name = name
-
     def __get__(self, log, owner=None):
         if log is None:
             return self
         status = log.status
         row = log[status['iterations_done']]
-        if log._caches_current_row:
-            log.__dict__[self.name] = row
-            if type(status) is _Status:
-                # From now on, a change of the status must drop the row.
-                status.__class__ = _WatchedStatus
+        log.__dict__['current_row'] = row
+        if type(status) is _Status:
+            status.__class__ = _WatchedStatus
         return row
 
 
@@ -414,8 +399,7 @@ class TrainingLog(defaultdict, TrainingLogBase):
     # declares it abstract) that reads as fast as an instance attribute.
     __slots__ = ('status', 'uuid')
 
-    current_row = CachedCurrentRow('current_row')
-    _caches_current_row = True
+    current_row = _CachedRow()
 
     def __init__(self):
         defaultdict.__init__(self, dict)

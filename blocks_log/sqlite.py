@@ -20,8 +20,7 @@ from blocks_log import analysis, codec, sql
 from blocks_log.errors import (AmbiguousRunError, ClosedLogError, LogError,
                                LogDatabaseError,
                                SchemaVersionError, UnknownRunError)
-from blocks_log.log import (CachedCurrentRow, TrainingLogBase, check_time,
-                            default_status)
+from blocks_log.log import TrainingLogBase, check_time, default_status
 from blocks_log.pickles import restricted_loads
 from blocks_log.sqlite_db import SQLiteDatabase
 
@@ -68,6 +67,27 @@ def check_key(key):
             key, type(key).__name__))
 
 
+class _CurrentRow(object):
+    """``SQLiteLog._row_of_now``: the row of ``status['iterations_done']``.
+
+    A non-data descriptor: a writable log keeps the row as an instance
+    attribute, found without calling Python code, until ``iterations_done``
+    changes (only a writable log holds its whole status in memory).
+
+    """
+    def __get__(self, log, owner=None):
+        if log is None:
+            return self
+        row = log[log.status['iterations_done']]
+        if log._writable:
+            # An attribute, never through log.__dict__: asking for that
+            # makes CPython 3.11 drop its fast attribute access on the
+            # instance, and every load of another attribute (several per
+            # logged value) costs 4x the instructions (callgrind).
+            log._row_of_now = row
+        return row
+
+
 class SQLiteLog(TrainingLogBase, Mapping):
     """Training log stored in an SQLite database.
 
@@ -78,6 +98,10 @@ class SQLiteLog(TrainingLogBase, Mapping):
     changes, on :meth:`flush`, :meth:`close`, leaving a ``with`` block,
     pickling, interpreter exit, and when :data:`MAX_PENDING` values wait.
     Reads see buffered writes.
+
+    Threads may write into an open log at once, and one may flush while
+    others write. Closing it while another thread still writes is a race:
+    a value written at that moment may be lost.
 
     .. warning::
 
@@ -319,15 +343,14 @@ class SQLiteLog(TrainingLogBase, Mapping):
     current_row = property(
         operator.attrgetter('_row_of_now'),
         doc="""The row of ``status['iterations_done']``.""")
-    _row_of_now = CachedCurrentRow('_row_of_now')
-
-    @property
-    def _caches_current_row(self):
-        # Only a writable log holds the whole status in memory.
-        return self._writable
+    _row_of_now = _CurrentRow()
 
     def _forget_current_row(self):
-        self.__dict__.pop('_row_of_now', None)
+        # Not self.__dict__.pop(): see _CurrentRow.
+        try:
+            del self._row_of_now
+        except AttributeError:
+            pass
 
     def __iter__(self):
         return iter(self._times())
@@ -527,7 +550,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
         if key == 'iterations_done':
             if type(value) is int and 0 <= value < sql.STATUS_TIME:
                 # The next current_row, made now rather than on first use.
-                self.__dict__['_row_of_now'] = SQLiteRow(self, value)
+                self._row_of_now = SQLiteRow(self, value)
             else:
                 self._forget_current_row()
             self._uncommitted_iterations += 1
