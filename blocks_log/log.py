@@ -329,8 +329,11 @@ class _WatchedStatus(_Status):
         return self
 
     def update(self, *args, **kwargs):
-        dict.update(self, *args, **kwargs)
-        self._forget_current_row()
+        try:
+            dict.update(self, *args, **kwargs)
+        finally:
+            # Even when a bad pair stops it half-way.
+            self._forget_current_row()
 
     def setdefault(self, key, default=None):
         self._forget_current_row()

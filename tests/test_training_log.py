@@ -122,6 +122,15 @@ def test_current_row_follows_a_status_held_across_iterations():
     assert pickle.loads(pickle.dumps(status)) == dict(status)
 
 
+def test_current_row_after_an_update_stopped_half_way():
+    log = TrainingLog()
+    log.current_row['at'] = 0
+    with pytest.raises(ValueError):
+        log.status.update([('iterations_done', 5), 'not a pair'])
+    log.current_row['at'] = 5
+    assert log[5] == {'at': 5} and log[0] == {'at': 0}
+
+
 def test_status_replaced_by_assignment():
     log = TrainingLog()
     log.current_row['at'] = 0

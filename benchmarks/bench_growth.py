@@ -1,0 +1,69 @@
+"""Does a write cost the same late in a run as early? Both backends.
+
+Runs the training-loop workload (``status['iterations_done'] += 1`` and 10
+floats through ``current_row`` per iteration) for N iterations on one log,
+timing blocks of iterations, and prints the cost per iteration of the first
+and of the last blocks (median of three each) and their ratio: about 1.0
+when the cost stays flat as the log grows.
+
+Run: ``python benchmarks/bench_growth.py [-n ITERATIONS]``.
+
+"""
+import gc
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+from benchmarks.common import KEYS, parse_args  # noqa
+from blocks_log import SQLiteLog, TrainingLog  # noqa
+
+BLOCKS = 40
+
+
+def block_costs(log, iterations):
+    """Seconds per iteration of each of BLOCKS consecutive blocks."""
+    size = max(iterations // BLOCKS, 1)
+    costs = []
+    gc.disable()
+    try:
+        for block in range(BLOCKS):
+            start = time.perf_counter()
+            for iteration in range(size):
+                log.status['iterations_done'] += 1
+                value = iteration * 0.5
+                for key in KEYS:
+                    log.current_row[key] = value
+            costs.append((time.perf_counter() - start) / size)
+    finally:
+        gc.enable()
+    return costs
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0], iterations=400000)
+    directory = tempfile.mkdtemp(prefix='bench_growth_')
+    try:
+        for name, log in [
+                ('TrainingLog', TrainingLog()),
+                ('SQLiteLog file', SQLiteLog(
+                    os.path.join(directory, 'growth.sqlite')))]:
+            costs = block_costs(log, args.iterations)
+            first = statistics.median(costs[:3])
+            last = statistics.median(costs[-3:])
+            print('{:<16} first blocks {:7.2f} us/iteration, last blocks '
+                  '{:7.2f} us/iteration ({} iterations): {:.2f}x'.format(
+                      name, first * 1e6, last * 1e6, args.iterations,
+                      last / first))
+            if isinstance(log, SQLiteLog):
+                log.close()
+    finally:
+        shutil.rmtree(directory)
+
+
+if __name__ == '__main__':
+    main()
