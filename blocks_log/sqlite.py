@@ -226,7 +226,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
             run_id = cursor.lastrowid
             new_ids = self._new_key_ids(connection, status)
             key_ids = dict(self._key_ids, **new_ids)
-            connection.executemany(sql.UPSERT_ENTRY, [
+            _upsert(connection, [
                 (run_id, sql.STATUS_TIME, key_ids[key],
                  codec.encode(value, key, self.allow_pickle))
                 for key, value in status.items()])
@@ -596,8 +596,7 @@ class SQLiteLog(TrainingLogBase, Mapping):
                         key for key, _ in status])
                 rows, deleted = self._rows(
                     buffered, status, dict(self._key_ids, **new_ids))
-            for statement, parameters in sql.upsert_entries(rows):
-                connection.execute(statement, parameters)
+            _upsert(connection, rows)
             if deleted:
                 connection.executemany(sql.DELETE_STATUS, deleted)
         if new_ids:
@@ -723,6 +722,12 @@ class SQLiteLog(TrainingLogBase, Mapping):
             self[time][key] = value
         self._status.replace(status)
         self.flush()
+
+
+def _upsert(connection, rows):
+    # Entries and status values alike: (run, time, key id, stored value).
+    for statement, parameters in sql.upsert_entries(rows):
+        connection.execute(statement, parameters)
 
 
 def _params(parameters, runs, runs_first):
