@@ -4,14 +4,24 @@ A drop-in for Blocks' ``blocks.log``: ``from blocks_log import TrainingLog``
 works as ``from blocks.log import TrainingLog`` did.
 
 """
+from blocks_log.errors import (AmbiguousRunError, ClosedLogError, LogError,
+                               LogDatabaseError, LogWriteError,
+                               ReadOnlyLogError, RowNotAvailableError,
+                               RunInUseError, SchemaVersionError,
+                               UnknownRunError)
 from blocks_log.log import TrainingLog, TrainingLogBase
-from blocks_log.pickles import load
+from blocks_log.pickles import find_log, load
+from blocks_log.runs import find_run, list_runs
 from blocks_log.sqlite import SQLiteLog
 
-__version__ = '0.1.0'
+__version__ = '0.2.0.dev0'
 
 BACKENDS = {'python': TrainingLog, 'sqlite': SQLiteLog}
 """dict: backend name -> log class; ``BACKENDS[name]()`` makes a log."""
 
 __all__ = ['TrainingLogBase', 'TrainingLog', 'SQLiteLog', 'BACKENDS', 'load',
+           'find_log', 'list_runs', 'find_run', 'LogError',
+           'LogDatabaseError', 'SchemaVersionError', 'UnknownRunError',
+           'AmbiguousRunError', 'RunInUseError', 'ReadOnlyLogError',
+           'LogWriteError', 'ClosedLogError', 'RowNotAvailableError',
            '__version__']

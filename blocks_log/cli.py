@@ -12,59 +12,19 @@ import os
 import sys
 import time as _time
 
+from blocks_log import runs as runs_module
 from blocks_log.errors import LogError
-from blocks_log.log import TrainingLogBase
-from blocks_log.pickles import load
-from blocks_log.sqlite import SQLiteLog, find_run, list_runs
+from blocks_log.sqlite import SQLiteLog
 from blocks_log.termplot import chart
-
-SQLITE_MAGIC = b'SQLite format 3\x00'
-
 
 class UsageError(Exception):
     """Bad input from the user: reported on one line, exit status 2."""
 
 
-def _is_sqlite(path):
-    with open(path, 'rb') as f:
-        return f.read(16) == SQLITE_MAGIC
-
-
-def open_source(source, run=None):
-    """Open a log from an SQLite database (and a run of it) or a pickle.
-
-    Raises
-    ------
-    UsageError
-        If the file is missing, not a log, or the run is unknown or
-        ambiguous.
-
-    """
-    if not os.path.isfile(source):
-        raise UsageError('{}: no such file'.format(source))
+def open_source(source, run=None, trusted=False):
+    """:func:`blocks_log.runs.open_source`, its errors as usage errors."""
     try:
-        if _is_sqlite(source):
-            if run is None:
-                runs = list_runs(source)
-                if len(runs) != 1:
-                    raise UsageError(
-                        '{}: holds {} runs; name one (blocks-log runs {} '
-                        'lists them)'.format(source, len(runs), source))
-                run = runs[0]['uuid']
-            return SQLiteLog(source, uuid=find_run(source, run),
-                             read_only=True)
-        try:
-            log = load(source)
-        except Exception as error:
-            raise UsageError('{}: not a log database nor a pickled log '
-                             '({})'.format(source, error))
-        if not isinstance(log, TrainingLogBase):
-            raise UsageError('{}: the pickle holds a {}, not a training '
-                             'log'.format(source, type(log).__name__))
-        if run is not None and not log.h_uuid.startswith(run.lower()):
-            raise UsageError('{}: holds run {}, not {}'.format(
-                source, log.h_uuid, run))
-        return log
+        return runs_module.open_source(source, run, trusted=trusted)
     except (LogError, ValueError, OSError) as error:
         raise UsageError(str(error).strip('"\''))
 
@@ -165,7 +125,7 @@ def cmd_runs(args, out):
     if not os.path.isfile(database):
         raise UsageError('{}: no such file'.format(database))
     try:
-        runs = list_runs(database)
+        runs = runs_module.list_runs(database)
     except (LogError, ValueError) as error:
         raise UsageError(str(error))
     lines = [['run', 'parent', 'iterations', 'epochs', 'rows', 'keys',
@@ -193,7 +153,7 @@ def _default_database():
 
 
 def cmd_show(args, out):
-    log = open_source(args.source, args.run)
+    log = open_source(args.source, args.run, args.trust_pickle)
     keys = _check_keys(log, args.keys)
     columns, rows = _rows(log, keys)
     if args.head is not None:
@@ -204,7 +164,7 @@ def cmd_show(args, out):
 
 
 def cmd_export(args, out):
-    log = open_source(args.source, args.run)
+    log = open_source(args.source, args.run, args.trust_pickle)
     columns, rows = _rows(log)
     target = open(args.output, 'w', newline='') if args.output else out
     try:
@@ -232,7 +192,7 @@ def _csv_cell(value):
 
 
 def cmd_plot(args, out):
-    log = open_source(args.source, args.run)
+    log = open_source(args.source, args.run, args.trust_pickle)
     keys = _check_keys(log, ','.join(args.keys))
     series = dict((key, log.history(key)) for key in keys)
     if not args.output:
@@ -258,15 +218,15 @@ def cmd_plot(args, out):
 
 
 def cmd_watch(args, out):
-    log = open_source(args.database, args.run)
+    log = open_source(args.database, args.run, args.trust_pickle)
     keys = _check_keys(log, ','.join(args.keys)) if args.keys else None
     shown = -1
     try:
         while True:
-            fresh = log._records(start=shown + 1)
+            fresh = log.records(start=shown + 1)
             done = log.status['iterations_done']
             rows = {}
-            for (time, key), value in fresh:
+            for time, key, value in fresh:
                 # Only rows of completed iterations: the current one may
                 # still get values.
                 if time < done and (keys is None or key in keys):
@@ -338,6 +298,7 @@ def build_parser():
     plot.add_argument('run_and_keys', nargs='+', metavar='[RUN] KEY')
     plot.add_argument('-o', '--output', metavar='FILE.png',
                       help='a PNG (needs the plot extra: matplotlib)')
+    _trust_arg(plot)
     plot.set_defaults(run_command=cmd_plot)
 
     watch = command('watch', 'follow a run while it trains, until Ctrl-C',
@@ -347,6 +308,7 @@ def build_parser():
     watch.add_argument('keys', nargs='*', metavar='KEY')
     watch.add_argument('--interval', type=float, default=0.5,
                        help='seconds between looks (default: %(default)s)')
+    _trust_arg(watch)
     watch.set_defaults(run_command=cmd_watch)
     return parser
 
@@ -354,6 +316,15 @@ def build_parser():
 def _source_args(parser):
     parser.add_argument('source', metavar='SOURCE')
     parser.add_argument('run', nargs='?', metavar='RUN')
+    _trust_arg(parser)
+
+
+def _trust_arg(parser):
+    parser.add_argument(
+        '--trust-pickle', action='store_true',
+        help='unpickle a pickled SOURCE as pickle.load would, running the '
+             'code it names (only for files you made); by default anything '
+             'but a log and plain values is read as an inert placeholder')
 
 
 def _positive(text):
@@ -406,8 +377,8 @@ def _split_run_and_keys(args):
     args.run, args.keys = None, words
     # The first word is a run if the source has runs to choose from and
     # the word is not one of the log's keys.
-    if len(words) > 1 and os.path.isfile(args.source) and _is_sqlite(
-            args.source):
+    if len(words) > 1 and os.path.isfile(args.source) and (
+            runs_module.is_sqlite(args.source)):
         args.run, args.keys = words[0], words[1:]
 
 

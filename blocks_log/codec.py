@@ -18,6 +18,16 @@ whose first byte says what it holds:
     bytes in C order.
 ``P``
     a pickle; written and read only with the explicit opt-in.
+``X``
+    a deleted value (``del row[key]``): it hides the values of the runs a
+    run was resumed from.
+
+Everything :func:`encode` accepts reads back: a string that UTF-8 cannot
+hold (lone surrogates), a recursive container, nesting deeper than
+:data:`MAX_DEPTH` and numbers Python cannot hold (``numpy.longdouble``) are
+refused when written, so that no buffer ever holds a value that a commit
+would fail on. :func:`decode` never raises: what it cannot read comes back
+as an :class:`Undecodable` saying why.
 
 numpy scalars and 0-d tensors with ``.item()`` (numpy, torch, jax) are
 stored as their number. numpy is imported only when an array is decoded.
@@ -31,10 +41,19 @@ BYTES_TAG = b'B'
 JSON_TAG = b'J'
 ARRAY_TAG = b'N'
 PICKLE_TAG = b'P'
+DELETED_TAG = b'X'
+
+#: The stored form of a deleted value.
+DELETED = DELETED_TAG
+#: Containers nested deeper than this are refused (JSON and Python's
+#: recursion limit would refuse to read them back).
+MAX_DEPTH = 100
 
 _INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
 # Array dtypes whose bytes are the whole value (no Python objects inside).
 _ARRAY_KINDS = frozenset('biufcmMSU')
+# What an .item() may give that is stored as it is.
+_PLAIN_ITEMS = (bool, int, float, str, bytes)
 
 
 class Pickled(object):
@@ -63,21 +82,94 @@ class Pickled(object):
         return hash(self.data)
 
 
+class Undecodable(object):
+    """A stored value that cannot be read back: corrupt, forged, or a pickle
+    that may not be unpickled. The rest of its row reads normally.
+
+    Attributes
+    ----------
+    data : object
+        The stored value as the database holds it.
+    reason : str
+        Why it could not be read.
+
+    """
+    __slots__ = ('data', 'reason')
+
+    def __init__(self, data, reason):
+        self.data = data
+        self.reason = reason
+
+    def __repr__(self):
+        return '<undecodable value: {}>'.format(self.reason)
+
+    def __eq__(self, other):
+        return (isinstance(other, Undecodable) and other.data == self.data
+                and other.reason == self.reason)
+
+    def __hash__(self):
+        return hash((self.data, self.reason))
+
+
+def _where(key):
+    return '' if key is None else ' for key {!r}'.format(key)
+
+
 def _unencodable(value, key):
-    where = '' if key is None else ' for key {!r}'.format(key)
     return TypeError(
         "cannot store a value of type {}{}: a persistent log stores None, "
         "bool, int, float, str, bytes, numpy arrays and scalars, and lists, "
         "tuples and dicts of these (open the log with allow_pickle=True to "
-        "pickle anything else)".format(type(value).__name__, where))
+        "pickle anything else)".format(type(value).__name__, _where(key)))
 
 
-def _as_number(value):
-    """The number a numpy scalar or 0-d tensor stands for, else None."""
+def check_text(text, key=None, what='value'):
+    """Raise ``ValueError`` unless `text` can be stored as UTF-8.
+
+    Lone surrogates (what :func:`os.listdir` gives for names that are not
+    UTF-8) cannot: a database would refuse them at commit time.
+
+    """
+    if not text.isascii():
+        try:
+            text.encode('utf-8')
+        except UnicodeEncodeError as error:
+            raise ValueError('cannot store a {}{} that is not valid Unicode '
+                             '({}); encode it with errors="surrogateescape" '
+                             'and store the bytes'.format(what, _where(key),
+                                                          error.reason))
+
+
+def check_key(key):
+    """Raise unless `key` can be a key of a persistent log.
+
+    Raises
+    ------
+    TypeError
+        If `key` is not a ``str``.
+    ValueError
+        If UTF-8 cannot hold it (lone surrogates).
+
+    """
+    if not isinstance(key, str):
+        raise TypeError('keys must be strings, got {!r} ({})'.format(
+            key, type(key).__name__))
+    check_text(key, what='key')
+
+
+def _scalar_item(value, key):
+    """The plain value a numpy scalar or 0-d tensor stands for, else None."""
     item = getattr(value, 'item', None)
-    if item is not None and getattr(value, 'shape', None) == ():
-        return item()
-    return None
+    if item is None or getattr(value, 'shape', None) != ():
+        return None
+    plain = item()
+    if type(plain) not in _PLAIN_ITEMS:
+        # numpy.longdouble, complex: no SQL value holds them.
+        raise TypeError(
+            'cannot store a {}{}: its .item() is a {}, not a plain Python '
+            'value (convert it with float() first)'.format(
+                type(value).__name__, _where(key), type(plain).__name__))
+    return plain
 
 
 def _is_array(value):
@@ -85,29 +177,37 @@ def _is_array(value):
         'ndarray')
 
 
-def _to_json(value, key):
+def _to_json(value, key, depth=0):
     """`value` as a JSON-able structure with tags (see module docstring)."""
+    if depth > MAX_DEPTH:
+        raise ValueError('cannot store the value{}: containers nested deeper '
+                         'than {} levels, or holding themselves'.format(
+                             _where(key), MAX_DEPTH))
     kind = type(value)
-    if value is None or kind in (bool, int, float, str):
+    if value is None or kind in (bool, int, float):
         return value
+    if kind is str:
+        check_text(value, key)
+        return value
+    depth += 1
     if kind is list:
-        return [_to_json(item, key) for item in value]
+        return [_to_json(item, key, depth) for item in value]
     if kind is tuple:
-        return {'t': [_to_json(item, key) for item in value]}
+        return {'t': [_to_json(item, key, depth) for item in value]}
     if kind is dict:
-        return {'d': [[_to_json(k, key), _to_json(v, key)]
+        return {'d': [[_to_json(k, key, depth), _to_json(v, key, depth)]
                       for k, v in value.items()]}
     if kind is bytes:
         return {'b': base64.b64encode(value).decode('ascii')}
     if _is_array(value) and value.shape != ():
         dtype, shape, data = _array_parts(value, key)
         return {'a': [dtype, shape, base64.b64encode(data).decode('ascii')]}
-    number = _as_number(value)
-    if number is not None:
-        return _to_json(number, key)
+    plain = _scalar_item(value, key)
+    if plain is not None:
+        return _to_json(plain, key, depth - 1)
     for base in (bool, int, float, str, bytes, list, tuple, dict):
         if isinstance(value, base):
-            return _to_json(base(value), key)
+            return _to_json(base(value), key, depth - 1)
     raise _unencodable(value, key)
 
 
@@ -161,6 +261,9 @@ def encode(value, key=None, allow_pickle=False):
     TypeError
         If `value` (or anything inside it) has no encoding and
         `allow_pickle` is false; the message names `key` and the type.
+    ValueError
+        If `value` holds a string with lone surrogates, holds itself, or is
+        nested deeper than :data:`MAX_DEPTH`.
 
     """
     kind = type(value)
@@ -171,7 +274,11 @@ def encode(value, key=None, allow_pickle=False):
     elif kind is int:
         if _INT64_MIN <= value <= _INT64_MAX:
             return value
-    elif kind is str or value is None:
+    elif kind is str:
+        if not value.isascii():
+            check_text(value, key)
+        return value
+    elif value is None:
         return value
     elif kind is bytes:
         return BYTES_TAG + value
@@ -200,6 +307,10 @@ def encode(value, key=None, allow_pickle=False):
 def decode(stored, allow_pickle=False):
     """Return the value that the SQL value `stored` holds.
 
+    Never raises: a value that cannot be read comes back as an
+    :class:`Undecodable` saying why, so that one bad value never hides the
+    rest of its row.
+
     Parameters
     ----------
     stored : None, int, float, str or bytes
@@ -208,24 +319,29 @@ def decode(stored, allow_pickle=False):
         Unpickle pickled values. Without it they come back as
         :class:`Pickled` placeholders and no code runs.
 
-    Raises
-    ------
-    ValueError
-        If a BLOB carries an unknown tag (the file was not written by
-        blocks_log, or is corrupt).
+    Returns
+    -------
+    object
+        The value; :data:`DELETED` itself for a deleted value.
 
     """
     if type(stored) is not bytes:
         return stored
     tag, body = stored[:1], stored[1:]
-    if tag == BYTES_TAG:
-        return body
-    if tag == JSON_TAG:
-        return _from_json(json.loads(body.decode('utf-8')))
-    if tag == ARRAY_TAG:
-        header, _, data = body.partition(b'\n')
-        dtype, shape = json.loads(header.decode('ascii'))
-        return _array_from_parts(dtype, shape, data)
-    if tag == PICKLE_TAG:
-        return pickle.loads(body) if allow_pickle else Pickled(body)
-    raise ValueError('unknown tag {!r} in a stored value'.format(tag))
+    try:
+        if tag == BYTES_TAG:
+            return body
+        if tag == JSON_TAG:
+            return _from_json(json.loads(body.decode('utf-8')))
+        if tag == ARRAY_TAG:
+            header, _, data = body.partition(b'\n')
+            dtype, shape = json.loads(header.decode('ascii'))
+            return _array_from_parts(dtype, shape, data)
+        if tag == PICKLE_TAG:
+            return pickle.loads(body) if allow_pickle else Pickled(body)
+        if stored == DELETED:
+            return DELETED
+    except Exception as error:  # anything a forged BLOB can make them raise
+        return Undecodable(stored, '{}: {}'.format(type(error).__name__,
+                                                   error))
+    return Undecodable(stored, 'unknown tag {!r}'.format(tag))

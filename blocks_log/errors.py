@@ -2,7 +2,8 @@
 
 Each subclasses the built-in exception that callers of Blocks' ``blocks.log``
 already catch, so that ``except ValueError`` (or ``KeyError``, ``TypeError``)
-keeps working after porting.
+keeps working after porting. No exception of a database driver
+(``sqlite3.Error``) reaches a user: the stores turn each into one of these.
 
 """
 
@@ -22,7 +23,8 @@ class LogError(Exception):
 
 
 class LogDatabaseError(LogError, ValueError):
-    """A database cannot be used as a log: not a database, or corrupt.
+    """A database cannot be used as a log: missing, not a database, corrupt,
+    or holding a table of ours that is not ours.
 
     The message names the file.
 
@@ -31,7 +33,8 @@ class LogDatabaseError(LogError, ValueError):
 
 class SchemaVersionError(LogDatabaseError):
     """The database was written with a schema version this blocks_log does
-    not read (a newer release, or a development version)."""
+    not read (a newer release, or a development version), or its version
+    record is damaged."""
 
 
 class UnknownRunError(LogError, KeyError):
@@ -46,11 +49,27 @@ class AmbiguousRunError(UnknownRunError):
     """A uuid prefix names more than one run."""
 
 
+class RunInUseError(LogError, RuntimeError):
+    """A run is already open for writing, by another handle or process.
+
+    Two writers on one run would interleave their iterations silently, so
+    the second writable open is refused; the message names the run and its
+    writer. A writer that was killed does not hold the run: its claim is
+    found stale and taken over.
+
+    """
+
+
+class ReadOnlyLogError(LogError, TypeError):
+    """A write into a log that cannot take it: opened read-only, or a run
+    written by Blocks (``resume()`` it to write a child run)."""
+
+
 class LogWriteError(LogError, OSError):
     """Buffered rows could not be committed (read-only file, full disk, ...).
 
     Nothing is lost: the rows stay buffered in memory and a later
-    :meth:`~blocks_log.sqlite.SQLiteLog.flush` tries again.
+    ``flush()`` tries again.
 
     """
 

@@ -16,6 +16,7 @@ from blocks_log import analysis
 from blocks_log.errors import RowNotAvailableError
 
 _dict_get = dict.get
+_dict_getitem = dict.__getitem__
 _dict_setdefault = dict.setdefault
 _dict_setitem = dict.__setitem__
 
@@ -83,13 +84,15 @@ class TrainingLogBase(object):
 
     .. warning::
 
-        Changes to mutable objects might not be reflected in the log,
-        depending on the backend. So don't use
-        ``log.status['key'].append(...)``, use ``log.status['key'] = ...``
-        (or ``log.status['key'] += [...]``) instead.
+        Blocks' own persistent backend lost in-place changes of mutable
+        status values (``log.status['key'].append(...)``). blocks_log's
+        backends keep them (a persistent log saves them with its next
+        commit); code that must also run on Blocks should assign instead,
+        ``log.status['key'] = ...`` or ``log.status['key'] += [...]``.
 
-    Subclasses provide :attr:`status`, ``__getitem__`` and ``__iter__``;
-    everything else here is written in terms of those three.
+    Subclasses provide ``__getitem__`` and ``__iter__`` and set
+    :attr:`status` (in ``__init__``, as Blocks' backends did, or as a
+    property); everything else here is written in terms of those three.
 
     Parameters
     ----------
@@ -109,24 +112,22 @@ class TrainingLogBase(object):
         When instantiated directly: the class is abstract.
 
     """
+    #: dict-like: the state of training, not bound to a time. By default it
+    #: holds ``iterations_done``, ``epochs_done``, ``_epoch_ends`` (the
+    #: times at which epochs ended) and ``resumed_from`` (the hex uuid of
+    #: the log this one continues, or ``None``). A subclass sets it in
+    #: ``__init__`` (a plain dict if it has not when this ``__init__`` runs)
+    #: or overrides it with a property.
+    status = None
+
     def __init__(self, uuid=None):
+        if self.status is None:
+            self.status = {}
         if uuid is None:
             self.uuid = uuid4()
             self.status.update(default_status())
         else:
             self.uuid = uuid
-
-    @property
-    @abstractmethod
-    def status(self):
-        """dict-like: the state of training, not bound to a time.
-
-        By default it holds ``iterations_done``, ``epochs_done``,
-        ``_epoch_ends`` (the times at which epochs ended) and
-        ``resumed_from`` (the hex uuid of the log this one continues, or
-        ``None``).
-
-        """
 
     @abstractmethod
     def __getitem__(self, time):
@@ -193,6 +194,9 @@ class TrainingLogBase(object):
     def last_epoch_row(self):
         """The row of the time at which the last epoch ended.
 
+        ``status['_epoch_ends']`` may be any sequence, a numpy array
+        included.
+
         Raises
         ------
         RowNotAvailableError
@@ -202,7 +206,7 @@ class TrainingLogBase(object):
 
         """
         epoch_ends = self.status['_epoch_ends']
-        if not epoch_ends:
+        if len(epoch_ends) == 0:
             raise RowNotAvailableError(
                 "last_epoch_row: no epoch has ended yet "
                 "(status['_epoch_ends'] is empty)")
@@ -211,20 +215,32 @@ class TrainingLogBase(object):
     # Analysis. Written on the abstract members only; persistent backends
     # override them with something faster.
 
-    def records(self):
+    def records(self, start=None, stop=None):
         """Iterate over every value as a ``(time, key, value)`` record.
 
         Records come in increasing time; within a time, in the row's order.
         Rows that hold nothing yield nothing.
 
+        Parameters
+        ----------
+        start, stop : int, optional
+            Only times ``start <= time < stop``, as in :func:`range`.
+
         Returns
         -------
         iterator of tuple
 
+        Raises
+        ------
+        ValueError
+            If `start` or `stop` is not a non-negative integer.
+
         """
+        analysis.check_range(start, stop)
         for time in sorted(self):
-            for key, value in self[time].items():
-                yield time, key, value
+            if analysis.in_range(time, start, stop):
+                for key, value in self[time].items():
+                    yield time, key, value
 
     def history(self, key):
         """Return the values of one key in increasing time.
@@ -281,106 +297,15 @@ class TrainingLogBase(object):
             self.records(), keys=keys, start=start, stop=stop)
 
 
-class _Status(dict):
-    """The status of a :class:`TrainingLog` while its ``current_row`` is not
-    cached: a plain dict, every change of which costs no Python code.
-
-    Caching the row turns the status into a :class:`_WatchedStatus` (by
-    assigning ``__class__``), which drops the row at its next change and
-    turns back into this class. So a loop that never reads ``current_row``
-    (``row = log[t]`` per iteration) pays nothing for the cache; one that
-    does pays a Python frame per change of the status, which it needs.
-
-    The status holds the log's instance ``__dict__``, where the cache lives,
-    rather than the log.
-
-    """
-    __slots__ = ('_log_dict',)
-
-    def __init__(self, log_dict, *args, **kwargs):
-        dict.__init__(self, *args, **kwargs)
-        self._log_dict = log_dict
-
-    def __reduce__(self):
-        # A status pickled alone comes back as the plain dict it stands for.
-        return dict, (dict(self),)
-
-
-class _WatchedStatus(_Status):
-    """A :class:`_Status` whose log caches ``current_row``; see there."""
-    __slots__ = ()
-
-    def _forget_current_row(self):
-        self._log_dict.pop('current_row', None)
-        self.__class__ = _Status
-
-    def __setitem__(self, key, value):
-        # The one change a training loop makes per iteration: inlined.
-        _dict_setitem(self, key, value)
-        self._log_dict.pop('current_row', None)
-        self.__class__ = _Status
-
-    def __delitem__(self, key):
-        dict.__delitem__(self, key)
-        self._forget_current_row()
-
-    def __ior__(self, other):
-        self.update(other)
-        return self
-
-    def update(self, *args, **kwargs):
-        try:
-            dict.update(self, *args, **kwargs)
-        finally:
-            # Even when a bad pair stops it half-way.
-            self._forget_current_row()
-
-    def setdefault(self, key, default=None):
-        self._forget_current_row()
-        return dict.setdefault(self, key, default)
-
-    def pop(self, *args):
-        self._forget_current_row()
-        return dict.pop(self, *args)
-
-    def popitem(self):
-        self._forget_current_row()
-        return dict.popitem(self)
-
-    def clear(self):
-        dict.clear(self)
-        self._forget_current_row()
-
-
-class _CachedRow(object):
-    """The ``current_row`` of a :class:`TrainingLog`, cached on the instance.
-
-    A non-data descriptor: once computed, the row is stored in the
-    instance's ``__dict__``, where later lookups find it without calling any
-    Python code, and the status is watched until its next change, which
-    drops the row (see :class:`_Status`); so does any change to the set of
-    rows. As a plain property, ``log.current_row[key] = value`` cost 2.2x
-    the instructions of a plain dict-of-dicts (callgrind, issue 2); cached,
-    about 1.45x.
-
-    """
-    def __get__(self, log, owner=None):
-        if log is None:
-            return self
-        status = log.status
-        row = log[status['iterations_done']]
-        log.__dict__['current_row'] = row
-        if type(status) is _Status:
-            status.__class__ = _WatchedStatus
-        return row
-
-
 class TrainingLog(defaultdict, TrainingLogBase):
     """Training log using a :class:`~collections.defaultdict` as backend.
 
     ``log[time]`` of a time that was never written creates an empty row,
-    as for any ``defaultdict(dict)``; iterating over the log yields the times
+    as for any ``defaultdict(dict)`` (``default_factory`` and a subclass's
+    ``__missing__`` are honoured); iterating over the log yields the times
     of every row created so far, in the order they were created.
+    :attr:`~TrainingLogBase.status` is a plain dict in the instance's
+    ``__dict__``, as in Blocks.
 
     Pickles with its rows, :attr:`status` and :attr:`uuid` on every pickle
     protocol. Pickles written by Blocks' ``blocks.log.TrainingLog`` load
@@ -398,49 +323,86 @@ class TrainingLog(defaultdict, TrainingLogBase):
     .. _Pandas: https://pandas.pydata.org
 
     """
-    # A slot makes ``status`` a concrete member of the class (the base
-    # declares it abstract) that reads as fast as an instance attribute.
-    __slots__ = ('status', 'uuid')
-
-    current_row = _CachedRow()
-
     def __init__(self):
         defaultdict.__init__(self, dict)
         self.status = {}
         TrainingLogBase.__init__(self)
 
-    def _forget_current_row(self):
-        self.__dict__.pop('current_row', None)
+    @property
+    def current_row(self):
+        """The row of ``status['iterations_done']``.
 
-    def __setattr__(self, name, value):
-        if name == 'status':
-            value = _Status(self.__dict__, value)
-            self._forget_current_row()
-        elif name in ('current_row', 'previous_row', 'last_epoch_row'):
-            raise AttributeError("can't set attribute {!r}".format(name))
-        defaultdict.__setattr__(self, name, value)
+        The hot path of a training loop (``log.current_row[key] = value``),
+        in one Python frame: the row is looked up by ``dict`` itself, and
+        only a row not made yet goes through :meth:`__missing__`, which
+        checks the time. So a time that is not an ``int`` but equals one
+        (``2.0``) finds that time's row if it exists, where Blocks raised
+        ``ValueError``; checking its type here cost 10% of the whole loop
+        (callgrind, ``benchmarks/bench_memory.py``).
 
-    def __getstate__(self):
-        # Blocks' state: status and uuid (slots here), and any attribute a
-        # user set, but not the cache.
-        state = dict(self.__dict__)
-        state.pop('current_row', None)
-        state['status'] = dict(self.status)
-        state['uuid'] = self.uuid
-        return state
+        """
+        return _dict_getitem(self, self.status['iterations_done'])
 
-    def __setstate__(self, state):
-        for name, value in state.items():
-            setattr(self, name, value)
+    def __init_subclass__(cls, **kwargs):
+        super(TrainingLog, cls).__init_subclass__(**kwargs)
+        if (cls.__missing__ is not TrainingLog.__missing__ and
+                cls.__getitem__ is TrainingLog.__getitem__):
+            # The fast path below makes rows itself; a subclass's own
+            # __missing__ makes them instead.
+            cls.__getitem__ = TrainingLog._getitem_through_missing
+
+    def __getitem__(self, time):
+        if type(time) is not int or time < 0:
+            time = check_time(time)
+        row = _dict_get(self, time)
+        if row is None:
+            # The row is made here rather than by __missing__, a Python
+            # frame called from C that cost 15% of the fetched-row loop
+            # (callgrind, bench_memory.py).
+            if self.default_factory is not dict:
+                return _dict_getitem(self, time)
+            row = _dict_setdefault(self, time, {})  # a row may be None
+        return row
+
+    def _getitem_through_missing(self, time):
+        return _dict_getitem(self, check_time(time))
+
+    def __missing__(self, time):
+        """Make the row of a time never written, as ``defaultdict`` does.
+
+        Raises
+        ------
+        ValueError
+            If `time` is not a non-negative integer.
+        KeyError
+            If ``default_factory`` is ``None``.
+
+        """
+        if type(time) is not int or time < 0:
+            time = check_time(time)
+        factory = self.default_factory
+        if factory is dict:
+            row = {}
+        elif factory is None:
+            raise KeyError(time)
+        else:
+            row = factory()
+        _dict_setitem(self, time, row)
+        return row
+
+    def __setitem__(self, time, row):
+        _dict_setitem(self, check_time(time), row)
 
     def __reduce__(self):
-        # Blocks' layout: no constructor arguments, state, then the rows.
-        return (self.__class__, (), self.__getstate__(), None,
+        # Blocks' layout: no constructor arguments, the instance's
+        # attributes (status and uuid) as state, then the rows.
+        return (self.__class__, (), dict(vars(self)), None,
                 iter(dict.items(self)))
 
     def __copy__(self):
         copy = self.__class__()
-        copy.__setstate__(self.__getstate__())
+        vars(copy).update(vars(self))
+        copy.status = dict(self.status)
         dict.update(copy, self)
         return copy
 
@@ -448,28 +410,6 @@ class TrainingLog(defaultdict, TrainingLogBase):
         """Return a shallow copy: same uuid, a copy of the status, the same
         row objects."""
         return self.__copy__()
-
-    def __getitem__(self, time):
-        # The hot path of every read and of a training loop: no call to
-        # Python code when the time is a plain int (check_time()'s ABC check
-        # costs more than the lookup), and a missing row is created inline
-        # rather than through __missing__ and __setitem__ (issue 2, measured
-        # in benchmarks/bench_memory.py).
-        if type(time) is not int or time < 0:
-            time = check_time(time)
-        row = _dict_get(self, time)
-        if row is None:
-            # setdefault keeps a row that is there but is None.
-            row = _dict_setdefault(self, time, {})
-        return row
-
-    def __setitem__(self, time, row):
-        _dict_setitem(self, check_time(time), row)
-        self._forget_current_row()
-
-    def __delitem__(self, time):
-        dict.__delitem__(self, time)
-        self._forget_current_row()
 
     def __ior__(self, other):
         self.update(other)
@@ -487,7 +427,6 @@ class TrainingLog(defaultdict, TrainingLogBase):
         rows = [(check_time(time), row)
                 for time, row in dict(*args, **kwargs).items()]
         dict.update(self, rows)
-        self._forget_current_row()
 
     def setdefault(self, time, row=None):
         """``log.setdefault(time, row)``, checking `time`.
@@ -499,20 +438,3 @@ class TrainingLog(defaultdict, TrainingLogBase):
 
         """
         return dict.setdefault(self, check_time(time), row)
-
-    def pop(self, *args):
-        """Remove a row and return it, as :meth:`dict.pop`."""
-        result = dict.pop(self, *args)
-        self._forget_current_row()
-        return result
-
-    def popitem(self):
-        """Remove and return the last ``(time, row)`` pair."""
-        result = dict.popitem(self)
-        self._forget_current_row()
-        return result
-
-    def clear(self):
-        """Remove every row; the status and uuid stay."""
-        dict.clear(self)
-        self._forget_current_row()

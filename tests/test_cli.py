@@ -10,9 +10,11 @@ import sys
 
 import pytest
 
+import blocks_log
 from blocks_log import SQLiteLog, cli
 
 from conftest import FIXTURES, ROOT
+from helpers import file_state
 from test_processes import start_writer
 
 
@@ -32,7 +34,7 @@ def demo_db(tmp_path_factory):
 
 def last_run(path):
     return sorted(SQLiteLog(path, uuid=run['uuid'], read_only=True)
-                  for run in [cli.list_runs(path)[-1]])[0].h_uuid
+                  for run in [blocks_log.list_runs(path)[-1]])[0].h_uuid
 
 
 def test_every_command_has_help_with_an_example():
@@ -49,7 +51,7 @@ def test_demo(demo_db):
     path, output = demo_db
     assert 'simulated crash' in output and 'train_loss' in output
     assert 'blocks-log show' in output
-    runs = cli.list_runs(path)
+    runs = blocks_log.list_runs(path)
     assert len(runs) == 3
     final = SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True)
     assert final.status['iterations_done'] == 60
@@ -179,7 +181,7 @@ def test_ambiguous_prefix(tmp_path, capsys):
     path = str(tmp_path / 'many.sqlite')
     for _ in range(40):
         SQLiteLog(path).close()
-    prefixes = [run['uuid'][0] for run in cli.list_runs(path)]
+    prefixes = [run['uuid'][0] for run in blocks_log.list_runs(path)]
     shared = max(set(prefixes), key=prefixes.count)
     assert run_cli('show', path, shared)[0] == 2
     assert 'names' in capsys.readouterr().err
@@ -224,3 +226,43 @@ def test_watch_follows_a_writer(tmp_path):
     times = [int(line.split()[0]) for line in lines]
     assert times == sorted(times) and len(set(times)) == 5
     assert all('value_0=' in line for line in lines)
+
+
+def test_reading_commands_change_no_file(demo_db, tmp_path):
+    path, _ = demo_db
+    run = last_run(path)[:8]
+    before = file_state(path)
+    listing = sorted(os.listdir(os.path.dirname(path)))
+    for argv in (['runs', path], ['show', path, run, '--tail', '3'],
+                 ['export', path, run, '--format', 'jsonl'],
+                 ['plot', path, run, 'train_loss']):
+        assert run_cli(*argv)[0] == 0
+    assert file_state(path) == before
+    assert sorted(os.listdir(os.path.dirname(path))) == listing
+
+
+def hostile_pickle(tmp_path):
+    from test_load import hostile_log
+    marker = str(tmp_path / 'ran')
+    pickled = str(tmp_path / 'evil.pkl')
+    with open(pickled, 'wb') as f:
+        f.write(hostile_log(marker))
+    return pickled, marker
+
+
+def test_a_hostile_pickle_shown_runs_nothing(tmp_path):
+    pickled, marker = hostile_pickle(tmp_path)
+    status, output = run_cli('show', pickled)
+    assert status == 0 and output.split() == ['time', 'loss', '1', '0.5']
+    assert not os.path.exists(marker)
+
+
+def test_trusting_a_pickle_is_asked_for(tmp_path):
+    pickled, marker = hostile_pickle(tmp_path)
+    assert run_cli('show', pickled, '--trust-pickle')[0] == 0
+    assert os.path.isdir(marker)
+
+
+def test_a_directory_as_source(tmp_path, capsys):
+    assert run_cli('show', str(tmp_path))[0] == 2
+    assert 'is a directory' in capsys.readouterr().err

@@ -96,6 +96,69 @@ def test_pickle_opt_in():
     assert 'allow_pickle' in repr(placeholder)
 
 
-def test_unknown_tag():
-    with pytest.raises(ValueError, match='unknown tag'):
-        codec.decode(b'Zjunk')
+@pytest.mark.parametrize('stored, reason', [
+    (b'Zjunk', 'unknown tag'), (b'J{"t": [1', 'JSONDecodeError'),
+    (b'J{"q": 1}', 'unknown tag'), (b'J\xff', 'UnicodeDecodeError'),
+    (b'N["<f8", [3]]\nxx', 'ValueError'), (b'N', 'JSONDecodeError')])
+def test_what_cannot_be_decoded_is_a_placeholder_saying_why(stored, reason):
+    if stored.startswith(b'N['):
+        pytest.importorskip('numpy')
+    value = codec.decode(stored)
+    assert isinstance(value, codec.Undecodable)
+    assert reason in value.reason and value.data == stored
+
+
+class Recursive(list):
+    pass
+
+
+@pytest.mark.parametrize('make, error, words', [
+    (lambda: 'caf\udce9', ValueError, 'not valid Unicode'),
+    (lambda: ['ok', {'x': ('\ud800',)}], ValueError, 'not valid Unicode'),
+    (lambda: _recursive(), ValueError, 'nested deeper'),
+    (lambda: _nested(codec.MAX_DEPTH + 5), ValueError, 'nested deeper'),
+])
+def test_what_would_not_read_back_is_refused_naming_the_key(make, error,
+                                                             words):
+    with pytest.raises(error, match=words) as raised:
+        codec.encode(make(), 'loss')
+    assert "'loss'" in str(raised.value)
+
+
+def _recursive():
+    value = [1]
+    value.append(value)
+    return value
+
+
+def _nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_nesting_up_to_the_bound_reads_back():
+    value = _nested(codec.MAX_DEPTH)
+    assert codec.decode(codec.encode(value)) == value
+
+
+def test_keys_that_cannot_be_stored():
+    with pytest.raises(TypeError, match='keys must be strings'):
+        codec.check_key(1)
+    with pytest.raises(ValueError, match='key'):
+        codec.check_key('name\udcff')
+    codec.check_key("any 'text', \"quotes\" and \u00e9")
+
+
+def test_numpy_longdouble_and_complex_scalars_are_refused():
+    numpy = pytest.importorskip('numpy')
+    for value in (numpy.longdouble(1.5), numpy.complex64(1j)):
+        with pytest.raises(TypeError, match="for key 'x'.*float"):
+            codec.encode(value, 'x')
+    assert codec.decode(codec.encode(numpy.str_('s'))) == 's'
+
+
+def test_deleted_values_are_their_own_tag():
+    assert codec.decode(codec.DELETED) is codec.DELETED
+    assert codec.encode(b'X') != codec.DELETED

@@ -23,8 +23,12 @@ def test_base_class_is_abstract():
 
 
 def test_base_class_declares_what_it_uses():
+    # The seed's finding: Blocks' base used self.status without declaring
+    # it. Row access is abstract; the status is a declared attribute that
+    # a backend sets (Blocks' way) or overrides.
     assert TrainingLogBase.__abstractmethods__ == frozenset(
-        ['status', '__getitem__', '__iter__'])
+        ['__getitem__', '__iter__'])
+    assert 'status' in vars(TrainingLogBase)
 
 
 class TestNewLog:
@@ -273,3 +277,71 @@ class TestAnalysis:
         with pytest.raises(ImportError, match=r'blocks-log\[pandas\]'):
             log.to_dataframe()
         assert log.history('a') == [(1, 1)]
+
+
+class TestBlocksWays:
+    def test_epoch_ends_as_a_numpy_array(self, log):
+        numpy = pytest.importorskip('numpy')
+        log[7]['end'] = True
+        log.status['_epoch_ends'] = numpy.array([3, 7])
+        assert dict(log.last_epoch_row) == {'end': True}
+        log.status['_epoch_ends'] = numpy.array([], dtype=int)
+        with pytest.raises(RowNotAvailableError):
+            log.last_epoch_row
+
+    def test_deleting_from_a_row(self, log):
+        log[1].update({'a': 1, 'b': 2, 'c': 3})
+        del log[1]['a']
+        assert log[1].pop('b') == 2
+        assert dict(log[1]) == {'c': 3}
+        with pytest.raises(KeyError):
+            del log[1]['a']
+        log[1].clear()
+        assert written_rows(log) == {}
+
+    def test_equality_is_that_of_a_mapping(self, make_log):
+        one, two = make_log(), make_log()
+        one[1]['a'] = 1
+        two[1]['a'] = 1
+        assert one == two and one == {1: {'a': 1}}
+        two[1]['a'] = 2
+        assert one != two
+        with pytest.raises(TypeError):
+            hash(one)
+
+    def test_a_status_value_changed_in_place(self, log):
+        log.status['_epoch_ends'].append(3)
+        log.status['iterations_done'] += 1
+        assert list(log.status['_epoch_ends']) == [3]
+
+    def test_a_mutable_status_value_in_a_pickle(self, log):
+        log.status['_epoch_ends'].append(3)
+        copy = pickle.loads(pickle.dumps(log))
+        try:
+            assert list(copy.status['_epoch_ends']) == [3]
+        finally:
+            getattr(copy, 'close', lambda: None)()
+
+
+class BlocksStyleLog(TrainingLogBase):
+    """A backend written Blocks' way: it sets self.status itself."""
+    def __init__(self, uuid=None):
+        self.rows = {}
+        self.status = {}
+        super(BlocksStyleLog, self).__init__(uuid)
+
+    def __getitem__(self, time):
+        return self.rows.setdefault(self._check_time(time), {})
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+def test_a_backend_written_blocks_way():
+    log = BlocksStyleLog()
+    assert log.status['iterations_done'] == 0
+    log.current_row['a'] = 1
+    log.status['iterations_done'] += 1
+    assert log.previous_row == {'a': 1}
+    log.resume()
+    assert log.status['resumed_from'] is not None

@@ -18,12 +18,24 @@ pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX signals and fork')
 
 
-def start_writer(database, iterations):
+def start_writer(database, iterations, pause=None):
     process = subprocess.Popen(
-        [sys.executable, WRITER, database, str(iterations)],
-        stdout=subprocess.PIPE, universal_newlines=True)
+        [sys.executable, WRITER, database, str(iterations)] + (
+            [] if pause is None else [str(pause)]),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        universal_newlines=True)
     run = process.stdout.readline().strip()
     return process, run
+
+
+def check_consistent(log):
+    """Every completed iteration of a run being written reads whole."""
+    done = log.status['iterations_done']
+    rows = dict((time, dict(log[time])) for time in log)
+    for time in range(1, done):
+        assert rows[time] == dict((key, float(time)) for key in KEYS)
+    assert all(time <= done for time in rows)
+    return done
 
 
 @pytest.mark.parametrize('seed', range(4))
@@ -46,23 +58,35 @@ def test_kill_9_keeps_every_completed_iteration(tmp_path, seed):
         assert log.status['iterations_done'] >= completed
 
 
-def test_four_writers_and_a_reader(tmp_path):
+def test_eight_writers_and_a_reader(tmp_path):
     database = str(tmp_path / 'shared.sqlite')
     SQLiteLog(database).close()  # the schema, so the reader can start
-    writers = [start_writer(database, 300) for _ in range(4)]
-    seen = 0
+    writers = [start_writer(database, 300, pause=150) for _ in range(8)]
+    # Each writer stops half-way: the reader sees exactly that much.
+    for process, run in writers:
+        lines = iter(process.stdout.readline, 'paused\n')
+        assert list(lines)[-1] == '150\n'
+        with SQLiteLog(database, uuid=run, read_only=True) as reader:
+            assert check_consistent(reader) == 151
+            assert list(reader) == list(range(1, 151))
+    for process, _ in writers:
+        process.stdin.write('go\n')
+        process.stdin.flush()
+    # While they all write, whatever the reader sees is whole.
+    progress = dict((run, 0) for _, run in writers)
     while any(process.poll() is None for process, _ in writers):
         for _, run in writers:
             with SQLiteLog(database, uuid=run, read_only=True) as reader:
-                seen = max(seen, len(reader))
+                done = check_consistent(reader)
+                assert done >= progress[run]
+                progress[run] = done
     for process, run in writers:
         rest = process.communicate()[0]
         assert process.returncode == 0
         assert rest.split()[-1] == '299'
         with SQLiteLog(database, uuid=run, read_only=True) as log:
             assert len(log) == 300
-            assert all(len(log[time]) == 10 for time in log)
-            assert log.status['iterations_done'] == 300
+            assert check_consistent(log) == 300
 
 
 def test_fork(tmp_path):

@@ -11,7 +11,9 @@ import uuid
 import pytest
 from hypothesis import given, settings
 
-from blocks_log import BACKENDS, SQLiteLog, sql
+from blocks_log import BACKENDS, SQLiteLog, codec
+from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
+from blocks_log.stores import sqlite_sql as sql
 from blocks_log.errors import (ClosedLogError, LogDatabaseError, LogError,
                                LogWriteError, SchemaVersionError,
                                UnknownRunError)
@@ -238,144 +240,154 @@ class TestBlocksDatabase:
                                (expected['root_uuid'], evil))
         with SQLiteLog(path, uuid=expected['root_uuid'],
                        read_only=True) as log:
-            with pytest.raises(pickle.UnpicklingError, match='system'):
-                log[99]['x']
+            refused = log[99]['x']
+            assert isinstance(refused, codec.Undecodable)
+            assert 'system' in refused.reason
+            assert log[5]['saved_to'] == ('ckpt_5.tar',)
 
 
-class TestMisuse:
-    def test_unknown_uuid_changes_nothing(self, path):
-        with pytest.raises(UnknownRunError, match=uuid.UUID(int=1).hex):
-            SQLiteLog(path, uuid=uuid.UUID(int=1))
-        assert not os.path.exists(path) or committed(
-            path, "SELECT name FROM sqlite_master") == []
-        with pytest.raises(KeyError):
-            SQLiteLog(path, uuid='not-a-uuid')
+class TestBlocksFidelity:
+    """What Blocks' SQLiteLog did, and where ours goes further (README)."""
 
-    def test_not_a_database(self, path):
-        with open(path, 'wb') as f:
-            f.write(b'this is not a database' * 100)
-        with pytest.raises(LogDatabaseError, match='log.sqlite'):
-            SQLiteLog(path)
-        with open(path, 'rb') as f:
-            assert f.read() == b'this is not a database' * 100
-
-    def test_newer_schema(self, path):
-        SQLiteLog(path).close()
-        committed(path, "UPDATE blocks_log_meta SET value = 99")
-        with pytest.raises(SchemaVersionError, match='99'):
-            SQLiteLog(path)
-
-    def test_schema_of_a_development_version(self, path):
-        SQLiteLog(path).close()
-        committed(path, "UPDATE blocks_log_meta SET value = 1")
-        with pytest.raises(SchemaVersionError, match='development version'):
-            SQLiteLog(path)
-
-    def test_time_of_the_status_is_refused(self, path):
-        with SQLiteLog(path) as log:
-            with pytest.raises(ValueError, match='below 2 \\*\\* 63 - 1'):
-                log[sql.STATUS_TIME]
-            log[sql.STATUS_TIME - 1]['last'] = 1
-            assert list(log) == [sql.STATUS_TIME - 1]
-            assert list(log.records()) == [(sql.STATUS_TIME - 1, 'last', 1)]
-            assert log.history('iterations_done') == []
-
-    def test_bad_key_and_value_write_nothing(self, path):
-        with SQLiteLog(path) as log:
-            with pytest.raises(TypeError, match='keys must be strings'):
-                log[0][1] = 1
-            with pytest.raises(TypeError, match="object for key 'k'"):
-                log[0]['k'] = object()
-            with pytest.raises(TypeError):
-                log[0].update({'ok': 1, 'bad': object()})
-            assert dict(log[0]) == {}
-            with pytest.raises(TypeError):
-                log.status['k'] = object()
-            assert 'k' not in log.status
-
-    def test_closed(self, path):
+    def test_rows_delete_pop_and_clear(self, path):
         log = SQLiteLog(path)
+        log[1].update({'a': 1, 'b': 2, 'c': 3})
+        log[2]['a'] = 1
+        del log[1]['a']
+        assert log[1].pop('b') == 2 and dict(log[1]) == {'c': 3}
+        log[2].clear()
+        assert list(log) == [1] and 2 not in log
         log.close()
-        log.close()
-        with pytest.raises(ClosedLogError, match='closed'):
-            log[0]['a'] = 1
-        with pytest.raises(ClosedLogError):
-            list(log)
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert dict((t, dict(again[t])) for t in again) == {1: {'c': 3}}
 
-    def test_read_only_never_writes(self, path):
-        with SQLiteLog(path) as log:
-            log[0]['a'] = 1
-            run = log.uuid
-        with SQLiteLog(path, uuid=run, read_only=True) as reader:
-            assert reader[0]['a'] == 1
-            with pytest.raises(LogError, match='read-only'):
-                reader[0]['a'] = 2
-            with pytest.raises(LogError, match='read-only'):
-                reader.status['x'] = 1
-        with pytest.raises(LogDatabaseError, match='no such file'):
-            SQLiteLog(path + '.missing', uuid=run, read_only=True)
-        assert not os.path.exists(path + '.missing')
-
-    def test_full_disk_keeps_the_buffer(self, path):
+    def test_a_deleted_key_is_gone_for_this_run_only(self, path):
         log = SQLiteLog(path)
-        log._db.connection.execute('PRAGMA max_page_count = 1')
-        pages = committed(path, 'PRAGMA page_count')[0][0]
-        log._db.connection.execute(
-            'PRAGMA max_page_count = {}'.format(pages))
-        log[0]['big'] = 'x' * 100000
-        with pytest.raises(LogWriteError, match='full'):
-            log.flush()
-        assert log[0]['big'] == 'x' * 100000
-        log._db.connection.execute('PRAGMA max_page_count = 1000000')
+        log[1].update({'a': 1, 'b': 2})
+        log[2]['a'] = 2
+        parent = log.uuid
+        log.resume()
+        del log[1]['a']
+        log[2].clear()
         log.flush()
-        run = log.uuid
+        assert dict(log[1]) == {'b': 2} and 2 not in log
+        assert list(log) == [1] and len(log) == 1
+        assert list(log.records()) == [(1, 'b', 2)]
+        assert log.history('a') == []
         log.close()
-        with SQLiteLog(path, uuid=run) as again:
-            assert len(again[0]['big']) == 100000
+        with SQLiteLog(path, uuid=parent, read_only=True) as before:
+            assert dict(before[1]) == {'a': 1, 'b': 2} and 2 in before
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert list(again) == [1] and dict(again[1]) == {'b': 2}
 
-    def test_writes_from_another_thread(self, path):
-        import threading
+    def test_a_key_written_again_after_deletion(self, path):
+        with SQLiteLog(path) as log:
+            log[1]['a'] = 1
+            del log[1]['a']
+            log[1]['a'] = 'back'
+            assert dict(log[1]) == {'a': 'back'}
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert dict(again[1]) == {'a': 'back'}
+
+    def test_blocks_names(self, path):
+        with SQLiteLog(path) as log:
+            row = log[3]
+            assert isinstance(row, SQLiteEntry)
+            assert row.log is log and row.time == 3
+            assert isinstance(log.status, SQLiteStatus)
+            assert isinstance(log.conn, sqlite3.Connection)
+            assert log.conn.execute(
+                'SELECT count(*) FROM blocks_log_runs').fetchone() == (1,)
+
+    def test_equality_and_hash_as_for_a_mapping(self, path):
+        with SQLiteLog(path) as one, SQLiteLog(path) as two:
+            one[1]['a'] = 1
+            two[1]['a'] = 1
+            assert one == two and one == {1: {'a': 1}}
+            two[2]['b'] = 2
+            assert one != two
+            with pytest.raises(TypeError):
+                hash(one)
+
+    def test_a_status_value_changed_in_place_is_saved(self, path):
         log = SQLiteLog(path)
+        reader = SQLiteLog(path, uuid=log.uuid, read_only=True)
+        log.status['iterations_done'] = 4
+        log.status['_epoch_ends'].append(4)  # as Blocks' main loop does
+        log.status['history'] = {'best': [1.0]}
+        log.status['history']['best'].append(0.5)
+        log.status['iterations_done'] += 1
+        assert reader.status['_epoch_ends'] == [4]
+        assert reader.status['history'] == {'best': [1.0, 0.5]}
+        log.status['_epoch_ends'].append(5)
+        checkpoint = pickle.loads(pickle.dumps(log))
+        assert checkpoint.status['_epoch_ends'] == [4, 5]
+        assert reader.status['_epoch_ends'] == [4, 5]
+        for each in (checkpoint, log, reader):
+            each.close()
 
-        def write(offset):
-            for time in range(200):
-                log[time]['t{}'.format(offset)] = time
-                if time % 50 == 0:
-                    log.flush()
-        threads = [threading.Thread(target=write, args=(i,))
-                   for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        log.close()
-        assert committed(path, COUNT_ENTRIES) == [(400,)]
-
-    def test_writes_while_another_thread_flushes(self, path):
-        # A write takes no lock: what is written while a flush runs is
-        # committed by the next one, never dropped.
-        import threading
-        log = SQLiteLog(path)
-        done = threading.Event()
-
-        def write():
-            for time in range(5000):
+    def test_membership_is_one_indexed_query(self, path):
+        with SQLiteLog(path) as log:
+            for time in range(500):
                 log[time]['v'] = time
-            done.set()
-        writer = threading.Thread(target=write)
-        writer.start()
-        while not done.is_set():
             log.flush()
-        writer.join()
-        log.close()
-        assert committed(path, COUNT_ENTRIES) == [(5000,)]
+            queries = []
+            log.conn.set_trace_callback(queries.append)
+            assert 250 in log and 600 not in log
+            log.conn.set_trace_callback(None)
+            selects = [q for q in queries if 'blocks_log_entries' in q]
+            assert len(selects) == 2
+            plan = log.conn.execute('EXPLAIN QUERY PLAN ' + selects[0].replace(
+                '250', '?'), (250,)).fetchall()
+            assert 'SEARCH' in str(plan) and 'SCAN' not in str(plan)
 
-    def test_pickle_opt_in(self, path):
-        from test_codec import Opaque
-        with SQLiteLog(path, allow_pickle=True) as log:
-            log[0]['o'] = Opaque()
-            run = log.uuid
-        with SQLiteLog(path, uuid=run) as again:
-            assert 'allow_pickle' in repr(again[0]['o'])
-        with SQLiteLog(path, uuid=run, allow_pickle=True) as again:
-            assert again[0]['o'] == Opaque()
+    def test_history_decodes_only_its_key(self, path, monkeypatch):
+        with SQLiteLog(path) as log:
+            for time in range(100):
+                log[time].update(('k{}'.format(key), (time, key))
+                                 for key in range(10))
+            log.flush()
+            decoded = []
+            real_decode = codec.decode
+            monkeypatch.setattr(codec, 'decode', lambda stored, *args: (
+                decoded.append(stored) or real_decode(stored, *args)))
+            history = log.history('k3')
+            assert history == [(time, (time, 3)) for time in range(100)]
+            assert len(decoded) == 100
+
+    def test_a_row_is_read_once_by_dict(self, path):
+        with SQLiteLog(path) as log:
+            log[5].update(('key{}'.format(index), index)
+                          for index in range(2000))
+            log.flush()
+            queries = []
+            log.conn.set_trace_callback(queries.append)
+            row = dict(log[5])
+            log.conn.set_trace_callback(None)
+            assert row == dict(('key{}'.format(index), index)
+                               for index in range(2000))
+            reads = [q for q in queries if 'blocks_log_entries' in q]
+            assert len(reads) == 1
+
+    def test_a_row_read_again_sees_new_commits(self, path):
+        with SQLiteLog(path) as log:
+            log[5]['a'] = 1
+            log.flush()
+            reader = SQLiteLog(path, uuid=log.uuid, read_only=True)
+            row = reader[5]
+            assert dict(row) == {'a': 1}
+            log[5]['b'] = 2
+            log.flush()
+            assert row['b'] == 2 and dict(row) == {'a': 1, 'b': 2}
+            reader.close()
+
+    def test_raw_bytes_in_a_blocks_database(self, tmp_path):
+        path = str(tmp_path / 'blocks.sqlite')
+        shutil.copy(os.path.join(FIXTURES, 'blocks_log.sqlite'), path)
+        with open(os.path.join(FIXTURES, 'expected.json')) as f:
+            root = json.load(f)['sqlite']['root_uuid']
+        with sqlite3.connect(path) as connection:
+            connection.execute("INSERT INTO entries VALUES (?, 98, 'raw', ?)",
+                               (root, b'\x00\x01 not a pickle'))
+        with SQLiteLog(path, uuid=root, read_only=True) as log:
+            assert log[98]['raw'] == b'\x00\x01 not a pickle'

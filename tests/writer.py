@@ -1,8 +1,10 @@
 """A training loop in its own process, for the crash and concurrency tests.
 
-``python writer.py DATABASE ITERATIONS`` writes a new run of ITERATIONS
-iterations of 10 values each (-1: forever) and prints the run's uuid, then
-each iteration number once it is completed.
+``python writer.py DATABASE ITERATIONS [PAUSE]`` writes a new run of
+ITERATIONS iterations of 10 values each (-1: forever) and prints the run's
+uuid, then each iteration number once it is completed. With PAUSE, it
+prints ``paused`` once that many iterations are committed, and waits for a
+line on its standard input before going on.
 
 """
 import os
@@ -16,7 +18,7 @@ from blocks_log import SQLiteLog  # noqa: E402
 KEYS = ['value_{}'.format(index) for index in range(10)]
 
 
-def main(database, iterations):
+def main(database, iterations, pause=None):
     log = SQLiteLog(database)
     print(log.h_uuid, flush=True)
     iteration = 0
@@ -24,10 +26,14 @@ def main(database, iterations):
         log.status['iterations_done'] += 1
         iteration = log.status['iterations_done']
         print(iteration - 1, flush=True)
+        if iteration - 1 == pause:
+            print('paused', flush=True)
+            sys.stdin.readline()
         for key in KEYS:
             log.current_row[key] = iteration * 1.0
     log.close()
 
 
 if __name__ == '__main__':
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]),
+         int(sys.argv[3]) if len(sys.argv) > 3 else None)

@@ -1,15 +1,12 @@
-"""The SQL of persistent logs: schema, statements and the lineage of runs.
+"""The SQL of the SQLite store: schema, migrations and statements.
 
-Plain SQL with ``?`` placeholders, shared by every SQL backend; what is
-particular to :mod:`sqlite3` (pragmas, connections, files) lives in
-:mod:`blocks_log.sqlite_db`.
-
-Schema (version 2). Runs and keys get integer ids, so that an entry costs
-four integers and its value instead of Blocks' 32-character uuid and key
-text on every row (measured in ``benchmarks/bench_sqlite.py``)::
+Plain SQL with ``?`` placeholders. Schema (version 3). Runs and keys get
+integer ids, so that an entry costs four integers and its value instead of
+Blocks' 32-character uuid and key text on every row::
 
     blocks_log_meta(name PRIMARY KEY, value)         -- schema_version
-    blocks_log_runs(id, uuid UNIQUE, resumed_from, created)
+    blocks_log_runs(id, uuid UNIQUE, resumed_from, created, writer,
+                    deletions)
     blocks_log_keys(id, name UNIQUE)
     blocks_log_entries(run, time, key, value)        -- PK (run, time, key)
 
@@ -19,16 +16,32 @@ entries, in the page that a commit of an iteration writes anyway. In a
 table of its own, it cost every commit one more page written to the WAL,
 about 8% of the time of the training-loop workload (schema version 1).
 
-Blocks' own tables, ``entries`` and ``status``, may share the file: they
-are read (:data:`BLOCKS_SELECT_ROW` and friends) and never written.
+``writer`` is the claim of the handle writing the run (see
+:mod:`blocks_log.stores.claims`); ``deletions`` is 1 once the run holds a
+deleted value, which reads must then look for.
+
+Version 2 (blocks_log 0.1) lacks ``writer`` and ``deletions``: it is read
+as it is, and migrated when opened for writing.
 
 """
 import functools
 import itertools
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Versions read; older ones are migrated when opened for writing.
+READABLE_VERSIONS = (2, 3)
 # The largest SQLite integer: no iteration reaches it.
 STATUS_TIME = 2 ** 63 - 1
+
+TABLES = {
+    'blocks_log_meta': {'name', 'value'},
+    'blocks_log_runs': {'id', 'uuid', 'resumed_from', 'created', 'writer',
+                        'deletions'},
+    'blocks_log_keys': {'id', 'name'},
+    'blocks_log_entries': {'run', 'time', 'key', 'value'},
+}
+# Columns a version-2 file lacks.
+ADDED_IN_3 = {'blocks_log_runs': {'writer', 'deletions'}}
 
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
@@ -37,7 +50,9 @@ CREATE_SCHEMA = (
            id INTEGER PRIMARY KEY,
            uuid TEXT NOT NULL UNIQUE,
            resumed_from TEXT,
-           created REAL NOT NULL)""",
+           created REAL NOT NULL,
+           writer TEXT,
+           deletions INTEGER NOT NULL DEFAULT 0)""",
     """CREATE TABLE IF NOT EXISTS blocks_log_keys (
            id INTEGER PRIMARY KEY,
            name TEXT NOT NULL UNIQUE)""",
@@ -48,20 +63,34 @@ CREATE_SCHEMA = (
            value,
            PRIMARY KEY (run, time, key)) WITHOUT ROWID""",
 )
+MIGRATE_2_TO_3 = (
+    "ALTER TABLE blocks_log_runs ADD COLUMN writer TEXT",
+    "ALTER TABLE blocks_log_runs ADD COLUMN deletions INTEGER NOT NULL "
+    "DEFAULT 0",
+)
 INSERT_SCHEMA_VERSION = (
-    "INSERT OR IGNORE INTO blocks_log_meta (name, value) "
+    "INSERT OR REPLACE INTO blocks_log_meta (name, value) "
     "VALUES ('schema_version', ?)")
 SELECT_SCHEMA_VERSION = (
     "SELECT value FROM blocks_log_meta WHERE name = 'schema_version'")
 SELECT_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
+TABLE_COLUMNS = "SELECT name FROM pragma_table_info(?)"
 
-INSERT_RUN = ("INSERT INTO blocks_log_runs (uuid, resumed_from, created) "
-              "VALUES (?, ?, ?)")
-SELECT_RUN = "SELECT id, resumed_from FROM blocks_log_runs WHERE uuid = ?"
-SELECT_RUNS = ("SELECT id, uuid, resumed_from, created FROM blocks_log_runs "
-               "ORDER BY id")
-SELECT_RUNS_BY_PREFIX = ("SELECT uuid FROM blocks_log_runs "
-                         "WHERE uuid >= ? AND uuid < ? ORDER BY uuid")
+INSERT_RUN = ("INSERT INTO blocks_log_runs (uuid, resumed_from, created, "
+              "writer) VALUES (?, ?, ?, ?)")
+# Version 2 has no writer nor deletions: NULL and 0 stand in for them.
+SELECT_RUN = ("SELECT id, uuid, resumed_from, created, {writer}, "
+              "{deletions} FROM blocks_log_runs WHERE uuid = ?")
+SELECT_RUNS = ("SELECT id, uuid, resumed_from, created, {writer}, "
+               "{deletions} FROM blocks_log_runs ORDER BY id")
+SELECT_WRITER = "SELECT writer FROM blocks_log_runs WHERE id = ?"
+SET_WRITER = "UPDATE blocks_log_runs SET writer = ? WHERE id = ?"
+RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL "
+                  "WHERE id = ? AND writer = ?")
+SELECT_DELETIONS = ("SELECT 1 FROM blocks_log_runs "
+                    "WHERE deletions = 1 AND id IN {runs}")
+MARK_DELETIONS = ("UPDATE blocks_log_runs SET deletions = 1 "
+                  "WHERE id = ? AND deletions = 0")
 
 INSERT_KEY = "INSERT OR IGNORE INTO blocks_log_keys (name) VALUES (?)"
 SELECT_KEY_ID = "SELECT id FROM blocks_log_keys WHERE name = ?"
@@ -98,6 +127,9 @@ def upsert_entries(rows):
     list of (str, list)
 
     """
+    if len(rows) <= UPSERT_CHUNK:  # one iteration's worth
+        return [(_upsert_rows(len(rows)),
+                 list(itertools.chain.from_iterable(rows)))]
     statements = []
     for start in range(0, len(rows), UPSERT_CHUNK):
         chunk = rows[start:start + UPSERT_CHUNK]
@@ -118,28 +150,20 @@ def in_list(count):
     return '(' + ', '.join('?' * count) + ')'
 
 
-# Reads through a lineage take the run ids (nearest first) as an IN list;
-# the caller keeps, for each (time, key), the value of the nearest run.
+# Reads of one run: the store merges a lineage run by run. The time bounds
+# keep STATUS_TIME out.
 SELECT_ROW = ("SELECT run, key, value FROM blocks_log_entries "
               "WHERE time = ? AND run IN {runs}")
+SELECT_ROW_KEY = ("SELECT run, key, value FROM blocks_log_entries "
+                  "WHERE time = ? AND key = ? AND run IN {runs}")
 SELECT_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
-                "WHERE run IN {runs} AND time < %d "
-                "ORDER BY time" % STATUS_TIME)
-SELECT_RECORDS = ("SELECT run, time, key, value FROM blocks_log_entries "
-                  "WHERE run IN {runs} AND time >= ? AND time < ? "
-                  "ORDER BY time, key")
-
-# Blocks' tables (blocks/log/sqlite.py), read-only.
-BLOCKS_TABLES = frozenset(['entries', 'status'])
-BLOCKS_SELECT_RUN = ("SELECT value FROM status "
-                     "WHERE uuid = ? AND key = 'resumed_from'")
-BLOCKS_SELECT_RUN_EXISTS = "SELECT 1 FROM status WHERE uuid = ? LIMIT 1"
-BLOCKS_SELECT_RUNS = "SELECT DISTINCT uuid FROM status ORDER BY uuid"
-BLOCKS_SELECT_STATUS = "SELECT key, value FROM status WHERE uuid = ?"
-BLOCKS_SELECT_ROW = ("SELECT uuid, key, value FROM entries "
-                     "WHERE time = ? AND uuid IN {runs}")
-BLOCKS_SELECT_TIMES = ("SELECT DISTINCT time FROM entries "
-                       "WHERE uuid IN {runs} ORDER BY time")
-BLOCKS_SELECT_RECORDS = ("SELECT uuid, time, key, value FROM entries "
-                         "WHERE uuid IN {runs} AND time >= ? AND time < ? "
-                         "ORDER BY time, key")
+                "WHERE run = ? AND time >= ? AND time < ? "
+                "AND value IS NOT ?")
+SELECT_DELETED_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
+                        "WHERE run = ? AND time >= ? AND time < ? "
+                        "AND value = ?")
+SELECT_RECORDS = ("SELECT time, key, value FROM blocks_log_entries "
+                  "WHERE run = ? AND time >= ? AND time < ?")
+SELECT_RECORDS_OF_KEYS = ("SELECT time, key, value FROM blocks_log_entries "
+                          "WHERE run = ? AND time >= ? AND time < ? "
+                          "AND key IN {keys}")

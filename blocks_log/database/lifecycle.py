@@ -1,0 +1,57 @@
+"""Process hooks: nothing buffered is lost by the way a process ends or
+forks.
+
+Every open session is registered here. Before a ``fork``, each one is
+locked (so that no other thread is half-way through a commit), flushed,
+and its database connection closed: SQLite's locks belong to a process,
+and a connection, or even SQLite's record of one, copied into a child makes
+the child's view of the file wrong (the parent's ``close()`` once deleted
+the child's committed iterations). Parent and child then each open their
+own connection on first use, and the child gets fresh locks. At
+interpreter exit, and when a log is garbage-collected without ``close()``,
+its session is finished: flushed, its run released, its connection closed
+(see :class:`blocks_log.database.session.Session`).
+
+"""
+import os
+import threading
+import weakref
+
+_SESSIONS = weakref.WeakSet()
+# The sessions locked by _before_fork, released after it.
+_LOCKED = []
+
+
+def register(session):
+    """Watch `session` until :func:`unregister`."""
+    _SESSIONS.add(session)
+
+
+def unregister(session):
+    """Stop watching `session` (it is closed)."""
+    _SESSIONS.discard(session)
+
+
+def _before_fork():
+    for session in list(_SESSIONS):
+        session.lock.acquire()
+        _LOCKED.append(session)
+        session.before_fork()
+
+
+def _after_fork_in_parent():
+    while _LOCKED:
+        _LOCKED.pop().lock.release()
+
+
+def _after_fork_in_child():
+    while _LOCKED:
+        # Held by the thread that forked, which the child runs on; a new
+        # lock rather than a release, so that nothing else can be waiting.
+        _LOCKED.pop().lock = threading.RLock()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(before=_before_fork,
+                        after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)

@@ -1,0 +1,318 @@
+"""The database log: one buffered training log over any store."""
+import operator
+import weakref
+
+try:
+    from collections.abc import Mapping
+except ImportError:  # pragma: no cover (Python 2)
+    from collections import Mapping
+
+from blocks_log import analysis, codec
+from blocks_log.database.session import Session
+from blocks_log.database.views import DatabaseRow, DatabaseStatus
+from blocks_log.errors import UnknownRunError
+from blocks_log.log import TrainingLogBase, default_status
+from blocks_log.pickles import loading_restricted
+
+
+def check_options(read_only, commit_every):
+    """Check the options every database log takes.
+
+    Raises
+    ------
+    TypeError
+        If `read_only` is not a bool, or `commit_every` not an int.
+    ValueError
+        If `commit_every` is below 1.
+
+    """
+    if not isinstance(read_only, bool):
+        raise TypeError('read_only must be True or False, got {!r}'.format(
+            read_only))
+    if isinstance(commit_every, bool) or not isinstance(commit_every, int):
+        raise TypeError('commit_every must be a whole number of iterations, '
+                        'got {!r}'.format(commit_every))
+    if commit_every < 1:
+        raise ValueError('commit_every must be at least 1, got {!r}'.format(
+            commit_every))
+
+
+def as_hex_uuid(uuid):
+    """The 32 hex digits of `uuid` (a :class:`uuid.UUID` or its text).
+
+    Raises
+    ------
+    UnknownRunError
+        If `uuid` is not a uuid.
+
+    """
+    import uuid as uuid_module
+    if isinstance(uuid, uuid_module.UUID):
+        return uuid.hex
+    try:
+        return uuid_module.UUID(str(uuid)).hex
+    except ValueError:
+        raise UnknownRunError('{!r} is not a uuid'.format(uuid))
+
+
+class DatabaseLog(TrainingLogBase, Mapping):
+    """A training log kept in a database, through a store.
+
+    A mapping of time -> row over this run and the runs it was resumed from:
+    iteration yields the times that hold data, in increasing order, and the
+    nearest run wins where several hold the same (time, key). Writes are
+    buffered and committed together when ``status['iterations_done']``
+    changes (every `commit_every` changes), on :meth:`flush`,
+    :meth:`close`, leaving a ``with`` block, pickling, before ``fork``, at
+    interpreter exit, when the log is garbage-collected, and when
+    :data:`~blocks_log.database.session.MAX_PENDING` values wait. Reads see
+    buffered writes.
+
+    One handle writes a run: a second writable open of it is refused
+    (:class:`~blocks_log.errors.RunInUseError`) until the first is closed,
+    collected, or its process ended. After ``os.fork()``, parent and child
+    each commit what they write, into the same run, through their own
+    connections.
+
+    Threads may write into an open log at once, and one may flush while
+    others write. Closing it while another thread still writes is a race:
+    a value written at that moment may be lost.
+
+    Subclasses (:class:`~blocks_log.sqlite.SQLiteLog`) make the stores and
+    say how to open them again (:meth:`_reopen_arguments`).
+
+    Parameters
+    ----------
+    store : blocks_log.stores.base.Store
+    blocks_store : blocks_log.stores.base.Store, optional
+        Blocks' runs beside `store`, read-only.
+    uuid : :class:`uuid.UUID` or str, optional
+        Open this existing run. Without it a new run is started.
+    read_only : bool, optional
+        Never write (needs `uuid`); see each committed iteration of a run
+        another process writes.
+    commit_every : int, optional
+        Commit when the iteration advances this many times (default 1).
+
+    Raises
+    ------
+    UnknownRunError
+        If `uuid` names no run (a ``KeyError``).
+    blocks_log.errors.RunInUseError
+        If another handle writes that run.
+    blocks_log.errors.LogWriteError
+        If a new run cannot be written (an ``OSError``).
+
+    """
+    def __init__(self, store, blocks_store=None, *, uuid=None,
+                 read_only=False, commit_every=1):
+        check_options(read_only, commit_every)
+        session = Session(store, blocks_store, self, read_only, commit_every)
+        try:
+            if uuid is None:
+                session.start(default_status())
+            else:
+                session.open(as_hex_uuid(uuid))
+        except BaseException:
+            session.finalize()
+            raise
+        self._session = session
+        self._status = DatabaseStatus(session)
+        # Flushed and closed when collected (or at exit), never holding the
+        # log alive: the session refers to it weakly.
+        self._finalizer = weakref.finalize(self, session.finalize)
+
+    # The hot path of a training loop, ``log.current_row[key] = value``,
+    # runs no Python code until the row is written: both getters are C.
+    status = property(operator.attrgetter('_status'), doc="""
+        The status of this run (see :class:`TrainingLogBase`): a mutable
+        mapping, written with the next commit.""")
+    current_row = property(operator.attrgetter('_session.row_of_now'),
+                           doc="""The row of ``status['iterations_done']``.""")
+
+    @property
+    def uuid(self):
+        """:class:`uuid.UUID`: the run this log writes (or reads)."""
+        import uuid
+        return uuid.UUID(self._session.run.uuid)
+
+    @property
+    def read_only(self):
+        """bool: whether this log was opened read-only."""
+        return self._session.read_only
+
+    @property
+    def closed(self):
+        """bool: whether :meth:`close` was called."""
+        return self._session.closed
+
+    def __getitem__(self, time):
+        """The row at `time`: a view that reads the database and the
+        buffer, and buffers writes.
+
+        Raises
+        ------
+        ValueError
+            If `time` is not a non-negative integer below the store's bound.
+        ClosedLogError
+            If the log is closed.
+
+        """
+        session = self._session
+        time = session.check_time(time)
+        session.check_open()
+        return DatabaseRow(session, time, self)
+
+    def __iter__(self):
+        return iter(self._session.read_times())
+
+    def __len__(self):
+        return len(self._session.read_times())
+
+    def __contains__(self, time):
+        try:
+            time = self._session.check_time(time)
+        except ValueError:
+            return False
+        return bool(self._session.read_row(time))
+
+    def __repr__(self):
+        return '<{} of {}{}>'.format(type(self).__name__, self._session,
+                                      ' (closed)' if self.closed else '')
+
+    # Analysis.
+
+    def records(self, start=None, stop=None):
+        """Iterate over ``(time, key, value)`` records in time order.
+
+        Reads with a few queries over the lineage, not one per row.
+
+        """
+        analysis.check_range(start, stop)
+        columns = self._session.read_columns(None, start or 0, stop)
+        records = [(time, key, value) for key, column in columns.items()
+                   for time, value in column.items()]
+        records.sort(key=operator.itemgetter(0))
+        return iter(records)
+
+    def history(self, key):
+        """Return the ``(time, value)`` pairs of `key` in time order,
+        reading that key only.
+
+        Raises
+        ------
+        TypeError
+            If `key` is not a str.
+        """
+        codec.check_key(key)
+        column = self._session.read_columns([key]).get(key, {})
+        return sorted(column.items())
+
+    def to_dataframe(self, keys=None, start=None, stop=None):
+        """Return the log as a :class:`pandas.DataFrame`.
+
+        As :meth:`TrainingLogBase.to_dataframe`, reading the selected keys
+        and times only, with a few queries.
+
+        """
+        keys = analysis.check_keys(keys)
+        analysis.check_range(start, stop)
+        pandas = analysis.import_pandas()
+        columns = self._session.read_columns(keys, start or 0, stop)
+        return analysis.dict_columns_to_dataframe(pandas, columns)
+
+    # Writing.
+
+    def flush(self):
+        """Commit every buffered write in one transaction.
+
+        Raises
+        ------
+        LogWriteError
+            If the database cannot be written (read-only file, full disk).
+            The buffered writes are kept, and a later ``flush()`` tries
+            again.
+
+        """
+        self._session.flush()
+
+    def resume(self):
+        """Start a child run of this one, as :meth:`TrainingLogBase.resume`.
+
+        The buffer is committed first; the new run reads through this one.
+        A run of Blocks is resumed into blocks_log's own tables.
+
+        Raises
+        ------
+        ReadOnlyLogError
+            If the log was opened read-only.
+        LogWriteError
+            If the new run cannot be written.
+
+        """
+        self._session.resume()
+
+    def close(self):
+        """Commit the buffer and close the database; safe to call twice.
+
+        Raises
+        ------
+        LogWriteError
+            If the buffer cannot be committed; the log then stays open, so
+            nothing is lost.
+
+        """
+        self._session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # Pickling: what opens the store again and the uuid, never a
+    # connection.
+
+    def _reopen_arguments(self):
+        """The keyword arguments of ``type(self)(...)`` that open this
+        log's store again (other than `uuid`, `read_only`, `commit_every`).
+        """
+        raise NotImplementedError
+
+    def _in_memory(self):
+        """Whether nothing of the store outlives this process."""
+        return False
+
+    def __getstate__(self):
+        session = self._session
+        with session.lock:
+            session.check_open()
+            session.flush()
+            state = self._reopen_arguments()
+            state.update(uuid=session.run.uuid, read_only=session.read_only,
+                         commit_every=session.commit_every)
+            if self._in_memory():
+                # Nothing outlives this process: the pickle carries the data.
+                state['snapshot'] = (list(self.records()),
+                                     dict(session.status_values()))
+            if session.writable:
+                # Freeze the checkpoint at this run; the live log goes on in
+                # a child, so the two never write into the same run.
+                session.resume()
+            return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if loading_restricted():
+            # The file that named this database may be hostile.
+            state.update(read_only=True, allow_pickle=False)
+        snapshot = state.pop('snapshot', None)
+        if snapshot is None:
+            self.__init__(**state)
+            return
+        read_only = state.pop('read_only')
+        uuid = state.pop('uuid')
+        self.__init__(**state)
+        self._session.load_snapshot(uuid, *snapshot)
+        if read_only:
+            self._session.make_read_only()

@@ -1,0 +1,113 @@
+"""Reads of a session, merged over its lineage and its buffer.
+
+A run reads through the runs it was resumed from: where several hold a
+(time, key), the nearest wins, and a value deleted in a nearer run hides
+the others. The buffer, not committed yet, is nearest of all. The stores
+merge their own runs; this merges the stores (blocks_log's runs over
+Blocks') and the buffer, and drops what was deleted.
+
+"""
+from blocks_log import codec
+
+_DELETED = codec.DELETED
+
+
+def lineage_groups(store, run, find):
+    """The lineage of `run`, as ``(store, [runs])`` pairs, nearest first:
+    consecutive runs of one store, which it reads in one go.
+
+    `find(uuid)` gives the ``(store, run)`` of a parent, or ``(None,
+    None)``; the lineage stops there (a run resumed from a log kept
+    elsewhere) or where it would loop.
+
+    """
+    groups, seen = [(store, [run])], set([run.uuid])
+    parent = run.parent
+    while parent and parent not in seen:
+        seen.add(parent)
+        parent_store, parent_run = find(parent)
+        if parent_run is None:
+            break
+        if parent_store is groups[-1][0]:
+            groups[-1][1].append(parent_run)
+        else:
+            groups.append((parent_store, [parent_run]))
+        parent = parent_run.parent
+    return groups
+
+
+class MergedReads(object):
+    """What :class:`~blocks_log.database.session.Session` reads with.
+
+    Uses the session's ``lock``, ``groups`` (``(store, runs)`` of the
+    lineage, nearest first), ``pending`` (the buffer), ``allow_pickle``,
+    ``max_time``, ``flushes`` and ``check_open()``.
+
+    """
+    def stamp(self):
+        """What changes whenever a read could give something new, or
+        ``None`` if the store cannot tell cheaply."""
+        version = self.store.data_version()
+        if version is None:
+            return None
+        return self.flushes, len(self.pending), version
+
+    def _buffered(self, time=None, key=None):
+        return [(t, k, codec.decode(stored, self.allow_pickle))
+                for t, k, stored in self.pending[:]
+                if (time is None or t == time) and (key is None or k == key)]
+
+    def read_row(self, time, key=None):
+        """The values at `time` (only `key`, if given), as a dict."""
+        with self.lock:
+            self.check_open()
+            values = {}
+            for store, runs in reversed(self.groups):
+                values.update(store.read_row(runs, time, key))
+            for _, name, value in self._buffered(time, key):
+                values[name] = value
+        return dict((name, value) for name, value in values.items()
+                    if value is not _DELETED)
+
+    def read_columns(self, keys=None, start=0, stop=None):
+        """``{key: {time: value}}`` over ``[start, stop)``, keys in order of
+        first appearance (or of `keys`)."""
+        stop = self.max_time if stop is None else min(stop, self.max_time)
+        with self.lock:
+            self.check_open()
+            columns = {} if keys is None else dict((key, {}) for key in keys)
+            for store, runs in reversed(self.groups):
+                for name, column in store.read_columns(
+                        runs, keys, start, stop).items():
+                    columns.setdefault(name, {}).update(column)
+            wanted = None if keys is None else set(keys)
+            for time, name, value in self._buffered():
+                if start <= time < stop and (wanted is None or
+                                             name in wanted):
+                    columns.setdefault(name, {})[time] = value
+        for name, column in columns.items():
+            if _DELETED in column.values():
+                columns[name] = dict((time, value) for time, value in
+                                     column.items() if value is not _DELETED)
+        return columns
+
+    def read_times(self, start=0, stop=None):
+        """The times that hold a value, increasing."""
+        stop = self.max_time if stop is None else min(stop, self.max_time)
+        with self.lock:
+            if len(self.groups) > 1:  # a run resumed from one of Blocks'
+                return sorted(set(
+                    time for column in self.read_columns(
+                        None, start, stop).values() for time in column))
+            self.check_open()
+            store, runs = self.groups[0]
+            times = set(store.read_times(runs, start, stop))
+            buffered = [(time, value) for time, _, value in self._buffered()
+                        if start <= time < stop]
+            times.update(time for time, _ in buffered)
+            # A value deleted may leave its time with nothing.
+            for time in set(time for time, value in buffered
+                            if value is _DELETED):
+                if not self.read_row(time):
+                    times.discard(time)
+        return sorted(times)

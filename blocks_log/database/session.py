@@ -1,0 +1,404 @@
+"""A session: what a database log holds of its open run.
+
+The buffer and its commit policy, the status and its commits, the claim on
+the run, and reads merged over the lineage and the buffer. It never holds
+its log (only a weak reference), so that a log dropped without ``close()``
+is garbage-collected and its session finished: flushed, released, closed.
+
+"""
+import threading
+import uuid as _uuid
+import warnings
+import weakref
+
+from blocks_log import codec
+from blocks_log.database import lifecycle
+from blocks_log.database.reads import MergedReads, lineage_groups
+from blocks_log.database.views import DatabaseRow, RowOfNow
+from blocks_log.errors import (ClosedLogError, LogError, ReadOnlyLogError,
+                               UnknownRunError)
+from blocks_log.log import check_time
+from blocks_log.stores import claims
+
+#: Values buffered before a commit even within one iteration: bounds the
+#: memory a long iteration can hold and the work a crash can lose.
+MAX_PENDING = 10000
+# Status values that cannot change in place: not re-encoded at commits.
+_IMMUTABLE = frozenset([int, float, str, bytes, bool, type(None)])
+_DELETED = codec.DELETED
+
+
+class _EqualToAnything(object):
+    """Stands in for the copy of a status value that is not watched."""
+    def __eq__(self, other):
+        return True
+
+
+_EQUAL_TO_ANYTHING = _EqualToAnything()
+
+
+class _Refusing(list):
+    """The buffer of a session that takes no writes: empty, and refusing
+    each append with an error that says why."""
+    __slots__ = ('error', 'message')
+
+    def __init__(self, error, message):
+        list.__init__(self)
+        self.error, self.message = error, message
+
+    def append(self, item):
+        raise self.error(self.message)
+
+
+class Session(MergedReads):
+    """The open run of a database log (see the module docstring).
+
+    Parameters
+    ----------
+    store : blocks_log.stores.base.Store
+        Where runs are written.
+    blocks_store : blocks_log.stores.base.Store or None
+        Runs of Blocks in the same file, read-only.
+    log : DatabaseLog
+        Referred to weakly, for ``row.log``.
+    read_only : bool
+    commit_every : int
+
+    """
+    row_of_now = RowOfNow()
+
+    def __init__(self, store, blocks_store, log, read_only, commit_every):
+        self.store, self.blocks_store = store, blocks_store
+        self.log = weakref.ref(log)
+        self.read_only = read_only
+        self.commit_every = commit_every
+        self.allow_pickle = store.allow_pickle
+        self.max_time = store.max_time
+        self.max_pending = MAX_PENDING
+        self.lock = threading.RLock()
+        self.known_keys = set()
+        self.flushes = self.uncommitted = 0
+        self.claim = self.run = None
+        self.closed = self.writable = self.deletions = False
+        self.refreshing = read_only
+        self.pending = _Refusing(ClosedLogError, 'the log is not open')
+        lifecycle.register(self)
+
+    def __repr__(self):
+        return 'run {} of {}'.format(self.run.uuid if self.run else '?',
+                                     self.store.name)
+
+    # Opening.
+
+    def start(self, status, parent=None, uuid=None):
+        """Start a new run with `status` (a dict), claimed for writing; its
+        uuid is `uuid` (hex), or a new random one."""
+        if self.read_only:
+            raise ReadOnlyLogError('{}: a read-only log needs the uuid of a '
+                                   'run'.format(self.store.name))
+        encoded = dict((key, self.encode(value, key))
+                       for key, value in status.items())
+        claim = claims.new_claim()
+        try:
+            run = self.store.create_run(uuid or _uuid.uuid4().hex, parent,
+                                        encoded, claim)
+        except BaseException:
+            claims.drop(claim)
+            raise
+        self._release()
+        self.claim = claim
+        self._enter(self.store, run, dict(status), encoded)
+
+    def open(self, uuid):
+        """Open the existing run with hex `uuid`: claimed for writing if it
+        is writable, else read-only.
+
+        Raises
+        ------
+        UnknownRunError
+        blocks_log.errors.RunInUseError
+        """
+        store, run = self._find(uuid)
+        if run is None:
+            raise UnknownRunError('{}: no run with uuid {}'.format(
+                self.store.name, uuid))
+        if store is self.store and not self.read_only:
+            claim = claims.new_claim()
+            try:
+                store.claim_run(run, claim, claims.is_stale)
+            except BaseException:
+                claims.drop(claim)
+                raise
+            self._release()
+            self.claim = claim
+        values = store.read_status(run)
+        self._enter(store, run, values, {})
+
+    def _find(self, uuid):
+        for store in (self.store, self.blocks_store):
+            run = store.find_run(uuid) if store is not None else None
+            if run is not None:
+                return store, run
+        return None, None
+
+    def _enter(self, store, run, values, encoded):
+        self.run, self.run_store = run, store
+        self.groups = lineage_groups(store, run, self._find)
+        self.values, self.dirty, self.deleted_status = values, {}, set()
+        self.writable = (store is self.store and not self.read_only
+                         and not self.closed)
+        self.mutable = {}
+        if self.writable:
+            for key, value in values.items():
+                if type(value) not in _IMMUTABLE:
+                    try:
+                        self._watch(key, encoded.get(key) or self.encode(
+                            value, key))
+                    except (TypeError, ValueError):
+                        pass  # an undecodable value: never rewritten
+            self.pending = []
+        else:
+            self.pending = _Refusing(ReadOnlyLogError, (
+                '{}: opened read-only'.format(self) if self.read_only else
+                '{} was written by Blocks; resume() it to write a new run '
+                'that reads through it'.format(self)))
+        self.uncommitted = 0
+        self.forget_row_of_now()
+
+    def _release(self):
+        claim, self.claim = self.claim, None
+        if claim is not None:
+            try:
+                self.store.release_run(self.run, claim)
+            except LogError:
+                pass  # found stale by whoever opens the run next
+            claims.drop(claim)
+
+    # Values and the status.
+
+    def encode(self, value, key):
+        """`value` as stored; refuses what the store cannot hold."""
+        if type(key) is not str or key not in self.known_keys:
+            self.admit_key(key)
+        return codec.encode(value, key, self.allow_pickle)
+
+    def admit_key(self, key):
+        """Check a key not written before (see :func:`codec.check_key`)."""
+        codec.check_key(key)
+        self.known_keys.add(key)
+
+    def check_time(self, time):
+        """`time` as an ``int``, or raise ``ValueError``."""
+        if type(time) is not int or time < 0:
+            time = check_time(time)
+        if time >= self.max_time:
+            raise ValueError('time must be below {} in this log, got '
+                             '{!r}'.format(self.max_time, time))
+        return time
+
+    def check_open(self):
+        if self.closed:
+            raise ClosedLogError('the log of {} is closed'.format(self))
+
+    def refuse_writes(self):
+        """Raise the error that a write into this session gets."""
+        self.check_open()
+        self.pending.append(None)
+
+    def status_values(self):
+        """The status as a dict: read afresh for a read-only log, so that
+        it follows a run another process writes."""
+        if self.refreshing:
+            self.check_open()
+            self.values = self.run_store.read_status(self.run)
+        return self.values
+
+    def set_status(self, key, value):
+        if type(key) is not str or key not in self.known_keys:
+            self.admit_key(key)
+        stored = codec.encode(value, key, self.allow_pickle)
+        with self.lock:
+            if not self.writable:
+                self.refuse_writes()
+            self.values[key] = value
+            self.dirty[key] = stored
+            self.deleted_status.discard(key)
+            if type(value) in _IMMUTABLE:
+                self.mutable.pop(key, None)
+            else:
+                self._watch(key, stored)
+            if key == 'iterations_done':
+                self._advance(value)
+
+    def delete_status(self, key):
+        with self.lock:
+            if not self.writable:
+                self.refuse_writes()
+            del self.values[key]
+            self.dirty.pop(key, None)
+            self.mutable.pop(key, None)
+            self.deleted_status.add(key)
+            if key == 'iterations_done':
+                self.forget_row_of_now()
+
+    def _advance(self, iterations_done):
+        if type(iterations_done) is int and (
+                0 <= iterations_done < self.max_time):
+            # The next current_row, made now rather than on first use.
+            self.row_of_now = DatabaseRow(self, iterations_done)
+        else:
+            self.forget_row_of_now()
+        self.uncommitted += 1
+        if self.uncommitted >= self.commit_every:
+            self._flush()
+
+    def forget_row_of_now(self):
+        # Not self.__dict__.pop(): asking for the __dict__ makes CPython
+        # 3.11 drop its fast attribute loads on the instance, and the hot
+        # path loads several per value (4x the instructions, callgrind).
+        try:
+            del self.row_of_now
+        except AttributeError:
+            pass
+
+    def delete_value(self, time, key):
+        """Delete `key` at `time`, hiding it in the runs resumed from too.
+
+        Raises
+        ------
+        KeyError
+            If the row holds no `key`.
+        """
+        if key not in self.read_row(time, key):
+            raise KeyError(key)
+        self.pending.append((time, key, _DELETED))
+        self.deletions = True
+
+    # Committing.
+
+    def flush(self):
+        with self.lock:
+            self._flush()
+
+    def _flush(self):
+        # flush() with the lock held.
+        if not self.writable:
+            return
+        for key, (stored, copy) in self.mutable.items():
+            # status['_epoch_ends'].append(t), as Blocks' main loop does:
+            # compared in C with a copy, encoded only when changed.
+            try:
+                if (self.values[key] == copy) is True:
+                    continue
+            except Exception:  # numpy arrays compare elementwise
+                pass
+            self._store_changed_in_place(key, stored)
+        pending = self.pending
+        count = len(pending)
+        if not (count or self.dirty or self.deleted_status):
+            return
+        status, deleted = dict(self.dirty), set(self.deleted_status)
+        deletions, self.deletions = self.deletions, False
+        try:
+            self.store.write(self.run, pending[:count], status, deleted,
+                             deletions)
+        except BaseException:
+            self.deletions = self.deletions or deletions
+            raise
+        # Only the prefix committed: values appended meanwhile by another
+        # thread stay for the next flush.
+        del pending[:count]
+        self.uncommitted = 0
+        self.flushes += 1
+        for key, stored in status.items():
+            if self.dirty.get(key) is stored:
+                del self.dirty[key]
+        self.deleted_status -= deleted
+
+    def _watch(self, key, stored):
+        # A mutable status value, as stored and as a copy to compare with
+        # at each commit: comparing is C, encoding at every commit cost 20%
+        # of the training-loop workload (callgrind, bench_sqlite.py).
+        self.mutable[key] = stored, codec.decode(stored, self.allow_pickle)
+
+    def _store_changed_in_place(self, key, stored):
+        try:
+            now = codec.encode(self.values[key], key, self.allow_pickle)
+        except (TypeError, ValueError) as error:
+            warnings.warn('status[{!r}] was changed in place into what cannot '
+                          'be stored ({}); its last stored value is kept, '
+                          'until it is set again'.format(key, error),
+                          RuntimeWarning)
+            self.mutable[key] = stored, _EQUAL_TO_ANYTHING  # said once
+            return
+        if now != stored:
+            self._watch(key, now)
+            self.dirty[key] = now
+
+    def resume(self):
+        """Go on in a new run whose reads fall through to this one."""
+        with self.lock:
+            self.check_open()
+            if self.read_only:
+                self.refuse_writes()
+            self._flush()
+            status = dict(self.status_values())
+            status['resumed_from'] = self.run.uuid
+            self.start(status, parent=self.run.uuid)
+
+    def load_snapshot(self, uuid, records, status):
+        """Hold, in a new run named `uuid`, what a pickled log of a
+        ``:memory:`` database carried."""
+        with self.lock:
+            self.start(status, parent=status.get('resumed_from'), uuid=uuid)
+            for time, key, value in records:
+                self.pending.append((time, key, self.encode(value, key)))
+            self._flush()
+
+    def make_read_only(self):
+        """Take no more writes (a read-only log unpickled)."""
+        with self.lock:
+            self._flush()
+            self._release()
+            self.read_only = self.refreshing = True
+            self._enter(self.run_store, self.run, self.values, {})
+
+    def before_fork(self):
+        """Flush and drop the connection (the lock is held)."""
+        try:
+            self._flush()
+        except LogError:
+            pass  # kept, and committed by parent or child later
+        self.store.disconnect()
+
+    def close(self):
+        """Flush, release the run and close the store; safe twice.
+
+        Raises
+        ------
+        blocks_log.errors.LogWriteError
+            If the buffer cannot be committed; the session stays open.
+        """
+        with self.lock:
+            if self.closed:
+                return
+            self._flush()
+            self._shut()
+
+    def finalize(self):
+        """Close at garbage collection or exit, saying what is lost."""
+        try:
+            self.close()
+        except LogError as error:
+            warnings.warn('{}: buffered values lost at exit ({})'.format(
+                self, error), RuntimeWarning)
+            self._shut()
+
+    def _shut(self):
+        self._release()
+        self.closed, self.writable, self.refreshing = True, False, False
+        self.pending = _Refusing(ClosedLogError,
+                                 'the log of {} is closed'.format(self))
+        self.forget_row_of_now()
+        self.store.close()
+        lifecycle.unregister(self)

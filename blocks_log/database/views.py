@@ -1,0 +1,218 @@
+"""The row and status views of a database log.
+
+A row is a live view of one time: reads go through the lineage and the
+buffer, writes go to the buffer. The status view reads and writes the
+session's status. Both hold the session, never the log itself (a row
+made by ``log[t]`` also holds its log, for ``row.log``).
+
+"""
+try:
+    from collections.abc import Mapping, MutableMapping
+except ImportError:  # pragma: no cover (Python 2)
+    from collections import Mapping, MutableMapping
+
+from blocks_log import codec
+
+_encode = codec.encode
+
+
+class DatabaseRow(MutableMapping):
+    """The row of one time: a live view of the log's values at that time.
+
+    Reads go through the run's lineage and see buffered writes; writes are
+    buffered (see :class:`~blocks_log.database.DatabaseLog`). Blocks called
+    this class ``SQLiteEntry``.
+
+    Attributes
+    ----------
+    log : DatabaseLog
+    time : int
+
+    Raises
+    ------
+    TypeError
+        On writing a key that is not a str, or a value that cannot be stored
+        (see :mod:`blocks_log.codec`); nothing is written then.
+    ValueError
+        On writing a str key or value that UTF-8 cannot hold, or a container
+        holding itself or nested too deep.
+    blocks_log.errors.ReadOnlyLogError
+        On writing into a read-only log, or a run of Blocks.
+    blocks_log.errors.ClosedLogError
+        On any use after the log was closed.
+
+    """
+    __slots__ = ('_session', '_time', '_log', '_snapshot', '_stamp')
+
+    def __init__(self, session, time, log=None):
+        self._session = session
+        self._time = time
+        self._log = log
+        self._snapshot = None
+        self._stamp = None
+
+    @property
+    def log(self):
+        """The log this row belongs to."""
+        return self._log if self._log is not None else self._session.log()
+
+    @property
+    def time(self):
+        """int: the time of this row."""
+        return self._time
+
+    def __setitem__(self, key, value):
+        # The hot path: once per logged value, in one Python frame.
+        session = self._session
+        if type(key) is not str or key not in session.known_keys:
+            session.admit_key(key)
+        if type(value) is not float or value != value:
+            # NaN included: SQL would store it as NULL.
+            value = _encode(value, key, session.allow_pickle)
+        pending = session.pending
+        # One append, atomic under the GIL: a write takes no lock, and a
+        # flush commits only the prefix it saw. Refused, with the reason,
+        # by a log that takes no writes.
+        pending.append((self._time, key, value))
+        if len(pending) >= session.max_pending:
+            session.flush()
+
+    def _read(self):
+        # The whole row, kept for the __getitem__ calls that usually follow
+        # (dict(row) asks for the keys, then each value).
+        session = self._session
+        values = session.read_row(self._time)
+        self._snapshot, self._stamp = values, session.stamp()
+        return values
+
+    def _values(self, key):
+        snapshot = self._snapshot
+        if snapshot is not None:
+            stamp = self._session.stamp()
+            if stamp is not None and stamp == self._stamp:
+                return snapshot
+            self._snapshot = None
+        return self._session.read_row(self._time, key)
+
+    def __getitem__(self, key):
+        return self._values(key)[key]
+
+    def __contains__(self, key):
+        return key in self._values(key)
+
+    def __delitem__(self, key):
+        """Delete `key` from this row, in the runs resumed from too.
+
+        Raises
+        ------
+        KeyError
+            If the row holds no `key`.
+        """
+        self._session.delete_value(self._time, key)
+
+    def __iter__(self):
+        return iter(self._read())
+
+    def __len__(self):
+        return len(self._read())
+
+    def clear(self):
+        """Delete every key of this row."""
+        for key in list(self._read()):
+            del self[key]
+
+    def update(self, *args, **kwargs):
+        """Write several values; each is checked before any is written.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If a key or value cannot be stored; nothing is written then.
+        """
+        values = dict(*args, **kwargs)
+        session = self._session
+        for key, value in values.items():
+            session.encode(value, key)
+        for key, value in values.items():
+            self[key] = value
+
+    def __eq__(self, other):
+        if isinstance(other, Mapping):
+            return dict(self._read()) == dict(other.items())
+        return NotImplemented
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None
+
+    def __repr__(self):
+        return repr(self._read())
+
+
+class RowOfNow(object):
+    """``Session.row_of_now``: the row of ``status['iterations_done']``.
+
+    A non-data descriptor: a writable session keeps the row as an instance
+    attribute, which ``log.current_row`` reaches without running Python
+    code, until ``iterations_done`` changes; other sessions make it on
+    every access, from a status read afresh.
+
+    """
+    def __get__(self, session, owner=None):
+        if session is None:
+            return self
+        row = DatabaseRow(session, session.check_time(
+            session.status_values()['iterations_done']))
+        if session.writable:
+            session.row_of_now = row
+        return row
+
+
+class DatabaseStatus(MutableMapping):
+    """The status of a run, held in memory and written with the buffer.
+
+    Setting ``status['iterations_done']`` commits the buffer (see
+    :class:`~blocks_log.database.DatabaseLog`); a value changed in place
+    (``status['_epoch_ends'].append(t)``) is saved by the next commit. A
+    read-only log reads it afresh on every access. Blocks called this class
+    ``SQLiteStatus``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On setting a key or value that cannot be stored.
+    blocks_log.errors.ReadOnlyLogError
+        On a change in a read-only log or a run of Blocks.
+
+    """
+    __slots__ = ('_session',)
+
+    def __init__(self, session):
+        self._session = session
+
+    def __getitem__(self, key):
+        session = self._session
+        if session.refreshing:
+            return session.status_values()[key]
+        return session.values[key]
+
+    def __setitem__(self, key, value):
+        self._session.set_status(key, value)
+
+    def __delitem__(self, key):
+        self._session.delete_status(key)
+
+    def __iter__(self):
+        return iter(list(self._session.status_values()))
+
+    def __len__(self):
+        return len(self._session.status_values())
+
+    def __repr__(self):
+        return repr(self._session.status_values())
+
+    def __reduce__(self):
+        # Pickled alone, the status is the plain dict it stands for.
+        return dict, (dict(self._session.status_values()),)

@@ -1,0 +1,132 @@
+"""The interface of a store, and the run records every store returns.
+
+A run is named by its hex uuid everywhere above the stores; a store may
+keep its own reference for it (an integer id), given back in
+:class:`RunInfo`. Reads take the runs of a lineage, nearest first, and
+merge them: where several hold the same (time, key), the nearest wins.
+Deleted values come back as :data:`blocks_log.codec.DELETED`, so that a
+lineage read across stores hides what they hide; the log drops them.
+
+"""
+import abc
+import collections
+
+import six
+
+#: What a store knows of a run. ``ref`` is the store's own reference,
+#: passed back to its methods; ``parent`` the hex uuid it was resumed from;
+#: ``created`` seconds since the epoch (or ``None``); ``writer`` the claim
+#: of the handle writing it, or ``None``.
+RunInfo = collections.namedtuple(
+    'RunInfo', ['ref', 'uuid', 'parent', 'created', 'writer'])
+
+
+@six.add_metaclass(abc.ABCMeta)
+class Store(object):
+    """A place that holds runs.
+
+    Attributes
+    ----------
+    name : str
+        What to call it in messages (a path, a host and database).
+    read_only : bool
+        Whether it was opened read-only: then it never writes, creates nor
+        changes anything.
+    writable_runs : bool
+        Whether runs can be written here at all (Blocks' tables cannot).
+    allow_pickle : bool
+        Whether reads unpickle pickled values.
+    max_time : int
+        Times must be below this (a store may keep the status above).
+
+    """
+    name = None
+    read_only = True
+    writable_runs = False
+    allow_pickle = False
+    #: Times must be below this.
+    max_time = 2 ** 63 - 1
+
+    # Runs.
+
+    @abc.abstractmethod
+    def find_run(self, uuid):
+        """The :class:`RunInfo` of the run with hex `uuid`, or ``None``."""
+
+    @abc.abstractmethod
+    def runs(self):
+        """Every run, as :class:`RunInfo`, oldest first."""
+
+    def create_run(self, uuid, parent, status, claim):
+        """Start a run: create the schema if needed, record the run with its
+        parent and status (``{key: stored value}``), claimed by `claim`.
+
+        Returns
+        -------
+        RunInfo
+
+        Raises
+        ------
+        blocks_log.errors.LogWriteError
+        """
+        raise NotImplementedError('{} holds no new runs'.format(self.name))
+
+    def claim_run(self, run, claim, is_stale):
+        """Make `claim` the writer of `run` (a :class:`RunInfo`).
+
+        `is_stale(writer)` tells whether a recorded writer is gone.
+
+        Raises
+        ------
+        blocks_log.errors.RunInUseError
+            If a writer that is not stale holds the run.
+        """
+        raise NotImplementedError
+
+    def release_run(self, run, claim):
+        """Drop `claim` from `run`, if it still holds it."""
+
+    # Writing.
+
+    def write(self, run, entries, status, deleted_status):
+        """Commit in one transaction: `entries` (``(time, key, stored)``, the
+        later winning), the `status` values (``{key: stored}``) and the
+        status keys `deleted_status`.
+
+        Raises
+        ------
+        blocks_log.errors.LogWriteError
+            If nothing could be committed; nothing of it is then stored.
+        """
+        raise NotImplementedError
+
+    # Reading: `runs` is a list of RunInfo, nearest first.
+
+    @abc.abstractmethod
+    def read_status(self, run):
+        """The status of `run`, as ``{key: value}``."""
+
+    @abc.abstractmethod
+    def read_row(self, runs, time, key=None):
+        """The merged row at `time` as ``{key: value}`` (only `key`, if
+        given)."""
+
+    @abc.abstractmethod
+    def read_times(self, runs, start, stop):
+        """The times in ``[start, stop)`` that hold a value, increasing."""
+
+    @abc.abstractmethod
+    def read_columns(self, runs, keys, start, stop):
+        """The merged values in ``[start, stop)`` of `keys` (all if
+        ``None``), as ``{key: {time: value}}``."""
+
+    def data_version(self):
+        """A token that changes whenever another connection commits, or
+        ``None`` if the store cannot tell cheaply."""
+        return None
+
+    def close(self):
+        """Close the connection; safe twice."""
+
+    def disconnect(self):
+        """Drop the connection before a ``fork``; the next use reopens."""

@@ -1,0 +1,284 @@
+"""The sqlite3 parts of the SQLite store: opening a file, pragmas,
+transactions, retrying while another process holds the lock, re-opening
+after ``fork``, and turning every ``sqlite3.Error`` into one of ours.
+
+"""
+import os
+import random
+import sqlite3
+import time
+
+from blocks_log.errors import LogDatabaseError, LogWriteError
+
+# Seconds a statement waits for another process's lock before SQLite gives
+# up; then the statement is retried, so that "database is locked" does not
+# reach the user while another writer is merely slow.
+BUSY_TIMEOUT = 30.0
+RETRY_FOR = 600.0
+SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
+# Connections a child process inherited by a fork it was not told of (one
+# made by C code): never closed there, as SQLite asks, since closing one
+# can act on the parent's file locks and WAL.
+_INHERITED = []
+
+PRAGMAS = (
+    # Small pages for a new file (an existing one keeps its own): a commit
+    # appends each page it changed to the WAL, and an iteration changes a
+    # few bytes of two or three pages. 1 KiB pages make the training-loop
+    # workload about 30% faster than the default 4 KiB (issue 3,
+    # benchmarks/bench_sqlite.py).
+    'PRAGMA page_size = 1024',
+    # WAL: readers never block the writer nor the writer the readers, and a
+    # commit costs one append to the log instead of a rewrite of pages.
+    'PRAGMA journal_mode = WAL',
+)
+
+
+def _is_busy(error):
+    message = str(error).lower()
+    return 'locked' in message or 'busy' in message
+
+
+def _quote_path(path):
+    # A path inside a file: URI; '?' and '#' would start its query part.
+    return path.replace('%', '%25').replace('?', '%3f').replace('#', '%23')
+
+
+class SQLiteConnection(object):
+    """One database file (or ``:memory:``), connected lazily.
+
+    Parameters
+    ----------
+    path : str
+        A file path or ``':memory:'``.
+    read_only : bool
+        Open with ``mode=ro``: nothing is ever written, created or switched
+        to WAL. A file on read-only media is opened as immutable.
+    synchronous : {'NORMAL', 'FULL', 'EXTRA'}
+        SQLite's ``synchronous`` pragma: ``'NORMAL'`` (with WAL, a committed
+        transaction survives a process crash, and the file stays consistent
+        after a power loss, which may lose the last commits) or ``'FULL'``
+        (each commit survives a power loss too; slower).
+
+    Raises
+    ------
+    ValueError
+        If `synchronous` is not one of those.
+
+    """
+    def __init__(self, path, read_only=False, synchronous='NORMAL'):
+        if not isinstance(synchronous, str) or (
+                synchronous.upper() not in SYNCHRONOUS):
+            raise ValueError("synchronous must be 'NORMAL', 'FULL' or "
+                             "'EXTRA', got {!r}".format(synchronous))
+        self.path = path
+        self.read_only = read_only
+        self.synchronous = synchronous.upper()
+        self._connection = None
+        self._pid = None
+        self._ready_to_write = False
+        self._immutable = False
+        # Counts the connections opened: a new one may see anything anew.
+        self.generation = 0
+        # One per database, made once: a transaction runs per iteration.
+        self._transaction = _Transaction(self)
+
+    @property
+    def in_memory(self):
+        """bool: whether the database lives in this process's memory."""
+        return self.path == ':memory:'
+
+    @property
+    def connection(self):
+        """The :class:`sqlite3.Connection`, opened on first use and again
+        in a child process after ``fork`` (a connection must not cross a
+        fork), or when a writer starts on a file read as immutable."""
+        if self._immutable and os.path.exists(self.path + '-wal'):
+            self.close()
+        if self._connection is None or (self._pid != os.getpid() and
+                                        not self.in_memory):
+            if self._connection is not None:
+                _INHERITED.append(self._connection)
+            self._connection = self._open()
+            self._pid = os.getpid()
+            self._ready_to_write = False
+        return self._connection
+
+    def _prepare_to_write(self, connection):
+        # The pragmas that change the file, applied at the first write
+        # rather than at opening, so that an open that fails (an unknown
+        # run) or only reads changes nothing.
+        if not self.in_memory and not self.read_only:
+            for pragma in PRAGMAS:
+                _retry(connection.execute, pragma)
+        self._ready_to_write = True
+
+    def _uri(self, immutable=False):
+        if self.in_memory:
+            return 'file::memory:'
+        options = '?mode=ro&immutable=1' if immutable else (
+            '?mode=ro' if self.read_only else '')
+        return 'file:' + _quote_path(os.path.abspath(self.path)) + options
+
+    def _open(self):
+        if self.read_only and not self.in_memory and not os.path.isfile(
+                self.path):
+            raise LogDatabaseError('{}: no such file'.format(self.path))
+        # A WAL database that no connection has open has no -wal file, and
+        # a read-only connection would make one (and its -shm): read it as
+        # immutable, until a writer makes them (see connection).
+        self._immutable = self.read_only and not self.in_memory and (
+            _is_wal(self.path) and not os.path.exists(self.path + '-wal'))
+        self.generation += 1
+        try:
+            try:
+                connection = self._connect(self._uri(self._immutable))
+            except sqlite3.OperationalError as error:
+                if self.read_only and os.path.exists(self.path + '-wal'):
+                    # On read-only media, SQLite can read a -wal file only
+                    # with its -shm file, which it cannot make there.
+                    raise LogDatabaseError(
+                        '{}: cannot be read here ({}): its last writer left '
+                        'commits in its -wal file but no -shm file; copy the '
+                        'database and its -wal file somewhere writable to '
+                        'read them'.format(self.path, error))
+                raise
+        except sqlite3.Error as error:
+            raise LogDatabaseError('{}: cannot be opened as a log database '
+                                   '({})'.format(self.path, error))
+        return connection
+
+    def _connect(self, uri):
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None,
+            check_same_thread=False)
+        try:
+            connection.execute(
+                'PRAGMA synchronous = {}'.format(self.synchronous))
+            connection.execute('SELECT count(*) FROM sqlite_master')
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def query(self, sql, parameters=()):
+        """Run one statement outside a transaction; return its rows.
+
+        Raises
+        ------
+        LogDatabaseError
+            If SQLite reports any error (corrupt file, not a database).
+
+        """
+        try:
+            return _retry(
+                lambda: self.connection.execute(sql, parameters).fetchall())
+        except sqlite3.Error as error:
+            raise LogDatabaseError('{}: {}'.format(self.path, error))
+
+    def transaction(self):
+        """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled
+        back on any exception.
+
+        Used as ``with db.transaction() as connection:``. Waits (and
+        retries) while another process holds the write lock.
+
+        Raises
+        ------
+        LogWriteError
+            If the transaction cannot be committed (read-only file, full
+            disk, I/O error). Nothing of it is then in the database.
+
+        """
+        return self._transaction
+
+    def data_version(self):
+        """What changes when another connection commits: SQLite's
+        ``data_version``, and which connection tells it."""
+        version = self.query('PRAGMA data_version')[0][0]
+        return self.generation, version
+
+    def disconnect(self):
+        """Close the connection of a file before a ``fork``; the next use
+        opens a new one. An in-memory database is kept: it would be
+        lost."""
+        if not self.in_memory:
+            self.close()
+
+    def close(self):
+        """Close the connection (if this process opened it); safe twice."""
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+
+
+def _is_wal(path):
+    # The file header's read and write versions are 2 in WAL mode.
+    try:
+        with open(path, 'rb') as header:
+            return header.read(20)[18:20] == b'\x02\x02'
+    except OSError:
+        return False
+
+
+def _retry(action, *args):
+    deadline = None
+    while True:
+        try:
+            return action(*args)
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+            if deadline is None:
+                deadline = time.monotonic() + RETRY_FOR
+            elif time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
+
+
+class _Transaction(object):
+    """What :meth:`SQLiteConnection.transaction` returns.
+
+    A class rather than :func:`contextlib.contextmanager`: it runs once per
+    training iteration, and costs a third of a generator's overhead. Not
+    re-entrant: transactions do not nest.
+
+    """
+    __slots__ = ('_db', '_connection')
+
+    def __init__(self, db):
+        self._db = db
+        self._connection = None
+
+    def __enter__(self):
+        db = self._db
+        try:
+            connection = db._connection
+            if connection is None or db._pid != os.getpid():
+                connection = db.connection
+            if not db._ready_to_write:
+                db._prepare_to_write(connection)
+            _retry(connection.execute, 'BEGIN IMMEDIATE')
+        except sqlite3.Error as error:
+            raise LogWriteError('{}: cannot write ({})'.format(
+                db.path, error))
+        self._connection = connection
+        return connection
+
+    def __exit__(self, error_type, error, traceback):
+        connection = self._connection
+        if error_type is None:
+            try:
+                _retry(connection.execute, 'COMMIT')
+                return False
+            except sqlite3.Error as commit_error:
+                error = commit_error
+        if connection.in_transaction:
+            try:
+                connection.execute('ROLLBACK')
+            except sqlite3.Error:
+                pass  # SQLite rolls back on its own when it cannot
+        if isinstance(error, sqlite3.Error):
+            raise LogWriteError('{}: cannot write ({})'.format(
+                self._db.path, error))
+        return False

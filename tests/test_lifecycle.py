@@ -1,0 +1,367 @@
+"""Nothing is lost by the way a process ends, forks or drops a log, and one
+handle writes a run (SPEC section 4). Real processes, real forks."""
+import ctypes
+import gc
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+
+from blocks_log import SQLiteLog
+from blocks_log.database import session as session_module
+from blocks_log.errors import LogWriteError, RunInUseError
+from blocks_log.stores import sqlite_connection
+
+from helpers import committed, count_entries, run_python
+
+pytestmark = pytest.mark.skipif(sys.platform == 'win32',
+                                reason='POSIX processes and fork')
+
+
+@pytest.fixture
+def path(tmp_path):
+    return str(tmp_path / 'log.sqlite')
+
+
+def read(path, run):
+    with SQLiteLog(path, uuid=run, read_only=True) as log:
+        return dict((time, dict(log[time])) for time in log)
+
+
+class TestDroppedWithoutClose:
+    def test_garbage_collected(self, path):
+        log = SQLiteLog(path)
+        log[0]['kept'] = 1  # buffered
+        run = log.uuid
+        del log
+        gc.collect()
+        assert read(path, run) == {0: {'kept': 1}}
+
+    def test_in_a_reference_cycle(self, path):
+        log = SQLiteLog(path)
+        log.current_row['kept'] = 1
+        log.me = log
+        run = log.uuid
+        del log
+        gc.collect()
+        assert read(path, run) == {0: {'kept': 1}}
+
+    def test_at_interpreter_exit(self, path):
+        process = run_python('''
+            import sys
+            from blocks_log import SQLiteLog
+            log = SQLiteLog(sys.argv[1])
+            log[0]['kept'] = 1
+            print(log.h_uuid)
+            ''', path)
+        assert process.returncode == 0, process.stderr
+        assert read(path, process.stdout.strip()) == {0: {'kept': 1}}
+
+    def test_the_run_is_released(self, path):
+        log = SQLiteLog(path)
+        run = log.uuid
+        del log
+        gc.collect()
+        SQLiteLog(path, uuid=run).close()
+
+
+class TestFork:
+    @pytest.mark.parametrize('first', ['parent', 'child'])
+    @pytest.mark.parametrize('trial', range(4))
+    def test_each_keeps_what_it_wrote_whichever_closes_first(
+            self, path, first, trial):
+        log = SQLiteLog(path)
+        log[0]['before'] = 0
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                if first == 'parent':
+                    os.read(to_child, 1)  # the parent has closed
+                for time in range(1, 40):
+                    log[time]['child'] = time
+                    log.flush()
+                log.close()
+            finally:
+                os.write(from_child, b'x')
+                os._exit(0)
+
+        def write_and_close():
+            for time in range(100, 140):
+                log[time]['parent'] = time
+                log.flush()
+            log.close()
+        if first == 'parent':
+            write_and_close()
+            os.write(from_parent, b'x')
+            os.read(to_parent, 1)
+        else:
+            os.read(to_parent, 1)  # the child has closed
+            write_and_close()
+        assert os.waitpid(pid, 0)[1] == 0
+        rows = read(path, log.uuid)
+        assert rows[0] == {'before': 0}
+        assert sorted(t for t in rows if 'child' in rows[t]) == list(
+            range(1, 40))
+        assert sorted(t for t in rows if 'parent' in rows[t]) == list(
+            range(100, 140))
+        assert committed(path, 'PRAGMA integrity_check') == [('ok',)]
+
+    def test_buffer_is_flushed_before_fork(self, path):
+        log = SQLiteLog(path)
+        log[0]['buffered'] = 1
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)  # nothing of the child's flushes
+        os.waitpid(pid, 0)
+        assert count_entries(path) == 1
+        log.close()
+
+    def test_the_child_opens_its_own_connection(self, path):
+        # Even after a fork the log was not told of: one made by C code
+        # (here libc's fork), which runs no at-fork hook.
+        libc = ctypes.CDLL(None, use_errno=True)
+        log = SQLiteLog(path)
+        log[0]['parent'] = 0
+        log.flush()
+        parent_connection = log.conn
+        read_end, write_end = os.pipe()
+        pid = libc.fork()
+        if pid == 0:
+            status = 1
+            try:
+                log[1]['child'] = 1
+                log.flush()
+                status = 0 if log.conn is not parent_connection else 3
+            finally:
+                os.write(write_end, bytes([status]))
+                os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read_end, 1) == b'\x00'
+        log[2]['parent'] = 2
+        log.close()
+        assert read(path, log.uuid) == {0: {'parent': 0}, 1: {'child': 1},
+                                        2: {'parent': 2}}
+        assert committed(path, 'PRAGMA integrity_check') == [('ok',)]
+
+    def test_fork_while_another_thread_commits(self, path):
+        # Every child must finish: one that inherited a lock in its held
+        # state would hang, and its alarm would kill it.
+        log = SQLiteLog(path)
+        stop = threading.Event()
+
+        def commit():
+            time = 1000
+            while not stop.is_set():
+                log[time]['thread'] = time
+                log.flush()
+                time += 1
+        thread = threading.Thread(target=commit)
+        thread.start()
+        children = []
+        try:
+            for index in range(24):
+                pid = os.fork()
+                if pid == 0:
+                    signal.alarm(20)
+                    # From a thread of the child's own, which a lock left
+                    # held by the forking thread would block.
+                    def write():
+                        log[index]['child'] = index
+                        log.close()
+                    writer = threading.Thread(target=write)
+                    writer.start()
+                    writer.join()
+                    os._exit(0)
+                children.append(pid)
+        finally:
+            stop.set()
+            thread.join()
+        statuses = [os.waitpid(pid, 0)[1] for pid in children]
+        assert statuses == [0] * len(children)
+        log.close()
+        rows = read(path, log.uuid)
+        assert sorted(t for t in rows if 'child' in rows[t]) == list(
+            range(24))
+
+
+class TestOneWriterPerRun:
+    def test_second_open_in_one_process(self, path):
+        log = SQLiteLog(path)
+        with pytest.raises(RunInUseError, match=log.h_uuid):
+            SQLiteLog(path, uuid=log.uuid)
+        with SQLiteLog(path, uuid=log.uuid, read_only=True):
+            pass  # reading is always allowed
+        log.close()
+        SQLiteLog(path, uuid=log.uuid).close()
+
+    def test_second_open_in_another_process(self, path):
+        log = SQLiteLog(path)
+        log.flush()
+        process = run_python('''
+            import sys
+            from blocks_log import SQLiteLog
+            SQLiteLog(sys.argv[1], uuid=sys.argv[2])
+            ''', path, log.h_uuid)
+        assert process.returncode != 0
+        assert 'RunInUseError' in process.stderr
+        assert 'process {}'.format(os.getpid()) in process.stderr
+        log.close()
+
+    def test_a_killed_writer_does_not_hold_the_run(self, path):
+        process = subprocess.Popen(
+            [sys.executable, '-c', 'import sys; from blocks_log import '
+             'SQLiteLog; log = SQLiteLog(sys.argv[1]); print(log.h_uuid, '
+             'flush=True); sys.stdin.read()', path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            universal_newlines=True, env=dict(
+                os.environ, PYTHONPATH=os.path.dirname(
+                    os.path.dirname(os.path.abspath(__file__)))))
+        run = process.stdout.readline().strip()
+        with pytest.raises(RunInUseError):
+            SQLiteLog(path, uuid=run)
+        process.kill()
+        process.wait()
+        with SQLiteLog(path, uuid=run) as log:
+            log[1]['taken over'] = True
+
+    def test_a_claim_of_a_reused_process_id_is_stale(self, path):
+        log = SQLiteLog(path)
+        log.close()
+        forged = ('{{"handle": "x", "host": "{}", "pid": {}, "start": -1}}'
+                  .format(os.uname()[1], os.getppid()))
+        committed_update(path, forged, log.h_uuid)
+        SQLiteLog(path, uuid=log.uuid).close()
+
+    def test_resume_moves_the_claim(self, path):
+        log = SQLiteLog(path)
+        parent = log.uuid
+        log.resume()
+        SQLiteLog(path, uuid=parent).close()
+        with pytest.raises(RunInUseError):
+            SQLiteLog(path, uuid=log.uuid)
+        log.close()
+
+
+def committed_update(path, writer, run):
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute('UPDATE blocks_log_runs SET writer = ? '
+                           'WHERE uuid = ?', (writer, run))
+    connection.close()
+
+
+class TestPromisesOfTheWritePath:
+    def test_the_buffer_is_bounded(self, path, monkeypatch):
+        log = SQLiteLog(path)
+        log._session.max_pending = 50
+        for index in range(120):
+            log[0]['k{}'.format(index)] = index
+        assert count_entries(path) == 100  # two commits of 50
+        log.close()
+        assert count_entries(path) == 120
+
+    def test_busy_writer_is_waited_for(self, path, monkeypatch):
+        # Another process holds the write lock; SQLite's own wait is made
+        # short, so that our retry must do the waiting. The holder lets go
+        # at our first retry.
+        log = SQLiteLog(path)
+        holder = subprocess.Popen(
+            [sys.executable, '-c', 'import sqlite3, sys; c = sqlite3.connect('
+             'sys.argv[1], isolation_level=None); c.execute("BEGIN '
+             'IMMEDIATE"); print("locked", flush=True); sys.stdin.readline();'
+             ' c.execute("COMMIT")', path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            universal_newlines=True)
+        assert holder.stdout.readline() == 'locked\n'
+        log.conn.execute('PRAGMA busy_timeout = 1')
+        retries = []
+
+        def release(seconds):
+            retries.append(seconds)
+            if len(retries) == 1:
+                holder.stdin.write('go\n')
+                holder.stdin.flush()
+                holder.wait()
+        monkeypatch.setattr(sqlite_connection.time, 'sleep', release)
+        log[0]['a'] = 1
+        log.flush()
+        assert retries and count_entries(path) == 1
+        log.close()
+
+    def test_wal_and_synchronous(self, path):
+        with SQLiteLog(path, synchronous='FULL') as log:
+            assert log.conn.execute('PRAGMA journal_mode').fetchone() == (
+                'wal',)
+            assert log.conn.execute('PRAGMA synchronous').fetchone() == (2,)
+        with SQLiteLog(path) as log:
+            assert log.conn.execute('PRAGMA synchronous').fetchone() == (1,)
+
+    def test_a_reader_is_not_blocked_by_an_open_write(self, path):
+        # WAL: a reader reads while another connection holds a write
+        # transaction (in the rollback journal it would wait).
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+            run = log.uuid
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute('BEGIN EXCLUSIVE')
+        blocker.execute("UPDATE blocks_log_meta SET value = value")
+        with SQLiteLog(path, uuid=run, read_only=True) as reader:
+            reader.conn.execute('PRAGMA busy_timeout = 0')
+            assert dict(reader[0]) == {'a': 1}
+        blocker.execute('ROLLBACK')
+
+    def test_question_mark_and_hash_in_paths(self, tmp_path):
+        directory = tmp_path / 'a?b#c%20d'
+        directory.mkdir()
+        path = str(directory / 'log?.sqlite')
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+        assert os.listdir(str(directory)) == ['log?.sqlite']
+        assert count_entries(path) == 1
+
+    def test_a_failed_commit_rolls_back_all_of_it(self, path):
+        log = SQLiteLog(path)
+        log.flush()
+        pages = committed(path, 'PRAGMA page_count')[0][0]
+        log.conn.execute('PRAGMA max_page_count = {}'.format(pages + 2))
+        for index in range(3000):  # many statements; the disk fills late
+            log[index]['v'] = index
+        with pytest.raises(LogWriteError, match='full'):
+            log.flush()
+        assert count_entries(path) == 0
+        assert not log.conn.in_transaction
+        log.conn.execute('PRAGMA max_page_count = 100000000')
+        log.close()
+        assert count_entries(path) == 3000
+
+    def test_a_read_only_log_follows_the_writer(self, path):
+        writer = SQLiteLog(path)
+        writer.flush()
+        reader = SQLiteLog(path, uuid=writer.uuid, read_only=True)
+        assert list(reader) == []
+        writer.current_row['a'] = 0
+        writer.status['iterations_done'] += 1
+        assert reader.status['iterations_done'] == 1
+        assert list(reader) == [0] and reader[0]['a'] == 0
+        writer.status['epochs_done'] = 5
+        writer.flush()
+        assert dict(reader.status)['epochs_done'] == 5
+        writer.close()
+        reader.close()
+
+
+def test_unknown_uuid_of_a_log_in_one_process_is_refused_cleanly(path):
+    with pytest.raises(KeyError):
+        SQLiteLog(path, uuid=uuid.uuid4())
+    assert not os.path.exists(path)
+
+
+def test_max_pending_is_the_module_bound():
+    assert session_module.MAX_PENDING == 10000

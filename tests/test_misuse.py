@@ -1,0 +1,473 @@
+"""Misuse, bad options, bad values, read-only opens and broken or hostile
+files (SPEC sections 4 and 5): each gets a clear error, and nothing already
+logged is lost or changed."""
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+import uuid
+import warnings
+
+import pytest
+
+from blocks_log import SQLiteLog, codec
+from blocks_log.errors import (ClosedLogError, LogDatabaseError, LogError,
+                               LogWriteError, ReadOnlyLogError,
+                               SchemaVersionError, UnknownRunError)
+from blocks_log.stores import sqlite_sql as sql
+
+from helpers import ROOT, committed, count_entries, file_state, run_python
+from test_codec import Opaque
+
+COUNT_ENTRIES = ('SELECT count(*) FROM blocks_log_entries '
+                 'WHERE time < {}'.format(sql.STATUS_TIME))
+
+
+@pytest.fixture
+def path(tmp_path):
+    return str(tmp_path / 'log.sqlite')
+
+
+class TestOptions:
+    @pytest.mark.parametrize('value, error', [
+        (0, ValueError), (-5, ValueError), (2.5, TypeError),
+        (None, TypeError), (True, TypeError), ('3', TypeError)])
+    def test_commit_every_is_checked_when_the_log_is_made(self, path, value,
+                                                          error):
+        with pytest.raises(error, match='commit_every'):
+            SQLiteLog(path, commit_every=value)
+        assert not os.path.exists(path)
+
+    @pytest.mark.parametrize('name, value', [
+        ('synchronous', 'OFF'), ('synchronous', 1), ('read_only', 'yes'),
+        ('allow_pickle', 1), ('database', 3)])
+    def test_other_options_are_checked(self, path, name, value):
+        options = {'database': path}
+        options[name] = value
+        with pytest.raises((TypeError, ValueError), match=name):
+            SQLiteLog(**options)
+        assert not os.path.exists(path)
+
+    def test_options_are_keyword_only(self, path):
+        with pytest.raises(TypeError):
+            SQLiteLog(path, uuid.uuid4())
+
+    def test_unknown_option(self, path):
+        with pytest.raises(TypeError, match='colour'):
+            SQLiteLog(path, colour='red')
+
+
+class TestValuesThatCannotBeStored:
+    BAD = [
+        ('value', lambda log: log[1].__setitem__('k', 'caf\udce9')),
+        ('key', lambda log: log[1].__setitem__('k\udcff', 1.0)),
+        ('recursive', lambda log: log[1].__setitem__('k', _recursive())),
+        ('deep', lambda log: log[1].__setitem__('k', _deep())),
+        ('status', lambda log: log.status.__setitem__('k', 'x\ud800')),
+        ('update', lambda log: log[1].update({'ok': 1, 'k': '\ud800'})),
+    ]
+
+    @pytest.mark.parametrize('name, write', BAD, ids=[n for n, _ in BAD])
+    def test_refused_at_write_time_and_later_commits_work(self, path, name,
+                                                          write):
+        log = SQLiteLog(path)
+        log.current_row['before'] = 0
+        with pytest.raises(ValueError, match='k'):
+            write(log)
+        for _ in range(3):
+            log.status['iterations_done'] += 1
+            log.current_row['after'] = 1.0
+        assert count_entries(path) == 3  # all but the open iteration
+        log.close()
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert dict((t, dict(again[t])) for t in again) == {
+                0: {'before': 0}, 1: {'after': 1.0}, 2: {'after': 1.0},
+                3: {'after': 1.0}}
+            assert 'k' not in again.status
+
+    def test_numpy_longdouble(self, path):
+        numpy = pytest.importorskip('numpy')
+        with SQLiteLog(path) as log:
+            with pytest.raises(TypeError, match="'loss'"):
+                log[0]['loss'] = numpy.longdouble(0.5)
+            log[0]['loss'] = 0.5
+        assert count_entries(path) == 1
+
+    def test_a_status_value_changed_in_place_into_nonsense(self, path):
+        log = SQLiteLog(path)
+        log.status['_epoch_ends'].append(object())
+        with pytest.warns(RuntimeWarning, match='_epoch_ends'):
+            log.status['iterations_done'] += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')  # said once
+            log.status['iterations_done'] += 1
+            log.close()
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert again.status['_epoch_ends'] == []
+            assert again.status['iterations_done'] == 2
+
+
+def _recursive():
+    value = [1]
+    value.append(value)
+    return value
+
+
+def _deep():
+    value = 0
+    for _ in range(codec.MAX_DEPTH + 1):
+        value = {'k': value}
+    return value
+
+
+class TestMisuse:
+    def test_closed(self, path):
+        log = SQLiteLog(path)
+        log.close()
+        log.close()
+        with pytest.raises(ClosedLogError, match='closed'):
+            log[0]['a'] = 1
+        with pytest.raises(ClosedLogError):
+            list(log)
+
+    def test_full_disk_keeps_the_buffer(self, path):
+        log = SQLiteLog(path)
+        log.conn.execute('PRAGMA max_page_count = 1')
+        pages = committed(path, 'PRAGMA page_count')[0][0]
+        log.conn.execute(
+            'PRAGMA max_page_count = {}'.format(pages))
+        log[0]['big'] = 'x' * 100000
+        with pytest.raises(LogWriteError, match='full'):
+            log.flush()
+        assert log[0]['big'] == 'x' * 100000
+        log.conn.execute('PRAGMA max_page_count = 1000000')
+        log.flush()
+        run = log.uuid
+        log.close()
+        with SQLiteLog(path, uuid=run) as again:
+            assert len(again[0]['big']) == 100000
+
+    def test_writes_from_another_thread(self, path):
+        import threading
+        log = SQLiteLog(path)
+
+        def write(offset):
+            for time in range(200):
+                log[time]['t{}'.format(offset)] = time
+                if time % 50 == 0:
+                    log.flush()
+        threads = [threading.Thread(target=write, args=(i,))
+                   for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        log.close()
+        assert committed(path, COUNT_ENTRIES) == [(400,)]
+
+    def test_writes_while_another_thread_flushes(self, path):
+        # A write takes no lock: what is written while a flush runs is
+        # committed by the next one, never dropped.
+        import threading
+        log = SQLiteLog(path)
+        done = threading.Event()
+
+        def write():
+            for time in range(5000):
+                log[time]['v'] = time
+            done.set()
+        writer = threading.Thread(target=write)
+        writer.start()
+        while not done.is_set():
+            log.flush()
+        writer.join()
+        log.close()
+        assert committed(path, COUNT_ENTRIES) == [(5000,)]
+
+    def test_time_of_the_status_is_refused(self, path):
+        with SQLiteLog(path) as log:
+            with pytest.raises(ValueError, match='below {}'.format(
+                    sql.STATUS_TIME)):
+                log[sql.STATUS_TIME]
+            log[sql.STATUS_TIME - 1]['last'] = 1
+            assert list(log) == [sql.STATUS_TIME - 1]
+            assert list(log.records()) == [(sql.STATUS_TIME - 1, 'last', 1)]
+            assert log.history('iterations_done') == []
+
+    def test_bad_key_and_value_write_nothing(self, path):
+        with SQLiteLog(path) as log:
+            with pytest.raises(TypeError, match='keys must be strings'):
+                log[0][1] = 1
+            with pytest.raises(TypeError, match="object for key 'k'"):
+                log[0]['k'] = object()
+            with pytest.raises(TypeError):
+                log[0].update({'ok': 1, 'bad': object()})
+            assert dict(log[0]) == {}
+            with pytest.raises(TypeError):
+                log.status['k'] = object()
+            assert 'k' not in log.status
+
+    def test_deleting_a_missing_key(self, path):
+        with SQLiteLog(path) as log:
+            with pytest.raises(KeyError):
+                del log[0]['nothing']
+
+    def test_pickle_opt_in(self, path):
+        from test_codec import Opaque
+        with SQLiteLog(path, allow_pickle=True) as log:
+            log[0]['o'] = Opaque()
+            run = log.uuid
+        with SQLiteLog(path, uuid=run) as again:
+            assert 'allow_pickle' in repr(again[0]['o'])
+        with SQLiteLog(path, uuid=run, allow_pickle=True) as again:
+            assert again[0]['o'] == Opaque()
+
+
+class TestReadOnly:
+    def test_read_only_never_writes(self, path):
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+            run = log.uuid
+        with SQLiteLog(path, uuid=run, read_only=True) as reader:
+            assert reader[0]['a'] == 1
+            with pytest.raises(ReadOnlyLogError, match='read-only'):
+                reader[0]['a'] = 2
+            with pytest.raises(ReadOnlyLogError, match='read-only'):
+                reader.status['x'] = 1
+        with pytest.raises(LogDatabaseError, match='no such file'):
+            SQLiteLog(path + '.missing', uuid=run, read_only=True)
+        assert not os.path.exists(path + '.missing')
+
+    def test_stays_read_only_when_pickled(self, path):
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+            copy = pickle.loads(pickle.dumps(reader))
+        assert copy.read_only and copy.uuid == log.uuid
+        with pytest.raises(ReadOnlyLogError):
+            copy[1]['a'] = 2
+        copy.close()
+        assert count_entries(path) == 1
+
+    def test_changes_no_file(self, tmp_path, path):
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+        before = file_state(path)
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+            assert dict(reader[0]) == {'a': 1} and len(reader) == 1
+            reader.to_dataframe if False else list(reader.records())
+            dict(reader.status)
+        assert file_state(path) == before
+        assert sorted(os.listdir(str(tmp_path))) == ['log.sqlite']
+
+    def test_never_switches_the_journal_to_wal(self, path):
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+        connection = sqlite3.connect(path)
+        connection.execute('PRAGMA journal_mode = DELETE')
+        connection.close()
+        before = file_state(path)
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+            assert reader[0]['a'] == 1
+        assert committed(path, 'PRAGMA journal_mode') == [('delete',)]
+        assert file_state(path) == before
+
+    def test_a_failed_open_changes_nothing(self, path):
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+        before = file_state(path)
+        for options in ({'uuid': uuid.uuid4()}, {'uuid': uuid.uuid4(),
+                                                 'read_only': True}):
+            with pytest.raises(UnknownRunError):
+                SQLiteLog(path, **options)
+        assert file_state(path) == before
+
+    def test_a_read_only_open_of_a_file_without_our_tables(self, path):
+        connection = sqlite3.connect(path)
+        connection.execute('CREATE TABLE other (x)')
+        connection.close()
+        before = file_state(path)
+        with pytest.raises(UnknownRunError):
+            SQLiteLog(path, uuid=uuid.uuid4(), read_only=True)
+        with pytest.raises(UnknownRunError):
+            SQLiteLog(path, uuid=uuid.uuid4())
+        assert file_state(path) == before
+
+    def test_a_checkpoint_whose_database_is_gone_makes_no_file(
+            self, tmp_path, path):
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+            checkpoint = pickle.dumps(log)
+        os.remove(path)
+        with pytest.raises(UnknownRunError, match='no such file'):
+            pickle.loads(checkpoint)
+        assert os.listdir(str(tmp_path)) == []
+
+    def test_a_relative_path_is_kept_absolute_in_a_checkpoint(
+            self, tmp_path, monkeypatch):
+        monkeypatch.chdir(str(tmp_path))
+        with SQLiteLog('relative.sqlite') as log:
+            log[0]['a'] = 1
+            checkpoint = pickle.dumps(log)
+        elsewhere = tmp_path / 'elsewhere'
+        elsewhere.mkdir()
+        monkeypatch.chdir(str(elsewhere))
+        with pickle.loads(checkpoint) as again:
+            assert again[0]['a'] == 1
+        assert os.listdir(str(elsewhere)) == []
+
+    def test_a_file_on_read_only_media(self, tmp_path):
+        source = tmp_path / 'media'
+        source.mkdir()
+        path = str(source / 'log.sqlite')
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+        process = read_on_read_only_media(source, log.h_uuid)
+        assert process.returncode == 0, process.stderr
+        assert process.stdout.split('\n')[0] == "{'a': 1} 0"
+        assert sorted(os.listdir(str(source))) == ['log.sqlite']
+
+    def test_commits_left_in_a_wal_without_its_shm(self, tmp_path):
+        # A writer killed on writable media, its files then made read-only
+        # without the -shm: its last commits cannot be read there, and the
+        # error says so rather than showing the file without them.
+        source = tmp_path / 'media'
+        source.mkdir()
+        path = str(source / 'log.sqlite')
+        writer = subprocess.Popen(
+            [sys.executable, '-c', 'import sys; from blocks_log import '
+             'SQLiteLog; log = SQLiteLog(sys.argv[1]); log[0]["a"] = 1; '
+             'log.flush(); print(log.h_uuid, flush=True); sys.stdin.read()',
+             path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            universal_newlines=True, env=dict(os.environ, PYTHONPATH=ROOT))
+        run = writer.stdout.readline().strip()
+        writer.kill()
+        writer.wait()
+        os.remove(path + '-shm')
+        process = read_on_read_only_media(source, run)
+        if os.geteuid() != 0:
+            pytest.skip('without root, SQLite makes no -shm either way')
+        assert process.returncode != 0
+        assert 'copy the database and its -wal file' in process.stderr
+
+
+def read_on_read_only_media(source, run):
+    """Read run `run` of source/log.sqlite in another process, with the
+    directory read-only: as root, a read-only bind mount in a mount
+    namespace of its own; otherwise without write permission."""
+    reader = """
+        import sys
+        from blocks_log import SQLiteLog
+        with SQLiteLog(sys.argv[1], uuid=sys.argv[2],
+                       read_only=True) as log:
+            print(dict(log[0]), log.status['iterations_done'])
+        """
+    path = str(source / 'log.sqlite')
+    if os.geteuid() != 0:
+        os.chmod(path, 0o444)
+        os.chmod(str(source), 0o555)
+        try:
+            return run_python(reader, path, run)
+        finally:
+            os.chmod(str(source), 0o755)
+    mount = source.parent / 'read-only'
+    mount.mkdir(exist_ok=True)
+    script = ('mount --bind {0} {1} && mount -o remount,ro,bind {1} && '
+              'exec "$@"'.format(source, mount))
+    try:
+        process = run_python(reader, str(mount / 'log.sqlite'), run,
+                             prefix=['unshare', '-m', 'sh', '-c', script,
+                                     'sh'])
+    except FileNotFoundError:
+        pytest.skip('unshare is not installed')
+    if process.returncode and 'mount:' in process.stderr:
+        pytest.skip('cannot mount here: ' + process.stderr.strip())
+    return process
+
+
+class TestBrokenFiles:
+    def test_unknown_uuid_changes_nothing(self, path):
+        with pytest.raises(UnknownRunError, match=uuid.UUID(int=1).hex):
+            SQLiteLog(path, uuid=uuid.UUID(int=1))
+        assert not os.path.exists(path) or committed(
+            path, "SELECT name FROM sqlite_master") == []
+        with pytest.raises(KeyError):
+            SQLiteLog(path, uuid='not-a-uuid')
+
+    def test_not_a_database(self, path):
+        with open(path, 'wb') as f:
+            f.write(b'this is not a database' * 100)
+        with pytest.raises(LogDatabaseError, match='log.sqlite'):
+            SQLiteLog(path)
+        with open(path, 'rb') as f:
+            assert f.read() == b'this is not a database' * 100
+
+    def test_newer_schema(self, path):
+        SQLiteLog(path).close()
+        committed_write(path, "UPDATE blocks_log_meta SET value = 99")
+        with pytest.raises(SchemaVersionError, match='99'):
+            SQLiteLog(path)
+
+    def test_schema_of_a_development_version(self, path):
+        SQLiteLog(path).close()
+        committed_write(path, "UPDATE blocks_log_meta SET value = 1")
+        with pytest.raises(SchemaVersionError, match='development version'):
+            SQLiteLog(path)
+
+    @pytest.mark.parametrize('damage', [
+        "UPDATE blocks_log_meta SET value = 'three'",
+        "UPDATE blocks_log_meta SET value = NULL",
+        "DELETE FROM blocks_log_meta"])
+    def test_damaged_schema_version(self, path, damage):
+        SQLiteLog(path).close()
+        committed_write(path, damage)
+        with pytest.raises(SchemaVersionError, match='damaged'):
+            SQLiteLog(path)
+
+    def test_a_foreign_table_of_our_name(self, path):
+        committed_write(path, 'CREATE TABLE blocks_log_runs (name, score)')
+        before = file_state(path)
+        with pytest.raises(LogDatabaseError, match='blocks_log_runs'):
+            SQLiteLog(path)
+        assert file_state(path) == before
+
+    def test_a_forged_value_reads_as_a_placeholder(self, path):
+        with SQLiteLog(path) as log:
+            log[0].update({'good': 1.5, 'bad': (1, 2)})
+            log[1]['good'] = 2.5
+        committed_write(path, "UPDATE blocks_log_entries SET value = "
+                              "X'4A7B2274223A5B31' WHERE typeof(value) = "
+                              "'blob' AND time = 0")
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert again[0]['good'] == 1.5 and again[1]['good'] == 2.5
+            bad = again[0]['bad']
+            assert isinstance(bad, codec.Undecodable)
+            assert 'JSONDecodeError' in repr(bad)
+            assert [key for _, key, _ in again.records()] == [
+                'good', 'bad', 'good'] or len(list(again.records())) == 3
+
+    @pytest.mark.parametrize('damage', ['truncate', 'overwrite'])
+    def test_a_damaged_file_gives_our_error(self, path, damage):
+        with SQLiteLog(path) as log:
+            for time in range(2000):
+                log[time]['v'] = 'x' * 50
+        size = os.path.getsize(path)
+        with open(path, 'r+b') as f:
+            if damage == 'truncate':  # found when opening
+                f.truncate(size // 2)
+            else:  # found when reading the damaged pages
+                f.seek(size // 2)
+                f.write(b'\xff' * 4096)
+        with pytest.raises(LogDatabaseError, match='malformed') as raised:
+            with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+                list(again.records())
+        assert not isinstance(raised.value, sqlite3.Error)
+        assert 'log.sqlite' in str(raised.value)
+
+
+def committed_write(path, statement):
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(statement)
+    connection.close()
