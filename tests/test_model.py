@@ -52,6 +52,23 @@ def run_model(backend, tmp_path_factory):
             if values:
                 self.rows.setdefault(time, {}).update(values)
 
+        @rule(time=TIMES, key=KEYS)
+        def delete(self, time, key):
+            if key in self.rows.get(time, {}):
+                del self.log[time][key]
+                del self.rows[time][key]
+                if not self.rows[time]:
+                    del self.rows[time]
+            else:
+                with pytest.raises(KeyError):
+                    del self.log[time][key]
+
+        @rule(time=TIMES)
+        def end_epoch_in_place(self, time):
+            # As Blocks' main loop does: the list changed in place.
+            self.log.status['_epoch_ends'].append(time)
+            self.status['_epoch_ends'] = self.status['_epoch_ends'] + [time]
+
         @rule(time=TIMES)
         def read(self, time):
             assert dict(self.log[time]) == self.rows.get(time, {})
@@ -86,6 +103,22 @@ def run_model(backend, tmp_path_factory):
             self.status['resumed_from'] = old
             self.uuid = self.log.uuid
 
+        @precondition(lambda self: backend == 'sqlite-file')
+        @rule()
+        def read_through_another_handle(self):
+            # What a reader sees once the writer flushed: the same.
+            self.log.flush()
+            reader = type(self.log)(self.log.database, uuid=self.log.uuid,
+                                    read_only=True)
+            try:
+                rows = dict((time, dict(reader[time])) for time in reader)
+                assert rows == self.rows
+                status = dict(reader.status)
+                status['_epoch_ends'] = list(status['_epoch_ends'])
+                assert status == self.status
+            finally:
+                reader.close()
+
         @precondition(lambda self: self.status['iterations_done'] > 0)
         @rule()
         def previous_row(self):
@@ -106,7 +139,9 @@ def run_model(backend, tmp_path_factory):
         def holds_what_the_model_holds(self):
             rows = dict((time, dict(self.log[time])) for time in self.log)
             assert dict((t, r) for t, r in rows.items() if r) == self.rows
-            assert dict(self.log.status) == self.status
+            status = dict(self.log.status)
+            status['_epoch_ends'] = list(status['_epoch_ends'])
+            assert status == self.status
             assert self.log.uuid == self.uuid
             records = list(self.log.records())
             # Time order; within a time, each backend has its own order.
