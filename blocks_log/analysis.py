@@ -4,6 +4,8 @@ pandas is an optional dependency: it is imported here, lazily, and nowhere
 else.
 
 """
+import array
+import heapq
 from numbers import Integral
 
 PANDAS_HINT = ("this needs pandas, an optional dependency of blocks_log: "
@@ -139,17 +141,64 @@ def columns_to_dataframe(pandas, times, columns):
         index=index, columns=list(columns))
 
 
+def series_records(columns):
+    """Iterate over ``(time, key, value)`` records of `columns` (key ->
+    series, see :mod:`blocks_log.series`) in time order; within a time, in
+    the order of `columns`."""
+    streams = [_stream(index, key, column)
+               for index, (key, column) in enumerate(columns.items())]
+    for time, _, key, value in heapq.merge(*streams):
+        yield time, key, value
 
-def dict_columns_to_dataframe(pandas, columns):
-    """Return a data frame from columns given as ``{key: {time: value}}``.
 
-    Index: every time of any column, increasing, named ``time``; columns in
-    the order of `columns`; NaN where a column has no value.
+def _stream(index, key, column):
+    for time, value in zip(*column):
+        yield time, index, key, value
+
+
+def series_to_dataframe(pandas, columns):
+    """Return a data frame from `columns` (key -> series), index named
+    ``time``: every time of any column, increasing; NaN where a column has
+    no value.
+
+    Columns of arrays become numpy arrays without a copy; when every column
+    has the same times (a key logged at every iteration) no alignment is
+    needed at all. Otherwise the dtype of each column is pandas' inference,
+    as ``DataFrame.from_dict(log, orient='index')`` makes it.
 
     """
-    frame = pandas.DataFrame(columns, columns=list(columns))
+    import numpy
+    arrays = dict((key, (_as_numpy(numpy, times, numpy.int64),
+                         _as_numpy(numpy, values, None)))
+                  for key, (times, values) in columns.items())
+    shared = None
+    for times, _ in arrays.values():
+        if shared is None:
+            shared = times
+        elif not numpy.array_equal(shared, times):
+            shared = None
+            break
+    if shared is not None:
+        index = pandas.Index(shared, name='time')
+        return pandas.DataFrame(
+            dict((key, values) for key, (_, values) in arrays.items()),
+            index=index, columns=list(arrays))
+    frame = pandas.DataFrame(dict(
+        (key, pandas.Series(values, index=times))
+        for key, (times, values) in arrays.items()), columns=list(arrays))
     if not len(frame.index):
         frame.index = pandas.Index([], dtype='int64')
     frame = frame.sort_index()
     frame.index.name = 'time'
     return frame
+
+
+def _as_numpy(numpy, sequence, dtype):
+    if isinstance(sequence, array.array):
+        return numpy.frombuffer(sequence, dtype=sequence.typecode)
+    if isinstance(sequence, range):
+        return numpy.arange(sequence.start, sequence.stop, sequence.step,
+                            dtype=numpy.int64)
+    if dtype is not None:
+        return numpy.asarray(sequence, dtype=dtype)
+    return sequence  # a list: pandas infers its dtype

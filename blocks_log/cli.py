@@ -165,9 +165,12 @@ def cmd_show(args, out):
 
 def cmd_export(args, out):
     log = open_source(args.source, args.run, args.trust_pickle)
-    columns, rows = _rows(log)
     target = open(args.output, 'w', newline='') if args.output else out
     try:
+        if args.long:
+            _export_long(log, args.format, target)
+            return
+        columns, rows = _rows(log)
         if args.format == 'csv':
             writer = csv.writer(target, lineterminator='\n')
             writer.writerow(['time'] + columns)
@@ -183,6 +186,21 @@ def cmd_export(args, out):
     finally:
         if args.output:
             target.close()
+
+
+def _export_long(log, format, target):
+    # One record per value: what a SQL view of (run, time, key, value)
+    # would give, read from chunks and rows alike.
+    run = log.h_uuid
+    if format == 'csv':
+        writer = csv.writer(target, lineterminator='\n')
+        writer.writerow(['run', 'time', 'key', 'value'])
+        for time, key, value in log.records():
+            writer.writerow([run, time, key, _csv_cell(value)])
+    else:
+        for time, key, value in log.records():
+            target.write(json.dumps({'run': run, 'time': time, 'key': key,
+                                     'value': _jsonable(value)}) + '\n')
 
 
 def _csv_cell(value):
@@ -288,6 +306,9 @@ def build_parser():
                      '-o log.csv')
     _source_args(export)
     export.add_argument('--format', choices=['csv', 'jsonl'], required=True)
+    export.add_argument('--long', action='store_true',
+                        help='one record per value (run, time, key, value) '
+                             'instead of one per time')
     export.add_argument('-o', '--output', metavar='FILE',
                         help='default: standard output')
     export.set_defaults(run_command=cmd_export)

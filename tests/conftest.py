@@ -4,9 +4,15 @@ import os
 import pytest
 
 import blocks_log
+from blocks_log.stores import chunks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'blocks')
+
+#: Times per block of the 'sqlite-chunked' backend: small, so that numbers
+#: are packed into chunks after a few iterations, and every read goes
+#: through chunks and rows alike.
+SMALL_SPAN = 3
 
 
 def backend_factories(tmp_path):
@@ -18,14 +24,22 @@ def backend_factories(tmp_path):
             database=str(tmp_path / 'log.sqlite'), **kwargs)
         factories['sqlite-memory'] = lambda **kwargs: sqlite_log(
             database=':memory:', **kwargs)
+        factories['sqlite-chunked'] = lambda **kwargs: sqlite_log(
+            database=str(tmp_path / 'chunked.sqlite'), **kwargs)
     return factories
 
 
-BACKEND_NAMES = ['python', 'sqlite-file', 'sqlite-memory']
+BACKEND_NAMES = ['python', 'sqlite-file', 'sqlite-memory', 'sqlite-chunked']
+
+
+def use_backend(name, monkeypatch):
+    """Set up what backend `name` needs for the rest of a test."""
+    if name == 'sqlite-chunked':
+        monkeypatch.setattr(chunks, 'SPAN', SMALL_SPAN)
 
 
 @pytest.fixture(params=BACKEND_NAMES)
-def make_log(request, tmp_path):
+def make_log(request, tmp_path, monkeypatch):
     """A callable making a new, empty log of one backend.
 
     The contract suite runs once per backend in ``BACKEND_NAMES``.
@@ -34,6 +48,7 @@ def make_log(request, tmp_path):
     factories = backend_factories(tmp_path)
     if request.param not in factories:
         pytest.skip('backend {} is not available'.format(request.param))
+    use_backend(request.param, monkeypatch)
     made = []
 
     def make(**kwargs):

@@ -20,9 +20,13 @@ def committed(path, query, *parameters):
 
 
 def count_entries(path):
-    """The committed values of every run (the status left out)."""
-    return committed(path, 'SELECT count(*) FROM blocks_log_entries '
+    """The committed values of every run (the status left out), in rows
+    and in chunks."""
+    rows = committed(path, 'SELECT count(*) FROM blocks_log_entries '
                            'WHERE time < ?', STATUS_TIME)[0][0]
+    packed = committed(path, 'SELECT coalesce(sum(count), 0) '
+                             'FROM blocks_log_chunks')[0][0]
+    return rows + packed
 
 
 def run_python(code, *args, **kwargs):

@@ -266,3 +266,20 @@ def test_trusting_a_pickle_is_asked_for(tmp_path):
 def test_a_directory_as_source(tmp_path, capsys):
     assert run_cli('show', str(tmp_path))[0] == 2
     assert 'is a directory' in capsys.readouterr().err
+
+
+def test_export_long(demo_db):
+    path, _ = demo_db
+    run = last_run(path)
+    status, output = run_cli('export', path, run[:8], '--format', 'csv',
+                             '--long')
+    rows = list(csv.reader(io.StringIO(output)))
+    assert status == 0 and rows[0] == ['run', 'time', 'key', 'value']
+    with SQLiteLog(path, uuid=run, read_only=True) as log:
+        assert [(int(t), k) for _, t, k, _ in rows[1:]] == [
+            (t, k) for t, k, _ in log.records()]
+        assert set(r for r, _, _, _ in rows[1:]) == {run}
+    status, output = run_cli('export', path, run[:8], '--format', 'jsonl',
+                             '--long')
+    first = json.loads(output.splitlines()[0])
+    assert sorted(first) == ['key', 'run', 'time', 'value']

@@ -15,6 +15,7 @@ import pytest
 from blocks_log import SQLiteLog
 from blocks_log.database import session as session_module
 from blocks_log.errors import LogWriteError, RunInUseError
+from blocks_log.stores import chunks
 from blocks_log.stores import sqlite_connection
 
 from helpers import committed, count_entries, run_python
@@ -73,8 +74,12 @@ class TestDroppedWithoutClose:
 class TestFork:
     @pytest.mark.parametrize('first', ['parent', 'child'])
     @pytest.mark.parametrize('trial', range(4))
+    @pytest.mark.parametrize('span', [None, 4])
     def test_each_keeps_what_it_wrote_whichever_closes_first(
-            self, path, first, trial):
+            self, path, first, trial, span, monkeypatch):
+        # With small blocks, both pack the run they share.
+        if span:
+            monkeypatch.setattr(chunks, 'SPAN', span)
         log = SQLiteLog(path)
         log[0]['before'] = 0
         to_child, from_parent = os.pipe()
@@ -112,6 +117,41 @@ class TestFork:
         assert sorted(t for t in rows if 'parent' in rows[t]) == list(
             range(100, 140))
         assert committed(path, 'PRAGMA integrity_check') == [('ok',)]
+
+    def test_parent_and_child_pack_the_run_they_share(self, path,
+                                                      monkeypatch):
+        # The child packs after the parent did, from where the file says
+        # packing stands, not from where it stood at the fork; else it
+        # would pack again the row the parent wrote after its packing.
+        monkeypatch.setattr(chunks, 'SPAN', 4)
+        log = SQLiteLog(path)
+        for time in range(1, 10):
+            log[time]['v'] = float(time)
+            log.flush()
+        parent_done, child_go = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.read(parent_done, 1)
+                for time in (40, 41, 42):
+                    log[time]['child'] = float(time)
+                    log.flush()
+                log.close()
+            finally:
+                os._exit(0)
+        for time in range(10, 30):
+            log[time]['v'] = float(time)
+            log.flush()
+        log[9]['v'] = -9.0  # a row, in a block packed already
+        log.close()
+        os.write(child_go, b'x')
+        assert os.waitpid(pid, 0)[1] == 0
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            history = again.history('v')
+            assert [time for time, _ in history] == list(range(1, 30))
+            assert dict(history)[9] == -9.0
+            assert again.history('child') == [(40, 40.0), (41, 41.0),
+                                              (42, 42.0)]
 
     def test_buffer_is_flushed_before_fork(self, path):
         log = SQLiteLog(path)

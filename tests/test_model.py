@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant,
                                  precondition, rule)
 
-from conftest import BACKEND_NAMES, backend_factories
+from conftest import BACKEND_NAMES, backend_factories, use_backend
 
-TIMES = st.integers(min_value=0, max_value=6)
+TIMES = st.integers(min_value=0, max_value=12)
 KEYS = st.sampled_from(['loss', 'acc', 'saved_to', "it's"])
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(max_size=5),
@@ -103,7 +103,8 @@ def run_model(backend, tmp_path_factory):
             self.status['resumed_from'] = old
             self.uuid = self.log.uuid
 
-        @precondition(lambda self: backend == 'sqlite-file')
+        @precondition(lambda self: backend in ('sqlite-file',
+                                               'sqlite-chunked'))
         @rule()
         def read_through_another_handle(self):
             # What a reader sees once the writer flushed: the same.
@@ -158,7 +159,9 @@ def run_model(backend, tmp_path_factory):
 
 
 @pytest.mark.parametrize('backend', BACKEND_NAMES)
-def test_log_behaves_as_the_model(backend, tmp_path_factory, tmp_path):
+def test_log_behaves_as_the_model(backend, tmp_path_factory, tmp_path,
+                                  monkeypatch):
     if backend not in backend_factories(tmp_path):
         pytest.skip('backend {} is not available'.format(backend))
+    use_backend(backend, monkeypatch)
     run_model(backend, tmp_path_factory)

@@ -18,12 +18,15 @@ pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX signals and fork')
 
 
-def start_writer(database, iterations, pause=None):
+def start_writer(database, iterations, pause=None, span=None):
+    environment = dict(os.environ)
+    if span is not None:
+        environment['WRITER_SPAN'] = str(span)
     process = subprocess.Popen(
         [sys.executable, WRITER, database, str(iterations)] + (
             [] if pause is None else [str(pause)]),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        universal_newlines=True)
+        universal_newlines=True, env=environment)
     run = process.stdout.readline().strip()
     return process, run
 
@@ -38,10 +41,12 @@ def check_consistent(log):
     return done
 
 
+@pytest.mark.parametrize('span', [None, 3])
 @pytest.mark.parametrize('seed', range(4))
-def test_kill_9_keeps_every_completed_iteration(tmp_path, seed):
+def test_kill_9_keeps_every_completed_iteration(tmp_path, seed, span):
+    # With small blocks, the kill often falls in a commit that packs.
     database = str(tmp_path / 'crash.sqlite')
-    process, run = start_writer(database, -1)
+    process, run = start_writer(database, -1, span=span)
     # The writer prints an iteration once status['iterations_done'] moved
     # past it, i.e. once it was committed; kill it a random while later.
     for _ in range(random.Random(seed).randint(5, 300)):
@@ -51,6 +56,9 @@ def test_kill_9_keeps_every_completed_iteration(tmp_path, seed):
     with sqlite3.connect(database) as connection:
         assert connection.execute('PRAGMA integrity_check').fetchall() == [
             ('ok',)]
+        if span:
+            assert connection.execute('SELECT count(*) FROM '
+                                      'blocks_log_chunks').fetchone()[0]
     with SQLiteLog(database, uuid=run, read_only=True) as log:
         for time in range(1, completed + 1):
             assert dict(log[time]) == dict((key, float(time))
@@ -58,10 +66,13 @@ def test_kill_9_keeps_every_completed_iteration(tmp_path, seed):
         assert log.status['iterations_done'] >= completed
 
 
-def test_eight_writers_and_a_reader(tmp_path):
+@pytest.mark.parametrize('span', [None, 5])
+def test_eight_writers_and_a_reader(tmp_path, span):
+    # With small blocks, the reader reads while runs are being packed.
     database = str(tmp_path / 'shared.sqlite')
     SQLiteLog(database).close()  # the schema, so the reader can start
-    writers = [start_writer(database, 300, pause=150) for _ in range(8)]
+    writers = [start_writer(database, 300, pause=150, span=span)
+               for _ in range(8)]
     # Each writer stops half-way: the reader sees exactly that much.
     for process, run in writers:
         lines = iter(process.stdout.readline, 'paused\n')

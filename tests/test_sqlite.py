@@ -6,35 +6,25 @@ import os
 import pickle
 import shutil
 import sqlite3
-import uuid
 
 import pytest
 from hypothesis import given, settings
 
+import blocks_log
 from blocks_log import BACKENDS, SQLiteLog, codec
+from blocks_log.stores import chunks
 from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
 from blocks_log.stores import sqlite_sql as sql
-from blocks_log.errors import (ClosedLogError, LogDatabaseError, LogError,
-                               LogWriteError, SchemaVersionError,
-                               UnknownRunError)
+from blocks_log.errors import LogError
 
 from conftest import FIXTURES
+from helpers import committed, count_entries, file_state
 from test_codec import VALUES, same
 
 
 @pytest.fixture
 def path(tmp_path):
     return str(tmp_path / 'log.sqlite')
-
-
-# The committed values; the status is stored in the same table.
-COUNT_ENTRIES = ('SELECT count(*) FROM blocks_log_entries '
-                 'WHERE time < {}'.format(sql.STATUS_TIME))
-
-
-def committed(path, query, *parameters):
-    with sqlite3.connect(path) as connection:
-        return connection.execute(query, parameters).fetchall()
 
 
 class TestDefaults:
@@ -74,14 +64,13 @@ class TestPersistence:
     def test_commit_when_iteration_advances(self, path):
         log = SQLiteLog(path)
         log.current_row['a'] = 1
-        count = COUNT_ENTRIES
-        assert committed(path, count) == [(0,)]
+        assert count_entries(path) == 0
         assert log[0]['a'] == 1  # reads see the buffer
         log.status['iterations_done'] += 1
-        assert committed(path, count) == [(1,)]
+        assert count_entries(path) == 1
         log.current_row['b'] = 2
         log.flush()
-        assert committed(path, count) == [(2,)]
+        assert count_entries(path) == 2
         log.close()
 
     def test_status_changes_survive_reopening(self, path):
@@ -107,7 +96,7 @@ class TestPersistence:
                 log[index % 50]['k{}'.format(index)] = index
             log[3]['k3'] = 'again'
             run = log.uuid
-        assert committed(path, COUNT_ENTRIES) == [(3 * sql.UPSERT_CHUNK + 7,)]
+        assert count_entries(path) == 3 * sql.UPSERT_CHUNK + 7
         with SQLiteLog(path, uuid=run) as again:
             assert again[3]['k3'] == 'again'
             assert again[7]['k{}'.format(sql.UPSERT_CHUNK + 7)] == (
@@ -115,13 +104,12 @@ class TestPersistence:
 
     def test_commit_every(self, path):
         log = SQLiteLog(path, commit_every=3)
-        count = COUNT_ENTRIES
         for _ in range(2):
             log.current_row['a'] = 1
             log.status['iterations_done'] += 1
-        assert committed(path, count) == [(0,)]
+        assert count_entries(path) == 0
         log.status['iterations_done'] += 1
-        assert committed(path, count) == [(2,)]
+        assert count_entries(path) == 2
         log.close()
 
     def test_many_runs_in_one_file(self, path):
@@ -337,8 +325,8 @@ class TestBlocksFidelity:
             log.conn.set_trace_callback(None)
             selects = [q for q in queries if 'blocks_log_entries' in q]
             assert len(selects) == 2
-            plan = log.conn.execute('EXPLAIN QUERY PLAN ' + selects[0].replace(
-                '250', '?'), (250,)).fetchall()
+            plan = log.conn.execute(
+                'EXPLAIN QUERY PLAN ' + selects[0]).fetchall()
             assert 'SEARCH' in str(plan) and 'SCAN' not in str(plan)
 
     def test_history_decodes_only_its_key(self, path, monkeypatch):
@@ -391,3 +379,182 @@ class TestBlocksFidelity:
                                (root, b'\x00\x01 not a pickle'))
         with SQLiteLog(path, uuid=root, read_only=True) as log:
             assert log[98]['raw'] == b'\x00\x01 not a pickle'
+
+
+class TestChunks:
+    """Numbers of past blocks are packed into chunks; everything reads back
+    exactly as rows did (issue 15)."""
+
+    @pytest.fixture(autouse=True)
+    def small_blocks(self, monkeypatch):
+        monkeypatch.setattr(chunks, 'SPAN', 4)
+
+    def packed(self, path):
+        return committed(path, 'SELECT count(*), coalesce(sum(count), 0) '
+                               'FROM blocks_log_chunks')[0]
+
+    def write(self, log, iterations, values):
+        for _ in range(iterations):
+            log.status['iterations_done'] += 1
+            time = log.status['iterations_done']
+            log.current_row.update(values(time))
+
+    def test_numbers_are_packed_and_read_back_exactly(self, path):
+        def values(time):
+            return {'f': time / 3.0, 'i': time * 7 - 50, 'big': 2 ** 62,
+                    'nan': float('nan') if time % 3 else -0.0,
+                    'inf': float('-inf'), 'text': 'at {}'.format(time),
+                    'flag': time % 2 == 0}
+        with SQLiteLog(path) as log:
+            self.write(log, 60, values)
+        chunk_rows, packed_values = self.packed(path)
+        assert chunk_rows > 50 and packed_values > 5 * 50
+        assert count_entries(path) == 60 * 7  # a value packed is no row
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            for time in range(1, 61):
+                row = again[time]
+                for key, expected in values(time).items():
+                    assert same(row[key], expected), (time, key)
+            assert [t for t, _ in again.history('nan')] == list(range(1, 61))
+            assert list(again) == list(range(1, 61))
+            frame_like = list(again.records())
+            assert len(frame_like) == 60 * 7
+
+    def test_late_writes_deletes_and_sparse_keys(self, path):
+        with SQLiteLog(path) as log:
+            self.write(log, 40, lambda time: dict(
+                {'loss': float(time)},
+                **({'rare': time} if time % 9 == 0 else {})))
+            assert self.packed(path)[0] > 0
+            log[2]['loss'] = 'rewritten'  # after its block was packed
+            log[3]['loss'] = -3.0
+            del log[5]['loss']
+            log[6].clear()
+            log.resume()
+            log[7]['loss'] = 'child'
+            del log[8]['loss']
+            self.write(log, 12, lambda time: {'loss': -float(time)})
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            times = [time for time, _ in again.history('loss')]
+            assert times == sorted(set(times))
+            history = dict(again.history('loss'))
+            assert history[2] == 'rewritten' and history[3] == -3.0
+            assert 5 not in history and 6 not in again and 8 not in history
+            assert history[7] == 'child' and history[9] == 9.0
+            assert history[52] == -52.0 and history[41] == -41.0
+            assert again.history('rare') == [(9, 9), (18, 18), (27, 27),
+                                             (36, 36)]
+            assert 5 not in again and 6 not in again and 8 not in again
+            assert dict(again[2]) == {'loss': 'rewritten'}
+            assert list(again.records(start=1, stop=4)) == [
+                (1, 'loss', 1.0), (2, 'loss', 'rewritten'), (3, 'loss', -3.0)]
+
+    def test_a_read_sees_a_packing_commit_whole(self, path, monkeypatch):
+        # The writer packs between the two statements of a read (chunks,
+        # then rows): the read still sees one state of the file.
+        writer = SQLiteLog(path)
+        self.write(writer, 9, lambda time: {'v': float(time)})
+        reader = SQLiteLog(path, uuid=writer.uuid, read_only=True)
+        real_query = reader._session.store.db.query
+        calls = []
+
+        def query(statement, parameters=()):
+            rows = real_query(statement, parameters)
+            if 'blocks_log_chunks' in statement and not calls:
+                calls.append(statement)
+                self.write(writer, 8, lambda time: {'v': float(time)})
+            return rows
+        monkeypatch.setattr(reader._session.store.db, 'query', query)
+        history = reader.history('v')
+        assert calls
+        assert [time for time, _ in history] == list(range(1, 9))
+        writer.close()
+        reader.close()
+
+    @pytest.mark.parametrize('pack_rows', [1500, 500])
+    def test_a_thousand_keys_per_iteration(self, path, monkeypatch,
+                                           pack_rows):
+        # Packed a few times (or, with more keys than a commit packs, one
+        # time) per commit.
+        monkeypatch.setattr(chunks, 'PACK_ROWS', pack_rows)
+        keys = ['key{}'.format(index) for index in range(1000)]
+        with SQLiteLog(path) as log:
+            self.write(log, 12, lambda time: dict(
+                (key, time + index / 1000.0)
+                for index, key in enumerate(keys)))
+        assert self.packed(path)[0] > 0
+        # No commit packed more than PACK_ROWS values (whole times, though).
+        assert committed(path, 'SELECT max(count) FROM blocks_log_chunks')[
+            0][0] == max(1, pack_rows // 1000)
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            for time in (1, 5, 12):
+                assert dict(again[time]) == dict(
+                    (key, time + index / 1000.0)
+                    for index, key in enumerate(keys))
+            assert again.history('key999') == [
+                (time, time + 0.999) for time in range(1, 13)]
+
+    def test_a_key_logged_now_and_then_is_packed(self, path):
+        with SQLiteLog(path) as log:
+            self.write(log, 200, lambda time: (
+                {'rare': float(time)} if time % 25 == 0 else {}))
+        rows = committed(path, 'SELECT count(*) FROM blocks_log_entries '
+                               'WHERE typeof(value) = \'real\'')[0][0]
+        assert self.packed(path)[1] == 8 - rows and rows <= 1
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert again.history('rare') == [(t, float(t))
+                                             for t in range(25, 201, 25)]
+
+    def test_blocks_without_numbers_are_skipped_to_the_next(self, path):
+        # Block [4, 8) holds nothing; 9 is packed, not passed over.
+        with SQLiteLog(path) as log:
+            for times in ([1], [9, 17], [30], [31], [32], [33]):
+                for time in times:
+                    log[time]['v'] = float(time)
+                log.flush()
+            assert committed(path, 'SELECT count(*) FROM blocks_log_entries '
+                                   'WHERE time = 9') == [(0,)]
+            assert log.history('v')[:3] == [(1, 1.0), (9, 9.0), (17, 17.0)]
+
+    def test_frames_from_chunks_and_rows(self, path):
+        pytest.importorskip('pandas')
+        with SQLiteLog(path) as log:
+            self.write(log, 30, lambda time: dict(
+                {'a': float(time)}, **({'b': time} if time > 10 else {})))
+            log[20]['a'] = 'text'
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            frame = again.to_dataframe()
+            assert list(frame.index) == list(range(1, 31))
+            assert frame.loc[20, 'a'] == 'text' and frame.loc[21, 'a'] == 21
+            assert frame['b'].isna().sum() == 10 and frame.loc[30, 'b'] == 30
+            part = again.to_dataframe(keys=['b'], start=12, stop=15)
+            assert list(part.index) == [12, 13, 14]
+            assert part['b'].tolist() == [12, 13, 14]
+
+    def test_reopening_a_run_packs_on(self, path):
+        with SQLiteLog(path) as log:
+            self.write(log, 20, lambda time: {'v': float(time)})
+        first = self.packed(path)[1]
+        with SQLiteLog(path, uuid=log.uuid) as again:
+            self.write(again, 20, lambda time: {'v': float(time)})
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert again.history('v') == [(t, float(t)) for t in range(1, 41)]
+        assert 0 < first < self.packed(path)[1]
+
+    def test_a_file_of_version_2_is_migrated_and_reads_as_before(self,
+                                                                 path):
+        shutil.copy(os.path.join(FIXTURES, '..', 'blocks_log_0.1.sqlite'),
+                    path)
+        before = file_state(path)
+        runs = blocks_log.list_runs(path)
+        with SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True) as old:
+            rows = dict((t, dict(old[t])) for t in old)
+            status = dict(old.status)
+        assert file_state(path) == before and rows
+        with SQLiteLog(path, uuid=runs[-1]['uuid']) as writer:
+            assert dict((t, dict(writer[t])) for t in writer) == rows
+            self.write(writer, 10, lambda time: {'new': float(time)})
+        assert committed(path, 'SELECT value FROM blocks_log_meta') == [(3,)]
+        with SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True) as again:
+            assert dict(again.status)['epochs_done'] == status['epochs_done']
+            assert dict(again[1])['train_loss'] == rows[1]['train_loss']

@@ -4,7 +4,8 @@
 ITERATIONS iterations of 10 values each (-1: forever) and prints the run's
 uuid, then each iteration number once it is completed. With PAUSE, it
 prints ``paused`` once that many iterations are committed, and waits for a
-line on its standard input before going on.
+line on its standard input before going on. ``$WRITER_SPAN`` sets the
+times per block of the run's chunks (small: packing at every few commits).
 
 """
 import os
@@ -14,11 +15,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from blocks_log import SQLiteLog  # noqa: E402
+from blocks_log.stores import chunks  # noqa: E402
 
 KEYS = ['value_{}'.format(index) for index in range(10)]
 
 
 def main(database, iterations, pause=None):
+    chunks.SPAN = int(os.environ.get('WRITER_SPAN', chunks.SPAN))
     log = SQLiteLog(database)
     print(log.h_uuid, flush=True)
     iteration = 0

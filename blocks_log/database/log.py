@@ -189,11 +189,8 @@ class DatabaseLog(TrainingLogBase, Mapping):
 
         """
         analysis.check_range(start, stop)
-        columns = self._session.read_columns(None, start or 0, stop)
-        records = [(time, key, value) for key, column in columns.items()
-                   for time, value in column.items()]
-        records.sort(key=operator.itemgetter(0))
-        return iter(records)
+        return analysis.series_records(
+            self._session.read_series(None, start or 0, stop))
 
     def history(self, key):
         """Return the ``(time, value)`` pairs of `key` in time order,
@@ -205,8 +202,8 @@ class DatabaseLog(TrainingLogBase, Mapping):
             If `key` is not a str.
         """
         codec.check_key(key)
-        column = self._session.read_columns([key]).get(key, {})
-        return sorted(column.items())
+        times, values = self._session.read_series([key])[key]
+        return list(zip(times, values))
 
     def to_dataframe(self, keys=None, start=None, stop=None):
         """Return the log as a :class:`pandas.DataFrame`.
@@ -218,8 +215,8 @@ class DatabaseLog(TrainingLogBase, Mapping):
         keys = analysis.check_keys(keys)
         analysis.check_range(start, stop)
         pandas = analysis.import_pandas()
-        columns = self._session.read_columns(keys, start or 0, stop)
-        return analysis.dict_columns_to_dataframe(pandas, columns)
+        return analysis.series_to_dataframe(
+            pandas, self._session.read_series(keys, start or 0, stop))
 
     # Writing.
 

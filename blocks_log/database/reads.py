@@ -7,7 +7,7 @@ merge their own runs; this merges the stores (blocks_log's runs over
 Blocks') and the buffer, and drops what was deleted.
 
 """
-from blocks_log import codec
+from blocks_log import codec, series
 
 _DELETED = codec.DELETED
 
@@ -69,26 +69,28 @@ class MergedReads(object):
         return dict((name, value) for name, value in values.items()
                     if value is not _DELETED)
 
-    def read_columns(self, keys=None, start=0, stop=None):
-        """``{key: {time: value}}`` over ``[start, stop)``, keys in order of
-        first appearance (or of `keys`)."""
+    def read_series(self, keys=None, start=0, stop=None):
+        """``{key: (times, values)}`` over ``[start, stop)`` (see
+        :mod:`blocks_log.series`), keys in the order of `keys`, else as the
+        stores give them."""
         stop = self.max_time if stop is None else min(stop, self.max_time)
         with self.lock:
             self.check_open()
-            columns = {} if keys is None else dict((key, {}) for key in keys)
+            columns = {} if keys is None else dict(
+                (key, series.empty()) for key in keys)
             for store, runs in reversed(self.groups):
-                for name, column in store.read_columns(
+                for name, column in store.read_series(
                         runs, keys, start, stop).items():
-                    columns.setdefault(name, {}).update(column)
+                    columns[name] = series.merge(
+                        columns.get(name, series.empty()), column)
             wanted = None if keys is None else set(keys)
-            for time, name, value in self._buffered():
-                if start <= time < stop and (wanted is None or
-                                             name in wanted):
-                    columns.setdefault(name, {})[time] = value
+            buffered = [(time, name, value)
+                        for time, name, value in self._buffered()
+                        if start <= time < stop and (
+                            wanted is None or name in wanted)]
+        columns = series.overlay(columns, buffered)
         for name, column in columns.items():
-            if _DELETED in column.values():
-                columns[name] = dict((time, value) for time, value in
-                                     column.items() if value is not _DELETED)
+            columns[name] = series.without(column, _DELETED)
         return columns
 
     def read_times(self, start=0, stop=None):
@@ -97,8 +99,8 @@ class MergedReads(object):
         with self.lock:
             if len(self.groups) > 1:  # a run resumed from one of Blocks'
                 return sorted(set(
-                    time for column in self.read_columns(
-                        None, start, stop).values() for time in column))
+                    time for times, _ in self.read_series(
+                        None, start, stop).values() for time in times))
             self.check_open()
             store, runs = self.groups[0]
             times = set(store.read_times(runs, start, stop))

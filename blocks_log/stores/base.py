@@ -116,9 +116,10 @@ class Store(object):
         """The times in ``[start, stop)`` that hold a value, increasing."""
 
     @abc.abstractmethod
-    def read_columns(self, runs, keys, start, stop):
+    def read_series(self, runs, keys, start, stop):
         """The merged values in ``[start, stop)`` of `keys` (all if
-        ``None``), as ``{key: {time: value}}``."""
+        ``None``), as ``{key: (times, values)}`` in increasing time (see
+        :mod:`blocks_log.series`)."""
 
     def data_version(self):
         """A token that changes whenever another connection commits, or

@@ -111,12 +111,14 @@ class BlocksStore(Store):
                 SELECT_TIMES, (run.ref, start, stop)))
         return sorted(times)
 
-    def read_columns(self, runs, keys, start, stop):
+    def read_series(self, runs, keys, start, stop):
         wanted = None if keys is None else set(keys)
         columns = {}
-        for run in reversed(runs):
+        for run in reversed(runs):  # nearer runs overwrite
             for time, key, stored in self.db.query(
                     SELECT_RECORDS, (run.ref, start, stop)):
                 if wanted is None or key in wanted:
                     columns.setdefault(key, {})[time] = self._decode(stored)
-        return columns
+        return dict((key, (sorted(column), [column[time] for time in
+                                             sorted(column)]))
+                    for key, column in columns.items())

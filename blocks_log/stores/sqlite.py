@@ -1,23 +1,24 @@
 """The SQLite store: blocks_log's tables in an SQLite file (or memory).
 
-All of the SQLite dialect lives here and in :mod:`.sqlite_sql`; the
-connection, its pragmas and its errors in :mod:`.sqlite_connection`.
+All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
+:mod:`.sqlite_sql`; the connection, its pragmas and its errors in
+:mod:`.sqlite_connection`; the packing of numbers in :mod:`.chunks`.
 
 """
 import time as _time
 
-from blocks_log import codec
 from blocks_log.errors import (LogDatabaseError, RunInUseError,
                                SchemaVersionError)
-from blocks_log.stores import claims, sqlite_sql as sql
+from blocks_log.stores import chunks, claims, sqlite_sql as sql
 from blocks_log.stores.base import RunInfo, Store
 from blocks_log.stores.sqlite_connection import SQLiteConnection
+from blocks_log.stores.sqlite_reads import SQLiteReads
 
 #: Blocks' own tables, which :mod:`blocks_log.stores.blocks` reads.
 BLOCKS_TABLES = frozenset(['entries', 'status'])
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteReads, Store):
     """blocks_log's runs in an SQLite database.
 
     Opening reads the schema and changes nothing; the tables are created
@@ -58,6 +59,9 @@ class SQLiteStore(Store):
                                    synchronous=synchronous)
         self._key_ids = {}
         self._key_names = {}
+        # ref -> times per block of the run's chunks (None: no chunks).
+        self._spans = {}
+        self._packing = None  # of the run this store writes
         try:
             self._inspect()
         except BaseException:
@@ -68,6 +72,8 @@ class SQLiteStore(Store):
     def connection(self):
         """The :class:`sqlite3.Connection` (Blocks' ``log.conn``)."""
         return self.db.connection
+
+    # The schema.
 
     def _inspect(self):
         tables = set(name for name, in self.db.query(sql.SELECT_TABLES))
@@ -90,6 +96,8 @@ class SQLiteStore(Store):
             raise LogDatabaseError('{}: holds tables of blocks_log but no '
                                    'schema version'.format(self.name))
         missing = set(sql.TABLES) - tables
+        if self.version == 2:
+            missing -= sql.TABLES_ADDED_IN_3
         if missing and self.version is not None:
             raise LogDatabaseError('{}: tables {} are missing'.format(
                 self.name, ', '.join(sorted(missing))))
@@ -128,10 +136,10 @@ class SQLiteStore(Store):
     def _run_query(self, query):
         new = self.version != 2
         return query.format(writer='writer' if new else 'NULL',
-                            deletions='deletions' if new else '0')
+                            span='span' if new else 'NULL')
 
-    @staticmethod
-    def _info(row):
+    def _info(self, row):
+        self._spans[row[0]] = row[5]
         return RunInfo(*row[:5])
 
     def find_run(self, uuid):
@@ -146,24 +154,19 @@ class SQLiteStore(Store):
         return [self._info(row) for row in self.db.query(
             self._run_query(sql.SELECT_RUNS))]
 
-    def _has_deletions(self, runs):
-        if self.version in (None, 2):
-            return False
-        refs = [run.ref for run in runs]
-        return bool(self.db.query(sql.SELECT_DELETIONS.format(
-            runs=sql.in_list(len(refs))), refs))
-
     def create_run(self, uuid, parent, status, claim):
         with self.db.transaction() as connection:
             self._prepare(connection)
             ref = connection.execute(sql.INSERT_RUN, (
-                uuid, parent, _time.time(), claim)).lastrowid
+                uuid, parent, _time.time(), claim, chunks.SPAN)).lastrowid
             rows, new_ids = self._rows(connection, ref, [], status)
             for statement, parameters in sql.upsert_entries(rows):
                 connection.execute(statement, parameters)
         self.version = sql.SCHEMA_VERSION
         self._key_ids.update(new_ids)
-        return self.find_run(uuid)
+        run = self.find_run(uuid)
+        self._packing = chunks.Packing(chunks.SPAN, 0)
+        return run
 
     def claim_run(self, run, claim, is_stale):
         with self.db.transaction() as connection:
@@ -174,13 +177,19 @@ class SQLiteStore(Store):
                     writer):
                 raise RunInUseError(
                     '{}: run {} is being written by {}; open it with '
-                    'read_only=True to read it, or resume() a read-only '
-                    'log of it to go on in a new run'.format(
-                        self.name, run.uuid, claims.describe(writer)))
+                    'read_only=True to read it, or wait until that writer '
+                    'closes it'.format(self.name, run.uuid,
+                                       claims.describe(writer)))
             connection.execute(sql.SET_WRITER, (claim, run.ref))
+            packed, = connection.execute(sql.SELECT_PACKED,
+                                         (run.ref,)).fetchone()
         self.version = sql.SCHEMA_VERSION
+        # A run of blocks_log 0.1 has no span: it stays rows.
+        span = self._spans.get(run.ref)
+        self._packing = span and chunks.Packing(span, packed)
 
     def release_run(self, run, claim):
+        self._packing = None
         with self.db.transaction() as connection:
             connection.execute(sql.RELEASE_WRITER, (run.ref, claim))
 
@@ -197,7 +206,16 @@ class SQLiteStore(Store):
             new_ids = None
         except KeyError:
             rows = None
+        packing = self._packing
+        if packing is not None and entries:
+            last = entries[-1][0]
+            if last > packing.frontier:
+                packing.frontier = last
+        due = packing is not None and packing.due()
         with self.db.transaction() as connection:
+            if due:
+                # First: the rows this commit writes again stay rows.
+                self._pack(connection, ref, packing)
             if rows is None:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
@@ -213,6 +231,41 @@ class SQLiteStore(Store):
                 connection.execute(sql.MARK_DELETIONS, (ref,))
         if new_ids:
             self._key_ids.update(new_ids)
+        if due:
+            packing.packed = packing.pending
+
+    def _pack(self, connection, ref, packing):
+        # The next span of numbers not packed: read back, written as
+        # chunks, deleted in one sweep; at most PACK_ROWS of them, so that
+        # no commit takes long. Read from the file, in the transaction:
+        # another process (a forked child) may write the run too.
+        span = packing.span
+        start, = connection.execute(sql.SELECT_PACKED, (ref,)).fetchone()
+        limit = packing.frontier - packing.frontier % span
+        packing.pending = start
+        if start >= limit:
+            return
+        stop = min(start - start % span + span, limit)
+        after = connection.execute(sql.SELECT_NUMBER_AFTER, (
+            ref, start, stop, chunks.PACK_ROWS)).fetchone()
+        if after is not None:  # whole times only, at least one
+            stop = max(after[0], start + 1)
+        rows = connection.execute(sql.SELECT_NUMBERS, (
+            ref, start, stop)).fetchall()
+        if not rows:  # nothing to pack before the next number
+            following, = connection.execute(sql.SELECT_NEXT_NUMBER, (
+                ref, stop, limit)).fetchone()
+            stop = limit if following is None else following
+        for key, kind, times, values in chunks.group(rows):
+            count, step, times_blob, values_blob = chunks.pack(
+                times, values, kind)
+            connection.execute(sql.INSERT_CHUNK, (
+                ref, times[0] // span, key, times[0], times[-1], count, kind,
+                step, times_blob, values_blob))
+        if rows:
+            connection.execute(sql.DELETE_NUMBERS, (ref, start, stop))
+        connection.execute(sql.SET_PACKED, (stop, ref))
+        packing.pending = stop
 
     def _rows(self, connection, ref, entries, status):
         """`entries` and `status` as rows of :data:`sql.UPSERT_ENTRY`, and
@@ -233,97 +286,6 @@ class SQLiteStore(Store):
                 new_ids[name], = connection.execute(
                     sql.SELECT_KEY_ID, (name,)).fetchone()
         return new_ids
-
-    # Reading.
-
-    def _decode(self, stored):
-        if type(stored) is not bytes:
-            return stored
-        return codec.decode(stored, self.allow_pickle)
-
-    def _key_name(self, key_id):
-        name = self._key_names.get(key_id)
-        if name is None:
-            self._key_names.update(self.db.query(sql.SELECT_KEYS))
-            name = self._key_names[key_id]
-        return name
-
-    def _key_id(self, name):
-        key_id = self._key_ids.get(name)
-        if key_id is None:
-            rows = self.db.query(sql.SELECT_KEY_ID, (name,))
-            if rows:
-                key_id = self._key_ids[name] = rows[0][0]
-        return key_id
-
-    def read_status(self, run):
-        return dict((key, self._decode(value)) for key, value in
-                    self.db.query(sql.SELECT_STATUS, (run.ref,)))
-
-    def read_row(self, runs, time, key=None):
-        if self.version is None:
-            return {}
-        refs = [run.ref for run in runs]
-        if key is None:
-            rows = self.db.query(sql.SELECT_ROW.format(
-                runs=sql.in_list(len(refs))), [time] + refs)
-        else:
-            key_id = self._key_id(key)
-            if key_id is None:
-                return {}
-            rows = self.db.query(sql.SELECT_ROW_KEY.format(
-                runs=sql.in_list(len(refs))), [time, key_id] + refs)
-        depth = dict((ref, index) for index, ref in enumerate(refs))
-        # Farthest first, so that nearer runs overwrite.
-        rows.sort(key=lambda row: -depth[row[0]])
-        return dict((self._key_name(key_id), self._decode(stored))
-                    for _, key_id, stored in rows)
-
-    def read_times(self, runs, start, stop):
-        if self.version is None:
-            return []
-        stop = min(stop, sql.STATUS_TIME)
-        times = set()
-        for run in runs:
-            times.update(time for time, in self.db.query(
-                sql.SELECT_TIMES, (run.ref, start, stop, codec.DELETED)))
-        if self._has_deletions(runs):
-            # A time whose every value is deleted, here or in a nearer
-            # run, holds nothing.
-            for run in runs:
-                for time, in self.db.query(sql.SELECT_DELETED_TIMES, (
-                        run.ref, start, stop, codec.DELETED)):
-                    if not any(value is not codec.DELETED for value in
-                               self.read_row(runs, time).values()):
-                        times.discard(time)
-        return sorted(times)
-
-    def read_columns(self, runs, keys, start, stop):
-        columns = {}
-        if self.version is None:
-            return columns
-        stop = min(stop, sql.STATUS_TIME)
-        if keys is not None:
-            ids = [key_id for key_id in map(self._key_id, keys)
-                   if key_id is not None]
-            if not ids:
-                return columns
-            query = sql.SELECT_RECORDS_OF_KEYS.format(
-                keys=sql.in_list(len(ids)))
-        else:
-            ids, query = [], sql.SELECT_RECORDS
-        names, decode = self._key_names, self._decode
-        # Farthest first, so that nearer runs overwrite.
-        for run in reversed(runs):
-            rows = self.db.query(query, [run.ref, start, stop] + ids)
-            if any(key not in names for _, key, _ in rows):
-                names.update(self.db.query(sql.SELECT_KEYS))
-            for time, key, stored in rows:
-                column = columns.get(names[key])
-                if column is None:
-                    column = columns[names[key]] = {}
-                column[time] = decode(stored)
-        return columns
 
     def data_version(self):
         return self.db.data_version()

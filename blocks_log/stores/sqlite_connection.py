@@ -192,6 +192,18 @@ class SQLiteConnection(object):
         """
         return self._transaction
 
+    def reading(self):
+        """A read transaction, for reads of several statements that must see
+        the same commits: ``with db.reading(): ...``.
+
+        Raises
+        ------
+        LogDatabaseError
+            If it cannot begin (corrupt file).
+
+        """
+        return _Reading(self)
+
     def data_version(self):
         """What changes when another connection commits: SQLite's
         ``data_version``, and which connection tells it."""
@@ -281,4 +293,26 @@ class _Transaction(object):
         if isinstance(error, sqlite3.Error):
             raise LogWriteError('{}: cannot write ({})'.format(
                 self._db.path, error))
+        return False
+
+
+class _Reading(object):
+    """What :meth:`SQLiteConnection.reading` returns."""
+    __slots__ = ('_db', '_began')
+
+    def __init__(self, db):
+        self._db = db
+        self._began = False
+
+    def __enter__(self):
+        connection = self._db.connection
+        # Inside a transaction already (the writer's): it sees one state.
+        self._began = not connection.in_transaction
+        if self._began:
+            self._db.query('BEGIN')
+        return connection
+
+    def __exit__(self, *exc_info):
+        if self._began and self._db.connection.in_transaction:
+            self._db.query('COMMIT')
         return False

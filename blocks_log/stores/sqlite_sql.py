@@ -6,9 +6,11 @@ Blocks' 32-character uuid and key text on every row::
 
     blocks_log_meta(name PRIMARY KEY, value)         -- schema_version
     blocks_log_runs(id, uuid UNIQUE, resumed_from, created, writer,
-                    deletions)
+                    deletions, span, packed)
     blocks_log_keys(id, name UNIQUE)
     blocks_log_entries(run, time, key, value)        -- PK (run, time, key)
+    blocks_log_chunks(run, block, key, first, last, count, kind, step,
+                      times, "values")     -- PK (run, block, key, first)
 
 A run's status is stored in ``blocks_log_entries`` too, at the reserved
 time :data:`STATUS_TIME`: there it sorts right after the run's newest
@@ -20,8 +22,14 @@ about 8% of the time of the training-loop workload (schema version 1).
 :mod:`blocks_log.stores.claims`); ``deletions`` is 1 once the run holds a
 deleted value, which reads must then look for.
 
-Version 2 (blocks_log 0.1) lacks ``writer`` and ``deletions``: it is read
-as it is, and migrated when opened for writing.
+``blocks_log_entries`` is the head: recent values, and values that are not
+numbers. Numbers of past blocks of ``span`` times are packed, per key, into
+``blocks_log_chunks`` (see :mod:`blocks_log.stores.chunks`); ``block`` is
+``first // span``, so that the chunks of a time are found in one seek.
+Times below ``packed`` are packed: what is written there stays a row.
+
+Version 2 (blocks_log 0.1) lacks ``writer``, ``deletions``, ``span`` and the
+chunks: it is read as it is, and migrated when opened for writing.
 
 """
 import functools
@@ -36,13 +44,28 @@ STATUS_TIME = 2 ** 63 - 1
 TABLES = {
     'blocks_log_meta': {'name', 'value'},
     'blocks_log_runs': {'id', 'uuid', 'resumed_from', 'created', 'writer',
-                        'deletions'},
+                        'deletions', 'span', 'packed'},
     'blocks_log_keys': {'id', 'name'},
     'blocks_log_entries': {'run', 'time', 'key', 'value'},
+    'blocks_log_chunks': {'run', 'block', 'key', 'first', 'last', 'count',
+                          'kind', 'step', 'times', 'values'},
 }
-# Columns a version-2 file lacks.
-ADDED_IN_3 = {'blocks_log_runs': {'writer', 'deletions'}}
+# What a version-2 file lacks.
+ADDED_IN_3 = {'blocks_log_runs': {'writer', 'deletions', 'span', 'packed'}}
+TABLES_ADDED_IN_3 = {'blocks_log_chunks'}
 
+CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
+           run INTEGER NOT NULL,
+           block INTEGER NOT NULL,
+           key INTEGER NOT NULL,
+           first INTEGER NOT NULL,
+           last INTEGER NOT NULL,
+           count INTEGER NOT NULL,
+           kind TEXT NOT NULL,
+           step INTEGER,
+           times BLOB,
+           "values" BLOB NOT NULL,
+           PRIMARY KEY (run, block, key, first)) WITHOUT ROWID"""
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
            name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID""",
@@ -52,7 +75,9 @@ CREATE_SCHEMA = (
            resumed_from TEXT,
            created REAL NOT NULL,
            writer TEXT,
-           deletions INTEGER NOT NULL DEFAULT 0)""",
+           deletions INTEGER NOT NULL DEFAULT 0,
+           span INTEGER,
+           packed INTEGER NOT NULL DEFAULT 0)""",
     """CREATE TABLE IF NOT EXISTS blocks_log_keys (
            id INTEGER PRIMARY KEY,
            name TEXT NOT NULL UNIQUE)""",
@@ -62,11 +87,16 @@ CREATE_SCHEMA = (
            key INTEGER NOT NULL,
            value,
            PRIMARY KEY (run, time, key)) WITHOUT ROWID""",
+    CREATE_CHUNKS,
 )
 MIGRATE_2_TO_3 = (
     "ALTER TABLE blocks_log_runs ADD COLUMN writer TEXT",
     "ALTER TABLE blocks_log_runs ADD COLUMN deletions INTEGER NOT NULL "
     "DEFAULT 0",
+    "ALTER TABLE blocks_log_runs ADD COLUMN span INTEGER",
+    "ALTER TABLE blocks_log_runs ADD COLUMN packed INTEGER NOT NULL "
+    "DEFAULT 0",
+    CREATE_CHUNKS,
 )
 INSERT_SCHEMA_VERSION = (
     "INSERT OR REPLACE INTO blocks_log_meta (name, value) "
@@ -77,12 +107,12 @@ SELECT_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
 TABLE_COLUMNS = "SELECT name FROM pragma_table_info(?)"
 
 INSERT_RUN = ("INSERT INTO blocks_log_runs (uuid, resumed_from, created, "
-              "writer) VALUES (?, ?, ?, ?)")
-# Version 2 has no writer nor deletions: NULL and 0 stand in for them.
+              "writer, span) VALUES (?, ?, ?, ?, ?)")
+# Version 2 has no writer, deletions nor span: NULL and 0 stand in.
 SELECT_RUN = ("SELECT id, uuid, resumed_from, created, {writer}, "
-              "{deletions} FROM blocks_log_runs WHERE uuid = ?")
+              "{span} FROM blocks_log_runs WHERE uuid = ?")
 SELECT_RUNS = ("SELECT id, uuid, resumed_from, created, {writer}, "
-               "{deletions} FROM blocks_log_runs ORDER BY id")
+               "{span} FROM blocks_log_runs ORDER BY id")
 SELECT_WRITER = "SELECT writer FROM blocks_log_runs WHERE id = ?"
 SET_WRITER = "UPDATE blocks_log_runs SET writer = ? WHERE id = ?"
 RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL "
@@ -149,6 +179,38 @@ def in_list(count):
     """``(?, ?, ...)`` with `count` placeholders."""
     return '(' + ', '.join('?' * count) + ')'
 
+
+# Chunks: written by the writer of a run, the rows they hold deleted in the
+# same transaction.
+INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, '
+                'last, count, kind, step, times, "values") '
+                'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+# The numbers of a span of times, packed into chunks and then deleted in
+# one sweep, in the same transaction.
+NUMBERS = ("(typeof(value) IN ('real', 'integer') OR value = "
+           "X'4A4E614E')")  # the tagged BLOB of NaN
+# The time of the number after the first N: where a pack of N stops.
+SELECT_NUMBER_AFTER = ("SELECT time FROM blocks_log_entries "
+                       "WHERE run = ? AND time >= ? AND time < ? AND " +
+                       NUMBERS + " ORDER BY time LIMIT 1 OFFSET ?")
+SELECT_NUMBERS = ("SELECT time, key, value FROM blocks_log_entries "
+                  "WHERE run = ? AND time >= ? AND time < ? AND " + NUMBERS)
+SELECT_NEXT_NUMBER = ("SELECT min(time) FROM blocks_log_entries "
+                      "WHERE run = ? AND time >= ? AND time < ? AND " +
+                      NUMBERS)
+DELETE_NUMBERS = ("DELETE FROM blocks_log_entries WHERE run = ? AND "
+                  "time >= ? AND time < ? AND " + NUMBERS)
+SET_PACKED = "UPDATE blocks_log_runs SET packed = ? WHERE id = ?"
+SELECT_PACKED = "SELECT packed FROM blocks_log_runs WHERE id = ?"
+SELECT_CHUNKS = ('SELECT key, first, count, kind, step, times, "values" '
+                 'FROM blocks_log_chunks WHERE run = ? AND block >= ? '
+                 'AND block <= ? {keys} ORDER BY block, key, first')
+SELECT_CHUNKS_OF_KEY = (
+    'SELECT key, first, count, kind, step, times, "values" '
+    'FROM blocks_log_chunks WHERE run = ? AND key = ? '
+    'AND last >= ? AND first < ? ORDER BY block, first')
+SELECT_CHUNK_TIMES = ("SELECT DISTINCT block FROM blocks_log_chunks "
+                      "WHERE run = ? AND block >= ? AND block <= ?")
 
 # Reads of one run: the store merges a lineage run by run. The time bounds
 # keep STATUS_TIME out.

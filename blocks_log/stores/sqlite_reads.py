@@ -1,0 +1,189 @@
+"""The reads of the SQLite store: rows, times and series of a lineage, from
+the head (one row per value) and the chunks (packed numbers).
+
+Reads that look at both tables run in one read transaction, so that they
+see each commit, a packing included, whole.
+
+"""
+import bisect
+
+from blocks_log import codec, series
+from blocks_log.stores import chunks, sqlite_sql as sql
+
+_DELETED = codec.DELETED
+
+
+class SQLiteReads(object):
+    """What :class:`~blocks_log.stores.sqlite.SQLiteStore` reads with; its
+    ``db``, ``version``, ``_spans`` and key caches."""
+
+    def _decode(self, stored):
+        if type(stored) is not bytes:
+            return stored
+        return codec.decode(stored, self.allow_pickle)
+
+    def _key_name(self, key_id):
+        name = self._key_names.get(key_id)
+        if name is None:
+            self._key_names.update(self.db.query(sql.SELECT_KEYS))
+            name = self._key_names[key_id]
+        return name
+
+    def _key_id(self, name):
+        key_id = self._key_ids.get(name)
+        if key_id is None:
+            rows = self.db.query(sql.SELECT_KEY_ID, (name,))
+            if rows:
+                key_id = self._key_ids[name] = rows[0][0]
+        return key_id
+
+    def _has_deletions(self, runs):
+        if self.version in (None, 2):
+            return False
+        refs = [run.ref for run in runs]
+        return bool(self.db.query(sql.SELECT_DELETIONS.format(
+            runs=sql.in_list(len(refs))), refs))
+
+    def _span(self, run):
+        return self._spans.get(run.ref) if self.version != 2 else None
+
+    def read_status(self, run):
+        return dict((key, self._decode(value)) for key, value in
+                    self.db.query(sql.SELECT_STATUS, (run.ref,)))
+
+    def read_row(self, runs, time, key=None):
+        if self.version is None:
+            return {}
+        key_id = None
+        if key is not None:
+            key_id = self._key_id(key)
+            if key_id is None:
+                return {}
+        query, parameters = self._row_query(runs, time, key_id)
+        rows = self.db.query(query, parameters)
+        depth = dict((run.ref, index) for index, run in enumerate(runs))
+        # Farthest first, and in a run chunks before rows, so that what
+        # wins overwrites.
+        rows.sort(key=lambda row: (-depth[row[0]], row[3] is None))
+        values = {}
+        for ref, name, stored, kind, count, step, times, packed in rows:
+            if kind is not None:  # a chunk: find the time in it
+                chunk_times, chunk_values = chunks.unpack(
+                    stored, count, step, times, packed, kind)
+                index = bisect.bisect_left(chunk_times, time)
+                if index == len(chunk_times) or chunk_times[index] != time:
+                    continue
+                stored = chunk_values[index]
+            values[self._key_name(name)] = self._decode(stored)
+        return values
+
+    def _row_query(self, runs, time, key_id):
+        # One statement over both tables: "t in log" is one indexed query,
+        # and sees one commit whole.
+        refs = [run.ref for run in runs]
+        key_filter = '' if key_id is None else ' AND key = ?'
+        key_parameters = [] if key_id is None else [key_id]
+        parts = ['SELECT run, key, value, NULL, NULL, NULL, NULL, NULL '
+                 'FROM blocks_log_entries WHERE time = ? AND run IN {}{}'
+                 .format(sql.in_list(len(refs)), key_filter)]
+        parameters = [time] + refs + key_parameters
+        by_span = {}
+        for run in runs:
+            if self._span(run):
+                by_span.setdefault(self._span(run), []).append(run.ref)
+        for span, span_refs in sorted(by_span.items()):
+            parts.append(
+                'SELECT run, key, first, kind, count, step, times, '
+                '"values" FROM blocks_log_chunks WHERE block = ? AND run IN '
+                '{} AND first <= ? AND last >= ?{}'.format(
+                    sql.in_list(len(span_refs)), key_filter))
+            parameters += [time // span] + span_refs + [time, time] + (
+                key_parameters)
+        return ' UNION ALL '.join(parts), parameters
+
+    def read_times(self, runs, start, stop):
+        if self.version is None:
+            return []
+        stop = min(stop, sql.STATUS_TIME)
+        times = set()
+        with self.db.reading():
+            for run in runs:
+                times.update(time for time, in self.db.query(
+                    sql.SELECT_TIMES, (run.ref, start, stop, _DELETED)))
+                for key, first, count, kind, step, blob, _ in (
+                        self._chunks(run, None, start, stop, values=False)):
+                    times.update(chunks.unpack(first, count, step, blob,
+                                               b'', kind)[0])
+            if self._has_deletions(runs):
+                # A time whose every value is deleted, here or in a nearer
+                # run, holds nothing.
+                for run in runs:
+                    for time, in self.db.query(sql.SELECT_DELETED_TIMES, (
+                            run.ref, start, stop, _DELETED)):
+                        if not any(value is not _DELETED for value in
+                                   self.read_row(runs, time).values()):
+                            times.discard(time)
+        return sorted(time for time in times if start <= time < stop)
+
+    def _chunks(self, run, key_ids, start, stop, values=True):
+        span = self._span(run)
+        if not span or stop <= start:
+            return []
+        keys = '' if key_ids is None else 'AND key IN ' + sql.in_list(
+            len(key_ids))
+        query = sql.SELECT_CHUNKS.format(keys=keys)
+        if not values:
+            query = query.replace('"values"', "x''")
+        return self.db.query(query, [run.ref, start // span,
+                                     (stop - 1) // span] + (key_ids or []))
+
+    def read_series(self, runs, keys, start, stop):
+        if self.version is None:
+            return {}
+        stop = min(stop, sql.STATUS_TIME)
+        key_ids = None
+        if keys is not None:
+            key_ids = [key_id for key_id in map(self._key_id, keys)
+                       if key_id is not None]
+            if not key_ids:
+                return {}
+        columns = {}
+        # Farthest first, so that nearer runs overwrite.
+        with self.db.reading():
+            for run in reversed(runs):
+                for name, column in self._run_series(
+                        run, key_ids, start, stop).items():
+                    columns[name] = series.merge(
+                        columns.get(name, series.empty()), column)
+        return columns
+
+    def _run_series(self, run, key_ids, start, stop):
+        pieces = {}
+        for key, first, count, kind, step, times, packed in self._chunks(
+                run, key_ids, start, stop):
+            pieces.setdefault(key, []).append(chunks.unpack(
+                first, count, step, times, packed, kind))
+        if key_ids is None:
+            query, parameters = sql.SELECT_RECORDS, []
+        else:
+            query = sql.SELECT_RECORDS_OF_KEYS.format(
+                keys=sql.in_list(len(key_ids)))
+            parameters = key_ids
+        rows = {}
+        decode = self._decode
+        for time, key, stored in self.db.query(
+                query, [run.ref, start, stop] + parameters):
+            column = rows.get(key)
+            if column is None:
+                column = rows[key] = ([], [])
+            column[0].append(time)
+            column[1].append(decode(stored))
+        columns = {}
+        for key in list(pieces) + [key for key in rows if key not in pieces]:
+            column = series.between(series.concatenate(pieces.get(key, [])),
+                                    start, stop)
+            if key in rows:  # a row wins over a chunk
+                times, values = rows[key]
+                column = series.merge(column, (series.spaced(times), values))
+            columns[self._key_name(key)] = column
+        return columns
