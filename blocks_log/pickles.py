@@ -265,13 +265,16 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def load(file, trusted=False):
-    """Load a pickled training log, or any pickle that holds one.
+    """Load a pickled training log, or any pickle that holds one, or the log
+    of a checkpoint tar of Blocks.
 
     Blocks' ``blocks.log.log.TrainingLog`` and ``blocks.log.sqlite.SQLiteLog``
     are read as :class:`blocks_log.TrainingLog` and
     :class:`blocks_log.SQLiteLog` wherever they sit in the pickled object (a
     checkpoint often holds the log inside a larger object); Blocks need not
-    be installed. Pickles of blocks_log objects load as they are.
+    be installed. Pickles of blocks_log objects load as they are. A path to
+    a tar written by Blocks' ``Checkpoint`` extension gives its log (see
+    :mod:`blocks_log.checkpoints`).
 
     By default nothing named by the file runs: every class but containers,
     numbers, numpy arrays and the log classes becomes an inert
@@ -304,6 +307,8 @@ def load(file, trusted=False):
     ImportError, AttributeError
         With ``trusted=True``, if the pickle names a class that is not
         installed.
+    blocks_log.checkpoints.CheckpointError
+        If a tar is not a checkpoint that can be read.
     blocks_log.errors.LogError
         If the pickle holds a persistent log whose database cannot be
         opened (missing, not a database, no such run).
@@ -311,6 +316,9 @@ def load(file, trusted=False):
     """
     if hasattr(file, 'read'):
         return _unpickler(file, trusted).load()
+    from blocks_log.checkpoints import Checkpoint, is_checkpoint
+    if is_checkpoint(file):
+        return Checkpoint(file, trusted=trusted).log
     with open(file, 'rb') as stream:
         return _unpickler(stream, trusted).load()
 

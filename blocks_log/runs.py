@@ -7,7 +7,7 @@ Everything here reads: nothing creates or changes a file.
 import os
 
 from blocks_log.errors import (AmbiguousRunError, LogDatabaseError,
-                               UnknownRunError)
+                               LogError, UnknownRunError)
 from blocks_log.log import TrainingLogBase
 from blocks_log.pickles import find_log, load
 from blocks_log.stores.blocks import BlocksStore
@@ -89,7 +89,8 @@ def find_run(database, prefix):
 
 def open_source(source, run=None, trusted=False):
     """Open a log for reading: a run of an SQLite database, or the log in a
-    pickle (a pickled log, or a checkpoint holding one).
+    pickle (a pickled log, or a pickle holding one), or in a checkpoint tar
+    of Blocks.
 
     Parameters
     ----------
@@ -131,7 +132,7 @@ def open_source(source, run=None, trusted=False):
         return SQLiteLog(source, uuid=find_run(source, run), read_only=True)
     try:
         log = find_log(load(source, trusted=trusted))
-    except (LogDatabaseError, UnknownRunError):
+    except LogError:
         raise
     except Exception as error:
         raise LogDatabaseError('{}: not a log database nor a pickled log '
