@@ -15,7 +15,7 @@ import pytest
 from blocks_log import SQLiteLog
 from blocks_log.database import session as session_module
 from blocks_log.errors import LogWriteError, RunInUseError
-from blocks_log.stores import chunks
+from blocks_log.stores import chunks, sqlite_checkpointer
 from blocks_log.stores import sqlite_connection
 
 from helpers import committed, count_entries, run_python
@@ -405,3 +405,54 @@ def test_unknown_uuid_of_a_log_in_one_process_is_refused_cleanly(path):
 
 def test_max_pending_is_the_module_bound():
     assert session_module.MAX_PENDING == 10000
+
+
+class TestCheckpoints:
+    def test_the_writer_leaves_checkpoints_to_a_thread(self, path,
+                                                       monkeypatch):
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
+        done = threading.Event()
+        threads = []
+        real_connect = sqlite_checkpointer.Checkpointer.__init__
+
+        def init(self, path, connect):
+            def counting_connect():
+                connection = connect()
+                connection.set_trace_callback(lambda statement: (
+                    threads.append(threading.current_thread().name),
+                    done.set()) if 'wal_checkpoint' in statement else None)
+                return connection
+            real_connect(self, path, counting_connect)
+        monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '__init__',
+                            init)
+        log = SQLiteLog(path)
+        assert log.conn.execute('PRAGMA wal_autocheckpoint').fetchone() == (
+            0,)
+        size = os.path.getsize(path)
+        for _ in range(20):
+            log.status['iterations_done'] += 1
+            log.current_row['v'] = 1.0
+        assert done.wait(60)
+        assert threads[0].startswith('blocks_log checkpoints')
+        log.close()
+        assert os.path.getsize(path) > size  # pages copied back
+
+    def test_a_fork_waits_for_a_running_checkpoint(self, path):
+        # The checkpoint thread holds the lock while it runs; the fork
+        # takes it first, and both sides have it free afterwards.
+        log = SQLiteLog(path)
+        log.flush()
+        checkpointer = log._session.store.db.checkpointer
+        held_at_fork = []
+        real_before_fork = checkpointer.before_fork
+
+        def before_fork():
+            real_before_fork()
+            held_at_fork.append(checkpointer.lock.locked())
+        checkpointer.before_fork = before_fork
+        pid = os.fork()
+        if pid == 0:
+            os._exit(3 if checkpointer.lock.locked() else 0)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert held_at_fork == [True] and not checkpointer.lock.locked()
+        log.close()

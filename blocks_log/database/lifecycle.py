@@ -41,14 +41,18 @@ def _before_fork():
 
 def _after_fork_in_parent():
     while _LOCKED:
-        _LOCKED.pop().lock.release()
+        session = _LOCKED.pop()
+        session.store.after_fork(child=False)
+        session.lock.release()
 
 
 def _after_fork_in_child():
     while _LOCKED:
         # Held by the thread that forked, which the child runs on; a new
         # lock rather than a release, so that nothing else can be waiting.
-        _LOCKED.pop().lock = threading.RLock()
+        session = _LOCKED.pop()
+        session.store.after_fork(child=True)
+        session.lock = threading.RLock()
 
 
 if hasattr(os, 'register_at_fork'):

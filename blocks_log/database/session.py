@@ -369,7 +369,7 @@ class Session(MergedReads):
             self._flush()
         except LogError:
             pass  # kept, and committed by parent or child later
-        self.store.disconnect()
+        self.store.before_fork()
 
     def close(self):
         """Flush, release the run and close the store; safe twice.

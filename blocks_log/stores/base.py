@@ -129,5 +129,10 @@ class Store(object):
     def close(self):
         """Close the connection; safe twice."""
 
-    def disconnect(self):
-        """Drop the connection before a ``fork``; the next use reopens."""
+    def before_fork(self):
+        """A ``fork`` is next: drop the connection (the next use reopens)
+        and hold off any work of other threads until :meth:`after_fork`."""
+
+    def after_fork(self, child):
+        """The ``fork`` is done: this is the `child`'s copy, or the
+        parent's."""

@@ -293,5 +293,8 @@ class SQLiteStore(SQLiteReads, Store):
     def close(self):
         self.db.close()
 
-    def disconnect(self):
-        self.db.disconnect()
+    def before_fork(self):
+        self.db.before_fork()
+
+    def after_fork(self, child):
+        self.db.after_fork(child)

@@ -9,6 +9,7 @@ import sqlite3
 import time
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
+from blocks_log.stores.sqlite_checkpointer import Checkpointer
 
 # Seconds a statement waits for another process's lock before SQLite gives
 # up; then the statement is retried, so that "database is locked" does not
@@ -22,6 +23,8 @@ SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
 _INHERITED = []
 
 PRAGMAS = (
+    # Checkpoints run in a thread of their own (see sqlite_checkpointer).
+    'PRAGMA wal_autocheckpoint = 0',
     # Small pages for a new file (an existing one keeps its own): a commit
     # appends each page it changed to the WAL, and an iteration changes a
     # few bytes of two or three pages. 1 KiB pages make the training-loop
@@ -77,6 +80,7 @@ class SQLiteConnection(object):
         self._connection = None
         self._pid = None
         self._ready_to_write = False
+        self.checkpointer = None  # of a file written to
         self._immutable = False
         # Counts the connections opened: a new one may see anything anew.
         self.generation = 0
@@ -111,6 +115,9 @@ class SQLiteConnection(object):
         if not self.in_memory and not self.read_only:
             for pragma in PRAGMAS:
                 _retry(connection.execute, pragma)
+            if self.checkpointer is None:
+                self.checkpointer = Checkpointer(
+                    self.path, lambda: self._connect(self._uri()))
         self._ready_to_write = True
 
     def _uri(self, immutable=False):
@@ -210,18 +217,38 @@ class SQLiteConnection(object):
         version = self.query('PRAGMA data_version')[0][0]
         return self.generation, version
 
-    def disconnect(self):
-        """Close the connection of a file before a ``fork``; the next use
-        opens a new one. An in-memory database is kept: it would be
+    def before_fork(self):
+        """A ``fork`` is next: close the connection of a file (the next use
+        opens a new one) and hold off checkpoints until
+        :meth:`after_fork`. An in-memory database is kept: it would be
         lost."""
         if not self.in_memory:
-            self.close()
+            self._close_connection()
+            if self.checkpointer is not None:
+                self.checkpointer.before_fork()
 
-    def close(self):
-        """Close the connection (if this process opened it); safe twice."""
+    def after_fork(self, child):
+        """A ``fork`` is done: checkpoints may run again."""
+        if self.checkpointer is not None:
+            self.checkpointer.after_fork(child)
+
+    def committed(self):
+        """A write transaction was committed (see :mod:`.checkpointer`)."""
+        if self.checkpointer is not None:
+            self.checkpointer.committed(self._connection)
+
+    def _close_connection(self):
         if self._connection is not None and self._pid == os.getpid():
             self._connection.close()
         self._connection = None
+
+    def close(self):
+        """Close the connection (if this process opened it) and stop its
+        checkpoints; safe twice."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+            self.checkpointer = None
+        self._close_connection()
 
 
 def _is_wal(path):
@@ -282,6 +309,7 @@ class _Transaction(object):
         if error_type is None:
             try:
                 _retry(connection.execute, 'COMMIT')
+                self._db.committed()
                 return False
             except sqlite3.Error as commit_error:
                 error = commit_error
