@@ -11,15 +11,18 @@ from blocks_log.errors import (AmbiguousRunError, ClosedLogError, LogError,
                                UnknownRunError)
 from blocks_log.log import TrainingLog, TrainingLogBase
 from blocks_log.pickles import find_log, load
+from blocks_log.postgresql import PostgreSQLLog
 from blocks_log.runs import find_run, list_runs
 from blocks_log.sqlite import SQLiteLog
 
 __version__ = '0.2.0.dev0'
 
-BACKENDS = {'python': TrainingLog, 'sqlite': SQLiteLog}
+BACKENDS = {'python': TrainingLog, 'sqlite': SQLiteLog,
+            'postgresql': PostgreSQLLog}
 """dict: backend name -> log class; ``BACKENDS[name]()`` makes a log."""
 
-__all__ = ['TrainingLogBase', 'TrainingLog', 'SQLiteLog', 'BACKENDS', 'load',
+__all__ = ['TrainingLogBase', 'TrainingLog', 'SQLiteLog', 'PostgreSQLLog',
+           'BACKENDS', 'load',
            'find_log', 'list_runs', 'find_run', 'LogError',
            'LogDatabaseError', 'SchemaVersionError', 'UnknownRunError',
            'AmbiguousRunError', 'RunInUseError', 'ReadOnlyLogError',

@@ -304,6 +304,13 @@ def encode(value, key=None, allow_pickle=False):
                                  ensure_ascii=False).encode('utf-8')
 
 
+def encode_json(value):
+    """`value` (encodable) as a tagged JSON BLOB, whatever its type: for a
+    store that cannot hold it natively (text with NUL in PostgreSQL)."""
+    return JSON_TAG + json.dumps(_to_json(value, None), separators=(',', ':'),
+                                 ensure_ascii=False).encode('utf-8')
+
+
 def decode(stored, allow_pickle=False):
     """Return the value that the SQL value `stored` holds.
 

@@ -10,7 +10,9 @@ from blocks_log.errors import (AmbiguousRunError, LogDatabaseError,
                                LogError, UnknownRunError)
 from blocks_log.log import TrainingLogBase
 from blocks_log.pickles import find_log, load
+from blocks_log.postgresql import PostgreSQLLog, is_postgresql
 from blocks_log.stores.blocks import BlocksStore
+from blocks_log.stores.postgresql import PostgreSQLStore
 from blocks_log.stores.sqlite import SQLiteStore
 
 SQLITE_MAGIC = b'SQLite format 3\x00'
@@ -22,12 +24,34 @@ def is_sqlite(path):
         return f.read(16) == SQLITE_MAGIC
 
 
+def open_stores(database):
+    """The stores of a database, opened read-only: blocks_log's, and
+    Blocks' beside it (or ``None``).
+
+    Parameters
+    ----------
+    database : str
+        An SQLite file, or a ``postgresql://`` URL.
+
+    Raises
+    ------
+    LogDatabaseError
+        If it cannot be opened.
+
+    """
+    if is_postgresql(database):
+        return PostgreSQLStore(database, read_only=True), None
+    store = SQLiteStore(database, read_only=True)
+    return store, BlocksStore(store.db) if store.has_blocks_tables else None
+
+
 def list_runs(database):
     """Describe every run of a database, without writing to it.
 
     Parameters
     ----------
     database : str
+        An SQLite file, or a ``postgresql://`` URL.
 
     Returns
     -------
@@ -40,23 +64,34 @@ def list_runs(database):
     Raises
     ------
     LogDatabaseError
-        If the file does not exist, is not a database, or holds no runs
-        table.
+        If the database does not exist, is not a database, or holds no
+        runs.
 
     """
-    store = SQLiteStore(database, read_only=True)
+    store, blocks = open_stores(database)
     try:
-        if store.version is None and not store.has_blocks_tables:
+        if store.version is None and blocks is None:
             raise LogDatabaseError('{}: is not a log database (no runs '
                                    'table)'.format(database))
         runs = []
-        if store.has_blocks_tables:
-            runs.extend(_describe(run, 'blocks')
-                        for run in BlocksStore(store.db).runs())
+        if blocks is not None:
+            runs.extend(_describe(run, 'blocks') for run in blocks.runs())
         runs.extend(_describe(run, 'blocks_log') for run in store.runs())
         return runs
     finally:
         store.close()
+
+
+def _one_run(database, run):
+    # The uuid of `run` (a prefix), or of the only run of the database.
+    if run is None:
+        runs = list_runs(database)
+        if len(runs) != 1:
+            raise UnknownRunError(
+                '{}: holds {} runs; name one (blocks-log runs {} lists '
+                'them)'.format(database, len(runs), database))
+        return runs[0]['uuid']
+    return find_run(database, run)
 
 
 def _describe(run, written_by):
@@ -95,7 +130,7 @@ def open_source(source, run=None, trusted=False):
     Parameters
     ----------
     source : str
-        A path.
+        A path, or a ``postgresql://`` URL.
     run : str, optional
         A uuid or uuid prefix; needed for a database of several runs.
     trusted : bool, optional
@@ -117,19 +152,15 @@ def open_source(source, run=None, trusted=False):
 
     """
     from blocks_log.sqlite import SQLiteLog
+    if is_postgresql(source):
+        return PostgreSQLLog(source, uuid=_one_run(source, run),
+                             read_only=True)
     if os.path.isdir(source):
         raise LogDatabaseError('{}: is a directory, not a log'.format(source))
     if not os.path.isfile(source):
         raise LogDatabaseError('{}: no such file'.format(source))
     if is_sqlite(source):
-        if run is None:
-            runs = list_runs(source)
-            if len(runs) != 1:
-                raise UnknownRunError(
-                    '{}: holds {} runs; name one (blocks-log runs {} lists '
-                    'them)'.format(source, len(runs), source))
-            run = runs[0]['uuid']
-        return SQLiteLog(source, uuid=find_run(source, run), read_only=True)
+        return SQLiteLog(source, uuid=_one_run(source, run), read_only=True)
     try:
         log = find_log(load(source, trusted=trusted))
     except LogError:

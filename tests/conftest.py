@@ -15,9 +15,13 @@ FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'blocks')
 SMALL_SPAN = 3
 
 
-def backend_factories(tmp_path):
-    """name -> callable(**kwargs) making a new log, for every backend."""
+def backend_factories(tmp_path, postgresql_dsn=None):
+    """name -> callable(**kwargs) making a new log, for every backend
+    (PostgreSQL given the DSN of a database of its own)."""
     factories = {'python': blocks_log.TrainingLog}
+    if postgresql_dsn is not None:
+        factories['postgresql'] = lambda **kwargs: (
+            blocks_log.PostgreSQLLog(dsn=postgresql_dsn, **kwargs))
     sqlite_log = blocks_log.BACKENDS.get('sqlite')
     if sqlite_log is not None:
         factories['sqlite-file'] = lambda **kwargs: sqlite_log(
@@ -29,13 +33,52 @@ def backend_factories(tmp_path):
     return factories
 
 
-BACKEND_NAMES = ['python', 'sqlite-file', 'sqlite-memory', 'sqlite-chunked']
+BACKEND_NAMES = ['python', 'sqlite-file', 'sqlite-memory', 'sqlite-chunked',
+                 'postgresql']
 
 
-def use_backend(name, monkeypatch):
-    """Set up what backend `name` needs for the rest of a test."""
+def use_backend(name, monkeypatch, request):
+    """Set up what backend `name` needs for the rest of a test; return the
+    DSN of a PostgreSQL database of the test's own, for that backend."""
     if name == 'sqlite-chunked':
         monkeypatch.setattr(chunks, 'SPAN', SMALL_SPAN)
+    if name == 'postgresql':
+        return request.getfixturevalue('postgresql_dsn')
+    return None
+
+
+@pytest.fixture(scope='session')
+def postgres_server():
+    """A PostgreSQL server of the tests' own (see postgres_server.py)."""
+    import postgres_server as module
+    server = module.Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgresql_dsn(postgres_server):
+    """The DSN of an empty database (a schema) of this test's own, on the
+    unix socket, with psycopg installed."""
+    import uuid
+    import postgres_server as module
+    try:
+        import psycopg
+    except ImportError:
+        module.unavailable('psycopg is not installed')
+    schema = 'test_' + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_server.socket_dsn, autocommit=True) as c:
+        c.execute('CREATE SCHEMA ' + schema)
+    return "{} options='-c search_path={}'".format(
+        postgres_server.socket_dsn, schema)
+
+
+@pytest.fixture
+def postgresql_url(postgres_server, postgresql_dsn):
+    """The database of `postgresql_dsn`, as a ``postgresql://`` URL."""
+    schema = postgresql_dsn.split('search_path=')[1].rstrip("'")
+    return postgres_server.socket_url + '&options=-c%20search_path%3D' + (
+        schema)
 
 
 @pytest.fixture(params=BACKEND_NAMES)
@@ -45,10 +88,10 @@ def make_log(request, tmp_path, monkeypatch):
     The contract suite runs once per backend in ``BACKEND_NAMES``.
 
     """
-    factories = backend_factories(tmp_path)
+    dsn = use_backend(request.param, monkeypatch, request)
+    factories = backend_factories(tmp_path, dsn)
     if request.param not in factories:
         pytest.skip('backend {} is not available'.format(request.param))
-    use_backend(request.param, monkeypatch)
     made = []
 
     def make(**kwargs):

@@ -19,14 +19,14 @@ VALUES = st.one_of(
     st.tuples(st.integers(), st.text(max_size=3)))
 
 
-def run_model(backend, tmp_path_factory):
+def run_model(backend, tmp_path_factory, dsn):
     class LogModel(RuleBasedStateMachine):
         """The log against ``rows`` (time -> dict) and ``status``."""
 
         def __init__(self):
             super(LogModel, self).__init__()
             self.factories = backend_factories(
-                tmp_path_factory.mktemp('model'))
+                tmp_path_factory.mktemp('model'), dsn)
             self.log = self.factories[backend]()
             self.rows = {}
             self.status = copy.deepcopy(dict(self.log.status))
@@ -104,12 +104,14 @@ def run_model(backend, tmp_path_factory):
             self.uuid = self.log.uuid
 
         @precondition(lambda self: backend in ('sqlite-file',
-                                               'sqlite-chunked'))
+                                               'sqlite-chunked',
+                                               'postgresql'))
         @rule()
         def read_through_another_handle(self):
             # What a reader sees once the writer flushed: the same.
             self.log.flush()
-            reader = type(self.log)(self.log.database, uuid=self.log.uuid,
+            source = getattr(self.log, 'database', None) or self.log.dsn
+            reader = type(self.log)(source, uuid=self.log.uuid,
                                     read_only=True)
             try:
                 rows = dict((time, dict(reader[time])) for time in reader)
@@ -160,8 +162,8 @@ def run_model(backend, tmp_path_factory):
 
 @pytest.mark.parametrize('backend', BACKEND_NAMES)
 def test_log_behaves_as_the_model(backend, tmp_path_factory, tmp_path,
-                                  monkeypatch):
-    if backend not in backend_factories(tmp_path):
+                                  monkeypatch, request):
+    dsn = use_backend(backend, monkeypatch, request)
+    if backend not in backend_factories(tmp_path, dsn):
         pytest.skip('backend {} is not available'.format(backend))
-    use_backend(backend, monkeypatch)
-    run_model(backend, tmp_path_factory)
+    run_model(backend, tmp_path_factory, dsn)

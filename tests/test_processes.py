@@ -32,12 +32,18 @@ def start_writer(database, iterations, pause=None, span=None):
 
 
 def check_consistent(log):
-    """Every completed iteration of a run being written reads whole."""
+    """Every completed iteration of a run being written reads whole, and
+    nothing is there that was not written: what was completed before the
+    records were read is in them, what they hold was written before the
+    status read after them."""
     done = log.status['iterations_done']
-    rows = dict((time, dict(log[time])) for time in log)
+    rows = {}
+    for time, key, value in log.records():
+        rows.setdefault(time, {})[key] = value
+    done_after = log.status['iterations_done']
     for time in range(1, done):
         assert rows[time] == dict((key, float(time)) for key in KEYS)
-    assert all(time <= done for time in rows)
+    assert all(time <= done_after for time in rows)
     return done
 
 

@@ -1,6 +1,7 @@
 """A training loop in its own process, for the crash and concurrency tests.
 
-``python writer.py DATABASE ITERATIONS [PAUSE]`` writes a new run of
+``python writer.py DATABASE ITERATIONS [PAUSE]`` writes a new run (into
+an SQLite file, or a PostgreSQL DSN or URL) of
 ITERATIONS iterations of 10 values each (-1: forever) and prints the run's
 uuid, then each iteration number once it is completed. With PAUSE, it
 prints ``paused`` once that many iterations are committed, and waits for a
@@ -14,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from blocks_log import SQLiteLog  # noqa: E402
+from blocks_log import PostgreSQLLog, SQLiteLog  # noqa: E402
 from blocks_log.stores import chunks  # noqa: E402
 
 KEYS = ['value_{}'.format(index) for index in range(10)]
@@ -22,7 +23,10 @@ KEYS = ['value_{}'.format(index) for index in range(10)]
 
 def main(database, iterations, pause=None):
     chunks.SPAN = int(os.environ.get('WRITER_SPAN', chunks.SPAN))
-    log = SQLiteLog(database)
+    if database.startswith(('postgresql://', 'host=')):
+        log = PostgreSQLLog(database)
+    else:
+        log = SQLiteLog(database)
     print(log.h_uuid, flush=True)
     iteration = 0
     while iterations < 0 or iteration < iterations:

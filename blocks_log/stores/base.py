@@ -57,9 +57,11 @@ class Store(object):
     def runs(self):
         """Every run, as :class:`RunInfo`, oldest first."""
 
-    def create_run(self, uuid, parent, status, claim):
+    def create_run(self, uuid, parent, status, claim, created=None):
         """Start a run: create the schema if needed, record the run with its
-        parent and status (``{key: stored value}``), claimed by `claim`.
+        parent and status (``{key: stored value}``), claimed by `claim`
+        (``None``: by nobody), made at `created` (seconds since the epoch;
+        now by default).
 
         Returns
         -------
@@ -99,6 +101,11 @@ class Store(object):
             If nothing could be committed; nothing of it is then stored.
         """
         raise NotImplementedError
+
+    def compact(self, run):
+        """Pack now every block of `run` that its writes have moved past
+        (see :mod:`blocks_log.stores.chunks`); a store that packs nothing
+        does nothing."""
 
     # Reading: `runs` is a list of RunInfo, nearest first.
 

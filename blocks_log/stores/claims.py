@@ -65,6 +65,11 @@ def drop(claim):
     _LIVE_HANDLES.discard(_parse(claim).get('handle'))
 
 
+def parse(claim):
+    """The fields of `claim` (a dict; empty if it is damaged)."""
+    return _parse(claim)
+
+
 def _parse(claim):
     try:
         parsed = json.loads(claim)

@@ -154,11 +154,12 @@ class SQLiteStore(SQLiteReads, Store):
         return [self._info(row) for row in self.db.query(
             self._run_query(sql.SELECT_RUNS))]
 
-    def create_run(self, uuid, parent, status, claim):
+    def create_run(self, uuid, parent, status, claim, created=None):
         with self.db.transaction() as connection:
             self._prepare(connection)
             ref = connection.execute(sql.INSERT_RUN, (
-                uuid, parent, _time.time(), claim, chunks.SPAN)).lastrowid
+                uuid, parent, created or _time.time(), claim,
+                chunks.SPAN)).lastrowid
             rows, new_ids = self._rows(connection, ref, [], status)
             for statement, parameters in sql.upsert_entries(rows):
                 connection.execute(statement, parameters)
@@ -215,7 +216,7 @@ class SQLiteStore(SQLiteReads, Store):
         with self.db.transaction() as connection:
             if due:
                 # First: the rows this commit writes again stay rows.
-                self._pack(connection, ref, packing)
+                chunks.pack_next(connection, ref, packing, sql)
             if rows is None:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
@@ -234,38 +235,15 @@ class SQLiteStore(SQLiteReads, Store):
         if due:
             packing.packed = packing.pending
 
-    def _pack(self, connection, ref, packing):
-        # The next span of numbers not packed: read back, written as
-        # chunks, deleted in one sweep; at most PACK_ROWS of them, so that
-        # no commit takes long. Read from the file, in the transaction:
-        # another process (a forked child) may write the run too.
-        span = packing.span
-        start, = connection.execute(sql.SELECT_PACKED, (ref,)).fetchone()
-        limit = packing.frontier - packing.frontier % span
-        packing.pending = start
-        if start >= limit:
-            return
-        stop = min(start - start % span + span, limit)
-        after = connection.execute(sql.SELECT_NUMBER_AFTER, (
-            ref, start, stop, chunks.PACK_ROWS)).fetchone()
-        if after is not None:  # whole times only, at least one
-            stop = max(after[0], start + 1)
-        rows = connection.execute(sql.SELECT_NUMBERS, (
-            ref, start, stop)).fetchall()
-        if not rows:  # nothing to pack before the next number
-            following, = connection.execute(sql.SELECT_NEXT_NUMBER, (
-                ref, stop, limit)).fetchone()
-            stop = limit if following is None else following
-        for key, kind, times, values in chunks.group(rows):
-            count, step, times_blob, values_blob = chunks.pack(
-                times, values, kind)
-            connection.execute(sql.INSERT_CHUNK, (
-                ref, times[0] // span, key, times[0], times[-1], count, kind,
-                step, times_blob, values_blob))
-        if rows:
-            connection.execute(sql.DELETE_NUMBERS, (ref, start, stop))
-        connection.execute(sql.SET_PACKED, (stop, ref))
-        packing.pending = stop
+    def compact(self, run):
+        packing = self._packing
+        while packing is not None and packing.due():
+            before = packing.packed
+            with self.db.transaction() as connection:
+                chunks.pack_next(connection, run.ref, packing, sql)
+            packing.packed = packing.pending
+            if packing.packed == before:
+                break
 
     def _rows(self, connection, ref, entries, status):
         """`entries` and `status` as rows of :data:`sql.UPSERT_ENTRY`, and

@@ -5,8 +5,6 @@ Reads that look at both tables run in one read transaction, so that they
 see each commit, a packing included, whole.
 
 """
-import bisect
-
 from blocks_log import codec, series
 from blocks_log.stores import chunks, sqlite_sql as sql
 
@@ -60,22 +58,10 @@ class SQLiteReads(object):
             if key_id is None:
                 return {}
         query, parameters = self._row_query(runs, time, key_id)
-        rows = self.db.query(query, parameters)
         depth = dict((run.ref, index) for index, run in enumerate(runs))
-        # Farthest first, and in a run chunks before rows, so that what
-        # wins overwrites.
-        rows.sort(key=lambda row: (-depth[row[0]], row[3] is None))
-        values = {}
-        for ref, name, stored, kind, count, step, times, packed in rows:
-            if kind is not None:  # a chunk: find the time in it
-                chunk_times, chunk_values = chunks.unpack(
-                    stored, count, step, times, packed, kind)
-                index = bisect.bisect_left(chunk_times, time)
-                if index == len(chunk_times) or chunk_times[index] != time:
-                    continue
-                stored = chunk_values[index]
-            values[self._key_name(name)] = self._decode(stored)
-        return values
+        return dict((self._key_name(key), self._decode(stored))
+                    for key, stored in chunks.merged_row(self.db.query(
+                        query, parameters), time, depth).items())
 
     def _row_query(self, runs, time, key_id):
         # One statement over both tables: "t in log" is one indexed query,
@@ -158,32 +144,15 @@ class SQLiteReads(object):
         return columns
 
     def _run_series(self, run, key_ids, start, stop):
-        pieces = {}
-        for key, first, count, kind, step, times, packed in self._chunks(
-                run, key_ids, start, stop):
-            pieces.setdefault(key, []).append(chunks.unpack(
-                first, count, step, times, packed, kind))
         if key_ids is None:
             query, parameters = sql.SELECT_RECORDS, []
         else:
             query = sql.SELECT_RECORDS_OF_KEYS.format(
                 keys=sql.in_list(len(key_ids)))
             parameters = key_ids
-        rows = {}
         decode = self._decode
-        for time, key, stored in self.db.query(
-                query, [run.ref, start, stop] + parameters):
-            column = rows.get(key)
-            if column is None:
-                column = rows[key] = ([], [])
-            column[0].append(time)
-            column[1].append(decode(stored))
-        columns = {}
-        for key in list(pieces) + [key for key in rows if key not in pieces]:
-            column = series.between(series.concatenate(pieces.get(key, [])),
-                                    start, stop)
-            if key in rows:  # a row wins over a chunk
-                times, values = rows[key]
-                column = series.merge(column, (series.spaced(times), values))
-            columns[self._key_name(key)] = column
-        return columns
+        head = [(time, key, decode(stored)) for time, key, stored in
+                self.db.query(query, [run.ref, start, stop] + parameters)]
+        return dict((self._key_name(key), column) for key, column in
+                    chunks.run_series(self._chunks(run, key_ids, start, stop),
+                                      head, start, stop).items())

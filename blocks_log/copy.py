@@ -1,0 +1,245 @@
+"""Copying runs between stores: SQLite to PostgreSQL and back, Blocks'
+databases and pickled logs (and checkpoints) into either.
+
+A run is copied whole: its uuid, its parent, its status and every value,
+typed as it was (values the copy cannot decode, such as pickles read
+without the opt-in, are copied as they are stored). Runs are copied
+parents first, so that the lineage holds in the copy. Copying again
+changes nothing: a run the destination holds is left as it is, unless an
+earlier copy of it was interrupted, which is then finished.
+
+"""
+import sys
+
+from blocks_log import codec
+from blocks_log.errors import LogDatabaseError, UnknownRunError
+from blocks_log.stores.base import RunInfo, Store
+
+#: Values per commit of a copy.
+BATCH = 50000
+# In the status of a run being copied, until its values are all there.
+_COPYING = '_blocks_log_copying'
+
+
+class LogStore(Store):
+    """A log held in memory (a pickled log, a checkpoint's), as a store of
+    its one run, read-only."""
+
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+        self.run = RunInfo(None, log.h_uuid, log.status.get('resumed_from'),
+                           None, None)
+
+    def find_run(self, uuid):
+        return self.run if uuid == self.run.uuid else None
+
+    def runs(self):
+        return [self.run]
+
+    def read_status(self, run):
+        return dict(self.log.status)
+
+    def read_row(self, runs, time, key=None):
+        return dict(self.log[time])
+
+    def read_times(self, runs, start, stop):
+        return sorted(time for time in self.log if start <= time < stop)
+
+    def read_series(self, runs, keys, start, stop):
+        columns = {}
+        for time, key, value in self.log.records():
+            if (keys is None or key in keys) and start <= time < stop:
+                column = columns.setdefault(key, ([], []))
+                column[0].append(time)
+                column[1].append(value)
+        return columns
+
+
+def _stored(value):
+    # A value read from a store, as a store keeps it again.
+    if value is codec.DELETED:
+        return value
+    if isinstance(value, codec.Pickled):
+        return codec.PICKLE_TAG + value.data
+    if isinstance(value, codec.Undecodable):
+        return value.data
+    return codec.encode(value, allow_pickle=True)
+
+
+def copy_runs(sources, destination, uuids=None, progress=None):
+    """Copy runs from `sources` into `destination`.
+
+    Parameters
+    ----------
+    sources : list of blocks_log.stores.base.Store
+        Where the runs are (blocks_log's store, and Blocks' beside it).
+    destination : blocks_log.stores.base.Store
+        A writable store.
+    uuids : list of str, optional
+        The hex uuids of the runs to copy, with their ancestors; all runs
+        by default.
+    progress : callable, optional
+        Called as ``progress(run uuid, values copied, values of the run)``.
+
+    Returns
+    -------
+    list of (str, str)
+        For each run: its uuid and ``'copied'``, ``'finished'`` (an
+        interrupted copy) or ``'present'``.
+
+    Raises
+    ------
+    blocks_log.errors.UnknownRunError
+        If one of `uuids` is in none of the sources.
+    blocks_log.errors.LogError
+        If a store cannot be read or written.
+
+    """
+    found = {}
+    for store in sources:
+        for run in store.runs():
+            found.setdefault(run.uuid, (store, run))
+    order = _parents_first(found, uuids)
+    results = []
+    for uuid in order:
+        store, run = found[uuid]
+        present = destination.find_run(uuid)
+        if present is not None and _COPYING not in destination.read_status(
+                present):
+            results.append((uuid, 'present'))
+            continue
+        status = dict((key, _stored(value)) for key, value in
+                      store.read_status(run).items())
+        interrupted = present is not None
+        if not interrupted:
+            present = destination.create_run(
+                uuid, run.parent, dict(status, **{
+                    _COPYING: codec.encode(True)}), None, created=run.created)
+        _copy_values(store, run, destination, present, progress)
+        destination.write(present, [], status, set([_COPYING]))
+        destination.compact(present)
+        destination.release_run(present, None)
+        results.append((uuid, 'finished' if interrupted else 'copied'))
+    return results
+
+
+def _parents_first(found, uuids):
+    wanted = list(found) if uuids is None else list(uuids)
+    for uuid in wanted:
+        if uuid not in found:
+            raise UnknownRunError('no run with uuid {} to copy'.format(uuid))
+    order, seen = [], set()
+
+    def visit(uuid):
+        if uuid in seen or uuid not in found:
+            return
+        seen.add(uuid)
+        visit(found[uuid][1].parent)
+        order.append(uuid)
+    for uuid in wanted:
+        visit(uuid)
+    return order
+
+
+def _copy_values(store, run, destination, copy, progress):
+    columns = store.read_series([run], None, 0, store.max_time)
+    total = sum(len(times) for times, _ in columns.values())
+    entries, done = [], 0
+    records = sorted((time, key, value) for key, (times, values) in
+                     columns.items() for time, value in zip(times, values))
+    deletions = False
+    for time, key, value in records:
+        entries.append((time, key, _stored(value)))
+        deletions = deletions or value is codec.DELETED
+        if len(entries) >= BATCH:
+            destination.write(copy, entries, {}, set(), deletions)
+            done += len(entries)
+            entries = []
+            if progress:
+                progress(run.uuid, done, total)
+    destination.write(copy, entries, {}, set(), deletions)
+    if progress:
+        progress(run.uuid, total, total)
+
+
+def print_progress(stream=sys.stderr):
+    """A `progress` for :func:`copy_runs` that draws a bar on `stream` (a
+    terminal) for runs of more than 100,000 values."""
+    def show(uuid, done, total):
+        if total < 100000 or not stream.isatty():
+            return
+        width = 30
+        filled = int(width * done / float(total))
+        stream.write('\rcopying {} [{}{}] {:3.0f}%'.format(
+            uuid[:8], '#' * filled, '.' * (width - filled),
+            100.0 * done / total))
+        if done == total:
+            stream.write('\n')
+        stream.flush()
+    return show
+
+
+def check_destination(store):
+    """Raise unless runs can be written into `store`."""
+    if not store.writable_runs or store.read_only:
+        raise LogDatabaseError('{}: cannot be written into'.format(
+            store.name))
+
+
+def copy(source, destination, runs=None, trusted=False, progress=None):
+    """Copy runs from a SOURCE into a database (see :func:`copy_runs`).
+
+    Parameters
+    ----------
+    source : str
+        An SQLite file, a ``postgresql://`` URL, a pickled log or a
+        checkpoint of Blocks.
+    destination : str
+        An SQLite file (made if missing) or a ``postgresql://`` URL.
+    runs : list of str, optional
+        Uuids or unique prefixes of the runs to copy (with their
+        ancestors); all runs by default.
+    trusted : bool, optional
+        Unpickle a pickled SOURCE as :func:`pickle.load` would.
+    progress : callable, optional
+        See :func:`copy_runs`.
+
+    Returns
+    -------
+    list of (str, str)
+        As :func:`copy_runs`.
+
+    Raises
+    ------
+    blocks_log.errors.LogError
+        If a database cannot be opened, read or written, a run is unknown,
+        or source and destination are the same.
+
+    """
+    from blocks_log.postgresql import is_postgresql
+    from blocks_log.runs import find_run, open_source, open_stores
+    from blocks_log.stores.postgresql import PostgreSQLStore
+    from blocks_log.stores.sqlite import SQLiteStore
+    from blocks_log.runs import is_sqlite
+    import os
+    if source == destination:
+        raise LogDatabaseError('{}: copying a database into itself'.format(
+            source))
+    if is_postgresql(source) or (os.path.isfile(source) and
+                                 is_sqlite(source)):
+        sources = [store for store in open_stores(source) if store]
+        uuids = None if not runs else [find_run(source, run) for run in runs]
+    else:
+        log = open_source(source, None, trusted=trusted)
+        sources = [LogStore(log, source)]
+        uuids = None if not runs else [log.h_uuid]
+    if is_postgresql(destination):
+        target = PostgreSQLStore(destination)
+    else:
+        target = SQLiteStore(destination)
+    try:
+        return copy_runs(sources, target, uuids, progress)
+    finally:
+        target.close()
+        for store in sources:
+            store.close()

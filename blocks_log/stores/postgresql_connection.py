@@ -1,0 +1,218 @@
+"""The psycopg parts of the PostgreSQL store: connecting, reconnecting
+after a dropped connection or a server restart, a connection per process,
+and turning every ``psycopg.Error`` into one of ours, named by host and
+database and never by password.
+
+"""
+import os
+import random
+import time
+
+from blocks_log.errors import LogDatabaseError, LogWriteError
+
+#: Seconds a commit or read waits for a server that went away to come back.
+RECONNECT_FOR = 600.0
+SYNCHRONOUS_COMMIT = ('on', 'off', 'local', 'remote_write', 'remote_apply')
+# Connections a child process inherited by a fork it was not told of:
+# never closed there, as closing one would end the parent's session.
+_INHERITED = []
+_SECRET_KEYS = ('password', 'passfile', 'sslpassword')
+
+
+def import_psycopg():
+    """Return the psycopg module.
+
+    Raises
+    ------
+    ImportError
+        If psycopg is not installed; the message says how to install it.
+    """
+    try:
+        import psycopg
+    except ImportError as error:
+        raise ImportError("PostgreSQL needs psycopg, an optional dependency "
+                          "of blocks_log: pip install 'blocks-log"
+                          "[postgresql]' ({})".format(error))
+    return psycopg
+
+
+def default_dsn():
+    """The DSN of a log given none: ``$BLOCKS_LOG_DSN``, else ``''`` (which
+    libpq completes from its ``PG*`` variables)."""
+    return os.environ.get('BLOCKS_LOG_DSN', '')
+
+
+def describe(dsn):
+    """A DSN in words, without its password: ``database D at H:P (user
+    U)``, libpq's environment filling what the DSN leaves out."""
+    psycopg = import_psycopg()
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as error:
+        raise LogDatabaseError('not a PostgreSQL DSN ({})'.format(
+            _without_secrets(str(error), dsn)))
+    host = parts.get('host') or os.environ.get('PGHOST') or 'localhost'
+    port = parts.get('port') or os.environ.get('PGPORT') or '5432'
+    user = parts.get('user') or os.environ.get('PGUSER')
+    database = (parts.get('dbname') or os.environ.get('PGDATABASE') or
+                user or 'the default database')
+    return 'PostgreSQL database {} at {}:{}{}'.format(
+        database, host, port, ' (user {})'.format(user) if user else '')
+
+
+def without_password(dsn):
+    """`dsn` without its password (what a pickled log keeps): the password
+    comes again from ``PGPASSWORD`` or ``~/.pgpass``."""
+    psycopg = import_psycopg()
+    parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    for key in _SECRET_KEYS:
+        parts.pop(key, None)
+    return psycopg.conninfo.make_conninfo(**parts)
+
+
+def _without_secrets(message, dsn):
+    try:
+        parts = import_psycopg().conninfo.conninfo_to_dict(dsn)
+    except Exception:
+        parts = {}
+    for key in _SECRET_KEYS:
+        if parts.get(key):
+            message = message.replace(parts[key], '***')
+    return ' '.join(message.split())
+
+
+class PostgreSQLConnection(object):
+    """One database on a server, connected lazily, again in a child after
+    ``fork``, and again after the connection was lost.
+
+    Parameters
+    ----------
+    dsn : str
+        A libpq connection string or ``postgresql://`` URL.
+    read_only : bool
+        Every transaction read-only: nothing is ever created or changed.
+    synchronous_commit : str
+        PostgreSQL's ``synchronous_commit`` for this connection's commits.
+
+    Raises
+    ------
+    ValueError
+        If `synchronous_commit` is not one of PostgreSQL's values.
+    ImportError
+        If psycopg is not installed.
+
+    """
+    def __init__(self, dsn, read_only=False, synchronous_commit='on'):
+        if synchronous_commit not in SYNCHRONOUS_COMMIT:
+            raise ValueError('synchronous_commit must be one of {}, got '
+                             '{!r}'.format(', '.join(SYNCHRONOUS_COMMIT),
+                                           synchronous_commit))
+        self.psycopg = import_psycopg()
+        self.dsn = dsn
+        self.name = describe(dsn)
+        self.read_only = read_only
+        self.synchronous_commit = synchronous_commit
+        self._connection = None
+        self._pid = None
+        #: Called with the new connection after a reconnection.
+        self.on_reconnect = None
+
+    @property
+    def connection(self):
+        """The psycopg connection, opened on first use and again in a
+        child process after ``fork``."""
+        if self._connection is None or self._pid != os.getpid():
+            if self._connection is not None and self._pid != os.getpid():
+                _INHERITED.append(self._connection)
+            self._connection = self._open()
+            self._pid = os.getpid()
+        return self._connection
+
+    def _open(self):
+        # Ours after the DSN's own options (a search_path, say).
+        options = '{} -c synchronous_commit={}'.format(
+            self.psycopg.conninfo.conninfo_to_dict(self.dsn).get(
+                'options', ''), self.synchronous_commit).strip()
+        if self.read_only:
+            options += ' -c default_transaction_read_only=on'
+        try:
+            return self.psycopg.connect(self.dsn, autocommit=True,
+                                        options=options, connect_timeout=10)
+        except self.psycopg.Error as error:
+            raise LogDatabaseError('{}: cannot connect ({})'.format(
+                self.name, _without_secrets(str(error), self.dsn)))
+
+    def _lost(self, error):
+        # Whether `error` means the connection is gone (a server restart,
+        # a network failure), rather than a statement that failed.
+        connection = self._connection
+        return connection is not None and (
+            connection.closed or connection.broken) or isinstance(
+                error, self.psycopg.errors.AdminShutdown)
+
+    def run(self, work, writing=False):
+        """Call ``work(connection)`` and return what it returns; if the
+        connection is lost meanwhile, connect again (waiting up to
+        :data:`RECONNECT_FOR` for the server) and call it again: `work` must
+        be idempotent (a transaction is).
+
+        Raises
+        ------
+        LogWriteError
+            If `writing` and the work fails otherwise (nothing of it is
+            stored).
+        LogDatabaseError
+            If reading fails, or the server does not come back.
+        """
+        deadline = None
+        while True:
+            try:
+                return work(self.connection)
+            except self.psycopg.Error as error:
+                if not self._lost(error):
+                    raise (LogWriteError if writing else LogDatabaseError)(
+                        '{}: {}'.format(self.name, _without_secrets(
+                            str(error), self.dsn)))
+                deadline = deadline or time.monotonic() + RECONNECT_FOR
+                self._reconnect(deadline, error)
+
+    def _reconnect(self, deadline, error):
+        self.close()
+        while True:
+            try:
+                connection = self.connection
+                if self.on_reconnect is not None:
+                    self.on_reconnect(connection)
+                return
+            except LogDatabaseError:
+                if time.monotonic() > deadline:
+                    raise LogDatabaseError(
+                        '{}: the connection was lost ({}) and did not come '
+                        'back'.format(self.name, _without_secrets(
+                            str(error), self.dsn)))
+                time.sleep(random.uniform(0.05, 0.25))
+
+    def query(self, statement, parameters=(), binary=False):
+        """The rows of one statement, in autocommit."""
+        def work(connection):
+            with connection.cursor(binary=binary) as cursor:
+                cursor.execute(statement, parameters)
+                return cursor.fetchall() if cursor.description else []
+        return self.run(work)
+
+    def before_fork(self):
+        """A ``fork`` is next: close the connection (the next use, in
+        either process, opens a new one)."""
+        self.close()
+
+    def after_fork(self, child):
+        """Nothing to do: each process connects on first use."""
+
+    def close(self):
+        """Close the connection (if this process opened it); safe twice."""
+        if self._connection is not None and self._pid == os.getpid():
+            try:
+                self._connection.close()
+            except self.psycopg.Error:
+                pass
+        self._connection = None

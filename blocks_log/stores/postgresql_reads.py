@@ -1,0 +1,160 @@
+"""The reads of the PostgreSQL store: rows, times and series of a lineage,
+from rows and chunks, in binary, with the runs of a lineage as an array.
+
+A read of rows and chunks runs in one transaction (one statement, or a
+read-only transaction of two), so that it sees each commit, a packing
+included, whole.
+
+"""
+from blocks_log import codec, series
+from blocks_log.stores import chunks, postgresql_sql as sql
+
+_DELETED = codec.DELETED
+
+
+class PostgreSQLReads(object):
+    """What :class:`~blocks_log.stores.postgresql.PostgreSQLStore` reads
+    with: its ``db``, ``version``, ``_spans`` and key caches."""
+
+    def _decode(self, f, i, t, b):
+        stored = sql.stored_of(f, i, t, b)
+        if type(stored) is not bytes:
+            return stored
+        return codec.decode(stored, self.allow_pickle)
+
+    def _key_name(self, key_id):
+        name = self._key_names.get(key_id)
+        if name is None:
+            self._key_names.update(self.db.query(sql.SELECT_KEYS))
+            name = self._key_names[key_id]
+        return name
+
+    def _key_id(self, name):
+        key_id = self._key_ids.get(name)
+        if key_id is None:
+            rows = self.db.query(sql.SELECT_KEY_ID, (name,))
+            if rows:
+                key_id = self._key_ids[name] = rows[0][0]
+        return key_id
+
+    def _read(self, work):
+        # A read-only transaction, again after a reconnection.
+        def transaction(connection):
+            with connection.transaction():
+                with connection.cursor(binary=True) as cursor:
+                    return work(cursor)
+        return self.db.run(transaction)
+
+    def read_status(self, run):
+        return dict((key, self._decode(*columns)) for key, *columns in
+                    self.db.query(sql.SELECT_STATUS, (run.ref,),
+                                  binary=True))
+
+    def read_row(self, runs, time, key=None):
+        if self.version is None:
+            return {}
+        key_id = None
+        if key is not None:
+            key_id = self._key_id(key)
+            if key_id is None:
+                return {}
+        refs = [run.ref for run in runs]
+        spans = set(self._spans.get(ref) or chunks.SPAN for ref in refs)
+        key_filter = '' if key_id is None else ' AND key = %s'
+        key_parameter = [] if key_id is None else [key_id]
+        rows = []
+        for span in spans:  # one span in all but odd lineages
+            rows.extend(self.db.query(
+                sql.SELECT_ROW.format(key=key_filter),
+                [time, refs] + key_parameter + [time // span, refs, time,
+                                                time] + key_parameter,
+                binary=True))
+        merged_rows = [
+            (row[0], row[1], row[6], row[7], row[8], row[9], row[10],
+             row[11]) if row[7] is not None else
+            (row[0], row[1], sql.stored_of(*row[2:6]), None, None, None,
+             None, None) for row in rows]
+        depth = dict((ref, index) for index, ref in enumerate(refs))
+        return dict((self._key_name(name), _decode(stored, self.allow_pickle))
+                    for name, stored in chunks.merged_row(
+                        merged_rows, time, depth).items())
+
+    def read_times(self, runs, start, stop):
+        if self.version is None:
+            return []
+        stop = min(stop, sql.STATUS_TIME)
+
+        def work(cursor):
+            times = set()
+            for run in runs:
+                cursor.execute(sql.SELECT_TIMES,
+                               (run.ref, start, stop, _DELETED))
+                times.update(time for time, in cursor.fetchall())
+                for key, first, count, kind, step, blob, _ in self._chunks(
+                        cursor, run, None, start, stop, values=False):
+                    times.update(chunks.unpack(first, count, step, blob,
+                                               b'', kind)[0])
+            deleted = set()
+            cursor.execute(sql.SELECT_DELETIONS, ([run.ref for run in runs],))
+            if cursor.fetchall():
+                for run in runs:
+                    cursor.execute(sql.SELECT_DELETED_TIMES,
+                                   (run.ref, start, stop, _DELETED))
+                    deleted.update(time for time, in cursor.fetchall())
+            return times, deleted
+        times, deleted = self._read(work)
+        for time in deleted:
+            # A time whose every value is deleted, here or in a nearer run,
+            # holds nothing.
+            if not any(value is not _DELETED for value in
+                       self.read_row(runs, time).values()):
+                times.discard(time)
+        return sorted(time for time in times if start <= time < stop)
+
+    def _chunks(self, cursor, run, key_ids, start, stop, values=True):
+        span = self._spans.get(run.ref)
+        if not span or stop <= start:
+            return []
+        keys = '' if key_ids is None else ' AND key = ANY(%s)'
+        cursor.execute(sql.SELECT_CHUNKS.format(
+            keys=keys, values='"values"' if values else "''::bytea"),
+            [run.ref, start // span, (stop - 1) // span] + (
+                [] if key_ids is None else [key_ids]))
+        return cursor.fetchall()
+
+    def read_series(self, runs, keys, start, stop):
+        if self.version is None:
+            return {}
+        stop = min(stop, sql.STATUS_TIME)
+        key_ids = None
+        if keys is not None:
+            key_ids = [key_id for key_id in map(self._key_id, keys)
+                       if key_id is not None]
+            if not key_ids:
+                return {}
+
+        def work(cursor):
+            found = []
+            for run in reversed(runs):  # farthest first: nearer overwrite
+                pieces = self._chunks(cursor, run, key_ids, start, stop)
+                cursor.execute(sql.SELECT_RECORDS.format(
+                    keys='' if key_ids is None else ' AND key = ANY(%s)'),
+                    [run.ref, start, stop] + (
+                        [] if key_ids is None else [key_ids]))
+                found.append((pieces, cursor.fetchall()))
+            return found
+        columns = {}
+        for pieces, rows in self._read(work):
+            head = [(time, key, self._decode(f, i, t, b))
+                    for time, key, f, i, t, b in rows]
+            for key, column in chunks.run_series(pieces, head, start,
+                                                 stop).items():
+                name = self._key_name(key)
+                columns[name] = series.merge(
+                    columns.get(name, series.empty()), column)
+        return columns
+
+
+def _decode(stored, allow_pickle):
+    return stored if type(stored) is not bytes else codec.decode(
+        stored, allow_pickle)

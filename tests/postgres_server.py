@@ -1,0 +1,136 @@
+"""A throw-away PostgreSQL server for the tests, started by them.
+
+Debian's PostgreSQL (installed with apt-get if it is absent and we are
+root), a new cluster in a temporary directory, listening on 127.0.0.1 (and
+on every address, for the tests of several hosts) and on a unix socket,
+stopped at the end. As root the cluster belongs to the ``postgres`` user
+(initdb refuses root). Under ``CI=true`` a server that cannot be started
+fails the tests that need it; elsewhere they skip and say why.
+
+"""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+USER, PASSWORD, DATABASE = 'blocks', 'secret-pw-1', 'blocks_log_test'
+
+
+def in_ci():
+    return os.environ.get('CI', '').lower() == 'true'
+
+
+def unavailable(reason):
+    """Fail under CI, skip elsewhere."""
+    if in_ci():
+        pytest.fail('PostgreSQL is needed under CI=true: ' + reason,
+                    pytrace=False)
+    pytest.skip('PostgreSQL tests skipped: ' + reason)
+
+
+def _binaries():
+    found = sorted(glob.glob('/usr/lib/postgresql/*/bin/initdb'))
+    if found:
+        return os.path.dirname(found[-1])
+    initdb = shutil.which('initdb')
+    return os.path.dirname(initdb) if initdb else None
+
+
+def _install():
+    if os.geteuid() != 0 or not shutil.which('apt-get'):
+        return
+    environment = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+    for command in (['apt-get', 'update', '-qq'],
+                    ['apt-get', 'install', '-y', '-qq', 'postgresql']):
+        subprocess.run(command, env=environment, timeout=600,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+class Server(object):
+    """A running cluster: ``dsn`` (TCP, with password), ``socket_dsn``
+    (the unix socket), ``bin``, ``port``; ``run(*command)`` runs a command
+    as the cluster's owner."""
+
+    def __init__(self):
+        self.bin = _binaries()
+        if self.bin is None:
+            _install()
+            self.bin = _binaries()
+        if self.bin is None:
+            unavailable('no initdb (apt-get install postgresql)')
+        self.root = tempfile.mkdtemp(prefix='blocks_log_pg_')
+        self.data = os.path.join(self.root, 'data')
+        self.sockets = os.path.join(self.root, 'sockets')
+        os.mkdir(self.sockets)
+        self.owner = None
+        if os.geteuid() == 0:
+            self.owner = 'postgres'
+            shutil.chown(self.root, self.owner)
+            shutil.chown(self.sockets, self.owner)
+            os.chmod(self.root, 0o755)
+        self.port = _free_port()
+        password_file = os.path.join(self.root, 'password')
+        with open(password_file, 'w') as f:
+            f.write('postgres-pw\n')
+        if self.owner:
+            shutil.chown(password_file, self.owner)
+        self.run('initdb', '-D', self.data, '-U', 'postgres', '-A',
+                 'scram-sha-256', '--auth-local=trust', '--pwfile',
+                 password_file, '-E', 'UTF8', '--locale=C')
+        with open(os.path.join(self.data, 'pg_hba.conf'), 'a') as hba:
+            hba.write('host all all 0.0.0.0/0 scram-sha-256\n')
+        self.start()
+        self.psql("CREATE ROLE {} LOGIN PASSWORD '{}'".format(USER,
+                                                             PASSWORD))
+        self.psql('CREATE DATABASE {} OWNER {}'.format(DATABASE, USER))
+        self.dsn = ('host=127.0.0.1 port={} dbname={} user={} password={}'
+                    .format(self.port, DATABASE, USER, PASSWORD))
+        self.socket_dsn = 'host={} port={} dbname={} user={}'.format(
+            self.sockets, self.port, DATABASE, USER)
+        self.socket_url = 'postgresql:///{}?host={}&port={}&user={}'.format(
+            DATABASE, self.sockets, self.port, USER)
+        self.url = 'postgresql://{}:{}@127.0.0.1:{}/{}'.format(
+            USER, PASSWORD, self.port, DATABASE)
+
+    def run(self, program, *arguments, **kwargs):
+        command = [os.path.join(self.bin, program)] + list(arguments)
+        if self.owner:
+            command = ['runuser', '-u', self.owner, '--'] + command
+        result = subprocess.run(command, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, timeout=120,
+                                universal_newlines=True, **kwargs)
+        if result.returncode:
+            unavailable('{} failed: {}'.format(program, result.stdout[-500:]))
+        return result.stdout
+
+    def start(self):
+        self.run('pg_ctl', '-D', self.data, '-w', '-l',
+                 os.path.join(self.data, 'server.log'), '-o',
+                 "-c listen_addresses='*' -c port={} -c "
+                 "unix_socket_directories='{}' -c fsync=off -c "
+                 "max_connections=200".format(self.port, self.sockets),
+                 'start')
+
+    def restart(self):
+        # The log file again: the server must not hold our pipe open.
+        self.run('pg_ctl', '-D', self.data, '-w', '-m', 'fast', '-l',
+                 os.path.join(self.data, 'server.log'), 'restart')
+
+    def psql(self, statement, database='postgres'):
+        return self.run('psql', '-h', self.sockets, '-p', str(self.port),
+                        '-U', 'postgres', '-d', database, '-v',
+                        'ON_ERROR_STOP=1', '-qAt', '-c', statement)
+
+    def stop(self):
+        self.run('pg_ctl', '-D', self.data, '-w', '-m', 'fast', 'stop')
+        shutil.rmtree(self.root, ignore_errors=True)

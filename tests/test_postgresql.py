@@ -1,0 +1,263 @@
+"""What is particular to PostgreSQLLog (issue 10), against a real server
+that the tests start (tests/postgres_server.py): connections, errors,
+values, claims, a dropped connection, a server restart, writers killed
+and writers on several hosts, and copies between stores."""
+import math
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import blocks_log
+from blocks_log import PostgreSQLLog, SQLiteLog
+from blocks_log.copy import copy
+from blocks_log.errors import (LogDatabaseError, ReadOnlyLogError,
+                               RunInUseError, UnknownRunError)
+
+from helpers import ROOT
+from test_codec import VALUES, same
+from test_processes import KEYS, check_consistent, start_writer
+
+pytestmark = pytest.mark.skipif(sys.platform == 'win32', reason='POSIX')
+
+
+@pytest.fixture
+def dsn(postgresql_dsn):
+    return postgresql_dsn
+
+
+def schema_tables(dsn):
+    import psycopg
+    with psycopg.connect(dsn) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE "
+            "table_schema = current_schema()").fetchone()[0]
+
+
+class TestConnecting:
+    def test_dsn_from_the_environment(self, dsn, monkeypatch):
+        monkeypatch.setenv('BLOCKS_LOG_DSN', dsn)
+        with blocks_log.BACKENDS['postgresql']() as log:
+            log[0]['a'] = 1
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            assert again[0]['a'] == 1
+
+    def test_libpq_variables(self, postgres_server, monkeypatch):
+        monkeypatch.delenv('BLOCKS_LOG_DSN', raising=False)
+        for name, value in (('PGHOST', postgres_server.sockets),
+                            ('PGPORT', str(postgres_server.port)),
+                            ('PGUSER', 'blocks'),
+                            ('PGDATABASE', 'blocks_log_test')):
+            monkeypatch.setenv(name, value)
+        with PostgreSQLLog() as log:
+            assert 'blocks_log_test' in repr(log)
+
+    @pytest.mark.parametrize('change, words', [
+        (lambda s: s.url.replace(str(s.port), str(s.port + 1)),
+         'cannot connect'),
+        (lambda s: s.url.replace('secret-pw-1', 'wrong-pw'),
+         'password authentication failed'),
+        (lambda s: s.url.replace('blocks_log_test', 'no_such_db'),
+         'no_such_db'),
+        (lambda s: 'host=127.0.0.1 port=notaport', 'port'),
+        (lambda s: 'postgresql://blocks:secret-pw-1@127.0.0.1:1:2/x',
+         'invalid integer value'),
+        (lambda s: 'hots=127.0.0.1 password=secret-pw-1', 'DSN'),
+    ])
+    def test_bad_connections_say_where_never_the_password(
+            self, postgres_server, change, words):
+        with pytest.raises(LogDatabaseError) as raised:
+            PostgreSQLLog(change(postgres_server))
+        message = str(raised.value)
+        assert words in message and '\n' not in message
+        assert 'secret-pw-1' not in message and 'wrong-pw' not in message
+        assert '127.0.0.1' in message or 'DSN' in message
+
+    def test_the_command_line_too(self, postgres_server, capsys):
+        from blocks_log import cli
+        bad = postgres_server.url.replace('secret-pw-1', 'wrong-pw')
+        assert cli.main(['runs', bad]) == 2
+        error = capsys.readouterr().err
+        assert 'blocks_log_test at 127.0.0.1' in error
+        assert 'wrong-pw' not in error and len(error.splitlines()) == 1
+
+
+class TestValues:
+    @settings(max_examples=40, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(value=VALUES)
+    def test_values_round_trip(self, dsn, value):
+        with PostgreSQLLog(dsn) as log:
+            log[1]['v'] = value
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            assert same(again[1]['v'], value)
+
+    def test_what_jsonb_and_text_would_change(self, dsn):
+        values = {'nan': float('nan'), 'ninf': float('-inf'),
+                  'negative zero': -0.0, 'big': 2 ** 200, 'nul': 'a\x00b',
+                  'bytes': b'\x00\xff', 'tuple': (1, ('x', None)),
+                  'bool': True}
+        with PostgreSQLLog(dsn) as log:
+            log[3].update(values)
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            for key, value in values.items():
+                assert same(again[3][key], value), key
+            assert math.copysign(1, again[3]['negative zero']) == -1
+
+    def test_numpy_arrays(self, dsn):
+        numpy = pytest.importorskip('numpy')
+        with PostgreSQLLog(dsn) as log:
+            log[0]['w'] = numpy.arange(6, dtype='float32').reshape(2, 3)
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            w = again[0]['w']
+            assert w.dtype == numpy.float32 and w.shape == (2, 3)
+
+
+class TestReadOnly:
+    def test_never_creates_tables(self, dsn):
+        with pytest.raises(UnknownRunError):
+            PostgreSQLLog(dsn, uuid='0' * 32, read_only=True)
+        with pytest.raises(UnknownRunError):
+            PostgreSQLLog(dsn, uuid='0' * 32)
+        assert schema_tables(dsn) == 0
+
+    def test_refuses_writes(self, dsn):
+        with PostgreSQLLog(dsn) as log:
+            log[0]['a'] = 1
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as reader:
+            with pytest.raises(ReadOnlyLogError):
+                reader[0]['a'] = 2
+
+
+class TestOneWriter:
+    def test_second_open_refused_then_taken_after_close(self, dsn):
+        log = PostgreSQLLog(dsn)
+        with pytest.raises(RunInUseError, match=log.h_uuid):
+            PostgreSQLLog(dsn, uuid=log.uuid)
+        log.close()
+        PostgreSQLLog(dsn, uuid=log.uuid).close()
+
+    def test_a_killed_writer_does_not_hold_the_run(self, dsn):
+        process, run = start_writer(dsn, -1)
+        process.stdout.readline()
+        with pytest.raises(RunInUseError):
+            PostgreSQLLog(dsn, uuid=run)
+        process.kill()
+        process.wait()
+        with PostgreSQLLog(dsn, uuid=run) as log:
+            log[10 ** 6]['taken over'] = True
+
+
+class TestLostConnections:
+    def test_a_dropped_connection_loses_nothing(self, dsn, postgres_server):
+        log = PostgreSQLLog(dsn)
+        for _ in range(20):
+            log.status['iterations_done'] += 1
+            log.current_row['v'] = 1.0
+            if log.status['iterations_done'] % 5 == 0:
+                backend = log._session.store.db.connection.info.backend_pid
+                postgres_server.psql('SELECT pg_terminate_backend({})'
+                                     .format(backend), 'blocks_log_test')
+        log.close()
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            assert [t for t, _ in again.history('v')] == list(range(1, 21))
+
+    def test_a_server_restart_loses_no_completed_iteration(
+            self, postgres_server, dsn):
+        process, run = start_writer(dsn, -1)
+        for _ in range(50):
+            process.stdout.readline()
+        postgres_server.restart()
+        for _ in range(50):
+            completed = int(process.stdout.readline())
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with PostgreSQLLog(dsn, uuid=run, read_only=True) as log:
+            assert check_consistent(log) >= completed
+            assert len(log) >= completed
+
+    @pytest.mark.parametrize('seed', range(2))
+    def test_kill_9(self, dsn, seed):
+        process, run = start_writer(dsn, -1, span=4)
+        for _ in range(20 + 40 * seed):
+            completed = int(process.stdout.readline())
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with PostgreSQLLog(dsn, uuid=run, read_only=True) as log:
+            assert check_consistent(log) >= completed
+
+
+def test_fork(dsn):
+    log = PostgreSQLLog(dsn)
+    log[0]['parent'] = 0
+    pid = os.fork()
+    if pid == 0:
+        try:
+            log[1]['child'] = 1
+            log.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    log[2]['parent'] = 2
+    log.close()
+    with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+        assert dict((t, dict(again[t])) for t in again) == {
+            0: {'parent': 0}, 1: {'child': 1}, 2: {'parent': 2}}
+
+
+def test_copy_there_and_back(postgresql_url, tmp_path, monkeypatch):
+    from blocks_log.stores import chunks
+    monkeypatch.setattr(chunks, 'SPAN', 4)
+    source = str(tmp_path / 'source.sqlite')
+    with SQLiteLog(source) as log:
+        for time in range(30):
+            log[time].update({'f': time / 7.0, 'i': time, 'x': (time, 'x')})
+        log[3]['nan'] = float('nan')
+        log.resume()
+        del log[4]['f']
+        log[31]['bytes'] = b'\x00'
+        log.status['custom'] = {'a': [1.5]}
+    url = postgresql_url
+    assert [state for _, state in copy(source, url)] == ['copied'] * 2
+    assert [state for _, state in copy(source, url)] == ['present'] * 2
+    back = str(tmp_path / 'back.sqlite')
+    copy(url, back)
+    for run in blocks_log.list_runs(source):
+        with SQLiteLog(source, uuid=run['uuid'], read_only=True) as a, \
+                PostgreSQLLog(url, uuid=run['uuid'], read_only=True) as b, \
+                SQLiteLog(back, uuid=run['uuid'], read_only=True) as c:
+            for other in (b, c):
+                assert all(same(x, y) for x, y in zip(
+                    a.records(), other.records()))
+                assert len(list(a.records())) == len(list(other.records()))
+                assert dict(other.status) == dict(a.status)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='network namespaces need root')
+def test_sixteen_writers_on_four_hosts(postgres_server, postgresql_dsn):
+    from hosts import namespaces
+    schema = postgresql_dsn.split('search_path=')[1].rstrip("'")
+    with namespaces(4) as hosts:
+        writers = []
+        for index in range(16):
+            host = hosts[index % 4]
+            dsn = ("host={} port={} dbname=blocks_log_test user=blocks "
+                   "password=secret-pw-1 options='-c search_path={}'".format(
+                       host.server_address, postgres_server.port, schema))
+            process = subprocess.Popen(
+                host.command([sys.executable, os.path.join(
+                    ROOT, 'tests', 'writer.py'), dsn, '2000']),
+                stdout=subprocess.PIPE, universal_newlines=True)
+            writers.append((process, process.stdout.readline().strip()))
+        for process, _ in writers:
+            assert process.communicate(timeout=300)[0].split()[-1] == '1999'
+            assert process.returncode == 0
+    for _, run in writers:
+        with PostgreSQLLog(postgresql_dsn, uuid=run, read_only=True) as log:
+            assert check_consistent(log) == 2000
+            assert len(log) == 2000 and sum(
+                len(times) for times, _ in log._session.read_series(
+                    ).values()) == 2000 * len(KEYS)
