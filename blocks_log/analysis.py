@@ -6,7 +6,7 @@ else.
 """
 import array
 import heapq
-from numbers import Integral
+from numbers import Integral, Real
 
 PANDAS_HINT = ("this needs pandas, an optional dependency of blocks_log: "
                "pip install 'blocks-log[pandas]'")
@@ -139,6 +139,35 @@ def columns_to_dataframe(pandas, times, columns):
         dict((key, pandas.Series(values, index=index))
              for key, values in columns.items()),
         index=index, columns=list(columns))
+
+
+def is_number(value):
+    """Whether `value` is a real number (numpy's too), not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool) and (
+        not hasattr(value, 'dtype') or value.dtype.kind in 'iuf')
+
+
+def runs_to_dataframe(pandas, runs, long=False):
+    """The frame of :func:`blocks_log.runs.runs_dataframe` from its runs
+    (``(uuid, {key: series})``)."""
+    if long:
+        columns = {'run': [], 'time': [], 'key': [], 'value': []}
+        for uuid, keys in runs:
+            for time, key, value in series_records(keys):
+                columns['run'].append(uuid)
+                columns['time'].append(time)
+                columns['key'].append(key)
+                columns['value'].append(value)
+        frame = pandas.DataFrame(columns, columns=['run', 'time', 'key',
+                                                   'value'])
+        frame['time'] = frame['time'].astype('int64')
+        return frame
+    frames = [series_to_dataframe(pandas, keys) for _, keys in runs]
+    if not frames:
+        return pandas.DataFrame(index=pandas.MultiIndex.from_arrays(
+            [[], []], names=['run', 'time']))
+    return pandas.concat(frames, keys=[uuid for uuid, _ in runs],
+                         names=['run', 'time'], sort=False)
 
 
 def series_records(columns):

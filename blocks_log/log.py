@@ -242,6 +242,37 @@ class TrainingLogBase(object):
                 for key, value in self[time].items():
                     yield time, key, value
 
+    def series(self, keys=None, start=None, stop=None):
+        """Return each key's values as a series: ``{key: (times, values)}``,
+        times increasing (see :mod:`blocks_log.series`).
+
+        Parameters
+        ----------
+        keys : iterable of str, optional
+            Only these keys; a key never logged has an empty series.
+        start, stop : int, optional
+            Only times ``start <= time < stop``.
+
+        Returns
+        -------
+        dict
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`to_dataframe`.
+
+        """
+        keys = analysis.check_keys(keys)
+        columns = {} if keys is None else dict((key, ([], []))
+                                              for key in keys)
+        for time, key, value in self.records(start, stop):
+            if keys is None or key in columns:
+                column = columns.setdefault(key, ([], []))
+                column[0].append(time)
+                column[1].append(value)
+        return columns
+
     def history(self, key):
         """Return the values of one key in increasing time.
 

@@ -1,11 +1,16 @@
-"""Many runs at once: listing the runs of a source, naming one by a uuid
-prefix, and opening a source (a database or a pickle) for reading.
+"""Many runs at once: listing the runs of a SOURCE, naming one by a uuid
+prefix, opening a SOURCE for reading, and reading several runs into one
+DataFrame, or comparing them.
+
+A SOURCE is an SQLite file, a ``postgresql://`` URL, a pickle holding a
+log, or a checkpoint of Blocks.
 
 Everything here reads: nothing creates or changes a file.
 
 """
 import os
 
+from blocks_log import analysis
 from blocks_log.errors import (AmbiguousRunError, LogDatabaseError,
                                LogError, UnknownRunError)
 from blocks_log.log import TrainingLogBase
@@ -45,58 +50,138 @@ def open_stores(database):
     return store, BlocksStore(store.db) if store.has_blocks_tables else None
 
 
-def list_runs(database):
-    """Describe every run of a database, without writing to it.
+class Run(object):
+    """What a run is, at a glance.
+
+    Attributes
+    ----------
+    uuid : str
+        32 hex digits.
+    parent : str or None
+        The uuid it was resumed from.
+    created : float or None
+        When it was started, in seconds since the epoch (``None`` for runs
+        of Blocks and logs of pickles).
+    iterations, epochs : int or None
+        ``status['iterations_done']`` and ``status['epochs_done']``.
+    rows : int
+        Times at which it holds a value (of its own, not of its parents).
+    keys : list of str
+        The keys it logged, sorted.
+    last_time : int or None
+        The last time at which it holds a value.
+    writer : str or None
+        Who writes it now (``'process 12 on host h'``), if anyone.
+    written_by : str
+        ``'blocks_log'``, ``'blocks'`` (Blocks' own tables) or ``'pickle'``.
+
+    """
+    FIELDS = ('uuid', 'parent', 'created', 'iterations', 'epochs', 'rows',
+              'keys', 'last_time', 'writer', 'written_by')
+
+    def __init__(self, **fields):
+        for name in self.FIELDS:
+            setattr(self, name, fields.get(name))
+
+    def as_dict(self):
+        """dict: the fields, for JSON and DataFrames."""
+        return dict((name, getattr(self, name)) for name in self.FIELDS)
+
+    def __getitem__(self, name):
+        # run['uuid'], as the dicts of earlier releases.
+        return getattr(self, name)
+
+    def __repr__(self):
+        return '<Run {} ({} iterations)>'.format(self.uuid, self.iterations)
+
+
+def list_runs(source, trusted=False):
+    """Describe every run of a SOURCE, without writing to it.
 
     Parameters
     ----------
-    database : str
-        An SQLite file, or a ``postgresql://`` URL.
+    source : str
+        An SQLite file, a ``postgresql://`` URL, or a pickle or checkpoint
+        holding a log (one run).
+    trusted : bool, optional
+        Unpickle a pickle as :func:`pickle.load` would.
 
     Returns
     -------
-    list of dict
-        One per run, Blocks' first then ours, each in order of creation:
-        ``uuid`` (hex), ``resumed_from``, ``created`` (seconds since the
-        epoch, ``None`` for Blocks' runs), ``written_by`` (``'blocks_log'``
-        or ``'blocks'``).
+    list of Run
+        Blocks' runs first, then ours, each in order of creation.
 
     Raises
     ------
     LogDatabaseError
-        If the database does not exist, is not a database, or holds no
-        runs.
+        If the source does not exist, or is no log database nor pickle.
 
     """
-    store, blocks = open_stores(database)
+    if not is_database(source):
+        log = open_source(source, trusted=trusted)
+        times = sorted(log)
+        return [Run(uuid=log.h_uuid, parent=log.status.get('resumed_from'),
+                    iterations=log.status.get('iterations_done'),
+                    epochs=log.status.get('epochs_done'),
+                    rows=len([t for t in times if len(log[t])]),
+                    keys=sorted(set(key for _, key, _ in log.records())),
+                    last_time=times[-1] if times else None,
+                    written_by='pickle')]
+    store, blocks = open_stores(source)
     try:
         if store.version is None and blocks is None:
             raise LogDatabaseError('{}: is not a log database (no runs '
-                                   'table)'.format(database))
+                                   'table)'.format(source))
         runs = []
-        if blocks is not None:
-            runs.extend(_describe(run, 'blocks') for run in blocks.runs())
-        runs.extend(_describe(run, 'blocks_log') for run in store.runs())
+        for each, written_by in ((blocks, 'blocks'), (store, 'blocks_log')):
+            if each is not None:
+                runs.extend(_summary(each, run, written_by)
+                            for run in each.runs())
         return runs
     finally:
         store.close()
 
 
+def _summary(store, run, written_by):
+    status = store.read_status(run)
+    times = store.read_times([run], 0, store.max_time)
+    writer = None
+    if run.writer is not None:
+        from blocks_log.stores import claims
+        writer = claims.describe(run.writer)
+    return Run(uuid=run.uuid, parent=run.parent, created=run.created,
+               iterations=status.get('iterations_done'),
+               epochs=status.get('epochs_done'), rows=len(times),
+               keys=store.read_keys(run), last_time=times[-1] if times
+               else None, writer=writer, written_by=written_by)
+
+
+def is_database(source):
+    """Whether `source` names a database (a ``postgresql://`` URL, or an
+    SQLite file), rather than a pickle or a checkpoint."""
+    return is_postgresql(source) or (os.path.isfile(source) and
+                                     is_sqlite(source))
+
+
 def _one_run(database, run):
     # The uuid of `run` (a prefix), or of the only run of the database.
     if run is None:
-        runs = list_runs(database)
+        runs = _runs(database)
         if len(runs) != 1:
             raise UnknownRunError(
                 '{}: holds {} runs; name one (blocks-log runs {} lists '
                 'them)'.format(database, len(runs), database))
-        return runs[0]['uuid']
+        return runs[0].uuid
     return find_run(database, run)
 
 
-def _describe(run, written_by):
-    return {'uuid': run.uuid, 'resumed_from': run.parent,
-            'created': run.created, 'written_by': written_by}
+def _runs(database):
+    # The runs of a database, without reading them.
+    store, blocks = open_stores(database)
+    try:
+        return (blocks.runs() if blocks else []) + store.runs()
+    finally:
+        store.close()
 
 
 def find_run(database, prefix):
@@ -111,8 +196,8 @@ def find_run(database, prefix):
 
     """
     prefix = str(prefix).lower().replace('-', '')
-    matches = sorted(set(run['uuid'] for run in list_runs(database)
-                         if run['uuid'].startswith(prefix)))
+    matches = sorted(set(run.uuid for run in _runs(database)
+                         if run.uuid.startswith(prefix)))
     if not matches:
         raise UnknownRunError('{}: no run with uuid {}...'.format(
             database, prefix))
@@ -177,3 +262,114 @@ def open_source(source, run=None, trusted=False):
         raise UnknownRunError('{}: holds run {}, not {}'.format(
             source, log.h_uuid, run))
     return log
+
+
+def read_runs(source, runs=None, keys=None, start=None, stop=None,
+              trusted=False):
+    """Each run's values, through its lineage: a list of ``(uuid, {key:
+    series})`` (see :mod:`blocks_log.series`).
+
+    Parameters
+    ----------
+    source : str
+        A SOURCE (see :func:`list_runs`).
+    runs : list of str, optional
+        Uuids or unique prefixes; every run of the source by default.
+    keys : list of str, optional
+        Only these keys.
+    start, stop : int, optional
+        Only times ``start <= time < stop``.
+    trusted : bool, optional
+        Unpickle a pickled SOURCE as :func:`pickle.load` would.
+
+    Raises
+    ------
+    LogError
+        If the source or a run cannot be found or read.
+    TypeError, ValueError
+        If `keys`, `start` or `stop` are not what they should be.
+
+    """
+    if runs is None:
+        runs = [run.uuid for run in list_runs(source, trusted)] if (
+            is_database(source)) else [None]
+    found = []
+    for run in runs:
+        log = open_source(source, run, trusted=trusted)
+        try:
+            found.append((log.h_uuid, log.series(keys, start, stop)))
+        finally:
+            getattr(log, 'close', lambda: None)()
+    return found
+
+
+def runs_dataframe(source, runs=None, keys=None, start=None, stop=None,
+                   long=False, trusted=False):
+    """One :class:`pandas.DataFrame` of several runs (see
+    :func:`read_runs` for the parameters).
+
+    Wide by default: a ``(run, time)`` index, one column per key. With
+    `long`, one row per value: columns ``run``, ``time``, ``key``,
+    ``value`` (what tbparse gives, and seaborn takes).
+
+    Raises
+    ------
+    ImportError
+        If pandas is not installed.
+    LogError, TypeError, ValueError
+        As :func:`read_runs`.
+
+    """
+    pandas = analysis.import_pandas()
+    return analysis.runs_to_dataframe(
+        pandas, read_runs(source, runs, keys, start, stop, trusted), long)
+
+
+def runs_table(source, trusted=False):
+    """:func:`list_runs` as a :class:`pandas.DataFrame`, one row per run,
+    indexed by uuid.
+
+    Raises
+    ------
+    ImportError
+        If pandas is not installed.
+    """
+    pandas = analysis.import_pandas()
+    rows = [run.as_dict() for run in list_runs(source, trusted)]
+    return pandas.DataFrame(rows, columns=list(Run.FIELDS)).set_index(
+        'uuid')
+
+
+def compare(source, runs, keys=None, trusted=False):
+    """For each run and key: how many values, the first and last time, the
+    last value, and the smallest and largest with their times (numbers
+    only; ``None`` where a key holds none).
+
+    Returns
+    -------
+    list of dict
+        Keys ``run``, ``key``, ``count``, ``first_time``, ``last_time``,
+        ``last``, ``min``, ``min_time``, ``max``, ``max_time``.
+
+    Raises
+    ------
+    LogError, TypeError, ValueError
+        As :func:`read_runs`.
+    """
+    table = []
+    for uuid, columns in read_runs(source, runs, keys, trusted=trusted):
+        for key in sorted(columns):
+            times, values = columns[key]
+            numbers = [(value, time) for time, value in zip(times, values)
+                       if analysis.is_number(value) and value == value]
+            table.append({
+                'run': uuid, 'key': key, 'count': len(times),
+                'first_time': times[0] if len(times) else None,
+                'last_time': times[-1] if len(times) else None,
+                'last': values[-1] if len(times) else None,
+                'min': min(numbers)[0] if numbers else None,
+                'min_time': min(numbers)[1] if numbers else None,
+                'max': max(numbers)[0] if numbers else None,
+                'max_time': max(numbers, key=lambda item: (
+                    item[0], -item[1]))[1] if numbers else None})
+    return table

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,29 +34,39 @@ def demo_db(tmp_path_factory):
 
 
 def last_run(path):
-    return sorted(SQLiteLog(path, uuid=run['uuid'], read_only=True)
-                  for run in [blocks_log.list_runs(path)[-1]])[0].h_uuid
+    return blocks_log.list_runs(path)[-1].uuid
 
 
-def test_every_command_has_help_with_an_example():
+def test_every_command_and_argument_has_help_with_an_example():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {'demo', 'runs', 'show', 'export', 'plot',
-                             'watch'}
+    assert set(commands) == {'demo', 'runs', 'show', 'compare', 'export',
+                             'plot', 'watch', 'copy'}
     for name, sub in commands.items():
         assert sub.description and 'example: blocks-log ' + name in (
             sub.format_help())
+        for action in sub._actions:
+            assert action.help, (name, action.dest)
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(['--version'])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == (
+        'blocks-log ' + blocks_log.__version__)
 
 
 def test_demo(demo_db):
     path, output = demo_db
     assert 'simulated crash' in output and 'train_loss' in output
     assert 'blocks-log show' in output
+    assert os.path.abspath(path) in output  # says where it wrote
     runs = blocks_log.list_runs(path)
     assert len(runs) == 3
-    final = SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True)
+    final = SQLiteLog(path, uuid=runs[-1].uuid, read_only=True)
     assert final.status['iterations_done'] == 60
-    assert final.status['resumed_from'] == runs[0]['uuid']
+    assert final.status['resumed_from'] == runs[0].uuid
     assert len(final) == 61
 
 
@@ -77,9 +88,42 @@ def test_runs(demo_db):
     path, _ = demo_db
     status, output = run_cli('runs', path)
     lines = output.splitlines()
-    assert status == 0 and lines[0].split()[:3] == ['run', 'parent',
-                                                    'iterations']
+    assert status == 0 and lines[0].split()[:4] == ['run', 'parent',
+                                                    'created', 'iterations']
     assert len(lines) == 4
+    status, output = run_cli('runs', path, '--json')
+    runs = json.loads(output)
+    assert [run['uuid'] for run in runs] == [
+        run.uuid for run in blocks_log.list_runs(path)]
+    assert runs[-1]['iterations'] == 60 and runs[-1]['rows'] == 30
+    assert runs[-1]['keys'] == ['train_loss', 'valid_loss']
+    assert runs[-1]['parent'] == runs[0]['uuid'] and runs[0]['created']
+
+
+def test_show_json(demo_db):
+    path, _ = demo_db
+    status, output = run_cli('show', path, last_run(path)[:6], '--json',
+                             '--head', '2')
+    assert status == 0
+    assert [row['time'] for row in json.loads(output)] == [0, 1]
+
+
+def test_compare(demo_db):
+    path, _ = demo_db
+    runs = [run.uuid for run in blocks_log.list_runs(path)]
+    status, output = run_cli('compare', path, runs[0][:6], runs[2][:6],
+                             '--keys', 'valid_loss', '--json')
+    table = json.loads(output)
+    assert status == 0 and [row['run'] for row in table] == [runs[0],
+                                                              runs[2]]
+    with SQLiteLog(path, uuid=runs[2], read_only=True) as log:
+        losses = log.history('valid_loss')
+    final = table[1]
+    assert final['last'] == losses[-1][1] and final['last_time'] == 60
+    assert final['min'] == min(v for _, v in losses)
+    assert final['max_time'] == max(losses, key=lambda p: p[1])[0]
+    status, output = run_cli('compare', path, '--keys', 'valid_loss')
+    assert status == 0 and len(output.splitlines()) == 4
 
 
 def test_show_with_a_prefix(demo_db):
@@ -123,25 +167,84 @@ def test_export_keeps_nan(tmp_path):
     assert output.strip() == '{"time": 1, "loss": NaN}'
 
 
-def test_plot_terminal_and_png(demo_db, tmp_path):
+def test_export_several_runs(demo_db):
+    path, _ = demo_db
+    runs = [run.uuid for run in blocks_log.list_runs(path)]
+    status, output = run_cli('export', path, runs[1][:6], runs[2][:6],
+                             '--format', 'csv', '--keys', 'valid_loss')
+    rows = list(csv.reader(io.StringIO(output)))
+    assert status == 0 and rows[0] == ['run', 'time', 'valid_loss']
+    assert set(row[0] for row in rows[1:]) == set(runs[1:])
+    status, output = run_cli('export', path, runs[1][:6], runs[2][:6],
+                             '--format', 'jsonl', '--long')
+    records = [json.loads(line) for line in output.splitlines()]
+    assert set(record['run'] for record in records) == set(runs[1:])
+
+
+def test_export_names_the_file_it_wrote(demo_db, tmp_path):
+    path, _ = demo_db
+    target = str(tmp_path / 'rows')
+    status, output = run_cli('export', path, last_run(path)[:6],
+                             '--format', 'csv', '-o', target)
+    assert status == 0 and output.strip() == 'wrote ' + target + '.csv'
+    assert os.path.exists(target + '.csv')
+
+
+def test_plot_terminal(demo_db, monkeypatch):
     path, _ = demo_db
     run = last_run(path)[:6]
-    status, output = run_cli('plot', path, run, 'train_loss', 'valid_loss')
+    monkeypatch.setattr(shutil, 'get_terminal_size',
+                        lambda *args, **kwargs: os.terminal_size((120, 40)))
+    status, output = run_cli('plot', path, run, '--keys', 'train_loss',
+                             'valid_loss')
     assert status == 0 and '* train_loss' in output
-    pytest.importorskip('matplotlib')
-    target = str(tmp_path / 'plot.png')
-    assert run_cli('plot', path, run, 'train_loss', '-o', target)[0] == 0
-    with open(target, 'rb') as f:
-        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    lines = output.splitlines()
+    assert max(len(line) for line in lines) > 100  # the terminal's width
+    labelled = [line for line in lines if line.split('|')[0].strip()]
+    assert len(labelled) >= 5  # more than the smallest and largest
 
 
-def test_plot_png_without_matplotlib(demo_db, tmp_path, monkeypatch,
-                                     capsys):
-    monkeypatch.setitem(sys.modules, 'matplotlib', None)
+def test_plot_draws_numpy_scalars():
+    pytest.importorskip('numpy')
+    status, output = run_cli('plot', os.path.join(
+        FIXTURES, 'blocks_training_log.p4.pkl'), '--keys', 'np_loss')
+    assert status == 0 and 'non-finite' not in output
+    assert output.count('*') > 5
+
+
+def test_plot_png(demo_db, tmp_path, monkeypatch):
+    pyplot = pytest.importorskip('matplotlib.pyplot')
     path, _ = demo_db
-    status, _ = run_cli('plot', path, last_run(path)[:6], 'train_loss',
-                        '-o', str(tmp_path / 'x.png'))
-    assert status == 2 and "blocks-log[plot]" in capsys.readouterr().err
+    runs = [run.uuid for run in blocks_log.list_runs(path)]
+    figures = []
+    real_savefig = pyplot.Figure.savefig
+    monkeypatch.setattr(pyplot.Figure, 'savefig', lambda self, *args, **kw: (
+        figures.append(self), real_savefig(self, *args, **kw)))
+    target = str(tmp_path / 'curves')
+    status, output = run_cli('plot', path, runs[1][:6], runs[2][:6],
+                             '--keys', 'valid_loss', '-o', target)
+    assert status == 0 and output.strip() == 'wrote ' + target + '.png'
+    with open(target + '.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    axes = figures[0].axes[0]
+    assert axes.get_ylabel() == 'valid_loss'
+    assert 'demo.sqlite' in axes.get_title() and runs[1][:8] in (
+        axes.get_title())
+    assert len(axes.get_legend().get_texts()) == 2
+
+
+@pytest.mark.parametrize('target, words', [
+    ('{tmp}/missing/x.png', 'no such directory'),
+    ('{tmp}', 'is a directory'),
+    ('{tmp}/x.nosuchformat', 'writes no .nosuchformat'),
+])
+def test_plot_bad_outputs(demo_db, tmp_path, capsys, target, words):
+    pytest.importorskip('matplotlib')
+    path, _ = demo_db
+    status, _ = run_cli('plot', path, last_run(path)[:6], '--keys',
+                        'train_loss', '-o', target.format(tmp=tmp_path))
+    error = capsys.readouterr().err
+    assert status == 2 and words in error and len(error.splitlines()) == 1
 
 
 def test_blocks_pickle_source():
@@ -159,6 +262,10 @@ def test_blocks_pickle_source():
     (['show', '{db}', '{run}', '--keys', 'nope'], 'unknown key nope'),
     (['runs', '{missing}'], 'no such file'),
     (['runs', '{junk}'], 'not'),
+    (['plot', '{db}', '{run}'], 'required: --keys'),
+    (['watch', '{db}', '{run}', '--interval', '-1'], 'more than 0'),
+    (['show', '{db}', '{run}', '--head', 'x'], 'not a whole number'),
+    (['copy', '{db}', '{db}'], 'into itself'),
 ])
 def test_bad_input_one_line_no_traceback(demo_db, tmp_path, capsys, argv,
                                          message):
@@ -169,7 +276,10 @@ def test_bad_input_one_line_no_traceback(demo_db, tmp_path, capsys, argv,
     values = dict(db=path, run=last_run(path)[:6], junk=junk,
                   missing=str(tmp_path / 'missing.sqlite'))
     before = os.path.getmtime(path)
-    status, _ = run_cli(*[word.format(**values) for word in argv])
+    try:
+        status, _ = run_cli(*[word.format(**values) for word in argv])
+    except SystemExit as exited:  # what argparse refuses
+        status = exited.code
     error = capsys.readouterr().err
     assert status == 2 and message in error
     assert len(error.strip().splitlines()) == 1 and 'Traceback' not in error
@@ -208,24 +318,53 @@ def test_console_script(demo_db):
     assert result.returncode == 0 and result.stdout.startswith('time')
 
 
-def test_watch_follows_a_writer(tmp_path):
+def test_watch_follows_a_writer_from_its_start(tmp_path):
+    # Started with the training, before any key is committed; every
+    # iteration once, in order, even those committed while it slept.
+    database = str(tmp_path / 'watched.sqlite')
+    writer, run = start_writer(database, 200, pause=0)
+    watcher = subprocess.Popen(
+        [sys.executable, '-m', 'blocks_log', 'watch', database, run[:8],
+         '--keys', 'value_0', '--interval', '0.05'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, cwd=ROOT)
+    writer.stdin.write('go\n')
+    writer.stdin.flush()
+    writer.communicate()
+    # The writer closed its run: the watcher prints the rest and ends.
+    output, error = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, error
+    times = [int(line.split()[0]) for line in output.splitlines()]
+    assert times == list(range(1, 201))
+    assert all(line.split()[1].startswith('value_0=')
+               for line in output.splitlines())
+
+
+def test_watch_a_finished_run_and_a_pickle(demo_db):
+    path, _ = demo_db
+    status, output = run_cli('watch', path, last_run(path)[:6], '--keys',
+                             'valid_loss')
+    assert status == 0 and output.splitlines()[-1].startswith('60 ')
+    status, output = run_cli('watch', os.path.join(
+        FIXTURES, 'blocks_training_log.p4.pkl'), '--keys', 'loss')
+    assert status == 0 and len(output.splitlines()) > 5
+
+
+def test_watch_stops_on_ctrl_c(tmp_path):
     database = str(tmp_path / 'watched.sqlite')
     writer, run = start_writer(database, -1)
     watcher = subprocess.Popen(
         [sys.executable, '-m', 'blocks_log', 'watch', database, run[:8],
-         'value_0', '--interval', '0.05'],
+         '--interval', '0.05'],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, cwd=ROOT)
     try:
-        lines = [watcher.stdout.readline() for _ in range(5)]
+        assert watcher.stdout.readline()
     finally:
         writer.kill()
         writer.wait()
     watcher.send_signal(signal.SIGINT)
     assert watcher.wait() == 0
-    times = [int(line.split()[0]) for line in lines]
-    assert times == sorted(times) and len(set(times)) == 5
-    assert all('value_0=' in line for line in lines)
 
 
 def test_reading_commands_change_no_file(demo_db, tmp_path):
@@ -235,7 +374,8 @@ def test_reading_commands_change_no_file(demo_db, tmp_path):
     listing = sorted(os.listdir(os.path.dirname(path)))
     for argv in (['runs', path], ['show', path, run, '--tail', '3'],
                  ['export', path, run, '--format', 'jsonl'],
-                 ['plot', path, run, 'train_loss']):
+                 ['plot', path, run, '--keys', 'train_loss'],
+                 ['compare', path, '--json']):
         assert run_cli(*argv)[0] == 0
     assert file_state(path) == before
     assert sorted(os.listdir(os.path.dirname(path))) == listing

@@ -142,6 +142,14 @@ class DatabaseLog(TrainingLogBase, Mapping):
         return self._session.read_only
 
     @property
+    def being_written(self):
+        """bool: whether a writer (this log, or another handle or process)
+        holds this run now. Read afresh each time."""
+        session = self._session
+        session.check_open()
+        return session.writable or session.run_store.is_written(session.run)
+
+    @property
     def closed(self):
         """bool: whether :meth:`close` was called."""
         return self._session.closed
@@ -191,6 +199,13 @@ class DatabaseLog(TrainingLogBase, Mapping):
         analysis.check_range(start, stop)
         return analysis.series_records(
             self._session.read_series(None, start or 0, stop))
+
+    def series(self, keys=None, start=None, stop=None):
+        """As :meth:`TrainingLogBase.series`, read with a few queries: times
+        as ``range`` or ``array('q')``, numbers as arrays where they can."""
+        keys = analysis.check_keys(keys)
+        analysis.check_range(start, stop)
+        return self._session.read_series(keys, start or 0, stop)
 
     def history(self, key):
         """Return the ``(time, value)`` pairs of `key` in time order,

@@ -85,6 +85,11 @@ class Store(object):
         """
         raise NotImplementedError
 
+    def is_written(self, run):
+        """Whether a writer that is still there holds `run` (a
+        :class:`RunInfo`): what a reader following it waits for."""
+        return False
+
     def release_run(self, run, claim):
         """Drop `claim` from `run`, if it still holds it."""
 
@@ -127,6 +132,10 @@ class Store(object):
         """The merged values in ``[start, stop)`` of `keys` (all if
         ``None``), as ``{key: (times, values)}`` in increasing time (see
         :mod:`blocks_log.series`)."""
+
+    def read_keys(self, run):
+        """The keys `run` holds a value of (its own), sorted."""
+        return sorted(self.read_series([run], None, 0, self.max_time))
 
     def data_version(self):
         """A token that changes whenever another connection commits, or

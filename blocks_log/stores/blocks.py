@@ -104,6 +104,11 @@ class BlocksStore(Store):
         return dict((name, self._decode(stored)) for _, name, stored in rows
                     if key is None or name == key)
 
+    def read_keys(self, run):
+        return [key for key, in self.db.query(
+            "SELECT DISTINCT key FROM entries WHERE uuid = ? ORDER BY key",
+            (run.ref,))]
+
     def read_times(self, runs, start, stop):
         times = set()
         for run in runs:

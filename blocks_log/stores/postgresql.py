@@ -167,6 +167,13 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         span = self._spans.get(run.ref)
         self._packing = span and chunks.Packing(span, packed)
 
+    def is_written(self, run):
+        found = self.find_run(run.uuid)
+        if not (found and found.writer):
+            return False
+        return not self.db.run(lambda connection: self._stale(
+            connection, found.writer, claims.is_stale))
+
     def release_run(self, run, claim):
         self._packing, held, self._claim = None, self._claim, None
         if held is not None:

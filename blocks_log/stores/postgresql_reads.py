@@ -50,6 +50,12 @@ class PostgreSQLReads(object):
                     self.db.query(sql.SELECT_STATUS, (run.ref,),
                                   binary=True))
 
+    def read_keys(self, run):
+        if self.version is None:
+            return []
+        return [name for name, in self.db.query(
+            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED, run.ref))]
+
     def read_row(self, runs, time, key=None):
         if self.version is None:
             return {}

@@ -159,6 +159,13 @@ SELECT_CHUNKS = ('SELECT key, first, count, kind, step, times, {values} '
                  'AND block <= %s{keys} ORDER BY block, key, first')
 
 
+SELECT_KEYS_OF_RUN = (
+    "SELECT k.name FROM blocks_log_keys k WHERE k.id IN (SELECT key FROM "
+    "blocks_log_entries WHERE run = %s AND time < {} AND b IS DISTINCT "
+    "FROM %s UNION SELECT key FROM blocks_log_chunks WHERE run = %s) "
+    "ORDER BY k.name".format(STATUS_TIME))
+
+
 def stored_of(f, i, t, b):
     """The stored value (as :func:`blocks_log.codec.encode` made it) of a
     row's value columns."""

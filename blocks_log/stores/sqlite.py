@@ -189,6 +189,11 @@ class SQLiteStore(SQLiteReads, Store):
         span = self._spans.get(run.ref)
         self._packing = span and chunks.Packing(span, packed)
 
+    def is_written(self, run):
+        found = self.find_run(run.uuid)
+        return bool(found and found.writer and not claims.is_stale(
+            found.writer))
+
     def release_run(self, run, claim):
         self._packing = None
         with self.db.transaction() as connection:

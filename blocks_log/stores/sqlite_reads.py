@@ -49,6 +49,15 @@ class SQLiteReads(object):
         return dict((key, self._decode(value)) for key, value in
                     self.db.query(sql.SELECT_STATUS, (run.ref,)))
 
+    def read_keys(self, run):
+        if self.version is None:
+            return []
+        if self.version == 2:
+            return [name for name, in self.db.query(
+                sql.SELECT_KEYS_OF_RUN_2, (run.ref, _DELETED))]
+        return [name for name, in self.db.query(
+            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED, run.ref))]
+
     def read_row(self, runs, time, key=None):
         if self.version is None:
             return {}

@@ -234,3 +234,12 @@ SELECT_RECORDS = ("SELECT time, key, value FROM blocks_log_entries "
 SELECT_RECORDS_OF_KEYS = ("SELECT time, key, value FROM blocks_log_entries "
                           "WHERE run = ? AND time >= ? AND time < ? "
                           "AND key IN {keys}")
+SELECT_KEYS_OF_RUN = (
+    "SELECT k.name FROM blocks_log_keys k WHERE k.id IN (SELECT key FROM "
+    "blocks_log_entries WHERE run = ? AND time < {} AND value IS NOT ? "
+    "UNION SELECT key FROM blocks_log_chunks WHERE run = ?) "
+    "ORDER BY k.name".format(STATUS_TIME))
+SELECT_KEYS_OF_RUN_2 = (  # a file of version 2: no chunks
+    "SELECT k.name FROM blocks_log_keys k WHERE k.id IN (SELECT key FROM "
+    "blocks_log_entries WHERE run = ? AND time < {} AND value IS NOT ?) "
+    "ORDER BY k.name".format(STATUS_TIME))

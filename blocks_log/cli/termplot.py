@@ -1,12 +1,15 @@
 """Charts drawn with characters, for a terminal; no dependency."""
 import math
 
+from blocks_log.analysis import is_number
+
 MARKERS = '*+ox#@%&'
+# Values labelled on the vertical axis.
+TICKS = 5
 
 
 def _finite(value):
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return is_number(value) and math.isfinite(float(value))
 
 
 def chart(series, width=72, height=16):
@@ -26,7 +29,7 @@ def chart(series, width=72, height=16):
         The chart, its axes and a legend, as lines of text.
 
     """
-    points = dict((name, [(t, v) for t, v in values if _finite(v)])
+    points = dict((name, [(t, float(v)) for t, v in values if _finite(v)])
                   for name, values in series.items())
     everything = [point for values in points.values() for point in values]
     if not everything:
@@ -43,13 +46,16 @@ def chart(series, width=72, height=16):
             column = int(round((t - low_t) / span_t * (width - 1)))
             row = int(round((high_v - v) / span_v * (height - 1)))
             grid[row][column] = marker
-    labels = ['{:.4g}'.format(high_v), '{:.4g}'.format(low_v)]
-    margin = max(len(label) for label in labels)
+    # A label every few rows, each the value of its row.
+    labelled = set(int(round(index * (height - 1) / float(TICKS - 1)))
+                   for index in range(TICKS))
+    labels = dict((row, '{:.4g}'.format(high_v - row * span_v / (
+        height - 1))) for row in labelled)
+    margin = max(len(label) for label in labels.values())
     lines = []
     for index, row in enumerate(grid):
-        label = labels[0] if index == 0 else (
-            labels[1] if index == height - 1 else '')
-        lines.append('{:>{}} |{}'.format(label, margin, ''.join(row)))
+        lines.append('{:>{}} |{}'.format(labels.get(index, ''), margin,
+                                         ''.join(row)))
     lines.append(' ' * margin + ' +' + '-' * width)
     left, right = str(low_t), str(high_t)
     lines.append(' ' * (margin + 2) + left +

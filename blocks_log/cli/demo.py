@@ -1,4 +1,5 @@
-"""The demo: a tiny real training, logged the Blocks way into SQLite.
+"""``blocks-log demo``: a tiny real training, logged the Blocks way into
+SQLite.
 
 A logistic regression on a synthetic two-class data set, trained by
 minibatch SGD in pure Python. Half-way the log is checkpointed (pickled);
@@ -7,9 +8,12 @@ from the checkpoint, so the final run has a lineage.
 
 """
 import math
+import os
 import pickle
 import random
+import time
 
+from blocks_log.errors import LogError
 from blocks_log.sqlite import SQLiteLog
 
 FEATURES = 4
@@ -106,3 +110,51 @@ def run(database=None, iterations=200, seed=0):
     log.flush()
     story.append('iteration {}: training finished'.format(iterations))
     return log, story
+
+
+def cmd_demo(args, out):
+    from blocks_log.cli import common, termplot
+    started = time.time()
+    try:
+        log, story = run(args.database, args.iterations)
+    except (LogError, OSError) as error:
+        raise common.UsageError(str(error))
+    with log:
+        for line in story:
+            print(line, file=out)
+        columns, rows = common.rows_of(log)
+        print('\nlast rows of run {}:'.format(log.h_uuid[:8]), file=out)
+        print(common.table(['time'] + columns, [
+            [str(t)] + [common.cell(values.get(key)) for key in columns]
+            for t, values in rows[-5:]], right=['time'] + columns), file=out)
+        print('\n' + termplot.chart(dict(
+            (key, log.history(key)) for key in ('train_loss', 'valid_loss'))),
+            file=out)
+        database, short = os.path.abspath(log.database), log.h_uuid[:8]
+    print('\ndone in {:.2f} s; the log is in {}. Look at it with:'.format(
+        time.time() - started, database), file=out)
+    for command in NEXT_COMMANDS:
+        print('  blocks-log ' + command.format(db=database, run=short),
+              file=out)
+
+
+#: What the demo suggests next (README.rst runs each of these in a test).
+NEXT_COMMANDS = ('runs {db}', 'show {db} {run} --tail 5',
+                 'compare {db} --keys valid_loss',
+                 'export {db} {run} --format csv -o losses.csv',
+                 'plot {db} {run} --keys train_loss valid_loss')
+
+
+def add_commands(command):
+    """Declare the commands of this module with `command(name, help,
+    example)`."""
+    from blocks_log.cli import common
+    parser = command('demo', 'train a tiny model, logging to SQLite, and show '
+                     'its log', 'blocks-log demo --database demo.sqlite')
+    parser.add_argument('--database', metavar='FILE',
+                        help='the SQLite file (default: $BLOCKS_SQLITEDB or '
+                             '~/blocks_log.sqlite)')
+    parser.add_argument('--iterations', type=common.at_least_two,
+                        default=200, metavar='N',
+                        help='training iterations (default: %(default)s)')
+    parser.set_defaults(run_command=cmd_demo)
