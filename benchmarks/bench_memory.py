@@ -8,7 +8,10 @@ lookups:
 - "current_row": the row looked up per value, ``log.current_row[key] = v``
   against ``rows[status['iterations_done']][key] = v``;
 - "fetched row": ``row = log[t]`` once per iteration, then ``row[key] = v``;
-- "read": every value read back as ``log[t][key]``.
+- "read": every value read back as ``log[t][key]``;
+- ``to_dataframe()`` against ``pandas.DataFrame.from_dict(rows,
+  orient='index')`` of the same dict of dicts (Blocks' documented way);
+- unpickling the log against unpickling the plain dict of its rows.
 
 Run: ``python benchmarks/bench_memory.py [-n ITERATIONS] [-r ROUNDS]``.
 Not collected by pytest; no assertion on speed anywhere.
@@ -104,6 +107,25 @@ def main():
     ], args.rounds)
     report('read every value back', medians, 'plain dict, log[t][key]',
            values)
+    import pickle
+    log_pickle, plain_pickle = pickle.dumps(log), pickle.dumps(dict(plain))
+    medians = run_rounds([
+        ('pickle.loads of the dict', lambda: pickle.loads(plain_pickle)),
+        ('pickle.loads of TrainingLog', lambda: pickle.loads(log_pickle)),
+    ], args.rounds)
+    report('unpickle {} rows'.format(n), medians, 'pickle.loads of the dict',
+           values)
+    try:
+        import pandas
+    except ImportError:
+        print('to_dataframe: skipped, pandas is not installed')
+        return
+    medians = run_rounds([
+        ('DataFrame.from_dict(rows)', lambda: pandas.DataFrame.from_dict(
+            plain, orient='index')),
+        ('TrainingLog.to_dataframe()', log.to_dataframe),
+    ], args.rounds)
+    report('into a DataFrame', medians, 'DataFrame.from_dict(rows)', values)
 
 
 if __name__ == '__main__':

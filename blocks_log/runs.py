@@ -21,6 +21,9 @@ from blocks_log.stores.postgresql import PostgreSQLStore
 from blocks_log.stores.sqlite import SQLiteStore
 
 SQLITE_MAGIC = b'SQLite format 3\x00'
+#: Names the run started last, wherever a run is named (no uuid prefix
+#: can be mistaken for it: it is not hex).
+LAST = 'last'
 
 
 def is_sqlite(path):
@@ -185,7 +188,8 @@ def _runs(database):
 
 
 def find_run(database, prefix):
-    """Return the full hex uuid of the run whose uuid starts with `prefix`.
+    """Return the full hex uuid of the run whose uuid starts with `prefix`,
+    or of the run started last when `prefix` is ``'last'``.
 
     Raises
     ------
@@ -196,7 +200,10 @@ def find_run(database, prefix):
 
     """
     prefix = str(prefix).lower().replace('-', '')
-    matches = sorted(set(run.uuid for run in _runs(database)
+    found = _runs(database)
+    if prefix == LAST and found:
+        return found[-1].uuid
+    matches = sorted(set(run.uuid for run in found
                          if run.uuid.startswith(prefix)))
     if not matches:
         raise UnknownRunError('{}: no run with uuid {}...'.format(

@@ -61,7 +61,8 @@ class Server(object):
     (the unix socket), ``bin``, ``port``; ``run(*command)`` runs a command
     as the cluster's owner."""
 
-    def __init__(self):
+    def __init__(self, fsync=False):
+        self.fsync = fsync
         self.bin = _binaries()
         if self.bin is None:
             _install()
@@ -117,8 +118,9 @@ class Server(object):
         self.run('pg_ctl', '-D', self.data, '-w', '-l',
                  os.path.join(self.data, 'server.log'), '-o',
                  "-c listen_addresses='*' -c port={} -c "
-                 "unix_socket_directories='{}' -c fsync=off -c "
-                 "max_connections=200".format(self.port, self.sockets),
+                 "unix_socket_directories='{}' -c fsync={} -c "
+                 "max_connections=200".format(
+                     self.port, self.sockets, 'on' if self.fsync else 'off'),
                  'start')
 
     def restart(self):

@@ -56,9 +56,10 @@ def add_source(parser, runs='?', trust=True):
     if runs is not None:
         parser.add_argument(
             'runs' if runs != '?' else 'run', nargs=runs, metavar='RUN',
-            help='a uuid or a unique prefix of it (blocks-log runs lists '
-                 'them); ' + ('optional for a source of one run' if runs in
-                              ('?', '*') else 'one or more'))
+            help='a uuid, a unique prefix of it (blocks-log runs lists '
+                 'them), or "last", the run started last; ' + (
+                     'optional for a source of one run' if runs in ('?', '*')
+                     else 'one or more'))
     if trust:
         parser.add_argument(
             '--trust-pickle', action='store_true',

@@ -279,17 +279,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                       for key, stored in status.items())
         if not values:
             return
-        times, keys, fs, ints, texts, blobs = [], [], [], [], [], []
-        for (time, key), stored in values.items():
-            f, i, t, b = sql.columns_of(stored)
-            times.append(time)
-            keys.append(key)
-            fs.append(f)
-            ints.append(i)
-            texts.append(t)
-            blobs.append(b)
-        connection.execute(sql.UPSERT_ENTRIES,
-                           (ref, keys, times, fs, ints, texts, blobs))
+        connection.execute(sql.UPSERT_ENTRIES, (ref,) + sql.entry_arrays(
+            values))
 
     def _new_key_ids(self, connection, names):
         new_ids = {}
