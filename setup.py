@@ -22,7 +22,8 @@ setup(
     name='blocks-log',
     version=VERSION,
     description='The training log of the Blocks framework, standing on its '
-                'own: in memory or in SQLite, crash-safe, pandas-ready.',
+                'own: in memory, SQLite or PostgreSQL, crash-safe, '
+                'pandas-ready.',
     long_description=read('README.rst'),
     long_description_content_type='text/x-rst',
     license='MIT',
@@ -33,6 +34,7 @@ setup(
         'pandas': ['pandas'],
         'numpy': ['numpy'],
         'plot': ['matplotlib'],
+        'postgresql': ['psycopg[binary]>=3.1'],
         'test': ['pytest', 'hypothesis'],
     },
     entry_points={'console_scripts': ['blocks-log = blocks_log.cli:main']},

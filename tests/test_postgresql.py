@@ -22,6 +22,8 @@ from test_codec import VALUES, same
 from test_processes import KEYS, check_consistent, start_writer
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32', reason='POSIX')
+if os.environ.get('BLOCKS_LOG_BARE'):
+    pytest.importorskip('psycopg', reason='the bare environment')
 
 
 @pytest.fixture
