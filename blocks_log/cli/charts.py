@@ -12,7 +12,7 @@ def _curves(args):
     # {label: [(time, value)]} of every run and key, and the logs' epochs.
     keys = common.keys_of(args)
     logs = [common.open_log(args.source, run, args.trust_pickle)
-            for run in (args.runs or [None])]
+            for run in (args.runs or common.every_run(args.source))]
     curves, epochs, known = {}, [], set()
     try:
         for log in logs:

@@ -41,6 +41,17 @@ def open_log(source, run=None, trusted=False):
         raise UsageError(str(error).strip('"\''))
 
 
+def every_run(source):
+    """The uuids of every run of a database `source`; ``[None]`` (its one
+    log) for a pickle."""
+    try:
+        if runs.is_database(source):
+            return [run.uuid for run in runs.list_runs(source)]
+    except (LogError, ValueError, OSError) as error:
+        raise UsageError(str(error))
+    return [None]
+
+
 def close(log):
     """Close `log` if it can be (a database's)."""
     getattr(log, 'close', lambda: None)()
@@ -57,9 +68,10 @@ def add_source(parser, runs='?', trust=True):
         parser.add_argument(
             'runs' if runs != '?' else 'run', nargs=runs, metavar='RUN',
             help='a uuid, a unique prefix of it (blocks-log runs lists '
-                 'them), or "last", the run started last; ' + (
-                     'optional for a source of one run' if runs in ('?', '*')
-                     else 'one or more'))
+                 'them), or "last", the run started last; ' + {
+                     '?': 'optional for a source of one run',
+                     '*': 'default: every run of the source'}.get(
+                         runs, 'one or more'))
     if trust:
         parser.add_argument(
             '--trust-pickle', action='store_true',

@@ -31,7 +31,7 @@ def cmd_show(args, out):
 
 def cmd_export(args, out):
     keys = common.keys_of(args)
-    runs = args.runs or [None]
+    runs = args.runs or common.every_run(args.source)
     path = common.output_path(args.output, '.' + args.format) if (
         args.output) else None
     logs = [common.open_log(args.source, run, args.trust_pickle)

@@ -1,0 +1,96 @@
+"""README.rst runs as written: every Python block of it, and every
+``blocks-log`` command of its literal blocks, in order, in a directory of
+their own (with what the demo makes, a checkpoint of Blocks, and the tests'
+PostgreSQL server standing in for the README's)."""
+import io
+import os
+import re
+import shlex
+import shutil
+
+import pytest
+
+from blocks_log import cli
+
+from conftest import FIXTURES, ROOT
+
+with open(os.path.join(ROOT, 'README.rst')) as _f:
+    README = _f.read()
+EXAMPLE_URL = 'postgresql://me@db.lab/runs'
+
+
+def blocks(text):
+    """``(kind, source)`` of each block: ``'python'`` for ``.. code::
+    python``, ``'literal'`` for the block after a paragraph ending in
+    ``::``; in order."""
+    found, lines, index = [], text.splitlines(), 0
+    while index < len(lines):
+        line = lines[index]
+        kind = 'python' if line.strip() == '.. code:: python' else (
+            'literal' if line.rstrip().endswith('::') and not
+            line.strip().startswith('..') else None)
+        index += 1
+        if kind is None:
+            continue
+        body = []
+        while index < len(lines) and (not lines[index].strip() or
+                                      lines[index].startswith('    ')):
+            body.append(lines[index][4:])
+            index += 1
+        found.append((kind, '\n'.join(body).strip('\n')))
+    return found
+
+
+def commands():
+    return [line for kind, body in blocks(README) if kind == 'literal'
+            for line in body.splitlines() if line.startswith('blocks-log ')]
+
+
+def test_the_readme_has_examples():
+    kinds = [kind for kind, _ in blocks(README)]
+    assert kinds.count('python') >= 4 and len(commands()) >= 10
+
+
+@pytest.fixture
+def place(tmp_path, monkeypatch, request):
+    monkeypatch.chdir(str(tmp_path))
+    monkeypatch.setenv('BLOCKS_SQLITEDB', str(tmp_path / 'default.sqlite'))
+    shutil.copy(os.path.join(FIXTURES, 'checkpoints',
+                             'checkpoint_with_log.tar'),
+                str(tmp_path / 'checkpoint.tar'))
+    return tmp_path
+
+
+def test_every_python_block_runs(place, request):
+    for _, source in [block for block in blocks(README)
+                      if block[0] == 'python']:
+        if 'to_dataframe' in source or 'runs_dataframe' in source:
+            pytest.importorskip('pandas')
+        if EXAMPLE_URL in source:
+            source = source.replace(EXAMPLE_URL, request.getfixturevalue(
+                'postgresql_url'))
+        exec(compile(source, 'README.rst', 'exec'), {})
+
+
+def test_every_command_runs_on_what_the_demo_makes(place, capsys):
+    for command in commands():
+        argv = shlex.split(command)[1:]
+        if argv[0] == 'plot' and '-o' in argv:
+            pytest.importorskip('matplotlib')
+        if 'checkpoint.tar' in argv:
+            pytest.importorskip('numpy')
+        assert cli.main(argv, out=io.StringIO()) == 0, (
+            command, capsys.readouterr().err)
+
+
+def test_what_the_demo_suggests_runs(place):
+    out = io.StringIO()
+    assert cli.main(['demo', '--database', 'suggested.sqlite',
+                     '--iterations', '30'], out=out) == 0
+    suggested = [line.strip() for line in out.getvalue().splitlines()
+                 if line.strip().startswith('blocks-log ')]
+    assert len(suggested) >= 4
+    assert re.search(r'the log is in .*suggested\.sqlite', out.getvalue())
+    for command in suggested:
+        assert cli.main(shlex.split(command)[1:], out=io.StringIO()) == 0, (
+            command)
