@@ -28,6 +28,8 @@ setup(
     long_description_content_type='text/x-rst',
     license='MIT',
     packages=find_packages(exclude=['tests', 'tests.*', 'benchmarks']),
+    # The page of `blocks-log serve`: its script, styles and uPlot.
+    package_data={'blocks_log.web': ['static/*']},
     python_requires='>=3.7',
     install_requires=['six'],
     extras_require={

@@ -113,3 +113,14 @@ def make_log(request, tmp_path, monkeypatch):
 def log(make_log):
     """A new, empty log of each backend."""
     return make_log()
+
+
+@pytest.fixture(scope='module')
+def demo_database(tmp_path_factory):
+    """An SQLite file made by ``blocks-log demo``: three runs, a lineage,
+    epochs (do not write to it)."""
+    from blocks_log.cli import demo
+    path = str(tmp_path_factory.mktemp('demo') / 'demo.sqlite')
+    log, _ = demo.run(path)
+    log.close()
+    return path

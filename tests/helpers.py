@@ -1,12 +1,41 @@
 """Small helpers shared by the test modules."""
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATUS_TIME = 2 ** 63 - 1
+
+
+def in_ci():
+    """Whether the tests run under CI (``CI=true``)."""
+    return os.environ.get('CI', '').lower() == 'true'
+
+
+def unavailable(component, reason):
+    """A real component a test needs cannot start: fail under ``CI=true``,
+    skip elsewhere, and say why."""
+    if in_ci():
+        pytest.fail('{} is needed under CI=true: {}'.format(
+            component, reason), pytrace=False)
+    pytest.skip('{} tests skipped: {}'.format(component, reason))
+
+
+def debian_install(*packages):
+    """apt-get install Debian's `packages`, when we are root on a machine
+    with apt-get (quietly; whether it worked shows in what is found)."""
+    if os.geteuid() != 0 or not shutil.which('apt-get'):
+        return
+    environment = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+    for command in (['apt-get', 'update', '-qq'],
+                    ['apt-get', 'install', '-y', '-qq'] + list(packages)):
+        subprocess.run(command, env=environment, timeout=600,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def committed(path, query, *parameters):

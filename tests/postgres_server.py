@@ -15,21 +15,14 @@ import socket
 import subprocess
 import tempfile
 
-import pytest
+import helpers
 
 USER, PASSWORD, DATABASE = 'blocks', 'secret-pw-1', 'blocks_log_test'
 
 
-def in_ci():
-    return os.environ.get('CI', '').lower() == 'true'
-
-
 def unavailable(reason):
     """Fail under CI, skip elsewhere."""
-    if in_ci():
-        pytest.fail('PostgreSQL is needed under CI=true: ' + reason,
-                    pytrace=False)
-    pytest.skip('PostgreSQL tests skipped: ' + reason)
+    helpers.unavailable('PostgreSQL', reason)
 
 
 def _binaries():
@@ -38,16 +31,6 @@ def _binaries():
         return os.path.dirname(found[-1])
     initdb = shutil.which('initdb')
     return os.path.dirname(initdb) if initdb else None
-
-
-def _install():
-    if os.geteuid() != 0 or not shutil.which('apt-get'):
-        return
-    environment = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    for command in (['apt-get', 'update', '-qq'],
-                    ['apt-get', 'install', '-y', '-qq', 'postgresql']):
-        subprocess.run(command, env=environment, timeout=600,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _free_port():
@@ -65,7 +48,7 @@ class Server(object):
         self.fsync = fsync
         self.bin = _binaries()
         if self.bin is None:
-            _install()
+            helpers.debian_install('postgresql')
             self.bin = _binaries()
         if self.bin is None:
             unavailable('no initdb (apt-get install postgresql)')

@@ -41,7 +41,7 @@ def test_every_command_and_argument_has_help_with_an_example():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {'demo', 'runs', 'show', 'compare', 'export',
-                             'plot', 'watch', 'copy'}
+                             'plot', 'watch', 'copy', 'serve'}
     for name, sub in commands.items():
         assert sub.description and 'example: blocks-log ' + name in (
             sub.format_help())

@@ -2,7 +2,8 @@
 
 One module per group of commands: :mod:`.runs` (runs, compare),
 :mod:`.rows` (show, export), :mod:`.charts` (plot, watch),
-:mod:`.copying` (copy), :mod:`.demo`; :mod:`.common` holds what they
+:mod:`.copying` (copy), :mod:`.serve` (serve, over :mod:`blocks_log.web`),
+:mod:`.demo`; :mod:`.common` holds what they
 share. Reading commands open databases read-only: they never create or
 change a file. Errors in what the user gave print one line on stderr and
 exit 2; a database is named in messages, never its password.
@@ -11,10 +12,11 @@ exit 2; a database is named in messages, never its password.
 import argparse
 import sys
 
-from blocks_log.cli import charts, common, copying, demo, rows, runs
+from blocks_log.cli import (charts, common, copying, demo, rows, runs,
+                            serve)
 from blocks_log.errors import LogError
 
-MODULES = (demo, runs, rows, charts, copying)
+MODULES = (demo, runs, rows, charts, copying, serve)
 
 
 class _Parser(argparse.ArgumentParser):

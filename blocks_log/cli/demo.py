@@ -142,7 +142,8 @@ def cmd_demo(args, out):
 NEXT_COMMANDS = ('runs {db}', 'show {db} {run} --tail 5',
                  'compare {db} --keys valid_loss',
                  'export {db} {run} --format csv -o losses.csv',
-                 'plot {db} {run} --keys train_loss valid_loss')
+                 'plot {db} {run} --keys train_loss valid_loss',
+                 'serve {db}')
 
 
 def add_commands(command):

@@ -1,0 +1,102 @@
+"""Opening a big run in ``blocks-log serve``: the one request behind a
+run's charts (``/api/series``: every key of the run, downsampled to 2,000
+points a curve), over HTTP to a real server, against the raw limit.
+
+The run: ITERATIONS iterations of ``train_loss`` and, every 100th,
+``valid_loss``, written by ``SQLiteLog`` as a training loop does. The limit:
+the same values in Blocks' table layout, read with one ``SELECT time,
+value`` per key (no downsampling, no JSON, no HTTP). The goal: a run of a
+million iterations opens in about a second.
+
+Run: ``python benchmarks/bench_serve.py [-n 1000000] [-r 5]``.
+
+"""
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+from benchmarks.bench_read import BLOCKS_SCHEMA  # noqa
+from benchmarks.common import parse_args, report, run_rounds  # noqa
+from blocks_log import SQLiteLog  # noqa
+from blocks_log.web.server import Server  # noqa
+
+
+def values(iterations):
+    for time in range(1, iterations + 1):
+        yield time, 'train_loss', 1.0 / time
+        if time % 100 == 0:
+            yield time, 'valid_loss', 2.0 / time
+
+
+def make_ours(path, iterations):
+    log = SQLiteLog(path)
+    for time, key, value in values(iterations):
+        log.status['iterations_done'] = time
+        log.current_row[key] = value
+    log.close()
+    return log.h_uuid
+
+
+def make_raw(path, iterations):
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(BLOCKS_SCHEMA)
+    run = uuid.uuid4().hex
+    connection.execute('BEGIN')
+    connection.executemany('INSERT INTO entries VALUES (?, ?, ?, ?)', (
+        (run, time, key, value) for time, key, value in values(iterations)))
+    connection.execute('COMMIT')
+    connection.close()
+    return run
+
+
+def raw_read(path, run):
+    connection = sqlite3.connect(path)
+    for key in ('train_loss', 'valid_loss'):
+        connection.execute('SELECT time, value FROM entries WHERE uuid = ? '
+                           'AND "key" = ?', (run, key)).fetchall()
+    connection.close()
+
+
+def fetch(url):
+    with urllib.request.urlopen(url, timeout=120) as response:
+        response.read()
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0], 1000000)
+    args.rounds = min(args.rounds, 5)
+    directory = tempfile.mkdtemp(prefix='bench_serve_')
+    try:
+        ours = os.path.join(directory, 'ours.sqlite')
+        raw = os.path.join(directory, 'raw.sqlite')
+        run = make_ours(ours, args.iterations)
+        raw_run = make_raw(raw, args.iterations)
+        server = Server(ours, port=0)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = server.url + 'api/series?runs=' + run
+        count = sum(1 for _ in values(args.iterations))
+        medians = run_rounds([
+            ('raw SELECT of each key', lambda: raw_read(raw, raw_run)),
+            ('GET /api/series (the charts)', lambda: fetch(url)),
+            ('GET /run/<id> (the page)', lambda: fetch(
+                server.url + 'run/' + run)),
+        ], args.rounds)
+        report('open a run of {} iterations ({} values)'.format(
+            args.iterations, count), medians, 'raw SELECT of each key',
+            count)
+        server.shutdown()
+        server.server_close()
+    finally:
+        shutil.rmtree(directory)
+
+
+if __name__ == '__main__':
+    main()

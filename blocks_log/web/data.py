@@ -1,0 +1,274 @@
+"""What the pages ask for: runs, series downsampled for a chart, rows and
+CSV, read read-only from a SOURCE for each request (so that a run being
+trained is seen as it grows)."""
+import bisect
+import csv
+import io
+import math
+
+from blocks_log import runs
+from blocks_log.analysis import is_number
+
+#: Points a series sends at most (two per bucket of times: its smallest and
+#: largest value), whatever the length of the run.
+MAX_POINTS = 2000
+
+
+class BadRequest(ValueError):
+    """A query the API cannot answer (HTTP 400)."""
+
+
+class NotFound(LookupError):
+    """No such run or page (HTTP 404)."""
+
+
+def run_list(source):
+    """The runs, each a dict (see :class:`blocks_log.runs.Run`) with its
+    ``depth`` in the lineage tree, parents before their children."""
+    found = runs.list_runs(source)
+    by_uuid = dict((run.uuid, run) for run in found)
+    children = {}
+    for run in found:
+        parent = run.parent if run.parent in by_uuid else None
+        children.setdefault(parent, []).append(run)
+    ordered = []
+
+    def visit(parent, depth):
+        for run in children.get(parent, []):
+            ordered.append(dict(run.as_dict(), depth=depth))
+            visit(run.uuid, depth + 1)
+    visit(None, 0)
+    return ordered
+
+
+def described(source, uuids):
+    """The dicts of :func:`run_list` of the runs `uuids`, in that order.
+
+    Raises
+    ------
+    NotFound
+    """
+    by_uuid = dict((run['uuid'], run) for run in run_list(source))
+    missing = [uuid for uuid in uuids if uuid not in by_uuid]
+    if missing:
+        raise NotFound('no run {}'.format(missing[0]))
+    return [by_uuid[uuid] for uuid in uuids]
+
+
+def find(source, name):
+    """The full uuid of the run `name` (a uuid, a prefix, ``last``).
+
+    Raises
+    ------
+    NotFound
+    """
+    if not all(c in '0123456789abcdef-' for c in name.lower()) and (
+            name != runs.LAST):
+        raise NotFound('no run {}'.format(name))
+    if not runs.is_database(source):
+        log = runs.open_source(source)
+        if not log.h_uuid.startswith(name.lower().replace('-', '')) and (
+                name != runs.LAST):
+            raise NotFound('no run {}'.format(name))
+        return log.h_uuid
+    try:
+        return runs.find_run(source, name)
+    except LookupError as error:
+        raise NotFound(str(error).strip('"\''))
+
+
+def _open(source, uuid):
+    uuid = find(source, uuid)
+    return runs.open_source(source, uuid if runs.is_database(source)
+                            else None)
+
+
+def _bounds(query):
+    bounds = []
+    for name in ('start', 'stop'):
+        text = query.get(name)
+        if text in (None, ''):
+            bounds.append(None)
+            continue
+        try:
+            value = int(text)
+        except ValueError:
+            raise BadRequest('{} must be a whole number, not {!r}'.format(
+                name, text))
+        if value < 0:
+            raise BadRequest('{} must not be negative'.format(name))
+        bounds.append(value)
+    return bounds
+
+
+def _points(query):
+    text = query.get('points') or str(MAX_POINTS)
+    try:
+        points = int(text)
+    except ValueError:
+        raise BadRequest('points must be a whole number')
+    if not 2 <= points <= 100000:
+        raise BadRequest('points must be from 2 to 100000')
+    return points
+
+
+def names(query, name):
+    """The comma-separated list `name` of a query (empty if missing)."""
+    return [item for item in (query.get(name) or '').split(',') if item]
+
+
+def series(source, query):
+    """The chart data of the runs and keys of `query` (``runs``, ``keys``,
+    ``start``, ``stop``, ``points``)::
+
+        {'runs': {uuid: {'keys': {key: [[times], [values]]},
+                         'epochs': [...], 'iterations': n,
+                         'last_time': t, 'count': {key: values in range}}}}
+
+    Values that are not finite numbers are ``null`` (a gap).
+
+    Raises
+    ------
+    BadRequest, NotFound
+    """
+    uuids = names(query, 'runs')
+    if not uuids:
+        raise BadRequest('name the runs: ?runs=uuid,uuid')
+    keys = names(query, 'keys') or None
+    start, stop = _bounds(query)
+    points = _points(query)
+    answer = {}
+    for uuid in uuids:
+        log = _open(source, uuid)
+        try:
+            columns = log.series(keys, start, stop)
+            status = log.status
+            answer[log.h_uuid] = {
+                'keys': dict((key, downsample(times, values, points))
+                             for key, (times, values) in columns.items()),
+                'count': dict((key, len(times)) for key, (times, _) in
+                              columns.items()),
+                'epochs': [int(end) for end in status.get('_epoch_ends')
+                           or []],
+                'iterations': status.get('iterations_done'),
+                'last_time': max([int(times[-1]) for times, _ in
+                                  columns.values() if len(times)],
+                                 default=None)}
+        finally:
+            getattr(log, 'close', lambda: None)()
+    return {'runs': answer}
+
+
+def downsample(times, values, points):
+    """``[times, values]`` of a series for a chart of `points` points at
+    most: per bucket of times, its smallest and largest finite number
+    (both at the bucket's first time; ``None``, a gap, where it holds none
+    but NaN, inf or ``None``); the series as it is when it is short enough.
+    Values that are not numbers are left out."""
+    if len(times) <= points:
+        kept = [(t, _finite(v)) for t, v in zip(times, values)
+                if v is None or is_number(v)]
+        return [[t for t, _ in kept], [v for _, v in kept]]
+    buckets = points // 2
+    first = times[0]
+    width = (times[-1] - first + 1) / float(buckets)
+    out_times, out_values = [], []
+    end = 0
+    for bucket in range(buckets):
+        start = end
+        end = bisect.bisect_left(times, first + (bucket + 1) * width, start)
+        if end > start:
+            extremes = _extremes(values[start:end])
+            if extremes is not None:
+                out_times += [times[start], times[start]]
+                out_values += extremes
+    return [out_times, out_values]
+
+
+def _extremes(part):
+    # [smallest, largest] of a bucket, at C speed where it holds only
+    # finite numbers (min and max skip a NaN unless it comes first: an
+    # answer that is not finite is checked value by value); None if it
+    # holds nothing to draw.
+    try:
+        low, high = min(part), max(part)
+        if is_number(low) and is_number(high) and math.isfinite(
+                low) and math.isfinite(high):
+            return [float(low), float(high)]
+    except TypeError:  # strings, None among the numbers
+        pass
+    numbers = [number for number in (_finite(v) for v in part
+                                     if v is None or is_number(v))
+               if number is not None]
+    if numbers:
+        return [min(numbers), max(numbers)]
+    if any(v is None or is_number(v) for v in part):
+        return [None, None]
+    return None
+
+
+def _finite(value):
+    # A number as a float for a chart; None (a gap) for NaN, inf, None.
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def rows(source, query):
+    """The rows of one run (``run``; ``keys``, ``start``, ``stop``,
+    ``limit``: the last rows, 200 by default): ``{'columns': [...],
+    'rows': [[time, value, ...]]}``, values as text."""
+    uuid = query.get('run')
+    if not uuid:
+        raise BadRequest('name the run: ?run=uuid')
+    keys = names(query, 'keys') or None
+    start, stop = _bounds(query)
+    try:
+        limit = int(query.get('limit') or 200)
+    except ValueError:
+        raise BadRequest('limit must be a whole number')
+    from blocks_log.cli.common import cell, rows_of
+    log = _open(source, uuid)
+    try:
+        columns, found = rows_of(log, keys)
+    finally:
+        getattr(log, 'close', lambda: None)()
+    found = [(t, values) for t, values in found
+             if (start is None or t >= start) and (stop is None or t < stop)]
+    return {'columns': columns, 'rows': [
+        [t] + [cell(values.get(key)) for key in columns]
+        for t, values in found[-limit:]]}
+
+
+def csv_text(source, query):
+    """CSV of the runs and keys of `query` (``runs``, ``keys``, ``start``,
+    ``stop``): what the page shows, a row per run and time."""
+    uuids = names(query, 'runs')
+    if not uuids:
+        raise BadRequest('name the runs: ?runs=uuid,uuid')
+    keys = names(query, 'keys') or None
+    start, stop = _bounds(query)
+    from blocks_log.cli.common import cell
+    table, columns = [], []
+    for uuid in uuids:
+        log = _open(source, uuid)
+        try:
+            found = {}
+            for time, key, value in log.records(start, stop):
+                if keys is None or key in keys:
+                    if key not in columns:
+                        columns.append(key)
+                    found.setdefault(time, {})[key] = value
+            table.extend((log.h_uuid, time, values)
+                         for time, values in sorted(found.items()))
+        finally:
+            getattr(log, 'close', lambda: None)()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow(['run', 'time'] + columns)
+    for uuid, time, values in table:
+        writer.writerow([uuid, time] + [
+            repr(values[key]) if isinstance(values.get(key), float) else
+            cell(values.get(key)) for key in columns])
+    return out.getvalue()

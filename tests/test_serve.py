@@ -1,0 +1,377 @@
+"""``blocks-log serve`` over HTTP: the pages and the API, what they send
+and refuse, and that serving never writes (the browser's view of the same
+pages is tested in test_browser.py)."""
+import array
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import blocks_log
+from blocks_log import SQLiteLog, TrainingLog
+from blocks_log.web import data
+
+from helpers import ROOT, file_state
+from web import get, serving
+
+HOSTILE = '<script>window.pwned = 1</script>'
+
+
+@pytest.fixture
+def hostile_database(tmp_path):
+    path = str(tmp_path / 'hostile.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 4):
+            log.status['iterations_done'] = time
+            log.current_row[HOSTILE] = float(time)
+            log.current_row['note'] = '<b>bold</b> & "quoted"'
+    return path
+
+
+def test_runs_page_and_api_list_the_runs_with_their_lineage(demo_database):
+    runs = blocks_log.list_runs(demo_database)
+    with serving(demo_database) as server:
+        status, headers, page = get(server, '/')
+        _, _, listed = get(server, '/api/runs')
+    assert status == 200 and headers['Content-Type'].startswith('text/html')
+    listed = json.loads(listed)
+    assert sorted(run['uuid'] for run in listed) == sorted(
+        run.uuid for run in runs)
+    depth = dict((run['uuid'], run['depth']) for run in listed)
+    for run in runs:
+        assert depth[run.uuid] == (1 if run.parent else 0)
+        assert '/run/{}'.format(run.uuid) in page
+    order = [run['uuid'] for run in listed]
+    for run in runs:  # a resumed run comes after the run it continues
+        if run.parent:
+            assert order.index(run.parent) < order.index(run.uuid)
+
+
+def test_a_run_page_names_the_run_and_its_parent(demo_database):
+    run = blocks_log.list_runs(demo_database)[-1]
+    with serving(demo_database) as server:
+        status, _, page = get(server, '/run/' + run.uuid[:8])
+    assert status == 200
+    assert 'Run ' + run.uuid in page
+    assert '{} iterations'.format(run.iterations) in page
+    assert 'resumed from <a href="/run/{}">'.format(run.parent) in page
+    assert 'data-runs="{}"'.format(run.uuid) in page
+
+
+def test_series_hold_every_value_read_through_the_lineage(demo_database):
+    with SQLiteLog(demo_database, uuid=blocks_log.find_run(
+            demo_database, 'last'), read_only=True) as log:
+        expected = log.series()
+        uuid = log.h_uuid
+    with serving(demo_database) as server:
+        _, _, answer = get(server, '/api/series?runs=' + uuid)
+    run = json.loads(answer)['runs'][uuid]
+    assert set(run['keys']) == set(expected)
+    for key, (times, values) in expected.items():
+        assert run['keys'][key] == [list(times), list(values)]
+        assert run['count'][key] == len(times)
+    assert run['iterations'] == 200
+    assert run['epochs'] == list(range(20, 201, 20))
+    assert run['last_time'] == 200
+
+
+def test_a_long_series_is_sent_as_the_extremes_of_its_buckets(tmp_path):
+    path = str(tmp_path / 'long.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 10001):
+            log.status['iterations_done'] = time
+            log.current_row['wave'] = math.sin(time / 50.0) * time
+            if time == 4321:
+                log.current_row['wave'] = 1e6  # a spike no chart may drop
+        uuid = log.h_uuid
+    with serving(path) as server:
+        _, _, whole = get(server, '/api/series?points=500&runs=' + uuid)
+        _, _, part = get(server, '/api/series?points=500&start=4000'
+                                 '&stop=4200&runs=' + uuid)
+    times, values = json.loads(whole)['runs'][uuid]['keys']['wave']
+    assert len(times) <= 500
+    assert max(values) == 1e6
+    assert min(values) == min(math.sin(t / 50.0) * t for t in range(
+        1, 10001))
+    assert times == sorted(times) and times[0] == 1
+    # zoomed in, every value of the range
+    times, values = json.loads(part)['runs'][uuid]['keys']['wave']
+    assert times == list(range(4000, 4200))
+
+
+def test_downsample_keeps_gaps_and_short_series_whole():
+    times, values = data.downsample([1, 2, 3], [1.0, float('nan'), 'x'], 10)
+    assert (times, values) == ([1, 2], [1.0, None])
+    # a bucket of nothing but infinities is a gap; the others hold their
+    # smallest and largest numbers
+    times, values = data.downsample(list(range(100)), [float('inf')] * 20 + [
+        float(t) for t in range(20, 100)], 10)
+    assert times == [0, 0, 20, 20, 40, 40, 60, 60, 80, 80]
+    assert values == [None, None, 20.0, 39.0, 40.0, 59.0, 60.0, 79.0, 80.0,
+                      99.0]
+
+
+def reference_downsample(times, values, points):
+    """The meaning of data.downsample, value by value."""
+    def drawable(value):
+        return value is None or (isinstance(value, (int, float)) and
+                                 not isinstance(value, bool))
+
+    def finite(value):
+        return None if value is None or not math.isfinite(value) else float(
+            value)
+    if len(times) <= points:
+        kept = [(t, finite(v)) for t, v in zip(times, values) if drawable(v)]
+        return [[t for t, _ in kept], [v for _, v in kept]]
+    width = (times[-1] - times[0] + 1) / float(points // 2)
+    buckets = {}
+    for time, value in zip(times, values):
+        buckets.setdefault(int((time - times[0]) / width), []).append(
+            (time, value))
+    out_times, out_values = [], []
+    for bucket in sorted(buckets):
+        members = buckets[bucket]
+        if not any(drawable(v) for _, v in members):
+            continue
+        numbers = [finite(v) for _, v in members if drawable(v)]
+        numbers = [v for v in numbers if v is not None]
+        out_times += [members[0][0]] * 2
+        out_values += [min(numbers), max(numbers)] if numbers else [None] * 2
+    return [out_times, out_values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(st.floats(), max_size=60), st.lists(st.one_of(
+    st.floats(), st.integers(-10 ** 6, 10 ** 6), st.none(), st.booleans(),
+    st.just('text')), max_size=60)), st.integers(2, 12),
+    st.integers(1, 3), st.booleans())
+def test_downsample_is_the_extremes_of_each_bucket(values, points, step,
+                                                   as_array):
+    times = list(range(1, 1 + step * len(values), step))
+    if as_array and all(type(v) is float for v in values):
+        values = array.array('d', values)
+    assert data.downsample(times, values, points) == reference_downsample(
+        times, list(values), points)
+
+
+def test_rows_and_csv_show_what_was_logged(hostile_database):
+    uuid = blocks_log.list_runs(hostile_database)[0].uuid
+    with serving(hostile_database) as server:
+        _, _, rows = get(server, '/api/rows?limit=2&run=' + uuid)
+        status, headers, text = get(
+            server, '/api/csv?runs={}&keys=note'.format(uuid))
+    rows = json.loads(rows)
+    assert set(rows['columns']) == {HOSTILE, 'note'}
+    assert [row[0] for row in rows['rows']] == [2, 3]
+    assert status == 200 and headers['Content-Type'].startswith('text/csv')
+    assert 'attachment' in headers['Content-Disposition']
+    assert text.splitlines() == ['run,time,note'] + [
+        '{},{},"<b>bold</b> & ""quoted"""'.format(uuid, time)
+        for time in (1, 2, 3)]
+
+
+def test_keys_are_escaped_and_no_inline_script_may_run(hostile_database):
+    uuid = blocks_log.list_runs(hostile_database)[0].uuid
+    with serving(hostile_database) as server:
+        _, headers, page = get(server, '/')
+        _, _, run_page = get(server, '/run/' + uuid)
+    for html in (page, run_page):
+        assert '<script>window' not in html
+        assert '<b>bold' not in html
+        assert all(line.startswith('<script src="/static/') for line in
+                   html.splitlines() if '<script' in line)
+    assert '&lt;script&gt;window.pwned = 1&lt;/script&gt;' in page
+    assert "default-src 'self'" in headers['Content-Security-Policy']
+    assert headers['X-Content-Type-Options'] == 'nosniff'
+
+
+@pytest.mark.parametrize('path', [
+    '/static/../server.py', '/static/%2e%2e/server.py', '/static/',
+    '/static//etc/passwd', '/../../etc/passwd', '/etc/passwd',
+    '/static/app.js/', '/run/', '/run/zzz', '/run/00000000',
+    '/run/a/b', '/compare?runs=ffffffff', '/api/series?runs=ffffffff',
+    '/api/nothing'])
+def test_what_is_not_there_is_a_404_page(demo_database, path):
+    with serving(demo_database) as server:
+        status, headers, body = get(server, path)
+    assert status == 404
+    assert 'Traceback' not in body and 'root:' not in body
+    if path.startswith('/api/'):
+        assert json.loads(body)['error']
+    else:
+        assert '<h1>Not found</h1>' in body and 'href="/"' in body
+
+
+@pytest.mark.parametrize('query', [
+    '/api/series', '/api/series?runs={uuid}&start=abc',
+    '/api/series?runs={uuid}&stop=-1', '/api/series?runs={uuid}&points=1',
+    '/api/rows', '/api/rows?run={uuid}&limit=many', '/api/csv',
+    '/compare', '/compare?runs='])
+def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
+                                                       query):
+    uuid = blocks_log.list_runs(demo_database)[0].uuid
+    with serving(demo_database) as server:
+        status, _, body = get(server, query.format(uuid=uuid))
+    assert status == 400
+    assert 'Traceback' not in body
+    message = json.loads(body)['error'] if '/api/' in query else body
+    assert any(word in message for word in ('runs', 'run=', 'start', 'stop',
+                                            'points', 'limit'))
+
+
+def test_the_static_files_are_served_with_their_licence(demo_database):
+    with serving(demo_database) as server:
+        for name in ('app.js', 'style.css', 'uPlot.iife.min.js',
+                     'uPlot.min.css', 'uPlot.LICENSE'):
+            status, headers, body = get(server, '/static/' + name)
+            assert status == 200 and body
+        assert 'MIT' in get(server, '/static/uPlot.LICENSE')[2]
+
+
+def test_serving_never_writes_to_the_store(tmp_path):
+    path = str(tmp_path / 'live.sqlite')
+    log = SQLiteLog(path)  # a run being written, left open: WAL and all
+    for time in range(1, 50):
+        log.status['iterations_done'] = time
+        log.current_row['loss'] = 1.0 / time
+    log.flush()
+
+    def served_everything():
+        with serving(path) as server:
+            for page in ('/', '/run/' + log.h_uuid, '/api/runs',
+                         '/api/series?runs=' + log.h_uuid,
+                         '/api/rows?run=' + log.h_uuid,
+                         '/api/csv?runs=' + log.h_uuid, '/run/ffffffff'):
+                assert get(server, page)[0] in (200, 404)
+
+    def stored():
+        # The -shm file is SQLite's shared index of the WAL, where every
+        # reader of a file being written marks what it reads: not data.
+        return dict((name, state) for name, state in file_state(
+            path).items() if not name.endswith('-shm'))
+    before = stored()
+    assert set(before) == {'live.sqlite', 'live.sqlite-wal'}
+    served_everything()
+    assert stored() == before
+    log.close()
+    before = file_state(path)
+    assert list(before) == ['live.sqlite']
+    served_everything()
+    assert file_state(path) == before
+
+
+def test_a_missing_file_is_not_created(tmp_path):
+    path = str(tmp_path / 'nothing.sqlite')
+    with serving(path) as server:
+        status, _, body = get(server, '/')
+    assert status in (404, 500) and 'Traceback' not in body
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_file_broken_while_served_is_an_error_page(tmp_path):
+    path = str(tmp_path / 'broken.sqlite')
+    with SQLiteLog(path) as log:
+        log.current_row['loss'] = 1.0
+    with serving(path) as server:
+        assert get(server, '/')[0] == 200
+        with open(path, 'wb') as f:
+            f.write(b'not a database at all' * 100)
+        status, _, body = get(server, '/')
+    assert status == 500
+    assert 'Traceback' not in body and '<h1>Error</h1>' in body
+
+
+def test_a_pickled_log_is_served_without_running_its_code(tmp_path):
+    log = TrainingLog()
+    for time in range(1, 5):
+        log.status['iterations_done'] = time
+        log.current_row['loss'] = float(time)
+    path = str(tmp_path / 'log.pkl')
+    with open(path, 'wb') as f:
+        pickle.dump(log, f)
+    with serving(path) as server:
+        _, _, listed = get(server, '/api/runs')
+        _, _, series = get(server, '/api/series?runs=' + log.h_uuid)
+        assert get(server, '/run/ffffffff')[0] == 404
+    assert [run['uuid'] for run in json.loads(listed)] == [log.h_uuid]
+    assert json.loads(series)['runs'][log.h_uuid]['keys']['loss'] == [
+        [1, 2, 3, 4], [1.0, 2.0, 3.0, 4.0]]
+
+
+def test_a_postgresql_store_is_served(postgresql_url):
+    log = blocks_log.PostgreSQLLog(postgresql_url)
+    for time in range(1, 6):
+        log.status['iterations_done'] = time
+        log.current_row['loss'] = 0.5 * time
+    log.close()
+    with serving(postgresql_url) as server:
+        status, _, page = get(server, '/')
+        _, _, series = get(server, '/api/series?runs=' + log.h_uuid)
+    assert status == 200 and log.h_uuid[:8] in page
+    assert 'secret' not in page  # the password is never shown
+    assert json.loads(series)['runs'][log.h_uuid]['keys']['loss'][1] == [
+        0.5, 1.0, 1.5, 2.0, 2.5]
+
+
+def serve_process(*arguments):
+    return subprocess.Popen(
+        [sys.executable, '-m', 'blocks_log', 'serve'] + list(arguments),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+
+
+def test_the_serve_command_prints_its_address(demo_database):
+    process = serve_process(demo_database, '--port', '0')
+    try:
+        line = process.stdout.readline()
+        assert line.startswith('serving ' + demo_database + ' at ')
+        url = line.split(' at ')[1].split()[0]
+        assert url.startswith('http://127.0.0.1:')
+        import urllib.request
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_another_host_than_loopback_is_warned_about(demo_database):
+    process = serve_process(demo_database, '--port', '0',
+                            '--host', '0.0.0.0')
+    try:
+        assert process.stdout.readline().startswith('serving ')
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+    assert 'anyone who can reach 0.0.0.0' in errors
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['--port', '70000'], 'at most 65535'),
+    (['--port', 'x'], '--port'),
+])
+def test_serve_refuses_bad_arguments(demo_database, arguments, message):
+    process = serve_process(demo_database, *arguments)
+    _, errors = process.communicate(timeout=30)
+    assert process.returncode == 2 and message in errors
+    assert 'Traceback' not in errors
+
+
+def test_serve_refuses_a_source_it_cannot_read_or_a_port_in_use(
+        tmp_path, demo_database):
+    process = serve_process(str(tmp_path / 'missing.sqlite'))
+    _, errors = process.communicate(timeout=30)
+    assert process.returncode == 2 and 'missing.sqlite' in errors
+    with serving(demo_database) as server:
+        port = str(server.server_address[1])
+        process = serve_process(demo_database, '--port', port)
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert 'cannot listen on 127.0.0.1:' + port in errors
+    assert not os.path.exists(str(tmp_path / 'missing.sqlite'))
