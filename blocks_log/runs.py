@@ -16,6 +16,7 @@ from blocks_log.errors import (AmbiguousRunError, LogDatabaseError,
 from blocks_log.log import TrainingLogBase
 from blocks_log.pickles import find_log, load
 from blocks_log.postgresql import PostgreSQLLog, is_postgresql
+from blocks_log.stores import base
 from blocks_log.stores.blocks import BlocksStore
 from blocks_log.stores.postgresql import PostgreSQLStore
 from blocks_log.stores.sqlite import SQLiteStore
@@ -83,8 +84,7 @@ class Run(object):
               'keys', 'last_time', 'writer', 'written_by')
 
     def __init__(self, **fields):
-        for name in self.FIELDS:
-            setattr(self, name, fields.get(name))
+        vars(self).update(dict.fromkeys(self.FIELDS), **fields)
 
     def as_dict(self):
         """dict: the fields, for JSON and DataFrames."""
@@ -146,17 +146,15 @@ def list_runs(source, trusted=False):
 
 
 def _summary(store, run, written_by):
-    status = store.read_status(run)
-    times = store.read_times([run], 0, store.max_time)
+    # What the run's last writer saved when done; read from the run if it
+    # saved nothing (a run being written, or whose writer was killed).
+    summary = base.summary_of(run) or store.summarize(run)
     writer = None
     if run.writer is not None:
         from blocks_log.stores import claims
         writer = claims.describe(run.writer)
     return Run(uuid=run.uuid, parent=run.parent, created=run.created,
-               iterations=status.get('iterations_done'),
-               epochs=status.get('epochs_done'), rows=len(times),
-               keys=store.read_keys(run), last_time=times[-1] if times
-               else None, writer=writer, written_by=written_by)
+               writer=writer, written_by=written_by, **summary)
 
 
 def is_database(source):

@@ -111,6 +111,10 @@ class Server(object):
         self.run('pg_ctl', '-D', self.data, '-w', '-m', 'fast', '-l',
                  os.path.join(self.data, 'server.log'), 'restart')
 
+    def halt(self):
+        """Stop the server, keeping its data (``start()`` it again)."""
+        self.run('pg_ctl', '-D', self.data, '-w', '-m', 'fast', 'stop')
+
     def psql(self, statement, database='postgres'):
         return self.run('psql', '-h', self.sockets, '-p', str(self.port),
                         '-U', 'postgres', '-d', database, '-v',

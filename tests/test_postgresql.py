@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -180,6 +181,33 @@ class TestLostConnections:
         with PostgreSQLLog(dsn, uuid=run, read_only=True) as log:
             assert check_consistent(log) >= completed
             assert len(log) >= completed
+
+    def test_a_log_left_open_lets_its_process_exit_when_the_server_is_gone(
+            self, postgres_server, dsn):
+        # At exit, the log closes itself: it waits a few seconds for the
+        # server (RECONNECT_AT_EXIT_FOR), not minutes, and says what it lost.
+        process = subprocess.Popen([sys.executable, '-c', textwrap.dedent('''
+            import sys
+            from blocks_log import PostgreSQLLog
+            log = PostgreSQLLog(sys.argv[1])
+            log.status['iterations_done'] = 1
+            log.current_row['loss'] = 1.0
+            log.flush()
+            log.current_row['late'] = 2.0  # buffered, never committed
+            print('ready', flush=True)
+            sys.stdin.readline()
+            '''), dsn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, universal_newlines=True,
+            env=dict(os.environ, PYTHONPATH=ROOT))
+        try:
+            assert process.stdout.readline().strip() == 'ready'
+            postgres_server.halt()
+            _, errors = process.communicate('\n', timeout=120)
+        finally:
+            process.kill()
+            postgres_server.start()
+        assert process.returncode == 0
+        assert 'buffered values lost at exit' in errors
 
     @pytest.mark.parametrize('seed', range(2))
     def test_kill_9(self, dsn, seed):

@@ -173,12 +173,12 @@ def cell(value):
 def table(header, lines, right=()):
     """Aligned columns: `header` and `lines` of strings; columns named in
     `right` aligned right."""
-    widths = [max(len(line[index]) for line in [header] + lines)
-              for index in range(len(header))]
+    lines = [header] + lines
+    widths = [max(map(len, column)) for column in zip(*lines)]
+    justify = [str.rjust if name in right else str.ljust for name in header]
     return '\n'.join('  '.join(
-        text.rjust(width) if name in right else text.ljust(width)
-        for text, width, name in zip(line, widths, header)).rstrip()
-        for line in [header] + lines)
+        align(text, width) for text, width, align in zip(
+            line, widths, justify)).rstrip() for line in lines)
 
 
 def rows_of(log, keys=None):

@@ -169,7 +169,8 @@ class Session(MergedReads):
         claim, self.claim = self.claim, None
         if claim is not None:
             try:
-                self.store.release_run(self.run, claim)
+                self.store.release_run(self.run, claim,
+                                       self.store.summarize(self.run))
             except LogError:
                 pass  # found stale by whoever opens the run next
             claims.drop(claim)
@@ -388,6 +389,7 @@ class Session(MergedReads):
     def finalize(self):
         """Close at garbage collection or exit, saying what is lost."""
         try:
+            self.store.before_exit()
             self.close()
         except LogError as error:
             warnings.warn('{}: buffered values lost at exit ({})'.format(

@@ -10,15 +10,44 @@ lineage read across stores hides what they hide; the log drops them.
 """
 import abc
 import collections
+import json
 
 import six
 
 #: What a store knows of a run. ``ref`` is the store's own reference,
 #: passed back to its methods; ``parent`` the hex uuid it was resumed from;
 #: ``created`` seconds since the epoch (or ``None``); ``writer`` the claim
-#: of the handle writing it, or ``None``.
+#: of the handle writing it, or ``None``; ``summary`` what its last writer
+#: saved of it when done (see :meth:`Store.summarize`), or ``None``.
 RunInfo = collections.namedtuple(
-    'RunInfo', ['ref', 'uuid', 'parent', 'created', 'writer'])
+    'RunInfo', ['ref', 'uuid', 'parent', 'created', 'writer', 'summary'],
+    defaults=(None,))
+
+
+def summary_text(summary):
+    """The JSON a store keeps of a summary (``None`` stays ``None``)."""
+    if summary is None:
+        return None
+    return json.dumps(summary, sort_keys=True, default=repr)
+
+
+def summary_of(run):
+    """The summary `run` (a :class:`RunInfo`) holds, as a dict, or
+    ``None`` when it has none (or one this version cannot read)."""
+    if not run.summary:
+        return None
+    try:
+        summary = json.loads(run.summary)
+    except ValueError:
+        return None
+    if isinstance(summary, dict) and set(summary) == _SUMMARY_FIELDS:
+        return summary
+    return None
+
+
+#: What a summary holds.
+SUMMARY_FIELDS = ('iterations', 'epochs', 'rows', 'keys', 'last_time')
+_SUMMARY_FIELDS = frozenset(SUMMARY_FIELDS)
 
 
 @six.add_metaclass(abc.ABCMeta)
@@ -90,8 +119,22 @@ class Store(object):
         :class:`RunInfo`): what a reader following it waits for."""
         return False
 
-    def release_run(self, run, claim):
-        """Drop `claim` from `run`, if it still holds it."""
+    def release_run(self, run, claim, summary=None):
+        """Drop `claim` from `run`, if it still holds it, and keep its
+        `summary` (see :meth:`summarize`) until a writer takes it again."""
+
+    def summarize(self, run):
+        """What a list of runs shows of `run` (a :class:`RunInfo`): a dict
+        of its ``iterations`` and ``epochs`` (of its status), ``rows`` (the
+        times that hold a value), ``keys`` and ``last_time``. Reads the
+        run's times: a writer saves it as it lets the run go, so that a list
+        of finished runs needs not."""
+        status = self.read_status(run)
+        times = self.read_times([run], 0, self.max_time)
+        return {'iterations': status.get('iterations_done'),
+                'epochs': status.get('epochs_done'), 'rows': len(times),
+                'keys': list(self.read_keys(run)),
+                'last_time': times[-1] if times else None}
 
     # Writing.
 
@@ -144,6 +187,10 @@ class Store(object):
 
     def close(self):
         """Close the connection; safe twice."""
+
+    def before_exit(self):
+        """The log is closed by the garbage collector or at exit: give up
+        soon on a server that is gone, rather than hold the process."""
 
     def before_fork(self):
         """A ``fork`` is next: drop the connection (the next use reopens)

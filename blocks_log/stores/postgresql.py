@@ -20,8 +20,9 @@ import time as _time
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                RunInUseError, SchemaVersionError)
 from blocks_log.stores import chunks, claims, postgresql_sql as sql
-from blocks_log.stores.base import RunInfo, Store
-from blocks_log.stores.postgresql_connection import PostgreSQLConnection
+from blocks_log.stores.base import RunInfo, Store, summary_text
+from blocks_log.stores.postgresql_connection import (
+    RECONNECT_AT_EXIT_FOR, PostgreSQLConnection)
 from blocks_log.stores.postgresql_reads import PostgreSQLReads
 
 
@@ -112,8 +113,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
     # Runs.
 
     def _info(self, row):
-        self._spans[row[0]] = row[5]
-        return RunInfo(*row[:5])
+        self._spans[row[0]] = row[6]
+        return RunInfo(*row[:6])
 
     def find_run(self, uuid):
         if self.version is None:
@@ -174,11 +175,12 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         return not self.db.run(lambda connection: self._stale(
             connection, found.writer, claims.is_stale))
 
-    def release_run(self, run, claim):
+    def release_run(self, run, claim, summary=None):
         self._packing, held, self._claim = None, self._claim, None
         if held is not None:
             self.db.run(lambda connection: connection.execute(
-                sql.RELEASE_WRITER, held), writing=True)
+                sql.RELEASE_WRITER, (summary_text(summary),) + tuple(
+                    held)), writing=True)
 
     def _with_backend(self, connection, claim):
         # The claim, with the server process of this connection: when it
@@ -293,6 +295,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     def close(self):
         self.db.close()
+
+    def before_exit(self):
+        self.db.reconnect_for = RECONNECT_AT_EXIT_FOR
 
     def before_fork(self):
         self.db.before_fork()

@@ -12,6 +12,9 @@ from blocks_log.errors import LogDatabaseError, LogWriteError
 
 #: Seconds a commit or read waits for a server that went away to come back.
 RECONNECT_FOR = 600.0
+#: The same, for a log closed by the garbage collector or at exit: a
+#: process must not hang for minutes on its way out.
+RECONNECT_AT_EXIT_FOR = 5.0
 SYNCHRONOUS_COMMIT = ('on', 'off', 'local', 'remote_write', 'remote_apply')
 # Connections a child process inherited by a fork it was not told of:
 # never closed there, as closing one would end the parent's session.
@@ -110,6 +113,8 @@ class PostgreSQLConnection(object):
         self.psycopg = import_psycopg()
         self.dsn = dsn
         self.name = describe(dsn)
+        #: Seconds to wait for a lost server (see RECONNECT_FOR).
+        self.reconnect_for = RECONNECT_FOR
         self.read_only = read_only
         self.synchronous_commit = synchronous_commit
         self._connection = None
@@ -153,7 +158,7 @@ class PostgreSQLConnection(object):
     def run(self, work, writing=False):
         """Call ``work(connection)`` and return what it returns; if the
         connection is lost meanwhile, connect again (waiting up to
-        :data:`RECONNECT_FOR` for the server) and call it again: `work` must
+        :attr:`reconnect_for` for the server) and call it again: `work` must
         be idempotent (a transaction is).
 
         Raises
@@ -173,7 +178,7 @@ class PostgreSQLConnection(object):
                     raise (LogWriteError if writing else LogDatabaseError)(
                         '{}: {}'.format(self.name, _without_secrets(
                             str(error), self.dsn)))
-                deadline = deadline or time.monotonic() + RECONNECT_FOR
+                deadline = deadline or time.monotonic() + self.reconnect_for
                 self._reconnect(deadline, error)
 
     def _reconnect(self, deadline, error):

@@ -96,10 +96,14 @@ class PostgreSQLReads(object):
                 cursor.execute(sql.SELECT_TIMES,
                                (run.ref, start, stop, _DELETED))
                 times.update(time for time, in cursor.fetchall())
-                for key, first, count, kind, step, blob, _ in self._chunks(
-                        cursor, run, None, start, stop, values=False):
+                # The keys of a block mostly share their times: each set of
+                # times is unpacked once.
+                for first, count, step, blob in set(
+                        (first, count, step, blob and bytes(blob))
+                        for _, first, count, _, step, blob, _ in self._chunks(
+                            cursor, run, None, start, stop, values=False)):
                     times.update(chunks.unpack(first, count, step, blob,
-                                               b'', kind)[0])
+                                               b'', 'f')[0])
             deleted = set()
             cursor.execute(sql.SELECT_DELETIONS, ([run.ref for run in runs],))
             if cursor.fetchall():

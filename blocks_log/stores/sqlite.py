@@ -10,7 +10,7 @@ import time as _time
 from blocks_log.errors import (LogDatabaseError, RunInUseError,
                                SchemaVersionError)
 from blocks_log.stores import chunks, claims, sqlite_sql as sql
-from blocks_log.stores.base import RunInfo, Store
+from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
 from blocks_log.stores.sqlite_reads import SQLiteReads
 
@@ -136,11 +136,12 @@ class SQLiteStore(SQLiteReads, Store):
     def _run_query(self, query):
         new = self.version != 2
         return query.format(writer='writer' if new else 'NULL',
+                            summary='summary' if new else 'NULL',
                             span='span' if new else 'NULL')
 
     def _info(self, row):
-        self._spans[row[0]] = row[5]
-        return RunInfo(*row[:5])
+        self._spans[row[0]] = row[6]
+        return RunInfo(*row[:6])
 
     def find_run(self, uuid):
         if self.version is None:
@@ -194,10 +195,11 @@ class SQLiteStore(SQLiteReads, Store):
         return bool(found and found.writer and not claims.is_stale(
             found.writer))
 
-    def release_run(self, run, claim):
+    def release_run(self, run, claim, summary=None):
         self._packing = None
         with self.db.transaction() as connection:
-            connection.execute(sql.RELEASE_WRITER, (run.ref, claim))
+            connection.execute(sql.RELEASE_WRITER, (
+                summary_text(summary), run.ref, claim))
 
     # Writing.
 

@@ -6,7 +6,7 @@ Blocks' 32-character uuid and key text on every row::
 
     blocks_log_meta(name PRIMARY KEY, value)         -- schema_version
     blocks_log_runs(id, uuid UNIQUE, resumed_from, created, writer,
-                    deletions, span, packed)
+                    deletions, span, packed, summary)
     blocks_log_keys(id, name UNIQUE)
     blocks_log_entries(run, time, key, value)        -- PK (run, time, key)
     blocks_log_chunks(run, block, key, first, last, count, kind, step,
@@ -20,7 +20,10 @@ about 8% of the time of the training-loop workload (schema version 1).
 
 ``writer`` is the claim of the handle writing the run (see
 :mod:`blocks_log.stores.claims`); ``deletions`` is 1 once the run holds a
-deleted value, which reads must then look for.
+deleted value, which reads must then look for; ``summary`` is what a list
+of runs shows of the run (JSON, see :meth:`.Store.summarize`), saved by its
+writer when it lets the run go and cleared when one takes it: a list of a
+file of many finished runs reads their rows, not their values.
 
 ``blocks_log_entries`` is the head: recent values, and values that are not
 numbers. Numbers of past blocks of ``span`` times are packed, per key, into
@@ -44,14 +47,15 @@ STATUS_TIME = 2 ** 63 - 1
 TABLES = {
     'blocks_log_meta': {'name', 'value'},
     'blocks_log_runs': {'id', 'uuid', 'resumed_from', 'created', 'writer',
-                        'deletions', 'span', 'packed'},
+                        'deletions', 'span', 'packed', 'summary'},
     'blocks_log_keys': {'id', 'name'},
     'blocks_log_entries': {'run', 'time', 'key', 'value'},
     'blocks_log_chunks': {'run', 'block', 'key', 'first', 'last', 'count',
                           'kind', 'step', 'times', 'values'},
 }
 # What a version-2 file lacks.
-ADDED_IN_3 = {'blocks_log_runs': {'writer', 'deletions', 'span', 'packed'}}
+ADDED_IN_3 = {'blocks_log_runs': {'writer', 'deletions', 'span', 'packed',
+                                   'summary'}}
 TABLES_ADDED_IN_3 = {'blocks_log_chunks'}
 
 CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
@@ -77,7 +81,8 @@ CREATE_SCHEMA = (
            writer TEXT,
            deletions INTEGER NOT NULL DEFAULT 0,
            span INTEGER,
-           packed INTEGER NOT NULL DEFAULT 0)""",
+           packed INTEGER NOT NULL DEFAULT 0,
+           summary TEXT)""",
     """CREATE TABLE IF NOT EXISTS blocks_log_keys (
            id INTEGER PRIMARY KEY,
            name TEXT NOT NULL UNIQUE)""",
@@ -96,6 +101,7 @@ MIGRATE_2_TO_3 = (
     "ALTER TABLE blocks_log_runs ADD COLUMN span INTEGER",
     "ALTER TABLE blocks_log_runs ADD COLUMN packed INTEGER NOT NULL "
     "DEFAULT 0",
+    "ALTER TABLE blocks_log_runs ADD COLUMN summary TEXT",
     CREATE_CHUNKS,
 )
 INSERT_SCHEMA_VERSION = (
@@ -108,14 +114,15 @@ TABLE_COLUMNS = "SELECT name FROM pragma_table_info(?)"
 
 INSERT_RUN = ("INSERT INTO blocks_log_runs (uuid, resumed_from, created, "
               "writer, span) VALUES (?, ?, ?, ?, ?)")
-# Version 2 has no writer, deletions nor span: NULL and 0 stand in.
+# Version 2 has no writer, deletions, span nor summary: NULL and 0 stand in.
 SELECT_RUN = ("SELECT id, uuid, resumed_from, created, {writer}, "
-              "{span} FROM blocks_log_runs WHERE uuid = ?")
+              "{summary}, {span} FROM blocks_log_runs WHERE uuid = ?")
 SELECT_RUNS = ("SELECT id, uuid, resumed_from, created, {writer}, "
-               "{span} FROM blocks_log_runs ORDER BY id")
+               "{summary}, {span} FROM blocks_log_runs ORDER BY id")
 SELECT_WRITER = "SELECT writer FROM blocks_log_runs WHERE id = ?"
-SET_WRITER = "UPDATE blocks_log_runs SET writer = ? WHERE id = ?"
-RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL "
+SET_WRITER = ("UPDATE blocks_log_runs SET writer = ?, summary = NULL "
+              "WHERE id = ?")
+RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL, summary = ? "
                   "WHERE id = ? AND writer = ?")
 SELECT_DELETIONS = ("SELECT 1 FROM blocks_log_runs "
                     "WHERE deletions = 1 AND id IN {runs}")

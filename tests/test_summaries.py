@@ -1,0 +1,118 @@
+"""What a list of runs shows of a finished run is saved by its writer as it
+lets the run go, and cleared when a writer takes the run again: listing a
+file of many finished runs reads no values, and never shows a stale
+summary (SQLite and PostgreSQL alike)."""
+import sqlite3
+
+import pytest
+
+import blocks_log
+from blocks_log import runs
+from blocks_log.postgresql import is_postgresql
+from blocks_log.stores import base
+
+from test_processes import start_writer
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def source(request, tmp_path):
+    if request.param == 'postgresql':
+        return request.getfixturevalue('postgresql_url')
+    return str(tmp_path / 'runs.sqlite')
+
+
+def open_log(source, **kwargs):
+    if is_postgresql(source):
+        return blocks_log.PostgreSQLLog(source, **kwargs)
+    return blocks_log.SQLiteLog(source, **kwargs)
+
+
+def train(log, until, keys=('loss',)):
+    while log.status['iterations_done'] < until:
+        log.status['iterations_done'] += 1
+        for key in keys:
+            log.current_row[key] = 1.0 / log.status['iterations_done']
+    if log.status['iterations_done'] % 10 == 0:
+        log.status['epochs_done'] += 1
+
+
+def stored(source, uuid):
+    """The run's RunInfo and what its data says of it, read afresh."""
+    store, _ = runs.open_stores(source)
+    try:
+        run = store.find_run(uuid)
+        return run, store.summarize(run)
+    finally:
+        store.close()
+
+
+def listed(source, uuid):
+    run, = [run for run in blocks_log.list_runs(source) if run.uuid == uuid]
+    return dict((name, getattr(run, name)) for name in base.SUMMARY_FIELDS)
+
+
+def test_a_closed_run_keeps_what_its_list_shows(source):
+    log = open_log(source)
+    train(log, 30, keys=('loss', 'accuracy'))
+    log.current_row['note'] = 'text'
+    log.close()
+    run, read = stored(source, log.h_uuid)
+    assert base.summary_of(run) == read == {
+        'iterations': 30, 'epochs': 1, 'rows': 30, 'last_time': 30,
+        'keys': ['accuracy', 'loss', 'note']}
+    assert listed(source, log.h_uuid) == read
+
+
+def test_a_run_taken_again_is_listed_from_its_data(source):
+    log = open_log(source)
+    train(log, 20)
+    log.close()
+    with open_log(source, uuid=log.h_uuid) as again:
+        train(again, 25, keys=('loss', 'new_key'))
+        again.flush()
+        run, read = stored(source, log.h_uuid)
+        assert run.summary is None  # taken: what was saved is stale
+        assert listed(source, log.h_uuid) == read
+        assert read['rows'] == 25 and 'new_key' in read['keys']
+    assert listed(source, log.h_uuid) == stored(source, log.h_uuid)[1]
+
+
+def test_a_run_being_written_or_killed_is_listed_from_its_data(source):
+    writer, uuid = start_writer(source, 40, pause=15)
+    try:
+        while writer.stdout.readline().strip() != 'paused':
+            pass
+        assert stored(source, uuid)[0].summary is None
+        assert listed(source, uuid)['rows'] == stored(source, uuid)[1][
+            'rows']
+    finally:
+        writer.kill()
+        writer.wait()
+    assert listed(source, uuid) == stored(source, uuid)[1]
+
+
+def test_a_finished_run_is_listed_without_reading_its_values(tmp_path):
+    path = str(tmp_path / 'runs.sqlite')
+    log = open_log(path)
+    train(log, 30)
+    log.close()
+    connection = sqlite3.connect(path)
+    with connection:  # its values gone: only the summary can tell them
+        connection.execute('DELETE FROM blocks_log_chunks')
+        connection.execute('DELETE FROM blocks_log_entries WHERE time < ?',
+                           (2 ** 63 - 1,))
+    connection.close()
+    assert listed(path, log.h_uuid)['rows'] == 30
+
+
+def test_a_summary_this_version_cannot_read_is_ignored(tmp_path):
+    path = str(tmp_path / 'runs.sqlite')
+    log = open_log(path)
+    train(log, 5)
+    log.close()
+    connection = sqlite3.connect(path)
+    with connection:  # a summary of fields this version does not know
+        connection.execute('UPDATE blocks_log_runs SET summary = ?',
+                           ('{"rows": 99}',))
+    connection.close()
+    assert listed(path, log.h_uuid)['rows'] == 5
