@@ -38,6 +38,11 @@ setup(
         'plot': ['matplotlib'],
         'postgresql': ['psycopg[binary]>=3.1'],
         'test': ['pytest', 'hypothesis'],
+        # The integrations take the framework you train with; these are the
+        # versions their tests run on.
+        'keras': ['keras>=3'],
+        'lightning': ['lightning>=2'],
+        'transformers': ['transformers>=4.40', 'accelerate'],
     },
     entry_points={'console_scripts': ['blocks-log = blocks_log.cli:main']},
     classifiers=[

@@ -81,3 +81,48 @@ def file_state(path):
             with open(full, 'rb') as f:
                 state[name] = (os.stat(full).st_mtime_ns, f.read())
     return state
+
+
+def framework(module, environment):
+    """Import the framework `module` for the tests of an integration: in
+    the tox environment `environment` (``$BLOCKS_LOG_FRAMEWORK``) it must
+    be there; elsewhere its tests skip when it is not."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        if os.environ.get('BLOCKS_LOG_FRAMEWORK') == environment:
+            pytest.fail('{} is needed in the {} environment: {}'.format(
+                module, environment, error), pytrace=False)
+        pytest.skip('{} is not installed (tox -e {})'.format(
+            module, environment), allow_module_level=True)
+
+
+def readme_blocks(text):
+    """``(kind, source)`` of each block: ``'python'`` for ``.. code::
+    python``, ``'literal'`` for the block after a paragraph ending in
+    ``::``; in order."""
+    found, lines, index = [], text.splitlines(), 0
+    while index < len(lines):
+        line = lines[index]
+        kind = 'python' if line.strip() == '.. code:: python' else (
+            'literal' if line.rstrip().endswith('::') and not
+            line.strip().startswith('..') else None)
+        index += 1
+        if kind is None:
+            continue
+        body = []
+        while index < len(lines) and (not lines[index].strip() or
+                                      lines[index].startswith('    ')):
+            body.append(lines[index][4:])
+            index += 1
+        found.append((kind, '\n'.join(body).strip('\n')))
+    return found
+
+
+
+def readme_examples(needle):
+    """The Python blocks of README.rst that hold `needle`."""
+    with open(os.path.join(ROOT, 'README.rst')) as f:
+        return [source for kind, source in readme_blocks(f.read())
+                if kind == 'python' and needle in source]

@@ -315,10 +315,13 @@ class DatabaseLog(TrainingLogBase, Mapping):
 
     def __setstate__(self, state):
         state = dict(state)
-        if loading_restricted():
-            # The file that named this database may be hostile.
-            state.update(read_only=True, allow_pickle=False)
         snapshot = state.pop('snapshot', None)
+        if loading_restricted():
+            state['allow_pickle'] = False
+            if snapshot is None:
+                # The file that names this database may be hostile; a log
+                # held in memory names none.
+                state['read_only'] = True
         if snapshot is None:
             self.__init__(**state)
             return

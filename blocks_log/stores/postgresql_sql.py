@@ -161,8 +161,9 @@ def array_literal(values, kind):
             'NULL' if value is None else '"' + value.replace(
                 '\\', '\\\\').replace('"', '\\"') + '"'
             for value in values) + '}'
-    return '{' + ','.join('NULL' if value is None else
-                          '"\\\\x' + value.hex() + '"' for value in values) + '}'
+    return '{' + ','.join(
+        'NULL' if value is None else '"\\\\x' + value.hex() + '"'
+        for value in values) + '}'
 
 
 DELETE_STATUS = ("DELETE FROM blocks_log_entries WHERE run = %s AND time = "
