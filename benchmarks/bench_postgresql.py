@@ -22,7 +22,8 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
-from benchmarks.common import KEYS, parse_args, report, run_rounds  # noqa
+from benchmarks.common import (  # noqa
+    KEYS, columns_of, parse_args, report, run_rounds)
 from blocks_log import PostgreSQLLog  # noqa
 
 RAW_SCHEMA = ('CREATE TABLE IF NOT EXISTS raw (run text, time bigint, '
@@ -59,15 +60,10 @@ def log_limit(dsn, iterations, synchronous_commit):
 
 def raw_read(psycopg, dsn, run):
     connection = psycopg.connect(dsn)
-    columns = {}
     with connection.cursor(binary=True) as cursor:
         cursor.execute('SELECT time, key, value FROM raw WHERE run = %s',
                        (run,))
-        for time, key, value in cursor:
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = {}
-            column[time] = value
+        columns = columns_of(cursor)
     connection.close()
     return columns
 

@@ -24,7 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from benchmarks.common import KEYS, report, run_rounds  # noqa
+from benchmarks.common import KEYS, columns_of, report, run_rounds  # noqa
 from blocks_log import SQLiteLog  # noqa
 
 BLOCKS_SCHEMA = ('CREATE TABLE entries (uuid TEXT NOT NULL, time INT NOT '
@@ -61,13 +61,8 @@ def make_ours(path, iterations):
 
 def raw_read(path, run):
     connection = sqlite3.connect(path)
-    columns = {}
-    for time, key, value in connection.execute(
-            'SELECT time, key, value FROM entries WHERE uuid = ?', (run,)):
-        column = columns.get(key)
-        if column is None:
-            column = columns[key] = {}
-        column[time] = value
+    columns = columns_of(connection.execute(
+        'SELECT time, key, value FROM entries WHERE uuid = ?', (run,)))
     connection.close()
     return columns
 

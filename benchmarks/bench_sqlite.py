@@ -27,7 +27,8 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from benchmarks.common import KEYS, parse_args, report, run_rounds  # noqa
+from benchmarks.common import (  # noqa
+    KEYS, columns_of, parse_args, report, run_rounds)
 from blocks_log import SQLiteLog  # noqa
 
 BLOCKS_SCHEMA = ('CREATE TABLE IF NOT EXISTS entries (uuid TEXT NOT NULL, '
@@ -85,13 +86,8 @@ def sqlite_log(path, iterations):
 
 def raw_read(path):
     connection = sqlite3.connect(path)
-    columns = {}
-    for time, key, value in connection.execute(
-            'SELECT time, key, value FROM entries'):
-        column = columns.get(key)
-        if column is None:
-            column = columns[key] = {}
-        column[time] = value
+    columns = columns_of(connection.execute(
+        'SELECT time, key, value FROM entries'))
     connection.close()
     return columns
 

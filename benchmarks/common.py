@@ -24,6 +24,18 @@ def parse_args(description, iterations):
     return parser.parse_args()
 
 
+def columns_of(rows):
+    """Group ``(time, key, value)`` rows by key, as the raw read limits
+    do: ``{key: {time: value}}``."""
+    columns = {}
+    for time_, key, value in rows:
+        column = columns.get(key)
+        if column is None:
+            column = columns[key] = {}
+        column[time_] = value
+    return columns
+
+
 def time_once(function, *args):
     """Return the seconds one call takes, with the collector off."""
     gc.collect()

@@ -284,15 +284,6 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         connection.execute(sql.UPSERT_ENTRIES, (ref,) + sql.entry_arrays(
             values))
 
-    def _new_key_ids(self, connection, names):
-        new_ids = {}
-        for name in names:
-            if name not in self._key_ids and name not in new_ids:
-                connection.execute(sql.INSERT_KEY, (name,))
-                new_ids[name], = connection.execute(
-                    sql.SELECT_KEY_ID, (name,)).fetchone()
-        return new_ids
-
     def close(self):
         self.db.close()
 

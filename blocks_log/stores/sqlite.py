@@ -263,15 +263,6 @@ class SQLiteStore(SQLiteReads, Store):
                     (ref, sql.STATUS_TIME, key_ids[key], stored)
                     for key, stored in status.items()], new_ids
 
-    def _new_key_ids(self, connection, names):
-        new_ids = {}
-        for name in names:
-            if name not in self._key_ids and name not in new_ids:
-                connection.execute(sql.INSERT_KEY, (name,))
-                new_ids[name], = connection.execute(
-                    sql.SELECT_KEY_ID, (name,)).fetchone()
-        return new_ids
-
     def data_version(self):
         return self.db.data_version()
 

@@ -7,33 +7,20 @@ see each commit, a packing included, whole.
 """
 from blocks_log import codec, series
 from blocks_log.stores import chunks, sqlite_sql as sql
+from blocks_log.stores.keys import KeyIds
 
 _DELETED = codec.DELETED
 
 
-class SQLiteReads(object):
+class SQLiteReads(KeyIds):
     """What :class:`~blocks_log.stores.sqlite.SQLiteStore` reads with; its
     ``db``, ``version``, ``_spans`` and key caches."""
+    sql = sql
 
     def _decode(self, stored):
         if type(stored) is not bytes:
             return stored
         return codec.decode(stored, self.allow_pickle)
-
-    def _key_name(self, key_id):
-        name = self._key_names.get(key_id)
-        if name is None:
-            self._key_names.update(self.db.query(sql.SELECT_KEYS))
-            name = self._key_names[key_id]
-        return name
-
-    def _key_id(self, name):
-        key_id = self._key_ids.get(name)
-        if key_id is None:
-            rows = self.db.query(sql.SELECT_KEY_ID, (name,))
-            if rows:
-                key_id = self._key_ids[name] = rows[0][0]
-        return key_id
 
     def _has_deletions(self, runs):
         if self.version in (None, 2):

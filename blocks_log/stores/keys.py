@@ -1,0 +1,44 @@
+"""Key ids: a store's values name their key by a number of the keys table,
+made by the first write of a key and cached in each process."""
+
+
+class KeyIds(object):
+    """The key caches of a store with a ``blocks_log_keys`` table.
+
+    A store mixes this in, names its SQL module as ``sql`` (with
+    ``SELECT_KEYS``, ``SELECT_KEY_ID`` and ``INSERT_KEY``), has a ``db``
+    whose ``query(statement, parameters)`` returns rows, and starts its
+    caches ``_key_ids`` (name to id) and ``_key_names`` (id to name)
+    empty.
+
+    """
+    sql = None
+
+    def _key_name(self, key_id):
+        name = self._key_names.get(key_id)
+        if name is None:
+            # A key another process made since: read them all once.
+            self._key_names.update(self.db.query(self.sql.SELECT_KEYS))
+            name = self._key_names[key_id]
+        return name
+
+    def _key_id(self, name):
+        """The id of a key, or None if no run wrote it yet."""
+        key_id = self._key_ids.get(name)
+        if key_id is None:
+            rows = self.db.query(self.sql.SELECT_KEY_ID, (name,))
+            if rows:
+                key_id = self._key_ids[name] = rows[0][0]
+        return key_id
+
+    def _new_key_ids(self, connection, names):
+        """Ids of those of `names` not cached yet, made in the write
+        transaction of `connection`; the caller caches them once it
+        commits."""
+        new_ids = {}
+        for name in names:
+            if name not in self._key_ids and name not in new_ids:
+                connection.execute(self.sql.INSERT_KEY, (name,))
+                new_ids[name], = connection.execute(
+                    self.sql.SELECT_KEY_ID, (name,)).fetchone()
+        return new_ids
