@@ -9,7 +9,8 @@ from blocks_log.errors import (AmbiguousRunError, ClosedLogError, LogError,
                                ReadOnlyLogError, RowNotAvailableError,
                                RunInUseError, SchemaVersionError,
                                UnknownRunError)
-from blocks_log.log import TrainingLog, TrainingLogBase
+from blocks_log.base import TrainingLogBase
+from blocks_log.log import TrainingLog
 from blocks_log.pickles import find_log, load
 from blocks_log.postgresql import PostgreSQLLog
 from blocks_log.runs import find_run, list_runs

@@ -335,7 +335,7 @@ def find_log(value, max_depth=12):
     nearest the top wins.
 
     """
-    from blocks_log.log import TrainingLogBase
+    from blocks_log.base import TrainingLogBase
     level, seen = [value], set()
     for _ in range(max_depth):
         below = []

@@ -11,9 +11,9 @@ Everything here reads: nothing creates or changes a file.
 import os
 
 from blocks_log import analysis
+from blocks_log.base import TrainingLogBase
 from blocks_log.errors import (AmbiguousRunError, LogDatabaseError,
                                LogError, UnknownRunError)
-from blocks_log.log import TrainingLogBase
 from blocks_log.pickles import find_log, load
 from blocks_log.postgresql import PostgreSQLLog, is_postgresql
 from blocks_log.stores import base

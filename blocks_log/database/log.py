@@ -11,7 +11,7 @@ from blocks_log import analysis, codec
 from blocks_log.database.session import Session
 from blocks_log.database.views import DatabaseRow, DatabaseStatus
 from blocks_log.errors import UnknownRunError
-from blocks_log.log import TrainingLogBase, default_status
+from blocks_log.base import TrainingLogBase, default_status
 from blocks_log.pickles import loading_restricted
 
 

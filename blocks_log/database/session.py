@@ -17,7 +17,7 @@ from blocks_log.database.reads import MergedReads, lineage_groups
 from blocks_log.database.views import DatabaseRow, RowOfNow
 from blocks_log.errors import (ClosedLogError, LogError, ReadOnlyLogError,
                                UnknownRunError)
-from blocks_log.log import check_time
+from blocks_log.base import check_time
 from blocks_log.stores import claims
 
 #: Values buffered before a commit even within one iteration: bounds the

@@ -18,9 +18,9 @@ import json
 import os
 import pickle
 
+from blocks_log.base import TrainingLogBase
 from blocks_log.database.log import DatabaseLog
 from blocks_log.errors import LogError
-from blocks_log.log import TrainingLogBase
 from blocks_log.pickles import load
 
 #: The version of the checkpoint state's layout.
