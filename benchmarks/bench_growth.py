@@ -1,4 +1,5 @@
-"""Does a write cost the same late in a run as early? Both backends.
+"""Does a write cost the same late in a run as early? Both backends, and
+their limits.
 
 Runs the training-loop workload (``status['iterations_done'] += 1`` and 10
 floats through ``current_row`` per iteration) for N iterations on one log,
@@ -7,7 +8,11 @@ of the last blocks (median of three each) and their ratio: about 1.0 when
 the cost stays flat as the log grows. The early blocks are taken after the
 first tenth of the run, so that the warm-up of SQLite's WAL file and page
 cache is not counted as the cost of a small log. Also the slowest single
-iterations (SQLiteLog packs its numbers into chunks in some of them).
+iterations (SQLiteLog packs its numbers into chunks in some of them), next
+to those of the limit doing the same writes in the same run: a plain dict
+of dicts (whose own growth, a resize of the dict, takes milliseconds) and
+raw ``sqlite3`` (``executemany`` and a commit per iteration, as in
+``bench_sqlite.py``), so that the machine's own pauses show as such.
 
 Run: ``python benchmarks/bench_growth.py [-n ITERATIONS]``.
 
@@ -19,16 +24,55 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from benchmarks.common import KEYS, parse_args  # noqa
+from benchmarks.bench_sqlite import raw_connection  # noqa
 from blocks_log import SQLiteLog, TrainingLog  # noqa
 
 BLOCKS = 40
 
 
-def block_costs(log, iterations):
+def log_step(log):
+    """One iteration of the workload on `log`."""
+    def step(iteration):
+        log.status['iterations_done'] += 1
+        value = iteration * 0.5
+        for key in KEYS:
+            log.current_row[key] = value
+    return step, log.close
+
+
+def dict_step():
+    """The same on a plain dict of dicts and a plain status dict."""
+    rows, status = defaultdict(dict), {'iterations_done': 0}
+
+    def step(iteration):
+        status['iterations_done'] += 1
+        value = iteration * 0.5
+        for key in KEYS:
+            rows[status['iterations_done']][key] = value
+    return step, rows.clear
+
+
+def raw_sqlite_step(path):
+    """The same values written by raw sqlite3, a commit per iteration."""
+    connection, run = raw_connection(path), uuid.uuid4().hex
+
+    def step(iteration):
+        value = iteration * 0.5
+        connection.execute('BEGIN')
+        connection.executemany(
+            'INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)',
+            [(run, iteration, key, value) for key in KEYS])
+        connection.execute('COMMIT')
+    return step, connection.close
+
+
+def block_costs(step, iterations):
     """Seconds per iteration of each of BLOCKS consecutive blocks, and the
     slowest iterations of all."""
     size = max(iterations // BLOCKS, 1)
@@ -39,12 +83,9 @@ def block_costs(log, iterations):
         for block in range(BLOCKS):
             worst = []
             start = clock()
-            for iteration in range(size):
+            for iteration in range(block * size, (block + 1) * size):
                 began = clock()
-                log.status['iterations_done'] += 1
-                value = iteration * 0.5
-                for key in KEYS:
-                    log.current_row[key] = value
+                step(iteration)
                 worst.append(clock() - began)
             costs.append((clock() - start) / size)
             slowest.extend(sorted(worst)[-3:])
@@ -57,11 +98,16 @@ def main():
     args = parse_args(__doc__.splitlines()[0], iterations=400000)
     directory = tempfile.mkdtemp(prefix='bench_growth_')
     try:
-        for name, log in [
-                ('TrainingLog', TrainingLog()),
-                ('SQLiteLog file', SQLiteLog(
-                    os.path.join(directory, 'growth.sqlite')))]:
-            costs, slowest = block_costs(log, args.iterations)
+        for name, make in [
+                ('plain dict', dict_step),
+                ('TrainingLog', lambda: log_step(TrainingLog())),
+                ('raw sqlite3', lambda: raw_sqlite_step(
+                    os.path.join(directory, 'raw.sqlite'))),
+                ('SQLiteLog file', lambda: log_step(SQLiteLog(
+                    os.path.join(directory, 'growth.sqlite'))))]:
+            step, close = make()
+            costs, slowest = block_costs(step, args.iterations)
+            close()
             early = statistics.median(costs[BLOCKS // 10:BLOCKS // 10 + 3])
             last = statistics.median(costs[-3:])
             print('{:<16} early blocks {:7.2f} us/iteration, last blocks '
@@ -70,8 +116,6 @@ def main():
                       name, early * 1e6, last * 1e6, args.iterations,
                       last / early, ', '.join('{:.1f} ms'.format(s * 1e3)
                                               for s in slowest[-3:])))
-            if isinstance(log, SQLiteLog):
-                log.close()
     finally:
         shutil.rmtree(directory)
 
