@@ -6,6 +6,9 @@ temporary directory, with fsync on), and runs, side by side:
 - the limit: raw psycopg 3 in autocommit, one multi-row ``INSERT ... ON
   CONFLICT DO UPDATE`` of the iteration's 10 values per iteration, into a
   table of (run, time, key, value float8), over the unix socket;
+- the same with the status too: an 11th row, updated by every upsert (the
+  log saves ``iterations_done`` with each iteration), to tell what the
+  status costs from what the log's own code does;
 - ``PostgreSQLLog.current_row``, 10 floats per iteration;
 
 each with ``synchronous_commit`` on and off. Then reads: ``to_dataframe()``
@@ -26,22 +29,26 @@ from benchmarks.common import (  # noqa
     KEYS, columns_of, parse_args, report, run_rounds)
 from blocks_log import PostgreSQLLog  # noqa
 
+STATUS_TIME = 2 ** 63 - 1
 RAW_SCHEMA = ('CREATE TABLE IF NOT EXISTS raw (run text, time bigint, '
               'key text, value float8, PRIMARY KEY (run, time, key))')
 
 
-def raw_limit(psycopg, dsn, iterations, synchronous_commit):
+def raw_limit(psycopg, dsn, iterations, synchronous_commit, status=False):
     connection = psycopg.connect(dsn, autocommit=True, options=(
         '-c synchronous_commit=' + synchronous_commit))
     run = uuid.uuid4().hex
     statement = ('INSERT INTO raw VALUES ' + ', '.join(
-        ['(%s, %s, %s, %s)'] * len(KEYS)) + ' ON CONFLICT (run, time, key) '
-        'DO UPDATE SET value = EXCLUDED.value')
+        ['(%s, %s, %s, %s)'] * (len(KEYS) + status)) +
+        ' ON CONFLICT (run, time, key) DO UPDATE SET value = EXCLUDED.value')
     for iteration in range(1, iterations + 1):
         value = iteration * 0.5
         parameters = []
         for key in KEYS:
             parameters += [run, iteration, key, value]
+        if status:
+            parameters += [run, STATUS_TIME, 'iterations_done',
+                           float(iteration)]
         connection.execute(statement, parameters)
     connection.close()
     return run
@@ -93,6 +100,8 @@ def main():
             medians = run_rounds([
                 ('raw psycopg, upsert per iteration', lambda: raw_limit(
                     psycopg, dsn, n, setting)),
+                ('raw psycopg, and a status row', lambda: raw_limit(
+                    psycopg, dsn, n, setting, status=True)),
                 ('PostgreSQLLog.current_row', lambda: log_limit(
                     dsn, n, setting)),
             ], args.rounds)
@@ -102,6 +111,10 @@ def main():
             print('  PostgreSQLLog: {:.2f}x the raw limit\'s values/s'
                   .format(medians['raw psycopg, upsert per iteration'] /
                           medians['PostgreSQLLog.current_row']))
+            print('  PostgreSQLLog: {:.2f}x the values/s of raw psycopg '
+                  'with a status row'.format(
+                      medians['raw psycopg, and a status row'] /
+                      medians['PostgreSQLLog.current_row']))
         read_n = 3000
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute('TRUNCATE raw, blocks_log_entries, '
