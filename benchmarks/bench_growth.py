@@ -30,7 +30,7 @@ from collections import defaultdict
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from benchmarks.common import KEYS, parse_args  # noqa
-from benchmarks.bench_sqlite import raw_connection  # noqa
+from benchmarks.bench_sqlite import raw_connection, raw_write  # noqa
 from blocks_log import SQLiteLog, TrainingLog  # noqa
 
 BLOCKS = 40
@@ -63,12 +63,7 @@ def raw_sqlite_step(path):
     connection, run = raw_connection(path), uuid.uuid4().hex
 
     def step(iteration):
-        value = iteration * 0.5
-        connection.execute('BEGIN')
-        connection.executemany(
-            'INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)',
-            [(run, iteration, key, value) for key in KEYS])
-        connection.execute('COMMIT')
+        raw_write(connection, run, iteration)
     return step, connection.close
 
 

@@ -44,15 +44,20 @@ def raw_connection(path):
     return connection
 
 
+def raw_write(connection, run, iteration):
+    """One iteration's values, written and committed by raw sqlite3."""
+    value = iteration * 0.5
+    connection.execute('BEGIN')
+    connection.executemany(
+        'INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)',
+        [(run, iteration, key, value) for key in KEYS])
+    connection.execute('COMMIT')
+
+
 def raw_limit(path, iterations):
     connection, run = raw_connection(path), uuid.uuid4().hex
     for iteration in range(1, iterations + 1):
-        value = iteration * 0.5
-        connection.execute('BEGIN')
-        connection.executemany(
-            'INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)',
-            [(run, iteration, key, value) for key in KEYS])
-        connection.execute('COMMIT')
+        raw_write(connection, run, iteration)
     connection.close()
 
 

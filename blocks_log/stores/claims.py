@@ -13,6 +13,8 @@ import os
 import socket
 import uuid
 
+from blocks_log.errors import RunInUseError
+
 # The handle ids of this process's open writable handles.
 _LIVE_HANDLES = set()
 
@@ -107,3 +109,12 @@ def describe(claim):
     if not info:
         return 'an unknown writer'
     return 'process {} on host {}'.format(info.get('pid'), info.get('host'))
+
+
+def in_use(store_name, run_uuid, claim):
+    """The :class:`~blocks_log.errors.RunInUseError` of a second writable
+    open of a run that `claim` holds."""
+    return RunInUseError(
+        '{}: run {} is being written by {}; open it with read_only=True to '
+        'read it, or wait until that writer closes it'.format(
+            store_name, run_uuid, describe(claim)))

@@ -18,7 +18,7 @@ import json
 import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
-                               RunInUseError, SchemaVersionError)
+                               SchemaVersionError)
 from blocks_log.stores import chunks, claims, postgresql_sql as sql
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.postgresql_connection import (
@@ -153,11 +153,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             stored_claim = self._with_backend(connection, claim)
             if writer is not None and writer != stored_claim and not (
                     self._stale(connection, writer, is_stale)):
-                raise RunInUseError(
-                    '{}: run {} is being written by {}; open it with '
-                    'read_only=True to read it, or wait until that writer '
-                    'closes it'.format(self.name, run.uuid,
-                                       claims.describe(writer)))
+                raise claims.in_use(self.name, run.uuid, writer)
             connection.execute(sql.SET_WRITER, (stored_claim, run.ref))
             packed, = connection.execute(sql.SELECT_PACKED,
                                          (run.ref,)).fetchone()

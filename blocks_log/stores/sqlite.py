@@ -7,8 +7,7 @@ All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
 """
 import time as _time
 
-from blocks_log.errors import (LogDatabaseError, RunInUseError,
-                               SchemaVersionError)
+from blocks_log.errors import LogDatabaseError, SchemaVersionError
 from blocks_log.stores import chunks, claims, sqlite_sql as sql
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
@@ -177,11 +176,7 @@ class SQLiteStore(SQLiteReads, Store):
                                          (run.ref,)).fetchone()
             if writer is not None and writer != claim and not is_stale(
                     writer):
-                raise RunInUseError(
-                    '{}: run {} is being written by {}; open it with '
-                    'read_only=True to read it, or wait until that writer '
-                    'closes it'.format(self.name, run.uuid,
-                                       claims.describe(writer)))
+                raise claims.in_use(self.name, run.uuid, writer)
             connection.execute(sql.SET_WRITER, (claim, run.ref))
             packed, = connection.execute(sql.SELECT_PACKED,
                                          (run.ref,)).fetchone()
