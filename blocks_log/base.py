@@ -13,7 +13,6 @@ from blocks_log import analysis
 from blocks_log.errors import RowNotAvailableError
 
 
-
 def default_status():
     """Return the status of a new log (Blocks' defaults).
 

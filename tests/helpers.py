@@ -120,7 +120,6 @@ def readme_blocks(text):
     return found
 
 
-
 def readme_examples(needle):
     """The Python blocks of README.rst that hold `needle`."""
     with open(os.path.join(ROOT, 'README.rst')) as f:

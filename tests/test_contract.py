@@ -10,7 +10,6 @@ from blocks_log import TrainingLogBase
 from blocks_log.errors import RowNotAvailableError
 
 
-
 def written_rows(log):
     """The rows that hold data, as plain dicts keyed by time."""
     return dict((time, dict(log[time])) for time in sorted(log)

@@ -212,6 +212,7 @@ class TestFork:
                     signal.alarm(20)
                     # From a thread of the child's own, which a lock left
                     # held by the forking thread would block.
+
                     def write():
                         log[index]['child'] = index
                         log.close()

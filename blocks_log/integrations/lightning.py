@@ -30,7 +30,6 @@ Works with the ``lightning`` package and with ``pytorch_lightning``.
 
 """
 import argparse
-import numbers
 
 from blocks_log.integrations import resuming
 from blocks_log.integrations.values import end_epoch, log_values, plain
@@ -134,7 +133,7 @@ class BlocksLogger(Logger, Callback):
 
 def _typed(value):
     value = plain(value)
-    if value is None or isinstance(value, (bool, str, numbers.Number)):
+    if value is None or isinstance(value, (bool, str, int, float)):
         return value
     if isinstance(value, (list, tuple)):
         return [_typed(item) for item in value]

@@ -125,7 +125,6 @@ def resumed_log(log, state):
     return resumed
 
 
-
 def save_state(state, directory):
     """Write `state` (of :func:`checkpoint_state`) into a checkpoint's
     `directory`: ``blocks_log.json``, and ``blocks_log.pickle`` for the

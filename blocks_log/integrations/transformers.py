@@ -33,6 +33,7 @@ import transformers
 from blocks_log.integrations import resuming
 from blocks_log.integrations.values import end_epoch, log_values
 
+
 class LogCallback(transformers.TrainerCallback):
     """The trainer's logs, steps and epochs, into `log`.
 

@@ -288,4 +288,3 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     def before_fork(self):
         self.db.before_fork()
-

@@ -213,6 +213,8 @@ SET_PACKED = "UPDATE blocks_log_runs SET packed = ? WHERE id = ?"
 def number_of(row):
     """``(time, key, stored)`` of a row of :data:`SELECT_NUMBERS`."""
     return row
+
+
 SELECT_PACKED = "SELECT packed FROM blocks_log_runs WHERE id = ?"
 SELECT_CHUNKS = ('SELECT key, first, count, kind, step, times, "values" '
                  'FROM blocks_log_chunks WHERE run = ? AND block >= ? '
