@@ -168,3 +168,22 @@ def test_the_command_line_reads_a_checkpoint(tmp_path):
                                   '0.375']
     status, output = run_cli('export', path, '--format', 'csv')
     assert status == 0 and output.splitlines()[0].startswith('time,')
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_a_checkpoint_is_copied_into_a_database_with_its_uuid(name,
+                                                               tmp_path):
+    from test_cli import run_cli
+    path = os.path.join(CHECKPOINTS, name)
+    expected = EXPECTED[name]
+    database = str(tmp_path / 'runs.sqlite')
+    status, output = run_cli('copy', path, database)
+    assert status == 0 and output.split() == [
+        blocks_log.load(path).h_uuid, 'copied']
+    copied = blocks_log.SQLiteLog(database, uuid=output.split()[0],
+                                  read_only=True)
+    matches(copied, expected['log' if 'log' in expected else '_pkl'])
+    assert copied.to_dataframe().sort_index(axis=1).equals(
+        blocks_log.load(path).to_dataframe().sort_index(axis=1))
+    copied.close()
+    assert run_cli('copy', path, database)[1].split()[1] == 'present'
