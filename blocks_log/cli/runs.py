@@ -1,6 +1,6 @@
 """``blocks-log runs`` and ``blocks-log compare``: many runs at once."""
-import datetime
 import json
+import time
 
 from blocks_log import runs
 from blocks_log.cli import common
@@ -32,8 +32,8 @@ def cmd_runs(args, out):
 def _when(created):
     if created is None:
         return '-'
-    return datetime.datetime.fromtimestamp(created).strftime(
-        '%Y-%m-%d %H:%M')
+    # time's strftime: a third of what datetime's costs, once per run.
+    return time.strftime('%Y-%m-%d %H:%M', time.localtime(created))
 
 
 def _count(value):
