@@ -1,6 +1,7 @@
-"""Opening a big run in ``blocks-log serve``: the one request behind a
-run's charts (``/api/series``: every key of the run, downsampled to 2,000
-points a curve), over HTTP to a real server, against the raw limit.
+"""Opening a big run in ``blocks-log serve``: the requests of a run's page
+(the page; ``/api/series``, every key of the run downsampled to 2,000
+points a curve, for its charts; ``/api/rows``, its last 20 rows, for its
+table), over HTTP to a real server, against the raw limit.
 
 The run: ITERATIONS iterations of ``train_loss`` and, every 100th,
 ``valid_loss``, written by ``SQLiteLog`` as a training loop does. The limit:
@@ -88,6 +89,8 @@ def main():
             ('GET /api/series (the charts)', lambda: fetch(url)),
             ('GET /run/<id> (the page)', lambda: fetch(
                 server.url + 'run/' + run)),
+            ('GET /api/rows (its last 20 rows)', lambda: fetch(
+                server.url + 'api/rows?limit=20&run=' + run)),
         ], args.rounds)
         report('open a run of {} iterations ({} values)'.format(
             args.iterations, count), medians, 'raw SELECT of each key',

@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import blocks_log
 from blocks_log import SQLiteLog, TrainingLog
+from blocks_log.cli import common
 from blocks_log.web import data
 
 from helpers import ROOT, file_state
@@ -175,6 +176,51 @@ def test_rows_and_csv_show_what_was_logged(hostile_database):
         for time in (1, 2, 3)]
 
 
+@pytest.mark.parametrize('backend', ['sqlite', 'pickle'])
+@pytest.mark.parametrize('keys', [None, ['every_7']])
+@pytest.mark.parametrize('limit,start,stop', [
+    (5, None, None), (1, None, None), (500, None, None), (4, 10, 200),
+    (3, None, 600), (2, 0, 1)])
+def test_the_last_rows_are_those_of_the_whole_run(tmp_path, backend, keys,
+                                                  limit, start, stop):
+    # Sparse keys, late writes and a run longer than a block of chunks:
+    # the rows sent are the tail of every row of the range.
+    source = str(tmp_path / 'rows.sqlite')
+    log = SQLiteLog(source) if backend == 'sqlite' else TrainingLog()
+    log[0]['first'] = 'only at 0'
+    for time in range(1, 700):
+        log.status['iterations_done'] = time
+        if time % 3 == 0:
+            log.current_row['every_3'] = float(time)
+        if time % 7 == 0:
+            log.current_row['every_7'] = time
+    log[5]['late'] = -1.0
+    log.flush()
+    if backend == 'pickle':
+        source = str(tmp_path / 'rows.pkl')
+        with open(source, 'wb') as f:
+            pickle.dump(log, f)
+    query = {'run': log.h_uuid, 'limit': str(limit)}
+    if keys:
+        query['keys'] = ','.join(keys)
+    query.update((name, str(value)) for name, value in (
+        ('start', start), ('stop', stop)) if value is not None)
+    sent = data.rows(source, query)
+    every = sorted(
+        (time, dict((key, value) for key, value in row.items()
+                    if keys is None or key in keys))
+        for time, row in log.items()
+        if (start is None or time >= start) and (stop is None or time < stop)
+        and any(keys is None or key in keys for key in row))[-limit:]
+    assert [row[0] for row in sent['rows']] == [time for time, _ in every]
+    for row, (time, values) in zip(sent['rows'], every):
+        assert dict((key, text) for key, text in zip(sent['columns'],
+                                                     row[1:])
+                    if text != '') == dict(
+            (key, common.cell(value)) for key, value in values.items())
+    log.close()
+
+
 def test_keys_are_escaped_and_no_inline_script_may_run(hostile_database):
     uuid = blocks_log.list_runs(hostile_database)[0].uuid
     with serving(hostile_database) as server:
@@ -210,7 +256,8 @@ def test_what_is_not_there_is_a_404_page(demo_database, path):
 @pytest.mark.parametrize('query', [
     '/api/series', '/api/series?runs={uuid}&start=abc',
     '/api/series?runs={uuid}&stop=-1', '/api/series?runs={uuid}&points=1',
-    '/api/rows', '/api/rows?run={uuid}&limit=many', '/api/csv',
+    '/api/rows', '/api/rows?run={uuid}&limit=many',
+    '/api/rows?run={uuid}&limit=0', '/api/csv',
     '/compare', '/compare?runs='])
 def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
                                                        query):

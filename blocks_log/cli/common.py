@@ -181,11 +181,12 @@ def table(header, lines, right=()):
             line, widths, justify)).rstrip() for line in lines)
 
 
-def rows_of(log, keys=None):
-    """``(columns, [(time, {key: value})])`` of `log`: keys in the order
-    they appear (or of `keys`), times increasing."""
+def rows_of(log, keys=None, start=None, stop=None):
+    """``(columns, [(time, {key: value})])`` of `log` (times ``start <=
+    time < stop``): keys in the order they appear (or of `keys`), times
+    increasing."""
     rows, columns, seen = [], [], set()
-    for time, key, value in log.records():
+    for time, key, value in log.records(start, stop):
         if keys is not None and key not in keys:
             continue
         if key not in seen:
