@@ -424,3 +424,33 @@ def test_export_long(demo_db):
                              '--long')
     first = json.loads(output.splitlines()[0])
     assert sorted(first) == ['key', 'run', 'time', 'value']
+
+
+@pytest.mark.parametrize('backend', ['sqlite', 'memory'])
+@pytest.mark.parametrize('keys', [None, ['every_7'], ['first', 'every_3']])
+@pytest.mark.parametrize('end', ['head', 'tail'])
+@pytest.mark.parametrize('count,start,stop', [
+    (0, None, None), (1, None, None), (5, None, None), (900, None, None),
+    (4, 10, 300), (3, 20, None), (2, 0, 1)])
+def test_first_and_last_rows_are_those_of_every_row(tmp_path, backend, keys,
+                                                    end, count, start,
+                                                    stop):
+    # Read from where they begin or end (found from the series): the same
+    # rows as cutting every row of the range, with sparse keys, a late
+    # write and a run longer than a block of chunks.
+    from blocks_log.cli.common import rows_of
+    log = SQLiteLog(str(tmp_path / 'rows.sqlite')) if (
+        backend == 'sqlite') else blocks_log.TrainingLog()
+    log[0]['first'] = 'only at 0'
+    for time in range(1, 700):
+        log.status['iterations_done'] = time
+        if time % 3 == 0:
+            log.current_row['every_3'] = float(time)
+        if time % 7 == 0:
+            log.current_row['every_7'] = time
+    log[5]['late'] = -1.0
+    columns, every = rows_of(log, keys, start, stop)
+    every = every[:count] if end == 'head' else every[len(every) - count:]
+    assert rows_of(log, keys, start, stop, **{end: count}) == (
+        columns, every)
+    log.close()

@@ -181,21 +181,52 @@ def table(header, lines, right=()):
             line, widths, justify)).rstrip() for line in lines)
 
 
-def rows_of(log, keys=None, start=None, stop=None):
-    """``(columns, [(time, {key: value})])`` of `log` (times ``start <=
-    time < stop``): keys in the order they appear (or of `keys`), times
-    increasing."""
-    rows, columns, seen = [], [], set()
+def rows_of(log, keys=None, start=None, stop=None, head=None, tail=None):
+    """``(columns, [(time, {key: value})])`` of `log`: the rows of times
+    ``start <= time < stop`` (only the first `head` or the last `tail` of
+    them, if given), times increasing; columns the keys in the order they
+    first appear, or `keys`.
+
+    The first or last rows are read from where they begin or end, found
+    from the times of the log's series (chunks, in a database), not from
+    every row: the last rows of a million iterations in milliseconds.
+    """
+    count = head if head is not None else tail
+    columns = None
+    if count is not None:
+        series = log.series(keys, start, stop)
+        columns = list(keys) if keys is not None else sorted(
+            (key for key, (times, _) in series.items() if len(times)),
+            key=lambda key: series[key][0][0])
+        if not count:
+            return columns, []
+        ends = set()
+        for times, _ in series.values():
+            ends.update(times[:count] if head is not None else
+                        times[-count:])
+        ends = sorted(ends)
+        if len(ends) > count:
+            if head is not None:
+                stop = ends[count - 1] + 1
+            else:
+                start = ends[-count]
+    rows, seen, appeared = [], set(), []
     for time, key, value in log.records(start, stop):
         if keys is not None and key not in keys:
             continue
         if key not in seen:
             seen.add(key)
-            columns.append(key)
+            appeared.append(key)
         if not rows or rows[-1][0] != time:
             rows.append((time, {}))
         rows[-1][1][key] = value
-    return (list(keys) if keys is not None else columns), rows
+    if columns is None:
+        columns = list(keys) if keys is not None else appeared
+    if head is not None:
+        rows = rows[:head]
+    elif tail is not None:
+        rows = rows[-tail:]
+    return columns, rows
 
 
 def output_path(path, suffix):

@@ -9,15 +9,15 @@ def cmd_show(args, out):
     log = common.open_log(args.source, args.run, args.trust_pickle)
     try:
         keys = common.keys_of(args)
-        columns, rows = common.rows_of(log, keys)
-        common.check_keys(set(columns) if keys is None else set(
-            key for _, key, _ in log.records()), keys)
+        columns, rows = common.rows_of(log, keys, head=args.head,
+                                       tail=args.tail)
+        if keys is not None and not set(keys) <= set(
+                key for _, values in rows for key in values):
+            # Only a key missing from what is shown costs a full read.
+            common.check_keys(set(key for _, key, _ in log.records()),
+                              keys)
     finally:
         common.close(log)
-    if args.head is not None:
-        rows = rows[:args.head]
-    elif args.tail is not None:
-        rows = rows[-args.tail:] if args.tail else []
     if args.json:
         print(json.dumps([dict(time=time, **dict(
             (key, common.jsonable(value)) for key, value in values.items()))

@@ -233,23 +233,12 @@ def rows(source, query):
     from blocks_log.cli.common import cell, rows_of
     log = _open(source, uuid)
     try:
-        # The times of the series (read from chunks, not value by value)
-        # tell where the last `limit` rows begin: only those are read.
-        series = log.series(keys, start, stop)
-        tail = set()
-        for times, _ in series.values():
-            tail.update(times[-limit:])
-        first = sorted(tail)[-limit] if len(tail) > limit else start
-        _, found = rows_of(log, keys, first, stop)
+        columns, found = rows_of(log, keys, start, stop, tail=limit)
     finally:
         getattr(log, 'close', lambda: None)()
-    # Keys in the order they first appear in the run (in the range asked).
-    columns = list(keys) if keys is not None else sorted(
-        (key for key in series if len(series[key][0])),
-        key=lambda key: series[key][0][0])
     return {'columns': columns, 'rows': [
         [t] + [cell(values.get(key)) for key in columns]
-        for t, values in found[-limit:]]}
+        for t, values in found]}
 
 
 def csv_text(source, query):
