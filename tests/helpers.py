@@ -125,3 +125,17 @@ def readme_examples(needle):
     with open(os.path.join(ROOT, 'README.rst')) as f:
         return [source for kind, source in readme_blocks(f.read())
                 if kind == 'python' and needle in source]
+
+
+def log_sparse_run(log, iterations=700):
+    """Write what a range read can get wrong into `log`: keys logged now
+    and then (every 3rd and 7th iteration, one only at time 0), a late
+    write into a past row, more iterations than a block of chunks."""
+    log[0]['first'] = 'only at 0'
+    for time in range(1, iterations):
+        log.status['iterations_done'] = time
+        if time % 3 == 0:
+            log.current_row['every_3'] = float(time)
+        if time % 7 == 0:
+            log.current_row['every_7'] = time
+    log[5]['late'] = -1.0

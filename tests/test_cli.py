@@ -15,7 +15,7 @@ import blocks_log
 from blocks_log import SQLiteLog, cli
 
 from conftest import FIXTURES, ROOT
-from helpers import file_state
+from helpers import file_state, log_sparse_run
 from test_processes import start_writer
 
 
@@ -436,19 +436,11 @@ def test_first_and_last_rows_are_those_of_every_row(tmp_path, backend, keys,
                                                     end, count, start,
                                                     stop):
     # Read from where they begin or end (found from the series): the same
-    # rows as cutting every row of the range, with sparse keys, a late
-    # write and a run longer than a block of chunks.
+    # rows as cutting every row of the range.
     from blocks_log.cli.common import rows_of
     log = SQLiteLog(str(tmp_path / 'rows.sqlite')) if (
         backend == 'sqlite') else blocks_log.TrainingLog()
-    log[0]['first'] = 'only at 0'
-    for time in range(1, 700):
-        log.status['iterations_done'] = time
-        if time % 3 == 0:
-            log.current_row['every_3'] = float(time)
-        if time % 7 == 0:
-            log.current_row['every_7'] = time
-    log[5]['late'] = -1.0
+    log_sparse_run(log)
     columns, every = rows_of(log, keys, start, stop)
     every = every[:count] if end == 'head' else every[len(every) - count:]
     assert rows_of(log, keys, start, stop, **{end: count}) == (
