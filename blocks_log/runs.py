@@ -269,6 +269,12 @@ def open_source(source, run=None, trusted=False):
     return log
 
 
+def close_source(log):
+    """Close a log :func:`open_source` gave (a log from a pickle may be of
+    a class without ``close``)."""
+    getattr(log, 'close', lambda: None)()
+
+
 def read_runs(source, runs=None, keys=None, start=None, stop=None,
               trusted=False):
     """Each run's values, through its lineage: a list of ``(uuid, {key:
@@ -304,7 +310,7 @@ def read_runs(source, runs=None, keys=None, start=None, stop=None,
         try:
             found.append((log.h_uuid, log.series(keys, start, stop)))
         finally:
-            getattr(log, 'close', lambda: None)()
+            close_source(log)
     return found
 
 

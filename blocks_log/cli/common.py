@@ -52,9 +52,7 @@ def every_run(source):
     return [None]
 
 
-def close(log):
-    """Close `log` if it can be (a database's)."""
-    getattr(log, 'close', lambda: None)()
+close = runs.close_source
 
 
 def add_source(parser, runs='?', trust=True):

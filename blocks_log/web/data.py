@@ -67,20 +67,27 @@ def find(source, name):
         raise NotFound('no run {}'.format(name))
     if not runs.is_database(source):
         log = runs.open_source(source)
-        if not log.h_uuid.startswith(name.lower().replace('-', '')) and (
-                name != runs.LAST):
-            raise NotFound('no run {}'.format(name))
-        return log.h_uuid
+        runs.close_source(log)
+        return _named(log, name).h_uuid
     try:
         return runs.find_run(source, name)
     except LookupError as error:
         raise NotFound(str(error).strip('"\''))
 
 
-def _open(source, uuid):
-    uuid = find(source, uuid)
-    return runs.open_source(source, uuid if runs.is_database(source)
-                            else None)
+def _named(log, name):
+    # The one log of a pickle, if `name` names it.
+    if not log.h_uuid.startswith(name.lower().replace('-', '')) and (
+            name != runs.LAST):
+        raise NotFound('no run {}'.format(name))
+    return log
+
+
+def _open(source, name):
+    # A pickle is read once: its log is the run, if `name` names it.
+    if not runs.is_database(source):
+        return _named(runs.open_source(source), name)
+    return runs.open_source(source, find(source, name))
 
 
 def _bounds(query):
@@ -155,7 +162,7 @@ def series(source, query):
                                   columns.values() if len(times)],
                                  default=None)}
         finally:
-            getattr(log, 'close', lambda: None)()
+            runs.close_source(log)
     return {'runs': answer}
 
 
@@ -235,7 +242,7 @@ def rows(source, query):
     try:
         columns, found = rows_of(log, keys, start, stop, tail=limit)
     finally:
-        getattr(log, 'close', lambda: None)()
+        runs.close_source(log)
     return {'columns': columns, 'rows': [
         [t] + [cell(values.get(key)) for key in columns]
         for t, values in found]}
@@ -249,21 +256,17 @@ def csv_text(source, query):
         raise BadRequest('name the runs: ?runs=uuid,uuid')
     keys = names(query, 'keys') or None
     start, stop = _bounds(query)
-    from blocks_log.cli.common import cell
+    from blocks_log.cli.common import cell, rows_of
     table, columns = [], []
     for uuid in uuids:
         log = _open(source, uuid)
         try:
-            found = {}
-            for time, key, value in log.records(start, stop):
-                if keys is None or key in keys:
-                    if key not in columns:
-                        columns.append(key)
-                    found.setdefault(time, {})[key] = value
-            table.extend((log.h_uuid, time, values)
-                         for time, values in sorted(found.items()))
+            _, found = rows_of(log, keys, start, stop)
         finally:
-            getattr(log, 'close', lambda: None)()
+            runs.close_source(log)
+        for time, values in found:  # keys as they first appear
+            columns.extend(key for key in values if key not in columns)
+            table.append((log.h_uuid, time, values))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator='\n')
     writer.writerow(['run', 'time'] + columns)
