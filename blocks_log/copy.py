@@ -46,13 +46,7 @@ class LogStore(Store):
         return sorted(time for time in self.log if start <= time < stop)
 
     def read_series(self, runs, keys, start, stop):
-        columns = {}
-        for time, key, value in self.log.records():
-            if (keys is None or key in keys) and start <= time < stop:
-                column = columns.setdefault(key, ([], []))
-                column[0].append(time)
-                column[1].append(value)
-        return columns
+        return self.log.series(keys, start, stop)
 
 
 def _stored(value):
