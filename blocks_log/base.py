@@ -234,6 +234,24 @@ class TrainingLogBase(object):
                 for key, value in self[time].items():
                     yield time, key, value
 
+    def last_time(self, start=None, stop=None):
+        """The last time ``start <= time < stop`` at which the log holds a
+        value, or ``None`` if it holds none there.
+
+        Persistent logs find it without reading the run's values: what
+        reads the last rows of a run of any size starts here.
+
+        Raises
+        ------
+        ValueError
+            If `start` or `stop` is not a non-negative integer.
+
+        """
+        last = None
+        for time, _, _ in self.records(start, stop):
+            last = time
+        return last
+
     def series(self, keys=None, start=None, stop=None):
         """Return each key's values as a series: ``{key: (times, values)}``,
         times increasing (see :mod:`blocks_log.series`).

@@ -48,6 +48,9 @@ DELETED = DELETED_TAG
 #: Containers nested deeper than this are refused (JSON and Python's
 #: recursion limit would refuse to read them back).
 MAX_DEPTH = 100
+#: Keys longer than this, in bytes of UTF-8, are refused: every store
+#: indexes its keys, and PostgreSQL's index refuses about 2,700 bytes.
+MAX_KEY_BYTES = 1000
 
 _INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
 # Array dtypes whose bytes are the whole value (no Python objects inside).
@@ -111,6 +114,31 @@ class Undecodable(object):
         return hash((self.data, self.reason))
 
 
+class DamagedChunk(Undecodable):
+    """Numbers packed in a chunk that does not check (damaged, or
+    forged): what stands for them, once at the chunk's first time (or at
+    each of its times, when only its values are damaged). The rest of the
+    run reads as usual.
+
+    Attributes
+    ----------
+    first, last : int
+        The times the chunk says it spans.
+    count : int
+        How many values it says it holds.
+    reason : str
+        Why it does not check.
+
+    """
+    __slots__ = ('first', 'last', 'count')
+
+    def __init__(self, first, last, count, reason):
+        Undecodable.__init__(self, None, 'a damaged chunk ({} values '
+                             'claimed at times {} to {}): {}'.format(
+                                 count, first, last, reason))
+        self.first, self.last, self.count = first, last, count
+
+
 def _where(key):
     return '' if key is None else ' for key {!r}'.format(key)
 
@@ -141,20 +169,31 @@ def check_text(text, key=None, what='value'):
 
 
 def check_key(key):
-    """Raise unless `key` can be a key of a persistent log.
+    """Raise unless `key` can be a key of a persistent log: a ``str`` that
+    every store can hold and index.
 
     Raises
     ------
     TypeError
         If `key` is not a ``str``.
     ValueError
-        If UTF-8 cannot hold it (lone surrogates).
+        If UTF-8 cannot hold it (lone surrogates), it holds NUL (which
+        PostgreSQL's text refuses), or it takes more than
+        :data:`MAX_KEY_BYTES` bytes of UTF-8 (PostgreSQL's index of keys
+        refuses about 2,700).
 
     """
     if not isinstance(key, str):
         raise TypeError('keys must be strings, got {!r} ({})'.format(
             key, type(key).__name__))
     check_text(key, what='key')
+    if '\x00' in key:
+        raise ValueError('cannot store the key {!r}: it holds NUL (\\x00), '
+                         'which a database key cannot'.format(key))
+    if len(key) > MAX_KEY_BYTES // 4 and len(key.encode(
+            'utf-8', 'surrogatepass')) > MAX_KEY_BYTES:
+        raise ValueError('cannot store the key {!r}...: it takes more than '
+                         '{} bytes of UTF-8'.format(key[:40], MAX_KEY_BYTES))
 
 
 def _scalar_item(value, key):
@@ -162,6 +201,8 @@ def _scalar_item(value, key):
     item = getattr(value, 'item', None)
     if item is None or getattr(value, 'shape', None) != ():
         return None
+    if _is_array(value):
+        _array_parts(value, key)  # refuses what .item() would fail on
     plain = item()
     if type(plain) not in _PLAIN_ITEMS:
         # numpy.longdouble, complex: no SQL value holds them.
@@ -232,13 +273,34 @@ def _from_json(value):
 def _array_parts(array, key):
     if array.dtype.kind not in _ARRAY_KINDS or array.dtype.fields:
         raise _unencodable(array, key)
-    return array.dtype.str, list(array.shape), array.tobytes(order='C')
+    data = array.tobytes(order='C')
+    if array.dtype.kind == 'U':
+        reason = _bad_code_points(array.dtype.str, data)
+        if reason:
+            raise ValueError('cannot store the numpy array{}: {}'.format(
+                _where(key), reason))
+    return array.dtype.str, list(array.shape), data
+
+
+def _bad_code_points(dtype, data):
+    # Why the UCS-4 `data` of a numpy string array of `dtype` cannot be
+    # read back as Python strings, or None.
+    import numpy
+    codes = numpy.frombuffer(data, dtype=dtype[0] + 'u4')
+    if ((codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))).any():
+        return ('it holds code points that are no Unicode characters '
+                '(beyond U+10FFFF, or lone surrogates)')
+    return None
 
 
 def _array_from_parts(dtype, shape, data):
     import numpy
-    return numpy.frombuffer(data, dtype=numpy.dtype(dtype)).reshape(
-        shape).copy()
+    dtype = numpy.dtype(dtype)
+    if dtype.kind == 'U':
+        reason = _bad_code_points(dtype.str, data)
+        if reason:
+            raise ValueError(reason)
+    return numpy.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 def encode(value, key=None, allow_pickle=False):

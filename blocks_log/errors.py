@@ -31,6 +31,13 @@ class LogDatabaseError(LogError, ValueError):
     """
 
 
+class DamagedLogError(LogDatabaseError):
+    """What a reading command met was damaged: numbers of a run packed in
+    a chunk that does not check (see :class:`blocks_log.codec.DamagedChunk`,
+    which reads from Python give in their place). The message names the
+    run, the key and the times."""
+
+
 class SchemaVersionError(LogDatabaseError):
     """The database was written with a schema version this blocks_log does
     not read (a newer release, or a development version), or its version

@@ -10,6 +10,10 @@ what they cannot.
 """
 import array
 import bisect
+import itertools
+import operator
+
+from blocks_log.codec import DamagedChunk
 
 # The values an array of each typecode holds, exactly.
 _EXACT = {'d': float, 'q': int}
@@ -31,13 +35,41 @@ def spaced(times):
     return times
 
 
+def ordered(column):
+    """`column` (lists of times and values, as rows came) in increasing
+    time, times as a ``range`` where evenly spaced; where a time comes
+    twice, the later value wins."""
+    times, values = column
+    if not all(map(operator.lt, times, itertools.islice(times, 1, None))):
+        merged = dict(zip(times, values))
+        times = sorted(merged)
+        values = [merged[time] for time in times]
+    return spaced(times), values
+
+
 def concatenate(pieces):
-    """One series of `pieces` (series in increasing, disjoint times)."""
+    """One series of `pieces` (series each in increasing time), in order.
+
+    Pieces that overlap or come out of order (a store damaged or forged)
+    are merged instead, the later piece winning where two hold a time,
+    but for the placeholder of a damaged chunk, which always wins (a
+    number there may be forged): a series is always in increasing time.
+
+    """
     pieces = [piece for piece in pieces if len(piece[0])]
     if not pieces:
         return empty()
     if len(pieces) == 1:
         return pieces[0]
+    if any(after[0][0] <= before[0][-1]
+           for before, after in zip(pieces, pieces[1:])):
+        merged = {}
+        for times, values in pieces:
+            for time, value in zip(times, values):
+                if not isinstance(merged.get(time), DamagedChunk):
+                    merged[time] = value
+        times = sorted(merged)
+        return times, [merged[time] for time in times]
     return _concatenate_times([times for times, _ in pieces]), (
         _concatenate_values([values for _, values in pieces]))
 
@@ -137,3 +169,16 @@ def overlay(columns, records):
         merged[key] = merge(columns.get(key, empty()),
                             (times, [values[time] for time in times]))
     return merged
+
+
+def damaged(columns):
+    """The first ``(key, placeholder)`` of `columns` (key -> series) whose
+    value is a :class:`~blocks_log.codec.DamagedChunk`, or ``None``.
+
+    Only lists are looked at: an array holds no placeholder."""
+    for key, (_, values) in columns.items():
+        if type(values) is list:
+            for value in values:
+                if type(value) is DamagedChunk:
+                    return key, value
+    return None

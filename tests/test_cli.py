@@ -441,8 +441,12 @@ def test_first_and_last_rows_are_those_of_every_row(tmp_path, backend, keys,
     log = SQLiteLog(str(tmp_path / 'rows.sqlite')) if (
         backend == 'sqlite') else blocks_log.TrainingLog()
     log_sparse_run(log)
-    columns, every = rows_of(log, keys, start, stop)
+    _, every = rows_of(log, keys, start, stop)
     every = every[:count] if end == 'head' else every[len(every) - count:]
+    # Columns: the keys of the rows shown, in the order they appear there.
+    columns = list(keys) if keys is not None else []
+    for _, values in every:
+        columns.extend(key for key in values if key not in columns)
     assert rows_of(log, keys, start, stop, **{end: count}) == (
         columns, every)
     log.close()

@@ -554,7 +554,8 @@ class TestChunks:
         with SQLiteLog(path, uuid=runs[-1]['uuid']) as writer:
             assert dict((t, dict(writer[t])) for t in writer) == rows
             self.write(writer, 10, lambda time: {'new': float(time)})
-        assert committed(path, 'SELECT value FROM blocks_log_meta') == [(3,)]
+        assert committed(path, 'SELECT value FROM blocks_log_meta') == [(
+        sql.SCHEMA_VERSION,)]
         with SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True) as again:
             assert dict(again.status)['epochs_done'] == status['epochs_done']
             assert dict(again[1])['train_loss'] == rows[1]['train_loss']

@@ -4,7 +4,7 @@ import os
 import shutil
 import time as _time
 
-from blocks_log.analysis import is_number
+from blocks_log.analysis import is_number, series_records
 from blocks_log.cli import common, termplot
 
 
@@ -16,7 +16,7 @@ def _curves(args):
     curves, epochs, known = {}, [], set()
     try:
         for log in logs:
-            columns = log.series()
+            columns = common.read_series(log)
             known.update(columns)
             for key in keys:
                 times, values = columns.get(key, ((), ()))
@@ -88,8 +88,8 @@ def cmd_watch(args, out):
             done = log.status.get('iterations_done', 0)
             writing = getattr(log, 'being_written', False)
             rows = {}
-            for time, key, value in log.records(
-                    start=printed + 1, stop=done if writing else None):
+            for time, key, value in series_records(common.read_series(
+                    log, keys, printed + 1, done if writing else None)):
                 if keys is None or key in keys:
                     rows.setdefault(time, {})[key] = value
             for time in sorted(rows):

@@ -7,7 +7,9 @@ import os
 import re
 
 from blocks_log import runs
-from blocks_log.errors import LogError
+from blocks_log.analysis import series_records
+from blocks_log.errors import DamagedLogError, LogError
+from blocks_log.series import damaged
 
 # The password of a postgresql:// URL, and of a key=value DSN.
 _PASSWORDS = (re.compile(r'(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@'),
@@ -182,49 +184,83 @@ def table(header, lines, right=()):
 def rows_of(log, keys=None, start=None, stop=None, head=None, tail=None):
     """``(columns, [(time, {key: value})])`` of `log`: the rows of times
     ``start <= time < stop`` (only the first `head` or the last `tail` of
-    them, if given), times increasing; columns the keys in the order they
-    first appear, or `keys`.
+    them, if given), times increasing; columns the keys of those rows in
+    the order they first appear there, or `keys`.
 
-    The first or last rows are read from where they begin or end, found
-    from the times of the log's series (chunks, in a database), not from
-    every row: the last rows of a million iterations in milliseconds.
+    The first or last rows are read in a window at that end of the range,
+    widened until it holds enough of them: their cost, in time and memory,
+    does not grow with the run (the last rows of a run of any size in
+    milliseconds, from where :meth:`~TrainingLogBase.last_time` says it
+    ends).
+
+    Raises
+    ------
+    blocks_log.errors.DamagedLogError
+        If a value read is a damaged chunk's placeholder.
     """
+    start = start or 0
     count = head if head is not None else tail
-    columns = None
-    if count is not None:
-        series = log.series(keys, start, stop)
-        columns = list(keys) if keys is not None else sorted(
-            (key for key, (times, _) in series.items() if len(times)),
-            key=lambda key: series[key][0][0])
-        if not count:
-            return columns, []
-        ends = set()
-        for times, _ in series.values():
-            ends.update(times[:count] if head is not None else
-                        times[-count:])
-        ends = sorted(ends)
-        if len(ends) > count:
-            if head is not None:
-                stop = ends[count - 1] + 1
-            else:
-                start = ends[-count]
-    rows, seen, appeared = [], set(), []
-    for time, key, value in log.records(start, stop):
-        if keys is not None and key not in keys:
-            continue
-        if key not in seen:
-            seen.add(key)
+    if count is None:
+        columns = read_series(log, keys, start, stop)
+    elif count == 0:
+        columns = {}
+    else:
+        columns = _end_window(log, keys, start, stop, count, head is not None)
+    rows, appeared = [], []
+    for time, key, value in series_records(columns):
+        if key not in appeared:
             appeared.append(key)
         if not rows or rows[-1][0] != time:
             rows.append((time, {}))
         rows[-1][1][key] = value
-    if columns is None:
-        columns = list(keys) if keys is not None else appeared
     if head is not None:
         rows = rows[:head]
     elif tail is not None:
-        rows = rows[-tail:]
-    return columns, rows
+        rows = rows[max(0, len(rows) - tail):]
+    if keys is not None:
+        return list(keys), rows
+    shown = set(key for _, values in rows for key in values)
+    return [key for key in appeared if key in shown], rows
+
+
+def _end_window(log, keys, start, stop, count, first):
+    # The series of the first (or last) `count` times of [start, stop), at
+    # least: a window at that end, four times wider each time it holds
+    # fewer.
+    end = log.last_time(start, stop)
+    if end is None:
+        return {}
+    width = max(count, 16)
+    while True:
+        if first:
+            low, high = start, min(start + width, end + 1)
+        else:
+            low, high = max(start, end + 1 - width), end + 1
+        columns = read_series(log, keys, low, high)
+        times = set()
+        for column_times, _ in columns.values():
+            times.update(column_times[:count] if first else
+                         column_times[-count:])
+        if len(times) >= count or (low == start and high == end + 1):
+            return columns
+        width *= 4
+
+
+def read_series(log, keys=None, start=None, stop=None):
+    """``log.series(keys, start, stop)``, for a command or a page: a
+    damaged chunk met is an error, not a value.
+
+    Raises
+    ------
+    blocks_log.errors.DamagedLogError
+    """
+    columns = log.series(keys, start, stop)
+    found = damaged(columns)
+    if found is not None:
+        key, placeholder = found
+        raise DamagedLogError('run {}, key {!r}: {}'.format(
+            log.h_uuid, key, placeholder.reason))
+    return columns
 
 
 def output_path(path, suffix):

@@ -2,6 +2,7 @@
 import csv
 import json
 
+from blocks_log.analysis import series_records
 from blocks_log.cli import common
 
 
@@ -14,8 +15,7 @@ def cmd_show(args, out):
         if keys is not None and not set(keys) <= set(
                 key for _, values in rows for key in values):
             # Only a key missing from what is shown costs a full read.
-            common.check_keys(set(key for _, key, _ in log.records()),
-                              keys)
+            common.check_keys(set(common.read_series(log)), keys)
     finally:
         common.close(log)
     if args.json:
@@ -90,14 +90,14 @@ def _long_csv(logs, keys, target):
     writer = csv.writer(target, lineterminator='\n')
     writer.writerow(['run', 'time', 'key', 'value'])
     for log in logs:
-        for time, key, value in log.records():
+        for time, key, value in series_records(common.read_series(log)):
             if keys is None or key in keys:
                 writer.writerow([log.h_uuid, time, key, _csv_cell(value)])
 
 
 def _long_jsonl(logs, keys, target):
     for log in logs:
-        for time, key, value in log.records():
+        for time, key, value in series_records(common.read_series(log)):
             if keys is None or key in keys:
                 target.write(json.dumps({
                     'run': log.h_uuid, 'time': time, 'key': key,

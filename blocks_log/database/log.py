@@ -207,6 +207,25 @@ class DatabaseLog(TrainingLogBase, Mapping):
         analysis.check_range(start, stop)
         return self._session.read_series(keys, start or 0, stop)
 
+    def last_time(self, start=None, stop=None):
+        """As :meth:`TrainingLogBase.last_time`: found from an index of the
+        rows and the chunks' last times, then read in a window below it."""
+        analysis.check_range(start, stop)
+        session = self._session
+        start = start or 0
+        stop = session.max_time if stop is None else min(stop,
+                                                         session.max_time)
+        bound = session.read_end(start, stop)
+        width = 64
+        while bound is not None and bound > start:
+            low = max(start, bound - width)
+            times = [times[-1] for times, _ in session.read_series(
+                None, low, bound).values() if len(times)]
+            if times:
+                return max(times)
+            bound, width = low, width * 4
+        return None
+
     def history(self, key):
         """Return the ``(time, value)`` pairs of `key` in time order,
         reading that key only.

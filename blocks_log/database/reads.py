@@ -71,8 +71,9 @@ class MergedReads(object):
 
     def read_series(self, keys=None, start=0, stop=None):
         """``{key: (times, values)}`` over ``[start, stop)`` (see
-        :mod:`blocks_log.series`), keys in the order of `keys`, else as the
-        stores give them."""
+        :mod:`blocks_log.series`), keys in the order of `keys`, else in the
+        order of their first time, and of their names within a time: the
+        same whatever the store, and however its values are packed."""
         stop = self.max_time if stop is None else min(stop, self.max_time)
         with self.lock:
             self.check_open()
@@ -91,7 +92,23 @@ class MergedReads(object):
         columns = series.overlay(columns, buffered)
         for name, column in columns.items():
             columns[name] = series.without(column, _DELETED)
+        if keys is None:
+            columns = dict(sorted(columns.items(), key=lambda item: (
+                item[1][0][0] if len(item[1][0]) else -1, item[0])))
         return columns
+
+    def read_end(self, start, stop):
+        """A time past the last of ``[start, stop)`` that holds a value
+        (at most `stop`), found without reading values; ``None`` if
+        nothing there may hold one."""
+        with self.lock:
+            self.check_open()
+            ends = [store.read_end(runs, start, stop)
+                    for store, runs in self.groups]
+            ends += [time + 1 for time, _, _ in self.pending[:]
+                     if start <= time < stop]
+        ends = [end for end in ends if end is not None]
+        return min(max(ends), stop) if ends else None
 
     def read_times(self, start=0, stop=None):
         """The times that hold a value, increasing."""

@@ -169,6 +169,9 @@ class Session(MergedReads):
         claim, self.claim = self.claim, None
         if claim is not None:
             try:
+                # What the last commits moved past is packed now, not left
+                # as rows until the run is written again.
+                self.store.compact(self.run)
                 self.store.release_run(self.run, claim,
                                        self.store.summarize(self.run))
             except LogError:

@@ -176,6 +176,14 @@ class Store(object):
         ``None``), as ``{key: (times, values)}`` in increasing time (see
         :mod:`blocks_log.series`)."""
 
+    def read_end(self, runs, start, stop):
+        """A time past the last time of ``[start, stop)`` at which `runs`
+        hold a value (a deleted one, or a time of a chunk that holds its
+        first number before `stop`, may make it later), or ``None`` if they
+        hold none there. Cheap: reads no value."""
+        times = self.read_times(runs, start, stop)
+        return times[-1] + 1 if times else None
+
     def read_keys(self, run):
         """The keys `run` holds a value of (its own), sorted."""
         return sorted(self.read_series([run], None, 0, self.max_time))

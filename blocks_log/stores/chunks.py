@@ -1,23 +1,39 @@
-"""Chunks: a key's numbers over a span of times, packed.
+"""Chunks: a key's numbers over a span of times, packed and checked.
 
 A run's recent values are rows, one per value (the "head"), committed with
 each iteration so that a crash loses nothing. Once the run has moved past
-a block of :data:`SPAN` times, the writer reads that block's numbers back,
-packs each key's into a chunk (its times and its values as arrays) and
-deletes their rows, all at the start of the transaction of a later commit:
-a crash keeps both or neither, and the rows that commit writes again stay
-rows. Reads take the chunks and the head; where both hold a (time, key),
-the head wins (a value written into a block after it was packed). Other
-values (strings, tuples, bools, deleted values) stay rows.
+a block of :data:`SPAN` times, the writer packs that block's numbers, one
+chunk per key (its times and its values as arrays), and deletes their rows,
+in the transaction of a later commit: a crash keeps both or neither, and
+the rows that commit writes again stay rows. Reads take the chunks and the
+head; where both hold a (time, key), the head wins (a value written into a
+block after it was packed). Other values (strings, tuples, bools, deleted
+values) stay rows.
+
+A chunk holds a key's numbers of one block whatever their types: floats
+(``'f'``, float64), ints (``'i'``, int64), or both (``'m'``: 8-byte words,
+each an int64 or the bits of a float64, and a bitmap of which are ints), so
+that a metric logged as ``0`` and then ``0.37`` keeps both types and its
+order.
+
+Every chunk is checked before a number of it is read: its count, first and
+last times against its block and against the bytes of its arrays (so that
+no size read from a file is trusted), its times against its first and last,
+and (schema version 4) two CRC32 checksums, of its header and times and of
+its values. A chunk that does not check reads as one
+:class:`~blocks_log.codec.DamagedChunk` placeholder that says why (at each
+of its times, when only its values are damaged; else at its first time),
+and the rest of the run reads as usual.
 
 Measured on SQLite (``benchmarks/bench_read.py``): a million iterations of
-10 floats read into pandas in 0.02x the time one row per value takes, at
-about 8.3 bytes per value instead of 22; ``benchmarks/bench_growth.py``
+10 floats read into pandas in 0.04x the time one row per value takes, at
+about 8.5 bytes per value instead of 22; ``benchmarks/bench_growth.py``
 gives the slowest iteration, one that packs.
 
 """
 import array
-import bisect
+import itertools
+import struct
 import sys
 import zlib
 
@@ -25,75 +41,334 @@ from blocks_log import codec, series
 
 #: Times per block, for a new run.
 SPAN = 256
-#: Rows packed by one commit, at most: bounds the time it takes (about 3 ms
-#: for 2,560 rows, the block of a run logging 10 keys). A run logging more
-#: keys packs part of a block at a time.
+#: Rows packed by one commit, at least: bounds the time of a commit of one
+#: iteration (about 3 ms for 2,560 rows, the block of a run logging 10
+#: keys). A commit of many iterations packs up to twice the rows it
+#: writes besides, so that packing keeps up with any ``commit_every``.
 PACK_ROWS = 4096
+#: The largest span a run may have: what a damaged run record claims
+#: beyond it is not believed.
+MAX_SPAN = 2 ** 20
 
 #: A float chunk holds NaN too, which rows keep as this tagged BLOB.
 NAN = codec.encode(float('nan'))
-_TYPECODES = {'f': 'd', 'i': 'q'}
+_TYPECODES = {'f': 'd', 'i': 'q', 'm': 'q'}
+KINDS = frozenset(_TYPECODES)
 _SWAP = sys.byteorder != 'little'
+_HEADER = struct.Struct('<7q')
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
 
 
-def kind_of(stored):
-    """The chunk kind of a stored value: ``'f'``, ``'i'`` or ``None``."""
-    kind = type(stored)
-    if kind is float or stored == NAN:
+class ChunkError(ValueError):
+    """A chunk that does not check; the message says why."""
+
+
+def _signed(number):
+    # 64 bits as SQLite and PostgreSQL keep them: a signed integer.
+    return number - 2 ** 64 if number >= 2 ** 63 else number
+
+
+def _crcs(run, key, block, first, last, count, kind, step, times_blob,
+          values_blob):
+    # (CRC of the header and the times, CRC of the header and the values).
+    header = _HEADER.pack(run, key, block, first, last, count,
+                          -1 if step is None else step) + kind.encode('ascii')
+    times_crc = zlib.crc32(times_blob or b'', zlib.crc32(header))
+    values_crc = None
+    if values_blob is not None:
+        values_crc = zlib.crc32(values_blob, zlib.crc32(header))
+    return times_crc, values_crc
+
+
+def checksum(run, key, block, first, last, count, kind, step, times_blob,
+             values_blob):
+    """The checksum column of a chunk: the CRC32 of its header and times
+    (high 32 bits) and of its header and values (low), as a signed 64-bit
+    integer."""
+    times_crc, values_crc = _crcs(run, key, block, first, last, count, kind,
+                                  step, times_blob, values_blob)
+    return _signed(times_crc << 32 | values_crc)
+
+
+def _kind_of(values):
+    types = set(map(type, values))
+    if types <= {float, bytes}:  # bytes: the tagged BLOB of NaN
         return 'f'
-    if kind is int:
+    if types == {int}:
         return 'i'
-    return None
+    return 'm'
 
 
-def pack(times, values, kind):
-    """``(count, step, times BLOB, values BLOB)`` of a chunk.
+def _floats(values):
+    return [float('nan') if type(value) is bytes else value
+            for value in values]
 
-    Times are stored as a step when they are evenly spaced (``step`` times
-    apart, no BLOB), else as their zlib-compressed differences; values as
-    little-endian float64 or int64.
+
+def pack(run, key, span, times, values):
+    """The parameters of a chunk for ``INSERT_CHUNK``: ``(run, block, key,
+    first, last, count, kind, step, times BLOB, values BLOB, checksum)``.
+
+    `times` (increasing, within one block) and `values` (ints, floats and
+    the tagged BLOB of NaN, as rows store them) of key id `key` of run
+    `run`. Times are stored as a step when they are evenly spaced (no
+    BLOB), else as their zlib-compressed differences; values as
+    little-endian float64 or int64, or 8-byte words and a bitmap of the
+    ints where a key mixes both.
+
+    """
+    kind = _kind_of(values)
+    if kind == 'f':
+        numbers = array.array('d', _floats(values))
+        extra = b''
+    elif kind == 'i':
+        numbers = array.array('q', values)
+        extra = b''
+    else:
+        # The bits of each float, as an int64 word; ints as they are.
+        numbers = array.array('q', array.array('d', [
+            0.0 if type(value) is int else value
+            for value in _floats(values)]).tobytes())
+        bitmap = bytearray((len(values) + 7) // 8)
+        for index, value in enumerate(values):
+            if type(value) is int:
+                numbers[index] = value
+                bitmap[index >> 3] |= 1 << (index & 7)
+        extra = bytes(bitmap)
+    if _SWAP:
+        numbers.byteswap()
+    values_blob = numbers.tobytes() + extra
+    first, last, count = times[0], times[-1], len(times)
+    step = times[1] - times[0] if count > 1 else None
+    times_blob = None
+    if step is not None and times != list(range(first, last + 1, step)):
+        differences = array.array('q', [b - a for a, b in zip(times,
+                                                               times[1:])])
+        if _SWAP:
+            differences.byteswap()
+        times_blob, step = zlib.compress(differences.tobytes()), None
+    block = first // span
+    return (run, block, key, first, last, count, kind, step, times_blob,
+            values_blob, checksum(run, key, block, first, last, count, kind,
+                                  step, times_blob, values_blob))
+
+
+def _check_header(span, block, first, last, count, kind, step):
+    for name, number in (('block', block), ('first', first),
+                         ('last', last), ('count', count)):
+        if type(number) is not int:
+            raise ChunkError('its {} is {!r}, not an integer'.format(
+                name, number))
+    if not (type(span) is int and 0 < span <= MAX_SPAN):
+        raise ChunkError('its run has a span of {!r} times'.format(span))
+    if not 0 <= block <= _INT64[1] // span:
+        raise ChunkError('its block {} is out of range'.format(block))
+    low, high = block * span, block * span + span - 1
+    if not low <= first <= last <= high:
+        raise ChunkError('its times {} to {} are not within its block, '
+                         '{} to {}'.format(first, last, low, high))
+    if not 1 <= count <= last - first + 1:
+        raise ChunkError('it claims {} values between times {} and '
+                         '{}'.format(count, first, last))
+    if kind not in KINDS:
+        raise ChunkError('its kind is {!r}'.format(kind))
+    if step is not None and (type(step) is not int or not
+                             0 < step <= span):
+        raise ChunkError('its step is {!r}'.format(step))
+
+
+def _blob(blob, name):
+    if blob is None or isinstance(blob, bytes):
+        return blob
+    if isinstance(blob, (bytearray, memoryview)):
+        return bytes(blob)
+    raise ChunkError('its {} are a {}, not bytes'.format(
+        name, type(blob).__name__))
+
+
+def _times(first, last, count, step, times_blob):
+    if times_blob is None:
+        if count == 1:
+            if first != last:
+                raise ChunkError('it holds one value but spans times {} to '
+                                 '{}'.format(first, last))
+            return range(first, first + 1)
+        if step is None or first + (count - 1) * step != last:
+            raise ChunkError('its step {!r} does not lead from {} to {} in '
+                             '{} times'.format(step, first, last, count))
+        return range(first, last + 1, step)
+    # The differences, never more bytes than `count` times take (a forged
+    # BLOB cannot make a read allocate more).
+    expected = 8 * (count - 1)
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(times_blob, expected + 1)
+    except zlib.error as error:
+        raise ChunkError('its times do not decompress ({})'.format(error))
+    if len(raw) != expected or not inflater.eof or inflater.unconsumed_tail:
+        raise ChunkError('its times hold other than {} differences'.format(
+            count - 1))
+    differences = array.array('q')
+    differences.frombytes(raw)
+    if _SWAP:
+        differences.byteswap()
+    if count > 1 and min(differences) <= 0:
+        raise ChunkError('its times do not increase')
+    times = array.array('q', itertools.accumulate(
+        itertools.chain([first], differences)))
+    if times[-1] != last:
+        raise ChunkError('its times end at {}, not at its last time, '
+                         '{}'.format(times[-1], last))
+    return times
+
+
+def _values(count, kind, values_blob):
+    size = 8 * count + ((count + 7) // 8 if kind == 'm' else 0)
+    if len(values_blob) != size:
+        raise ChunkError('its values take {} bytes, not the {} of {} '
+                         'values'.format(len(values_blob), size, count))
+    numbers = array.array(_TYPECODES[kind])
+    numbers.frombytes(values_blob[:8 * count])
+    if _SWAP:
+        numbers.byteswap()
+    if kind != 'm':
+        return numbers
+    floats = array.array('d', numbers.tobytes())
+    bitmap = values_blob[8 * count:]
+    return [numbers[index] if bitmap[index >> 3] >> (index & 7) & 1 else
+            floats[index] for index in range(count)]
+
+
+def read(run, span, row, start=0, stop=None, checked=True):
+    """The series ``(times, values)`` of a chunk, its times within
+    ``[start, stop)``: times a ``range`` or an ``array('q')``, values an
+    array (a list for a chunk of ints and floats).
+
+    `row` is ``(key, block, first, last, count, kind, step, times,
+    values, checksum)`` as the store holds it; `checked` is false for a
+    store of schema version 3, whose chunks have no checksum. A chunk that
+    does not check reads as :class:`~blocks_log.codec.DamagedChunk`
+    placeholders (see the module docstring). Never raises.
+
+    """
+    stop = _INT64[1] if stop is None else stop
+    try:
+        times, values = _read(run, span, row, True, checked)
+    except ChunkError as error:
+        return _damaged(span, row, str(error), start, stop)
+    except _ValuesDamaged as damage:
+        times, reason = damage.args
+        kept = series.between((times, [None] * len(times)), start, stop)[0]
+        placeholder = _placeholder(row, reason)
+        return kept, [placeholder] * len(kept)
+    return series.between((times, values), start, stop)
+
+
+def read_times(run, span, row, unpacked=None, checked=True):
+    """The times of a chunk (`row` as for :func:`read`, its values BLOB
+    may be left out as ``None``): checked against its header, its times
+    checksum and its count; a chunk whose times do not check holds one
+    time, where its placeholder is. Never raises.
+
+    `unpacked`, a dict kept over the chunks of a read, holds the times
+    unpacked so far: the keys of a block mostly share theirs, and each set
+    is unpacked once (each chunk's checked, though).
 
     """
     try:
-        numbers = array.array(_TYPECODES[kind], values)
-    except TypeError:  # a NaN, stored as its tagged BLOB
-        numbers = array.array(_TYPECODES[kind], [
-            float('nan') if value == NAN else value for value in values])
-    if _SWAP:
-        numbers.byteswap()
-    step = times[1] - times[0] if len(times) > 1 else None
-    if step is None or times == list(range(times[0], times[-1] + 1, step)):
-        return len(times), step, None, numbers.tobytes()
-    differences = array.array('q', [b - a for a, b in zip(times, times[1:])])
-    if _SWAP:
-        differences.byteswap()
-    return (len(times), None, zlib.compress(differences.tobytes()),
-            numbers.tobytes())
+        return _read(run, span, row, False, checked, unpacked)[0]
+    except ChunkError:
+        return _damaged(span, row, '', 0, _INT64[1])[0]
 
 
-def unpack(first, count, step, times_blob, values_blob, kind):
-    """The series ``(times, array values)`` of a chunk: times a ``range``
-    when evenly spaced, else an ``array('q')``."""
-    if times_blob is not None:
-        times_blob = bytes(times_blob)
-    if times_blob is None:
-        times = range(first, first + (count - 1) * (step or 1) + 1,
-                      step or 1)
-    else:
-        differences = array.array('q')
-        differences.frombytes(zlib.decompress(times_blob))
-        if _SWAP:
-            differences.byteswap()
-        times = array.array('q', [first])
-        total = first
-        for difference in differences:
-            total += difference
-            times.append(total)
-    values = array.array(_TYPECODES[kind])
-    values.frombytes(values_blob)
-    if _SWAP:
-        values.byteswap()
-    return times, values
+class _ValuesDamaged(Exception):
+    # The times of a chunk check, its values do not: (times, reason).
+    pass
+
+
+def _read(run, span, row, values, checked, unpacked=None):
+    key, block, first, last, count, kind, step, times_blob, values_blob, \
+        stored_checksum = row
+    _check_header(span, block, first, last, count, kind, step)
+    times_blob = _blob(times_blob, 'times')
+    values_blob = _blob(values_blob, 'values') if values else None
+    values_crc = None
+    if checked:
+        if type(stored_checksum) is not int:
+            raise ChunkError('its checksum is missing' if stored_checksum is
+                             None else 'its checksum is {!r}'.format(
+                                 stored_checksum))
+        times_crc, values_crc = _crcs(run, key, block, first, last, count,
+                                      kind, step, times_blob, values_blob)
+        if _signed(times_crc << 32 | (stored_checksum & 0xffffffff)) != (
+                stored_checksum):
+            raise ChunkError('its header or times do not match their '
+                             'checksum')
+    shared = (first, last, count, step, times_blob)
+    times = unpacked.get(shared) if unpacked is not None else None
+    if times is None:
+        times = _times(first, last, count, step, times_blob)
+        if unpacked is not None:
+            unpacked[shared] = times
+    if len(times) != count:
+        raise ChunkError('it claims {} values and holds {} times'.format(
+            count, len(times)))
+    if not values:
+        return times, None
+    if values_blob is None:
+        raise _ValuesDamaged(times, 'its values are missing')
+    if values_crc is not None and values_crc != stored_checksum & 0xffffffff:
+        raise _ValuesDamaged(times, 'its values do not match their checksum')
+    try:
+        return times, _values(count, kind, values_blob)
+    except ChunkError as error:
+        raise _ValuesDamaged(times, str(error))
+
+
+def _placeholder(row, reason):
+    key, block, first, last, count = row[:5]
+    return codec.DamagedChunk(first, last, count, reason)
+
+
+def _damaged(span, row, reason, start, stop):
+    # One placeholder, at the chunk's first time if that lies in its block
+    # (the block that reads found it by), else at its block's first time.
+    key, block, first = row[:3]
+    time = first
+    if type(span) is int and span > 0 and type(block) is int and (
+            type(first) is not int or not
+            block * span <= first < block * span + span):
+        time = block * span
+    if type(time) is not int or not start <= time < stop:
+        return [], []
+    return [time], [_placeholder(row, reason)]
+
+
+def checksums(rows, spans):
+    """The checksums of chunks of schema version 3 (`rows` of ``(run,)``
+    and the columns :func:`read` takes; `spans` gives each run's span), as
+    parameters of ``UPDATE_CHECKSUM``: ``(checksum, run, block, key,
+    first)``; a chunk that does not check is left without one, and reads
+    as damaged."""
+    for row in rows:
+        run, chunk = row[0], row[1:]
+        try:
+            _read(run, spans.get(run), chunk, True, False)
+        except (ChunkError, _ValuesDamaged):
+            continue
+        key, block, first, last, count, kind, step, times, values = chunk[:9]
+        times = _blob(times, 'times')
+        values = _blob(values, 'values')
+        yield (checksum(run, key, block, first, last, count, kind, step,
+                        times, values), run, block, key, first)
+
+
+def end_of(lasts, stop):
+    """What :meth:`~blocks_log.stores.base.Store.read_end` gives of the
+    last times found of rows and chunks (``None`` for none; what is no
+    time, in a damaged chunk, counts as `stop`)."""
+    ends = [min(last + 1, stop) if type(last) is int else stop
+            for last in lasts if last is not None]
+    return max(ends) if ends else None
 
 
 class Packing(object):
@@ -110,29 +385,36 @@ class Packing(object):
         """Whether a block the run has moved past is not packed."""
         return self.frontier - self.frontier % self.span > self.packed
 
+    def written(self, entries):
+        """`entries` (``(time, key, stored)``, in the order written) were
+        committed: the run may have moved on."""
+        if entries:
+            last = entries[-1][0]
+            if last > self.frontier:
+                self.frontier = last
+
 
 def group(rows, number_of):
-    """The chunks of `rows` (in increasing time; ``number_of(row)`` gives
-    ``(time, key id, stored number)``): ``(key, kind, times, values)`` for
-    each key and kind."""
+    """The numbers of `rows` (in increasing time; ``number_of(row)`` gives
+    ``(time, key id, stored number)``) by key: ``{key: (times,
+    values)}``."""
     groups = {}
     for row in rows:
         time, key, stored = number_of(row)
-        kind = 'i' if type(stored) is int else 'f'
-        column = groups.get((key, kind))
+        column = groups.get(key)
         if column is None:
-            column = groups[key, kind] = ([], [])
+            column = groups[key] = ([], [])
         column[0].append(time)
         column[1].append(stored)
-    return [(key, kind, times, values)
-            for (key, kind), (times, values) in groups.items()]
+    return groups
 
 
-def pack_next(connection, ref, packing, dialect):
-    """Pack the next span of numbers of run `ref`, in the write transaction
-    of `connection` (its ``execute`` as in the DB-API): read back, written
-    as chunks, deleted in one sweep; at most :data:`PACK_ROWS` of them, so
-    that no commit takes long.
+def pack_due(connection, ref, packing, dialect, budget=PACK_ROWS):
+    """Pack the blocks of run `ref` that its writes have moved past, in
+    the write transaction of `connection` (its ``execute`` as in the
+    DB-API), block by block: read back, written as chunks, deleted in one
+    sweep each; until about `budget` rows are packed, so that no commit
+    takes long.
 
     Where packing stands is read from the database, in the transaction:
     another process (a forked child) may write the run too. `dialect` holds
@@ -142,15 +424,28 @@ def pack_next(connection, ref, packing, dialect):
     `packing.pending` is set to where packing then stands.
 
     """
-    span = packing.span
     start, = connection.execute(dialect.SELECT_PACKED, (ref,)).fetchone()
-    limit = packing.frontier - packing.frontier % span
+    limit = packing.frontier - packing.frontier % packing.span
     packing.pending = start
     if start >= limit:
         return
+    packed = 0
+    while start < limit and packed < budget:
+        stop, rows = _pack_span(connection, ref, packing.span, start, limit,
+                                dialect, max(1, min(PACK_ROWS,
+                                                    budget - packed)))
+        packed += rows
+        start = stop
+    connection.execute(dialect.SET_PACKED, (start, ref))
+    packing.pending = start
+
+
+def _pack_span(connection, ref, span, start, limit, dialect, most):
+    # Pack from `start` to the end of its block (or `limit`), at most
+    # `most` rows of whole times; return where it stopped and the rows.
     stop = min(start - start % span + span, limit)
     after = connection.execute(dialect.SELECT_NUMBER_AFTER, (
-        ref, start, stop, PACK_ROWS)).fetchone()
+        ref, start, stop, most)).fetchone()
     if after is not None:  # whole times only, at least one
         stop = max(after[0], start + 1)
     rows = connection.execute(dialect.SELECT_NUMBERS, (
@@ -158,46 +453,44 @@ def pack_next(connection, ref, packing, dialect):
     if not rows:  # nothing to pack before the next number
         following, = connection.execute(dialect.SELECT_NEXT_NUMBER, (
             ref, stop, limit)).fetchone()
-        stop = limit if following is None else following
-    for key, kind, times, values in group(rows, dialect.number_of):
-        count, step, times_blob, values_blob = pack(times, values, kind)
-        connection.execute(dialect.INSERT_CHUNK, (
-            ref, times[0] // span, key, times[0], times[-1], count, kind,
-            step, times_blob, values_blob))
-    if rows:
-        connection.execute(dialect.DELETE_NUMBERS, (ref, start, stop))
-    connection.execute(dialect.SET_PACKED, (stop, ref))
-    packing.pending = stop
+        return (limit if following is None else following), 0
+    for key, (times, values) in group(rows, dialect.number_of).items():
+        connection.execute(dialect.INSERT_CHUNK,
+                           pack(ref, key, span, times, values))
+    connection.execute(dialect.DELETE_NUMBERS, (ref, start, stop))
+    return stop, len(rows)
 
 
-def merged_row(rows, time, depth):
+def merged_row(rows, time, depth, spans, checked=True):
     """The values of one time from `rows` of rows and chunks, ``(run, key
-    id, stored, kind, count, step, times, values)`` (``kind`` ``None`` for
-    a row; for a chunk, ``stored`` is its first time): key id -> stored,
-    the nearest run (``depth[run]``) winning, and in a run a row winning
-    over a chunk."""
+    id, stored, chunk)``, ``chunk`` ``None`` for a row, else the chunk's
+    columns as :func:`read` takes them (``stored`` then unused): key id ->
+    stored, the nearest run (``depth[run]``) winning, and in a run a row
+    winning over a chunk. `spans` gives each run's span; `checked` as for
+    :func:`read`."""
     rows = sorted(rows, key=lambda row: (-depth[row[0]], row[3] is None))
     values = {}
-    for _, key, stored, kind, count, step, times, packed in rows:
-        if kind is not None:  # a chunk: find the time in it
-            chunk_times, chunk_values = unpack(stored, count, step, times,
-                                               bytes(packed), kind)
-            index = bisect.bisect_left(chunk_times, time)
-            if index == len(chunk_times) or chunk_times[index] != time:
+    for run, key, stored, chunk in rows:
+        if chunk is not None:  # a chunk: find the time in it
+            times, found = read(run, spans[run], chunk, time, time + 1,
+                                checked)
+            if not len(times):
                 continue
-            stored = chunk_values[index]
+            stored = found[0]
         values[key] = stored
     return values
 
 
-def run_series(chunk_rows, head_rows, start, stop):
+def run_series(run, span, chunk_rows, head_rows, start, stop,
+               checked=True):
     """Key id -> series of one run over ``[start, stop)``, from its chunks
-    (``(key, first, count, kind, step, times, values)`` in time order) and
-    its rows (``(time, key, value)``, decoded): a row wins over a chunk."""
+    (as :func:`read` takes them, in time order) and its rows (``(time,
+    key, value)``, decoded, in any order): a row wins over a chunk.
+    `checked` as for :func:`read`."""
     pieces = {}
-    for key, first, count, kind, step, times, packed in chunk_rows:
-        pieces.setdefault(key, []).append(unpack(
-            first, count, step, times, bytes(packed), kind))
+    for row in chunk_rows:
+        pieces.setdefault(row[0], []).append(read(run, span, row, start,
+                                                  stop, checked))
     rows = {}
     for time, key, value in head_rows:
         column = rows.get(key)
@@ -207,10 +500,8 @@ def run_series(chunk_rows, head_rows, start, stop):
         column[1].append(value)
     columns = {}
     for key in list(pieces) + [key for key in rows if key not in pieces]:
-        column = series.between(series.concatenate(pieces.get(key, [])),
-                                start, stop)
+        column = series.concatenate(pieces.get(key, []))
         if key in rows:
-            times, values = rows[key]
-            column = series.merge(column, (series.spaced(times), values))
+            column = series.merge(column, series.ordered(rows[key]))
         columns[key] = column
     return columns

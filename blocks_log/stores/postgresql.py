@@ -8,13 +8,11 @@ statement in autocommit, one round trip; a connection lost or a server
 restarted mid-run costs a wait, not an iteration: the buffer stays, the
 store connects again and commits it.
 
-Plain SQL throughout (no advisory locks, no temporary tables), but for
-``pg_stat_activity``, which tells whether the writer of a run is still
-connected; where it is missing, a writer's liveness is judged by its host
-and process, as for SQLite.
+Plain SQL throughout (no temporary tables), but for claims: the session
+of a writer holds an advisory lock on its run, which the server lets go
+when the session ends, however it ends (see :mod:`.postgresql_sql`).
 
 """
-import json
 import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
@@ -60,42 +58,63 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                  allow_pickle=False):
         self.db = PostgreSQLConnection(dsn, read_only=read_only,
                                        synchronous_commit=synchronous_commit)
-        self.db.on_reconnect = self._claim_again
+        self.db.on_open = self._hold_again
         self.name = self.db.name
         self.read_only = read_only
         self.allow_pickle = allow_pickle
         self._key_ids, self._key_names, self._spans = {}, {}, {}
-        self._packing = None
-        self._claim = None  # (run ref, claim as stored) of this writer
+        # ref -> chunks.Packing of each run this store writes.
+        self._packing = {}
+        # ref -> claim of each run this store writes (its session holds
+        # them); the runs another writer took while the connection was lost.
+        self._held, self._lost = {}, set()
         self._inspect()
 
     def _inspect(self):
         tables = {}
         for table, column in self.db.query(sql.SELECT_TABLES):
             tables.setdefault(table, set()).add(column)
-        for table, columns in tables.items():
-            if table in sql.TABLES and columns != sql.TABLES[table]:
-                raise LogDatabaseError(
-                    '{}: holds a table {} that blocks_log did not make '
-                    '(columns {})'.format(self.name, table,
-                                          ', '.join(sorted(columns))))
         self.version = None
         if 'blocks_log_meta' in tables:
             rows = self.db.query(sql.SELECT_SCHEMA_VERSION)
             self.version = rows[0][0] if rows else None
-            if self.version != sql.SCHEMA_VERSION:
+            if self.version not in sql.READABLE_VERSIONS:
                 raise SchemaVersionError(
                     '{}: written with schema version {!r}; this blocks_log '
-                    'reads version {}'.format(self.name, self.version,
-                                              sql.SCHEMA_VERSION))
+                    'reads versions {}'.format(
+                        self.name, self.version,
+                        ', '.join(map(str, sql.READABLE_VERSIONS))))
+        for table, columns in tables.items():
+            expected = sql.TABLES.get(table)
+            if expected is not None and self.version == 3:
+                expected = expected - sql.COLUMNS_ADDED_IN_4.get(table, set())
+            if expected is not None and columns != expected:
+                raise LogDatabaseError(
+                    '{}: holds a table {} that blocks_log did not make '
+                    '(columns {})'.format(self.name, table,
+                                          ', '.join(sorted(columns))))
 
     def _prepare(self, connection):
-        # In a write transaction: the schema, made if missing.
+        # In a write transaction: the schema, made if missing or brought up
+        # to date.
+        if self.version == sql.SCHEMA_VERSION:
+            return
         if self.version is None:
             for statement in sql.CREATE_SCHEMA:
                 connection.execute(statement)
-            connection.execute(sql.INSERT_SCHEMA_VERSION,
-                               (sql.SCHEMA_VERSION,))
+        else:
+            for version in range(self.version, sql.SCHEMA_VERSION):
+                for statement in sql.MIGRATIONS[version]:
+                    connection.execute(statement)
+                if version == 3:
+                    # Chunks of version 3 get their checksums.
+                    spans = dict(connection.execute(
+                        sql.SELECT_SPANS).fetchall())
+                    updates = chunks.checksums(connection.execute(
+                        sql.SELECT_UNCHECKED_CHUNKS).fetchall(), spans)
+                    connection.cursor().executemany(sql.UPDATE_CHECKSUM,
+                                          list(updates))
+        connection.execute(sql.INSERT_SCHEMA_VERSION, (sql.SCHEMA_VERSION,))
 
     def _transact(self, work, writing=True):
         # `work(connection)` in a transaction, again after a reconnection;
@@ -106,7 +125,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         try:
             return self.db.run(transaction, writing=writing)
         except LogWriteError as error:
-            if self.version is None and 'already exists' in str(error):
+            if self.version != sql.SCHEMA_VERSION and 'already exists' in str(
+                    error):
                 return self.db.run(transaction, writing=writing)
             raise
 
@@ -130,106 +150,100 @@ class PostgreSQLStore(PostgreSQLReads, Store):
     def create_run(self, uuid, parent, status, claim, created=None):
         def work(connection):
             self._prepare(connection)
-            stored_claim = self._with_backend(connection, claim)
             ref, = connection.execute(sql.INSERT_RUN, (
-                uuid, parent, created or _time.time(), stored_claim,
+                uuid, parent, created or _time.time(), claim,
                 chunks.SPAN)).fetchone()
             new_ids = self._new_key_ids(connection, list(status))
             self._upsert(connection, ref, [], status,
                          dict(self._key_ids, **new_ids))
-            return ref, stored_claim, new_ids
-        ref, stored_claim, new_ids = self._transact(work)
-        self.version = sql.SCHEMA_VERSION
+            if claim is not None:
+                self._take(connection, ref, uuid)
+            return ref, new_ids
+        ref, new_ids = self._transact(work)
+        self._committed_claim(ref, claim, 0)
         self._key_ids.update(new_ids)
-        self._claim = (ref, stored_claim) if claim else None
-        self._packing = chunks.Packing(chunks.SPAN, 0)
         return self.find_run(uuid)
 
     def claim_run(self, run, claim, is_stale):
         def work(connection):
             self._prepare(connection)
-            writer, = connection.execute(sql.SELECT_WRITER,
-                                         (run.ref,)).fetchone()
-            stored_claim = self._with_backend(connection, claim)
-            if writer is not None and writer != stored_claim and not (
-                    self._stale(connection, writer, is_stale)):
-                raise claims.in_use(self.name, run.uuid, writer)
-            connection.execute(sql.SET_WRITER, (stored_claim, run.ref))
+            self._take(connection, run.ref, run.uuid)
+            connection.execute(sql.SET_WRITER, (claim, run.ref))
             packed, = connection.execute(sql.SELECT_PACKED,
                                          (run.ref,)).fetchone()
-            return stored_claim, packed
-        stored_claim, packed = self._transact(work)
+            return packed
+        packed = self._transact(work)
+        self._committed_claim(run.ref, claim, packed)
+
+    def _take(self, connection, ref, uuid):
+        # In the transaction that records a claim: refused if a session
+        # holds the run; held by this session from then on.
+        if not connection.execute(sql.LOCK_RUN_ALONE, (ref,)).fetchone()[0]:
+            writer, = connection.execute(sql.SELECT_WRITER,
+                                         (ref,)).fetchone()
+            raise claims.in_use(self.name, uuid, writer)
+        connection.execute(sql.HOLD_RUN, (ref,))
+
+    def _committed_claim(self, ref, claim, packed):
         self.version = sql.SCHEMA_VERSION
-        self._claim = (run.ref, stored_claim)
-        span = self._spans.get(run.ref)
-        self._packing = span and chunks.Packing(span, packed)
+        if claim is not None:
+            self._held[ref] = claim
+            self._lost.discard(ref)
+        # A run of schema version 2 has no span: it stays rows.
+        span = self._spans.get(ref, chunks.SPAN)
+        if span:
+            self._packing[ref] = chunks.Packing(span, packed)
+
+    def held_runs(self):
+        """The refs of the runs that some session holds now (a writer, or
+        a forked child of one): a set."""
+        if self.version is None:
+            return set()
+        return set(ref for ref, in self.db.query(sql.SELECT_HELD_RUNS))
 
     def is_written(self, run):
-        found = self.find_run(run.uuid)
-        if not (found and found.writer):
-            return False
-        return not self.db.run(lambda connection: self._stale(
-            connection, found.writer, claims.is_stale))
+        return run.ref in self.held_runs()
 
     def release_run(self, run, claim, summary=None):
-        self._packing, held, self._claim = None, self._claim, None
-        if held is not None:
-            self.db.run(lambda connection: connection.execute(
-                sql.RELEASE_WRITER, (summary_text(summary),) + tuple(
-                    held)), writing=True)
-
-    def _with_backend(self, connection, claim):
-        # The claim, with the server process of this connection: when it
-        # is gone, so is the writer, whatever host it ran on.
-        if claim is None:
-            return None
-        try:
-            with connection.transaction():
-                backend = connection.execute(sql.SELECT_BACKEND).fetchone()
-        except self.db.psycopg.Error:
-            return claim  # no pg_stat_activity here
-        info = json.loads(claim)
-        info['backend'] = list(backend)
-        return json.dumps(info, sort_keys=True)
-
-    def _stale(self, connection, writer, is_stale):
-        if is_stale(writer):
-            return True
-        backend = claims.parse(writer).get('backend')
-        if not backend:
-            return False
-        try:
-            with connection.transaction():
-                return connection.execute(sql.SELECT_BACKEND_ALIVE,
-                                          backend).fetchone() is None
-        except self.db.psycopg.Error:
-            return False
-
-    def _claim_again(self, connection):
-        # A new connection, a new server process: the claim follows it,
-        # unless someone took the run meanwhile.
-        if self._claim is None:
+        self._packing.pop(run.ref, None)
+        held = self._held.pop(run.ref, None)
+        self._lost.discard(run.ref)
+        if held is None:
             return
-        ref, old = self._claim
-        new = self._with_backend(connection, json.dumps(
-            dict((key, value) for key, value in claims.parse(old).items()
-                 if key != 'backend'), sort_keys=True))
-        if connection.execute(sql.REPLACE_WRITER,
-                              (new, ref, old)).rowcount != 1:
-            self._claim = None
-            raise LogWriteError('{}: the run was taken over by another '
-                                'writer while the connection was lost'
-                                .format(self.name))
-        self._claim = (ref, new)
+
+        def work(connection):
+            connection.execute(sql.RELEASE_WRITER, (
+                summary_text(summary), run.ref, held))
+            connection.execute(sql.LET_GO_RUN, (run.ref,))
+        self.db.run(work, writing=True)
+
+    def _hold_again(self, connection):
+        # A new connection (after a lost one, or in a forked child): a new
+        # session, which holds the runs this store writes again, unless
+        # another writer took one meanwhile.
+        for ref, claim in list(self._held.items()):
+            with connection.transaction():
+                held = connection.execute(sql.HOLD_RUN, (ref,)).fetchone()[0]
+                writer = connection.execute(sql.SELECT_WRITER,
+                                            (ref,)).fetchone()
+                if held and writer == (claim,):
+                    continue
+            if held:
+                connection.execute(sql.LET_GO_RUN, (ref,))
+            del self._held[ref]
+            self._lost.add(ref)
 
     # Writing.
 
     def write(self, run, entries, status, deleted_status, deletions=False):
-        ref, packing = run.ref, self._packing
-        if packing is not None and entries:
-            last = entries[-1][0]
-            if last > packing.frontier:
-                packing.frontier = last
+        ref = run.ref
+        if ref in self._lost:
+            raise LogWriteError(
+                '{}: run {} was taken over by another writer while the '
+                'connection was lost; nothing more is written into '
+                'it'.format(self.name, run.uuid))
+        packing = self._packing.get(ref)
+        # Blocks that earlier commits moved past.
         due = packing is not None and packing.due()
         names = [key for _, key, _ in entries] + list(status)
         if not (due or deleted_status or deletions) and all(
@@ -238,30 +252,32 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             self.db.run(lambda connection: self._upsert(
                 connection, ref, entries, status, self._key_ids),
                 writing=True)
-            return
-
-        def work(connection):
+        else:
+            def work(connection):
+                if due:
+                    chunks.pack_due(connection, ref, packing, sql,
+                                    chunks.PACK_ROWS + 2 * len(entries))
+                new_ids = self._new_key_ids(connection, names)
+                key_ids = dict(self._key_ids, **new_ids)
+                self._upsert(connection, ref, entries, status, key_ids)
+                if deleted_status:
+                    connection.cursor().executemany(sql.DELETE_STATUS, [
+                        (ref, key_ids[key]) for key in deleted_status
+                        if key in key_ids])
+                if deletions:
+                    connection.execute(sql.MARK_DELETIONS, (ref,))
+                return new_ids
+            self._key_ids.update(self._transact(work))
+        if packing is not None:
+            packing.written(entries)
             if due:
-                chunks.pack_next(connection, ref, packing, sql)
-            new_ids = self._new_key_ids(connection, names)
-            key_ids = dict(self._key_ids, **new_ids)
-            self._upsert(connection, ref, entries, status, key_ids)
-            if deleted_status:
-                connection.cursor().executemany(sql.DELETE_STATUS, [
-                    (ref, key_ids[key]) for key in deleted_status
-                    if key in key_ids])
-            if deletions:
-                connection.execute(sql.MARK_DELETIONS, (ref,))
-            return new_ids
-        self._key_ids.update(self._transact(work))
-        if due:
-            packing.packed = packing.pending
+                packing.packed = packing.pending
 
     def compact(self, run):
-        packing = self._packing
+        packing = self._packing.get(run.ref)
         while packing is not None and packing.due():
             before = packing.packed
-            self._transact(lambda connection: chunks.pack_next(
+            self._transact(lambda connection: chunks.pack_due(
                 connection, run.ref, packing, sql))
             packing.packed = packing.pending
             if packing.packed == before:
@@ -287,4 +303,5 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         self.db.reconnect_for = RECONNECT_AT_EXIT_FOR
 
     def before_fork(self):
-        self.db.before_fork()
+        """Nothing to drop: the parent keeps its connection, and the session
+        that holds its runs; a child connects anew (and holds them too)."""

@@ -119,18 +119,24 @@ class PostgreSQLConnection(object):
         self.synchronous_commit = synchronous_commit
         self._connection = None
         self._pid = None
-        #: Called with the new connection after a reconnection.
-        self.on_reconnect = None
+        #: Called with each new connection (a new session: after a lost
+        #: one, or in a forked child), before it is used.
+        self.on_open = None
 
     @property
     def connection(self):
-        """The psycopg connection, opened on first use and again in a
-        child process after ``fork``."""
+        """The psycopg connection, opened on first use, again in a child
+        process after ``fork`` (the parent keeps its own), and again after
+        it was lost."""
         if self._connection is None or self._pid != os.getpid():
             if self._connection is not None and self._pid != os.getpid():
+                # Never closed here: closing it would end the parent's
+                # session (psycopg leaves it alone when collected).
                 _INHERITED.append(self._connection)
             self._connection = self._open()
             self._pid = os.getpid()
+            if self.on_open is not None:
+                self.on_open(self._connection)
         return self._connection
 
     def _open(self):
@@ -185,9 +191,7 @@ class PostgreSQLConnection(object):
         self.close()
         while True:
             try:
-                connection = self.connection
-                if self.on_reconnect is not None:
-                    self.on_reconnect(connection)
+                self.connection
                 return
             except LogDatabaseError:
                 if time.monotonic() > deadline:
@@ -204,14 +208,6 @@ class PostgreSQLConnection(object):
                 cursor.execute(statement, parameters)
                 return cursor.fetchall() if cursor.description else []
         return self.run(work)
-
-    def before_fork(self):
-        """A ``fork`` is next: close the connection (the next use, in
-        either process, opens a new one)."""
-        self.close()
-
-    def after_fork(self, child):
-        """Nothing to do: each process connects on first use."""
 
     def close(self):
         """Close the connection (if this process opened it); safe twice."""

@@ -1,9 +1,10 @@
 """The reads of the PostgreSQL store: rows, times and series of a lineage,
 from rows and chunks, in binary, with the runs of a lineage as an array.
 
-A read of rows and chunks runs in one transaction (one statement, or a
-read-only transaction of two), so that it sees each commit, a packing
-included, whole.
+Every read runs in one REPEATABLE READ transaction, so that its statements
+see one state of the database: a packing commit (chunks written, their
+rows deleted) whole, never half (under READ COMMITTED, a read of chunks and
+then rows missed the blocks packed in between).
 
 """
 from blocks_log import codec, series
@@ -25,12 +26,19 @@ class PostgreSQLReads(KeyIds):
         return codec.decode(stored, self.allow_pickle)
 
     def _read(self, work):
-        # A read-only transaction, again after a reconnection.
+        # A read-only transaction that sees one state of the database,
+        # again after a reconnection.
         def transaction(connection):
             with connection.transaction():
                 with connection.cursor(binary=True) as cursor:
+                    cursor.execute(sql.BEGIN_READ)
                     return work(cursor)
         return self.db.run(transaction)
+
+    def _chunk_columns(self, values=True):
+        return sql.CHUNK_COLUMNS.format(
+            values='"values"' if values else 'NULL::bytea',
+            checksum='checksum' if self.version != 3 else 'NULL::bigint')
 
     def read_status(self, run):
         return dict((key, self._decode(*columns)) for key, *columns in
@@ -52,25 +60,29 @@ class PostgreSQLReads(KeyIds):
             if key_id is None:
                 return {}
         refs = [run.ref for run in runs]
-        spans = set(self._spans.get(ref) or chunks.SPAN for ref in refs)
+        spans = dict((ref, self._spans.get(ref) or chunks.SPAN)
+                     for ref in refs)
         key_filter = '' if key_id is None else ' AND key = %s'
         key_parameter = [] if key_id is None else [key_id]
-        rows = []
-        for span in spans:  # one span in all but odd lineages
-            rows.extend(self.db.query(
-                sql.SELECT_ROW.format(key=key_filter),
-                [time, refs] + key_parameter + [time // span, refs, time,
-                                                time] + key_parameter,
-                binary=True))
+        query = sql.SELECT_ROW.format(key=key_filter,
+                                      columns=self._chunk_columns())
+
+        def work(cursor):
+            rows = []
+            for span in set(spans.values()):  # one in all but odd lineages
+                cursor.execute(query, [time, refs] + key_parameter + [
+                    time // span, refs, time, time] + key_parameter)
+                rows.extend(cursor.fetchall())
+            return rows
         merged_rows = [
-            (row[0], row[1], row[6], row[7], row[8], row[9], row[10],
-             row[11]) if row[7] is not None else
-            (row[0], row[1], sql.stored_of(*row[2:6]), None, None, None,
-             None, None) for row in rows]
+            (row[0], row[1], None, row[6:]) if row[6] is not None else
+            (row[0], row[1], sql.stored_of(*row[2:6]), None)
+            for row in self._read(work)]
         depth = dict((ref, index) for index, ref in enumerate(refs))
         return dict((self._key_name(name), _decode(stored, self.allow_pickle))
                     for name, stored in chunks.merged_row(
-                        merged_rows, time, depth).items())
+                        merged_rows, time, depth, spans,
+                        self.version != 3).items())
 
     def read_times(self, runs, start, stop):
         if self.version is None:
@@ -84,13 +96,13 @@ class PostgreSQLReads(KeyIds):
                                (run.ref, start, stop, _DELETED))
                 times.update(time for time, in cursor.fetchall())
                 # The keys of a block mostly share their times: each set of
-                # times is unpacked once.
-                for first, count, step, blob in set(
-                        (first, count, step, blob and bytes(blob))
-                        for _, first, count, _, step, blob, _ in self._chunks(
-                            cursor, run, None, start, stop, values=False)):
-                    times.update(chunks.unpack(first, count, step, blob,
-                                               b'', 'f')[0])
+                # times is unpacked once (a chunk's checked, each).
+                unpacked = {}
+                for row in self._chunks(cursor, run, None, start, stop,
+                                        values=False):
+                    times.update(chunks.read_times(
+                        run.ref, self._spans.get(run.ref), row, unpacked,
+                        self.version != 3))
             deleted = set()
             cursor.execute(sql.SELECT_DELETIONS, ([run.ref for run in runs],))
             if cursor.fetchall():
@@ -108,13 +120,33 @@ class PostgreSQLReads(KeyIds):
                 times.discard(time)
         return sorted(time for time in times if start <= time < stop)
 
+    def read_end(self, runs, start, stop):
+        if self.version is None:
+            return None
+        stop = min(stop, sql.STATUS_TIME)
+
+        def work(cursor):
+            ends = []
+            for run in runs:
+                cursor.execute(sql.SELECT_LAST_ROW_TIME,
+                               (run.ref, start, stop))
+                ends.extend(last for last, in cursor.fetchall())
+                span = self._spans.get(run.ref)
+                if span and stop > start:
+                    cursor.execute(sql.SELECT_LAST_CHUNK_TIME, (
+                        run.ref, start // span, (stop - 1) // span, stop,
+                        start))
+                    ends.extend(last for last, in cursor.fetchall())
+            return ends
+        return chunks.end_of(self._read(work), stop)
+
     def _chunks(self, cursor, run, key_ids, start, stop, values=True):
         span = self._spans.get(run.ref)
         if not span or stop <= start:
             return []
         keys = '' if key_ids is None else ' AND key = ANY(%s)'
         cursor.execute(sql.SELECT_CHUNKS.format(
-            keys=keys, values='"values"' if values else "''::bytea"),
+            keys=keys, columns=self._chunk_columns(values)),
             [run.ref, start // span, (stop - 1) // span] + (
                 [] if key_ids is None else [key_ids]))
         return cursor.fetchall()
@@ -138,14 +170,15 @@ class PostgreSQLReads(KeyIds):
                     keys='' if key_ids is None else ' AND key = ANY(%s)'),
                     [run.ref, start, stop] + (
                         [] if key_ids is None else [key_ids]))
-                found.append((pieces, cursor.fetchall()))
+                found.append((run, pieces, cursor.fetchall()))
             return found
         columns = {}
-        for pieces, rows in self._read(work):
+        for run, pieces, rows in self._read(work):
             head = [(time, key, self._decode(f, i, t, b))
                     for time, key, f, i, t, b in rows]
-            for key, column in chunks.run_series(pieces, head, start,
-                                                 stop).items():
+            for key, column in chunks.run_series(
+                    run.ref, self._spans.get(run.ref), pieces, head, start,
+                    stop, self.version != 3).items():
                 name = self._key_name(key)
                 columns[name] = series.merge(
                     columns.get(name, series.empty()), column)

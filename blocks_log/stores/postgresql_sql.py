@@ -17,6 +17,9 @@ from blocks_log.stores.sqlite_sql import SCHEMA_VERSION, STATUS_TIME
 
 __all__ = ['SCHEMA_VERSION', 'STATUS_TIME']
 
+#: Versions read; older ones are migrated when opened for writing.
+READABLE_VERSIONS = (3, 4)
+
 TABLES = {
     'blocks_log_meta': {'name', 'value'},
     'blocks_log_runs': {'id', 'span', 'deletions', 'packed', 'created',
@@ -24,7 +27,12 @@ TABLES = {
     'blocks_log_keys': {'id', 'name'},
     'blocks_log_entries': {'run', 'key', 'time', 'f', 'i', 't', 'b'},
     'blocks_log_chunks': {'run', 'key', 'block', 'first', 'last', 'count',
-                          'step', 'kind', 'times', 'values'},
+                          'step', 'kind', 'times', 'values', 'checksum'},
+}
+# What version 3 lacks.
+COLUMNS_ADDED_IN_4 = {'blocks_log_chunks': {'checksum'}}
+MIGRATIONS = {
+    3: ('ALTER TABLE blocks_log_chunks ADD COLUMN checksum bigint',),
 }
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
@@ -62,6 +70,7 @@ CREATE_SCHEMA = (
            kind char(1) NOT NULL,
            times bytea,
            "values" bytea NOT NULL,
+           checksum bigint,
            PRIMARY KEY (run, block, key, first))""",
 )
 INSERT_SCHEMA_VERSION = (
@@ -82,19 +91,29 @@ SELECT_RUNS = ("SELECT id, uuid, resumed_from, created, writer, summary, "
 SELECT_WRITER = "SELECT writer FROM blocks_log_runs WHERE id = %s FOR UPDATE"
 SET_WRITER = ("UPDATE blocks_log_runs SET writer = %s, summary = NULL "
               "WHERE id = %s")
-REPLACE_WRITER = ("UPDATE blocks_log_runs SET writer = %s "
-                  "WHERE id = %s AND writer = %s")
 RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL, summary = %s "
                   "WHERE id = %s AND writer = %s")
 MARK_DELETIONS = ("UPDATE blocks_log_runs SET deletions = true "
                   "WHERE id = %s AND NOT deletions")
 SELECT_DELETIONS = ("SELECT 1 FROM blocks_log_runs WHERE deletions "
                     "AND id = ANY(%s)")
-# The backend of a writer's connection, and whether it is still there.
-SELECT_BACKEND = ("SELECT pid, backend_start::text FROM pg_stat_activity "
-                  "WHERE pid = pg_backend_pid()")
-SELECT_BACKEND_ALIVE = ("SELECT 1 FROM pg_stat_activity "
-                        "WHERE pid = %s AND backend_start::text = %s")
+# Claims. The session of each connection that writes a run (a writer's,
+# and its forked children's) holds a shared advisory lock on it, keyed by
+# the oid of the runs table (runs of two schemas never share a key) and
+# the run's id: the server lets it go when the session ends, however it
+# ends. A writer takes a run only if it can lock it exclusively for the
+# transaction that records its claim: only if no session holds it.
+_RUN_LOCK = "'blocks_log_runs'::regclass::oid::int4, %s"
+LOCK_RUN_ALONE = "SELECT pg_try_advisory_xact_lock(" + _RUN_LOCK + ")"
+HOLD_RUN = "SELECT pg_try_advisory_lock_shared(" + _RUN_LOCK + ")"
+LET_GO_RUN = "SELECT pg_advisory_unlock_shared(" + _RUN_LOCK + ")"
+# The ids of the runs some session holds: pg_locks shows every session's
+# locks to every role (pg_stat_activity hides other roles' sessions).
+SELECT_HELD_RUNS = (
+    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND "
+    "granted AND objsubid = 2 AND database = (SELECT oid FROM pg_database "
+    "WHERE datname = current_database()) AND "
+    "classid = 'blocks_log_runs'::regclass::oid")
 
 INSERT_KEY = ("INSERT INTO blocks_log_keys (name) VALUES (%s) "
               "ON CONFLICT (name) DO NOTHING")
@@ -184,9 +203,16 @@ SELECT_NUMBERS = ("SELECT time, key, f, i FROM blocks_log_entries "
                   NUMBERS + " ORDER BY time")
 SELECT_NEXT_NUMBER = ("SELECT min(time) FROM blocks_log_entries WHERE "
                       "run = %s AND time >= %s AND time < %s AND " + NUMBERS)
+# Version 3 to 4: the checksums of the chunks there are.
+SELECT_UNCHECKED_CHUNKS = ('SELECT run, key, block, first, last, count, '
+                           'kind::text, step, times, "values", checksum '
+                           'FROM blocks_log_chunks')
+SELECT_SPANS = "SELECT id, span FROM blocks_log_runs"
+UPDATE_CHECKSUM = ("UPDATE blocks_log_chunks SET checksum = %s WHERE run = %s "
+                   "AND block = %s AND key = %s AND first = %s")
 INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, last, '
-                'count, kind, step, times, "values") VALUES (%s, %s, %s, %s, '
-                '%s, %s, %s, %s, %s, %s)')
+                'count, kind, step, times, "values", checksum) VALUES (%s, '
+                '%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)')
 DELETE_NUMBERS = ("DELETE FROM blocks_log_entries WHERE run = %s AND "
                   "time >= %s AND time < %s AND " + NUMBERS)
 SET_PACKED = "UPDATE blocks_log_runs SET packed = %s WHERE id = %s"
@@ -199,15 +225,29 @@ def number_of(row):
                        codec.encode(float('nan')))
 
 
-# Reads. Runs of a lineage as an array; a read of rows and chunks is one
-# statement, so that it sees one commit whole.
-SELECT_ROW = ("SELECT run, key, f, i, t, b, NULL::bigint, NULL::text, "
-              "NULL::int, NULL::bigint, NULL::bytea, NULL::bytea "
+# Reads, in one REPEATABLE READ transaction each: what the statements of
+# a read see is one state of the database, a packing commit whole.
+BEGIN_READ = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+#: The columns of a chunk, in the order chunks.read takes them; {checksum}
+#: is NULL in a database of version 3.
+CHUNK_COLUMNS = ('key, block, first, last, count, kind::text, step, times, '
+                 '{values}, {checksum}')
+# Runs of a lineage as an array; rows and chunks in one statement.
+SELECT_ROW = ("SELECT run, key, f, i, t, b, NULL::int, NULL::bigint, "
+              "NULL::bigint, NULL::bigint, NULL::int, NULL::text, "
+              "NULL::bigint, NULL::bytea, NULL::bytea, NULL::bigint "
               "FROM blocks_log_entries WHERE time = %s AND run = ANY(%s)"
               "{key} UNION ALL SELECT run, key, NULL, NULL, NULL, NULL, "
-              'first, kind::text, count, step, times, "values" FROM '
-              "blocks_log_chunks WHERE block = %s AND run = ANY(%s) AND "
-              "first <= %s AND last >= %s{key}")
+              "{columns} FROM blocks_log_chunks WHERE block = %s AND "
+              "run = ANY(%s) AND first <= %s AND last >= %s{key}")
+# Where the values of a run in a range of times end: its last row, and the
+# last time of the chunks of its last block (whose first is in the range).
+SELECT_LAST_ROW_TIME = ("SELECT max(time) FROM blocks_log_entries "
+                        "WHERE run = %s AND time >= %s AND time < %s")
+SELECT_LAST_CHUNK_TIME = (
+    "SELECT last FROM blocks_log_chunks WHERE run = %s AND block >= %s AND "
+    "block <= %s AND first < %s AND last >= %s ORDER BY block DESC, "
+    "last DESC LIMIT 1")
 SELECT_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries WHERE run = %s "
                 "AND time >= %s AND time < %s AND b IS DISTINCT FROM %s")
 SELECT_DELETED_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
@@ -215,9 +255,9 @@ SELECT_DELETED_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
                         "AND b = %s")
 SELECT_RECORDS = ("SELECT time, key, f, i, t, b FROM blocks_log_entries "
                   "WHERE run = %s AND time >= %s AND time < %s{keys}")
-SELECT_CHUNKS = ('SELECT key, first, count, kind, step, times, {values} '
-                 'FROM blocks_log_chunks WHERE run = %s AND block >= %s '
-                 'AND block <= %s{keys} ORDER BY block, key, first')
+SELECT_CHUNKS = ('SELECT {columns} FROM blocks_log_chunks WHERE run = %s '
+                 'AND block >= %s AND block <= %s{keys} '
+                 'ORDER BY block, key, first')
 
 
 SELECT_KEYS_OF_RUN = (

@@ -60,7 +60,8 @@ class SQLiteStore(SQLiteReads, Store):
         self._key_names = {}
         # ref -> times per block of the run's chunks (None: no chunks).
         self._spans = {}
-        self._packing = None  # of the run this store writes
+        # ref -> chunks.Packing of each run this store writes.
+        self._packing = {}
         try:
             self._inspect()
         except BaseException:
@@ -80,13 +81,11 @@ class SQLiteStore(SQLiteReads, Store):
         self.version = None
         if 'blocks_log_meta' in tables:
             self.version = self._stored_version()
-        for table in set(sql.TABLES) & tables:
+        ours = sql.tables_of(self.version or sql.SCHEMA_VERSION)
+        for table in set(ours) & tables:
             columns = set(name for name, in self.db.query(
                 sql.TABLE_COLUMNS, (table,)))
-            expected = sql.TABLES[table]
-            if self.version == 2:
-                expected = expected - sql.ADDED_IN_3.get(table, set())
-            if columns != expected:
+            if columns != ours[table]:
                 raise LogDatabaseError(
                     '{}: holds a table {} that blocks_log did not make '
                     '(columns {})'.format(self.name, table,
@@ -94,9 +93,7 @@ class SQLiteStore(SQLiteReads, Store):
         if self.version is None and tables & set(sql.TABLES):
             raise LogDatabaseError('{}: holds tables of blocks_log but no '
                                    'schema version'.format(self.name))
-        missing = set(sql.TABLES) - tables
-        if self.version == 2:
-            missing -= sql.TABLES_ADDED_IN_3
+        missing = set(ours) - tables
         if missing and self.version is not None:
             raise LogDatabaseError('{}: tables {} are missing'.format(
                 self.name, ', '.join(sorted(missing))))
@@ -122,12 +119,20 @@ class SQLiteStore(SQLiteReads, Store):
         # In a write transaction: the schema, made or brought up to date.
         if self.version == sql.SCHEMA_VERSION:
             return
-        if self.version == 2:
-            for statement in sql.MIGRATE_2_TO_3:
-                connection.execute(statement)
-        else:
+        if self.version is None:
             for statement in sql.CREATE_SCHEMA:
                 connection.execute(statement)
+        else:
+            for version in range(self.version, sql.SCHEMA_VERSION):
+                for statement in sql.MIGRATIONS[version]:
+                    connection.execute(statement)
+                if version == 3:
+                    # Chunks of version 3 get their checksums.
+                    spans = dict(connection.execute(
+                        sql.SELECT_SPANS).fetchall())
+                    updates = chunks.checksums(connection.execute(
+                        sql.SELECT_UNCHECKED_CHUNKS).fetchall(), spans)
+                    connection.executemany(sql.UPDATE_CHECKSUM, list(updates))
         connection.execute(sql.INSERT_SCHEMA_VERSION, (sql.SCHEMA_VERSION,))
 
     # Runs.
@@ -166,7 +171,7 @@ class SQLiteStore(SQLiteReads, Store):
         self.version = sql.SCHEMA_VERSION
         self._key_ids.update(new_ids)
         run = self.find_run(uuid)
-        self._packing = chunks.Packing(chunks.SPAN, 0)
+        self._packing[run.ref] = chunks.Packing(chunks.SPAN, 0)
         return run
 
     def claim_run(self, run, claim, is_stale):
@@ -183,7 +188,8 @@ class SQLiteStore(SQLiteReads, Store):
         self.version = sql.SCHEMA_VERSION
         # A run of blocks_log 0.1 has no span: it stays rows.
         span = self._spans.get(run.ref)
-        self._packing = span and chunks.Packing(span, packed)
+        if span:
+            self._packing[run.ref] = chunks.Packing(span, packed)
 
     def is_written(self, run):
         found = self.find_run(run.uuid)
@@ -191,7 +197,7 @@ class SQLiteStore(SQLiteReads, Store):
             found.writer))
 
     def release_run(self, run, claim, summary=None):
-        self._packing = None
+        self._packing.pop(run.ref, None)
         with self.db.transaction() as connection:
             connection.execute(sql.RELEASE_WRITER, (
                 summary_text(summary), run.ref, claim))
@@ -209,16 +215,15 @@ class SQLiteStore(SQLiteReads, Store):
             new_ids = None
         except KeyError:
             rows = None
-        packing = self._packing
-        if packing is not None and entries:
-            last = entries[-1][0]
-            if last > packing.frontier:
-                packing.frontier = last
+        packing = self._packing.get(ref)
+        # Blocks that earlier commits moved past: this one's rows are not
+        # in the database yet.
         due = packing is not None and packing.due()
         with self.db.transaction() as connection:
             if due:
                 # First: the rows this commit writes again stay rows.
-                chunks.pack_next(connection, ref, packing, sql)
+                chunks.pack_due(connection, ref, packing, sql,
+                                chunks.PACK_ROWS + 2 * len(entries))
             if rows is None:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
@@ -234,15 +239,17 @@ class SQLiteStore(SQLiteReads, Store):
                 connection.execute(sql.MARK_DELETIONS, (ref,))
         if new_ids:
             self._key_ids.update(new_ids)
-        if due:
-            packing.packed = packing.pending
+        if packing is not None:
+            packing.written(entries)
+            if due:
+                packing.packed = packing.pending
 
     def compact(self, run):
-        packing = self._packing
+        packing = self._packing.get(run.ref)
         while packing is not None and packing.due():
             before = packing.packed
             with self.db.transaction() as connection:
-                chunks.pack_next(connection, run.ref, packing, sql)
+                chunks.pack_due(connection, run.ref, packing, sql)
             packing.packed = packing.pending
             if packing.packed == before:
                 break

@@ -32,6 +32,21 @@ class SQLiteReads(KeyIds):
     def _span(self, run):
         return self._spans.get(run.ref) if self.version != 2 else None
 
+    @property
+    def _checked(self):
+        # Chunks of schema version 3 have no checksum.
+        return self.version != 3
+
+    def _chunk_columns(self, values=True):
+        # The columns of a chunk, as chunks.read takes them; a file of
+        # version 3 has no checksums.
+        columns = sql.CHUNK_COLUMNS
+        if self.version == 3:
+            columns = columns.replace('checksum', 'NULL')
+        if not values:
+            columns = columns.replace('"values"', 'NULL')
+        return columns
+
     def read_status(self, run):
         return dict((key, self._decode(value)) for key, value in
                     self.db.query(sql.SELECT_STATUS, (run.ref,)))
@@ -55,19 +70,22 @@ class SQLiteReads(KeyIds):
                 return {}
         query, parameters = self._row_query(runs, time, key_id)
         depth = dict((run.ref, index) for index, run in enumerate(runs))
+        spans = dict((run.ref, self._span(run)) for run in runs)
+        rows = [(row[0], row[1], row[2], row[3:] if row[3] is not None
+                 else None) for row in self.db.query(query, parameters)]
         return dict((self._key_name(key), self._decode(stored))
-                    for key, stored in chunks.merged_row(self.db.query(
-                        query, parameters), time, depth).items())
+                    for key, stored in chunks.merged_row(
+                        rows, time, depth, spans, self._checked).items())
 
     def _row_query(self, runs, time, key_id):
         # One statement over both tables: "t in log" is one indexed query,
-        # and sees one commit whole.
+        # and sees one commit whole. A row has NULL for a chunk's columns.
         refs = [run.ref for run in runs]
         key_filter = '' if key_id is None else ' AND key = ?'
         key_parameters = [] if key_id is None else [key_id]
-        parts = ['SELECT run, key, value, NULL, NULL, NULL, NULL, NULL '
-                 'FROM blocks_log_entries WHERE time = ? AND run IN {}{}'
-                 .format(sql.in_list(len(refs)), key_filter)]
+        parts = ['SELECT run, key, value{} FROM blocks_log_entries WHERE '
+                 'time = ? AND run IN {}{}'.format(
+                     ', NULL' * 10, sql.in_list(len(refs)), key_filter)]
         parameters = [time] + refs + key_parameters
         by_span = {}
         for run in runs:
@@ -75,10 +93,10 @@ class SQLiteReads(KeyIds):
                 by_span.setdefault(self._span(run), []).append(run.ref)
         for span, span_refs in sorted(by_span.items()):
             parts.append(
-                'SELECT run, key, first, kind, count, step, times, '
-                '"values" FROM blocks_log_chunks WHERE block = ? AND run IN '
-                '{} AND first <= ? AND last >= ?{}'.format(
-                    sql.in_list(len(span_refs)), key_filter))
+                'SELECT run, key, NULL, {} FROM blocks_log_chunks WHERE '
+                'block = ? AND run IN {} AND first <= ? AND last >= ?{}'
+                .format(self._chunk_columns(), sql.in_list(len(span_refs)),
+                        key_filter))
             parameters += [time // span] + span_refs + [time, time] + (
                 key_parameters)
         return ' UNION ALL '.join(parts), parameters
@@ -92,13 +110,14 @@ class SQLiteReads(KeyIds):
             for run in runs:
                 times.update(time for time, in self.db.query(
                     sql.SELECT_TIMES, (run.ref, start, stop, _DELETED)))
+                span = self._span(run)
                 # The keys of a block mostly share their times: each set of
-                # times is unpacked once.
-                for first, count, step, blob in set(
-                        row[1:3] + row[4:6] for row in self._chunks(
-                            run, None, start, stop, values=False)):
-                    times.update(chunks.unpack(first, count, step, blob,
-                                               b'', 'f')[0])
+                # times is unpacked once (a chunk's times checked, each).
+                unpacked = {}
+                for row in self._chunks(run, None, start, stop,
+                                        values=False):
+                    times.update(chunks.read_times(run.ref, span, row,
+                                                   unpacked, self._checked))
             if self._has_deletions(runs):
                 # A time whose every value is deleted, here or in a nearer
                 # run, holds nothing.
@@ -110,15 +129,33 @@ class SQLiteReads(KeyIds):
                             times.discard(time)
         return sorted(time for time in times if start <= time < stop)
 
+    def read_end(self, runs, start, stop):
+        if self.version is None:
+            return None
+        stop = min(stop, sql.STATUS_TIME)
+        ends = []
+        with self.db.reading():
+            for run in runs:
+                last, = self.db.query(sql.SELECT_LAST_ROW_TIME,
+                                      (run.ref, start, stop))[0]
+                ends.append(last)
+                span = self._span(run)
+                if span and stop > start:
+                    ends.extend(last for last, in self.db.query(
+                        sql.SELECT_LAST_CHUNK_TIME, (
+                            run.ref, start // span, (stop - 1) // span,
+                            stop, start)))
+        return chunks.end_of(ends, stop)
+
     def _chunks(self, run, key_ids, start, stop, values=True):
         span = self._span(run)
         if not span or stop <= start:
             return []
         keys = '' if key_ids is None else 'AND key IN ' + sql.in_list(
             len(key_ids))
-        query = sql.SELECT_CHUNKS.format(keys=keys)
-        if not values:
-            query = query.replace('"values"', "x''")
+        columns = self._chunk_columns(values).split(', ')
+        query = sql.SELECT_CHUNKS.format(
+            keys=keys, values=columns[8], checksum=columns[9])
         return self.db.query(query, [run.ref, start // span,
                                      (stop - 1) // span] + (key_ids or []))
 
@@ -153,5 +190,6 @@ class SQLiteReads(KeyIds):
         head = [(time, key, decode(stored)) for time, key, stored in
                 self.db.query(query, [run.ref, start, stop] + parameters)]
         return dict((self._key_name(key), column) for key, column in
-                    chunks.run_series(self._chunks(run, key_ids, start, stop),
-                                      head, start, stop).items())
+                    chunks.run_series(run.ref, self._span(run), self._chunks(
+                        run, key_ids, start, stop), head, start, stop,
+                        self._checked).items())

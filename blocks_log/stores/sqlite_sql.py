@@ -10,7 +10,8 @@ Blocks' 32-character uuid and key text on every row::
     blocks_log_keys(id, name UNIQUE)
     blocks_log_entries(run, time, key, value)        -- PK (run, time, key)
     blocks_log_chunks(run, block, key, first, last, count, kind, step,
-                      times, "values")     -- PK (run, block, key, first)
+                      times, "values", checksum)
+                                            -- PK (run, block, key, first)
 
 A run's status is stored in ``blocks_log_entries`` too, at the reserved
 time :data:`STATUS_TIME`: there it sorts right after the run's newest
@@ -32,15 +33,17 @@ numbers. Numbers of past blocks of ``span`` times are packed, per key, into
 Times below ``packed`` are packed: what is written there stays a row.
 
 Version 2 (blocks_log 0.1) lacks ``writer``, ``deletions``, ``span`` and the
-chunks: it is read as it is, and migrated when opened for writing.
+chunks; version 3 lacks the chunks' ``checksum`` (its chunks are checked
+without one, and mix no ints with floats). Both are read as they are, and
+migrated when opened for writing.
 
 """
 import functools
 import itertools
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Versions read; older ones are migrated when opened for writing.
-READABLE_VERSIONS = (2, 3)
+READABLE_VERSIONS = (2, 3, 4)
 # The largest SQLite integer: no iteration reaches it.
 STATUS_TIME = 2 ** 63 - 1
 
@@ -51,12 +54,29 @@ TABLES = {
     'blocks_log_keys': {'id', 'name'},
     'blocks_log_entries': {'run', 'time', 'key', 'value'},
     'blocks_log_chunks': {'run', 'block', 'key', 'first', 'last', 'count',
-                          'kind', 'step', 'times', 'values'},
+                          'kind', 'step', 'times', 'values', 'checksum'},
 }
-# What a version-2 file lacks.
-ADDED_IN_3 = {'blocks_log_runs': {'writer', 'deletions', 'span', 'packed',
-                                   'summary'}}
-TABLES_ADDED_IN_3 = {'blocks_log_chunks'}
+# The columns each version added to the tables of the one before, and the
+# tables it added.
+COLUMNS_ADDED = {
+    3: {'blocks_log_runs': {'writer', 'deletions', 'span', 'packed',
+                            'summary'}},
+    4: {'blocks_log_chunks': {'checksum'}},
+}
+TABLES_ADDED = {3: {'blocks_log_chunks'}}
+
+
+def tables_of(version):
+    """The tables of schema `version` and their columns."""
+    tables = dict((table, set(columns)) for table, columns in TABLES.items())
+    for later in range(version + 1, SCHEMA_VERSION + 1):
+        for table in TABLES_ADDED.get(later, ()):
+            del tables[table]
+        for table, columns in COLUMNS_ADDED.get(later, {}).items():
+            if table in tables:
+                tables[table] -= columns
+    return tables
+
 
 CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
            run INTEGER NOT NULL,
@@ -69,6 +89,7 @@ CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
            step INTEGER,
            times BLOB,
            "values" BLOB NOT NULL,
+           checksum INTEGER,
            PRIMARY KEY (run, block, key, first)) WITHOUT ROWID"""
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
@@ -94,16 +115,21 @@ CREATE_SCHEMA = (
            PRIMARY KEY (run, time, key)) WITHOUT ROWID""",
     CREATE_CHUNKS,
 )
-MIGRATE_2_TO_3 = (
-    "ALTER TABLE blocks_log_runs ADD COLUMN writer TEXT",
-    "ALTER TABLE blocks_log_runs ADD COLUMN deletions INTEGER NOT NULL "
-    "DEFAULT 0",
-    "ALTER TABLE blocks_log_runs ADD COLUMN span INTEGER",
-    "ALTER TABLE blocks_log_runs ADD COLUMN packed INTEGER NOT NULL "
-    "DEFAULT 0",
-    "ALTER TABLE blocks_log_runs ADD COLUMN summary TEXT",
-    CREATE_CHUNKS,
-)
+# The statements that bring a file of each version to the next.
+MIGRATIONS = {
+    2: (
+        "ALTER TABLE blocks_log_runs ADD COLUMN writer TEXT",
+        "ALTER TABLE blocks_log_runs ADD COLUMN deletions INTEGER NOT NULL "
+        "DEFAULT 0",
+        "ALTER TABLE blocks_log_runs ADD COLUMN span INTEGER",
+        "ALTER TABLE blocks_log_runs ADD COLUMN packed INTEGER NOT NULL "
+        "DEFAULT 0",
+        "ALTER TABLE blocks_log_runs ADD COLUMN summary TEXT",
+        CREATE_CHUNKS.replace('           checksum INTEGER,\n', ''),
+    ),
+    # Chunks of version 3 keep no checksum: NULL.
+    3: ("ALTER TABLE blocks_log_chunks ADD COLUMN checksum INTEGER",),
+}
 INSERT_SCHEMA_VERSION = (
     "INSERT OR REPLACE INTO blocks_log_meta (name, value) "
     "VALUES ('schema_version', ?)")
@@ -190,8 +216,18 @@ def in_list(count):
 # Chunks: written by the writer of a run, the rows they hold deleted in the
 # same transaction.
 INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, '
-                'last, count, kind, step, times, "values") '
-                'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+                'last, count, kind, step, times, "values", checksum) '
+                'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+# Version 3 to 4: the checksums of the chunks there are.
+SELECT_UNCHECKED_CHUNKS = ('SELECT run, key, block, first, last, count, kind, '
+                           'step, times, "values", checksum '
+                           'FROM blocks_log_chunks')
+SELECT_SPANS = "SELECT id, span FROM blocks_log_runs"
+UPDATE_CHECKSUM = ("UPDATE blocks_log_chunks SET checksum = ? WHERE run = ? "
+                   "AND block = ? AND key = ? AND first = ?")
+#: The columns of a chunk, in the order chunks.read takes them.
+CHUNK_COLUMNS = ('key, block, first, last, count, kind, step, times, '
+                 '"values", checksum')
 # The numbers of a span of times, packed into chunks and then deleted in
 # one sweep, in the same transaction.
 NUMBERS = ("(typeof(value) IN ('real', 'integer') OR value = "
@@ -216,22 +252,23 @@ def number_of(row):
 
 
 SELECT_PACKED = "SELECT packed FROM blocks_log_runs WHERE id = ?"
-SELECT_CHUNKS = ('SELECT key, first, count, kind, step, times, "values" '
-                 'FROM blocks_log_chunks WHERE run = ? AND block >= ? '
-                 'AND block <= ? {keys} ORDER BY block, key, first')
-SELECT_CHUNKS_OF_KEY = (
-    'SELECT key, first, count, kind, step, times, "values" '
-    'FROM blocks_log_chunks WHERE run = ? AND key = ? '
-    'AND last >= ? AND first < ? ORDER BY block, first')
-SELECT_CHUNK_TIMES = ("SELECT DISTINCT block FROM blocks_log_chunks "
-                      "WHERE run = ? AND block >= ? AND block <= ?")
+# {checksum} is NULL in a file of version 3; {values} NULL where only the
+# times are read.
+SELECT_CHUNKS = ('SELECT key, block, first, last, count, kind, step, times, '
+                 '{values}, {checksum} FROM blocks_log_chunks WHERE run = ? '
+                 'AND block >= ? AND block <= ? {keys} '
+                 'ORDER BY block, key, first')
 
 # Reads of one run: the store merges a lineage run by run. The time bounds
 # keep STATUS_TIME out.
-SELECT_ROW = ("SELECT run, key, value FROM blocks_log_entries "
-              "WHERE time = ? AND run IN {runs}")
-SELECT_ROW_KEY = ("SELECT run, key, value FROM blocks_log_entries "
-                  "WHERE time = ? AND key = ? AND run IN {runs}")
+# Where the values of a run in a range of times end: its last row, and the
+# last time of the chunks of its last block (whose first is in the range).
+SELECT_LAST_ROW_TIME = ("SELECT max(time) FROM blocks_log_entries "
+                        "WHERE run = ? AND time >= ? AND time < ?")
+SELECT_LAST_CHUNK_TIME = (
+    "SELECT last FROM blocks_log_chunks WHERE run = ? AND block >= ? AND "
+    "block <= ? AND first < ? AND last >= ? ORDER BY block DESC, last DESC "
+    "LIMIT 1")
 SELECT_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
                 "WHERE run = ? AND time >= ? AND time < ? "
                 "AND value IS NOT ?")

@@ -8,6 +8,7 @@ import math
 
 from blocks_log import runs
 from blocks_log.analysis import is_number
+from blocks_log.cli.common import read_series
 
 #: Points a series sends at most (two per bucket of times: its smallest and
 #: largest value), whatever the length of the run.
@@ -148,7 +149,7 @@ def series(source, query):
     for uuid in uuids:
         log = _open(source, uuid)
         try:
-            columns = log.series(keys, start, stop)
+            columns = read_series(log, keys, start, stop)
             status = log.status
             answer[log.h_uuid] = {
                 'keys': dict((key, downsample(times, values, points))

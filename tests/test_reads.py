@@ -1,0 +1,237 @@
+"""Every read against a plain dict: random mixes of ints, floats, NaN and
+inf, big ints and strings, sparse keys, late writes into past rows and
+resumed runs, across block edges (four times a block, so that most values
+are read from chunks), on SQLite and PostgreSQL (issue 19).
+
+A wrong number read back without an error is the worst defect there is:
+``history``, ``series`` and ``to_dataframe`` over random ranges,
+``records``, ``log[t]``, ``len`` and iteration, and ``blocks-log export``
+are each checked against the dict the same writes make, through the
+writer and through a reader of its own.
+
+"""
+import csv
+import io
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blocks_log import cli
+from blocks_log.stores import chunks
+
+from conftest import backend_factories, use_backend
+
+#: Times per block: small, so that a run of a few dozen iterations crosses
+#: many block edges and most values are read from chunks.
+SPAN = 4
+KEYS = ['loss', 'acc', 'lr', 'rare', 'alternating']
+NUMBERS = st.one_of(
+    st.integers(min_value=-2 ** 63, max_value=2 ** 63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, 1, 0.0, 0.37, -0.0, float('nan')]))
+VALUES = st.one_of(
+    NUMBERS, NUMBERS, NUMBERS, NUMBERS,
+    st.integers(min_value=2 ** 63, max_value=2 ** 70),  # a JSON row
+    st.sampled_from(['text', None]))
+ITERATION = st.fixed_dictionaries({
+    'values': st.dictionaries(st.sampled_from(KEYS[:3]), VALUES,
+                              max_size=3),
+    # A key logged now and then, and writes into past rows.
+    'rare': st.one_of(st.none(), st.none(), st.none(), VALUES),
+    'late': st.lists(st.tuples(st.integers(0, 40), st.sampled_from(KEYS),
+                               VALUES), max_size=1),
+    'resume': st.integers(0, 11).map(lambda number: number == 0),
+})
+PLANS = st.fixed_dictionaries({
+    'iterations': st.lists(ITERATION, min_size=1, max_size=40),
+    'commit_every': st.sampled_from([1, 1, 3, 50]),
+    # A metric that is 0 at one iteration and 0.37 at the next: ints and
+    # floats interleaved in each block.
+    'alternate': st.booleans(),
+    'ranges': st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 45)),
+                                 st.one_of(st.none(), st.integers(0, 45))),
+                       max_size=3),
+})
+
+
+def same(a, b):
+    """Equal and of the same type, NaN equal to NaN, -0.0 not 0.0."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b))
+    return a == b
+
+
+def write(log, plan):
+    """Carry out `plan` on `log`; return the dict it must then hold."""
+    model = {}
+    for step in plan['iterations']:
+        log.status['iterations_done'] += 1
+        time = log.status['iterations_done']
+        values = dict(step['values'])
+        if plan['alternate']:
+            values['alternating'] = time % 7 if time % 2 else time * 0.37
+        if step['rare'] is not None:
+            values['rare'] = step['rare']
+        for key, value in values.items():
+            log.current_row[key] = value
+            model.setdefault(time, {})[key] = value
+        for late, key, value in step['late']:
+            log[late][key] = value
+            model.setdefault(late, {})[key] = value
+        if step['resume']:
+            log.resume()
+    return model
+
+
+def in_range(time, start, stop):
+    return (start is None or time >= start) and (stop is None or time < stop)
+
+
+def check_reads(log, model, ranges):
+    """Every read of `log` against `model` (time -> {key: value})."""
+    times = sorted(model)
+    assert list(log) == times and len(log) == len(times)
+    for time in range(max(times + [0]) + 2):
+        row = dict(log[time])
+        expected = model.get(time, {})
+        assert set(row) == set(expected), time
+        for key, value in expected.items():
+            assert same(log[time][key], value), (time, key)
+            assert same(row[key], value), (time, key)
+    for key in KEYS:
+        expected = sorted((time, values[key]) for time, values in
+                          model.items() if key in values)
+        history = log.history(key)
+        assert [time for time, _ in history] == [time for time, _ in expected]
+        assert all(same(a, b) for (_, a), (_, b) in zip(history, expected))
+    records = list(log.records())
+    assert [time for time, _, _ in records] == sorted(
+        time for time, _, _ in records)
+    assert sorted(records, key=repr) == sorted(
+        [(time, key, value) for time in model
+         for key, value in model[time].items()], key=repr) or all(
+             same(a[2], b[2]) for a, b in zip(
+                 sorted(records, key=lambda r: r[:2]),
+                 sorted([(time, key, value) for time in model
+                         for key, value in model[time].items()],
+                        key=lambda r: r[:2])))
+    for start, stop in ranges + [(None, None)]:
+        columns = log.series(None, start, stop)
+        for key, (series_times, values) in columns.items():
+            expected = [(time, model[time][key]) for time in times
+                        if key in model[time] and in_range(time, start, stop)]
+            assert list(series_times) == [time for time, _ in expected]
+            assert all(same(a, b) for a, (_, b) in zip(values, expected))
+        assert set(key for key, (t, _) in columns.items() if len(t)) == set(
+            key for time in times if in_range(time, start, stop)
+            for key in model[time])
+        check_frame(log, model, start, stop)
+
+
+def check_frame(log, model, start, stop):
+    try:
+        frame = log.to_dataframe(start=start, stop=stop)
+    except ImportError:
+        return  # no pandas here: the bare environment
+    import pandas
+    times = [time for time in sorted(model) if in_range(time, start, stop)]
+    assert list(frame.index) == times
+    for time in times:
+        for key in frame.columns:
+            cell = frame.at[time, key]
+            if key not in model[time]:
+                assert cell is None or pandas.isna(cell), (time, key)
+                continue
+            expected = model[time][key]
+            if expected is None:  # pandas' None in a column of numbers
+                assert cell is None or pandas.isna(cell), (time, key)
+                continue
+            assert cell == expected or (
+                cell is not None and not isinstance(cell, str) and
+                expected is not None and not isinstance(expected, str) and
+                math.isnan(cell) and math.isnan(expected)), (time, key)
+
+
+def check_export(source, uuid, model):
+    """``blocks-log export SOURCE RUN --format csv``: a row per time that
+    holds a value, each cell the value as written (floats exactly)."""
+    out = io.StringIO()
+    assert cli.main(['export', source, uuid, '--format', 'csv'], out) == 0
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    header, body = rows[0], rows[1:]
+    assert [int(row[0]) for row in body] == sorted(model)
+
+    def cell(value):
+        if value is None:
+            return ''
+        return repr(value) if isinstance(value, float) else str(value)
+    for row in body:
+        values = model[int(row[0])]
+        assert dict((key, text) for key, text in zip(header[1:], row[1:])
+                    if text) == dict((key, cell(value)) for key, value in
+                                     values.items() if cell(value))
+
+
+def run_plans(backend, tmp_path_factory, dsn, examples):
+    counter = []
+
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(PLANS)
+    def test(plan):
+        counter.append(None)
+        factories = backend_factories(tmp_path_factory.mktemp('reads'), dsn)
+        log = factories[backend](commit_every=plan['commit_every'])
+        try:
+            model = write(log, plan)
+            check_reads(log, model, plan['ranges'])
+            log.flush()
+            source = getattr(log, 'database', None) or log.dsn
+            with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+                check_reads(reader, model, plan['ranges'])
+            if backend != 'postgresql':
+                check_export(source, log.h_uuid, model)
+        finally:
+            log.close()
+    test()
+    assert counter
+
+
+@pytest.mark.parametrize('backend', ['sqlite-chunked', 'postgresql'])
+def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
+                                      monkeypatch, request):
+    dsn = use_backend(backend, monkeypatch, request)
+    monkeypatch.setattr(chunks, 'SPAN', SPAN)
+    run_plans(backend, tmp_path_factory, dsn,
+              examples=150 if backend != 'postgresql' else 40)
+
+
+def test_a_metric_that_is_0_then_0_37(tmp_path, monkeypatch):
+    # The case of issue 19: ints and floats in one block of one key.
+    monkeypatch.setattr(chunks, 'SPAN', 256)
+    from blocks_log import SQLiteLog
+    path = str(tmp_path / 'mixed.sqlite')
+    model = {}
+    with SQLiteLog(path) as log:
+        for time in range(1, 600):
+            log.status['iterations_done'] = time
+            model[time] = {'m': 0 if time % 2 else 0.37 * time}
+            log.current_row['m'] = model[time]['m']
+    with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+        check_reads(reader, model, [(100, 200), (255, 257), (None, 513)])
+        assert len(reader.to_dataframe(start=100, stop=200)
+                   if _has_pandas() else range(100)) == 100
+    check_export(path, log.h_uuid, model)
+
+
+def _has_pandas():
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True
