@@ -303,7 +303,7 @@ def _array_from_parts(dtype, shape, data):
     return numpy.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def encode(value, key=None, allow_pickle=False):
+def encode(value, key=None, allow_pickle=False, max_size=None):
     """Return the SQL value that stores `value`.
 
     Parameters
@@ -313,6 +313,8 @@ def encode(value, key=None, allow_pickle=False):
         Named in the error message.
     allow_pickle : bool
         Pickle what has no encoding of its own instead of refusing it.
+    max_size : int, optional
+        The most bytes a stored text or BLOB may take (a store's limit).
 
     Returns
     -------
@@ -324,8 +326,9 @@ def encode(value, key=None, allow_pickle=False):
         If `value` (or anything inside it) has no encoding and
         `allow_pickle` is false; the message names `key` and the type.
     ValueError
-        If `value` holds a string with lone surrogates, holds itself, or is
-        nested deeper than :data:`MAX_DEPTH`.
+        If `value` holds a string with lone surrogates, holds itself, is
+        nested deeper than :data:`MAX_DEPTH`, or stored would take more
+        than `max_size` bytes.
 
     """
     kind = type(value)
@@ -339,12 +342,24 @@ def encode(value, key=None, allow_pickle=False):
     elif kind is str:
         if not value.isascii():
             check_text(value, key)
+        if max_size is not None and len(value) > max_size // 4:
+            _check_size(len(value.encode('utf-8')), key, max_size)
         return value
     elif value is None:
         return value
     elif kind is bytes:
+        if max_size is not None:
+            _check_size(len(value) + 1, key, max_size)
         return BYTES_TAG + value
-    elif _is_array(value) and value.shape != ():
+    stored = _encode_other(value, kind, key, allow_pickle)
+    if max_size is not None and type(stored) in (str, bytes):
+        _check_size(len(stored), key, max_size)
+    return stored
+
+
+def _encode_other(value, kind, key, allow_pickle):
+    # encode() of what is not a native value.
+    if _is_array(value) and value.shape != ():
         try:
             dtype, shape, data = _array_parts(value, key)
         except TypeError:
@@ -364,6 +379,13 @@ def encode(value, key=None, allow_pickle=False):
         return encode(structure, key, allow_pickle)
     return JSON_TAG + json.dumps(structure, separators=(',', ':'),
                                  ensure_ascii=False).encode('utf-8')
+
+
+def _check_size(size, key, max_size):
+    if size > max_size:
+        raise ValueError('cannot store the value{}: it takes {:,} bytes, and '
+                         'this store holds at most {:,} in one value'.format(
+                             _where(key), size, max_size))
 
 
 def encode_json(value):

@@ -6,7 +6,9 @@ typed as it was (values the copy cannot decode, such as pickles read
 without the opt-in, are copied as they are stored). Runs are copied
 parents first, so that the lineage holds in the copy. Copying again
 changes nothing: a run the destination holds is left as it is, unless an
-earlier copy of it was interrupted, which is then finished.
+earlier copy of it was interrupted, or made while the run was still being
+written, which is then finished (from the first iteration it may have
+missed).
 
 """
 import sys
@@ -79,7 +81,9 @@ def copy_runs(sources, destination, uuids=None, progress=None):
     -------
     list of (str, str)
         For each run: its uuid and ``'copied'``, ``'finished'`` (an
-        interrupted copy) or ``'present'``.
+        interrupted copy, or one of a run then being written), ``'present'``
+        or ``'copied so far'`` (the run is being written: a later copy
+        finishes it).
 
     Raises
     ------
@@ -98,22 +102,39 @@ def copy_runs(sources, destination, uuids=None, progress=None):
     for uuid in order:
         store, run = found[uuid]
         present = destination.find_run(uuid)
-        if present is not None and _COPYING not in destination.read_status(
-                present):
-            results.append((uuid, 'present'))
-            continue
+        start = 0
+        if present is not None:
+            start = destination.read_status(present).get(_COPYING)
+            if start is None:
+                results.append((uuid, 'present'))
+                continue
+            if type(start) is not int:  # a copy of 0.2.0.dev0: True
+                start = 0
+        # Whether a writer holds it, asked before its status is read: the
+        # times below the iterations done that status says are whole.
+        live = store.is_written(run)
+        values = store.read_status(run)
         status = dict((key, _stored(value)) for key, value in
-                      store.read_status(run).items())
-        interrupted = present is not None
-        if not interrupted:
-            present = destination.create_run(
+                      values.items())
+        if present is None:
+            created = destination.create_run(
                 uuid, run.parent, dict(status, **{
-                    _COPYING: codec.encode(True)}), None, created=run.created)
-        _copy_values(store, run, destination, present, progress)
-        destination.write(present, [], status, set([_COPYING]))
-        destination.compact(present)
-        destination.release_run(present, None)
-        results.append((uuid, 'finished' if interrupted else 'copied'))
+                    _COPYING: codec.encode(0)}), None, created=run.created)
+        _copy_values(store, run, destination, present or created, progress,
+                     start)
+        if live:
+            # A later copy goes on from the first iteration not whole now.
+            done = values.get('iterations_done')
+            again = max(start, done if type(done) is int else 0)
+            destination.write(present or created, [], dict(status, **{
+                _COPYING: codec.encode(again)}), set())
+        else:
+            destination.write(present or created, [], status,
+                              set([_COPYING]))
+        destination.compact(present or created)
+        destination.release_run(present or created, None)
+        results.append((uuid, 'copied so far' if live else
+                        'copied' if present is None else 'finished'))
     return results
 
 
@@ -135,8 +156,9 @@ def _parents_first(found, uuids):
     return order
 
 
-def _copy_values(store, run, destination, copy, progress):
-    columns = store.read_series([run], None, 0, store.max_time)
+def _copy_values(store, run, destination, copy, progress, start=0):
+    # The values of `run` from time `start` on.
+    columns = store.read_series([run], None, start, store.max_time)
     total = sum(len(times) for times, _ in columns.values())
     entries, done = [], 0
     records = sorted((time, key, value) for key, (times, values) in

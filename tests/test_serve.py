@@ -289,17 +289,20 @@ def test_serving_never_writes_to_the_store(tmp_path):
                 assert get(server, page)[0] in (200, 404)
 
     def stored():
-        # The -shm file is SQLite's shared index of the WAL, where every
-        # reader of a file being written marks what it reads: not data.
+        # SQLite's -shm index of the WAL is shared within a process: a
+        # reader in the writer's own process (as here) marks what it reads
+        # in its writer's map. (A reading process never writes it:
+        # test_misuse.TestReadOnly.)
         return dict((name, state) for name, state in file_state(
             path).items() if not name.endswith('-shm'))
     before = stored()
-    assert set(before) == {'live.sqlite', 'live.sqlite-wal'}
+    assert set(before) == {'live.sqlite', 'live.sqlite-wal',
+                           'live.sqlite-claims'}
     served_everything()
     assert stored() == before
     log.close()
     before = file_state(path)
-    assert list(before) == ['live.sqlite']
+    assert list(before) == ['live.sqlite', 'live.sqlite-claims']
     served_everything()
     assert file_state(path) == before
 
@@ -380,9 +383,15 @@ def test_the_serve_command_prints_its_address(demo_database):
         process.communicate(timeout=30)
 
 
-def test_another_host_than_loopback_is_warned_about(demo_database):
+def test_another_host_than_loopback_needs_public_and_is_warned_about(
+        demo_database):
+    refused = serve_process(demo_database, '--port', '0', '--host',
+                            '0.0.0.0')
+    _, errors = refused.communicate(timeout=30)
+    assert refused.returncode == 2 and '--public' in errors
+    assert len(errors.strip().splitlines()) == 1
     process = serve_process(demo_database, '--port', '0',
-                            '--host', '0.0.0.0')
+                            '--host', '0.0.0.0', '--public')
     try:
         assert process.stdout.readline().startswith('serving ')
     finally:

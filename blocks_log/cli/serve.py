@@ -9,6 +9,11 @@ from blocks_log.errors import LogError
 
 def cmd_serve(args, out):
     from blocks_log.web.server import Server
+    if not _loopback(args.host) and not args.public:
+        raise common.UsageError(
+            '--host {} is not this machine only: anyone who can reach it '
+            'would read the runs (there is no password); add --public to '
+            'serve them there'.format(args.host))
     try:
         runs.list_runs(args.source)  # a SOURCE that cannot be read: exit 2
     except (LogError, ValueError, OSError) as error:
@@ -58,8 +63,12 @@ def add_commands(command):
     common.add_source(parser, runs=None, trust=False)
     parser.add_argument('--host', default='127.0.0.1',
                         help='the address to listen on (default: '
-                             '%(default)s, this machine only; another one '
-                             'shows the runs to its whole network)')
+                             '%(default)s, this machine only; ::1 for IPv6; '
+                             'another one needs --public)')
+    parser.add_argument('--public', action='store_true',
+                        help='allow a --host that is not this machine only: '
+                             'the runs are then shown to its whole network, '
+                             'without a password')
     parser.add_argument('--port', type=_port, default=8000,
                         help='the port (default: %(default)s; 0 picks a free '
                              'one)')

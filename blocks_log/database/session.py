@@ -74,6 +74,7 @@ class Session(MergedReads):
         self.commit_every = commit_every
         self.allow_pickle = store.allow_pickle
         self.max_time = store.max_time
+        self.max_size = store.max_value_size
         self.max_pending = MAX_PENDING
         self.lock = threading.RLock()
         self.known_keys = set()
@@ -184,7 +185,7 @@ class Session(MergedReads):
         """`value` as stored; refuses what the store cannot hold."""
         if type(key) is not str or key not in self.known_keys:
             self.admit_key(key)
-        return codec.encode(value, key, self.allow_pickle)
+        return codec.encode(value, key, self.allow_pickle, self.max_size)
 
     def admit_key(self, key):
         """Check a key not written before (see :func:`codec.check_key`)."""
@@ -220,7 +221,7 @@ class Session(MergedReads):
     def set_status(self, key, value):
         if type(key) is not str or key not in self.known_keys:
             self.admit_key(key)
-        stored = codec.encode(value, key, self.allow_pickle)
+        stored = codec.encode(value, key, self.allow_pickle, self.max_size)
         with self.lock:
             if not self.writable:
                 self.refuse_writes()
@@ -327,7 +328,8 @@ class Session(MergedReads):
 
     def _store_changed_in_place(self, key, stored):
         try:
-            now = codec.encode(self.values[key], key, self.allow_pickle)
+            now = codec.encode(self.values[key], key, self.allow_pickle,
+                               self.max_size)
         except (TypeError, ValueError) as error:
             warnings.warn('status[{!r}] was changed in place into what cannot '
                           'be stored ({}); its last stored value is kept, '

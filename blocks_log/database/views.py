@@ -68,7 +68,8 @@ class DatabaseRow(MutableMapping):
             session.admit_key(key)
         if type(value) is not float or value != value:
             # NaN included: SQL would store it as NULL.
-            value = _encode(value, key, session.allow_pickle)
+            value = _encode(value, key, session.allow_pickle,
+                            session.max_size)
         pending = session.pending
         # One append, atomic under the GIL: a write takes no lock, and a
         # flush commits only the prefix it saw. Refused, with the reason,

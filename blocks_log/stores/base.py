@@ -67,6 +67,9 @@ class Store(object):
         Whether reads unpickle pickled values.
     max_time : int
         Times must be below this (a store may keep the status above).
+    max_value_size : int or None
+        The most bytes one stored text or BLOB may take here (``None``: no
+        bound but memory's).
 
     """
     name = None
@@ -75,6 +78,7 @@ class Store(object):
     allow_pickle = False
     #: Times must be below this.
     max_time = 2 ** 63 - 1
+    max_value_size = None
 
     # Runs.
 

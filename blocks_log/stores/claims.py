@@ -1,17 +1,34 @@
 """Claims: which handle writes a run, and whether it is still there.
 
 A writable handle records a claim on its run (host, process id, the
-process's start time and a random handle id); a second writable open of the
-run is refused while the claim is held. A claim is stale, and taken over,
-when its process has ended (a ``kill -9`` leaves its claim behind), when its
-process id was reused by another process, or when it names a handle of this
-process that is closed or was garbage-collected.
+process's start time and a random handle id), which says who writes it;
+a second writable open of the run is refused while the claim is held.
+
+Whether it is held is the kernel's or the server's to say, wherever they
+can: an SQLite file's writer holds a lock on one byte (the run's id) of a
+file beside the database (:class:`FileClaim`), and a PostgreSQL writer's
+session an advisory lock (see :mod:`.postgresql_sql`). Either is let go
+when its process ends, however it ends, and holds across PID namespaces
+(containers on one host), which a process id does not. Elsewhere (a
+database in memory, a system without such locks) a claim is stale when its
+process has ended, when its process id was reused by another process, or
+when it names a handle of this process that is closed or was
+garbage-collected.
 
 """
+import contextlib
+import errno
 import json
 import os
 import socket
+import struct
+import sys
 import uuid
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (not a POSIX system)
+    fcntl = None
 
 from blocks_log.errors import RunInUseError
 
@@ -118,3 +135,122 @@ def in_use(store_name, run_uuid, claim):
         '{}: run {} is being written by {}; open it with read_only=True to '
         'read it, or wait until that writer closes it'.format(
             store_name, run_uuid, describe(claim)))
+
+
+#: The file beside a database whose bytes its writers lock.
+CLAIMS_SUFFIX = '-claims'
+# Linux's open file description locks: held by what a fork shares (a
+# child writes on for its parent), let go when the last descriptor of it
+# closes (never by another handle's close, as a process's locks are), and
+# seen by every process on the host. struct flock of 64-bit Linux.
+_OFD = hasattr(fcntl, 'F_OFD_SETLK') and sys.maxsize > 2 ** 32
+_FLOCK = struct.Struct('hhqqi4x')
+
+
+def file_claims(database):
+    """Whether writers of the SQLite file `database` claim runs with
+    :class:`FileClaim` (a file, on a system with such locks)."""
+    return bool(_OFD) and database != ':memory:'
+
+
+class FileClaim(object):
+    """A run of an SQLite file held: a lock on byte `ref` (the run's id) of
+    the file ``database + CLAIMS_SUFFIX``, made by the first writer.
+
+    Use :meth:`take`; :meth:`let_go` to release it.
+
+    """
+    __slots__ = ('descriptor',)
+
+    def __init__(self, descriptor):
+        self.descriptor = descriptor
+
+    @classmethod
+    def take(cls, database, ref):
+        """The claim on run `ref` of `database`, or ``None`` if another
+        handle (of any process) holds it.
+
+        Raises
+        ------
+        OSError
+            If the claims file cannot be made or opened.
+        """
+        path = database + CLAIMS_SUFFIX
+        try:
+            mode = os.stat(database).st_mode & 0o666
+        except OSError:
+            mode = 0o644
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+        try:
+            fcntl.fcntl(descriptor, fcntl.F_OFD_SETLK, _FLOCK.pack(
+                fcntl.F_WRLCK, os.SEEK_SET, ref, 1, 0))
+        except OSError as error:
+            os.close(descriptor)
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                return None
+            raise
+        return cls(descriptor)
+
+    def let_go(self):
+        """Release the run: this handle's descriptor is closed (a forked
+        child that shares it holds the run until it closes its own)."""
+        if self.descriptor is not None:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
+def file_held(database, ref):
+    """Whether a :class:`FileClaim` holds run `ref` of `database`; ``None``
+    if no writer made its claims file (so no claim of this kind holds
+    it). Opens the file read-only, and changes nothing."""
+    try:
+        descriptor = os.open(database + CLAIMS_SUFFIX, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        found = fcntl.fcntl(descriptor, fcntl.F_OFD_GETLK, _FLOCK.pack(
+            fcntl.F_WRLCK, os.SEEK_SET, ref, 1, 0))
+    finally:
+        os.close(descriptor)
+    return _FLOCK.unpack(found)[0] != fcntl.F_UNLCK
+
+
+# A byte of the claims file beyond any run's id: readers of the database
+# lock it shared while they open it, and its last writer exclusively while
+# it closes (when SQLite deletes the -wal and -shm files), so that a
+# reader never opens a -wal file that is being deleted (SQLite would make
+# it again, empty, and find no -shm beside it).
+_GATE = 2 ** 62
+
+
+@contextlib.contextmanager
+def _gate(database, kind, flags):
+    if not file_claims(database):
+        yield
+        return
+    try:
+        descriptor = os.open(database + CLAIMS_SUFFIX, flags)
+    except OSError:  # no writer made it: no writer of ours to wait for
+        yield
+        return
+    try:
+        try:
+            fcntl.fcntl(descriptor, fcntl.F_OFD_SETLKW, _FLOCK.pack(
+                kind, os.SEEK_SET, _GATE, 1, 0))
+        except OSError:
+            pass  # a file system without such locks: as before them
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def opening(database):
+    """``with opening(database):`` around a reader's opening of an SQLite
+    file: no writer closes it meanwhile. Makes no file."""
+    return _gate(database, fcntl.F_RDLCK if fcntl else None, os.O_RDONLY)
+
+
+def closing(database):
+    """``with closing(database):`` around a writer's closing of its
+    connection to an SQLite file: no reader opens it meanwhile."""
+    return _gate(database, fcntl.F_WRLCK if fcntl else None, os.O_RDWR)

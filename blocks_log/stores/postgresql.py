@@ -53,6 +53,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
     """
     writable_runs = True
     max_time = sql.STATUS_TIME
+    #: A value is sent as text in an array literal (a BLOB as hex, twice
+    #: its size), and the server takes no text over 1 GB.
+    max_value_size = 2 ** 28
 
     def __init__(self, dsn, read_only=False, synchronous_commit='on',
                  allow_pickle=False):

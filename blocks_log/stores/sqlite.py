@@ -7,7 +7,8 @@ All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
 """
 import time as _time
 
-from blocks_log.errors import LogDatabaseError, SchemaVersionError
+from blocks_log.errors import (LogDatabaseError, LogWriteError,
+                               SchemaVersionError)
 from blocks_log.stores import chunks, claims, sqlite_sql as sql
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
@@ -62,8 +63,13 @@ class SQLiteStore(SQLiteReads, Store):
         self._spans = {}
         # ref -> chunks.Packing of each run this store writes.
         self._packing = {}
+        # ref -> claims.FileClaim of each run this store writes.
+        self._held = {}
         try:
             self._inspect()
+            # SQLite's bound on a text, a BLOB and a row, less what the
+            # rest of a row of entries takes.
+            self.max_value_size = self.db.max_length() - 1024
         except BaseException:
             self.db.close()
             raise
@@ -160,14 +166,22 @@ class SQLiteStore(SQLiteReads, Store):
             self._run_query(sql.SELECT_RUNS))]
 
     def create_run(self, uuid, parent, status, claim, created=None):
-        with self.db.transaction() as connection:
-            self._prepare(connection)
-            ref = connection.execute(sql.INSERT_RUN, (
-                uuid, parent, created or _time.time(), claim,
-                chunks.SPAN)).lastrowid
-            rows, new_ids = self._rows(connection, ref, [], status)
-            for statement, parameters in sql.upsert_entries(rows):
-                connection.execute(statement, parameters)
+        ref = None
+        try:
+            with self.db.transaction() as connection:
+                self._prepare(connection)
+                ref = connection.execute(sql.INSERT_RUN, (
+                    uuid, parent, created or _time.time(), claim,
+                    chunks.SPAN)).lastrowid
+                rows, new_ids = self._rows(connection, ref, [], status)
+                for statement, parameters in sql.upsert_entries(rows):
+                    connection.execute(statement, parameters)
+                if claim is not None:
+                    # Before the run exists for others: nobody holds it.
+                    self._hold(ref, uuid, connection)
+        except BaseException:
+            self._let_go(ref)
+            raise
         self.version = sql.SCHEMA_VERSION
         self._key_ids.update(new_ids)
         run = self.find_run(uuid)
@@ -175,32 +189,66 @@ class SQLiteStore(SQLiteReads, Store):
         return run
 
     def claim_run(self, run, claim, is_stale):
-        with self.db.transaction() as connection:
-            self._prepare(connection)
-            writer, = connection.execute(sql.SELECT_WRITER,
-                                         (run.ref,)).fetchone()
-            if writer is not None and writer != claim and not is_stale(
-                    writer):
-                raise claims.in_use(self.name, run.uuid, writer)
-            connection.execute(sql.SET_WRITER, (claim, run.ref))
-            packed, = connection.execute(sql.SELECT_PACKED,
-                                         (run.ref,)).fetchone()
+        held = claims.file_claims(self.name)
+        if held:
+            self._hold(run.ref, run.uuid)
+        try:
+            with self.db.transaction() as connection:
+                self._prepare(connection)
+                writer, = connection.execute(sql.SELECT_WRITER,
+                                             (run.ref,)).fetchone()
+                if not held and writer is not None and writer != claim and (
+                        not is_stale(writer)):
+                    raise claims.in_use(self.name, run.uuid, writer)
+                connection.execute(sql.SET_WRITER, (claim, run.ref))
+                packed, = connection.execute(sql.SELECT_PACKED,
+                                             (run.ref,)).fetchone()
+        except BaseException:
+            self._let_go(run.ref)
+            raise
         self.version = sql.SCHEMA_VERSION
         # A run of blocks_log 0.1 has no span: it stays rows.
         span = self._spans.get(run.ref)
         if span:
             self._packing[run.ref] = chunks.Packing(span, packed)
 
+    def _hold(self, ref, uuid, connection=None):
+        # The file claim on run `ref`, if this file's writers make them.
+        if not claims.file_claims(self.name):
+            return
+        try:
+            held = claims.FileClaim.take(self.name, ref)
+        except OSError as error:
+            raise LogWriteError('{}: cannot claim run {} ({})'.format(
+                self.name, uuid, error))
+        if held is None:
+            query = connection.execute if connection else self.db.query
+            rows = list(query(sql.SELECT_WRITER, (ref,)))
+            raise claims.in_use(self.name, uuid, rows[0][0] if rows else None)
+        self._held[ref] = held
+
+    def _let_go(self, ref):
+        held = self._held.pop(ref, None)
+        if held is not None:
+            held.let_go()
+
     def is_written(self, run):
+        if claims.file_claims(self.name):
+            held = claims.file_held(self.name, run.ref)
+            if held is not None:
+                return held
         found = self.find_run(run.uuid)
         return bool(found and found.writer and not claims.is_stale(
             found.writer))
 
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)
-        with self.db.transaction() as connection:
-            connection.execute(sql.RELEASE_WRITER, (
-                summary_text(summary), run.ref, claim))
+        try:
+            with self.db.transaction() as connection:
+                connection.execute(sql.RELEASE_WRITER, (
+                    summary_text(summary), run.ref, claim))
+        finally:
+            self._let_go(run.ref)
 
     # Writing.
 
@@ -269,6 +317,8 @@ class SQLiteStore(SQLiteReads, Store):
         return self.db.data_version()
 
     def close(self):
+        for ref in list(self._held):
+            self._let_go(ref)
         self.db.close()
 
     def before_fork(self):

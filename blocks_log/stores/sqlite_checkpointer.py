@@ -1,4 +1,4 @@
-"""WAL checkpoints, off the training thread.
+"""WAL checkpoints, off the training thread, and a -wal file kept small.
 
 In WAL mode a commit appends to the -wal file, and a checkpoint copies those
 pages back into the database and syncs it to disk. SQLite runs one at the
@@ -9,6 +9,16 @@ a thread of the store's, with a connection of its own, runs a PASSIVE
 checkpoint every :data:`COMMITS` commits instead, which waits for nobody
 and which nobody waits for; SQLite's C code runs it without the GIL.
 
+A PASSIVE checkpoint copies what no reader still reads; while writers keep
+writing, it may never catch up, and the -wal file grows (480 MB beside a
+database of 6 MB, after 64 writers). Past :data:`MAX_WAL_BYTES`, the thread
+runs a TRUNCATE checkpoint instead: it waits for the writers and readers of
+the moment (each writes or reads one commit, a few milliseconds) and
+empties the -wal file. A writer that lets the file go does the same if the
+file is that large; and when the WAL starts again from its beginning, its
+file is cut down to :data:`JOURNAL_SIZE_LIMIT` (SQLite's
+``journal_size_limit``).
+
 """
 import os
 import sqlite3
@@ -17,9 +27,23 @@ import threading
 #: Commits between two checkpoints: a training iteration writes 3 or 4
 #: pages of 1 KiB, so about SQLite's own 1,000 pages.
 COMMITS = 250
+#: A -wal file larger than this is emptied by a TRUNCATE checkpoint.
+MAX_WAL_BYTES = 16 * 2 ** 20
+#: What a -wal file is cut down to when the WAL starts again.
+JOURNAL_SIZE_LIMIT = 4 * 2 ** 20
 #: A -wal file this large is checkpointed in the writer's thread: the
 #: thread could not keep up, or could not run.
-MAX_WAL_BYTES = 64 * 2 ** 20
+STUCK_WAL_BYTES = 4 * MAX_WAL_BYTES
+#: Seconds a writer letting its file go waits to empty its -wal file.
+CLOSING_WAIT = 1.0
+
+
+def wal_size(path):
+    """The size of the -wal file of the database at `path` (0 if none)."""
+    try:
+        return os.path.getsize(path + '-wal')
+    except OSError:
+        return 0
 
 
 class Checkpointer(object):
@@ -36,13 +60,21 @@ class Checkpointer(object):
     def __init__(self, path, connect):
         self.path = path
         self._connect = connect
-        self._wake = threading.Event()
-        # Held while a checkpoint runs: a fork waits for it to end.
-        self.lock = threading.Lock()
+        self._make_locks()
         self._thread = None
         self._pid = None
         self._commits = 0
         self._closed = False
+
+    def _make_locks(self):
+        # Every lock the thread takes: a fork takes them all first, so that
+        # a child never starts holding one (it would hang at its exit).
+        # Held while a checkpoint runs.
+        self.lock = threading.Lock()
+        # Held to wake the thread, and by the thread to wait.
+        self._wake = threading.Condition(threading.Lock())
+        self._woken = False
+        self._mode = 'PASSIVE'
 
     def committed(self, connection):
         """Count a commit of `connection`, the writer's; every
@@ -51,55 +83,79 @@ class Checkpointer(object):
         if self._commits < COMMITS:
             return
         self._commits = 0
-        try:
-            too_large = os.path.getsize(self.path + '-wal') > MAX_WAL_BYTES
-        except OSError:
-            too_large = False
-        if too_large:
+        size = wal_size(self.path)
+        if size > STUCK_WAL_BYTES:
             connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
             return
+        self._mode = 'TRUNCATE' if size > MAX_WAL_BYTES else 'PASSIVE'
         if self._thread is None or self._pid != os.getpid():
             self._pid = os.getpid()
             self._thread = threading.Thread(
                 target=self._run, name='blocks_log checkpoints of ' +
                 os.path.basename(self.path), daemon=True)
             self._thread.start()
-        self._wake.set()
+        self._wake_up()
+
+    def _wake_up(self):
+        with self._wake:
+            self._woken = True
+            self._wake.notify()
 
     def _run(self):
         connection = None
         while True:
-            self._wake.wait()
-            self._wake.clear()
+            with self._wake:
+                while not self._woken:
+                    self._wake.wait()
+                self._woken = False
             if self._closed:
                 break
             with self.lock:
                 try:
                     if connection is None:
                         connection = self._connect()
-                    connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
+                    connection.execute('PRAGMA wal_checkpoint({})'.format(
+                        self._mode))
                 except sqlite3.Error:
                     pass  # the writer checkpoints when the -wal grows large
         if connection is not None:
             connection.close()
 
     def before_fork(self):
-        """Wait for a running checkpoint to end; hold off the next."""
+        """Take every lock the thread uses: wait for a running checkpoint
+        to end, and for the thread to be done waking or waiting; hold off
+        the next."""
+        self._wake.acquire()
         self.lock.acquire()
 
     def after_fork(self, child):
         """Let checkpoints run again; a child starts its own thread (its
-        copy of the parent's connection is never used nor closed)."""
+        copy of the parent's connection is never used nor closed) with
+        locks of its own."""
         if child:
-            self.lock = threading.Lock()
+            self._make_locks()
             self._thread = None
         else:
             self.lock.release()
+            self._wake.release()
+
+    def finish(self, connection):
+        """The writer lets the file go: if its -wal file is large, empty it
+        with `connection` (the writer's), waiting at most
+        :data:`CLOSING_WAIT` for the file's readers."""
+        if wal_size(self.path) <= MAX_WAL_BYTES:
+            return
+        try:
+            connection.execute('PRAGMA busy_timeout = {}'.format(
+                int(CLOSING_WAIT * 1000)))
+            connection.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+        except sqlite3.Error:
+            pass  # a reader holds it: the next writer empties it
 
     def close(self):
         """Stop the thread (of this process), after its checkpoint."""
         self._closed = True
-        self._wake.set()
+        self._wake_up()
         if self._thread is not None and self._pid == os.getpid():
             self._thread.join(timeout=60)
         self._thread = None

@@ -9,13 +9,19 @@ import sqlite3
 import time
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
-from blocks_log.stores.sqlite_checkpointer import Checkpointer
+from blocks_log.stores import claims
+from blocks_log.stores.sqlite_checkpointer import (JOURNAL_SIZE_LIMIT,
+                                                   Checkpointer)
 
 # Seconds a statement waits for another process's lock before SQLite gives
 # up; then the statement is retried, so that "database is locked" does not
 # reach the user while another writer is merely slow.
 BUSY_TIMEOUT = 30.0
 RETRY_FOR = 600.0
+#: Seconds a reader waits for a writer to rebuild the index of the WAL,
+#: or to make it.
+RECOVERY_WAIT = 30.0
+INDEX_WAIT = 2.0
 SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
 # Connections a child process inherited by a fork it was not told of (one
 # made by C code): never closed there, as SQLite asks, since closing one
@@ -25,6 +31,8 @@ _INHERITED = []
 PRAGMAS = (
     # Checkpoints run in a thread of their own (see sqlite_checkpointer).
     'PRAGMA wal_autocheckpoint = 0',
+    # The -wal file cut down to this when the WAL starts again.
+    'PRAGMA journal_size_limit = {}'.format(JOURNAL_SIZE_LIMIT),
     # Small pages for a new file (an existing one keeps its own): a commit
     # appends each page it changed to the WAL, and an iteration changes a
     # few bytes of two or three pages. 1 KiB pages make the training-loop
@@ -97,7 +105,7 @@ class SQLiteConnection(object):
         """The :class:`sqlite3.Connection`, opened on first use and again
         in a child process after ``fork`` (a connection must not cross a
         fork), or when a writer starts on a file read as immutable."""
-        if self._immutable and os.path.exists(self.path + '-wal'):
+        if self._immutable and _holds_wal(self.path):
             self.close()
         if self._connection is None or (self._pid != os.getpid() and
                                         not self.in_memory):
@@ -123,37 +131,53 @@ class SQLiteConnection(object):
     def _uri(self, immutable=False):
         if self.in_memory:
             return 'file::memory:'
+        # Read-only: the -shm index of the WAL opened read-only too, so
+        # that a reader never writes it (SQLite reads the WAL into its own
+        # memory where the index is stale, after its writer was killed).
         options = '?mode=ro&immutable=1' if immutable else (
-            '?mode=ro' if self.read_only else '')
+            '?mode=ro&readonly_shm=1' if self.read_only else '')
         return 'file:' + _quote_path(os.path.abspath(self.path)) + options
 
     def _open(self):
         if self.read_only and not self.in_memory and not os.path.isfile(
                 self.path):
             raise LogDatabaseError('{}: no such file'.format(self.path))
-        # A WAL database that no connection has open has no -wal file, and
-        # a read-only connection would make one (and its -shm): read it as
-        # immutable, until a writer makes them (see connection).
-        self._immutable = self.read_only and not self.in_memory and (
-            _is_wal(self.path) and not os.path.exists(self.path + '-wal'))
-        self.generation += 1
-        try:
+        deadline = None
+        while True:
+            # A WAL database that no connection has open has no -wal file
+            # (or an empty one), and a read-only connection would make one
+            # (and its -shm): read it as immutable, until a writer makes
+            # them (see connection).
+            self._immutable = self.read_only and not self.in_memory and (
+                _is_wal(self.path) and not _holds_wal(self.path))
+            self.generation += 1
             try:
-                connection = self._connect(self._uri(self._immutable))
+                if not self.read_only or self.in_memory:
+                    return self._connect(self._uri())
+                with claims.opening(self.path):
+                    return self._connect(self._uri(self._immutable))
             except sqlite3.OperationalError as error:
-                if self.read_only and os.path.exists(self.path + '-wal'):
-                    # On read-only media, SQLite can read a -wal file only
-                    # with its -shm file, which it cannot make there.
+                if not (self.read_only and os.path.exists(self.path + '-wal')
+                        and not os.path.exists(self.path + '-shm')):
+                    raise LogDatabaseError('{}: cannot be opened as a log '
+                                           'database ({})'.format(
+                                               self.path, error))
+                # A -wal file without its -shm index: a writer starting
+                # makes one a moment before the other; on read-only media,
+                # a killed writer left only the -wal, which SQLite cannot
+                # read without an index it may write.
+                deadline = deadline or time.monotonic() + INDEX_WAIT
+                if time.monotonic() > deadline:
                     raise LogDatabaseError(
                         '{}: cannot be read here ({}): its last writer left '
                         'commits in its -wal file but no -shm file; copy the '
                         'database and its -wal file somewhere writable to '
                         'read them'.format(self.path, error))
-                raise
-        except sqlite3.Error as error:
-            raise LogDatabaseError('{}: cannot be opened as a log database '
-                                   '({})'.format(self.path, error))
-        return connection
+                time.sleep(0.01)
+            except sqlite3.Error as error:
+                raise LogDatabaseError('{}: cannot be opened as a log '
+                                       'database ({})'.format(self.path,
+                                                              error))
 
     def _connect(self, uri):
         connection = sqlite3.connect(
@@ -162,7 +186,8 @@ class SQLiteConnection(object):
         try:
             connection.execute(
                 'PRAGMA synchronous = {}'.format(self.synchronous))
-            connection.execute('SELECT count(*) FROM sqlite_master')
+            _retry(connection.execute, 'SELECT count(*) FROM sqlite_master',
+                   read_only=self.read_only)
         except BaseException:
             connection.close()
             raise
@@ -179,7 +204,8 @@ class SQLiteConnection(object):
         """
         try:
             return _retry(
-                lambda: self.connection.execute(sql, parameters).fetchall())
+                lambda: self.connection.execute(sql, parameters).fetchall(),
+                read_only=self.read_only)
         except sqlite3.Error as error:
             raise LogDatabaseError('{}: {}'.format(self.path, error))
 
@@ -211,6 +237,12 @@ class SQLiteConnection(object):
         """
         return _Reading(self)
 
+    def max_length(self):
+        """The most bytes SQLite holds in one text, BLOB or row here
+        (``SQLITE_MAX_LENGTH``, 10**9 unless SQLite was built otherwise)."""
+        getlimit = getattr(self.connection, 'getlimit', None)  # 3.11+
+        return getlimit(sqlite3.SQLITE_LIMIT_LENGTH) if getlimit else 10 ** 9
+
     def data_version(self):
         """What changes when another connection commits: SQLite's
         ``data_version``, and which connection tells it."""
@@ -239,7 +271,12 @@ class SQLiteConnection(object):
 
     def _close_connection(self):
         if self._connection is not None and self._pid == os.getpid():
-            self._connection.close()
+            if self.read_only or self.in_memory:
+                self._connection.close()
+            else:
+                # The last connection deletes the -wal and -shm files.
+                with claims.closing(self.path):
+                    self._connection.close()
         self._connection = None
 
     def close(self):
@@ -247,8 +284,21 @@ class SQLiteConnection(object):
         checkpoints; safe twice."""
         if self.checkpointer is not None:
             self.checkpointer.close()
+            if self._connection is not None and self._pid == os.getpid():
+                self.checkpointer.finish(self._connection)
             self.checkpointer = None
         self._close_connection()
+
+
+def _holds_wal(path):
+    # Whether `path` has a WAL to read: a -wal file with commits, or one a
+    # writer is using (its -shm index beside it). An empty -wal file alone
+    # holds nothing.
+    try:
+        return os.path.getsize(path + '-wal') > 0 or os.path.exists(
+            path + '-shm')
+    except OSError:
+        return False
 
 
 def _is_wal(path):
@@ -260,16 +310,22 @@ def _is_wal(path):
         return False
 
 
-def _retry(action, *args):
+def _retry(action, *args, read_only=False):
+    # `action(*args)`, again while another process holds the lock; for a
+    # read-only connection, again while the WAL's index is being rebuilt
+    # by a writer (SQLITE_READONLY_RECOVERY: a reader that never writes
+    # the -shm file cannot rebuild it, and waits for whoever does).
     deadline = None
     while True:
         try:
             return action(*args)
         except sqlite3.OperationalError as error:
-            if not _is_busy(error):
+            recovering = read_only and 'readonly' in str(error).lower()
+            if not (recovering or _is_busy(error)):
                 raise
             if deadline is None:
-                deadline = time.monotonic() + RETRY_FOR
+                deadline = time.monotonic() + (
+                    RECOVERY_WAIT if recovering else RETRY_FOR)
             elif time.monotonic() > deadline:
                 raise
             time.sleep(random.uniform(0.005, 0.05))

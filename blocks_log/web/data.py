@@ -13,6 +13,12 @@ from blocks_log.cli.common import read_series
 #: Points a series sends at most (two per bucket of times: its smallest and
 #: largest value), whatever the length of the run.
 MAX_POINTS = 2000
+#: What one request may ask for, at most: runs, keys, points of a series,
+#: rows. More is a 400 (3,000 runs in one request took minutes).
+MAX_RUNS = 256
+MAX_KEYS = 256
+MOST_POINTS = 100000
+MAX_ROWS = 10000
 
 
 class BadRequest(ValueError):
@@ -21,6 +27,10 @@ class BadRequest(ValueError):
 
 class NotFound(LookupError):
     """No such run or page (HTTP 404)."""
+
+
+class Gone(Exception):
+    """The client went away: its answer is not made."""
 
 
 def run_list(source):
@@ -115,17 +125,37 @@ def _points(query):
         points = int(text)
     except ValueError:
         raise BadRequest('points must be a whole number')
-    if not 2 <= points <= 100000:
-        raise BadRequest('points must be from 2 to 100000')
+    if not 2 <= points <= MOST_POINTS:
+        raise BadRequest('points must be from 2 to {}'.format(MOST_POINTS))
     return points
 
 
+#: The most items of each list a request may name.
+_MOST = {'runs': MAX_RUNS, 'keys': MAX_KEYS}
+
+
 def names(query, name):
-    """The comma-separated list `name` of a query (empty if missing)."""
-    return [item for item in (query.get(name) or '').split(',') if item]
+    """The comma-separated list `name` of a query (empty if missing), each
+    item once, in order.
+
+    Raises
+    ------
+    BadRequest
+        If it names more than :data:`MAX_RUNS` runs or :data:`MAX_KEYS`
+        keys.
+    """
+    items = []
+    for item in (query.get(name) or '').split(','):
+        if item and item not in items:
+            items.append(item)
+    most = _MOST.get(name)
+    if most is not None and len(items) > most:
+        raise BadRequest('ask for at most {} {} at once, not {}'.format(
+            most, name, len(items)))
+    return items
 
 
-def series(source, query):
+def series(source, query, gone=None):
     """The chart data of the runs and keys of `query` (``runs``, ``keys``,
     ``start``, ``stop``, ``points``)::
 
@@ -133,11 +163,14 @@ def series(source, query):
                          'epochs': [...], 'iterations': n,
                          'last_time': t, 'count': {key: values in range}}}}
 
-    Values that are not finite numbers are ``null`` (a gap).
+    Values that are not finite numbers are ``null`` (a gap). `gone()`,
+    asked between runs, tells whether the client went away.
 
     Raises
     ------
     BadRequest, NotFound
+    Gone
+        If `gone()` says so.
     """
     uuids = names(query, 'runs')
     if not uuids:
@@ -147,6 +180,8 @@ def series(source, query):
     points = _points(query)
     answer = {}
     for uuid in uuids:
+        if gone is not None and gone():
+            raise Gone()
         log = _open(source, uuid)
         try:
             columns = read_series(log, keys, start, stop)
@@ -236,8 +271,9 @@ def rows(source, query):
         limit = int(query.get('limit') or 200)
     except ValueError:
         limit = 0
-    if limit < 1:
-        raise BadRequest('limit must be a whole number, at least 1')
+    if not 1 <= limit <= MAX_ROWS:
+        raise BadRequest('limit must be a whole number from 1 to {}'.format(
+            MAX_ROWS))
     from blocks_log.cli.common import cell, rows_of
     log = _open(source, uuid)
     try:

@@ -1,14 +1,39 @@
-"""The HTTP server of ``blocks-log serve``: the standard library's, one
-thread per request, every request read-only."""
+"""The HTTP server of ``blocks-log serve``: the standard library's, a
+thread per connection, every request read-only.
+
+It is neither the way in nor the way down: it answers only requests that
+name it (a ``Host`` of this machine: a page elsewhere cannot reach the
+runs through DNS rebinding), gives each connection :data:`IDLE_SECONDS`
+between requests and :data:`REQUEST_SECONDS` to send one, answers
+:data:`MAX_CONNECTIONS` at once (a 503 past them), bounds what one request
+may ask for (see :mod:`.data`), and stops reading the runs for a client
+that went away.
+
+"""
 import http.server
+import ipaddress
 import json
 import os
+import select
+import socket
 import sys
+import threading
 import traceback
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from blocks_log.errors import LogError
 from blocks_log.web import data, pages
+
+#: Seconds a connection may wait idle for its next request.
+IDLE_SECONDS = 15
+#: Seconds a client has, besides, to send a whole request: one that sends
+#: its headers a byte at a time cannot hold a thread.
+REQUEST_SECONDS = 10
+#: Connections answered at once; a connection past them gets a 503.
+MAX_CONNECTIONS = 64
+#: Connections the system holds until one is answered (Python's default,
+#: 5, dropped a tenth of 200 requests at once).
+REQUEST_QUEUE = 128
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
 # The files served, and nothing else: no path reaches outside the app.
@@ -34,15 +59,53 @@ class Handler(http.server.BaseHTTPRequestHandler):
     """Answers the pages and the API for ``self.server.source``."""
     server_version = 'blocks-log'
     protocol_version = 'HTTP/1.1'
+    # Each read of the connection waits this long (socketserver's).
+    timeout = IDLE_SECONDS
+
+    def handle_one_request(self):
+        # A client has IDLE_SECONDS + REQUEST_SECONDS to send a request,
+        # however slowly it sends it; then the connection is cut.
+        self._deadline = threading.Timer(IDLE_SECONDS + REQUEST_SECONDS,
+                                         self._cut)
+        self._deadline.daemon = True
+        self._deadline.start()
+        try:
+            http.server.BaseHTTPRequestHandler.handle_one_request(self)
+        finally:
+            self._deadline.cancel()
+
+    def _cut(self):
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def gone(self):
+        """Whether the client closed its connection (a page closed): the
+        work for it stops there."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(
+                1, socket.MSG_PEEK) == b''
+        except OSError:
+            return True
 
     def do_GET(self):
+        self._deadline.cancel()  # the request is here, whole
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         path = unquote(parts.path)
         api = path.startswith('/api/')
         source = self.server.source
+        if not self.server.answers_for(self.headers.get('Host')):
+            # 421: this server is not the one the page meant.
+            self._error(421, 'this server answers requests for {} only'
+                        .format(self.server.url), api)
+            return
         try:
             self._route(path, query, source)
+        except data.Gone:
+            self.close_connection = True
         except data.NotFound as error:
             self._error(404, str(error), api)
         except data.BadRequest as error:
@@ -74,7 +137,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == '/api/runs':
             self._json(data.run_list(source))
         elif path == '/api/series':
-            self._json(data.series(source, query))
+            self._json(data.series(source, query, self.gone))
         elif path == '/api/rows':
             self._json(data.rows(source, query))
         elif path == '/api/csv':
@@ -120,19 +183,74 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Server(http.server.ThreadingHTTPServer):
-    """The server of one SOURCE."""
+    """The server of one SOURCE, on `host` (an IPv4 or IPv6 address, or a
+    name) and `port` (0: a free one).
+
+    Raises
+    ------
+    OSError
+        If it cannot listen there.
+    """
     daemon_threads = True
+    request_queue_size = REQUEST_QUEUE
 
     def __init__(self, source, host='127.0.0.1', port=8000, verbose=False):
         self.source = source
         self.verbose = verbose
+        self.host = host
+        self.address_family = (socket.AF_INET6 if ':' in host else
+                               socket.AF_INET)
+        self._answering = threading.BoundedSemaphore(MAX_CONNECTIONS)
         http.server.ThreadingHTTPServer.__init__(self, (host, port), Handler)
+        self._names = set(['localhost', host.lower(), socket.gethostname()
+                           .lower(), socket.getfqdn().lower()])
+
+    def answers_for(self, host):
+        """Whether a request whose ``Host`` header is `host` is meant for
+        this server: its port, and the name or address of this machine
+        (an address, ``localhost``, its host name, or that it listens on),
+        never a name of some other site's that resolves here."""
+        if not host:
+            return False
+        try:
+            parts = urlsplit('//' + host)
+            name, port = parts.hostname, parts.port
+        except ValueError:
+            return False
+        if name is None or (port or 80) != self.server_address[1]:
+            return False
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name.lower() in self._names
+
+    def process_request(self, request, client_address):
+        # A thread per connection, MAX_CONNECTIONS at most.
+        if not self._answering.acquire(blocking=False):
+            try:
+                request.sendall(b'HTTP/1.1 503 Service Unavailable\r\n'
+                                b'Content-Length: 0\r\nConnection: close'
+                                b'\r\nRetry-After: 1\r\n\r\n')
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        http.server.ThreadingHTTPServer.process_request(
+            self, request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            http.server.ThreadingHTTPServer.process_request_thread(
+                self, request, client_address)
+        finally:
+            self._answering.release()
 
     @property
     def url(self):
         """The address of the runs page."""
         host, port = self.server_address[:2]
-        shown = host if ':' not in host else '[{}]'.format(host)
         if host in ('0.0.0.0', '::'):
-            shown = '127.0.0.1'
+            host = '127.0.0.1' if host == '0.0.0.0' else '::1'
+        shown = host if ':' not in host else '[{}]'.format(host)
         return 'http://{}:{}/'.format(shown, port)
