@@ -109,6 +109,23 @@ def make_log(request, tmp_path, monkeypatch):
             close()
 
 
+@pytest.fixture(params=['sqlite-file', 'postgresql'])
+def make_database_log(request, tmp_path, monkeypatch):
+    """A callable making a new log (or opening one, given its uuid) of
+    each persistent store; ``make_database_log.backend`` names it."""
+    dsn = use_backend(request.param, monkeypatch, request)
+    made = []
+
+    def make(**kwargs):
+        made.append(backend_factories(tmp_path, dsn)[request.param](
+            **kwargs))
+        return made[-1]
+    make.backend = request.param
+    yield make
+    for log in made:
+        log.close()
+
+
 @pytest.fixture
 def log(make_log):
     """A new, empty log of each backend."""

@@ -151,6 +151,39 @@ def test_keys_that_cannot_be_stored():
     codec.check_key("any 'text', \"quotes\" and \u00e9")
 
 
+def test_numpy_strings_beyond_unicode_are_refused_and_never_read():
+    # Code points beyond U+10FFFF (or lone surrogates) in a numpy string
+    # array: Python cannot make them strings, so that reading one raised.
+    numpy = pytest.importorskip('numpy')
+    for codes in ([0x41, 0x110000], [0xD800]):
+        bad = numpy.array(codes, dtype=numpy.uint32).view('<U1')
+        for value in (bad, bad[-1:].reshape(()), [bad], {'a': (bad,)}):
+            with pytest.raises(ValueError, match="'k'.*code points"):
+                codec.encode(value, 'k')
+        # A stored one (forged, or from before) reads as a placeholder.
+        good = codec.encode(numpy.array(['AB']), 'k')
+        forged = good.replace(numpy.array(['AB']).tobytes(),
+                              bad.tobytes()[:8])
+        assert isinstance(codec.decode(forged), codec.Undecodable)
+    assert codec.decode(codec.encode(numpy.array(['ok', 'é']))).tolist() == [
+        'ok', 'é']
+
+
+def test_what_takes_more_than_the_store_holds_is_refused():
+    # A store's bound on one stored value (SQLite's 10**9 bytes), for
+    # every kind of value; numbers take no room of that kind.
+    values = ['x' * 11, 'é' * 6, b'x' * 10, ['x' * 9], (1, 2, 3, 4),
+              {'a': 'b' * 8}, 2 ** 70]
+    for value in values:
+        with pytest.raises(ValueError, match="'k'.*holds at most 10"):
+            codec.encode(value, 'k', max_size=10)
+    assert codec.encode(Opaque(), 'k', True, max_size=10 ** 6)
+    with pytest.raises(ValueError, match='holds at most'):
+        codec.encode(Opaque(), 'k', True, max_size=10)
+    for value in ('x' * 10, 'é' * 5, b'x' * 9, 1.5, 2 ** 62, None):
+        assert codec.decode(codec.encode(value, 'k', max_size=10)) == value
+
+
 def test_numpy_longdouble_and_complex_scalars_are_refused():
     numpy = pytest.importorskip('numpy')
     for value in (numpy.longdouble(1.5), numpy.complex64(1j)):

@@ -3,11 +3,13 @@ handle writes a run (SPEC section 4). Real processes, real forks."""
 import ctypes
 import gc
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -18,7 +20,8 @@ from blocks_log.errors import LogWriteError, RunInUseError
 from blocks_log.stores import chunks, sqlite_checkpointer
 from blocks_log.stores import sqlite_connection
 
-from helpers import committed, count_entries, run_python
+from blocks_log.stores.sqlite_checkpointer import wal_size
+from helpers import committed, count_entries, run_python, unavailable
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX processes and fork')
@@ -280,6 +283,28 @@ class TestOneWriterPerRun:
         committed_update(path, forged, log.h_uuid)
         SQLiteLog(path, uuid=log.uuid).close()
 
+    def test_a_writer_in_another_pid_namespace_is_refused(self, path):
+        # A container on the same host: the writer's process id means
+        # nothing there, and a claim that trusted it let a second writer
+        # in. The lock on the claims file holds across namespaces.
+        if os.geteuid() != 0 or not shutil.which('unshare'):
+            unavailable('PID namespaces', 'unshare --pid needs root')
+        log = SQLiteLog(path)
+        log.flush()
+        process = run_python('''
+            import sys
+            from blocks_log import RunInUseError, SQLiteLog
+            try:
+                SQLiteLog(sys.argv[1], uuid=sys.argv[2]).close()
+            except RunInUseError:
+                print('in use')
+            else:
+                print('opened')
+            ''', path, log.h_uuid, prefix=['unshare', '--pid', '--fork'])
+        assert process.returncode == 0, process.stderr
+        assert process.stdout.strip() == 'in use'
+        log.close()
+
     def test_resume_moves_the_claim(self, path):
         log = SQLiteLog(path)
         parent = log.uuid
@@ -299,6 +324,47 @@ def committed_update(path, writer, run):
 
 
 class TestPromisesOfTheWritePath:
+    def test_the_wal_is_cut_down_when_it_starts_again(self, path):
+        log = SQLiteLog(path)
+        log.flush()
+        assert log.conn.execute('PRAGMA journal_size_limit').fetchone() == (
+            sqlite_checkpointer.JOURNAL_SIZE_LIMIT,)
+        log.close()
+
+    def test_a_large_wal_is_emptied_by_the_checkpoint_thread(
+            self, path, monkeypatch):
+        # A reader that holds a read transaction keeps every checkpoint
+        # from reaching the end of the WAL, which grows; once it lets go,
+        # the thread empties it.
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
+        log = SQLiteLog(path)
+        log.flush()
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute('BEGIN')
+        reader.execute('SELECT count(*) FROM blocks_log_entries').fetchone()
+        grow_the_wal(log, path)
+        reader.execute('COMMIT')
+        for _ in range(20):
+            log.status['iterations_done'] += 1
+        assert eventually(lambda: wal_size(path) <= (
+            sqlite_checkpointer.MAX_WAL_BYTES))
+        log.close()
+        reader.close()
+
+    def test_a_writer_that_lets_a_large_wal_go_empties_it(self, path,
+                                                           monkeypatch):
+        # Another connection keeps the file open, so that SQLite does not
+        # delete the -wal file: the writer empties it as it closes.
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 10 ** 9)
+        log = SQLiteLog(path)
+        log.flush()
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute('SELECT count(*) FROM blocks_log_meta').fetchone()
+        grow_the_wal(log, path)
+        log.close()
+        assert wal_size(path) <= sqlite_checkpointer.JOURNAL_SIZE_LIMIT
+        reader.close()
+
     def test_the_buffer_is_bounded(self, path, monkeypatch):
         log = SQLiteLog(path)
         log._session.max_pending = 50
@@ -459,3 +525,63 @@ class TestCheckpoints:
         assert os.waitpid(pid, 0)[1] == 0
         assert held_at_fork == [True] and not checkpointer.lock.locked()
         log.close()
+
+    def test_a_fork_while_the_thread_is_woken(self, path):
+        # The fork takes the lock the thread is woken and waits with: a
+        # child that started with it held hung at its exit.
+        log = SQLiteLog(path)
+        log.flush()
+        checkpointer = log._session.store.db.checkpointer
+        held, forked = threading.Event(), threading.Event()
+
+        def waking():
+            with checkpointer._wake:  # as committed() does, a moment
+                held.set()
+                forked.wait(0.5)
+        thread = threading.Thread(target=waking)
+        thread.start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                log.close()
+            finally:
+                os._exit(0)
+        forked.set()
+        thread.join()
+        assert exits_within(pid, 30) == 0, 'the child hung at its exit'
+        log.close()
+
+
+def exits_within(pid, seconds):
+    """The exit status of child `pid`, or ``None`` (and the child killed)
+    if it has not ended within `seconds`: a hang, not a slow machine."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def grow_the_wal(log, path):
+    """Write iterations into `log` until its -wal file is larger than the
+    checkpoints let it be."""
+    text = 'x' * 10000
+    while wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES:
+        log.status['iterations_done'] += 1
+        log.current_row['text'] = text
+
+
+def eventually(condition, seconds=30):
+    """Whether `condition()` holds within `seconds` (a thread's work that
+    the test waits for; a failure, not a slow machine, if it never does)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -55,6 +55,11 @@ class TestOptions:
             SQLiteLog(path, colour='red')
 
 
+def _numpy_strings_beyond_unicode():
+    numpy = pytest.importorskip('numpy')
+    return numpy.array([0x41, 0x110000], dtype=numpy.uint32).view('<U1')
+
+
 class TestValuesThatCannotBeStored:
     BAD = [
         ('value', lambda log: log[1].__setitem__('k', 'caf\udce9')),
@@ -63,25 +68,56 @@ class TestValuesThatCannotBeStored:
         ('deep', lambda log: log[1].__setitem__('k', _deep())),
         ('status', lambda log: log.status.__setitem__('k', 'x\ud800')),
         ('update', lambda log: log[1].update({'ok': 1, 'k': '\ud800'})),
+        # What a store would refuse at every commit after: PostgreSQL's
+        # text holds no NUL, and its index of keys no key of 2,700 bytes.
+        ('key with NUL', lambda log: log[1].__setitem__('k\x00', 1.0)),
+        ('long key', lambda log: log[1].__setitem__('k' * 2800, 1.0)),
+        ('status key with NUL', lambda log: log.status.__setitem__(
+            'k\x00', 1)),
+        # Code points a Python string cannot hold, which made the row and
+        # every read of the run raise.
+        ('numpy strings', lambda log: log[1].__setitem__(
+            'k', _numpy_strings_beyond_unicode())),
+        ('a numpy string', lambda log: log[1].__setitem__(
+            'k', _numpy_strings_beyond_unicode()[1:].reshape(()))),
     ]
 
     @pytest.mark.parametrize('name, write', BAD, ids=[n for n, _ in BAD])
-    def test_refused_at_write_time_and_later_commits_work(self, path, name,
-                                                          write):
-        log = SQLiteLog(path)
+    def test_refused_at_write_time_and_later_commits_work(
+            self, make_database_log, name, write):
+        log = make_database_log()
         log.current_row['before'] = 0
         with pytest.raises(ValueError, match='k'):
             write(log)
         for _ in range(3):
             log.status['iterations_done'] += 1
             log.current_row['after'] = 1.0
-        assert count_entries(path) == 3  # all but the open iteration
         log.close()
-        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
-            assert dict((t, dict(again[t])) for t in again) == {
-                0: {'before': 0}, 1: {'after': 1.0}, 2: {'after': 1.0},
-                3: {'after': 1.0}}
-            assert 'k' not in again.status
+        reader = make_database_log(uuid=log.uuid, read_only=True)
+        assert dict((t, dict(reader[t])) for t in reader) == {
+            0: {'before': 0}, 1: {'after': 1.0}, 2: {'after': 1.0},
+            3: {'after': 1.0}}
+        assert not any(key.startswith('k') for key in reader.status)
+
+    def test_a_value_larger_than_the_store_holds(self, make_database_log):
+        log = make_database_log()
+        limit = log._session.store.max_value_size
+        if make_database_log.backend == 'postgresql':
+            assert limit == 2 ** 28
+        else:  # SQLite's: 10**9 bytes a row, unless built otherwise
+            assert limit == log.conn.getlimit(
+                sqlite3.SQLITE_LIMIT_LENGTH) - 1024 if hasattr(
+                    log.conn, 'getlimit') else 10 ** 9 - 1024
+        for write in (lambda: log.current_row.__setitem__('k', b'x' * limit),
+                      lambda: log.status.__setitem__('k', 'x' * (limit + 1))):
+            with pytest.raises(ValueError, match="'k'.*holds at most"):
+                write()
+        log.status['iterations_done'] += 1
+        log.current_row['after'] = 1.0
+        log.close()
+        reader = make_database_log(uuid=log.uuid, read_only=True)
+        assert dict((t, dict(reader[t])) for t in reader) == {
+            1: {'after': 1.0}}
 
     def test_numpy_longdouble(self, path):
         numpy = pytest.importorskip('numpy')
@@ -326,6 +362,59 @@ class TestReadOnly:
         assert process.stdout.split('\n')[0] == "{'a': 1} 0"
         assert sorted(os.listdir(str(source))) == ['log.sqlite',
                                                    'log.sqlite-claims']
+
+    @pytest.mark.parametrize('writer_open', [True, False])
+    def test_its_connection_refuses_writes_too(self, path, writer_open):
+        # Blocks' log.conn of a read-only log: SQLite itself refuses to
+        # write through it, whether the file has a writer (and a WAL) or
+        # not (read as immutable).
+        log = SQLiteLog(path)
+        log[0]['a'] = 1
+        log.flush()
+        if not writer_open:
+            log.close()
+        before = file_state(path)
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+            assert dict(reader[0]) == {'a': 1}
+            with pytest.raises(sqlite3.OperationalError, match='readonly'):
+                reader.conn.execute('CREATE TABLE intruder (x)')
+        log.close()
+        if writer_open:
+            assert 'intruder' not in str(committed(
+                path, "SELECT name FROM sqlite_master"))
+        else:
+            assert file_state(path) == before
+
+    def test_a_reading_process_changes_no_byte_after_a_killed_writer(
+            self, path):
+        # A writer killed leaves its -wal and its -shm index behind, and
+        # the first connection after it rebuilt that index: a reading
+        # process must not, nor write anything else.
+        writer = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, 'tests', 'writer.py'), path,
+             '-1'], stdout=subprocess.PIPE, universal_newlines=True,
+            env=dict(os.environ, PYTHONPATH=ROOT))
+        run = writer.stdout.readline().strip()
+        for _ in range(300):
+            completed = int(writer.stdout.readline())
+        writer.kill()
+        writer.wait()
+        before = file_state(path)
+        assert set(before) == {'log.sqlite', 'log.sqlite-wal',
+                               'log.sqlite-shm', 'log.sqlite-claims'}
+        process = run_python('''
+            import sys
+            from blocks_log import SQLiteLog, list_runs
+            list_runs(sys.argv[1])
+            with SQLiteLog(sys.argv[1], uuid=sys.argv[2],
+                           read_only=True) as log:
+                print(len(log), len(list(log.records())),
+                      log.status['iterations_done'])
+            ''', path, run)
+        assert process.returncode == 0, process.stderr
+        rows, values, _ = map(int, process.stdout.split())
+        assert rows >= completed and values >= 10 * completed
+        assert file_state(path) == before
 
     def test_commits_left_in_a_wal_without_its_shm(self, tmp_path):
         # A writer killed on writable media, its files then made read-only

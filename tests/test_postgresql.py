@@ -18,7 +18,7 @@ from blocks_log.copy import copy
 from blocks_log.errors import (LogDatabaseError, ReadOnlyLogError,
                                RunInUseError, UnknownRunError)
 
-from helpers import ROOT
+from helpers import ROOT, run_python
 from test_codec import VALUES, same
 from test_processes import KEYS, check_consistent, start_writer
 
@@ -154,6 +154,86 @@ class TestOneWriter:
             log[10 ** 6]['taken over'] = True
 
 
+    def test_a_writer_of_another_role_is_refused(self, dsn, postgres_server):
+        # PostgreSQL hides the sessions of other roles from
+        # pg_stat_activity: a claim that looked there found the live
+        # writer of a run dead, and let a writer of another role in.
+        log = PostgreSQLLog(dsn)
+        intruder = role_of_its_own(postgres_server, dsn, 'intruder')
+        with pytest.raises(RunInUseError, match=log.h_uuid):
+            PostgreSQLLog(intruder, uuid=log.uuid)
+        log.close()
+        PostgreSQLLog(intruder, uuid=log.uuid).close()
+
+    def test_after_resume_and_pickling_the_runs_are_held(self, dsn):
+        import pickle
+        log = PostgreSQLLog(dsn)
+        log.resume()
+        assert opens_in_another_process(dsn, log.h_uuid) == 'in use'
+        checkpoint = pickle.loads(pickle.dumps(log))  # log moves on
+        assert checkpoint.uuid != log.uuid
+        for held in (log, checkpoint):
+            assert opens_in_another_process(dsn, held.h_uuid) == 'in use'
+        checkpoint.close()
+        assert opens_in_another_process(dsn, checkpoint.h_uuid) == 'opened'
+        log.close()
+
+    @pytest.mark.filterwarnings('ignore:.*buffered values lost')
+    def test_a_run_taken_while_the_connection_was_lost_is_not_written(
+            self, dsn, postgres_server):
+        from blocks_log.errors import LogWriteError
+        log = PostgreSQLLog(dsn)
+        log[1]['v'] = 1.0
+        log.flush()
+        backend = log._session.store.db.connection.info.backend_pid
+        postgres_server.psql('SELECT pg_terminate_backend({})'.format(
+            backend), 'blocks_log_test')
+        # The session that held the run is gone: another writer takes it.
+        other = PostgreSQLLog(dsn, uuid=log.uuid)
+        other[2]['v'] = 2.0
+        other.flush()
+        log[3]['v'] = 3.0
+        with pytest.raises(LogWriteError, match='taken over'):
+            log.flush()
+        with pytest.raises(LogWriteError, match='taken over'):
+            log.flush()
+        other.close()
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            assert again.history('v') == [(1, 1.0), (2, 2.0)]
+
+
+def role_of_its_own(postgres_server, dsn, role):
+    """The DSN of `dsn`'s database and schema for another role, `role`,
+    which may use every table there."""
+    schema = dsn.split('search_path=')[1].rstrip("'")
+    postgres_server.psql(
+        "DO $$ BEGIN CREATE ROLE {0} LOGIN; EXCEPTION WHEN duplicate_object "
+        "THEN NULL; END $$; GRANT ALL ON SCHEMA {1} TO {0}; GRANT ALL ON "
+        "ALL TABLES IN SCHEMA {1} TO {0}; GRANT ALL ON ALL SEQUENCES IN "
+        "SCHEMA {1} TO {0}".format(role, schema), 'blocks_log_test')
+    return dsn.replace('user=blocks', 'user=' + role)
+
+
+OPEN_FOR_WRITING = """
+import sys
+from blocks_log import PostgreSQLLog, RunInUseError
+try:
+    PostgreSQLLog(sys.argv[1], uuid=sys.argv[2]).close()
+except RunInUseError:
+    print('in use')
+else:
+    print('opened')
+"""
+
+
+def opens_in_another_process(dsn, run):
+    """What another process gets opening run `run` for writing: ``'in
+    use'`` or ``'opened'``."""
+    process = run_python(OPEN_FOR_WRITING, dsn, run)
+    assert process.returncode == 0, process.stderr
+    return process.stdout.strip()
+
+
 class TestLostConnections:
     def test_a_dropped_connection_loses_nothing(self, dsn, postgres_server):
         log = PostgreSQLLog(dsn)
@@ -236,6 +316,39 @@ def test_fork(dsn):
     with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
         assert dict((t, dict(again[t])) for t in again) == {
             0: {'parent': 0}, 1: {'child': 1}, 2: {'parent': 2}}
+
+
+def test_a_read_sees_a_packing_commit_whole(dsn, monkeypatch):
+    # The writer packs between the statements of a read (chunks, then
+    # rows): the read still sees one state of the database, not the
+    # blocks packed meanwhile missing from both.
+    from blocks_log.stores import chunks
+    monkeypatch.setattr(chunks, 'SPAN', 4)
+    writer = PostgreSQLLog(dsn)
+
+    def write(iterations):
+        for _ in range(iterations):
+            writer.status['iterations_done'] += 1
+            writer.current_row['v'] = float(writer.status['iterations_done'])
+        writer.flush()
+    write(9)
+    reader = PostgreSQLLog(dsn, uuid=writer.uuid, read_only=True)
+    store = reader._session.store
+    real_chunks = store._chunks
+    calls = []
+
+    def chunks_then_a_packing(*arguments, **options):
+        found = real_chunks(*arguments, **options)
+        if not calls:
+            calls.append(None)
+            write(12)
+        return found
+    monkeypatch.setattr(store, '_chunks', chunks_then_a_packing)
+    history = reader.history('v')
+    assert calls
+    assert [time for time, _ in history] == list(range(1, 10))
+    writer.close()
+    reader.close()
 
 
 def test_copy_there_and_back(postgresql_url, tmp_path, monkeypatch):

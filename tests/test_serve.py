@@ -423,3 +423,249 @@ def test_serve_refuses_a_source_it_cannot_read_or_a_port_in_use(
     assert process.returncode == 2
     assert 'cannot listen on 127.0.0.1:' + port in errors
     assert not os.path.exists(str(tmp_path / 'missing.sqlite'))
+
+
+# What a hostile world does to a server: it must not be the way in nor the
+# way down (issue 19).
+
+def raw_request(server, request, host=None, port=None):
+    """The status of a request sent as bytes (`host` and `port`: where to
+    connect, by default the server's)."""
+    import socket
+    address = (host or server.server_address[0],
+               port or server.server_address[1])
+    with socket.create_connection(address, timeout=30) as connection:
+        connection.sendall(request.encode('ascii'))
+        answer = b''
+        while b'\r\n' not in answer:
+            part = connection.recv(4096)
+            if not part:
+                break
+            answer += part
+    return int(answer.split()[1]) if answer else None
+
+
+@pytest.mark.parametrize('host, status', [
+    ('127.0.0.1:{port}', 200), ('localhost:{port}', 200),
+    ('[::1]:{port}', 200), ('evil.example:{port}', 421),
+    ('127.0.0.1.nip.io:{port}', 421), ('127.0.0.1:{other}', 421),
+    ('127.0.0.1', 421), ('', 421), (None, 421)])
+def test_only_requests_for_this_server_are_answered(demo_database, host,
+                                                    status):
+    # A page of another site whose name resolves here (DNS rebinding)
+    # sends its own name as the Host: it reads nothing.
+    with serving(demo_database) as server:
+        port = server.server_address[1]
+        header = '' if host is None else 'Host: {}\r\n'.format(
+            host.format(port=port, other=port + 1))
+        for path in ('/', '/api/runs'):
+            assert raw_request(server, 'GET {} HTTP/1.1\r\n{}Connection: '
+                               'close\r\n\r\n'.format(path, header)) == status
+
+
+def test_idle_and_slow_clients_are_cut(demo_database, monkeypatch):
+    import socket
+    from blocks_log.web import server as server_module
+    monkeypatch.setattr(server_module, 'IDLE_SECONDS', 1)
+    monkeypatch.setattr(server_module, 'REQUEST_SECONDS', 1)
+    with serving(demo_database) as server:
+        # Idle: a connection that sends nothing is closed.
+        with socket.create_connection(server.server_address[:2],
+                                      timeout=30) as idle:
+            assert idle.recv(100) == b''
+        # Slow: headers a byte at a time, each within the idle timeout,
+        # are cut once the request has taken too long, not answered.
+        with socket.create_connection(server.server_address[:2],
+                                      timeout=30) as slow:
+            cut = False
+            for byte in 'GET / HTTP/1.1\r\nX-Slow: ' + 'x' * 200:
+                try:
+                    slow.sendall(byte.encode())
+                    if select_readable(slow, 0.3) and slow.recv(100) == b'':
+                        cut = True
+                        break
+                except OSError:
+                    cut = True
+                    break
+            assert cut, 'a slow client held its connection'
+        assert get(server, '/api/runs')[0] == 200
+
+
+def select_readable(connection, seconds):
+    import select
+    return bool(select.select([connection], [], [], seconds)[0])
+
+
+def test_many_requests_at_once_are_all_answered(demo_database):
+    # 200 at once: each is answered (200, or a 503 past the connections
+    # answered at once), none left to time out in the listen queue.
+    import concurrent.futures
+    with serving(demo_database) as server:
+        with concurrent.futures.ThreadPoolExecutor(200) as pool:
+            statuses = list(pool.map(lambda _: get(server, '/api/runs')[0],
+                                     range(200)))
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 64
+
+
+@pytest.mark.parametrize('query, status', [
+    ('/api/series?runs=' + ','.join(['last'] * 3000), 200),
+    ('/api/series?runs=' + ','.join('{:x}'.format(n) for n in range(300)),
+     400),
+    ('/api/series?runs=last&keys=' + ','.join('k{}'.format(n)
+                                              for n in range(300)), 400),
+    ('/api/series?runs=last&points=100001', 400),
+    ('/api/rows?run=last&limit=10001', 400),
+    ('/api/csv?runs=' + ','.join('{:x}'.format(n) for n in range(300)),
+     400)])
+def test_what_one_request_may_ask_for_is_bounded(demo_database, query,
+                                                 status):
+    with serving(demo_database) as server:
+        answer, _, body = get(server, query)
+    assert answer == status
+    if status == 400:
+        assert 'at most' in json.loads(body)['error'] or (
+            'from' in json.loads(body)['error'])
+
+
+def test_the_work_for_a_closed_connection_stops(tmp_path, monkeypatch):
+    # A page closed while its charts load: the server stops reading runs.
+    import socket
+    import threading
+    path = str(tmp_path / 'many.sqlite')
+    uuids = []
+    for _ in range(40):
+        with SQLiteLog(path) as log:
+            log[1]['loss'] = 1.0
+            uuids.append(log.h_uuid)
+    opened, closed = [], threading.Event()
+    real_open = data._open
+
+    def counting_open(source, name):
+        opened.append(name)
+        if len(opened) == 3:
+            closed.wait(30)  # the client is gone by the next run
+        return real_open(source, name)
+    monkeypatch.setattr(data, '_open', counting_open)
+    with serving(path) as server:
+        with socket.create_connection(server.server_address[:2],
+                                      timeout=30) as client:
+            client.sendall('GET /api/series?runs={} HTTP/1.1\r\nHost: '
+                           '127.0.0.1:{}\r\n\r\n'.format(
+                               ','.join(uuids),
+                               server.server_address[1]).encode())
+            while len(opened) < 3:
+                select_readable(client, 0.01)
+        closed.set()
+        assert get(server, '/api/runs')[0] == 200  # it goes on serving
+    assert len(opened) <= 4
+
+
+def test_ipv6_loopback(demo_database):
+    with serving(demo_database, host='::1') as server:
+        assert server.url.startswith('http://[::1]:')
+        assert get(server, '/api/runs')[0] == 200
+
+
+def test_the_last_rows_are_read_from_the_end(tmp_path, monkeypatch):
+    # All keys share their last times: the rows table and show --tail
+    # read a window at the end of the run, not the run.
+    path = str(tmp_path / 'long.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 5001):
+            log.status['iterations_done'] = time
+            log.current_row.update({'a': float(time), 'b': time})
+    read = []
+    real_series = SQLiteLog.series
+
+    def measured_series(self, keys=None, start=None, stop=None):
+        columns = real_series(self, keys, start, stop)
+        read.append(sum(len(times) for times, _ in columns.values()))
+        return columns
+    monkeypatch.setattr(SQLiteLog, 'series', measured_series)
+    answer = data.rows(path, {'run': log.h_uuid, 'limit': '3'})
+    assert [row[0] for row in answer['rows']] == [4998, 4999, 5000]
+    assert sum(read) <= 2 * 64
+    read[:] = []
+    from blocks_log.cli import main
+    import io
+    out = io.StringIO()
+    assert main(['show', path, '--tail', '3'], out) == 0
+    assert out.getvalue().split()[-3] == '5000'
+    assert sum(read) <= 2 * 64
+
+
+def test_connections_past_the_bound_get_a_503(demo_database, monkeypatch):
+    # Connections left open (idle, or by a process that means harm) hold
+    # a thread each: past MAX_CONNECTIONS, a new one is told to come back.
+    import socket
+    from blocks_log.web import server as server_module
+    monkeypatch.setattr(server_module, 'MAX_CONNECTIONS', 5)
+    with serving(demo_database) as server:
+        idle = [socket.create_connection(server.server_address[:2],
+                                         timeout=30) for _ in range(5)]
+        try:
+            assert get(server, '/api/runs')[0] == 503
+        finally:
+            for connection in idle:
+                connection.close()
+        assert eventually_answered(server)
+
+
+def eventually_answered(server, tries=200):
+    import time
+    for _ in range(tries):
+        if get(server, '/api/runs')[0] == 200:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_connections_wait_in_the_queue_until_answered(demo_database):
+    # The system holds connections the server has not taken yet, up to
+    # its listen queue: 100 made before it takes any are all held.
+    import select
+    import socket
+    from blocks_log.web.server import Server
+    server = Server(demo_database, port=0)  # listening, not answering
+    clients = []
+    try:
+        for _ in range(100):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(server.server_address[:2])
+            clients.append(client)
+        # A connection the queue holds completes its handshake at once;
+        # one past it waits for a SYN the system dropped.
+        _, connected, _ = select.select([], clients, [], 2)
+        assert len(connected) == 100
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()
+
+
+def test_a_client_that_reads_nothing_does_not_hold_its_thread(
+        tmp_path, monkeypatch):
+    # Asked for a large CSV and never reading it: the server's writes
+    # time out, and its thread serves others again.
+    import socket
+    from blocks_log.web import server as server_module
+    monkeypatch.setattr(server_module, 'MAX_CONNECTIONS', 1)
+    monkeypatch.setattr(server_module, 'IDLE_SECONDS', 1)
+    path = str(tmp_path / 'large.sqlite')
+    with SQLiteLog(path) as log:  # a CSV of about 10 MB
+        for time in range(1, 30001):
+            log.status['iterations_done'] = time
+            log.current_row.update(
+                ('key{}'.format(key), time / (key + 7.0)) for key in range(16))
+    with serving(path) as server:
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(server.server_address[:2])
+        stuck.sendall('GET /api/csv?runs={} HTTP/1.1\r\nHost: 127.0.0.1:{}'
+                      '\r\n\r\n'.format(log.h_uuid, server.server_address[1])
+                      .encode())
+        try:
+            assert eventually_answered(server)
+        finally:
+            stuck.close()

@@ -150,6 +150,19 @@ class TestPersistence:
             assert list(again[0]) == ["it's \"quoted\"; DROP TABLE x"]
 
 
+def test_a_status_key_deleted_by_another_handle_is_deleted(
+        make_database_log):
+    # A handle that never wrote the key deletes it: it must find its id.
+    log = make_database_log()
+    log.status['custom'] = [1, 2]
+    log.close()
+    again = make_database_log(uuid=log.uuid)
+    del again.status['custom']
+    again.close()
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    assert 'custom' not in reader.status
+
+
 class TestLineage:
     def test_tree_and_nearest_wins(self, path):
         root = SQLiteLog(path)

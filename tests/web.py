@@ -9,9 +9,9 @@ from blocks_log.web.server import Server
 
 
 @contextlib.contextmanager
-def serving(source):
+def serving(source, host='127.0.0.1'):
     """The :class:`Server` of `source`, answering until the block ends."""
-    server = Server(source, port=0)
+    server = Server(source, host=host, port=0)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,),
                               daemon=True)
     thread.start()

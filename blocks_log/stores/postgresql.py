@@ -238,13 +238,20 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     # Writing.
 
-    def write(self, run, entries, status, deleted_status, deletions=False):
-        ref = run.ref
-        if ref in self._lost:
+    def _check_held(self, run):
+        # Before each attempt of a commit: a new connection, made in the
+        # attempt before, finds whether another writer took the run.
+        if run.ref in self._lost:
             raise LogWriteError(
                 '{}: run {} was taken over by another writer while the '
                 'connection was lost; nothing more is written into '
                 'it'.format(self.name, run.uuid))
+
+    def write(self, run, entries, status, deleted_status, deletions=False):
+        ref = run.ref
+        for key in deleted_status:
+            self._key_id(key)  # its id, if another handle made it
+        self._check_held(run)
         packing = self._packing.get(ref)
         # Blocks that earlier commits moved past.
         due = packing is not None and packing.due()
@@ -252,11 +259,14 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         if not (due or deleted_status or deletions) and all(
                 name in self._key_ids for name in names):
             # An iteration's commit: one statement, in autocommit.
-            self.db.run(lambda connection: self._upsert(
-                connection, ref, entries, status, self._key_ids),
-                writing=True)
+            def commit(connection):
+                self._check_held(run)
+                self._upsert(connection, ref, entries, status,
+                             self._key_ids)
+            self.db.run(commit, writing=True)
         else:
             def work(connection):
+                self._check_held(run)
                 if due:
                     chunks.pack_due(connection, ref, packing, sql,
                                     chunks.PACK_ROWS + 2 * len(entries))

@@ -254,6 +254,8 @@ class SQLiteStore(SQLiteReads, Store):
 
     def write(self, run, entries, status, deleted_status, deletions=False):
         # Once per iteration: the rows are made here, not in a helper.
+        for key in deleted_status:
+            self._key_id(key)  # its id, if another handle made it
         ref, key_ids, status_time = run.ref, self._key_ids, sql.STATUS_TIME
         try:
             rows = [(ref, time, key_ids[key], stored)

@@ -67,9 +67,9 @@ class Checkpointer(object):
         self._closed = False
 
     def _make_locks(self):
-        # Every lock the thread takes: a fork takes them all first, so that
-        # a child never starts holding one (it would hang at its exit).
-        # Held while a checkpoint runs.
+        # Every lock the thread takes, made anew in a forked child: a child
+        # that started with one held (the thread held it at the fork) hung
+        # at its exit. Held while a checkpoint runs.
         self.lock = threading.Lock()
         # Held to wake the thread, and by the thread to wait.
         self._wake = threading.Condition(threading.Lock())
@@ -122,22 +122,18 @@ class Checkpointer(object):
             connection.close()
 
     def before_fork(self):
-        """Take every lock the thread uses: wait for a running checkpoint
-        to end, and for the thread to be done waking or waiting; hold off
-        the next."""
-        self._wake.acquire()
+        """Wait for a running checkpoint to end; hold off the next."""
         self.lock.acquire()
 
     def after_fork(self, child):
         """Let checkpoints run again; a child starts its own thread (its
-        copy of the parent's connection is never used nor closed) with
+        copy of the parent's connection is never used nor closed), with
         locks of its own."""
         if child:
             self._make_locks()
             self._thread = None
         else:
             self.lock.release()
-            self._wake.release()
 
     def finish(self, connection):
         """The writer lets the file go: if its -wal file is large, empty it

@@ -134,7 +134,8 @@ class SQLiteConnection(object):
         # Read-only: the -shm index of the WAL opened read-only too, so
         # that a reader never writes it (SQLite reads the WAL into its own
         # memory where the index is stale, after its writer was killed).
-        options = '?mode=ro&immutable=1' if immutable else (
+        # An immutable file is opened read-only.
+        options = '?immutable=1' if immutable else (
             '?mode=ro&readonly_shm=1' if self.read_only else '')
         return 'file:' + _quote_path(os.path.abspath(self.path)) + options
 

@@ -190,6 +190,8 @@ def upsert_entries(rows):
     list of (str, list)
 
     """
+    if not rows:
+        return []
     if len(rows) <= UPSERT_CHUNK:  # one iteration's worth
         return [(_upsert_rows(len(rows)),
                  list(itertools.chain.from_iterable(rows)))]

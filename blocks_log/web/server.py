@@ -59,8 +59,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     """Answers the pages and the API for ``self.server.source``."""
     server_version = 'blocks-log'
     protocol_version = 'HTTP/1.1'
-    # Each read of the connection waits this long (socketserver's).
-    timeout = IDLE_SECONDS
+    @property
+    def timeout(self):
+        """Seconds each read or write of the connection may wait
+        (socketserver's): an idle client, or one that reads nothing of its
+        answer, lets the thread go."""
+        return IDLE_SECONDS
 
     def handle_one_request(self):
         # A client has IDLE_SECONDS + REQUEST_SECONDS to send a request,
