@@ -109,6 +109,19 @@ def compressed_differences(differences):
     return zlib.compress(array.array('q', differences).tobytes())
 
 
+def forged(**changes):
+    """A damage made on purpose: the chunk changed, and its checksum made
+    again to match (a CRC is no seal), so that only the chunk's other
+    checks can tell."""
+    def forge(db, row):
+        row = dict(row, **changes)
+        row['checksum'] = chunks.checksum(*[row[name] for name in (
+            'run', 'key', 'block', 'first', 'last', 'count', 'kind', 'step',
+            'times', 'values')])
+        return [row]
+    return forge
+
+
 #: name -> (key whose chunk of BLOCK is damaged, damage(db, row) -> rows
 #: that replace it, whether a store with typed columns can hold it).
 DAMAGES = {
@@ -169,6 +182,17 @@ DAMAGES = {
     'checksum missing': ('f', changed(checksum=None), True),
     'checksum of another chunk': ('f', lambda db, r: [dict(
         r, checksum=db.chunk('f', BLOCK + 1)['checksum'])], True),
+    'forged: a count the values do not hold': ('f', forged(
+        count=9, last=24), True),
+    'forged: a count beyond the times': ('f', forged(count=7), True),
+    'forged: a step off': ('f', forged(step=2), True),
+    'forged: fewer values than times': ('f', lambda db, r: forged(
+        values=r['values'][:-8])(db, r), True),
+    'forged: fewer values than irregular times': ('irregular', lambda db, r:
+                                                  forged(values=r['values'][
+                                                      :-8])(db, r), True),
+    'forged: times that do not increase': ('irregular', forged(
+        times=compressed_differences([0, 3])), True),
     'moved one block on': ('f', lambda db, r: [dict(
         r, block=r['block'] + 1)], True),
     'copied into the next block': ('f', lambda db, r: [r, dict(
@@ -344,3 +368,37 @@ def test_a_file_of_schema_3_reads_right_and_gets_checksums(tmp_path):
         connection.close()
     with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
         check_schema_3_run(log)
+
+
+@pytest.mark.parametrize('count', ['as it was', 2 ** 31 - 1])
+def test_a_zip_bomb_in_a_chunk_without_checksum_costs_no_memory(
+        tmp_path, count):
+    # Chunks of schema version 3 have no checksum: what bounds a read of
+    # their times is their count, checked against their block, and the
+    # bytes that count takes, never more inflated.
+    import os
+    import shutil
+    import sqlite3
+    import tracemalloc
+    path = str(tmp_path / 'schema_3.sqlite')
+    shutil.copy(os.path.join(FIXTURES, '..', 'blocks_log_schema_3.sqlite'),
+                path)
+    bomb = zlib.compress(b'\x01' * 10 ** 8)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            'UPDATE blocks_log_chunks SET times = ?{} WHERE times IS NOT '
+            'NULL'.format('' if count == 'as it was' else ', count = ?'),
+            (bomb,) if count == 'as it was' else (bomb, count))
+    connection.close()
+    uuid, = [run.uuid for run in blocks_log.list_runs(path)]
+    with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        tracemalloc.start()
+        try:
+            history = log.history('irregular')
+            len(log)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert any(isinstance(value, codec.DamagedChunk) for _, value in history)
+    assert peak < 20 * 2 ** 20
