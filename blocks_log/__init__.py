@@ -4,14 +4,15 @@ A drop-in for Blocks' ``blocks.log``: ``from blocks_log import TrainingLog``
 works as ``from blocks.log import TrainingLog`` did.
 
 """
-from blocks_log.errors import (AmbiguousRunError, ClosedLogError, LogError,
-                               LogDatabaseError, LogWriteError,
-                               ReadOnlyLogError, RowNotAvailableError,
-                               RunInUseError, SchemaVersionError,
+from blocks_log.errors import (AmbiguousRunError, ClosedLogError,
+                               DamagedLogError, LogDatabaseError, LogError,
+                               LogWriteError, ReadOnlyLogError,
+                               RowNotAvailableError, RunInUseError,
+                               SchemaVersionError, UnknownKeyError,
                                UnknownRunError)
 from blocks_log.base import TrainingLogBase
 from blocks_log.log import TrainingLog
-from blocks_log.pickles import find_log, load
+from blocks_log.loading import find_log, load
 from blocks_log.postgresql import PostgreSQLLog
 from blocks_log.runs import find_run, list_runs
 from blocks_log.sqlite import SQLiteLog
@@ -26,6 +27,7 @@ __all__ = ['TrainingLogBase', 'TrainingLog', 'SQLiteLog', 'PostgreSQLLog',
            'BACKENDS', 'load',
            'find_log', 'list_runs', 'find_run', 'LogError',
            'LogDatabaseError', 'SchemaVersionError', 'UnknownRunError',
-           'AmbiguousRunError', 'RunInUseError', 'ReadOnlyLogError',
+           'AmbiguousRunError', 'UnknownKeyError', 'DamagedLogError',
+           'RunInUseError', 'ReadOnlyLogError',
            'LogWriteError', 'ClosedLogError', 'RowNotAvailableError',
            '__version__']

@@ -6,6 +6,7 @@ else.
 """
 import array
 import heapq
+import math
 from numbers import Integral, Real
 
 PANDAS_HINT = ("this needs pandas, an optional dependency of blocks_log: "
@@ -145,6 +146,23 @@ def is_number(value):
     """Whether `value` is a real number (numpy's too), not a bool."""
     return isinstance(value, Real) and not isinstance(value, bool) and (
         not hasattr(value, 'dtype') or value.dtype.kind in 'iuf')
+
+
+def orders(value):
+    """Whether `value` is a number that has a place among others: a real
+    number (numpy's too, not a bool), inf included, NaN not. What a
+    smallest and a largest value are taken of."""
+    return is_number(value) and value == value
+
+
+def finite(value):
+    """`value` as a float if it is a finite real number (numpy's too, not a
+    bool), else ``None``: what a chart can draw (NaN, inf and what is no
+    number are gaps)."""
+    if not is_number(value):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def runs_to_dataframe(pandas, runs, long=False):

@@ -234,6 +234,10 @@ class TrainingLogBase(object):
                 for key, value in self[time].items():
                     yield time, key, value
 
+    #: bool: whether a writer of another handle or process still holds
+    #: this run, so that more of it may come (a log held in memory: never).
+    being_written = False
+
     def last_time(self, start=None, stop=None):
         """The last time ``start <= time < stop`` at which the log holds a
         value, or ``None`` if it holds none there.

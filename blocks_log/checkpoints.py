@@ -211,11 +211,6 @@ def _read_members(path):
             path, ' '.join(str(error).split())))
 
 
-def load_checkpoint(path, trusted=False):
-    """Open a checkpoint of Blocks; see :class:`Checkpoint`."""
-    return Checkpoint(path, trusted=trusted)
-
-
 def load_parameters(path):
     """The parameters of a checkpoint, name -> numpy array, as Blocks'
     ``blocks.serialization.load_parameters`` gave them.

@@ -44,7 +44,20 @@ PICKLE_TAG = b'P'
 DELETED_TAG = b'X'
 
 #: The stored form of a deleted value.
-DELETED = DELETED_TAG
+DELETED_STORED = DELETED_TAG
+
+
+class _Deleted(object):
+    """What a deleted value reads as: one object, which no value logged
+    can be (a logged ``b'X'`` reads as those bytes, never as this)."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return '<deleted>'
+
+
+#: What :func:`decode` gives for a deleted value; compare with ``is``.
+DELETED = _Deleted()
 #: Containers nested deeper than this are refused (JSON and Python's
 #: recursion limit would refuse to read them back).
 MAX_DEPTH = 100
@@ -413,7 +426,7 @@ def decode(stored, allow_pickle=False):
     Returns
     -------
     object
-        The value; :data:`DELETED` itself for a deleted value.
+        The value; :data:`DELETED` for a deleted value.
 
     """
     if type(stored) is not bytes:
@@ -430,7 +443,7 @@ def decode(stored, allow_pickle=False):
             return _array_from_parts(dtype, shape, data)
         if tag == PICKLE_TAG:
             return pickle.loads(body) if allow_pickle else Pickled(body)
-        if stored == DELETED:
+        if stored == DELETED_STORED:
             return DELETED
     except Exception as error:  # anything a forged BLOB can make them raise
         return Undecodable(stored, '{}: {}'.format(type(error).__name__,

@@ -54,7 +54,7 @@ class LogStore(Store):
 def _stored(value):
     # A value read from a store, as a store keeps it again.
     if value is codec.DELETED:
-        return value
+        return codec.DELETED_STORED
     if isinstance(value, codec.Pickled):
         return codec.PICKLE_TAG + value.data
     if isinstance(value, codec.Undecodable):
@@ -195,13 +195,6 @@ def print_progress(stream=sys.stderr):
     return show
 
 
-def check_destination(store):
-    """Raise unless runs can be written into `store`."""
-    if not store.writable_runs or store.read_only:
-        raise LogDatabaseError('{}: cannot be written into'.format(
-            store.name))
-
-
 def copy(source, destination, runs=None, trusted=False, progress=None):
     """Copy runs from a SOURCE into a database (see :func:`copy_runs`).
 
@@ -232,30 +225,33 @@ def copy(source, destination, runs=None, trusted=False, progress=None):
         or source and destination are the same.
 
     """
-    from blocks_log.postgresql import is_postgresql
-    from blocks_log.runs import find_run, open_source, open_stores
-    from blocks_log.stores.postgresql import PostgreSQLStore
-    from blocks_log.stores.sqlite import SQLiteStore
-    from blocks_log.runs import is_sqlite
-    import os
-    if source == destination:
+    from blocks_log.sources import Source, is_postgresql
+    if source == destination or _same_file(source, destination):
         raise LogDatabaseError('{}: copying a database into itself'.format(
             source))
-    if is_postgresql(source) or (os.path.isfile(source) and
-                                 is_sqlite(source)):
-        sources = [store for store in open_stores(source) if store]
-        uuids = None if not runs else [find_run(source, run) for run in runs]
-    else:
-        log = open_source(source, None, trusted=trusted)
-        sources = [LogStore(log, source)]
-        uuids = None if not runs else [log.h_uuid]
-    if is_postgresql(destination):
-        target = PostgreSQLStore(destination)
-    else:
-        target = SQLiteStore(destination)
+    opened = Source(source, trusted)
+    try:
+        uuids = None if not runs else [opened.find(run) for run in runs]
+        sources = opened.stores() or [LogStore(opened.open(), source)]
+        if is_postgresql(destination):
+            from blocks_log.stores.postgresql import PostgreSQLStore
+            target = PostgreSQLStore(destination)
+        else:
+            from blocks_log.stores.sqlite import SQLiteStore
+            target = SQLiteStore(destination)
+    except BaseException:
+        opened.close()
+        raise
     try:
         return copy_runs(sources, target, uuids, progress)
     finally:
         target.close()
-        for store in sources:
-            store.close()
+        opened.close()
+
+
+def _same_file(path, other):
+    import os
+    try:
+        return os.path.samefile(path, other)
+    except (OSError, ValueError):
+        return False

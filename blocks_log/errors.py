@@ -56,6 +56,14 @@ class AmbiguousRunError(UnknownRunError):
     """A uuid prefix names more than one run."""
 
 
+class UnknownKeyError(LogError, KeyError):
+    """A key was asked for that no run asked about holds; the message
+    lists the keys they hold."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ''
+
+
 class RunInUseError(LogError, RuntimeError):
     """A run is already open for writing, by another handle or process.
 

@@ -11,7 +11,6 @@ never called.
 
 """
 import copyreg
-import io
 import pickle
 import threading
 
@@ -264,61 +263,23 @@ class RestrictedUnpickler(pickle.Unpickler):
             _loading.restricted = previous
 
 
-def load(file, trusted=False):
-    """Load a pickled training log, or any pickle that holds one, or the log
-    of a checkpoint tar of Blocks.
-
-    Blocks' ``blocks.log.log.TrainingLog`` and ``blocks.log.sqlite.SQLiteLog``
-    are read as :class:`blocks_log.TrainingLog` and
-    :class:`blocks_log.SQLiteLog` wherever they sit in the pickled object (a
-    checkpoint often holds the log inside a larger object); Blocks need not
-    be installed. Pickles of blocks_log objects load as they are. A path to
-    a tar written by Blocks' ``Checkpoint`` extension gives its log (see
-    :mod:`blocks_log.checkpoints`).
-
-    By default nothing named by the file runs: every class but containers,
-    numbers, numpy arrays and the log classes becomes an inert
-    :class:`Placeholder`, and a persistent log opens its database
-    read-only. :func:`find_log` finds the log in what comes back.
-
-    .. warning::
-
-        ``trusted=True`` unpickles as :func:`pickle.load` does, and runs
-        whatever code the file names. Use it only for files you made.
+def load_pickle(file, trusted=False):
+    """Load a pickle: what :func:`blocks_log.load` does for a file that is
+    not a checkpoint tar (see there).
 
     Parameters
     ----------
     file : str, path-like or binary file object
-        A path, or a file opened for reading in binary mode.
     trusted : bool, optional
-        Build every class the file names, as :func:`pickle.load` would.
-
-    Returns
-    -------
-    object
-        The unpickled object, Blocks' classes replaced by ours.
 
     Raises
     ------
-    OSError
-        If a path cannot be opened.
-    pickle.UnpicklingError, EOFError, ValueError
-        If the file is not a (whole) pickle.
-    ImportError, AttributeError
-        With ``trusted=True``, if the pickle names a class that is not
-        installed.
-    blocks_log.checkpoints.CheckpointError
-        If a tar is not a checkpoint that can be read.
-    blocks_log.errors.LogError
-        If the pickle holds a persistent log whose database cannot be
-        opened (missing, not a database, no such run).
-
+    OSError, pickle.UnpicklingError, EOFError, ValueError, ImportError,
+    AttributeError, blocks_log.errors.LogError
+        As :func:`blocks_log.load`.
     """
     if hasattr(file, 'read'):
         return _unpickler(file, trusted).load()
-    from blocks_log.checkpoints import Checkpoint, is_checkpoint
-    if is_checkpoint(file):
-        return Checkpoint(file, trusted=trusted).log
     with open(file, 'rb') as stream:
         return _unpickler(stream, trusted).load()
 
@@ -359,16 +320,3 @@ def _children(item):
         return [item.state, item.args, item.items, item.mapping]
     state = getattr(item, '__dict__', None)
     return list(state.values()) if isinstance(state, dict) else []
-
-
-def restricted_loads(data):
-    """Unpickle a value stored in a database: containers and numpy arrays
-    only, nothing named by the pickle is called.
-
-    Raises
-    ------
-    pickle.UnpicklingError
-        If the pickle names anything else.
-
-    """
-    return RestrictedUnpickler(io.BytesIO(data), placeholders=False).load()

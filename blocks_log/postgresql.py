@@ -7,7 +7,6 @@
 
 """
 from blocks_log.database import DatabaseLog, check_options
-from blocks_log.database.log import as_hex_uuid
 from blocks_log.stores.postgresql import PostgreSQLStore
 from blocks_log.stores.postgresql_connection import (default_dsn,
                                                      without_password)
@@ -42,7 +41,8 @@ class PostgreSQLLog(DatabaseLog):
         A libpq connection string or ``postgresql://`` URL; by default
         ``$BLOCKS_LOG_DSN``, else libpq's ``PG*`` environment variables.
     uuid : :class:`uuid.UUID` or str, optional
-        Open this existing run. Without it a new run is started. This and
+        Open this existing run: its uuid, a unique prefix of it, or
+        ``'last'``. Without it a new run is started. This and
         every later option is keyword-only, and checked here.
     read_only : bool, optional
         Open a run without ever writing (every transaction read-only).
@@ -89,7 +89,7 @@ class PostgreSQLLog(DatabaseLog):
                                 allow_pickle=allow_pickle)
         try:
             DatabaseLog.__init__(
-                self, store, uuid=None if uuid is None else as_hex_uuid(uuid),
+                self, store, uuid=uuid,
                 read_only=read_only, commit_every=commit_every)
         except BaseException:
             store.close()

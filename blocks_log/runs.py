@@ -1,101 +1,21 @@
-"""Many runs at once: listing the runs of a SOURCE, naming one by a uuid
-prefix, opening a SOURCE for reading, and reading several runs into one
-DataFrame, or comparing them.
+"""Many runs at once: listing the runs of a SOURCE, naming one, opening one
+for reading, and reading several runs into one DataFrame, or comparing
+them.
 
 A SOURCE is an SQLite file, a ``postgresql://`` URL, a pickle holding a
-log, or a checkpoint of Blocks.
+log, or a checkpoint of Blocks; each function here opens it once, as a
+:class:`~blocks_log.sources.Source` (which a command or a page holding
+one already can call itself).
 
 Everything here reads: nothing creates or changes a file.
 
 """
-import os
-
 from blocks_log import analysis
-from blocks_log.base import TrainingLogBase
-from blocks_log.errors import (AmbiguousRunError, LogDatabaseError,
-                               LogError, UnknownRunError)
-from blocks_log.pickles import find_log, load
-from blocks_log.postgresql import PostgreSQLLog, is_postgresql
-from blocks_log.stores import base
-from blocks_log.stores.blocks import BlocksStore
-from blocks_log.stores.postgresql import PostgreSQLStore
-from blocks_log.stores.sqlite import SQLiteStore
+from blocks_log.sources import LAST, Run, Source, is_postgresql, is_sqlite
 
-SQLITE_MAGIC = b'SQLite format 3\x00'
-#: Names the run started last, wherever a run is named (no uuid prefix
-#: can be mistaken for it: it is not hex).
-LAST = 'last'
-
-
-def is_sqlite(path):
-    """Whether the file at `path` is an SQLite database."""
-    with open(path, 'rb') as f:
-        return f.read(16) == SQLITE_MAGIC
-
-
-def open_stores(database):
-    """The stores of a database, opened read-only: blocks_log's, and
-    Blocks' beside it (or ``None``).
-
-    Parameters
-    ----------
-    database : str
-        An SQLite file, or a ``postgresql://`` URL.
-
-    Raises
-    ------
-    LogDatabaseError
-        If it cannot be opened.
-
-    """
-    if is_postgresql(database):
-        return PostgreSQLStore(database, read_only=True), None
-    store = SQLiteStore(database, read_only=True)
-    return store, BlocksStore(store.db) if store.has_blocks_tables else None
-
-
-class Run(object):
-    """What a run is, at a glance.
-
-    Attributes
-    ----------
-    uuid : str
-        32 hex digits.
-    parent : str or None
-        The uuid it was resumed from.
-    created : float or None
-        When it was started, in seconds since the epoch (``None`` for runs
-        of Blocks and logs of pickles).
-    iterations, epochs : int or None
-        ``status['iterations_done']`` and ``status['epochs_done']``.
-    rows : int
-        Times at which it holds a value (of its own, not of its parents).
-    keys : list of str
-        The keys it logged, sorted.
-    last_time : int or None
-        The last time at which it holds a value.
-    writer : str or None
-        Who writes it now (``'process 12 on host h'``), if anyone.
-    written_by : str
-        ``'blocks_log'``, ``'blocks'`` (Blocks' own tables) or ``'pickle'``.
-
-    """
-    FIELDS = ('uuid', 'parent', 'created', 'iterations', 'epochs', 'rows',
-              'keys', 'last_time', 'writer', 'written_by')
-
-    def __init__(self, **fields):
-        vars(self).update(dict.fromkeys(self.FIELDS), **fields)
-
-    def as_dict(self):
-        """dict: the fields, for JSON and DataFrames."""
-        return dict((name, getattr(self, name)) for name in self.FIELDS)
-
-    def __getitem__(self, name):
-        # run['uuid'], as the dicts of earlier releases.
-        return getattr(self, name)
-
-    def __repr__(self):
-        return '<Run {} ({} iterations)>'.format(self.uuid, self.iterations)
+__all__ = ['LAST', 'Run', 'compare', 'find_run', 'is_database', 'is_sqlite',
+           'list_runs', 'open_source', 'read_runs', 'runs_dataframe',
+           'runs_table']
 
 
 def list_runs(source, trusted=False):
@@ -120,74 +40,19 @@ def list_runs(source, trusted=False):
         If the source does not exist, or is no log database nor pickle.
 
     """
-    if not is_database(source):
-        log = open_source(source, trusted=trusted)
-        times = sorted(log)
-        return [Run(uuid=log.h_uuid, parent=log.status.get('resumed_from'),
-                    iterations=log.status.get('iterations_done'),
-                    epochs=log.status.get('epochs_done'),
-                    rows=len([t for t in times if len(log[t])]),
-                    keys=sorted(set(key for _, key, _ in log.records())),
-                    last_time=times[-1] if times else None,
-                    written_by='pickle')]
-    store, blocks = open_stores(source)
-    try:
-        if store.version is None and blocks is None:
-            raise LogDatabaseError('{}: is not a log database (no runs '
-                                   'table)'.format(source))
-        runs = []
-        for each, written_by in ((blocks, 'blocks'), (store, 'blocks_log')):
-            if each is not None:
-                runs.extend(_summary(each, run, written_by)
-                            for run in each.runs())
-        return runs
-    finally:
-        store.close()
-
-
-def _summary(store, run, written_by):
-    # What the run's last writer saved when done; read from the run if it
-    # saved nothing (a run being written, or whose writer was killed).
-    summary = base.summary_of(run) or store.summarize(run)
-    writer = None
-    if run.writer is not None:
-        from blocks_log.stores import claims
-        writer = claims.describe(run.writer)
-    return Run(uuid=run.uuid, parent=run.parent, created=run.created,
-               writer=writer, written_by=written_by, **summary)
+    with Source(source, trusted) as opened:
+        return opened.runs()
 
 
 def is_database(source):
     """Whether `source` names a database (a ``postgresql://`` URL, or an
     SQLite file), rather than a pickle or a checkpoint."""
-    return is_postgresql(source) or (os.path.isfile(source) and
-                                     is_sqlite(source))
+    return is_postgresql(source) or is_sqlite(source)
 
 
-def _one_run(database, run):
-    # The uuid of `run` (a prefix), or of the only run of the database.
-    if run is None:
-        runs = _runs(database)
-        if len(runs) != 1:
-            raise UnknownRunError(
-                '{}: holds {} runs; name one (blocks-log runs {} lists '
-                'them)'.format(database, len(runs), database))
-        return runs[0].uuid
-    return find_run(database, run)
-
-
-def _runs(database):
-    # The runs of a database, without reading them.
-    store, blocks = open_stores(database)
-    try:
-        return (blocks.runs() if blocks else []) + store.runs()
-    finally:
-        store.close()
-
-
-def find_run(database, prefix):
-    """Return the full hex uuid of the run whose uuid starts with `prefix`,
-    or of the run started last when `prefix` is ``'last'``.
+def find_run(source, name):
+    """Return the full hex uuid of the run that `name` names in a SOURCE:
+    its uuid, a unique prefix of it, or ``'last'``, the run started last.
 
     Raises
     ------
@@ -195,34 +60,26 @@ def find_run(database, prefix):
         If no run matches (a ``KeyError``).
     AmbiguousRunError
         If several runs match; the message lists them.
+    LogDatabaseError
+        If the source cannot be read.
 
     """
-    prefix = str(prefix).lower().replace('-', '')
-    found = _runs(database)
-    if prefix == LAST and found:
-        return found[-1].uuid
-    matches = sorted(set(run.uuid for run in found
-                         if run.uuid.startswith(prefix)))
-    if not matches:
-        raise UnknownRunError('{}: no run with uuid {}...'.format(
-            database, prefix))
-    if len(matches) > 1:
-        raise AmbiguousRunError('{}: {!r} names {} runs: {}'.format(
-            database, prefix, len(matches), ', '.join(matches)))
-    return matches[0]
+    with Source(source) as opened:
+        return opened.find(name)
 
 
 def open_source(source, run=None, trusted=False):
-    """Open a log for reading: a run of an SQLite database, or the log in a
-    pickle (a pickled log, or a pickle holding one), or in a checkpoint tar
-    of Blocks.
+    """Open a log for reading: a run of a database (read-only), or the log
+    in a pickle (a pickled log, or a pickle holding one), or in a
+    checkpoint tar of Blocks. Close it when done (:func:`close_source`).
 
     Parameters
     ----------
     source : str
         A path, or a ``postgresql://`` URL.
     run : str, optional
-        A uuid or uuid prefix; needed for a database of several runs.
+        A uuid, a unique prefix of it, or ``'last'``; needed for a database
+        of several runs.
     trusted : bool, optional
         Unpickle a pickle as :func:`pickle.load` would, running what it
         names (see :func:`blocks_log.load`).
@@ -230,7 +87,6 @@ def open_source(source, run=None, trusted=False):
     Returns
     -------
     TrainingLogBase
-        Read-only if it is a database's.
 
     Raises
     ------
@@ -241,32 +97,23 @@ def open_source(source, run=None, trusted=False):
         If `run` names no run or several, or is needed and missing.
 
     """
-    from blocks_log.sqlite import SQLiteLog
-    if is_postgresql(source):
-        return PostgreSQLLog(source, uuid=_one_run(source, run),
-                             read_only=True)
-    if os.path.isdir(source):
-        raise LogDatabaseError('{}: is a directory, not a log'.format(source))
-    if not os.path.isfile(source):
-        raise LogDatabaseError('{}: no such file'.format(source))
-    if is_sqlite(source):
-        return SQLiteLog(source, uuid=_one_run(source, run), read_only=True)
+    opened = Source(source, trusted)
+    if not opened.is_database:
+        try:
+            opened.find(run)
+        except BaseException:
+            opened.close()
+            raise
+        return opened.open()
     try:
-        log = find_log(load(source, trusted=trusted))
-    except LogError:
-        raise
-    except Exception as error:
-        raise LogDatabaseError('{}: not a log database nor a pickled log '
-                               '({}: {})'.format(source, type(error).__name__,
-                                                 error))
-    if not isinstance(log, TrainingLogBase):
-        raise LogDatabaseError('{}: the pickle holds no training log'.format(
-            source))
-    if run is not None and not log.h_uuid.startswith(
-            str(run).lower().replace('-', '')):
-        raise UnknownRunError('{}: holds run {}, not {}'.format(
-            source, log.h_uuid, run))
-    return log
+        uuid = opened.find(run)
+    finally:
+        opened.close()
+    if opened.kind == 'postgresql':
+        from blocks_log.postgresql import PostgreSQLLog
+        return PostgreSQLLog(source, uuid=uuid, read_only=True)
+    from blocks_log.sqlite import SQLiteLog
+    return SQLiteLog(source, uuid=uuid, read_only=True)
 
 
 def close_source(log):
@@ -282,10 +129,11 @@ def read_runs(source, runs=None, keys=None, start=None, stop=None,
 
     Parameters
     ----------
-    source : str
-        A SOURCE (see :func:`list_runs`).
+    source : str or Source
+        A SOURCE (see :func:`list_runs`), or one opened already.
     runs : list of str, optional
-        Uuids or unique prefixes; every run of the source by default.
+        Uuids, unique prefixes or ``'last'``; every run of the source by
+        default.
     keys : list of str, optional
         Only these keys.
     start, stop : int, optional
@@ -301,17 +149,16 @@ def read_runs(source, runs=None, keys=None, start=None, stop=None,
         If `keys`, `start` or `stop` are not what they should be.
 
     """
-    if runs is None:
-        runs = [run.uuid for run in list_runs(source, trusted)] if (
-            is_database(source)) else [None]
-    found = []
-    for run in runs:
-        log = open_source(source, run, trusted=trusted)
-        try:
-            found.append((log.h_uuid, log.series(keys, start, stop)))
-        finally:
-            close_source(log)
-    return found
+    if isinstance(source, Source):
+        return _read_runs(source, runs, keys, start, stop)
+    with Source(source, trusted) as opened:
+        return _read_runs(opened, runs, keys, start, stop)
+
+
+def _read_runs(source, runs, keys, start, stop):
+    uuids = source.uuids() if runs is None else [source.find(run)
+                                                 for run in runs]
+    return [source.read(uuid, keys, start, stop) for uuid in uuids]
 
 
 def runs_dataframe(source, runs=None, keys=None, start=None, stop=None,
@@ -338,7 +185,7 @@ def runs_dataframe(source, runs=None, keys=None, start=None, stop=None,
 
 def runs_table(source, trusted=False):
     """:func:`list_runs` as a :class:`pandas.DataFrame`, one row per run,
-    indexed by uuid.
+    indexed by uuid; ``created`` as a time (``NaT`` where unknown).
 
     Raises
     ------
@@ -347,14 +194,16 @@ def runs_table(source, trusted=False):
     """
     pandas = analysis.import_pandas()
     rows = [run.as_dict() for run in list_runs(source, trusted)]
-    return pandas.DataFrame(rows, columns=list(Run.FIELDS)).set_index(
-        'uuid')
+    table = pandas.DataFrame(rows, columns=list(Run.FIELDS))
+    table['created'] = pandas.to_datetime(table['created'], unit='s')
+    return table.set_index('uuid')
 
 
 def compare(source, runs, keys=None, trusted=False):
     """For each run and key: how many values, the first and last time, the
-    last value, and the smallest and largest with their times (numbers
-    only; ``None`` where a key holds none).
+    last value, and the smallest and largest with their times (of the
+    values that are numbers, NaN left out; ``None`` where a key holds
+    none).
 
     Returns
     -------
@@ -372,7 +221,7 @@ def compare(source, runs, keys=None, trusted=False):
         for key in sorted(columns):
             times, values = columns[key]
             numbers = [(value, time) for time, value in zip(times, values)
-                       if analysis.is_number(value) and value == value]
+                       if analysis.orders(value)]
             table.append({
                 'run': uuid, 'key': key, 'count': len(times),
                 'first_time': times[0] if len(times) else None,

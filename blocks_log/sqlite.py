@@ -8,7 +8,6 @@ and status under the names Blocks gave them (:data:`SQLiteEntry`,
 import os
 
 from blocks_log.database import DatabaseLog, check_options
-from blocks_log.database.log import as_hex_uuid
 from blocks_log.database.views import DatabaseRow, DatabaseStatus
 from blocks_log.errors import UnknownRunError
 from blocks_log.stores.blocks import BlocksStore
@@ -62,8 +61,9 @@ class SQLiteLog(DatabaseLog):
         A path or ``':memory:'``; by default ``$BLOCKS_SQLITEDB``, else
         ``~/blocks_log.sqlite``.
     uuid : :class:`uuid.UUID` or str, optional
-        Open this existing run (a str may be its hex form). Without it a new
-        run is started. This and every later option is keyword-only, and
+        Open this existing run: its uuid (a str may be its hex form), a
+        unique prefix of it, or ``'last'`` (the run started last). Without
+        it a new run is started. This and every later option is keyword-only, and
         checked here.
     read_only : bool, optional
         Open without ever writing, creating or changing the file (needs
@@ -114,12 +114,11 @@ class SQLiteLog(DatabaseLog):
                 database))
         database = os.fspath(database)
         if uuid is not None:
-            uuid = as_hex_uuid(uuid)
             if database != ':memory:' and not read_only and not (
                     os.path.exists(database)):
                 # Before anything is made: a failed open creates no file.
                 raise UnknownRunError('{}: no such file, so no run {}'.format(
-                    database, uuid))
+                    database, getattr(uuid, 'hex', uuid)))
         self.database = database
         store = SQLiteStore(database, read_only=read_only,
                             synchronous=synchronous,

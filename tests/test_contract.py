@@ -53,6 +53,17 @@ class TestRows:
         assert log[3]['loss'] == 0.5
         assert dict(log[3]) == {'loss': 0.5}
 
+    def test_bytes_of_a_tag_are_values(self, log):
+        # b'X' is how a deleted value is stored: a logged b'X' (one object
+        # in CPython, as every one-byte bytes) read as deleted, and
+        # vanished.
+        values = dict(('k{}'.format(index), bytes([byte])) for index, byte
+                      in enumerate(b'XBJNP'))
+        log[1].update(values)
+        getattr(log, 'flush', lambda: None)()
+        assert dict(log[1]) == values
+        assert list(log) == [1] and log.history('k0') == [(1, b'X')]
+
     def test_update(self, log):
         log[2].update({'a': 1, 'b': 'two'})
         log[2].update(c=3.5)

@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 
 import blocks_log
 from blocks_log import SQLiteLog, TrainingLog
-from blocks_log.cli import common
+from blocks_log import tables
+from blocks_log.sources import Source
 from blocks_log.web import data
 
 from helpers import ROOT, file_state, log_sparse_run
@@ -197,7 +198,8 @@ def test_the_last_rows_are_those_of_the_whole_run(tmp_path, backend, keys,
         query['keys'] = ','.join(keys)
     query.update((name, str(value)) for name, value in (
         ('start', start), ('stop', stop)) if value is not None)
-    sent = data.rows(source, query)
+    with Source(source, strict=True) as opened:
+        sent = data.rows(opened, query)
     every = sorted(
         (time, dict((key, value) for key, value in row.items()
                     if keys is None or key in keys))
@@ -209,7 +211,7 @@ def test_the_last_rows_are_those_of_the_whole_run(tmp_path, backend, keys,
         assert dict((key, text) for key, text in zip(sent['columns'],
                                                      row[1:])
                     if text != '') == dict(
-            (key, common.cell(value)) for key, value in values.items())
+            (key, tables.cell(value)) for key, value in values.items())
     log.close()
 
 
@@ -582,7 +584,8 @@ def test_the_last_rows_are_read_from_the_end(tmp_path, monkeypatch):
         read.append(sum(len(times) for times, _ in columns.values()))
         return columns
     monkeypatch.setattr(SQLiteLog, 'series', measured_series)
-    answer = data.rows(path, {'run': log.h_uuid, 'limit': '3'})
+    with Source(path, strict=True) as opened:
+        answer = data.rows(opened, {'run': log.h_uuid, 'limit': '3'})
     assert [row[0] for row in answer['rows']] == [4998, 4999, 5000]
     assert sum(read) <= 2 * 64
     read[:] = []

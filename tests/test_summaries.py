@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 import blocks_log
-from blocks_log import runs
+from blocks_log.sources import Source
 from blocks_log.postgresql import is_postgresql
 from blocks_log.stores import base
 
@@ -38,12 +38,9 @@ def train(log, until, keys=('loss',)):
 
 def stored(source, uuid):
     """The run's RunInfo and what its data says of it, read afresh."""
-    store, _ = runs.open_stores(source)
-    try:
-        run = store.find_run(uuid)
-        return run, store.summarize(run)
-    finally:
-        store.close()
+    with Source(source) as opened:
+        run = opened.store.find_run(uuid)
+        return run, opened.store.summarize(run)
 
 
 def listed(source, uuid):

@@ -5,8 +5,10 @@ One module per group of commands: :mod:`.runs` (runs, compare),
 :mod:`.copying` (copy), :mod:`.serve` (serve, over :mod:`blocks_log.web`),
 :mod:`.demo`; :mod:`.common` holds what they
 share. Reading commands open databases read-only: they never create or
-change a file. Errors in what the user gave print one line on stderr and
-exit 2; a database is named in messages, never its password.
+change a file, and write a file the user names whole or not at all,
+never over what they read. Errors in what the user gave print one line on
+stderr and exit 2; Ctrl-C exits 130; a database is named in messages,
+never its password.
 
 """
 import argparse
@@ -66,6 +68,9 @@ def main(argv=None, out=None):
     args = build_parser().parse_args(argv)
     try:
         args.run_command(args, out)
+    except KeyboardInterrupt:
+        # Stopped by Ctrl-C (watch, serve): as a shell reports SIGINT.
+        return 130
     except (common.UsageError, LogError) as error:
         # LogError: a database that cannot be used (not a database, not
         # writable, a newer schema); the message names it.

@@ -2,40 +2,38 @@
 while it trains."""
 import os
 import shutil
+import sys
 import time as _time
 
-from blocks_log.analysis import is_number, series_records
+from blocks_log.analysis import finite, series_records
 from blocks_log.cli import common, termplot
+from blocks_log.sources import checked_series
+from blocks_log.tables import cell
 
 
-def _curves(args):
-    # {label: [(time, value)]} of every run and key, and the logs' epochs.
+def _curves(args, source):
+    # {label: [(time, value)]} of every run and key, the epochs of a run
+    # alone, and the runs' uuids.
     keys = common.keys_of(args)
-    logs = [common.open_log(args.source, run, args.trust_pickle)
-            for run in (args.runs or common.every_run(args.source))]
-    curves, epochs, known = {}, [], set()
-    try:
-        for log in logs:
-            columns = common.read_series(log)
-            known.update(columns)
-            for key in keys:
-                times, values = columns.get(key, ((), ()))
-                label = key if len(logs) == 1 else '{} {}'.format(
-                    log.h_uuid[:8], key)
-                curves[label] = list(zip(times, values))
-            epochs = list(log.status.get('_epoch_ends') or [])
-    finally:
-        for log in logs:
-            common.close(log)
-    common.check_keys(known, keys)
-    return curves, (epochs if len(logs) == 1 else []), [
-        log.h_uuid for log in logs]
+    uuids = [source.find(run) for run in args.runs] or source.uuids()
+    source.check_keys(keys, uuids)
+    curves, epochs = {}, []
+    for uuid in uuids:
+        _, columns = source.read(uuid, keys)
+        for key in keys:
+            times, values = columns.get(key, ((), ()))
+            label = key if len(uuids) == 1 else '{} {}'.format(uuid[:8], key)
+            curves[label] = list(zip(times, values))
+        epochs = list(source.open(uuid).status.get('_epoch_ends') or [])
+    return curves, (epochs if len(uuids) == 1 else []), uuids
 
 
 def cmd_plot(args, out):
-    path = common.output_path(args.output, '.png') if args.output else None
+    path = common.output_path(args.output, '.png', [args.source]) if (
+        args.output) else None
     if path is None:
-        curves, _, _ = _curves(args)
+        with common.open_source(args) as source:
+            curves, _, _ = _curves(args, source)
         width = shutil.get_terminal_size((80, 24)).columns
         print(termplot.chart(curves, width=max(20, width - 14)), file=out)
         return
@@ -48,16 +46,28 @@ def cmd_plot(args, out):
                                 "'blocks-log[plot]' (or leave out -o for a "
                                 "chart in the terminal)")
     figure, axes = pyplot.subplots(figsize=(8, 4.5))
-    suffix = os.path.splitext(path)[1][1:].lower()
-    if suffix not in figure.canvas.get_supported_filetypes():
+    try:
+        suffix = os.path.splitext(path)[1][1:].lower()
+        if suffix not in figure.canvas.get_supported_filetypes():
+            raise common.UsageError(
+                '{}: matplotlib writes no .{} images (it writes {})'.format(
+                    path, suffix, ', '.join(sorted(
+                        figure.canvas.get_supported_filetypes()))))
+        with common.open_source(args) as source:
+            curves, epochs, uuids = _curves(args, source)
+        _draw(axes, curves, epochs, uuids, args)
+        figure.tight_layout()
+        with common.written(path, 'wb') as target:
+            figure.savefig(target, format=suffix)
+    finally:
         pyplot.close(figure)
-        raise common.UsageError('{}: matplotlib writes no .{} images (it '
-                                'writes {})'.format(path, suffix, ', '.join(
-                                    sorted(figure.canvas.
-                                           get_supported_filetypes()))))
-    curves, epochs, uuids = _curves(args)
+    print('wrote {}'.format(path), file=out)
+
+
+def _draw(axes, curves, epochs, uuids, args):
     for label, points in curves.items():
-        points = [(t, float(v)) for t, v in points if is_number(v)]
+        points = [(t, finite(v)) for t, v in points]
+        points = [(t, v) for t, v in points if v is not None]
         axes.plot([t for t, _ in points], [v for _, v in points],
                   label=label)
     for end in epochs:
@@ -71,40 +81,67 @@ def cmd_plot(args, out):
         's' if len(uuids) > 1 else '', ', '.join(u[:8] for u in uuids)))
     axes.legend()
     axes.grid(True, color='0.92')
-    figure.tight_layout()
-    figure.savefig(path)
-    pyplot.close(figure)
-    print('wrote {}'.format(path), file=out)
 
 
 def cmd_watch(args, out):
-    log = common.open_log(args.source, args.run, args.trust_pickle)
-    keys = common.keys_of(args)  # may not be logged yet
+    keys = common.keys_of(args)
+    if args.new and args.run:
+        raise common.UsageError('--new follows the next run to start; name '
+                                'no RUN with it')
+    with common.open_source(args) as source:
+        if args.new:
+            uuid = _new_run(args, source)
+        else:
+            uuid = source.find(args.run)
+        log = source.open(uuid)
+        if not log.being_written:
+            # Done already: a key it does not hold will never come.
+            source.check_keys(keys, [uuid])
+        seen = _follow(log, keys, args.interval, out)
+        # Keys may be logged late in a run; once it is done, one that
+        # never came is an error, as everywhere.
+        missing = [key for key in keys or () if key not in seen]
+        if missing:
+            source.check_keys(missing, [uuid])
+
+
+def _new_run(args, source):
+    # The first run that starts after the command did, waited for.
+    known = set(source.uuids())
+    print('waiting for a new run in {} (Ctrl-C to stop)'.format(
+        common.redact(args.source)), file=sys.stderr)
+    while True:
+        _time.sleep(args.interval)
+        with common.open_source(args) as again:
+            new = [uuid for uuid in again.uuids() if uuid not in known]
+        if new:
+            return new[0]
+
+
+def _follow(log, keys, interval, out):
+    # Print each completed iteration of `log` until its writer is done;
+    # return the keys seen.
     printed = -1  # every time up to this one was printed
-    try:
-        while True:
-            # The status first: the rows before iterations_done are whole
-            # by then. A run nobody writes is whole up to its last row.
-            done = log.status.get('iterations_done', 0)
-            writing = getattr(log, 'being_written', False)
-            rows = {}
-            for time, key, value in series_records(common.read_series(
-                    log, keys, printed + 1, done if writing else None)):
-                if keys is None or key in keys:
-                    rows.setdefault(time, {})[key] = value
-            for time in sorted(rows):
-                print('{}  {}'.format(time, '  '.join(
-                    '{}={}'.format(key, common.cell(value))
-                    for key, value in rows[time].items())), file=out)
-            out.flush()
-            if not writing:
-                return
-            printed = max([printed, done - 1] + list(rows))
-            _time.sleep(args.interval)
-    except KeyboardInterrupt:
-        return
-    finally:
-        common.close(log)
+    seen = set()
+    while True:
+        # The status first: the rows before iterations_done are whole by
+        # then. A run nobody writes is whole up to its last row.
+        done = log.status.get('iterations_done', 0)
+        writing = log.being_written
+        rows = {}
+        for time, key, value in series_records(checked_series(
+                log, keys, printed + 1, done if writing else None)):
+            rows.setdefault(time, {})[key] = value
+            seen.add(key)
+        for time in sorted(rows):
+            print('{}  {}'.format(time, '  '.join(
+                '{}={}'.format(key, cell(value))
+                for key, value in rows[time].items())), file=out)
+        out.flush()
+        if not writing:
+            return seen
+        printed = max([printed, done - 1] + list(rows))
+        _time.sleep(interval)
 
 
 def add_commands(command):
@@ -126,6 +163,9 @@ def add_commands(command):
                      'blocks-log watch demo.sqlite 3fa8 --keys train_loss')
     common.add_source(parser)
     common.add_keys(parser)
+    parser.add_argument('--new', action='store_true',
+                        help='wait for the next run to start in SOURCE (start '
+                             'watching before the training), and follow it')
     parser.add_argument('--interval', type=common.seconds, default=0.5,
                         metavar='SECONDS',
                         help='seconds between looks (default: %(default)s)')

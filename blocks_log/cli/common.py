@@ -1,32 +1,25 @@
-"""What the commands share: usage errors, opening a SOURCE, the arguments
-every command names the same way, and writing values as text."""
+"""What the commands share: usage errors, opening a SOURCE once, the
+arguments every command names the same way, tables of text, and files
+written whole or not at all."""
 import argparse
-import json
+import contextlib
 import math
 import os
-import re
+import tempfile
 
-from blocks_log import runs
-from blocks_log.analysis import series_records
-from blocks_log.errors import DamagedLogError, LogError
-from blocks_log.series import damaged
+from blocks_log.errors import LogError
+from blocks_log.sources import Source
+from blocks_log.tables import redact
 
-# The password of a postgresql:// URL, and of a key=value DSN.
-_PASSWORDS = (re.compile(r'(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@'),
-              re.compile(r"(password\s*=\s*)('[^']*'|\S+)"))
+__all__ = ['UsageError', 'redact', 'open_source', 'output_path', 'written',
+           'table']
+
+# Files beside an SQLite database that are part of it.
+_DATABASE_FILES = ('', '-wal', '-shm', '-journal', '-claims')
 
 
 class UsageError(Exception):
     """Bad input from the user: reported on one line, exit status 2."""
-
-
-def redact(text):
-    """`text` with every password of a URL or DSN in it replaced by
-    ``***``: messages name a database, never its password."""
-    text = str(text)
-    for pattern in _PASSWORDS:
-        text = pattern.sub(lambda match: match.group(1) + '***', text)
-    return text
 
 
 def default_source():
@@ -35,26 +28,18 @@ def default_source():
     return default_database()
 
 
-def open_log(source, run=None, trusted=False):
-    """:func:`blocks_log.runs.open_source`, its errors as usage errors."""
-    try:
-        return runs.open_source(source, run, trusted=trusted)
-    except (LogError, ValueError, OSError) as error:
-        raise UsageError(str(error).strip('"\''))
+def open_source(args, name=None):
+    """The :class:`~blocks_log.sources.Source` a command reads (``args
+    .source``, or `name`), strict (a damaged chunk met is an error), as
+    ``--trust-pickle`` says.
 
-
-def every_run(source):
-    """The uuids of every run of a database `source`; ``[None]`` (its one
-    log) for a pickle."""
-    try:
-        if runs.is_database(source):
-            return [run.uuid for run in runs.list_runs(source)]
-    except (LogError, ValueError, OSError) as error:
-        raise UsageError(str(error))
-    return [None]
-
-
-close = runs.close_source
+    Raises
+    ------
+    blocks_log.errors.LogError
+        If it cannot be read (the message names it).
+    """
+    return Source(args.source if name is None else name,
+                  trusted=getattr(args, 'trust_pickle', False), strict=True)
 
 
 def add_source(parser, runs='?', trust=True):
@@ -85,7 +70,8 @@ def add_keys(parser, required=False):
     """``--keys KEY [KEY ...]``, the same in every command."""
     parser.add_argument(
         '--keys', nargs='+', metavar='KEY', required=required,
-        help='the keys to use (also comma-separated)' +
+        help='the keys to use (also comma-separated); a key no run holds is '
+             'an error that lists the keys there are' +
              ('' if required else '; default: every key'))
 
 
@@ -101,32 +87,28 @@ def keys_of(args):
     return [key for word in args.keys for key in word.split(',') if key]
 
 
-def check_keys(known, keys):
-    """Raise a usage error naming the keys of `keys` not in `known`."""
-    unknown = [key for key in keys or () if key not in known]
-    if unknown:
-        raise UsageError('unknown key{} {}; the log holds: {}'.format(
-            's' if len(unknown) > 1 else '', ', '.join(unknown),
-            ', '.join(sorted(known)) or 'nothing'))
-
-
-def natural(text):
-    """argparse type: a whole number, 0 or more."""
+def whole_number(text):
+    """The whole number of an argument, for an argparse type."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError('not a whole number: ' + text)
-    if value < 0:
-        raise argparse.ArgumentTypeError('must not be negative')
-    return value
 
 
-def at_least_two(text):
-    """argparse type: a whole number, 2 or more."""
-    value = natural(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError('must be at least 2')
-    return value
+def at_least(least):
+    """argparse type: a whole number, `least` or more."""
+    def parse(text):
+        value = whole_number(text)
+        if value < least:
+            raise argparse.ArgumentTypeError('must be at least {}, got '
+                                             '{}'.format(least, text))
+        return value
+    parse.__name__ = 'at least {}'.format(least)
+    return parse
+
+
+#: argparse type: a whole number, 0 or more.
+natural = at_least(0)
 
 
 def seconds(text):
@@ -140,36 +122,6 @@ def seconds(text):
     return value
 
 
-def jsonable(value):
-    """`value` as what JSON holds (numpy arrays and scalars as lists and
-    numbers, tuples as lists, bytes as latin-1 text, NaN as NaN)."""
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return dict((str(key), jsonable(item)) for key, item in
-                    value.items())
-    if isinstance(value, bytes):
-        return value.decode('latin-1')
-    if hasattr(value, 'tolist'):
-        return value.tolist()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
-def cell(value):
-    """`value` as a cell of a table."""
-    if value is None:
-        return ''
-    if isinstance(value, float) or (hasattr(value, 'dtype') and
-                                    value.dtype.kind == 'f' and
-                                    value.shape == ()):
-        return '{:.6g}'.format(float(value))
-    if isinstance(value, (str, int)):
-        return str(value)
-    return json.dumps(jsonable(value))
-
-
 def table(header, lines, right=()):
     """Aligned columns: `header` and `lines` of strings; columns named in
     `right` aligned right."""
@@ -181,96 +133,16 @@ def table(header, lines, right=()):
             line, widths, justify)).rstrip() for line in lines)
 
 
-def rows_of(log, keys=None, start=None, stop=None, head=None, tail=None):
-    """``(columns, [(time, {key: value})])`` of `log`: the rows of times
-    ``start <= time < stop`` (only the first `head` or the last `tail` of
-    them, if given), times increasing; columns the keys of those rows in
-    the order they first appear there, or `keys`.
-
-    The first or last rows are read in a window at that end of the range,
-    widened until it holds enough of them: their cost, in time and memory,
-    does not grow with the run (the last rows of a run of any size in
-    milliseconds, from where :meth:`~TrainingLogBase.last_time` says it
-    ends).
-
-    Raises
-    ------
-    blocks_log.errors.DamagedLogError
-        If a value read is a damaged chunk's placeholder.
-    """
-    start = start or 0
-    count = head if head is not None else tail
-    if count is None:
-        columns = read_series(log, keys, start, stop)
-    elif count == 0:
-        columns = {}
-    else:
-        columns = _end_window(log, keys, start, stop, count, head is not None)
-    rows, appeared = [], []
-    for time, key, value in series_records(columns):
-        if key not in appeared:
-            appeared.append(key)
-        if not rows or rows[-1][0] != time:
-            rows.append((time, {}))
-        rows[-1][1][key] = value
-    if head is not None:
-        rows = rows[:head]
-    elif tail is not None:
-        rows = rows[max(0, len(rows) - tail):]
-    if keys is not None:
-        return list(keys), rows
-    shown = set(key for _, values in rows for key in values)
-    return [key for key in appeared if key in shown], rows
-
-
-def _end_window(log, keys, start, stop, count, first):
-    # The series of the first (or last) `count` times of [start, stop), at
-    # least: a window at that end, four times wider each time it holds
-    # fewer.
-    end = log.last_time(start, stop)
-    if end is None:
-        return {}
-    width = max(count, 16)
-    while True:
-        if first:
-            low, high = start, min(start + width, end + 1)
-        else:
-            low, high = max(start, end + 1 - width), end + 1
-        columns = read_series(log, keys, low, high)
-        times = set()
-        for column_times, _ in columns.values():
-            times.update(column_times[:count] if first else
-                         column_times[-count:])
-        if len(times) >= count or (low == start and high == end + 1):
-            return columns
-        width *= 4
-
-
-def read_series(log, keys=None, start=None, stop=None):
-    """``log.series(keys, start, stop)``, for a command or a page: a
-    damaged chunk met is an error, not a value.
-
-    Raises
-    ------
-    blocks_log.errors.DamagedLogError
-    """
-    columns = log.series(keys, start, stop)
-    found = damaged(columns)
-    if found is not None:
-        key, placeholder = found
-        raise DamagedLogError('run {}, key {!r}: {}'.format(
-            log.h_uuid, key, placeholder.reason))
-    return columns
-
-
-def output_path(path, suffix):
+def output_path(path, suffix, sources=()):
     """Where to write a file the user named: `path`, with `suffix` added
     when it has none; checked before any work is done.
 
     Raises
     ------
     UsageError
-        If its directory is missing, or it is a directory.
+        If its directory is missing, it is a directory, it is (a file of)
+        one of `sources` (names of the SOURCE read), or a file that may not
+        be written.
     """
     if os.path.isdir(path):
         raise UsageError('{}: is a directory'.format(path))
@@ -279,4 +151,79 @@ def output_path(path, suffix):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError('{}: no such directory'.format(directory))
+    for source in sources:
+        for suffix in _DATABASE_FILES:
+            if _same_file(path, source + suffix):
+                raise UsageError('{}: is the SOURCE read{}; write to another '
+                                 'file'.format(path, suffix and (
+                                     ' (its {} file)'.format(suffix))))
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError('{}: may not be written (permission '
+                         'denied)'.format(path))
+    if not os.access(directory, os.W_OK):
+        raise UsageError('{}: cannot write there (permission denied)'.format(
+            path))
     return path
+
+
+def _same_file(path, other):
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def written(path, mode='w'):
+    """``with written(path) as target:`` writes `path` whole or not at
+    all: into a file beside it, renamed over it when the block ends well
+    (and removed when it does not), so that a failed write truncates
+    nothing. `mode` is ``'w'`` (text, newlines as written) or ``'wb'``.
+
+    Raises
+    ------
+    UsageError
+        If the file cannot be written (the message says why).
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=directory, prefix='.' + os.path.basename(path) + '.',
+            suffix='.part')
+    except OSError as error:
+        raise UsageError('{}: cannot write ({})'.format(
+            path, error.strerror or error))
+    try:
+        if os.path.exists(path):
+            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
+        else:  # what open() would have made
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        with open(descriptor, mode, **({} if 'b' in mode else {
+                'newline': '', 'encoding': 'utf-8'})) as target:
+            yield target
+        os.replace(temporary, path)
+    except OSError as error:
+        _remove(temporary)
+        raise UsageError('{}: cannot write ({})'.format(
+            path, error.strerror or error))
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def usage_errors(action, *arguments):
+    """``action(*arguments)``, what goes wrong in what the user named (a
+    value, a file) reported as a :class:`UsageError`."""
+    try:
+        return action(*arguments)
+    except (LogError, ValueError, OSError) as error:
+        raise UsageError(str(error).strip('"\''))

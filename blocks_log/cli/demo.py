@@ -15,6 +15,7 @@ import time
 
 from blocks_log.errors import LogError
 from blocks_log.sqlite import SQLiteLog
+from blocks_log.tables import cell, rows_of
 
 FEATURES = 4
 BATCH = 16
@@ -122,11 +123,11 @@ def cmd_demo(args, out):
     with log:
         for line in story:
             print(line, file=out)
-        columns, rows = common.rows_of(log)
+        columns, rows = rows_of(log, tail=5)
         print('\nlast rows of run {}:'.format(log.h_uuid[:8]), file=out)
         print(common.table(['time'] + columns, [
-            [str(t)] + [common.cell(values.get(key)) for key in columns]
-            for t, values in rows[-5:]], right=['time'] + columns), file=out)
+            [str(t)] + [cell(values.get(key)) for key in columns]
+            for t, values in rows], right=['time'] + columns), file=out)
         print('\n' + termplot.chart(dict(
             (key, log.history(key)) for key in ('train_loss', 'valid_loss'))),
             file=out)
@@ -155,7 +156,7 @@ def add_commands(command):
     parser.add_argument('--database', metavar='FILE',
                         help='the SQLite file (default: $BLOCKS_SQLITEDB or '
                              '~/blocks_log.sqlite)')
-    parser.add_argument('--iterations', type=common.at_least_two,
+    parser.add_argument('--iterations', type=common.at_least(2),
                         default=200, metavar='N',
                         help='training iterations (default: %(default)s)')
     parser.set_defaults(run_command=cmd_demo)

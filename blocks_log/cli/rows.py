@@ -4,64 +4,51 @@ import json
 
 from blocks_log.analysis import series_records
 from blocks_log.cli import common
+from blocks_log.tables import cell, csv_cell, jsonable, rows_of
 
 
 def cmd_show(args, out):
-    log = common.open_log(args.source, args.run, args.trust_pickle)
-    try:
-        keys = common.keys_of(args)
-        columns, rows = common.rows_of(log, keys, head=args.head,
-                                       tail=args.tail)
+    keys = common.keys_of(args)
+    with common.open_source(args) as source:
+        log = source.open(args.run)
+        columns, rows = rows_of(log, keys, head=args.head, tail=args.tail)
         if keys is not None and not set(keys) <= set(
                 key for _, values in rows for key in values):
-            # Only a key missing from what is shown costs a full read.
-            common.check_keys(set(common.read_series(log)), keys)
-    finally:
-        common.close(log)
+            # Only a key missing from what is shown is looked up.
+            source.check_keys(keys, [log.h_uuid])
     if args.json:
         print(json.dumps([dict(time=time, **dict(
-            (key, common.jsonable(value)) for key, value in values.items()))
+            (key, jsonable(value)) for key, value in values.items()))
             for time, values in rows], indent=1), file=out)
         return
     header = ['time'] + columns
-    lines = [[str(time)] + [common.cell(values.get(key)) for key in columns]
+    lines = [[str(time)] + [cell(values.get(key)) for key in columns]
              for time, values in rows]
     print(common.table(header, lines, right=header), file=out)
 
 
 def cmd_export(args, out):
     keys = common.keys_of(args)
-    runs = args.runs or common.every_run(args.source)
-    path = common.output_path(args.output, '.' + args.format) if (
-        args.output) else None
-    logs = [common.open_log(args.source, run, args.trust_pickle)
-            for run in runs]
-    target = open(path, 'w', newline='') if path else out
-    try:
-        several = len(logs) > 1
+    path = common.output_path(args.output, '.' + args.format, [
+        args.source]) if args.output else None
+    with common.open_source(args) as source:
+        uuids = [source.find(run) for run in args.runs] or source.uuids()
+        source.check_keys(keys, uuids)
         if args.long:
             write = _long_csv if args.format == 'csv' else _long_jsonl
-            write(logs, keys, target)
         else:
             write = _wide_csv if args.format == 'csv' else _wide_jsonl
-            write(logs, keys, target, several)
-    finally:
-        for log in logs:
-            common.close(log)
-        if path:
-            target.close()
-    if path:
-        print('wrote {}'.format(path), file=out)
+        if path is None:
+            write(source, uuids, keys, out)
+            return
+        with common.written(path) as target:
+            write(source, uuids, keys, target)
+    print('wrote {}'.format(path), file=out)
 
 
-def _csv_cell(value):
-    if isinstance(value, float):
-        return repr(value)  # exact, and nan/inf stay nan/inf
-    return common.cell(value)
-
-
-def _wide_csv(logs, keys, target, several):
-    tables = [(log.h_uuid,) + common.rows_of(log, keys) for log in logs]
+def _wide_csv(source, uuids, keys, target):
+    several = len(uuids) > 1
+    tables = [(uuid,) + rows_of(source.open(uuid), keys) for uuid in uuids]
     columns = []
     for _, each, _ in tables:
         columns.extend(key for key in each if key not in columns)
@@ -70,38 +57,40 @@ def _wide_csv(logs, keys, target, several):
     for uuid, _, rows in tables:
         for time, values in rows:
             writer.writerow(([uuid] if several else []) + [time] + [
-                _csv_cell(values.get(key)) for key in columns])
+                csv_cell(values.get(key)) for key in columns])
 
 
-def _wide_jsonl(logs, keys, target, several):
-    for log in logs:
-        _, rows = common.rows_of(log, keys)
+def _wide_jsonl(source, uuids, keys, target):
+    several = len(uuids) > 1
+    for uuid in uuids:
+        _, rows = rows_of(source.open(uuid), keys)
         for time, values in rows:
-            record = {'run': log.h_uuid} if several else {}
+            record = {'run': uuid} if several else {}
             record['time'] = time
-            record.update((key, common.jsonable(value))
+            record.update((key, jsonable(value))
                           for key, value in values.items())
             target.write(json.dumps(record) + '\n')
 
 
-def _long_csv(logs, keys, target):
+def _long_records(source, uuids, keys):
     # One record per value: what a SQL view of (run, time, key, value)
     # would give, read from chunks and rows alike.
+    for uuid in uuids:
+        for time, key, value in series_records(source.read(uuid, keys)[1]):
+            yield uuid, time, key, value
+
+
+def _long_csv(source, uuids, keys, target):
     writer = csv.writer(target, lineterminator='\n')
     writer.writerow(['run', 'time', 'key', 'value'])
-    for log in logs:
-        for time, key, value in series_records(common.read_series(log)):
-            if keys is None or key in keys:
-                writer.writerow([log.h_uuid, time, key, _csv_cell(value)])
+    for uuid, time, key, value in _long_records(source, uuids, keys):
+        writer.writerow([uuid, time, key, csv_cell(value)])
 
 
-def _long_jsonl(logs, keys, target):
-    for log in logs:
-        for time, key, value in series_records(common.read_series(log)):
-            if keys is None or key in keys:
-                target.write(json.dumps({
-                    'run': log.h_uuid, 'time': time, 'key': key,
-                    'value': common.jsonable(value)}) + '\n')
+def _long_jsonl(source, uuids, keys, target):
+    for uuid, time, key, value in _long_records(source, uuids, keys):
+        target.write(json.dumps({'run': uuid, 'time': time, 'key': key,
+                                 'value': jsonable(value)}) + '\n')
 
 
 def add_commands(command):
@@ -133,5 +122,6 @@ def add_commands(command):
     common.add_keys(parser)
     parser.add_argument('-o', '--output', metavar='FILE',
                         help='the file to write (its suffix added if it has '
-                             'none); default: standard output')
+                             'none), whole or not at all, never the SOURCE; '
+                             'default: standard output')
     parser.set_defaults(run_command=cmd_export)

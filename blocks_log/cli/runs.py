@@ -4,15 +4,13 @@ import time
 
 from blocks_log import runs
 from blocks_log.cli import common
-from blocks_log.errors import LogError
+from blocks_log.tables import cell, jsonable
 
 
 def cmd_runs(args, out):
-    source = args.source or common.default_source()
-    try:
-        found = runs.list_runs(source, trusted=args.trust_pickle)
-    except (LogError, ValueError, OSError) as error:
-        raise common.UsageError(str(error))
+    source = common.default_source() if args.source is None else args.source
+    with common.open_source(args, source) as opened:
+        found = opened.runs()
     if args.json:
         print(json.dumps([run.as_dict() for run in found], indent=1),
               file=out)
@@ -42,24 +40,21 @@ def _count(value):
 
 def cmd_compare(args, out):
     keys = common.keys_of(args)
-    try:
-        table = runs.compare(args.source, args.runs or None, keys,
-                             trusted=args.trust_pickle)
-    except (LogError, ValueError, OSError) as error:
-        raise common.UsageError(str(error))
-    if keys is not None:
-        common.check_keys(set(row['key'] for row in table), keys)
+    with common.open_source(args) as source:
+        names = [source.find(run) for run in args.runs] or source.uuids()
+        source.check_keys(keys, names)
+        table = runs.compare(source, names, keys)
     if args.json:
-        print(json.dumps([dict((name, common.jsonable(value))
+        print(json.dumps([dict((name, jsonable(value))
                                for name, value in row.items())
                           for row in table], indent=1), file=out)
         return
     header = ['run', 'key', 'values', 'last time', 'last', 'min', 'at',
               'max', 'at ']
     lines = [[row['run'][:8], row['key'], str(row['count']),
-              _count(row['last_time']), common.cell(row['last']),
-              common.cell(row['min']), _count(row['min_time']),
-              common.cell(row['max']), _count(row['max_time'])]
+              _count(row['last_time']), cell(row['last']),
+              cell(row['min']), _count(row['min_time']),
+              cell(row['max']), _count(row['max_time'])]
              for row in table]
     print(common.table(header, lines, right=(
         'values', 'last time', 'last', 'min', 'at', 'max', 'at ')), file=out)

@@ -2,9 +2,7 @@
 import ipaddress
 import sys
 
-from blocks_log import runs
 from blocks_log.cli import common
-from blocks_log.errors import LogError
 
 
 def cmd_serve(args, out):
@@ -14,10 +12,8 @@ def cmd_serve(args, out):
             '--host {} is not this machine only: anyone who can reach it '
             'would read the runs (there is no password); add --public to '
             'serve them there'.format(args.host))
-    try:
-        runs.list_runs(args.source)  # a SOURCE that cannot be read: exit 2
-    except (LogError, ValueError, OSError) as error:
-        raise common.UsageError(str(error))
+    with common.open_source(args) as source:
+        source.runs()  # a SOURCE that cannot be read: exit 2
     try:
         server = Server(args.source, args.host, args.port,
                         verbose=args.verbose)
@@ -33,8 +29,6 @@ def cmd_serve(args, out):
     out.flush()
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
 

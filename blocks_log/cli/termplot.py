@@ -1,15 +1,9 @@
 """Charts drawn with characters, for a terminal; no dependency."""
-import math
-
-from blocks_log.analysis import is_number
+from blocks_log.analysis import finite
 
 MARKERS = '*+ox#@%&'
 # Values labelled on the vertical axis.
 TICKS = 5
-
-
-def _finite(value):
-    return is_number(value) and math.isfinite(float(value))
 
 
 def chart(series, width=72, height=16):
@@ -29,7 +23,8 @@ def chart(series, width=72, height=16):
         The chart, its axes and a legend, as lines of text.
 
     """
-    points = dict((name, [(t, float(v)) for t, v in values if _finite(v)])
+    points = dict((name, [(t, finite(v)) for t, v in values
+                          if finite(v) is not None])
                   for name, values in series.items())
     everything = [point for values in points.values() for point in values]
     if not everything:

@@ -10,7 +10,6 @@ except ImportError:  # pragma: no cover (Python 2)
 from blocks_log import analysis, codec
 from blocks_log.database.session import Session
 from blocks_log.database.views import DatabaseRow, DatabaseStatus
-from blocks_log.errors import UnknownRunError
 from blocks_log.base import TrainingLogBase, default_status
 from blocks_log.pickles import loading_restricted
 
@@ -35,24 +34,6 @@ def check_options(read_only, commit_every):
     if commit_every < 1:
         raise ValueError('commit_every must be at least 1, got {!r}'.format(
             commit_every))
-
-
-def as_hex_uuid(uuid):
-    """The 32 hex digits of `uuid` (a :class:`uuid.UUID` or its text).
-
-    Raises
-    ------
-    UnknownRunError
-        If `uuid` is not a uuid.
-
-    """
-    import uuid as uuid_module
-    if isinstance(uuid, uuid_module.UUID):
-        return uuid.hex
-    try:
-        return uuid_module.UUID(str(uuid)).hex
-    except ValueError:
-        raise UnknownRunError('{!r} is not a uuid'.format(uuid))
 
 
 class DatabaseLog(TrainingLogBase, Mapping):
@@ -87,17 +68,25 @@ class DatabaseLog(TrainingLogBase, Mapping):
     blocks_store : blocks_log.stores.base.Store, optional
         Blocks' runs beside `store`, read-only.
     uuid : :class:`uuid.UUID` or str, optional
-        Open this existing run. Without it a new run is started.
+        Open this existing run: its uuid, a unique prefix of its hex form,
+        or ``'last'`` (the run started last). Without it a new run is
+        started.
     read_only : bool, optional
         Never write (needs `uuid`); see each committed iteration of a run
         another process writes.
     commit_every : int, optional
         Commit when the iteration advances this many times (default 1).
+    shared : bool, optional
+        The stores are their opener's (a
+        :class:`~blocks_log.sources.Source`), who closes them: closing the
+        log leaves them open.
 
     Raises
     ------
     UnknownRunError
         If `uuid` names no run (a ``KeyError``).
+    blocks_log.errors.AmbiguousRunError
+        If `uuid` is a prefix of several runs' uuids.
     blocks_log.errors.RunInUseError
         If another handle writes that run.
     blocks_log.errors.LogWriteError
@@ -105,14 +94,15 @@ class DatabaseLog(TrainingLogBase, Mapping):
 
     """
     def __init__(self, store, blocks_store=None, *, uuid=None,
-                 read_only=False, commit_every=1):
+                 read_only=False, commit_every=1, shared=False):
         check_options(read_only, commit_every)
-        session = Session(store, blocks_store, self, read_only, commit_every)
+        session = Session(store, blocks_store, self, read_only, commit_every,
+                          shared)
         try:
             if uuid is None:
                 session.start(default_status())
             else:
-                session.open(as_hex_uuid(uuid))
+                session.open(uuid)
         except BaseException:
             session.finalize()
             raise

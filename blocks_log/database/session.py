@@ -15,17 +15,16 @@ from blocks_log import codec
 from blocks_log.database import lifecycle
 from blocks_log.database.reads import MergedReads, lineage_groups
 from blocks_log.database.views import DatabaseRow, RowOfNow
-from blocks_log.errors import (ClosedLogError, LogError, ReadOnlyLogError,
-                               UnknownRunError)
+from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
 from blocks_log.base import check_time
 from blocks_log.stores import claims
+from blocks_log.stores.base import resolve_run
 
 #: Values buffered before a commit even within one iteration: bounds the
 #: memory a long iteration can hold and the work a crash can lose.
 MAX_PENDING = 10000
 # Status values that cannot change in place: not re-encoded at commits.
 _IMMUTABLE = frozenset([int, float, str, bytes, bool, type(None)])
-_DELETED = codec.DELETED
 
 
 class _EqualToAnything(object):
@@ -63,15 +62,19 @@ class Session(MergedReads):
         Referred to weakly, for ``row.log``.
     read_only : bool
     commit_every : int
+    shared : bool, optional
+        The stores are their opener's, who closes them.
 
     """
     row_of_now = RowOfNow()
 
-    def __init__(self, store, blocks_store, log, read_only, commit_every):
+    def __init__(self, store, blocks_store, log, read_only, commit_every,
+                 shared=False):
         self.store, self.blocks_store = store, blocks_store
         self.log = weakref.ref(log)
         self.read_only = read_only
         self.commit_every = commit_every
+        self.shared = shared
         self.allow_pickle = store.allow_pickle
         self.max_time = store.max_time
         self.max_size = store.max_value_size
@@ -79,10 +82,17 @@ class Session(MergedReads):
         self.lock = threading.RLock()
         self.known_keys = set()
         self.flushes = self.uncommitted = 0
-        self.claim = self.run = None
+        self.claim = None
         self.closed = self.writable = self.deletions = False
         self.refreshing = read_only
         self.pending = _Refusing(ClosedLogError, 'the log is not open')
+        # The run open, and what of it is held here (see _enter).
+        self.run = self.run_store = None
+        self.groups = []  # (store, [runs]) of its lineage, nearest first
+        self.values = {}  # the status
+        self.dirty = {}  # status values to commit: key -> stored
+        self.deleted_status = set()
+        self.mutable = {}  # key -> (stored, copy) of mutable status values
         lifecycle.register(self)
 
     def __repr__(self):
@@ -110,19 +120,24 @@ class Session(MergedReads):
         self.claim = claim
         self._enter(self.store, run, dict(status), encoded)
 
-    def open(self, uuid):
-        """Open the existing run with hex `uuid`: claimed for writing if it
-        is writable, else read-only.
+    def open(self, name):
+        """Open the existing run that `name` names (its uuid, a unique
+        prefix of it, or ``'last'``): claimed for writing if it is
+        writable, else read-only.
 
         Raises
         ------
         UnknownRunError
+        blocks_log.errors.AmbiguousRunError
         blocks_log.errors.RunInUseError
         """
-        store, run = self._find(uuid)
+        uuid = getattr(name, 'hex', None) or str(name)
+        store, run = self._find(uuid) if len(uuid) == 32 else (None, None)
         if run is None:
-            raise UnknownRunError('{}: no run with uuid {}'.format(
-                self.store.name, uuid))
+            uuid = resolve_run(name, [found.uuid for each in (
+                self.blocks_store, self.store) if each is not None
+                for found in each.runs()], self.store.name)
+            store, run = self._find(uuid)
         if store is self.store and not self.read_only:
             claim = claims.new_claim()
             try:
@@ -276,7 +291,7 @@ class Session(MergedReads):
         """
         if key not in self.read_row(time, key):
             raise KeyError(key)
-        self.pending.append((time, key, _DELETED))
+        self.pending.append((time, key, codec.DELETED_STORED))
         self.deletions = True
 
     # Committing.
@@ -407,5 +422,6 @@ class Session(MergedReads):
         self.pending = _Refusing(ClosedLogError,
                                  'the log of {} is closed'.format(self))
         self.forget_row_of_now()
-        self.store.close()
+        if not self.shared:
+            self.store.close()
         lifecycle.unregister(self)

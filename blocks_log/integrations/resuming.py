@@ -21,7 +21,7 @@ import pickle
 from blocks_log.base import TrainingLogBase
 from blocks_log.database.log import DatabaseLog
 from blocks_log.errors import LogError
-from blocks_log.pickles import load
+from blocks_log.loading import load
 
 #: The version of the checkpoint state's layout.
 STATE_VERSION = 1

@@ -24,6 +24,53 @@ RunInfo = collections.namedtuple(
     defaults=(None,))
 
 
+#: Names the run started last, wherever a run is named (no uuid prefix
+#: can be mistaken for it: it is not hex).
+LAST = 'last'
+_HEX = frozenset('0123456789abcdef')
+
+
+def resolve_run(name, uuids, where):
+    """The hex uuid of the run that `name` names among `uuids` (hex uuids,
+    oldest first): the one place where a run's name is read.
+
+    Parameters
+    ----------
+    name : uuid.UUID or str
+        A uuid (with or without dashes, any case), a unique prefix of its
+        hex form, or ``'last'``, the run started last.
+    uuids : list of str
+    where : str
+        The source, named in messages.
+
+    Raises
+    ------
+    blocks_log.errors.UnknownRunError
+        If no run matches (or `name` is neither a uuid nor hex).
+    blocks_log.errors.AmbiguousRunError
+        If several runs match; the message lists them.
+    """
+    from blocks_log.errors import AmbiguousRunError, UnknownRunError
+    prefix = getattr(name, 'hex', None) or str(name).strip().lower().replace(
+        '-', '')
+    if prefix == LAST:
+        if not uuids:
+            raise UnknownRunError('{}: holds no run, so no last one'.format(
+                where))
+        return uuids[-1]
+    if not prefix or not set(prefix) <= _HEX:
+        raise UnknownRunError('{}: no run {!r}: a run is named by its uuid, '
+                              'a prefix of it, or "last"'.format(where, name))
+    matches = sorted(set(uuid for uuid in uuids if uuid.startswith(prefix)))
+    if not matches:
+        raise UnknownRunError('{}: no run with uuid {}{}'.format(
+            where, prefix, '' if len(prefix) == 32 else '...'))
+    if len(matches) > 1:
+        raise AmbiguousRunError('{}: {!r} names {} runs: {}'.format(
+            where, prefix, len(matches), ', '.join(matches)))
+    return matches[0]
+
+
 def summary_text(summary):
     """The JSON a store keeps of a summary (``None`` stays ``None``)."""
     if summary is None:
@@ -123,6 +170,11 @@ class Store(object):
         :class:`RunInfo`): what a reader following it waits for."""
         return False
 
+    def written(self, runs):
+        """The refs of those of `runs` that a writer still there holds (a
+        claim left by a killed writer does not count)."""
+        return set(run.ref for run in runs if self.is_written(run))
+
     def release_run(self, run, claim, summary=None):
         """Drop `claim` from `run`, if it still holds it, and keep its
         `summary` (see :meth:`summarize`) until a writer takes it again."""
@@ -142,10 +194,12 @@ class Store(object):
 
     # Writing.
 
-    def write(self, run, entries, status, deleted_status):
+    def write(self, run, entries, status, deleted_status, deletions=False):
         """Commit in one transaction: `entries` (``(time, key, stored)``, the
         later winning), the `status` values (``{key: stored}``) and the
-        status keys `deleted_status`.
+        status keys `deleted_status`; `deletions` if `entries` hold a
+        deleted value (:data:`blocks_log.codec.DELETED`), which reads of the
+        run must then look for.
 
         Raises
         ------

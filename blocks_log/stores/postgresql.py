@@ -207,6 +207,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
     def is_written(self, run):
         return run.ref in self.held_runs()
 
+    def written(self, runs):
+        return self.held_runs() & set(run.ref for run in runs)
+
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)
         held = self._held.pop(run.ref, None)

@@ -12,6 +12,8 @@ from blocks_log.stores import chunks, postgresql_sql as sql
 from blocks_log.stores.keys import KeyIds
 
 _DELETED = codec.DELETED
+# Its stored form, as SQL compares it.
+_DELETED_STORED = codec.DELETED_STORED
 
 
 class PostgreSQLReads(KeyIds):
@@ -49,7 +51,7 @@ class PostgreSQLReads(KeyIds):
         if self.version is None:
             return []
         return [name for name, in self.db.query(
-            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED, run.ref))]
+            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED_STORED, run.ref))]
 
     def read_row(self, runs, time, key=None):
         if self.version is None:
@@ -93,7 +95,7 @@ class PostgreSQLReads(KeyIds):
             times = set()
             for run in runs:
                 cursor.execute(sql.SELECT_TIMES,
-                               (run.ref, start, stop, _DELETED))
+                               (run.ref, start, stop, _DELETED_STORED))
                 times.update(time for time, in cursor.fetchall())
                 # The keys of a block mostly share their times: each set of
                 # times is unpacked once (a chunk's checked, each).
@@ -108,7 +110,7 @@ class PostgreSQLReads(KeyIds):
             if cursor.fetchall():
                 for run in runs:
                     cursor.execute(sql.SELECT_DELETED_TIMES,
-                                   (run.ref, start, stop, _DELETED))
+                                   (run.ref, start, stop, _DELETED_STORED))
                     deleted.update(time for time, in cursor.fetchall())
             return times, deleted
         times, deleted = self._read(work)

@@ -10,6 +10,8 @@ from blocks_log.stores import chunks, sqlite_sql as sql
 from blocks_log.stores.keys import KeyIds
 
 _DELETED = codec.DELETED
+# Its stored form, as SQL compares it.
+_DELETED_STORED = codec.DELETED_STORED
 
 
 class SQLiteReads(KeyIds):
@@ -56,9 +58,9 @@ class SQLiteReads(KeyIds):
             return []
         if self.version == 2:
             return [name for name, in self.db.query(
-                sql.SELECT_KEYS_OF_RUN_2, (run.ref, _DELETED))]
+                sql.SELECT_KEYS_OF_RUN_2, (run.ref, _DELETED_STORED))]
         return [name for name, in self.db.query(
-            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED, run.ref))]
+            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED_STORED, run.ref))]
 
     def read_row(self, runs, time, key=None):
         if self.version is None:
@@ -109,7 +111,7 @@ class SQLiteReads(KeyIds):
         with self.db.reading():
             for run in runs:
                 times.update(time for time, in self.db.query(
-                    sql.SELECT_TIMES, (run.ref, start, stop, _DELETED)))
+                    sql.SELECT_TIMES, (run.ref, start, stop, _DELETED_STORED)))
                 span = self._span(run)
                 # The keys of a block mostly share their times: each set of
                 # times is unpacked once (a chunk's times checked, each).
@@ -123,7 +125,7 @@ class SQLiteReads(KeyIds):
                 # run, holds nothing.
                 for run in runs:
                     for time, in self.db.query(sql.SELECT_DELETED_TIMES, (
-                            run.ref, start, stop, _DELETED)):
+                            run.ref, start, stop, _DELETED_STORED)):
                         if not any(value is not _DELETED for value in
                                    self.read_row(runs, time).values()):
                             times.discard(time)

@@ -1,14 +1,15 @@
 """What the pages ask for: runs, series downsampled for a chart, rows and
-CSV, read read-only from a SOURCE for each request (so that a run being
+CSV, read from a :class:`~blocks_log.sources.Source` that the server
+opens, read-only and strict, once for each request (so that a run being
 trained is seen as it grows)."""
 import bisect
 import csv
 import io
 import math
 
-from blocks_log import runs
-from blocks_log.analysis import is_number
-from blocks_log.cli.common import read_series
+from blocks_log.analysis import finite, is_number
+from blocks_log.sources import checked_series
+from blocks_log.tables import cell, csv_cell, rows_of
 
 #: Points a series sends at most (two per bucket of times: its smallest and
 #: largest value), whatever the length of the run.
@@ -34,9 +35,10 @@ class Gone(Exception):
 
 
 def run_list(source):
-    """The runs, each a dict (see :class:`blocks_log.runs.Run`) with its
-    ``depth`` in the lineage tree, parents before their children."""
-    found = runs.list_runs(source)
+    """The runs of `source`, each a dict (see
+    :class:`blocks_log.sources.Run`) with its ``depth`` in the lineage
+    tree, parents before their children."""
+    found = source.runs()
     by_uuid = dict((run.uuid, run) for run in found)
     children = {}
     for run in found:
@@ -73,32 +75,14 @@ def find(source, name):
     ------
     NotFound
     """
-    if not all(c in '0123456789abcdef-' for c in name.lower()) and (
-            name != runs.LAST):
-        raise NotFound('no run {}'.format(name))
-    if not runs.is_database(source):
-        log = runs.open_source(source)
-        runs.close_source(log)
-        return _named(log, name).h_uuid
     try:
-        return runs.find_run(source, name)
+        return source.find(name)
     except LookupError as error:
         raise NotFound(str(error).strip('"\''))
 
 
-def _named(log, name):
-    # The one log of a pickle, if `name` names it.
-    if not log.h_uuid.startswith(name.lower().replace('-', '')) and (
-            name != runs.LAST):
-        raise NotFound('no run {}'.format(name))
-    return log
-
-
 def _open(source, name):
-    # A pickle is read once: its log is the run, if `name` names it.
-    if not runs.is_database(source):
-        return _named(runs.open_source(source), name)
-    return runs.open_source(source, find(source, name))
+    return source.open(find(source, name))
 
 
 def _bounds(query):
@@ -178,27 +162,25 @@ def series(source, query, gone=None):
     keys = names(query, 'keys') or None
     start, stop = _bounds(query)
     points = _points(query)
+    uuids = [find(source, name) for name in uuids]
+    source.check_keys(keys, uuids)
     answer = {}
     for uuid in uuids:
         if gone is not None and gone():
             raise Gone()
         log = _open(source, uuid)
-        try:
-            columns = read_series(log, keys, start, stop)
-            status = log.status
-            answer[log.h_uuid] = {
-                'keys': dict((key, downsample(times, values, points))
-                             for key, (times, values) in columns.items()),
-                'count': dict((key, len(times)) for key, (times, _) in
-                              columns.items()),
-                'epochs': [int(end) for end in status.get('_epoch_ends')
-                           or []],
-                'iterations': status.get('iterations_done'),
-                'last_time': max([int(times[-1]) for times, _ in
-                                  columns.values() if len(times)],
-                                 default=None)}
-        finally:
-            runs.close_source(log)
+        columns = checked_series(log, keys, start, stop)
+        status = log.status
+        answer[uuid] = {
+            'keys': dict((key, downsample(times, values, points))
+                         for key, (times, values) in columns.items()),
+            'count': dict((key, len(times)) for key, (times, _) in
+                          columns.items()),
+            'epochs': [int(end) for end in status.get('_epoch_ends') or []],
+            'iterations': status.get('iterations_done'),
+            'last_time': max([int(times[-1]) for times, _ in
+                              columns.values() if len(times)],
+                             default=None)}
     return {'runs': answer}
 
 
@@ -209,7 +191,7 @@ def downsample(times, values, points):
     but NaN, inf or ``None``); the series as it is when it is short enough.
     Values that are not numbers are left out."""
     if len(times) <= points:
-        kept = [(t, _finite(v)) for t, v in zip(times, values)
+        kept = [(t, finite(v)) for t, v in zip(times, values)
                 if v is None or is_number(v)]
         return [[t for t, _ in kept], [v for _, v in kept]]
     buckets = points // 2
@@ -240,7 +222,7 @@ def _extremes(part):
             return [float(low), float(high)]
     except TypeError:  # strings, None among the numbers
         pass
-    numbers = [number for number in (_finite(v) for v in part
+    numbers = [number for number in (finite(v) for v in part
                                      if v is None or is_number(v))
                if number is not None]
     if numbers:
@@ -250,12 +232,6 @@ def _extremes(part):
     return None
 
 
-def _finite(value):
-    # A number as a float for a chart; None (a gap) for NaN, inf, None.
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def rows(source, query):
@@ -274,12 +250,9 @@ def rows(source, query):
     if not 1 <= limit <= MAX_ROWS:
         raise BadRequest('limit must be a whole number from 1 to {}'.format(
             MAX_ROWS))
-    from blocks_log.cli.common import cell, rows_of
     log = _open(source, uuid)
-    try:
-        columns, found = rows_of(log, keys, start, stop, tail=limit)
-    finally:
-        runs.close_source(log)
+    source.check_keys(keys, [log.h_uuid])
+    columns, found = rows_of(log, keys, start, stop, tail=limit)
     return {'columns': columns, 'rows': [
         [t] + [cell(values.get(key)) for key in columns]
         for t, values in found]}
@@ -293,22 +266,18 @@ def csv_text(source, query):
         raise BadRequest('name the runs: ?runs=uuid,uuid')
     keys = names(query, 'keys') or None
     start, stop = _bounds(query)
-    from blocks_log.cli.common import cell, rows_of
+    uuids = [find(source, name) for name in uuids]
+    source.check_keys(keys, uuids)
     table, columns = [], []
     for uuid in uuids:
-        log = _open(source, uuid)
-        try:
-            _, found = rows_of(log, keys, start, stop)
-        finally:
-            runs.close_source(log)
+        _, found = rows_of(source.open(uuid), keys, start, stop)
         for time, values in found:  # keys as they first appear
             columns.extend(key for key in values if key not in columns)
-            table.append((log.h_uuid, time, values))
+            table.append((uuid, time, values))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator='\n')
     writer.writerow(['run', 'time'] + columns)
     for uuid, time, values in table:
-        writer.writerow([uuid, time] + [
-            repr(values[key]) if isinstance(values.get(key), float) else
-            cell(values.get(key)) for key in columns])
+        writer.writerow([uuid, time] + [csv_cell(values.get(key))
+                                        for key in columns])
     return out.getvalue()

@@ -6,7 +6,7 @@ import datetime
 import html
 import os
 
-from blocks_log.cli.common import redact
+from blocks_log.tables import redact
 
 
 def _page(title, source, body, app=None):

@@ -21,7 +21,8 @@ import threading
 import traceback
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from blocks_log.errors import LogError
+from blocks_log.errors import LogError, UnknownKeyError
+from blocks_log.sources import Source
 from blocks_log.web import data, pages
 
 #: Seconds a connection may wait idle for its next request.
@@ -107,12 +108,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         .format(self.server.url), api)
             return
         try:
-            self._route(path, query, source)
+            if path.startswith('/static/'):
+                self._static(path[8:])
+                return
+            # One Source a request: the file looked at once, its runs
+            # listed once, a run being trained seen as it grows.
+            with Source(source, strict=True) as opened:
+                self._route(path, query, opened)
         except data.Gone:
             self.close_connection = True
         except data.NotFound as error:
             self._error(404, str(error), api)
-        except data.BadRequest as error:
+        except (data.BadRequest, UnknownKeyError) as error:
             self._error(400, str(error), api)
         except LookupError as error:  # a run prefix naming no run, or many
             self._error(404, str(error).strip('"\''), api)
@@ -124,11 +131,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _route(self, path, query, source):
         if path == '/':
-            self._send(200, pages.runs_page(source, data.run_list(source)))
+            self._send(200, pages.runs_page(source.name,
+                                            data.run_list(source)))
         elif path.startswith('/run/') and '/' not in path[5:] and path[5:]:
             uuid = data.find(source, path[5:])
             self._send(200, pages.chart_page(
-                source, 'Run ' + uuid, data.described(source, [uuid])))
+                source.name, 'Run ' + uuid, data.described(source, [uuid])))
         elif path == '/compare':
             uuids = [data.find(source, name)
                      for name in data.names(query, 'runs')]
@@ -136,7 +144,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise data.BadRequest('pick the runs to compare: '
                                       '/compare?runs=uuid,uuid')
             self._send(200, pages.chart_page(
-                source, 'Runs ' + ', '.join(u[:8] for u in uuids),
+                source.name, 'Runs ' + ', '.join(u[:8] for u in uuids),
                 data.described(source, uuids)))
         elif path == '/api/runs':
             self._json(data.run_list(source))
@@ -149,12 +157,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        'text/csv; charset=utf-8', {
                            'Content-Disposition':
                                'attachment; filename="blocks-log.csv"'})
-        elif path.startswith('/static/') and path[8:] in STATIC_FILES:
-            with open(os.path.join(STATIC, path[8:]), 'rb') as f:
-                self._send(200, f.read(), STATIC_FILES[path[8:]],
-                           {'Cache-Control': 'max-age=3600'})
         else:
             raise data.NotFound('no page {}'.format(path))
+
+    def _static(self, name):
+        if name not in STATIC_FILES:
+            raise data.NotFound('no page /static/{}'.format(name))
+        with open(os.path.join(STATIC, name), 'rb') as f:
+            self._send(200, f.read(), STATIC_FILES[name],
+                       {'Cache-Control': 'max-age=3600'})
 
     def _json(self, value):
         self._send(200, json.dumps(value, allow_nan=False, default=str),
