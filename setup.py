@@ -30,8 +30,8 @@ setup(
     packages=find_packages(exclude=['tests', 'tests.*', 'benchmarks']),
     # The page of `blocks-log serve`: its script, styles and uPlot.
     package_data={'blocks_log.web': ['static/*']},
-    python_requires='>=3.7',
-    install_requires=['six'],
+    python_requires='>=3.8',
+    install_requires=[],
     extras_require={
         'pandas': ['pandas'],
         'numpy': ['numpy'],

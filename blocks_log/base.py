@@ -7,7 +7,6 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral
 from uuid import uuid4
 
-import six
 
 from blocks_log import analysis
 from blocks_log.errors import RowNotAvailableError
@@ -52,8 +51,7 @@ def check_time(time):
     return operator.index(time)
 
 
-@six.add_metaclass(ABCMeta)
-class TrainingLogBase(object):
+class TrainingLogBase(metaclass=ABCMeta):
     """Base class for training logs.
 
     A training log stores the training timeline, statistics and other

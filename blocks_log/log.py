@@ -12,13 +12,29 @@ from blocks_log.base import TrainingLogBase, check_time, default_status
 
 __all__ = ['TrainingLogBase', 'TrainingLog', 'check_time', 'default_status']
 
-# The rows in the state of a pickled TrainingLog.
+# The rows in the state of a TrainingLog pickled by blocks_log 0.1.
 _ROWS = '__rows__'
 _INT_ONLY = {int}
 _dict_get = dict.get
 _dict_getitem = dict.__getitem__
 _dict_setdefault = dict.setdefault
 _dict_setitem = dict.__setitem__
+
+
+class _AllRows(object):
+    """The key under which a pickled :class:`TrainingLog` holds all its
+    rows, as one dict item: pickled by name, so that a pickle names this
+    very object, and no time can be it."""
+    __slots__ = ()
+
+    def __reduce__(self):
+        return '_ALL_ROWS'
+
+    def __repr__(self):
+        return 'blocks_log.log._ALL_ROWS'
+
+
+_ALL_ROWS = _AllRows()
 
 
 class TrainingLog(defaultdict, TrainingLogBase):
@@ -115,28 +131,36 @@ class TrainingLog(defaultdict, TrainingLogBase):
         return row
 
     def __setitem__(self, time, row):
+        if time is _ALL_ROWS:  # unpickling: every row at once
+            self._set_rows(row)
+            return
         _dict_setitem(self, check_time(time), row)
 
     def __reduce__(self):
-        # No constructor arguments and the instance's attributes (status
-        # and uuid) as state, as Blocks did; but the rows as one dict in
-        # the state too, set by one C call, where Blocks' layout (the rows
-        # one by one through __setitem__) unpickled at 1.7-2.1x the time
-        # of a plain dict (issue 11). Pickles of Blocks' layout load too.
-        state = dict(vars(self))
-        state[_ROWS] = dict(self)
-        return self.__class__, (), state
+        # What Blocks returned: the class, no constructor arguments, the
+        # instance's attributes (status and uuid) as state, no list items,
+        # and the rows as dict items; so that a subclass that extends this
+        # as Blocks' own did (``constructor, args, _, _, items = super()
+        # .__reduce__()``) pickles its rows. But one item holds every row,
+        # set by one C call, where Blocks' rows one by one through
+        # __setitem__ unpickled at 1.7-2.1x the time of a plain dict (issue
+        # 11). Pickles of Blocks' layout, and of blocks_log 0.1's (the rows
+        # in the state), load too.
+        return self.__class__, (), vars(self), None, iter(
+            [(_ALL_ROWS, dict(self))])
 
     def __setstate__(self, state):
         state = dict(state)
         rows = state.pop(_ROWS, None)
         vars(self).update(state)
         if rows:
-            # The times checked in C: a pickle may come from anywhere.
-            if set(map(type, rows)) != _INT_ONLY or min(rows) < 0:
-                rows = dict((check_time(time), row)
-                            for time, row in rows.items())
-            dict.update(self, rows)
+            self._set_rows(rows)
+
+    def _set_rows(self, rows):
+        # The times checked in C: a pickle may come from anywhere.
+        if set(map(type, rows)) != _INT_ONLY or min(rows) < 0:
+            rows = dict((check_time(time), row) for time, row in rows.items())
+        dict.update(self, rows)
 
     def to_dataframe(self, keys=None, start=None, stop=None):
         """As :meth:`TrainingLogBase.to_dataframe`; pandas reads the rows

@@ -65,6 +65,7 @@ _VALUE_GLOBALS = frozenset([
 # The log classes a loaded object may hold (after BLOCKS_CLASSES).
 _LOG_GLOBALS = frozenset([
     ('blocks_log.log', 'TrainingLog'),
+    ('blocks_log.log', '_ALL_ROWS'),  # the key of every row, in one item
     ('blocks_log.sqlite', 'SQLiteLog'),
     ('blocks_log.pickles', 'BlocksView'),
 ])

@@ -152,7 +152,10 @@ class SQLiteLog(DatabaseLog):
         return {'database': database, 'allow_pickle': store.allow_pickle,
                 'synchronous': store.db.synchronous}
 
-    def _in_memory(self):
+    @property
+    def in_memory(self):
+        """bool: whether the database is ``':memory:'``, which nothing
+        outlives."""
         return self.database == ':memory:'
 
     def __setstate__(self, state):

@@ -15,6 +15,27 @@ FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'blocks')
 SMALL_SPAN = 3
 
 
+@pytest.fixture(scope='session', autouse=True)
+def a_home_of_their_own(tmp_path_factory):
+    """The tests' own home and caches: nothing they run (Chromium,
+    matplotlib, fontconfig) writes into the user's."""
+    home = tmp_path_factory.mktemp('home')
+    saved = dict((name, os.environ.get(name)) for name in HOME_VARIABLES)
+    os.environ.update(HOME=str(home), MPLCONFIGDIR=str(home / 'matplotlib'),
+                      XDG_CONFIG_HOME=str(home / '.config'),
+                      XDG_CACHE_HOME=str(home / '.cache'))
+    yield home
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+HOME_VARIABLES = ('HOME', 'MPLCONFIGDIR', 'XDG_CONFIG_HOME',
+                  'XDG_CACHE_HOME')
+
+
 def backend_factories(tmp_path, postgresql_dsn=None):
     """name -> callable(**kwargs) making a new log, for every backend
     (PostgreSQL given the DSN of a database of its own)."""

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
+import time as _time
 import uuid
 
 import pytest
@@ -556,12 +556,12 @@ class TestCheckpoints:
 def exits_within(pid, seconds):
     """The exit status of child `pid`, or ``None`` (and the child killed)
     if it has not ended within `seconds`: a hang, not a slow machine."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline = _time.monotonic() + seconds
+    while _time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return status
-        time.sleep(0.05)
+        _time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return None
@@ -579,9 +579,9 @@ def grow_the_wal(log, path):
 def eventually(condition, seconds=30):
     """Whether `condition()` holds within `seconds` (a thread's work that
     the test waits for; a failure, not a slow machine, if it never does)."""
-    deadline = time.monotonic() + seconds
+    deadline = _time.monotonic() + seconds
     while not condition():
-        if time.monotonic() > deadline:
+        if _time.monotonic() > deadline:
             return False
-        time.sleep(0.02)
+        _time.sleep(0.02)
     return True

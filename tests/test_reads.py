@@ -230,8 +230,5 @@ def test_a_metric_that_is_0_then_0_37(tmp_path, monkeypatch):
 
 
 def _has_pandas():
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+    return importlib.util.find_spec('pandas') is not None

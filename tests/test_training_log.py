@@ -188,3 +188,34 @@ def test_pandas_from_dict_as_blocks_documents():
     frame = pandas.DataFrame.from_dict(log, orient='index')
     assert frame.loc[2, 'b'] == 2.0 and frame['a'].isna().tolist() == [
         False, True]
+
+
+class BlocksStyle(TrainingLog):
+    """A subclass that extends pickling as Blocks' own TrainingLog did."""
+
+    def __reduce__(self):
+        constructor, args, _, _, items = super(BlocksStyle, self).__reduce__()
+        return constructor, (), self.__dict__, _, items
+
+
+@pytest.mark.parametrize('protocol', range(pickle.HIGHEST_PROTOCOL + 1))
+def test_reduce_gives_what_blocks_gave(protocol):
+    log = BlocksStyle()
+    log[1]['a'] = 1
+    log.status['iterations_done'] = 1
+    reduced = TrainingLog.__reduce__(log)
+    assert len(reduced) == 5 and reduced[1] == () and reduced[3] is None
+    again = pickle.loads(pickle.dumps(log, protocol=protocol))
+    assert type(again) is BlocksStyle and dict(again) == {1: {'a': 1}}
+    assert again.status == log.status and again.uuid == log.uuid
+    with pytest.raises(ValueError):  # the times checked, as ever
+        again[-1] = {}
+
+
+def test_a_pickle_of_blocks_log_0_1_loads():
+    # Its rows in the state of the pickle.
+    state = {'status': {'iterations_done': 2}, '__rows__': {2: {'x': 1.5}}}
+    data = pickle.dumps((TrainingLog, (), state))
+    log = TrainingLog()
+    log.__setstate__(pickle.loads(data)[2])
+    assert dict(log) == {2: {'x': 1.5}} and log.status['iterations_done'] == 2

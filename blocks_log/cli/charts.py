@@ -7,7 +7,7 @@ import time as _time
 
 from blocks_log.analysis import finite, series_records
 from blocks_log.cli import common, termplot
-from blocks_log.sources import checked_series
+from blocks_log.sources import checked_series, is_postgresql
 from blocks_log.tables import cell
 
 
@@ -88,34 +88,38 @@ def cmd_watch(args, out):
     if args.new and args.run:
         raise common.UsageError('--new follows the next run to start; name '
                                 'no RUN with it')
+    uuid = _new_run(args) if args.new else None
     with common.open_source(args) as source:
-        if args.new:
-            uuid = _new_run(args, source)
-        else:
-            uuid = source.find(args.run)
-        log = source.open(uuid)
+        log = source.open(uuid or args.run)
         if not log.being_written:
             # Done already: a key it does not hold will never come.
-            source.check_keys(keys, [uuid])
+            source.check_keys(keys, [log.h_uuid])
         seen = _follow(log, keys, args.interval, out)
         # Keys may be logged late in a run; once it is done, one that
         # never came is an error, as everywhere.
         missing = [key for key in keys or () if key not in seen]
         if missing:
-            source.check_keys(missing, [uuid])
+            source.check_keys(missing, [log.h_uuid])
 
 
-def _new_run(args, source):
-    # The first run that starts after the command did, waited for.
-    known = set(source.uuids())
+def _new_run(args):
+    # The first run that starts after the command did, waited for (in a
+    # database file that training may not have made yet).
+    known = set(_uuids(args))
     print('waiting for a new run in {} (Ctrl-C to stop)'.format(
         common.redact(args.source)), file=sys.stderr)
     while True:
         _time.sleep(args.interval)
-        with common.open_source(args) as again:
-            new = [uuid for uuid in again.uuids() if uuid not in known]
+        new = [uuid for uuid in _uuids(args) if uuid not in known]
         if new:
             return new[0]
+
+
+def _uuids(args):
+    if not os.path.exists(args.source) and not is_postgresql(args.source):
+        return []
+    with common.open_source(args) as source:
+        return source.uuids()
 
 
 def _follow(log, keys, interval, out):

@@ -158,11 +158,9 @@ def output_path(path, suffix, sources=()):
                                  'file'.format(path, suffix and (
                                      ' (its {} file)'.format(suffix))))
     if os.path.exists(path) and not os.access(path, os.W_OK):
+        # Renamed over, a file that may not be written would be replaced.
         raise UsageError('{}: may not be written (permission '
                          'denied)'.format(path))
-    if not os.access(directory, os.W_OK):
-        raise UsageError('{}: cannot write there (permission denied)'.format(
-            path))
     return path
 
 

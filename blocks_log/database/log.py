@@ -296,13 +296,36 @@ class DatabaseLog(TrainingLogBase, Mapping):
 
     def _reopen_arguments(self):
         """The keyword arguments of ``type(self)(...)`` that open this
-        log's store again (other than `uuid`, `read_only`, `commit_every`).
+        log's store again (other than `uuid`, `read_only`, `commit_every`):
+        what a subclass says of itself.
         """
         raise NotImplementedError
 
-    def _in_memory(self):
-        """Whether nothing of the store outlives this process."""
+    @property
+    def in_memory(self):
+        """bool: whether nothing of this log's database outlives its
+        process (an SQLite ``':memory:'`` database): what a checkpoint
+        keeps must then be its values."""
         return False
+
+    def open_run(self, uuid, **options):
+        """Open another run of this log's database, as this log was opened
+        (the same class, database and options).
+
+        Parameters
+        ----------
+        uuid : uuid.UUID or str
+            The run: its uuid, a unique prefix of it, or ``'last'``.
+        **options
+            ``read_only``, ``commit_every``: as for the class.
+
+        Raises
+        ------
+        UnknownRunError, blocks_log.errors.RunInUseError
+            As the class does.
+        """
+        return type(self)(uuid=uuid, **dict(self._reopen_arguments(),
+                                            **options))
 
     def __getstate__(self):
         session = self._session
@@ -312,7 +335,7 @@ class DatabaseLog(TrainingLogBase, Mapping):
             state = self._reopen_arguments()
             state.update(uuid=session.run.uuid, read_only=session.read_only,
                          commit_every=session.commit_every)
-            if self._in_memory():
+            if self.in_memory:
                 # Nothing outlives this process: the pickle carries the data.
                 state['snapshot'] = (list(self.records()),
                                      dict(session.status_values()))

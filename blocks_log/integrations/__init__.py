@@ -5,7 +5,7 @@
 Blocks' main loop moves them.
 
 One module per framework, each imported only when asked for (the core
-needs only ``six``):
+needs nothing but Python):
 
 - :mod:`blocks_log.integrations.keras`: ``LogCallback``, a Keras 3
   callback;

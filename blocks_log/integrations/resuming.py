@@ -62,7 +62,7 @@ def checkpoint_state(log):
     if not isinstance(log, DatabaseLog):
         state['values'] = pickle.dumps(log, protocol=2)
         log.resume()
-    elif log._in_memory():
+    elif log.in_memory:
         state['values'] = pickle.dumps(log, protocol=2)  # and goes on
     elif not log.read_only:
         log.resume()
@@ -109,8 +109,7 @@ def resumed_log(log, state):
                            'but {!r}'.format(resumed))
     elif isinstance(log, DatabaseLog):
         try:
-            resumed = type(log)(uuid=state['run'],
-                                **log._reopen_arguments())
+            resumed = log.open_run(state['run'])
         except LogError as error:
             raise type(error)('cannot resume from the checkpoint: {}'.format(
                 error))

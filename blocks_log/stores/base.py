@@ -12,7 +12,6 @@ import abc
 import collections
 import json
 
-import six
 
 #: What a store knows of a run. ``ref`` is the store's own reference,
 #: passed back to its methods; ``parent`` the hex uuid it was resumed from;
@@ -97,8 +96,7 @@ SUMMARY_FIELDS = ('iterations', 'epochs', 'rows', 'keys', 'last_time')
 _SUMMARY_FIELDS = frozenset(SUMMARY_FIELDS)
 
 
-@six.add_metaclass(abc.ABCMeta)
-class Store(object):
+class Store(metaclass=abc.ABCMeta):
     """A place that holds runs.
 
     Attributes

@@ -176,11 +176,14 @@ class FileClaim(object):
             If the claims file cannot be made or opened.
         """
         path = database + CLAIMS_SUFFIX
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            mode = os.stat(database).st_mode & 0o666
+            # Whoever may write the database may claim its runs (as SQLite
+            # gives its -wal and -shm files the database's mode).
+            if os.fstat(descriptor).st_mode & 0o777 == 0o600:
+                os.fchmod(descriptor, os.stat(database).st_mode & 0o666)
         except OSError:
-            mode = 0o644
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+            pass  # not its owner: as it is
         try:
             fcntl.fcntl(descriptor, fcntl.F_OFD_SETLK, _FLOCK.pack(
                 fcntl.F_WRLCK, os.SEEK_SET, ref, 1, 0))

@@ -189,9 +189,9 @@ class SQLiteStore(SQLiteReads, Store):
         return run
 
     def claim_run(self, run, claim, is_stale):
-        held = claims.file_claims(self.name)
-        if held:
+        if claims.file_claims(self.name):
             self._hold(run.ref, run.uuid)
+        held = run.ref in self._held
         try:
             with self.db.transaction() as connection:
                 self._prepare(connection)
@@ -218,6 +218,8 @@ class SQLiteStore(SQLiteReads, Store):
             return
         try:
             held = claims.FileClaim.take(self.name, ref)
+        except PermissionError:
+            return  # its claims file is another user's: by process, then
         except OSError as error:
             raise LogWriteError('{}: cannot claim run {} ({})'.format(
                 self.name, uuid, error))

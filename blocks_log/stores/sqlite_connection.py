@@ -158,6 +158,12 @@ class SQLiteConnection(object):
                 with claims.opening(self.path):
                     return self._connect(self._uri(self._immutable))
             except sqlite3.OperationalError as error:
+                if not self.read_only and 'readonly' in str(error):
+                    # The file, or its folder (where its -wal goes), may
+                    # not be written by this process: it can be read.
+                    raise LogWriteError(
+                        '{}: cannot be written here ({}); open it with '
+                        'read_only=True to read it'.format(self.path, error))
                 if not (self.read_only and os.path.exists(self.path + '-wal')
                         and not os.path.exists(self.path + '-shm')):
                     raise LogDatabaseError('{}: cannot be opened as a log '
