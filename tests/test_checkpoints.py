@@ -183,7 +183,12 @@ def test_a_checkpoint_is_copied_into_a_database_with_its_uuid(name,
     copied = blocks_log.SQLiteLog(database, uuid=output.split()[0],
                                   read_only=True)
     matches(copied, expected['log' if 'log' in expected else '_pkl'])
-    assert copied.to_dataframe().sort_index(axis=1).equals(
-        blocks_log.load(path).to_dataframe().sort_index(axis=1))
+    try:
+        import pandas  # noqa: F401 (the frames need it)
+    except ImportError:
+        pass
+    else:
+        assert copied.to_dataframe().sort_index(axis=1).equals(
+            blocks_log.load(path).to_dataframe().sort_index(axis=1))
     copied.close()
     assert run_cli('copy', path, database)[1].split()[1] == 'present'

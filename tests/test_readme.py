@@ -97,3 +97,20 @@ def test_what_the_demo_suggests_runs(place):
     assert re.search(r'the log is in .*suggested\.sqlite', out.getvalue())
     for command in suggested:
         assert run_command(command) == 0, command
+
+
+def test_the_tests_write_nothing_into_the_users_home():
+    # Chromium, matplotlib and fontconfig write into $HOME: the tests give
+    # them a home of their own (conftest.a_home_of_their_own).
+    import pwd
+    assert os.environ['HOME'] != pwd.getpwuid(os.getuid()).pw_dir
+    for name in ('MPLCONFIGDIR', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME'):
+        assert os.environ[name].startswith(os.environ['HOME'])
+
+
+def test_the_build_is_declared():
+    # pip builds with setuptools, as pyproject.toml says (it warned when
+    # there was none).
+    with open(os.path.join(ROOT, 'pyproject.toml')) as f:
+        text = f.read()
+    assert 'build-backend = "setuptools.build_meta"' in text

@@ -672,3 +672,31 @@ def test_a_client_that_reads_nothing_does_not_hold_its_thread(
             assert eventually_answered(server)
         finally:
             stuck.close()
+
+
+def test_a_request_opens_its_source_once(demo_database, monkeypatch):
+    # One Source a request: the file's header read once, the store opened
+    # once, the runs listed once (/api/series did each two or three times).
+    from blocks_log import sources
+    from blocks_log.stores.sqlite import SQLiteStore
+    counts = {'header': 0, 'store': 0, 'runs': 0}
+
+    def counting(name, real):
+        def counted(*arguments, **options):
+            counts[name] += 1
+            return real(*arguments, **options)
+        return counted
+    monkeypatch.setattr(sources, 'is_sqlite', counting(
+        'header', sources.is_sqlite))
+    monkeypatch.setattr(SQLiteStore, '__init__', counting(
+        'store', SQLiteStore.__init__))
+    monkeypatch.setattr(SQLiteStore, 'runs', counting(
+        'runs', SQLiteStore.runs))
+    with serving(demo_database) as server:
+        uuid = blocks_log.list_runs(demo_database)[-1].uuid
+        counts.update(header=0, store=0, runs=0)
+        for path in ('/api/series?runs=last', '/api/rows?run=' + uuid[:6],
+                     '/run/last', '/api/csv?runs=last,' + uuid):
+            assert get(server, path)[0] == 200
+            assert counts == {'header': 1, 'store': 1, 'runs': 1}, path
+            counts.update(header=0, store=0, runs=0)
