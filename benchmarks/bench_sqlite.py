@@ -10,6 +10,11 @@ floats through ``current_row``. Side by side, in one run:
   SQLite's default journal and sync, as Blocks ran it (a tenth of the
   iterations, scaled up: it is that slow).
 
+Then the same with ``commit_every=100`` (against the same limit, and the
+raw limit committing every 100 iterations too), and with
+``synchronous='FULL'`` (against the raw limit with ``FULL``: a disk sync
+each commit).
+
 Read: ``to_dataframe()`` of 3,000 iterations x 10 values against a raw
 SELECT plus a dict pivot (no pandas: the limit does only the reading; see
 ``bench_read.py`` for larger runs). Also bytes on disk per value.
@@ -36,28 +41,30 @@ BLOCKS_SCHEMA = ('CREATE TABLE IF NOT EXISTS entries (uuid TEXT NOT NULL, '
                  'PRIMARY KEY(uuid, time, "key"))')
 
 
-def raw_connection(path):
+def raw_connection(path, synchronous='NORMAL'):
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute('PRAGMA journal_mode = WAL')
-    connection.execute('PRAGMA synchronous = NORMAL')
+    connection.execute('PRAGMA synchronous = ' + synchronous)
     connection.execute(BLOCKS_SCHEMA)
     return connection
 
 
 def raw_write(connection, run, iteration):
-    """One iteration's values, written and committed by raw sqlite3."""
+    """One iteration's values, written by raw sqlite3."""
     value = iteration * 0.5
-    connection.execute('BEGIN')
     connection.executemany(
         'INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)',
         [(run, iteration, key, value) for key in KEYS])
-    connection.execute('COMMIT')
 
 
-def raw_limit(path, iterations):
-    connection, run = raw_connection(path), uuid.uuid4().hex
+def raw_limit(path, iterations, synchronous='NORMAL', commit_every=1):
+    connection, run = raw_connection(path, synchronous), uuid.uuid4().hex
     for iteration in range(1, iterations + 1):
+        if iteration % commit_every == 1 % commit_every:
+            connection.execute('BEGIN')
         raw_write(connection, run, iteration)
+        if iteration % commit_every == 0 or iteration == iterations:
+            connection.execute('COMMIT')
     connection.close()
 
 
@@ -78,8 +85,8 @@ def blocks_way(path, iterations):
     connection.close()
 
 
-def sqlite_log(path, iterations):
-    log = SQLiteLog(path)
+def sqlite_log(path, iterations, **options):
+    log = SQLiteLog(path, **options)
     for iteration in range(iterations):
         log.status['iterations_done'] += 1
         value = iteration * 0.5
@@ -121,7 +128,11 @@ def main():
                 fresh('blocks'), n // 10 or 1)),
         ], args.rounds)
         # Blocks' way ran a tenth of the iterations: scale it to the others.
-        medians['Blocks way, commit per value'] *= n / float(n // 10 or 1)
+        scale = n / float(n // 10 or 1)
+        medians['Blocks way, commit per value'] *= scale
+        medians.rounds['Blocks way, commit per value'] = [
+            seconds * scale for seconds in
+            medians.rounds['Blocks way, commit per value']]
         raw_path, log_path = fresh('sizeraw'), fresh('sizelog')
         raw_limit(raw_path, n)
         sqlite_log(log_path, n)
@@ -144,6 +155,30 @@ def main():
               'faster than Blocks\' way'.format(
                   medians['raw sqlite3, executemany+commit'] / log_time,
                   medians['Blocks way, commit per value'] / log_time))
+        medians = run_rounds([
+            ('raw sqlite3, executemany+commit', lambda: raw_limit(
+                fresh('raw'), n)),
+            ('raw sqlite3, commit every 100', lambda: raw_limit(
+                fresh('raw100'), n, commit_every=100)),
+            ('SQLiteLog(commit_every=100)', lambda: sqlite_log(
+                fresh('log100'), n, commit_every=100)),
+        ], args.rounds)
+        report('commit every 100 iterations', medians,
+               'raw sqlite3, executemany+commit', n * len(KEYS))
+        print('  SQLiteLog(commit_every=100): {:.2f}x the raw limit\'s '
+              'values/s'.format(medians['raw sqlite3, executemany+commit'] /
+                                medians['SQLiteLog(commit_every=100)']))
+        medians = run_rounds([
+            ('raw sqlite3, synchronous=FULL', lambda: raw_limit(
+                fresh('rawfull'), n, synchronous='FULL')),
+            ("SQLiteLog(synchronous='FULL')", lambda: sqlite_log(
+                fresh('logfull'), n, synchronous='FULL')),
+        ], args.rounds)
+        report('a disk sync each commit (synchronous=FULL)', medians,
+               'raw sqlite3, synchronous=FULL', n * len(KEYS))
+        print('  SQLiteLog(synchronous=\'FULL\'): {:.2f}x the raw limit\'s '
+              'values/s'.format(medians['raw sqlite3, synchronous=FULL'] /
+                                medians["SQLiteLog(synchronous='FULL')"]))
         try:
             # Imported here, so that no round pays for it.
             importlib.import_module('pandas')

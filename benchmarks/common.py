@@ -37,15 +37,21 @@ def columns_of(rows):
 
 
 def time_once(function, *args):
-    """Return the seconds one call takes, with the collector off."""
+    """Return the seconds one call takes. The collector runs before it,
+    and stays on during it, as it does in a training loop."""
     gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        function(*args)
-        return time.perf_counter() - start
-    finally:
-        gc.enable()
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+class Medians(dict):
+    """name -> median seconds, and in ``rounds`` name -> the seconds of
+    each round."""
+
+    def __init__(self, *args, **kwargs):
+        super(Medians, self).__init__(*args, **kwargs)
+        self.rounds = {}
 
 
 def run_rounds(contenders, rounds):
@@ -59,16 +65,18 @@ def run_rounds(contenders, rounds):
 
     Returns
     -------
-    dict
-        name -> median seconds.
+    Medians
+        name -> median seconds; its ``rounds``, name -> each round's.
 
     """
     times = dict((name, []) for name, _ in contenders)
     for _ in range(rounds):
         for name, function in contenders:
             times[name].append(time_once(function))
-    return dict((name, statistics.median(values))
-                for name, values in times.items())
+    medians = Medians((name, statistics.median(values))
+                      for name, values in times.items())
+    medians.rounds.update(times)
+    return medians
 
 
 def report(title, medians, limit, values, extra=None):
@@ -89,7 +97,15 @@ def report(title, medians, limit, values, extra=None):
     """
     print(title)
     base = medians[limit]
+    rounds = getattr(medians, 'rounds', {})
     for name, seconds in medians.items():
         note = (extra or {}).get(name, '')
+        if name in rounds and limit in rounds:
+            # The ratio of each round (the contenders run interleaved):
+            # min/median/max.
+            ratios = sorted(mine / its for mine, its in zip(rounds[name],
+                                                             rounds[limit]))
+            note = '[{:.2f}/{:.2f}/{:.2f}] {}'.format(
+                ratios[0], statistics.median(ratios), ratios[-1], note)
         print('  {:<34} {:9.4f} s  {:8.0f} ns/value  {:6.2f}x {}'.format(
             name, seconds, seconds / values * 1e9, seconds / base, note))

@@ -48,14 +48,29 @@ def committed(path, query, *parameters):
         connection.close()
 
 
+def head_values(path, query='', *parameters):
+    """``(run, time, key id, stored)`` of every value in the head of the
+    file at `path` (the status left out), batches decoded (`query` ends
+    the WHERE clause of the rows read, as ``AND ...``)."""
+    from blocks_log.stores import batches
+    values = []
+    for run, time, key, stored in committed(
+            path, 'SELECT run, time, key, value FROM blocks_log_entries '
+                  'WHERE time < ? ' + query, STATUS_TIME, *parameters):
+        if key >= 0:
+            values.append((run, time, key, stored))
+        else:
+            values.extend((run,) + entry for entry in zip(
+                *batches.decode(time, stored)))
+    return values
+
+
 def count_entries(path):
-    """The committed values of every run (the status left out), in rows
-    and in chunks."""
-    rows = committed(path, 'SELECT count(*) FROM blocks_log_entries '
-                           'WHERE time < ?', STATUS_TIME)[0][0]
+    """The committed values of every run (the status left out), in the
+    head and in chunks."""
     packed = committed(path, 'SELECT coalesce(sum(count), 0) '
                              'FROM blocks_log_chunks')[0][0]
-    return rows + packed
+    return len(set(value[:3] for value in head_values(path))) + packed
 
 
 def run_python(code, *args, **kwargs):

@@ -18,7 +18,7 @@ import pytest
 
 import blocks_log
 from blocks_log import cli, codec
-from blocks_log.stores import chunks
+from blocks_log.stores import chunks, sqlite_sql
 
 from conftest import FIXTURES
 
@@ -363,7 +363,8 @@ def test_a_file_of_schema_3_reads_right_and_gets_checksums(tmp_path):
             'SELECT count(*) FROM blocks_log_chunks WHERE checksum IS NULL'
         ).fetchone() == (0,)
         assert connection.execute(
-            'SELECT value FROM blocks_log_meta').fetchone() == (4,)
+            'SELECT value FROM blocks_log_meta').fetchone() == (
+                sqlite_sql.SCHEMA_VERSION,)
     finally:
         connection.close()
     with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:

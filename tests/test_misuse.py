@@ -521,12 +521,19 @@ class TestBrokenFiles:
         assert file_state(path) == before
 
     def test_a_forged_value_reads_as_a_placeholder(self, path):
+        from blocks_log.stores import batches
         with SQLiteLog(path) as log:
             log[0].update({'good': 1.5, 'bad': (1, 2)})
             log[1]['good'] = 2.5
-        committed_write(path, "UPDATE blocks_log_entries SET value = "
-                              "X'4A7B2274223A5B31' WHERE typeof(value) = "
-                              "'blob' AND time = 0")
+        # The stored form of (1, 2) cut short, in the batch of time 0.
+        (key, blob), = committed(path, 'SELECT key, value FROM '
+                                       'blocks_log_entries WHERE time = 0')
+        times, ids, values = batches.decode(0, blob)
+        values = [b'J{"t":[1' if type(value) is bytes else value
+                  for value in values]
+        committed_write(path, 'UPDATE blocks_log_entries SET value = ? '
+                              'WHERE time = 0', batches.encode(
+                                  times, ids, values)[1])
         with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
             assert again[0]['good'] == 1.5 and again[1]['good'] == 2.5
             bad = again[0]['bad']
@@ -554,8 +561,8 @@ class TestBrokenFiles:
         assert 'log.sqlite' in str(raised.value)
 
 
-def committed_write(path, statement):
+def committed_write(path, statement, *parameters):
     connection = sqlite3.connect(path)
     with connection:
-        connection.execute(statement)
+        connection.execute(statement, parameters)
     connection.close()

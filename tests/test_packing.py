@@ -29,23 +29,31 @@ def factory(request, tmp_path, monkeypatch):
 
 
 def counts(log):
-    """``(numbers in chunks, numbers in rows)`` of `log`'s own run, as the
-    database holds them (the status left out)."""
-    sql = ('SELECT (SELECT coalesce(sum(count), 0) FROM blocks_log_chunks '
-           'WHERE run = r.id), (SELECT count(*) FROM blocks_log_entries '
-           'WHERE run = r.id AND time < 9223372036854775807) '
-           'FROM blocks_log_runs r WHERE uuid = ?')
+    """``(numbers in chunks, values in the head)`` of `log`'s own run, as
+    the database holds them (the status left out)."""
+    from blocks_log.stores import batches
+    packed = ('SELECT coalesce(sum(c.count), 0) FROM blocks_log_chunks c '
+              'JOIN blocks_log_runs r ON r.id = c.run WHERE r.uuid = ?')
+    head = ('SELECT e.time, e.key, e.{} FROM blocks_log_entries e JOIN '
+            'blocks_log_runs r ON r.id = e.run WHERE r.uuid = ? AND '
+            'e.time < 9223372036854775807')
     if hasattr(log, 'database'):
         import sqlite3
         connection = sqlite3.connect(log.database)
         try:
-            return connection.execute(sql, (log.h_uuid,)).fetchone()
+            chunked, = connection.execute(packed, (log.h_uuid,)).fetchone()
+            rows = connection.execute(head.format('value'),
+                                      (log.h_uuid,)).fetchall()
         finally:
             connection.close()
-    import psycopg
-    with psycopg.connect(log.dsn) as connection:
-        return connection.execute(sql.replace('?', '%s'),
-                                  (log.h_uuid,)).fetchone()
+    else:
+        import psycopg
+        with psycopg.connect(log.dsn) as connection:
+            chunked, = connection.execute(packed.replace('?', '%s'),
+                                          (log.h_uuid,)).fetchone()
+            rows = connection.execute(head.format('b').replace('?', '%s'),
+                                      (log.h_uuid,)).fetchall()
+    return chunked, len(batches.head(rows))
 
 
 def train(log, iterations):
@@ -97,3 +105,52 @@ def test_a_commit_of_many_blocks_packs_them_all(factory):
     assert packed >= 2 * 6 * 25 * SPAN
     history = log.history('step')
     assert [time for time, _ in history] == list(range(1, 200 * SPAN + 1))
+
+
+def test_a_file_of_rows_per_value_reads_right_and_packs_on(tmp_path):
+    # A file of schema version 4 (a row per value), left by a killed
+    # writer with its last blocks unpacked: it reads right as it is; a
+    # writer that goes on packs those blocks from the database, and its
+    # own from memory, into chunks; it reads right after.
+    import os
+    import shutil
+    import blocks_log
+    from conftest import FIXTURES
+    from helpers import head_values
+    from test_damage import same, schema_3_values
+    path = str(tmp_path / 'schema_4.sqlite')
+    shutil.copy(os.path.join(FIXTURES, '..', 'blocks_log_schema_4.sqlite'),
+                path)
+
+    def expected(time):
+        values = schema_3_values(time)
+        if time == 19:
+            values['note'] = 'written again at 20'
+        return values
+
+    def check(log, last):
+        for time in range(0, last + 1):
+            row = dict(log[time])
+            assert set(row) == set(expected(time)), time
+            assert all(same(row[key], value)
+                       for key, value in expected(time).items()), time
+        assert [time for time, _ in log.history('mixed')] == list(
+            range(1, last + 1))
+    uuid, = [run.uuid for run in blocks_log.list_runs(path)]
+    with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        check(log, 40)
+    with blocks_log.SQLiteLog(path, uuid=uuid) as log:
+        before = counts(log)
+        assert before[1] > 40  # rows of values, unpacked
+        for time in range(41, 81):
+            log.status['iterations_done'] += 1
+            for key, value in expected(time).items():
+                log[time][key] = value
+        check(log, 80)
+    with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        check(log, 80)
+        assert counts(log)[0] > before[0]
+    # Every number below the last two blocks (of 8 times), packed: what
+    # the killed writer left as well.
+    assert [(time, stored) for _, time, _, stored in head_values(path)
+            if not isinstance(stored, str) and time < 64] == []

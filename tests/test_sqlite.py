@@ -12,13 +12,13 @@ from hypothesis import given, settings
 
 import blocks_log
 from blocks_log import BACKENDS, SQLiteLog, codec
-from blocks_log.stores import chunks
+from blocks_log.stores import chunks, packing
 from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
 from blocks_log.stores import sqlite_sql as sql
 from blocks_log.errors import LogError
 
 from conftest import FIXTURES
-from helpers import committed, count_entries, file_state
+from helpers import committed, count_entries, file_state, head_values
 from test_codec import VALUES, same
 
 
@@ -484,21 +484,20 @@ class TestChunks:
         writer.close()
         reader.close()
 
-    @pytest.mark.parametrize('pack_rows', [1500, 500])
+    @pytest.mark.parametrize('budget', [1500, 500])
     def test_a_thousand_keys_per_iteration(self, path, monkeypatch,
-                                           pack_rows):
-        # Packed a few times (or, with more keys than a commit packs, one
-        # time) per commit.
-        monkeypatch.setattr(chunks, 'PACK_ROWS', pack_rows)
+                                           budget):
+        # More values in a block than a commit packs: a commit packs a
+        # whole block all the same, and one at a time.
+        monkeypatch.setattr(packing, 'PACK_VALUES', budget)
         keys = ['key{}'.format(index) for index in range(1000)]
         with SQLiteLog(path) as log:
             self.write(log, 12, lambda time: dict(
                 (key, time + index / 1000.0)
                 for index, key in enumerate(keys)))
         assert self.packed(path)[0] > 0
-        # No commit packed more than PACK_ROWS values (whole times, though).
         assert committed(path, 'SELECT max(count) FROM blocks_log_chunks')[
-            0][0] == max(1, pack_rows // 1000)
+            0][0] == 4
         with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
             for time in (1, 5, 12):
                 assert dict(again[time]) == dict(
@@ -511,8 +510,7 @@ class TestChunks:
         with SQLiteLog(path) as log:
             self.write(log, 200, lambda time: (
                 {'rare': float(time)} if time % 25 == 0 else {}))
-        rows = committed(path, 'SELECT count(*) FROM blocks_log_entries '
-                               'WHERE typeof(value) = \'real\'')[0][0]
+        rows = len(head_values(path))
         assert self.packed(path)[1] == 8 - rows and rows <= 1
         with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
             assert again.history('rare') == [(t, float(t))

@@ -1,14 +1,14 @@
 """Chunks: a key's numbers over a span of times, packed and checked.
 
-A run's recent values are rows, one per value (the "head"), committed with
-each iteration so that a crash loses nothing. Once the run has moved past
-a block of :data:`SPAN` times, the writer packs that block's numbers, one
-chunk per key (its times and its values as arrays), and deletes their rows,
-in the transaction of a later commit: a crash keeps both or neither, and
-the rows that commit writes again stay rows. Reads take the chunks and the
-head; where both hold a (time, key), the head wins (a value written into a
-block after it was packed). Other values (strings, tuples, bools, deleted
-values) stay rows.
+A run's recent values are its "head", committed with each iteration so
+that a crash loses nothing (on SQLite a row per commit, a batch; on
+PostgreSQL a row per value). Once the run has moved past a block of
+:data:`SPAN` times, the writer packs that block's numbers, one chunk per
+key (its times and its values as arrays), and deletes its rows, in the
+transaction of a later commit (see :mod:`.packing`): a crash keeps both or
+neither. Reads take the chunks and the head; where both hold a (time,
+key), the head wins (a value written into a block after it was packed).
+Other values (strings, tuples, bools, deleted values) stay in the head.
 
 A chunk holds a key's numbers of one block whatever their types: floats
 (``'f'``, float64), ints (``'i'``, int64), or both (``'m'``: 8-byte words,
@@ -41,11 +41,6 @@ from blocks_log import codec, series
 
 #: Times per block, for a new run.
 SPAN = 256
-#: Rows packed by one commit, at least: bounds the time of a commit of one
-#: iteration (about 3 ms for 2,560 rows, the block of a run logging 10
-#: keys). A commit of many iterations packs up to twice the rows it
-#: writes besides, so that packing keeps up with any ``commit_every``.
-PACK_ROWS = 4096
 #: The largest span a run may have: what a damaged run record claims
 #: beyond it is not believed.
 MAX_SPAN = 2 ** 20
@@ -419,112 +414,24 @@ def end_of(lasts, stop):
     return max(ends) if ends else None
 
 
-class Packing(object):
-    """Where the writer of a run stands in packing it: times below `packed`
-    are packed; `frontier` is the latest time written."""
-    __slots__ = ('span', 'packed', 'frontier', 'pending')
-
-    def __init__(self, span, packed):
-        self.span, self.packed = span, packed
-        self.frontier = packed - 1
-        self.pending = None  # what `packed` becomes when a commit lands
-
-    def due(self):
-        """Whether a block the run has moved past is not packed."""
-        return self.frontier - self.frontier % self.span > self.packed
-
-    def written(self, entries):
-        """`entries` (``(time, key, stored)``, in the order written) were
-        committed: the run may have moved on."""
-        if entries:
-            last = entries[-1][0]
-            if last > self.frontier:
-                self.frontier = last
-
-
-def group(rows, number_of):
-    """The numbers of `rows` (in increasing time; ``number_of(row)`` gives
-    ``(time, key id, stored number)``) by key: ``{key: (times,
-    values)}``."""
-    groups = {}
-    for row in rows:
-        time, key, stored = number_of(row)
-        column = groups.get(key)
-        if column is None:
-            column = groups[key] = ([], [])
-        column[0].append(time)
-        column[1].append(stored)
-    return groups
-
-
-def pack_due(connection, ref, packing, dialect, budget=PACK_ROWS):
-    """Pack the blocks of run `ref` that its writes have moved past, in
-    the write transaction of `connection` (its ``execute`` as in the
-    DB-API), block by block: read back, written as chunks, deleted in one
-    sweep each; until about `budget` rows are packed, so that no commit
-    takes long.
-
-    Where packing stands is read from the database, in the transaction:
-    another process (a forked child) may write the run too. `dialect` holds
-    the store's statements (``SELECT_PACKED``, ``SELECT_NUMBER_AFTER``,
-    ``SELECT_NUMBERS``, ``SELECT_NEXT_NUMBER``, ``INSERT_CHUNK``,
-    ``DELETE_NUMBERS``, ``SET_PACKED``) and ``number_of(row)``.
-    `packing.pending` is set to where packing then stands.
-
-    """
-    start, = connection.execute(dialect.SELECT_PACKED, (ref,)).fetchone()
-    limit = packing.frontier - packing.frontier % packing.span
-    packing.pending = start
-    if start >= limit:
-        return
-    packed = 0
-    while start < limit and packed < budget:
-        stop, rows = _pack_span(connection, ref, packing.span, start, limit,
-                                dialect, max(1, min(PACK_ROWS,
-                                                    budget - packed)))
-        packed += rows
-        start = stop
-    connection.execute(dialect.SET_PACKED, (start, ref))
-    packing.pending = start
-
-
-def _pack_span(connection, ref, span, start, limit, dialect, most):
-    # Pack from `start` to the end of its block (or `limit`), at most
-    # `most` rows of whole times; return where it stopped and the rows.
-    stop = min(start - start % span + span, limit)
-    after = connection.execute(dialect.SELECT_NUMBER_AFTER, (
-        ref, start, stop, most)).fetchone()
-    if after is not None:  # whole times only, at least one
-        stop = max(after[0], start + 1)
-    rows = connection.execute(dialect.SELECT_NUMBERS, (
-        ref, start, stop)).fetchall()
-    if not rows:  # nothing to pack before the next number
-        following, = connection.execute(dialect.SELECT_NEXT_NUMBER, (
-            ref, stop, limit)).fetchone()
-        return (limit if following is None else following), 0
-    for key, (times, values) in group(rows, dialect.number_of).items():
-        connection.execute(dialect.INSERT_CHUNK,
-                           pack(ref, key, span, times, values))
-    connection.execute(dialect.DELETE_NUMBERS, (ref, start, stop))
-    return stop, len(rows)
-
-
 def merged_row(rows, time, depth, spans, checked=True):
-    """The values of one time from `rows` of rows and chunks, ``(run, key
-    id, stored, chunk)``, ``chunk`` ``None`` for a row, else the chunk's
-    columns as :func:`read` takes them (``stored`` then unused): key id ->
-    stored, the nearest run (``depth[run]``) winning, and in a run a row
-    winning over a chunk. `spans` gives each run's span; `checked` as for
-    :func:`read`."""
-    rows = sorted(rows, key=lambda row: (-depth[row[0]], row[3] is None))
+    """The values of one time from `rows` of chunks and entries of the
+    head, ``(run, order, key id, stored, chunk)``: a chunk has order 0, key
+    and stored ``None`` and its columns as :func:`read` takes them in
+    ``chunk``; an entry (see :func:`blocks_log.stores.batches.head`) its
+    order, and no chunk. Key id -> stored, the nearest run
+    (``depth[run]``) winning, and in a run the highest order (the head
+    over chunks, a later commit over an earlier one). `spans` gives each
+    run's span; `checked` as for :func:`read`."""
+    rows = sorted(rows, key=lambda row: (-depth[row[0]], row[1]))
     values = {}
-    for run, key, stored, chunk in rows:
+    for run, _, key, stored, chunk in rows:
         if chunk is not None:  # a chunk: find the time in it
             times, found = read(run, spans[run], chunk, time, time + 1,
                                 checked)
             if not len(times):
                 continue
-            stored = found[0]
+            key, stored = chunk[0], found[0]
         values[key] = stored
     return values
 

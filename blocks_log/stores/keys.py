@@ -19,7 +19,11 @@ class KeyIds(object):
         if name is None:
             # A key another process made since: read them all once.
             self._key_names.update(self.db.query(self.sql.SELECT_KEYS))
-            name = self._key_names[key_id]
+            name = self._key_names.get(key_id)
+            if name is None:  # a batch damaged, or a row forged
+                from blocks_log.stores.batches import DAMAGED_KEY, DAMAGED_NAME
+                name = DAMAGED_NAME if key_id == DAMAGED_KEY else (
+                    '<unknown key {}>'.format(key_id))
         return name
 
     def _key_id(self, name):

@@ -17,7 +17,7 @@ import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import chunks, claims, postgresql_sql as sql
+from blocks_log.stores import chunks, claims, packing, postgresql_sql as sql
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.postgresql_connection import (
     RECONNECT_AT_EXIT_FOR, PostgreSQLConnection)
@@ -66,7 +66,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         self.read_only = read_only
         self.allow_pickle = allow_pickle
         self._key_ids, self._key_names, self._spans = {}, {}, {}
-        # ref -> chunks.Packing of each run this store writes.
+        # ref -> packing.RunPacking of each run this store writes.
         self._packing = {}
         # ref -> claim of each run this store writes (its session holds
         # them); the runs another writer took while the connection was lost.
@@ -163,7 +163,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 self._take(connection, ref, uuid)
             return ref, new_ids
         ref, new_ids = self._transact(work)
-        self._committed_claim(ref, claim, 0)
+        self._committed_claim(ref, claim, packing.RunPacking(
+            chunks.SPAN, 0, 0, 0))
         self._key_ids.update(new_ids)
         return self.find_run(uuid)
 
@@ -172,11 +173,25 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             self._prepare(connection)
             self._take(connection, run.ref, run.uuid)
             connection.execute(sql.SET_WRITER, (claim, run.ref))
-            packed, = connection.execute(sql.SELECT_PACKED,
-                                         (run.ref,)).fetchone()
-            return packed
-        packed = self._transact(work)
-        self._committed_claim(run.ref, claim, packed)
+            return self._going_on(connection, run)
+        self._committed_claim(run.ref, claim, self._transact(work))
+
+    def _going_on(self, connection, run):
+        # Where a writer that opens `run` stands (see packing.RunPacking);
+        # a run of schema version 2 has no span: it stays rows.
+        def one(statement):
+            return connection.execute(statement, (run.ref,)).fetchone()[0]
+        return packing.going_on(self._spans.get(run.ref), one, sql)
+
+    def _running(self, run):
+        # The packing of a run this store writes; of one it writes without
+        # having claimed it (a copy finished), read now.
+        running = self._packing.get(run.ref)
+        if running is None:
+            self.find_run(run.uuid)  # its span
+            running = self._packing[run.ref] = self._transact(
+                lambda connection: self._going_on(connection, run))
+        return running
 
     def _take(self, connection, ref, uuid):
         # In the transaction that records a claim: refused if a session
@@ -187,15 +202,12 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             raise claims.in_use(self.name, uuid, writer)
         connection.execute(sql.HOLD_RUN, (ref,))
 
-    def _committed_claim(self, ref, claim, packed):
+    def _committed_claim(self, ref, claim, running):
         self.version = sql.SCHEMA_VERSION
         if claim is not None:
             self._held[ref] = claim
             self._lost.discard(ref)
-        # A run of schema version 2 has no span: it stays rows.
-        span = self._spans.get(ref, chunks.SPAN)
-        if span:
-            self._packing[ref] = chunks.Packing(span, packed)
+        self._packing[ref] = running
 
     def held_runs(self):
         """The refs of the runs that some session holds now (a writer, or
@@ -255,9 +267,10 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
         self._check_held(run)
-        packing = self._packing.get(ref)
-        # Blocks that earlier commits moved past.
-        due = packing is not None and packing.due()
+        running = self._running(run)
+        # Blocks that earlier commits moved past: packed from what this
+        # writer remembers of them, in this commit's transaction.
+        due = running.due()
         names = [key for _, key, _ in entries] + list(status)
         if not (due or deleted_status or deletions) and all(
                 name in self._key_ids for name in names):
@@ -267,36 +280,37 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 self._upsert(connection, ref, entries, status,
                              self._key_ids)
             self.db.run(commit, writing=True)
-        else:
-            def work(connection):
-                self._check_held(run)
-                if due:
-                    chunks.pack_due(connection, ref, packing, sql,
-                                    chunks.PACK_ROWS + 2 * len(entries))
-                new_ids = self._new_key_ids(connection, names)
-                key_ids = dict(self._key_ids, **new_ids)
-                self._upsert(connection, ref, entries, status, key_ids)
-                if deleted_status:
-                    connection.cursor().executemany(sql.DELETE_STATUS, [
-                        (ref, key_ids[key]) for key in deleted_status
-                        if key in key_ids])
-                if deletions:
-                    connection.execute(sql.MARK_DELETIONS, (ref,))
-                return new_ids
-            self._key_ids.update(self._transact(work))
-        if packing is not None:
-            packing.written(entries)
+            running.committed(running.blocks(entries, self._key_ids))
+            return
+
+        def work(connection):
+            self._check_held(run)
             if due:
-                packing.packed = packing.pending
+                packing.pack(connection, ref, running, sql,
+                             packing.PACK_VALUES + 2 * len(entries))
+            new_ids = self._new_key_ids(connection, names)
+            key_ids = dict(self._key_ids, **new_ids)
+            self._upsert(connection, ref, entries, status, key_ids)
+            if deleted_status:
+                connection.cursor().executemany(sql.DELETE_STATUS, [
+                    (ref, key_ids[key]) for key in deleted_status
+                    if key in key_ids])
+            if deletions:
+                connection.execute(sql.MARK_DELETIONS, (ref,))
+            return new_ids
+        self._key_ids.update(self._transact(work))
+        running.committed(running.blocks(entries, self._key_ids))
+        if due:
+            running.landed()
 
     def compact(self, run):
-        packing = self._packing.get(run.ref)
-        while packing is not None and packing.due():
-            before = packing.packed
-            self._transact(lambda connection: chunks.pack_due(
-                connection, run.ref, packing, sql))
-            packing.packed = packing.pending
-            if packing.packed == before:
+        running = self._running(run)
+        while running.due():
+            before = running.packed
+            self._transact(lambda connection: packing.pack(
+                connection, run.ref, running, sql))
+            running.landed()
+            if running.packed == before:
                 break
 
     @staticmethod
@@ -320,4 +334,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     def before_fork(self):
         """Nothing to drop: the parent keeps its connection, and the session
-        that holds its runs; a child connects anew (and holds them too)."""
+        that holds its runs; a child connects anew (and holds them too).
+        Parent and child will each write the run, and remember only their
+        own values: both pack from the database."""
+        for running in self._packing.values():
+            running.forked()

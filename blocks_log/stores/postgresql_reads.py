@@ -76,9 +76,11 @@ class PostgreSQLReads(KeyIds):
                     time // span, refs, time, time] + key_parameter)
                 rows.extend(cursor.fetchall())
             return rows
+        # (run, order, key, stored, chunk), as chunks.merged_row takes
+        # them: a chunk of order 0, below a row of the head.
         merged_rows = [
-            (row[0], row[1], None, row[6:]) if row[6] is not None else
-            (row[0], row[1], sql.stored_of(*row[2:6]), None)
+            (row[0], 0, None, None, row[6:]) if row[6] is not None else
+            (row[0], 1, row[1], sql.stored_of(*row[2:6]), None)
             for row in self._read(work)]
         depth = dict((ref, index) for index, ref in enumerate(refs))
         return dict((self._key_name(name), _decode(stored, self.allow_pickle))

@@ -13,10 +13,14 @@ that a row of a float costs no padding.
 import functools
 
 from blocks_log import codec
-from blocks_log.stores.sqlite_sql import SCHEMA_VERSION, STATUS_TIME
+from blocks_log.stores.sqlite_sql import STATUS_TIME
 
 __all__ = ['SCHEMA_VERSION', 'STATUS_TIME']
 
+#: A database of PostgreSQL keeps a row per value in its head (SQLite's
+#: version 4): one statement of arrays commits an iteration at the speed
+#: of the raw limit, where SQLite pays per row (see :mod:`.sqlite_sql`).
+SCHEMA_VERSION = 4
 #: Versions read; older ones are migrated when opened for writing.
 READABLE_VERSIONS = (3, 4)
 
@@ -191,18 +195,41 @@ SELECT_STATUS = ("SELECT k.name, e.f, e.i, e.t, e.b FROM blocks_log_entries e "
                  "JOIN blocks_log_keys k ON k.id = e.key "
                  "WHERE e.run = %s AND e.time = {}".format(STATUS_TIME))
 
-# Packing (see blocks_log.stores.chunks.pack_next).
-NUMBERS = ("(f IS NOT NULL OR i IS NOT NULL OR b = '\\x{}'::bytea)"
-           .format(codec.encode(float('nan')).hex()))
+# Packing (see blocks_log.stores.packing): a block's rows read (from the
+# database, when the writer does not remember them), their times found,
+# deleted in one sweep; where packing stands.
 SELECT_PACKED = "SELECT packed FROM blocks_log_runs WHERE id = %s FOR UPDATE"
-SELECT_NUMBER_AFTER = ("SELECT time FROM blocks_log_entries WHERE run = %s "
-                       "AND time >= %s AND time < %s AND " + NUMBERS +
-                       " ORDER BY time LIMIT 1 OFFSET %s")
-SELECT_NUMBERS = ("SELECT time, key, f, i FROM blocks_log_entries "
-                  "WHERE run = %s AND time >= %s AND time < %s AND " +
-                  NUMBERS + " ORDER BY time")
-SELECT_NEXT_NUMBER = ("SELECT min(time) FROM blocks_log_entries WHERE "
-                      "run = %s AND time >= %s AND time < %s AND " + NUMBERS)
+SELECT_BLOCK_ROWS = ("SELECT time, key, f, i, t, b FROM blocks_log_entries "
+                     "WHERE run = %s AND time >= %s AND time < %s "
+                     "ORDER BY time")
+SELECT_NEXT_ROW = ("SELECT min(time) FROM blocks_log_entries "
+                   "WHERE run = %s AND time >= %s AND time < %s")
+DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
+                     "WHERE run = %s AND time >= %s AND time < %s")
+# Where a writer that opens a run goes on (see packing.going_on); no
+# batches here: no key is below 0.
+SELECT_LOWEST_KEY = ("SELECT min(key) FROM blocks_log_entries "
+                     "WHERE run = %s AND key < 0")
+SELECT_LAST_ROW_BEFORE_STATUS = (
+    "SELECT max(time) FROM blocks_log_entries WHERE run = %s AND time < "
+    "{}".format(STATUS_TIME))
+SELECT_LAST_BLOCK = ("SELECT max(block) FROM blocks_log_chunks "
+                     "WHERE run = %s")
+
+
+def entry_of(row):
+    """``(time, key, stored)`` of a row of :data:`SELECT_BLOCK_ROWS`."""
+    time, key, f, i, t, b = row
+    return time, key, stored_of(f, i, t, b)
+
+
+def write_rest(connection, ref, rest, packing):
+    """Write `rest`, the values of a block that are not numbers (``(time,
+    key id, stored)``), again in a pack: a row each."""
+    connection.execute(UPSERT_ENTRIES, (ref,) + entry_arrays(dict(
+        ((time, key), stored) for time, key, stored in rest)))
+
+
 # Version 3 to 4: the checksums of the chunks there are.
 SELECT_UNCHECKED_CHUNKS = ('SELECT run, key, block, first, last, count, '
                            'kind::text, step, times, "values", checksum '
@@ -213,16 +240,7 @@ UPDATE_CHECKSUM = ("UPDATE blocks_log_chunks SET checksum = %s WHERE run = %s "
 INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, last, '
                 'count, kind, step, times, "values", checksum) VALUES (%s, '
                 '%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)')
-DELETE_NUMBERS = ("DELETE FROM blocks_log_entries WHERE run = %s AND "
-                  "time >= %s AND time < %s AND " + NUMBERS)
 SET_PACKED = "UPDATE blocks_log_runs SET packed = %s WHERE id = %s"
-
-
-def number_of(row):
-    """``(time, key, stored)`` of a row of :data:`SELECT_NUMBERS`."""
-    time, key, f, i = row
-    return time, key, (f if f is not None else i if i is not None else
-                       codec.encode(float('nan')))
 
 
 # Reads, in one REPEATABLE READ transaction each: what the statements of

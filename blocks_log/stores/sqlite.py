@@ -9,7 +9,7 @@ import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import chunks, claims, sqlite_sql as sql
+from blocks_log.stores import chunks, claims, packing, sqlite_sql as sql
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
 from blocks_log.stores.sqlite_reads import SQLiteReads
@@ -61,7 +61,7 @@ class SQLiteStore(SQLiteReads, Store):
         self._key_names = {}
         # ref -> times per block of the run's chunks (None: no chunks).
         self._spans = {}
-        # ref -> chunks.Packing of each run this store writes.
+        # ref -> packing.RunPacking of each run this store writes.
         self._packing = {}
         # ref -> claims.FileClaim of each run this store writes.
         self._held = {}
@@ -173,7 +173,7 @@ class SQLiteStore(SQLiteReads, Store):
                 ref = connection.execute(sql.INSERT_RUN, (
                     uuid, parent, created or _time.time(), claim,
                     chunks.SPAN)).lastrowid
-                rows, new_ids = self._rows(connection, ref, [], status)
+                rows, new_ids = self._status_rows(connection, ref, status)
                 for statement, parameters in sql.upsert_entries(rows):
                     connection.execute(statement, parameters)
                 if claim is not None:
@@ -185,7 +185,7 @@ class SQLiteStore(SQLiteReads, Store):
         self.version = sql.SCHEMA_VERSION
         self._key_ids.update(new_ids)
         run = self.find_run(uuid)
-        self._packing[run.ref] = chunks.Packing(chunks.SPAN, 0)
+        self._packing[run.ref] = packing.RunPacking(chunks.SPAN, 0, 0, 0)
         return run
 
     def claim_run(self, run, claim, is_stale):
@@ -201,16 +201,28 @@ class SQLiteStore(SQLiteReads, Store):
                         not is_stale(writer)):
                     raise claims.in_use(self.name, run.uuid, writer)
                 connection.execute(sql.SET_WRITER, (claim, run.ref))
-                packed, = connection.execute(sql.SELECT_PACKED,
-                                             (run.ref,)).fetchone()
+                self._packing[run.ref] = self._going_on(connection, run)
         except BaseException:
             self._let_go(run.ref)
             raise
         self.version = sql.SCHEMA_VERSION
-        # A run of blocks_log 0.1 has no span: it stays rows.
-        span = self._spans.get(run.ref)
-        if span:
-            self._packing[run.ref] = chunks.Packing(span, packed)
+
+    def _going_on(self, connection, run):
+        # Where a writer that opens `run` stands (see packing.RunPacking).
+        def one(statement):
+            return connection.execute(statement, (run.ref,)).fetchone()[0]
+        return packing.going_on(self._spans.get(run.ref), one, sql)
+
+    def _running(self, run):
+        # The packing of a run this store writes; of one it writes without
+        # having claimed it (a copy finished), read now.
+        running = self._packing.get(run.ref)
+        if running is None:
+            self.find_run(run.uuid)  # its span
+            running = self._packing[run.ref] = packing.going_on(
+                self._spans.get(run.ref), lambda statement: self.db.query(
+                    statement, (run.ref,))[0][0], sql)
+        return running
 
     def _hold(self, ref, uuid, connection=None):
         # The file claim on run `ref`, if this file's writers make them.
@@ -255,67 +267,93 @@ class SQLiteStore(SQLiteReads, Store):
     # Writing.
 
     def write(self, run, entries, status, deleted_status, deletions=False):
-        # Once per iteration: the rows are made here, not in a helper.
+        # Once per iteration: one statement in autocommit, as a rule.
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
-        ref, key_ids, status_time = run.ref, self._key_ids, sql.STATUS_TIME
+        ref, key_ids = run.ref, self._key_ids
+        running = self._running(run)
         try:
-            rows = [(ref, time, key_ids[key], stored)
-                    for time, key, stored in entries] + [
-                        (ref, status_time, key_ids[key], stored)
-                        for key, stored in status.items()]
-            new_ids = None
+            rows, found = self._rows(ref, running, entries, status, key_ids)
         except KeyError:
             rows = None
-        packing = self._packing.get(ref)
-        # Blocks that earlier commits moved past: this one's rows are not
-        # in the database yet.
-        due = packing is not None and packing.due()
+        # Blocks that earlier commits moved past: this one's batches are
+        # remembered once it lands.
+        due = running.due()
+        if not (rows is None or due or deleted_status or deletions):
+            if sum(self.db.write(statement, parameters) for
+                   statement, parameters in sql.upsert_entries(rows)) == len(
+                       rows):
+                running.committed(found)
+                return
+            # A batch of the same part and time is there, a forked
+            # process's, and kept: this commit goes again, as below.
+            rows = None
+        new_ids = None
         with self.db.transaction() as connection:
             if due:
-                # First: the rows this commit writes again stay rows.
-                chunks.pack_due(connection, ref, packing, sql,
-                                chunks.PACK_ROWS + 2 * len(entries))
+                packing.pack(connection, ref, running, sql,
+                             packing.PACK_VALUES + 2 * len(entries))
             if rows is None:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
-                rows, new_ids = self._rows(connection, ref, entries, status)
-            for statement, parameters in sql.upsert_entries(rows):
-                connection.execute(statement, parameters)
+                new_ids = self._new_key_ids(connection, [
+                    key for _, key, _ in entries] + list(status))
+                rows, found = self._rows(ref, running, entries, status,
+                                         dict(key_ids, **new_ids))
+            written = sum(connection.execute(statement, parameters).rowcount
+                          for statement, parameters in
+                          sql.upsert_entries(rows))
+            if written != len(rows):
+                # A batch of the same part and time is there, a forked
+                # process's (parent and child count parts alike), and
+                # kept: this commit's go again, in parts above every one.
+                lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
+                                             (ref,)).fetchone()
+                running.above(lowest)
+                rows, found = self._rows(ref, running, entries, status,
+                                         dict(key_ids, **(new_ids or {})))
+                for statement, parameters in sql.upsert_entries(rows):
+                    connection.execute(statement, parameters)
             if deleted_status:
-                key_ids = dict(key_ids, **(new_ids or {}))
+                ids = dict(key_ids, **(new_ids or {}))
                 connection.executemany(sql.DELETE_STATUS, [
-                    (ref, key_ids[key]) for key in deleted_status
-                    if key in key_ids])
+                    (ref, ids[key]) for key in deleted_status if key in ids])
             if deletions:
                 connection.execute(sql.MARK_DELETIONS, (ref,))
         if new_ids:
             self._key_ids.update(new_ids)
-        if packing is not None:
-            packing.written(entries)
-            if due:
-                packing.packed = packing.pending
+        running.committed(found)
+        if due:
+            running.landed()
+
+    @staticmethod
+    def _rows(ref, running, entries, status, key_ids):
+        # The rows of UPSERT_ENTRY of a commit (its batches, then the
+        # status), and what the packing remembers of them.
+        head, found = running.batches(entries, key_ids) if entries else (
+            [], [])
+        status_time = sql.STATUS_TIME
+        return [(ref, time, key, blob) for time, key, blob in head] + [
+            (ref, status_time, key_ids[key], stored)
+            for key, stored in status.items()], found
 
     def compact(self, run):
-        packing = self._packing.get(run.ref)
-        while packing is not None and packing.due():
-            before = packing.packed
+        running = self._running(run)
+        while running.due():
+            before = running.packed
             with self.db.transaction() as connection:
-                chunks.pack_due(connection, run.ref, packing, sql)
-            packing.packed = packing.pending
-            if packing.packed == before:
+                packing.pack(connection, run.ref, running, sql)
+            running.landed()
+            if running.packed == before:
                 break
 
-    def _rows(self, connection, ref, entries, status):
-        """`entries` and `status` as rows of :data:`sql.UPSERT_ENTRY`, and
-        the key ids made for them, in a write transaction."""
-        names = [key for _, key, _ in entries] + list(status)
-        new_ids = self._new_key_ids(connection, names)
+    def _status_rows(self, connection, ref, status):
+        """`status` as rows of :data:`sql.UPSERT_ENTRY`, and the key ids
+        made for them, in a write transaction."""
+        new_ids = self._new_key_ids(connection, list(status))
         key_ids = dict(self._key_ids, **new_ids)
-        return [(ref, time, key_ids[key], stored)
-                for time, key, stored in entries] + [
-                    (ref, sql.STATUS_TIME, key_ids[key], stored)
-                    for key, stored in status.items()], new_ids
+        return [(ref, sql.STATUS_TIME, key_ids[key], stored)
+                for key, stored in status.items()], new_ids
 
     def data_version(self):
         return self.db.data_version()
@@ -326,6 +364,8 @@ class SQLiteStore(SQLiteReads, Store):
         self.db.close()
 
     def before_fork(self):
+        for running in self._packing.values():
+            running.forked()
         self.db.before_fork()
 
     def after_fork(self, child):

@@ -232,6 +232,33 @@ class SQLiteConnection(object):
         """
         return self._transaction
 
+    def write(self, statement, parameters):
+        """Run one writing statement in autocommit: its own transaction,
+        one commit (what an iteration's commit is, as a rule: two fewer
+        statements than ``BEGIN``...``COMMIT``). Waits (and retries) while
+        another process holds the write lock. Returns the count of rows it
+        changed.
+
+        Raises
+        ------
+        LogWriteError
+            If it cannot be committed (read-only file, full disk, I/O
+            error). Nothing of it is then in the database.
+        """
+        connection = self._connection
+        try:
+            if connection is None or self._pid != os.getpid():
+                connection = self.connection
+            if not self._ready_to_write:
+                self._prepare_to_write(connection)
+            changes = _retry(connection.execute, statement,
+                             parameters).rowcount
+        except sqlite3.Error as error:
+            raise LogWriteError('{}: cannot write ({})'.format(
+                self.path, error))
+        self.committed()
+        return changes
+
     def reading(self):
         """A read transaction, for reads of several statements that must see
         the same commits: ``with db.reading(): ...``.

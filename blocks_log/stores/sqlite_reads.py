@@ -1,13 +1,15 @@
 """The reads of the SQLite store: rows, times and series of a lineage, from
-the head (one row per value) and the chunks (packed numbers).
+the head (batches of what each commit wrote, and rows of a value each of
+older files) and the chunks (packed numbers).
 
 Reads that look at both tables run in one read transaction, so that they
 see each commit, a packing included, whole.
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import chunks, sqlite_sql as sql
+from blocks_log.stores import batches, chunks, sqlite_sql as sql
 from blocks_log.stores.keys import KeyIds
+from blocks_log.stores.packing import HEAD_SPAN
 
 _DELETED = codec.DELETED
 # Its stored form, as SQL compares it.
@@ -34,6 +36,11 @@ class SQLiteReads(KeyIds):
     def _span(self, run):
         return self._spans.get(run.ref) if self.version != 2 else None
 
+    def _head_span(self, run):
+        # The times of a block of batches: the run's span, or what a run
+        # that is never packed has.
+        return self._span(run) or HEAD_SPAN
+
     @property
     def _checked(self):
         # Chunks of schema version 3 have no checksum.
@@ -53,14 +60,27 @@ class SQLiteReads(KeyIds):
         return dict((key, self._decode(value)) for key, value in
                     self.db.query(sql.SELECT_STATUS, (run.ref,)))
 
+    def _head(self, run, start, stop, key_ids=None):
+        # The head of `run` over [start, stop): (time, key id, stored,
+        # order), the later winning (see batches.head); a batch that
+        # begins before `start` may hold times from it on.
+        first = start - start % self._head_span(run)
+        rows = self.db.query(sql.SELECT_RECORDS, (run.ref, first, stop))
+        return [entry for entry in batches.head(rows, key_ids)
+                if start <= entry[0] < stop]
+
     def read_keys(self, run):
         if self.version is None:
             return []
-        if self.version == 2:
-            return [name for name, in self.db.query(
-                sql.SELECT_KEYS_OF_RUN_2, (run.ref, _DELETED_STORED))]
-        return [name for name, in self.db.query(
-            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED_STORED, run.ref))]
+        final = {}
+        for time, key, stored, _ in self._head(run, 0, sql.STATUS_TIME):
+            final[time, key] = stored
+        ids = set(key for (_, key), stored in final.items()
+                  if stored != _DELETED_STORED)
+        if self.version != 2:
+            ids.update(key for key, in self.db.query(
+                sql.SELECT_KEYS_OF_CHUNKS, (run.ref,)))
+        return sorted(self._key_name(key) for key in ids)
 
     def read_row(self, runs, time, key=None):
         if self.version is None:
@@ -70,35 +90,50 @@ class SQLiteReads(KeyIds):
             key_id = self._key_id(key)
             if key_id is None:
                 return {}
-        query, parameters = self._row_query(runs, time, key_id)
+        wanted = None if key_id is None else set([key_id])
         depth = dict((run.ref, index) for index, run in enumerate(runs))
         spans = dict((run.ref, self._span(run)) for run in runs)
-        rows = [(row[0], row[1], row[2], row[3:] if row[3] is not None
-                 else None) for row in self.db.query(query, parameters)]
+        rows = []
+        for found in self.db.query(*self._row_query(runs, time, key_id)):
+            ref, row_time, row_key, stored = found[:4]
+            if found[4] is not None:  # a chunk
+                rows.append((ref, 0, None, None, found[4:]))
+            else:
+                rows.extend((ref, order, entry_key, value, None)
+                            for entry_time, entry_key, value, order in
+                            batches.head([(row_time, row_key, stored)],
+                                         wanted) if entry_time == time)
         return dict((self._key_name(key), self._decode(stored))
                     for key, stored in chunks.merged_row(
                         rows, time, depth, spans, self._checked).items())
 
     def _row_query(self, runs, time, key_id):
         # One statement over both tables: "t in log" is one indexed query,
-        # and sees one commit whole. A row has NULL for a chunk's columns.
-        refs = [run.ref for run in runs]
+        # and sees one commit whole. The rows of a value at `time`, the
+        # batches that begin there or hold several times of its block
+        # before it; a row has NULL for a chunk's columns.
         key_filter = '' if key_id is None else ' AND key = ?'
         key_parameters = [] if key_id is None else [key_id]
-        parts = ['SELECT run, key, value{} FROM blocks_log_entries WHERE '
-                 'time = ? AND run IN {}{}'.format(
-                     ', NULL' * 10, sql.in_list(len(refs)), key_filter)]
-        parameters = [time] + refs + key_parameters
+        parts, parameters = [], []
+        for run in runs:
+            parts.append(
+                'SELECT run, time, key, value{} FROM blocks_log_entries '
+                'WHERE run = ? AND time >= ? AND time <= ? AND (time = ? OR '
+                '(key < 0 AND (-key - 2) % 2 = 1)){}'.format(
+                    ', NULL' * 10, '' if key_id is None else
+                    ' AND (key < 0 OR key = ?)'))
+            parameters += [run.ref, time - time % self._head_span(run),
+                           time, time] + key_parameters
         by_span = {}
         for run in runs:
             if self._span(run):
                 by_span.setdefault(self._span(run), []).append(run.ref)
         for span, span_refs in sorted(by_span.items()):
             parts.append(
-                'SELECT run, key, NULL, {} FROM blocks_log_chunks WHERE '
-                'block = ? AND run IN {} AND first <= ? AND last >= ?{}'
-                .format(self._chunk_columns(), sql.in_list(len(span_refs)),
-                        key_filter))
+                'SELECT run, NULL, NULL, NULL, {} FROM blocks_log_chunks '
+                'WHERE block = ? AND run IN {} AND first <= ? AND last >= ?'
+                '{}'.format(self._chunk_columns(), sql.in_list(
+                    len(span_refs)), key_filter))
             parameters += [time // span] + span_refs + [time, time] + (
                 key_parameters)
         return ' UNION ALL '.join(parts), parameters
@@ -107,11 +142,14 @@ class SQLiteReads(KeyIds):
         if self.version is None:
             return []
         stop = min(stop, sql.STATUS_TIME)
-        times = set()
+        times, marked = set(), set()
         with self.db.reading():
             for run in runs:
-                times.update(time for time, in self.db.query(
-                    sql.SELECT_TIMES, (run.ref, start, stop, _DELETED_STORED)))
+                final = {}
+                for time, key, stored, _ in self._head(run, start, stop):
+                    final[time, key] = stored
+                for (time, _), stored in final.items():
+                    (marked if stored == _DELETED_STORED else times).add(time)
                 span = self._span(run)
                 # The keys of a block mostly share their times: each set of
                 # times is unpacked once (a chunk's times checked, each).
@@ -120,15 +158,13 @@ class SQLiteReads(KeyIds):
                                         values=False):
                     times.update(chunks.read_times(run.ref, span, row,
                                                    unpacked, self._checked))
-            if self._has_deletions(runs):
+            if marked and self._has_deletions(runs):
                 # A time whose every value is deleted, here or in a nearer
                 # run, holds nothing.
-                for run in runs:
-                    for time, in self.db.query(sql.SELECT_DELETED_TIMES, (
-                            run.ref, start, stop, _DELETED_STORED)):
-                        if not any(value is not _DELETED for value in
-                                   self.read_row(runs, time).values()):
-                            times.discard(time)
+                for time in sorted(marked & times):
+                    if not any(value is not _DELETED for value in
+                               self.read_row(runs, time).values()):
+                        times.discard(time)
         return sorted(time for time in times if start <= time < stop)
 
     def read_end(self, runs, start, stop):
@@ -140,7 +176,9 @@ class SQLiteReads(KeyIds):
             for run in runs:
                 last, = self.db.query(sql.SELECT_LAST_ROW_TIME,
                                       (run.ref, start, stop))[0]
-                ends.append(last)
+                if last is not None:  # a batch there may hold later times
+                    span = self._head_span(run)
+                    ends.append(last - last % span + span - 1)
                 span = self._span(run)
                 if span and stop > start:
                     ends.extend(last for last, in self.db.query(
@@ -182,15 +220,10 @@ class SQLiteReads(KeyIds):
         return columns
 
     def _run_series(self, run, key_ids, start, stop):
-        if key_ids is None:
-            query, parameters = sql.SELECT_RECORDS, []
-        else:
-            query = sql.SELECT_RECORDS_OF_KEYS.format(
-                keys=sql.in_list(len(key_ids)))
-            parameters = key_ids
         decode = self._decode
-        head = [(time, key, decode(stored)) for time, key, stored in
-                self.db.query(query, [run.ref, start, stop] + parameters)]
+        head = [(time, key, decode(stored)) for time, key, stored, _ in
+                self._head(run, start, stop, None if key_ids is None else
+                           set(key_ids))]
         return dict((self._key_name(key), column) for key, column in
                     chunks.run_series(run.ref, self._span(run), self._chunks(
                         run, key_ids, start, stop), head, start, stop,

@@ -27,23 +27,31 @@ writer when it lets the run go and cleared when one takes it: a list of a
 file of many finished runs reads their rows, not their values.
 
 ``blocks_log_entries`` is the head: recent values, and values that are not
-numbers. Numbers of past blocks of ``span`` times are packed, per key, into
-``blocks_log_chunks`` (see :mod:`blocks_log.stores.chunks`); ``block`` is
-``first // span``, so that the chunks of a time are found in one seek.
-Times below ``packed`` are packed: what is written there stays a row.
+numbers. Since version 5, a commit writes there one row per block of times
+it holds values of, a batch of them (``key`` negative; see
+:mod:`blocks_log.stores.batches`), and the status rows it changed, in one
+statement; files of version 4 and before hold a row per value (``key`` its
+id), which read as they are. Numbers of past blocks of ``span`` times are
+packed, per key, into ``blocks_log_chunks`` (see
+:mod:`blocks_log.stores.packing` and :mod:`blocks_log.stores.chunks`);
+``block`` is ``first // span``, so that the chunks of a time are found in
+one seek. Times below ``packed`` are packed: what is written there stays
+in the head.
 
 Version 2 (blocks_log 0.1) lacks ``writer``, ``deletions``, ``span`` and the
 chunks; version 3 lacks the chunks' ``checksum`` (its chunks are checked
-without one, and mix no ints with floats). Both are read as they are, and
-migrated when opened for writing.
+without one, and mix no ints with floats); version 4 has no batches. Each
+is read as it is, and migrated when opened for writing.
 
 """
 import functools
 import itertools
 
-SCHEMA_VERSION = 4
+from blocks_log.stores import batches
+
+SCHEMA_VERSION = 5
 #: Versions read; older ones are migrated when opened for writing.
-READABLE_VERSIONS = (2, 3, 4)
+READABLE_VERSIONS = (2, 3, 4, 5)
 # The largest SQLite integer: no iteration reaches it.
 STATUS_TIME = 2 ** 63 - 1
 
@@ -129,6 +137,8 @@ MIGRATIONS = {
     ),
     # Chunks of version 3 keep no checksum: NULL.
     3: ("ALTER TABLE blocks_log_chunks ADD COLUMN checksum INTEGER",),
+    # Batches (rows of negative keys) in the entries: the same tables.
+    4: (),
 }
 INSERT_SCHEMA_VERSION = (
     "INSERT OR REPLACE INTO blocks_log_meta (name, value) "
@@ -159,8 +169,15 @@ INSERT_KEY = "INSERT OR IGNORE INTO blocks_log_keys (name) VALUES (?)"
 SELECT_KEY_ID = "SELECT id FROM blocks_log_keys WHERE name = ?"
 SELECT_KEYS = "SELECT id, name FROM blocks_log_keys"
 
-UPSERT_ENTRY = ("INSERT OR REPLACE INTO blocks_log_entries "
+UPSERT_ENTRY = ("INSERT INTO blocks_log_entries "
                 "(run, time, key, value) VALUES (?, ?, ?, ?)")
+# A value (key an id) replaces the one there; a batch (key below 0) never
+# does: a batch of that time and part is another process's (parent and
+# child of a fork count parts alike), and is kept. The statement's count
+# of changes then falls short, and the writer writes its batch again in a
+# new part (see sqlite.SQLiteStore.write).
+_ON_CONFLICT = (" ON CONFLICT (run, time, key) DO UPDATE SET value = "
+                "excluded.value WHERE excluded.key >= 0")
 # Rows per statement of upsert_entries(): within every SQLite's limit of
 # 999 parameters.
 UPSERT_CHUNK = 100
@@ -207,7 +224,7 @@ def upsert_entries(rows):
 def _upsert_rows(count):
     # At most UPSERT_CHUNK distinct texts, each compiled once by sqlite3's
     # statement cache.
-    return UPSERT_ENTRY + ', (?, ?, ?, ?)' * (count - 1)
+    return UPSERT_ENTRY + ', (?, ?, ?, ?)' * (count - 1) + _ON_CONFLICT
 
 
 def in_list(count):
@@ -230,27 +247,40 @@ UPDATE_CHECKSUM = ("UPDATE blocks_log_chunks SET checksum = ? WHERE run = ? "
 #: The columns of a chunk, in the order chunks.read takes them.
 CHUNK_COLUMNS = ('key, block, first, last, count, kind, step, times, '
                  '"values", checksum')
-# The numbers of a span of times, packed into chunks and then deleted in
-# one sweep, in the same transaction.
-NUMBERS = ("(typeof(value) IN ('real', 'integer') OR value = "
-           "X'4A4E614E')")  # the tagged BLOB of NaN
-# The time of the number after the first N: where a pack of N stops.
-SELECT_NUMBER_AFTER = ("SELECT time FROM blocks_log_entries "
-                       "WHERE run = ? AND time >= ? AND time < ? AND " +
-                       NUMBERS + " ORDER BY time LIMIT 1 OFFSET ?")
-SELECT_NUMBERS = ("SELECT time, key, value FROM blocks_log_entries "
-                  "WHERE run = ? AND time >= ? AND time < ? AND " + NUMBERS)
-SELECT_NEXT_NUMBER = ("SELECT min(time) FROM blocks_log_entries "
-                      "WHERE run = ? AND time >= ? AND time < ? AND " +
-                      NUMBERS)
-DELETE_NUMBERS = ("DELETE FROM blocks_log_entries WHERE run = ? AND "
-                  "time >= ? AND time < ? AND " + NUMBERS)
+# Packing a block (see blocks_log.stores.packing): its rows read (from
+# the database, when the writer does not remember them), their times
+# found, deleted in one sweep; where packing stands.
+SELECT_BLOCK_ROWS = ("SELECT time, key, value FROM blocks_log_entries "
+                     "WHERE run = ? AND time >= ? AND time < ?")
+SELECT_NEXT_ROW = ("SELECT min(time) FROM blocks_log_entries "
+                   "WHERE run = ? AND time >= ? AND time < ?")
+DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
+                     "WHERE run = ? AND time >= ? AND time < ?")
 SET_PACKED = "UPDATE blocks_log_runs SET packed = ? WHERE id = ?"
+# Where a writer that opens a run goes on: its next part (above every
+# batch's), the first block past every value it holds.
+SELECT_LOWEST_KEY = ("SELECT min(key) FROM blocks_log_entries "
+                     "WHERE run = ? AND key < 0")
+SELECT_LAST_ROW_BEFORE_STATUS = (
+    "SELECT max(time) FROM blocks_log_entries WHERE run = ? AND time < "
+    "{}".format(STATUS_TIME))
+SELECT_LAST_BLOCK = "SELECT max(block) FROM blocks_log_chunks WHERE run = ?"
 
 
-def number_of(row):
-    """``(time, key, stored)`` of a row of :data:`SELECT_NUMBERS`."""
+def entry_of(row):
+    """``(time, key, stored)`` of a row of :data:`SELECT_BLOCK_ROWS`."""
     return row
+
+
+def write_rest(connection, ref, rest, packing):
+    """Write `rest`, the values of a block that are not numbers (``(time,
+    key id, stored)``), again in a pack: one batch (see
+    :mod:`blocks_log.stores.batches`) of a part of its own, so that what
+    is written there later wins."""
+    times, key_ids, values = (list(column) for column in zip(*rest))
+    spread, blob = batches.encode(times, key_ids, values)
+    connection.execute(_upsert_rows(1), (ref, times[0], batches.key_of(
+        packing.next_part(), spread), blob))
 
 
 SELECT_PACKED = "SELECT packed FROM blocks_log_runs WHERE id = ?"
@@ -271,23 +301,7 @@ SELECT_LAST_CHUNK_TIME = (
     "SELECT last FROM blocks_log_chunks WHERE run = ? AND block >= ? AND "
     "block <= ? AND first < ? AND last >= ? ORDER BY block DESC, last DESC "
     "LIMIT 1")
-SELECT_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
-                "WHERE run = ? AND time >= ? AND time < ? "
-                "AND value IS NOT ?")
-SELECT_DELETED_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
-                        "WHERE run = ? AND time >= ? AND time < ? "
-                        "AND value = ?")
 SELECT_RECORDS = ("SELECT time, key, value FROM blocks_log_entries "
                   "WHERE run = ? AND time >= ? AND time < ?")
-SELECT_RECORDS_OF_KEYS = ("SELECT time, key, value FROM blocks_log_entries "
-                          "WHERE run = ? AND time >= ? AND time < ? "
-                          "AND key IN {keys}")
-SELECT_KEYS_OF_RUN = (
-    "SELECT k.name FROM blocks_log_keys k WHERE k.id IN (SELECT key FROM "
-    "blocks_log_entries WHERE run = ? AND time < {} AND value IS NOT ? "
-    "UNION SELECT key FROM blocks_log_chunks WHERE run = ?) "
-    "ORDER BY k.name".format(STATUS_TIME))
-SELECT_KEYS_OF_RUN_2 = (  # a file of version 2: no chunks
-    "SELECT k.name FROM blocks_log_keys k WHERE k.id IN (SELECT key FROM "
-    "blocks_log_entries WHERE run = ? AND time < {} AND value IS NOT ?) "
-    "ORDER BY k.name".format(STATUS_TIME))
+SELECT_KEYS_OF_CHUNKS = ("SELECT DISTINCT key FROM blocks_log_chunks "
+                         "WHERE run = ?")
