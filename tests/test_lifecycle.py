@@ -368,13 +368,15 @@ class TestPromisesOfTheWritePath:
             sqlite_checkpointer.JOURNAL_SIZE_LIMIT,)
         log.close()
 
-    def test_a_large_wal_is_emptied_by_the_checkpoint_thread(
-            self, path, monkeypatch):
+    @pytest.mark.parametrize('synchronous', ['NORMAL', 'FULL'])
+    def test_a_large_wal_is_emptied_by_the_checkpoints(
+            self, path, monkeypatch, synchronous):
         # A reader that holds a read transaction keeps every checkpoint
         # from reaching the end of the WAL, which grows; once it lets go,
-        # the thread empties it.
+        # the checkpoints (the thread's, or the writer's) empty it.
         monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
-        log = SQLiteLog(path)
+        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 2 ** 20)
+        log = SQLiteLog(path, synchronous=synchronous)
         log.flush()
         reader = sqlite3.connect(path, isolation_level=None)
         reader.execute('BEGIN')
@@ -521,14 +523,14 @@ class TestCheckpoints:
         threads = []
         real_connect = sqlite_checkpointer.Checkpointer.__init__
 
-        def init(self, path, connect):
+        def init(self, path, connect, inline=False):
             def counting_connect():
                 connection = connect()
                 connection.set_trace_callback(lambda statement: (
                     threads.append(threading.current_thread().name),
                     done.set()) if 'wal_checkpoint' in statement else None)
                 return connection
-            real_connect(self, path, counting_connect)
+            real_connect(self, path, counting_connect, inline)
         monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '__init__',
                             init)
         log = SQLiteLog(path)
@@ -542,6 +544,27 @@ class TestCheckpoints:
         assert threads[0].startswith('blocks_log checkpoints')
         log.close()
         assert os.path.getsize(path) > size  # pages copied back
+
+    def test_a_writer_that_syncs_each_commit_checkpoints_itself(
+            self, path, monkeypatch):
+        # synchronous='FULL': a thread's sync of the database beside the
+        # writer's syncs of the -wal made commits slower than running the
+        # checkpoint in the writer's thread (bench_sqlite.py).
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
+        log = SQLiteLog(path, synchronous='FULL')
+        log.flush()
+        size = os.path.getsize(path)
+        threads = []
+        log.conn.set_trace_callback(lambda statement: threads.append(
+            threading.current_thread().name)
+            if 'wal_checkpoint' in statement else None)
+        for _ in range(20):
+            log.status['iterations_done'] += 1
+            log.current_row['v'] = 1.0
+        assert threads and set(threads) == set(['MainThread'])
+        assert log._session.store.db.checkpointer._thread is None
+        assert os.path.getsize(path) > size  # pages copied back
+        log.close()
 
     def test_a_fork_waits_for_a_running_checkpoint(self, path):
         # The checkpoint thread holds the lock while it runs; the fork

@@ -154,3 +154,35 @@ def test_a_file_of_rows_per_value_reads_right_and_packs_on(tmp_path):
     # the killed writer left as well.
     assert [(time, stored) for _, time, _, stored in head_values(path)
             if not isinstance(stored, str) and time < 64] == []
+
+
+@pytest.mark.parametrize('commit_every', [1, 3, 7])
+def test_a_block_of_keys_at_times_of_their_own_packs_right(factory,
+                                                           commit_every):
+    # Each commit holds the same keys in the same order, but not at the
+    # same times: packed from memory, every value keeps its own time.
+    log = factory(commit_every=commit_every)
+    expected = {}
+    for step in range(1, 6 * SPAN):
+        for key, time in (('a', 2 * step), ('b', 2 * step),
+                          ('c', 2 * step + 1)):
+            log[time][key] = float(time)
+            expected.setdefault(key, []).append((time, float(time)))
+        log.status['iterations_done'] = 2 * step + 1
+    log.flush()
+    assert counts(log)[0] > 0  # packed
+    for key, history in expected.items():
+        assert log.history(key) == history, key
+
+
+def test_columns_slice_only_what_shares_its_times():
+    # The keys of the first time repeat, but not at the same times: no
+    # slicing, every value at its own time.
+    from blocks_log.stores import packing
+    numbers, rest = packing.columns([((1, 1, 2, 3), (5, 6, 5, 6),
+                                      (1.0, 1.0, 2.0, 3.0))])
+    assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([1, 3], [1.0, 3.0])}
+    numbers, rest = packing.columns([((1, 1), (5, 6), (1.0, 'x')),
+                                     ((2, 2), (5, 6), (2.0, 2))])
+    assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([2], [2])}
+    assert rest == [(1, 6, 'x')]

@@ -112,12 +112,19 @@ def _from(code, data):
     return numbers
 
 
-def encode_at_one_time(key_ids, values):
+def floats_head(key_ids):
+    """What a BLOB of floats at one time of `key_ids` begins with (its
+    form, count and key ids): made once for an iteration's keys, which
+    repeat."""
+    return b'f' + _COUNT.pack(len(key_ids)) + _array('i', key_ids)
+
+
+def encode_at_one_time(key_ids, values, head=None):
     """The BLOB of a batch of one time (what an iteration commits): as
-    :func:`encode`, in fewer steps for the usual floats."""
-    if not _SWAP and set(map(type, values)) == _FLOATS:
-        return b'f' + _COUNT.pack(len(key_ids)) + array.array(
-            'i', key_ids).tobytes() + array.array('d', values).tobytes()
+    :func:`encode`, in fewer steps for the usual floats (`head`, if given,
+    is ``floats_head(key_ids)``)."""
+    if set(map(type, values)) == _FLOATS:
+        return (head or floats_head(key_ids)) + _array('d', values)
     return encode([0] * len(key_ids), key_ids, values)[1]
 
 

@@ -96,6 +96,9 @@ def _kind_of(values):
     return 'm'
 
 
+_FLOATS_ONLY = frozenset([float])
+
+
 def _floats(values):
     return [float('nan') if type(value) is bytes else value
             for value in values]
@@ -115,7 +118,8 @@ def pack(run, key, span, times, values):
     """
     kind = _kind_of(values)
     if kind == 'f':
-        numbers = array.array('d', _floats(values))
+        numbers = array.array('d', values if _FLOATS_ONLY.issuperset(
+            map(type, values)) else _floats(values))
         extra = b''
     elif kind == 'i':
         numbers = array.array('q', values)

@@ -268,26 +268,31 @@ class SQLiteStore(SQLiteReads, Store):
 
     def write(self, run, entries, status, deleted_status, deletions=False):
         # Once per iteration: one statement in autocommit, as a rule.
-        for key in deleted_status:
-            self._key_id(key)  # its id, if another handle made it
         ref, key_ids = run.ref, self._key_ids
-        running = self._running(run)
-        try:
-            rows, found = self._rows(ref, running, entries, status, key_ids)
-        except KeyError:
-            rows = None
+        running = self._packing.get(ref) or self._running(run)
         # Blocks that earlier commits moved past: this one's batches are
         # remembered once it lands.
         due = running.due()
-        if not (rows is None or due or deleted_status or deletions):
-            if sum(self.db.write(statement, parameters) for
-                   statement, parameters in sql.upsert_entries(rows)) == len(
-                       rows):
-                running.committed(found)
+        rows = None
+        if not (due or deleted_status or deletions):
+            try:
+                rows, found = self._rows(ref, running, entries, status,
+                                         key_ids)
+            except KeyError:
+                pass
+            if rows == []:
                 return
-            # A batch of the same part and time is there, a forked
-            # process's, and kept: this commit goes again, as below.
+            if rows is not None and len(rows) <= sql.UPSERT_CHUNK:
+                if self.db.write(sql.upsert_statement(len(rows)), [
+                        column for row in rows for column in row]) == len(
+                            rows):
+                    running.committed(found)
+                    return
+                # A batch of the same part and time is there, a forked
+                # process's, and kept: this commit goes again, as below.
             rows = None
+        for key in deleted_status:
+            self._key_id(key)  # its id, if another handle made it
         new_ids = None
         with self.db.transaction() as connection:
             if due:
@@ -299,7 +304,8 @@ class SQLiteStore(SQLiteReads, Store):
                 new_ids = self._new_key_ids(connection, [
                     key for _, key, _ in entries] + list(status))
                 rows, found = self._rows(ref, running, entries, status,
-                                         dict(key_ids, **new_ids))
+                                         dict(key_ids, **new_ids),
+                                         not new_ids)
             written = sum(connection.execute(statement, parameters).rowcount
                           for statement, parameters in
                           sql.upsert_entries(rows))
@@ -311,7 +317,8 @@ class SQLiteStore(SQLiteReads, Store):
                                              (ref,)).fetchone()
                 running.above(lowest)
                 rows, found = self._rows(ref, running, entries, status,
-                                         dict(key_ids, **(new_ids or {})))
+                                         dict(key_ids, **(new_ids or {})),
+                                         not new_ids)
                 for statement, parameters in sql.upsert_entries(rows):
                     connection.execute(statement, parameters)
             if deleted_status:
@@ -327,11 +334,12 @@ class SQLiteStore(SQLiteReads, Store):
             running.landed()
 
     @staticmethod
-    def _rows(ref, running, entries, status, key_ids):
+    def _rows(ref, running, entries, status, key_ids, committed_ids=True):
         # The rows of UPSERT_ENTRY of a commit (its batches, then the
-        # status), and what the packing remembers of them.
-        head, found = running.batches(entries, key_ids) if entries else (
-            [], [])
+        # status), and what the packing remembers of them (see
+        # RunPacking.batches).
+        head, found = running.batches(
+            entries, key_ids, committed_ids) if entries else ([], [])
         status_time = sql.STATUS_TIME
         return [(ref, time, key, blob) for time, key, blob in head] + [
             (ref, status_time, key_ids[key], stored)

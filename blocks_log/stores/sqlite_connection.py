@@ -125,7 +125,8 @@ class SQLiteConnection(object):
                 _retry(connection.execute, pragma)
             if self.checkpointer is None:
                 self.checkpointer = Checkpointer(
-                    self.path, lambda: self._connect(self._uri()))
+                    self.path, lambda: self._connect(self._uri()),
+                    inline=self.synchronous != 'NORMAL')
         self._ready_to_write = True
 
     def _uri(self, immutable=False):

@@ -210,20 +210,21 @@ def upsert_entries(rows):
     if not rows:
         return []
     if len(rows) <= UPSERT_CHUNK:  # one iteration's worth
-        return [(_upsert_rows(len(rows)),
+        return [(upsert_statement(len(rows)),
                  list(itertools.chain.from_iterable(rows)))]
     statements = []
     for start in range(0, len(rows), UPSERT_CHUNK):
         chunk = rows[start:start + UPSERT_CHUNK]
-        statements.append((_upsert_rows(len(chunk)),
+        statements.append((upsert_statement(len(chunk)),
                            list(itertools.chain.from_iterable(chunk))))
     return statements
 
 
 @functools.lru_cache(maxsize=None)
-def _upsert_rows(count):
-    # At most UPSERT_CHUNK distinct texts, each compiled once by sqlite3's
-    # statement cache.
+def upsert_statement(count):
+    """The statement that writes `count` rows (at most
+    :data:`UPSERT_CHUNK`) of ``(run, time, key id, value)``: one of at most
+    UPSERT_CHUNK texts, each compiled once by sqlite3's statement cache."""
     return UPSERT_ENTRY + ', (?, ?, ?, ?)' * (count - 1) + _ON_CONFLICT
 
 
@@ -279,7 +280,7 @@ def write_rest(connection, ref, rest, packing):
     is written there later wins."""
     times, key_ids, values = (list(column) for column in zip(*rest))
     spread, blob = batches.encode(times, key_ids, values)
-    connection.execute(_upsert_rows(1), (ref, times[0], batches.key_of(
+    connection.execute(upsert_statement(1), (ref, times[0], batches.key_of(
         packing.next_part(), spread), blob))
 
 
