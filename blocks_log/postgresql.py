@@ -74,8 +74,8 @@ class PostgreSQLLog(DatabaseLog):
     """
     def __init__(self, dsn=None, *, uuid=None, read_only=False,
                  allow_pickle=False, synchronous_commit='on',
-                 commit_every=1):
-        check_options(read_only, commit_every)
+                 commit_every=1, commit_seconds=None):
+        check_options(read_only, commit_every, commit_seconds)
         if not isinstance(allow_pickle, bool):
             raise TypeError('allow_pickle must be True or False, got '
                             '{!r}'.format(allow_pickle))
@@ -90,7 +90,8 @@ class PostgreSQLLog(DatabaseLog):
         try:
             DatabaseLog.__init__(
                 self, store, uuid=uuid,
-                read_only=read_only, commit_every=commit_every)
+                read_only=read_only, commit_every=commit_every,
+                commit_seconds=commit_seconds)
         except BaseException:
             store.close()
             raise

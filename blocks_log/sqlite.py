@@ -53,7 +53,9 @@ class SQLiteLog(DatabaseLog):
         default ``synchronous='NORMAL'``, the file stays consistent but the
         last commits may be lost; ``synchronous='FULL'`` keeps them too, at
         the cost of one disk sync per iteration. ``commit_every=N`` commits
-        every N iterations only, and may lose up to N-1 of them in a crash.
+        every N iterations only, and may lose up to N-1 of them in a crash;
+        ``commit_seconds=S`` commits at least every S seconds, and may lose
+        up to S seconds of them.
 
     Parameters
     ----------
@@ -76,6 +78,10 @@ class SQLiteLog(DatabaseLog):
     synchronous : {'NORMAL', 'FULL', 'EXTRA'}, optional
     commit_every : int, optional
         Commit when the iteration advances this many times (default 1).
+    commit_seconds : float, optional
+        Commit at least this often (see
+        :class:`~blocks_log.database.DatabaseLog`): a crash loses at most
+        this many seconds of iterations.
 
     Attributes
     ----------
@@ -102,8 +108,9 @@ class SQLiteLog(DatabaseLog):
 
     """
     def __init__(self, database=None, *, uuid=None, read_only=False,
-                 allow_pickle=False, synchronous='NORMAL', commit_every=1):
-        check_options(read_only, commit_every)
+                 allow_pickle=False, synchronous='NORMAL', commit_every=1,
+                 commit_seconds=None):
+        check_options(read_only, commit_every, commit_seconds)
         if not isinstance(allow_pickle, bool):
             raise TypeError('allow_pickle must be True or False, got '
                             '{!r}'.format(allow_pickle))
@@ -128,7 +135,8 @@ class SQLiteLog(DatabaseLog):
         try:
             DatabaseLog.__init__(self, store, blocks, uuid=uuid,
                                  read_only=read_only,
-                                 commit_every=commit_every)
+                                 commit_every=commit_every,
+                                 commit_seconds=commit_seconds)
         except BaseException:
             store.close()
             raise

@@ -36,6 +36,15 @@ class TestOptions:
             SQLiteLog(path, commit_every=value)
         assert not os.path.exists(path)
 
+    @pytest.mark.parametrize('value, error', [
+        (0, ValueError), (-1.5, ValueError), (float('inf'), ValueError),
+        (float('nan'), ValueError), (True, TypeError), ('3', TypeError)])
+    def test_commit_seconds_is_checked_when_the_log_is_made(self, path,
+                                                            value, error):
+        with pytest.raises(error, match='commit_seconds'):
+            SQLiteLog(path, commit_seconds=value)
+        assert not os.path.exists(path)
+
     @pytest.mark.parametrize('name, value', [
         ('synchronous', 'OFF'), ('synchronous', 1), ('read_only', 'yes'),
         ('allow_pickle', 1), ('database', 3)])

@@ -300,19 +300,28 @@ class TestLostConnections:
             assert check_consistent(log) >= completed
 
 
-def test_fork(dsn):
+@pytest.mark.parametrize('first', ['child', 'parent'])
+def test_fork(dsn, first):
+    # Parent and child each keep what they wrote, whichever closes first.
     log = PostgreSQLLog(dsn)
     log[0]['parent'] = 0
+    parent_done, child_go = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
+            if first == 'parent':
+                os.read(parent_done, 1)
             log[1]['child'] = 1
             log.close()
         finally:
             os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
+    if first == 'child':
+        assert os.waitpid(pid, 0)[1] == 0
     log[2]['parent'] = 2
     log.close()
+    os.write(child_go, b'x')
+    if first == 'parent':
+        assert os.waitpid(pid, 0)[1] == 0
     with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
         assert dict((t, dict(again[t])) for t in again) == {
             0: {'parent': 0}, 1: {'child': 1}, 2: {'parent': 2}}

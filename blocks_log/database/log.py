@@ -1,4 +1,5 @@
 """The database log: one buffered training log over any store."""
+import numbers
 import operator
 import weakref
 
@@ -14,15 +15,17 @@ from blocks_log.base import TrainingLogBase, default_status
 from blocks_log.pickles import loading_restricted
 
 
-def check_options(read_only, commit_every):
+def check_options(read_only, commit_every, commit_seconds=None):
     """Check the options every database log takes.
 
     Raises
     ------
     TypeError
-        If `read_only` is not a bool, or `commit_every` not an int.
+        If `read_only` is not a bool, `commit_every` not an int, or
+        `commit_seconds` not a number.
     ValueError
-        If `commit_every` is below 1.
+        If `commit_every` is below 1, or `commit_seconds` not a finite
+        number above 0.
 
     """
     if not isinstance(read_only, bool):
@@ -34,6 +37,14 @@ def check_options(read_only, commit_every):
     if commit_every < 1:
         raise ValueError('commit_every must be at least 1, got {!r}'.format(
             commit_every))
+    if commit_seconds is not None:
+        if isinstance(commit_seconds, bool) or not isinstance(
+                commit_seconds, numbers.Real):
+            raise TypeError('commit_seconds must be a number of seconds or '
+                            'None, got {!r}'.format(commit_seconds))
+        if not 0 < commit_seconds < float('inf'):
+            raise ValueError('commit_seconds must be above 0 (and finite), '
+                             'got {!r}'.format(commit_seconds))
 
 
 class DatabaseLog(TrainingLogBase, Mapping):
@@ -76,6 +87,12 @@ class DatabaseLog(TrainingLogBase, Mapping):
         another process writes.
     commit_every : int, optional
         Commit when the iteration advances this many times (default 1).
+    commit_seconds : float, optional
+        Commit at least this often: at the end of an iteration once this
+        many seconds have passed since the last commit, and, from a thread
+        of the log's, the iterations completed that long ago while the loop
+        stalls. A crash then loses at most this many seconds of
+        iterations. With `commit_every`, whichever comes first.
     shared : bool, optional
         The stores are their opener's (a
         :class:`~blocks_log.sources.Source`), who closes them: closing the
@@ -94,10 +111,11 @@ class DatabaseLog(TrainingLogBase, Mapping):
 
     """
     def __init__(self, store, blocks_store=None, *, uuid=None,
-                 read_only=False, commit_every=1, shared=False):
-        check_options(read_only, commit_every)
+                 read_only=False, commit_every=1, commit_seconds=None,
+                 shared=False):
+        check_options(read_only, commit_every, commit_seconds)
         session = Session(store, blocks_store, self, read_only, commit_every,
-                          shared)
+                          shared, commit_seconds)
         try:
             if uuid is None:
                 session.start(default_status())
@@ -296,7 +314,8 @@ class DatabaseLog(TrainingLogBase, Mapping):
 
     def _reopen_arguments(self):
         """The keyword arguments of ``type(self)(...)`` that open this
-        log's store again (other than `uuid`, `read_only`, `commit_every`):
+        log's store again (other than `uuid`, `read_only`, `commit_every`,
+        `commit_seconds`):
         what a subclass says of itself.
         """
         raise NotImplementedError
@@ -317,7 +336,8 @@ class DatabaseLog(TrainingLogBase, Mapping):
         uuid : uuid.UUID or str
             The run: its uuid, a unique prefix of it, or ``'last'``.
         **options
-            ``read_only``, ``commit_every``: as for the class.
+            ``read_only``, ``commit_every``, ``commit_seconds``: as for the
+            class.
 
         Raises
         ------
@@ -335,6 +355,8 @@ class DatabaseLog(TrainingLogBase, Mapping):
             state = self._reopen_arguments()
             state.update(uuid=session.run.uuid, read_only=session.read_only,
                          commit_every=session.commit_every)
+            if session.commit_seconds is not None:
+                state['commit_seconds'] = session.commit_seconds
             if self.in_memory:
                 # Nothing outlives this process: the pickle carries the data.
                 state['snapshot'] = (list(self.records()),

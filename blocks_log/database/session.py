@@ -7,12 +7,14 @@ is garbage-collected and its session finished: flushed, released, closed.
 
 """
 import threading
+import time as _time
 import uuid as _uuid
 import warnings
 import weakref
 
 from blocks_log import codec
 from blocks_log.database import lifecycle
+from blocks_log.database.commit_timer import CommitTimer
 from blocks_log.database.reads import MergedReads, lineage_groups
 from blocks_log.database.views import DatabaseRow, RowOfNow
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
@@ -64,16 +66,25 @@ class Session(MergedReads):
     commit_every : int
     shared : bool, optional
         The stores are their opener's, who closes them.
+    commit_seconds : float, optional
+        Commit at least this often (see :mod:`.commit_timer`).
 
     """
     row_of_now = RowOfNow()
 
     def __init__(self, store, blocks_store, log, read_only, commit_every,
-                 shared=False):
+                 shared=False, commit_seconds=None):
         self.store, self.blocks_store = store, blocks_store
         self.log = weakref.ref(log)
         self.read_only = read_only
         self.commit_every = commit_every
+        self.commit_seconds = commit_seconds
+        self.timer = None if commit_seconds is None else CommitTimer(
+            self, commit_seconds)
+        # When the last commit was (time.monotonic()), and how much of the
+        # buffer the iterations completed since then hold.
+        self.committed_at = _time.monotonic()
+        self.completed = 0
         self.shared = shared
         self.allow_pickle = store.allow_pickle
         self.max_time = store.max_time
@@ -178,7 +189,7 @@ class Session(MergedReads):
                 '{}: opened read-only'.format(self) if self.read_only else
                 '{} was written by Blocks; resume() it to write a new run '
                 'that reads through it'.format(self)))
-        self.uncommitted = 0
+        self.uncommitted = self.completed = 0
         self.forget_row_of_now()
 
     def _release(self):
@@ -269,8 +280,33 @@ class Session(MergedReads):
         else:
             self.forget_row_of_now()
         self.uncommitted += 1
+        self.completed = len(self.pending)
         if self.uncommitted >= self.commit_every:
             self._flush()
+        elif self.timer is not None:
+            if _time.monotonic() - self.committed_at >= self.commit_seconds:
+                self._flush()
+            self.timer.start()  # in this process, if it does not run yet
+
+    def commit_if_late(self, now):
+        """Commit the iterations completed if the last commit was
+        `commit_seconds` ago or more (what :mod:`.commit_timer`'s thread
+        does); how many seconds until it is next due, ``None`` once the
+        session takes no writes."""
+        with self.lock:
+            if not self.writable:
+                return None
+            late = now - self.committed_at - self.commit_seconds
+            if late < 0:
+                return -late
+            if self.uncommitted:
+                try:
+                    self._flush(self.completed)
+                except LogError:
+                    pass  # kept; the training thread's commit says why
+                else:
+                    return self.commit_seconds
+            return self.commit_seconds
 
     def forget_row_of_now(self):
         # Not self.__dict__.pop(): asking for the __dict__ makes CPython
@@ -300,8 +336,9 @@ class Session(MergedReads):
         with self.lock:
             self._flush()
 
-    def _flush(self):
-        # flush() with the lock held.
+    def _flush(self, count=None):
+        # flush() with the lock held; of the buffer's first `count` values
+        # only, if given.
         if not self.writable:
             return
         for key, (stored, copy) in self.mutable.items():
@@ -314,7 +351,7 @@ class Session(MergedReads):
                 pass
             self._store_changed_in_place(key, stored)
         pending = self.pending
-        count = len(pending)
+        count = len(pending) if count is None else min(count, len(pending))
         if not (count or self.dirty or self.deleted_status):
             return
         status, deleted = dict(self.dirty), set(self.deleted_status)
@@ -328,7 +365,9 @@ class Session(MergedReads):
         # Only the prefix committed: values appended meanwhile by another
         # thread stay for the next flush.
         del pending[:count]
+        self.completed = max(0, self.completed - count)
         self.uncommitted = 0
+        self.committed_at = _time.monotonic()
         self.flushes += 1
         for key, stored in status.items():
             if self.dirty.get(key) is stored:
@@ -417,6 +456,8 @@ class Session(MergedReads):
             self._shut()
 
     def _shut(self):
+        if self.timer is not None:
+            self.timer.stop()
         self._release()
         self.closed, self.writable, self.refreshing = True, False, False
         self.pending = _Refusing(ClosedLogError,

@@ -71,6 +71,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         # ref -> claim of each run this store writes (its session holds
         # them); the runs another writer took while the connection was lost.
         self._held, self._lost = {}, set()
+        # Whether this is the copy of a forked child.
+        self._forked = False
         self._inspect()
 
     def _inspect(self):
@@ -244,6 +246,11 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 held = connection.execute(sql.HOLD_RUN, (ref,)).fetchone()[0]
                 writer = connection.execute(sql.SELECT_WRITER,
                                             (ref,)).fetchone()
+                if held and writer == (None,) and self._forked:
+                    # The writer this process was forked from let the run
+                    # go (it closed first): its child goes on with it.
+                    connection.execute(sql.SET_WRITER, (claim, ref))
+                    continue
                 if held and writer == (claim,):
                     continue
             if held:
@@ -339,3 +346,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         own values: both pack from the database."""
         for running in self._packing.values():
             running.forked()
+
+    def after_fork(self, child):
+        if child:
+            self._forked = True

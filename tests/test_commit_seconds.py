@@ -1,0 +1,170 @@
+"""``commit_seconds``: a commit at least every so many seconds, at the end
+of an iteration and, while the loop stalls, from the log's own thread;
+what a crash loses is bounded by it (issue 21). Real processes, real
+kill -9, on SQLite and PostgreSQL."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from conftest import backend_factories, use_backend
+from helpers import ROOT
+
+BACKENDS = ['sqlite-file', 'postgresql']
+SECONDS = 0.2
+# What a test waits at most for the thread's commit: a failure, not a
+# slow machine, if it never comes.
+PATIENCE = 30
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path, monkeypatch):
+    dsn = use_backend(request.param, monkeypatch, request)
+    factory = backend_factories(tmp_path, dsn)[request.param]
+    made = []
+
+    def make(**options):
+        log = factory(**options)
+        made.append(log)
+        return log
+    make.name, make.dsn, make.path = (request.param, dsn,
+                                      str(tmp_path / 'log.sqlite'))
+    yield make
+    for log in made:
+        log.close()
+
+
+def reader(make, writer):
+    """A read-only log of `writer`'s run, opened as another process
+    would."""
+    return make(uuid=writer.uuid, read_only=True)
+
+
+def committed_times(make, writer):
+    with reader(make, writer) as log:
+        return [time for time in log if dict(log[time])]
+
+
+def wait_for(condition):
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, 'never happened'
+        time.sleep(0.02)
+
+
+def train(log, iterations):
+    for _ in range(iterations):
+        log.current_row['loss'] = float(log.status['iterations_done'])
+        log.status['iterations_done'] += 1
+
+
+def test_a_stalled_loop_commits_what_it_completed(backend):
+    # Never by count; the thread commits the completed iterations once they
+    # waited, and never the row being written.
+    log = backend(commit_every=10 ** 6, commit_seconds=SECONDS)
+    train(log, 3)
+    log.current_row['half'] = 1.0  # the iteration still running
+    wait_for(lambda: committed_times(backend, log) == [0, 1, 2])
+    with reader(backend, log) as seen:
+        assert 'half' not in dict(seen[3])
+        assert seen.status['iterations_done'] == 3
+    log.flush()
+    with reader(backend, log) as seen:
+        assert dict(seen[3]) == {'half': 1.0}
+
+
+def test_an_iteration_commits_once_the_time_has_passed(backend):
+    # The training thread's own check, as an iteration ends: an hour
+    # passes (the clock of the last commit set back), the thread's first
+    # look is an hour away.
+    log = backend(commit_every=10 ** 6, commit_seconds=3600)
+    train(log, 2)
+    assert committed_times(backend, log) == []
+    log._session.committed_at -= 3600
+    train(log, 1)
+    assert committed_times(backend, log) == [0, 1, 2]
+    train(log, 1)
+    assert committed_times(backend, log) == [0, 1, 2]
+
+
+def test_closing_stops_the_thread(backend):
+    log = backend(commit_seconds=SECONDS, commit_every=10)
+    train(log, 1)
+    assert any(thread.name == 'blocks_log commits'
+               for thread in threading.enumerate())
+    log.close()
+    assert not any(thread.name == 'blocks_log commits'
+                   for thread in threading.enumerate())
+
+
+def test_a_checkpoint_keeps_the_bound(backend):
+    import pickle
+    log = backend(commit_seconds=SECONDS, commit_every=10 ** 6)
+    train(log, 1)
+    again = pickle.loads(pickle.dumps(log))
+    try:
+        assert again._session.commit_seconds == SECONDS
+    finally:
+        again.close()
+
+
+WRITER = '''
+import os, sys, time
+from blocks_log import {cls}
+log = {cls}({where!r}, commit_every=10 ** 6, commit_seconds={seconds})
+for _ in range(5):
+    log.current_row['loss'] = 1.0
+    log.status['iterations_done'] += 1
+log.current_row['half'] = 1.0
+{fork}
+print(log.uuid.hex, flush=True)
+time.sleep(600)
+'''
+# The child of a fork writes on, with a thread of its own: the parent's
+# does not run there. (The fork commits the parent's buffer whole.)
+FORK = '''
+if os.fork() == 0:
+    for _ in range(3):
+        log.current_row['child'] = 2.0
+        log.status['iterations_done'] += 1
+    log.current_row['half'] = 3.0
+    print(log.uuid.hex, flush=True)
+    time.sleep(600)
+    os._exit(0)
+log.close()
+os._exit(0)
+'''
+
+
+@pytest.mark.parametrize('fork', [False, True])
+def test_a_killed_writer_loses_at_most_the_time_bound(backend, fork):
+    if fork and not hasattr(os, 'fork'):
+        pytest.skip('no fork here')
+    where = backend.path if backend.dsn is None else backend.dsn
+    cls = 'SQLiteLog' if backend.dsn is None else 'PostgreSQLLog'
+    process = subprocess.Popen(
+        [sys.executable, '-c', textwrap.dedent(WRITER.format(
+            cls=cls, where=where, seconds=SECONDS,
+            fork=FORK if fork else ''))],
+        stdout=subprocess.PIPE, universal_newlines=True,
+        env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
+    try:
+        uuid = process.stdout.readline().strip()
+        assert uuid, 'the writer did not start'
+        expected = list(range(8)) if fork else list(range(5))
+
+        def seen():
+            with backend(uuid=uuid, read_only=True) as log:
+                return [time for time in log if dict(log[time])]
+        wait_for(lambda: seen() == expected)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with backend(uuid=uuid, read_only=True) as log:
+        assert [time for time in log if dict(log[time])] == expected
+        assert 'half' not in dict(log[expected[-1] + 1])
