@@ -12,16 +12,43 @@ from blocks_log.errors import (AmbiguousRunError, ClosedLogError,
                                UnknownRunError)
 from blocks_log.base import TrainingLogBase
 from blocks_log.log import TrainingLog
-from blocks_log.loading import find_log, load
-from blocks_log.postgresql import PostgreSQLLog
-from blocks_log.runs import find_run, list_runs
 from blocks_log.sqlite import SQLiteLog
 
 __version__ = '0.2.0.dev0'
 
-BACKENDS = {'python': TrainingLog, 'sqlite': SQLiteLog,
-            'postgresql': PostgreSQLLog}
-"""dict: backend name -> log class; ``BACKENDS[name]()`` makes a log."""
+# Imported on first use (PEP 562), so that a training script that opens a
+# log pays for nothing else at start-up: name -> (module, attribute).
+_LATER = {
+    'PostgreSQLLog': ('blocks_log.postgresql', 'PostgreSQLLog'),
+    'load': ('blocks_log.loading', 'load'),
+    'find_log': ('blocks_log.loading', 'find_log'),
+    'list_runs': ('blocks_log.runs', 'list_runs'),
+    'find_run': ('blocks_log.runs', 'find_run'),
+}
+
+
+def __getattr__(name):
+    if name == 'BACKENDS':
+        value = {'python': TrainingLog, 'sqlite': SQLiteLog,
+                 'postgresql': __getattr__('PostgreSQLLog')}
+    elif name in _LATER:
+        import importlib
+        module, attribute = _LATER[name]
+        value = getattr(importlib.import_module(module), attribute)
+    else:
+        raise AttributeError('module {!r} has no attribute {!r}'.format(
+            __name__, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+#: dict: backend name -> log class; ``BACKENDS[name]()`` makes a log.
+#: (Made on first use, as the names above.)
+BACKENDS: dict
 
 __all__ = ['TrainingLogBase', 'TrainingLog', 'SQLiteLog', 'PostgreSQLLog',
            'BACKENDS', 'load',

@@ -33,9 +33,7 @@ numpy scalars and 0-d tensors with ``.item()`` (numpy, torch, jax) are
 stored as their number. numpy is imported only when an array is decoded.
 
 """
-import base64
 import json
-import pickle
 
 BYTES_TAG = b'B'
 JSON_TAG = b'J'
@@ -231,6 +229,18 @@ def _is_array(value):
         'ndarray')
 
 
+def _base64():
+    # Imported at the first bytes encoded or read, not at start-up.
+    import base64
+    return base64
+
+
+def _pickle():
+    # Imported at the first pickle written or read, not at start-up.
+    import pickle
+    return pickle
+
+
 def _to_json(value, key, depth=0):
     """`value` as a JSON-able structure with tags (see module docstring)."""
     if depth > MAX_DEPTH:
@@ -252,10 +262,10 @@ def _to_json(value, key, depth=0):
         return {'d': [[_to_json(k, key, depth), _to_json(v, key, depth)]
                       for k, v in value.items()]}
     if kind is bytes:
-        return {'b': base64.b64encode(value).decode('ascii')}
+        return {'b': _base64().b64encode(value).decode('ascii')}
     if _is_array(value) and value.shape != ():
         dtype, shape, data = _array_parts(value, key)
-        return {'a': [dtype, shape, base64.b64encode(data).decode('ascii')]}
+        return {'a': [dtype, shape, _base64().b64encode(data).decode('ascii')]}
     plain = _scalar_item(value, key)
     if plain is not None:
         return _to_json(plain, key, depth - 1)
@@ -275,10 +285,10 @@ def _from_json(value):
         if tag == 'd':
             return dict((_from_json(k), _from_json(v)) for k, v in body)
         if tag == 'b':
-            return base64.b64decode(body)
+            return _base64().b64decode(body)
         if tag == 'a':
             dtype, shape, data = body
-            return _array_from_parts(dtype, shape, base64.b64decode(data))
+            return _array_from_parts(dtype, shape, _base64().b64decode(data))
         raise ValueError('unknown tag {!r} in a stored value'.format(tag))
     return value
 
@@ -378,7 +388,7 @@ def _encode_other(value, kind, key, allow_pickle):
         except TypeError:
             if not allow_pickle:
                 raise
-            return PICKLE_TAG + pickle.dumps(value, protocol=4)
+            return PICKLE_TAG + _pickle().dumps(value, protocol=4)
         header = json.dumps([dtype, shape]).encode('ascii')
         return ARRAY_TAG + header + b'\n' + data
     try:
@@ -386,7 +396,7 @@ def _encode_other(value, kind, key, allow_pickle):
     except TypeError:
         if not allow_pickle:
             raise
-        return PICKLE_TAG + pickle.dumps(value, protocol=4)
+        return PICKLE_TAG + _pickle().dumps(value, protocol=4)
     if type(structure) in (int, float, str) and type(structure) is not kind:
         # A numpy scalar or a subclass: stored as the plain value it is.
         return encode(structure, key, allow_pickle)
@@ -442,7 +452,7 @@ def decode(stored, allow_pickle=False):
             dtype, shape = json.loads(header.decode('ascii'))
             return _array_from_parts(dtype, shape, data)
         if tag == PICKLE_TAG:
-            return pickle.loads(body) if allow_pickle else Pickled(body)
+            return _pickle().loads(body) if allow_pickle else Pickled(body)
         if stored == DELETED_STORED:
             return DELETED
     except Exception as error:  # anything a forged BLOB can make them raise

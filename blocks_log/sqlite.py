@@ -10,7 +10,6 @@ import os
 from blocks_log.database import DatabaseLog, check_options
 from blocks_log.database.views import DatabaseRow, DatabaseStatus
 from blocks_log.errors import UnknownRunError
-from blocks_log.stores.blocks import BlocksStore
 from blocks_log.stores.sqlite import SQLiteStore
 
 DEFAULT_DATABASE = os.path.join('~', 'blocks_log.sqlite')
@@ -130,8 +129,10 @@ class SQLiteLog(DatabaseLog):
         store = SQLiteStore(database, read_only=read_only,
                             synchronous=synchronous,
                             allow_pickle=allow_pickle)
-        blocks = (BlocksStore(store.db, allow_pickle=allow_pickle)
-                  if store.has_blocks_tables else None)
+        blocks = None
+        if store.has_blocks_tables:  # imported only for such a file
+            from blocks_log.stores.blocks import BlocksStore
+            blocks = BlocksStore(store.db, allow_pickle=allow_pickle)
         try:
             DatabaseLog.__init__(self, store, blocks, uuid=uuid,
                                  read_only=read_only,

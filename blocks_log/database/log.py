@@ -12,7 +12,6 @@ from blocks_log import analysis, codec
 from blocks_log.database.session import Session
 from blocks_log.database.views import DatabaseRow, DatabaseStatus
 from blocks_log.base import TrainingLogBase, default_status
-from blocks_log.pickles import loading_restricted
 
 
 def check_options(read_only, commit_every, commit_seconds=None):
@@ -370,6 +369,7 @@ class DatabaseLog(TrainingLogBase, Mapping):
     def __setstate__(self, state):
         state = dict(state)
         snapshot = state.pop('snapshot', None)
+        from blocks_log.pickles import loading_restricted
         if loading_restricted():
             state['allow_pickle'] = False
             if snapshot is None:

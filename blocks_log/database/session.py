@@ -8,7 +8,6 @@ is garbage-collected and its session finished: flushed, released, closed.
 """
 import threading
 import time as _time
-import uuid as _uuid
 import warnings
 import weakref
 
@@ -18,7 +17,7 @@ from blocks_log.database.commit_timer import CommitTimer
 from blocks_log.database.reads import MergedReads, lineage_groups
 from blocks_log.database.views import DatabaseRow, RowOfNow
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
-from blocks_log.base import check_time
+from blocks_log.base import check_time, new_uuid
 from blocks_log.stores import claims
 from blocks_log.stores.base import resolve_run
 
@@ -122,7 +121,7 @@ class Session(MergedReads):
                        for key, value in status.items())
         claim = claims.new_claim()
         try:
-            run = self.store.create_run(uuid or _uuid.uuid4().hex, parent,
+            run = self.store.create_run(uuid or new_uuid(), parent,
                                         encoded, claim)
         except BaseException:
             claims.drop(claim)

@@ -4,7 +4,6 @@ after ``fork``, and turning every ``sqlite3.Error`` into one of ours.
 
 """
 import os
-import random
 import sqlite3
 import time
 
@@ -363,6 +362,7 @@ def _retry(action, *args, read_only=False):
                     RECOVERY_WAIT if recovering else RETRY_FOR)
             elif time.monotonic() > deadline:
                 raise
+            import random  # only when another process holds the lock
             time.sleep(random.uniform(0.005, 0.05))
 
 
