@@ -8,6 +8,7 @@ in ``screenshots/`` of pytest's temporary directory of the run.
 """
 import json
 import os
+import time
 import urllib.request
 
 import pytest
@@ -48,6 +49,7 @@ def wait(session, condition, timeout=30):
 
 
 def open_page(session, url, size='laptop'):
+    session.get_log('browser')  # what pages before this one reported
     browser.viewport(session, *SIZES[size])
     session.get(url)
     if session.execute_script("return !!document.getElementById('app')"):
@@ -59,6 +61,14 @@ def points(session):
     return session.execute_script(
         'var found = {}; document.querySelectorAll(".chart").forEach('
         'function (c) { found[c.dataset.key] = Number(c.dataset.points); });'
+        'return found;')
+
+
+def logged(session):
+    """{key: values logged, as its chart says}."""
+    return session.execute_script(
+        'var found = {}; document.querySelectorAll(".chart").forEach('
+        'function (c) { found[c.dataset.key] = Number(c.dataset.logged); });'
         'return found;')
 
 
@@ -171,6 +181,15 @@ def test_new_iterations_appear_while_the_page_is_open(chromium, tmp_path,
         assert errors(chromium) == []
 
 
+def fetched(session):
+    """The /api/series requests the page made, each as its query."""
+    from urllib.parse import parse_qs, urlsplit
+    return [dict((name, values[0]) for name, values in parse_qs(
+        urlsplit(url).query).items()) for url in session.execute_script(
+            'return performance.getEntriesByType("resource").map('
+            'function (e) { return e.name; });') if '/api/series' in url]
+
+
 def test_a_run_that_grows_large_stays_downsampled(chromium, tmp_path):
     database = str(tmp_path / 'growing.sqlite')
     log = SQLiteLog(database)
@@ -183,16 +202,22 @@ def test_a_run_that_grows_large_stays_downsampled(chromium, tmp_path):
     train(1000)
     with serving(database) as server:
         open_page(chromium, server.url + 'run/' + log.h_uuid)
-        # 1,500 iterations more at a time, each sent whole: at most 4,000
-        # points shown (twice what the server sends at once), as once what
-        # the page appended passes that, the whole run is fetched again,
-        # downsampled
-        for until in (2500, 4000, 5500, 7000):
+        wanted = int(fetched(chromium)[0]['points'])
+        # 1,500 iterations more at a time: what the page appends is cut
+        # into buckets again in the page once it passes twice what a chart
+        # draws, and the run is never fetched whole again
+        for until in (2500, 4000, 5500, 7000, 8500):
             train(until)
-            wait(chromium, 'window.blocksLog.data.runs["{}"].last_time === '
+            wait(chromium, 'window.blocksLog.full.runs["{}"].last_time === '
                            '{}'.format(log.h_uuid, until), timeout=10)
-            assert points(chromium)['loss'] <= 4000
+            assert points(chromium)['loss'] <= 2 * wanted + 1500
+            assert logged(chromium)['loss'] == until
+        requests = fetched(chromium)
+        header = chromium.find_element('css selector', '.about').text
     log.close()
+    assert 'start' not in requests[0]
+    assert all(request.get('start') for request in requests[1:])
+    assert '8500 iterations' in header
 
 
 def test_a_hostile_key_shows_as_text(chromium, tmp_path, screenshots):
@@ -232,6 +257,7 @@ def test_a_big_run_is_downsampled_and_finer_when_zoomed(chromium, tmp_path,
             sent = json.loads(response.read().decode())
         open_page(chromium, server.url + 'run/' + uuid)
         shown = points(chromium)['loss']
+        wanted = int(fetched(chromium)[0]['points'])
         # A person drags across a twentieth of the chart: that range
         # again, every iteration of it.
         from selenium.webdriver.common.action_chains import ActionChains
@@ -242,12 +268,18 @@ def test_a_big_run_is_downsampled_and_finer_when_zoomed(chromium, tmp_path,
                 width // 20, 0).release().perform()
         wait(chromium, 'window.blocksLog.zoom !== null')
         low, high = chromium.execute_script('return window.blocksLog.zoom')
+        inside = min(high, 20001) - max(low, 1)
+        # every iteration of the range, and one beyond each end that has
+        # one
         wait(chromium, 'Number(document.querySelector(".chart")'
                        '.dataset.points) === {}'.format(
-                           min(high, 20001) - max(low, 1)))
+                           inside + (low > 1) + (high < 20001)))
+        assert logged(chromium)['loss'] == inside
         screenshots(chromium, 'zoomed')
         assert errors(chromium) == []
-    assert shown == len(sent['runs'][uuid]['keys']['loss'][0]) <= 2000
+    # twice the pixels of the plot, at most, of a run of 20,000 values
+    assert shown <= wanted < 2000
+    assert len(sent['runs'][uuid]['keys']['loss'][0]) <= 2000
     assert 0 <= low < high <= 20001 and high - low < 2000
 
 
@@ -261,3 +293,187 @@ def test_a_bad_run_id_is_the_404_page(chromium, demo_database, screenshots):
         assert fits(chromium)
     assert heading == 'Not found'
     assert home == server.url
+
+
+def drawn_pairs(session, key):
+    """(time, value) of each point the chart of `key` draws."""
+    return session.execute_script(
+        'var d = window.blocksLog.charts[arguments[0]].chart.data;'
+        'return d[0].map(function (t, i) { return [t, d[1][i]]; });', key)
+
+
+def test_each_point_drawn_and_hovered_is_a_value_logged_at_its_step(
+        chromium, tmp_path, screenshots):
+    # A run of 5,000 iterations with a spike: downsampled to the chart's
+    # pixels, each bucket's smallest and largest at the steps they were
+    # logged, and the legend under the cursor says what was logged there.
+    path = str(tmp_path / 'spiky.sqlite')
+    logged = dict((time, 1.0 + 0.01 * ((time * 7919) % 13))
+                  for time in range(1, 5001))
+    logged[1001] = 1.0356 * 3
+    with SQLiteLog(path) as log:
+        for time in range(1, 5001):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = logged[time]
+        uuid = log.h_uuid
+    with serving(path) as server:
+        open_page(chromium, server.url + 'run/' + uuid)
+        pairs = drawn_pairs(chromium, 'loss')
+        hovered = chromium.execute_script(
+            'var chart = window.blocksLog.charts.loss.chart;'
+            'chart.setCursor({left: chart.valToPos(1001, "x"), top: 5});'
+            'var idx = chart.cursor.idx;'
+            'var texts = Array.prototype.map.call(chart.root.querySelectorAll('
+            '  ".u-legend .u-value"), function (c) { return c.textContent; });'
+            'return [chart.data[0][idx], chart.data[1][idx], texts,'
+            '        uPlot.fmtNum(chart.data[0][idx]),'
+            '        uPlot.fmtNum(chart.data[1][idx])];')
+        note = chromium.find_element('css selector', '.chart .drawn').text
+        screenshots(chromium, 'spiky')
+        assert errors(chromium) == []
+    assert len(pairs) < 5000
+    assert all(logged[time] == value for time, value in pairs)
+    assert [1001, logged[1001]] in pairs
+    time, value, texts, time_text, value_text = hovered
+    assert (time, value) == (1001, logged[1001])
+    assert texts == [time_text, value_text]
+    assert note == '5,000 logged / {:,} drawn'.format(len(pairs))
+
+
+def test_a_zoomed_page_follows_the_run_and_exports_its_range(
+        chromium, tmp_path, screenshots):
+    database = str(tmp_path / 'zoomed.sqlite')
+    log = SQLiteLog(database)
+
+    def train(until):
+        while log.status['iterations_done'] < until:
+            log.status['iterations_done'] += 1
+            log.current_row['loss'] = float(log.status['iterations_done'])
+        log.flush()
+    train(500)
+    with serving(database) as server:
+        open_page(chromium, server.url + 'run/' + log.h_uuid)
+        chromium.execute_script(
+            'window.blocksLog.charts.loss.chart.setSelect('
+            '{left: 100, width: 50, top: 0, height: 10});')
+        wait(chromium, 'window.blocksLog.view !== null')
+        low, high = chromium.execute_script('return window.blocksLog.zoom')
+        link = chromium.find_element('id', 'csv').get_attribute('href')
+        with urllib.request.urlopen(link) as response:
+            lines = response.read().decode().splitlines()
+        # zoomed, the head and the whole run still follow the training
+        train(800)
+        wait(chromium, 'window.blocksLog.full.runs["{}"].last_time === 800'
+             .format(log.h_uuid), timeout=10)
+        header = chromium.find_element('css selector', '.about').text
+        still = chromium.execute_script('return window.blocksLog.zoom')
+        # out of the zoom: the whole run, with what came meanwhile
+        chromium.execute_script(
+            'var box = window.blocksLog.charts.loss.box;'
+            'box.dispatchEvent(new MouseEvent("dblclick", {bubbles: true}));')
+        wait(chromium, 'window.blocksLog.zoom === null')
+        whole = logged(chromium)['loss']
+        screenshots(chromium, 'unzoomed')
+        assert errors(chromium) == []
+    log.close()
+    assert lines[0] == 'run,time,loss'
+    assert [int(line.split(',')[1]) for line in lines[1:]] == list(
+        range(max(low, 1), min(high, 501)))
+    assert '800 iterations' in header and still == [low, high]
+    assert whole == 800
+
+
+def test_a_hidden_page_asks_for_nothing(chromium, tmp_path):
+    database = str(tmp_path / 'hidden.sqlite')
+    with SQLiteLog(database) as log:
+        log.status['iterations_done'] = 1
+        log.current_row['loss'] = 1.0
+        uuid = log.h_uuid
+    with serving(database) as server:
+        open_page(chromium, server.url + 'run/' + uuid)
+        wait(chromium, 'performance.getEntriesByType("resource").filter('
+                       'function (e) { return e.name.indexOf("start=") > 0;'
+                       ' }).length > 0')  # it polls while shown
+        chromium.minimize_window()
+        hidden = chromium.execute_script('return document.hidden')
+        before = len(fetched(chromium))
+        time.sleep(2)  # four polls, were it shown
+        after = len(fetched(chromium))
+        chromium.maximize_window()
+        browser.viewport(chromium, *SIZES['laptop'])
+        # shown again: it asks at once
+        wait(chromium, 'performance.getEntriesByType("resource").filter('
+                       'function (e) { return e.name.indexOf("/api/series")'
+                       ' > 0; }).length > ' + str(after), timeout=2)
+    assert hidden is True
+    assert after == before
+
+
+def test_the_charts_as_drawn(chromium, demo_database, screenshots):
+    # Every numeric key charted; the page's table style not on uPlot's
+    # legend; the last label of the time axis whole; epoch ends in a
+    # colour of their own, not to be taken for grid lines.
+    run = blocks_log.list_runs(demo_database)[-1]
+    with serving(demo_database) as server:
+        open_page(chromium, server.url + 'run/' + run.uuid)
+        screenshots(chromium, 'drawn')
+        charted = sorted(points(chromium))
+        borders = chromium.execute_script(
+            'function border(selector) { var cell = document.querySelector('
+            '  selector); return getComputedStyle(cell).borderBottomWidth; }'
+            'return [border(".u-legend th"), border("#rows td")];')
+        label = chromium.execute_script(
+            'var chart = window.blocksLog.charts.train_loss.chart;'
+            'var axis = chart.axes[0], values = axis._values,'
+            '    splits = axis._splits;'
+            'var ctx = chart.ctx; ctx.save(); ctx.font = axis.font[0];'
+            'var half = ctx.measureText(values[values.length - 1]).width / 2;'
+            'ctx.restore();'
+            'return [chart.valToPos(splits[splits.length - 1], "x", true) +'
+            '        half, chart.ctx.canvas.width];')
+        epoch = chromium.execute_script(
+            'var chart = window.blocksLog.charts.train_loss.chart;'
+            'var ends = window.blocksLog.full.runs[arguments[0]].epochs;'
+            'var x = Math.round(chart.valToPos(ends[0], "x", true));'
+            'var box = chart.bbox, ctx = chart.ctx;'
+            'var column = ctx.getImageData(x, box.top, 1, box.height).data;'
+            'var red = 0;'
+            'for (var i = 0; i < column.length; i += 4) {'
+            '  if (column[i] > column[i + 1] + 40) { red += 1; } }'
+            'return [red, box.height];', run.uuid)
+    assert charted == ['train_loss', 'valid_loss']
+    assert borders[0] == '0px' and borders[1] == '1px'
+    right, canvas = label
+    assert right <= canvas
+    red, height = epoch
+    assert red > height / 4
+
+
+def test_the_runs_page_follows_the_runs(chromium, tmp_path):
+    database = str(tmp_path / 'runs.sqlite')
+    first = SQLiteLog(database)
+    first.status['iterations_done'] = 1
+    first.current_row['loss'] = 1.0
+    first.flush()
+    with serving(database) as server:
+        open_page(chromium, server.url)
+        chromium.find_element(
+            'css selector', '.pick[value="{}"]'.format(first.h_uuid)).click()
+        # the run trains on, a new one starts: both shown, the pick kept
+        first.status['iterations_done'] = 40
+        first.current_row['loss'] = 0.5
+        first.flush()
+        with SQLiteLog(database) as second:
+            second.status['iterations_done'] = 3
+            second.current_row['loss'] = 2.0
+        wait(chromium, 'document.querySelectorAll("#runs tbody tr").length'
+                       ' === 2', timeout=10)
+        rows = chromium.execute_script(
+            'return Array.prototype.map.call(document.querySelectorAll('
+            '"#runs tbody tr"), function (row) { return [row.querySelector('
+            '".pick").value, row.querySelector(".pick").checked, '
+            'row.cells[3].textContent]; });')
+        assert errors(chromium) == []
+    first.close()
+    assert sorted(rows) == sorted([[first.h_uuid, True, '40'],
+                                   [second.h_uuid, False, '3']])

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import pickle
+import re
 import subprocess
 import sys
 
@@ -60,7 +61,8 @@ def test_a_run_page_names_the_run_and_its_parent(demo_database):
         status, _, page = get(server, '/run/' + run.uuid[:8])
     assert status == 200
     assert 'Run ' + run.uuid in page
-    assert '{} iterations'.format(run.iterations) in page
+    text = re.sub('<[^>]*>', '', page)
+    assert '{} iterations'.format(run.iterations) in text
     assert 'resumed from <a href="/run/{}">'.format(run.parent) in page
     assert 'data-runs="{}"'.format(run.uuid) in page
 
@@ -95,15 +97,45 @@ def test_a_long_series_is_sent_as_the_extremes_of_its_buckets(tmp_path):
         _, _, whole = get(server, '/api/series?points=500&runs=' + uuid)
         _, _, part = get(server, '/api/series?points=500&start=4000'
                                  '&stop=4200&runs=' + uuid)
+    logged = dict((t, 1e6 if t == 4321 else math.sin(t / 50.0) * t)
+                  for t in range(1, 10001))
     times, values = json.loads(whole)['runs'][uuid]['keys']['wave']
     assert len(times) <= 500
-    assert max(values) == 1e6
-    assert min(values) == min(math.sin(t / 50.0) * t for t in range(
-        1, 10001))
+    assert max(values) == 1e6 and times[values.index(1e6)] == 4321
+    assert min(values) == min(logged.values())
     assert times == sorted(times) and times[0] == 1
-    # zoomed in, every value of the range
+    # every point drawn is a value logged, at the time it was logged
+    assert all(logged[t] == v for t, v in zip(times, values))
+    # zoomed in, every value of the range, and one beyond each end
     times, values = json.loads(part)['runs'][uuid]['keys']['wave']
-    assert times == list(range(4000, 4200))
+    assert times == list(range(3999, 4201))
+    assert values == [logged[t] for t in times]
+    assert json.loads(part)['runs'][uuid]['count']['wave'] == 200
+
+
+@pytest.mark.parametrize('start, stop, edges', [
+    (2500, 2600, [2000, 3000]), (2000, 2001, [1000, 2000, 3000]),
+    (0, 1500, [0, 1000, 2000]), (9500, 20000, [9000]),
+    (3500, 9000, [3000, 4000, 5000, 6000, 7000, 8000, 9000])])
+def test_a_sparse_key_zoomed_holds_a_point_beyond_each_end(
+        tmp_path, start, stop, edges):
+    # A key logged every 1,000 iterations, beside one logged at each: a
+    # range between two of its points still draws the line across it.
+    path = str(tmp_path / 'sparse.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(0, 9501):
+            log.status['iterations_done'] = time
+            log.current_row['dense'] = float(time)
+            if time % 1000 == 0:
+                log.current_row['sparse'] = time / 1000.0
+        uuid = log.h_uuid
+    with serving(path) as server:
+        _, _, answer = get(server, '/api/series?runs={}&keys=dense,sparse'
+                           '&start={}&stop={}'.format(uuid, start, stop))
+    run = json.loads(answer)['runs'][uuid]
+    assert run['keys']['sparse'] == [edges, [t / 1000.0 for t in edges]]
+    assert run['count']['sparse'] == len([t for t in edges
+                                          if start <= t < stop])
 
 
 def test_downsample_keeps_gaps_and_short_series_whole():
@@ -111,15 +143,21 @@ def test_downsample_keeps_gaps_and_short_series_whole():
     assert (times, values) == ([1, 2], [1.0, None])
     # a bucket of nothing but infinities is a gap; the others hold their
     # smallest and largest numbers
+    # at the times they were logged
     times, values = data.downsample(list(range(100)), [float('inf')] * 20 + [
         float(t) for t in range(20, 100)], 10)
-    assert times == [0, 0, 20, 20, 40, 40, 60, 60, 80, 80]
-    assert values == [None, None, 20.0, 39.0, 40.0, 59.0, 60.0, 79.0, 80.0,
-                      99.0]
+    assert times == [0, 20, 39, 40, 59, 60, 79, 80, 99]
+    assert values == [None, 20.0, 39.0, 40.0, 59.0, 60.0, 79.0, 80.0, 99.0]
+    # the largest before the smallest where it came first; one point where
+    # they are one value
+    times, values = data.downsample([1, 2, 3, 4, 5, 6], [5, 1, 1, 7, 7, 7], 4)
+    assert (times, values) == ([1, 2, 4], [5.0, 1.0, 7.0])
 
 
 def reference_downsample(times, values, points):
-    """The meaning of data.downsample, value by value."""
+    """The meaning of data.downsample, value by value: buckets of equal
+    width, a bucket to a pixel; of each, its smallest and its largest
+    finite number, each at the time it was logged, in time order."""
     def drawable(value):
         return value is None or (isinstance(value, (int, float)) and
                                  not isinstance(value, bool))
@@ -133,18 +171,22 @@ def reference_downsample(times, values, points):
     width = (times[-1] - times[0] + 1) / float(points // 2)
     buckets = {}
     for time, value in zip(times, values):
-        buckets.setdefault(int((time - times[0]) / width), []).append(
-            (time, value))
-    out_times, out_values = [], []
+        bucket = min(int((time - times[0]) / width), points // 2 - 1)
+        buckets.setdefault(bucket, []).append((time, value))
+    out = []
     for bucket in sorted(buckets):
-        members = buckets[bucket]
-        if not any(drawable(v) for _, v in members):
+        members = [(t, v) for t, v in buckets[bucket] if drawable(v)]
+        numbers = [(t, finite(v)) for t, v in members
+                   if finite(v) is not None]
+        if not members:
             continue
-        numbers = [finite(v) for _, v in members if drawable(v)]
-        numbers = [v for v in numbers if v is not None]
-        out_times += [members[0][0]] * 2
-        out_values += [min(numbers), max(numbers)] if numbers else [None] * 2
-    return [out_times, out_values]
+        if not numbers:
+            out.append((members[0][0], None))
+            continue
+        smallest = min(numbers, key=lambda pair: pair[1])
+        largest = max(numbers, key=lambda pair: pair[1])
+        out.extend(sorted(set([smallest, largest])))
+    return [[t for t, _ in out], [v for _, v in out]]
 
 
 @settings(max_examples=300, deadline=None)

@@ -145,9 +145,14 @@ def series(source, query, gone=None):
 
         {'runs': {uuid: {'keys': {key: [[times], [values]]},
                          'epochs': [...], 'iterations': n,
-                         'last_time': t, 'count': {key: values in range}}}}
+                         'epochs_done': n,
+                         'last_time': t, 'count': {key: values in range},
+                         'last': {key: its last time in range}}}}
 
-    Values that are not finite numbers are ``null`` (a gap). `gone()`,
+    Values that are not finite numbers are ``null`` (a gap). A range
+    (``start``, ``stop``) holds, beyond each of its ends, the key's nearest
+    point outside it, so that a line crosses the edge of a zoomed chart
+    (``count`` does not count them). `gone()`,
     asked between runs, tells whether the client went away.
 
     Raises
@@ -172,66 +177,121 @@ def series(source, query, gone=None):
         columns = checked_series(log, keys, start, stop)
         status = log.status
         answer[uuid] = {
-            'keys': dict((key, downsample(times, values, points))
+            'keys': dict((key, _with_edges(
+                log, key, start, stop,
+                downsample(times, values, points, start, stop)))
                          for key, (times, values) in columns.items()),
             'count': dict((key, len(times)) for key, (times, _) in
                           columns.items()),
+            'last': dict((key, int(times[-1]) if len(times) else None)
+                         for key, (times, _) in columns.items()),
             'epochs': [int(end) for end in status.get('_epoch_ends') or []],
             'iterations': status.get('iterations_done'),
+            'epochs_done': status.get('epochs_done'),
             'last_time': max([int(times[-1]) for times, _ in
                               columns.values() if len(times)],
                              default=None)}
     return {'runs': answer}
 
 
-def downsample(times, values, points):
+def _with_edges(log, key, start, stop, points):
+    # `points` with the key's last drawable point before `start` and first
+    # from `stop` on, found in windows that grow fourfold, so that a dense
+    # key costs one small read and a sparse one a few.
+    times, values = points
+    if start:
+        bound, width = start, 64
+        while bound > 0:
+            low = max(0, bound - width)
+            found = _drawable(log, key, low, bound)
+            if found:
+                times, values = [found[-1][0]] + times, [found[-1][1]] + values
+                break
+            bound, width = low, width * 4
+    if stop is not None:
+        last = log.last_time(stop)
+        bound, width = stop, 64
+        while last is not None and bound <= last:
+            found = _drawable(log, key, bound, bound + width)
+            if found:
+                times, values = times + [found[0][0]], values + [found[0][1]]
+                break
+            bound, width = bound + width, width * 4
+    return [times, values]
+
+
+def _drawable(log, key, start, stop):
+    times, values = log.series([key], start, stop)[key]
+    return [(time, finite(value)) for time, value in zip(times, values)
+            if value is None or is_number(value)]
+
+
+def downsample(times, values, points, low=None, high=None):
     """``[times, values]`` of a series for a chart of `points` points at
-    most: per bucket of times, its smallest and largest finite number
-    (both at the bucket's first time; ``None``, a gap, where it holds none
-    but NaN, inf or ``None``); the series as it is when it is short enough.
-    Values that are not numbers are left out."""
+    most (twice the pixels of its width): the times ``low <= time < high``
+    (the series' own first and last by default) cut into ``points // 2``
+    buckets of equal width, one to a pixel, and of each bucket its smallest
+    and its largest finite number, each at the time it was logged, in time
+    order (one point where they are one value). A bucket that holds
+    nothing but NaN, inf or ``None`` is a gap (``None``) at its first time.
+    The series as it is when it is short enough. Values that are not
+    numbers are left out."""
     if len(times) <= points:
         kept = [(t, finite(v)) for t, v in zip(times, values)
                 if v is None or is_number(v)]
         return [[t for t, _ in kept], [v for _, v in kept]]
     buckets = points // 2
-    first = times[0]
-    width = (times[-1] - first + 1) / float(buckets)
+    first = times[0] if low is None else low
+    width = ((times[-1] + 1 if high is None else high) - first) / float(
+        buckets)
     out_times, out_values = [], []
     end = 0
     for bucket in range(buckets):
         start = end
         end = bisect.bisect_left(times, first + (bucket + 1) * width, start)
+        if bucket == buckets - 1:
+            end = len(times)
         if end > start:
-            extremes = _extremes(values[start:end])
-            if extremes is not None:
-                out_times += [times[start], times[start]]
-                out_values += extremes
+            for offset, value in _extremes(values[start:end]):
+                out_times.append(times[start + offset])
+                out_values.append(value)
     return [out_times, out_values]
 
 
 def _extremes(part):
-    # [smallest, largest] of a bucket, at C speed where it holds only
-    # finite numbers (min and max skip a NaN unless it comes first: an
-    # answer that is not finite is checked value by value); None if it
-    # holds nothing to draw.
+    # [(offset, value)] of the smallest and the largest finite number of a
+    # bucket, in the order they were logged; a gap (None) at its first
+    # number where it holds numbers but none finite; [] where it holds nothing to draw. At
+    # C speed where it holds only finite numbers (min and max skip a NaN
+    # unless it comes first: an answer that is not finite is checked value
+    # by value).
     try:
         low, high = min(part), max(part)
         if is_number(low) and is_number(high) and math.isfinite(
                 low) and math.isfinite(high):
-            return [float(low), float(high)]
+            return _in_order(part.index(low), float(low), part.index(high),
+                             float(high))
     except TypeError:  # strings, None among the numbers
         pass
-    numbers = [number for number in (finite(v) for v in part
-                                     if v is None or is_number(v))
-               if number is not None]
+    numbers = [(offset, number) for offset, number in (
+        (offset, finite(value)) for offset, value in enumerate(part)
+        if value is None or is_number(value)) if number is not None]
     if numbers:
-        return [min(numbers), max(numbers)]
-    if any(v is None or is_number(v) for v in part):
-        return [None, None]
-    return None
+        smallest = min(numbers, key=lambda pair: pair[1])
+        largest = max(numbers, key=lambda pair: pair[1])
+        return _in_order(smallest[0], smallest[1], largest[0], largest[1])
+    for offset, value in enumerate(part):
+        if value is None or is_number(value):
+            return [(offset, None)]
+    return []
 
 
+def _in_order(first, first_value, second, second_value):
+    if first == second:
+        return [(first, first_value)]
+    if second < first:
+        return [(second, second_value), (first, first_value)]
+    return [(first, first_value), (second, second_value)]
 
 
 def rows(source, query):

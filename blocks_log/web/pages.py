@@ -108,9 +108,13 @@ def chart_page(source, title, runs):
 def _about(run):
     parts = ['<span class="swatch"></span><b>{}</b>'.format(
         html.escape(run['uuid'][:8]))]
-    for field in ('iterations', 'epochs'):
+    # Kept up to date by app.js from the fields of a series' answer.
+    for field, answer in (('iterations', 'iterations'),
+                          ('epochs', 'epochs_done')):
         if run[field] is not None:
-            parts.append('{} {}'.format(_text(run[field]), field))
+            parts.append('<span data-run="{}" data-field="{}">{}</span> '
+                         '{}'.format(html.escape(run['uuid']), answer,
+                                     _text(run[field]), field))
     if run['parent']:
         parent = html.escape(run['parent'])
         parts.append('resumed from <a href="/run/{}">{}</a>'.format(
