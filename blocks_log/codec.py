@@ -150,6 +150,29 @@ class DamagedChunk(Undecodable):
         self.first, self.last, self.count = first, last, count
 
 
+class DamagedBatch(DamagedChunk):
+    """The values one commit wrote into one block, in a batch of the head
+    that cannot be read (damaged, or forged): what stands for them, at the
+    batch's first time, or at the first time a read looks at if the batch
+    held several times. Which keys and times it held cannot be told: a
+    read of some keys gets it for each of them.
+
+    Attributes
+    ----------
+    first : int
+        The first time of the batch.
+    reason : str
+        Why it cannot be read.
+
+    """
+    __slots__ = ()
+
+    def __init__(self, first, reason):
+        Undecodable.__init__(self, None, 'a damaged batch (the values of a '
+                             'commit from time {}): {}'.format(first, reason))
+        self.first, self.last, self.count = first, None, None
+
+
 def _where(key):
     return '' if key is None else ' for key {!r}'.format(key)
 

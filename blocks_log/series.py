@@ -173,12 +173,13 @@ def overlay(columns, records):
 
 def damaged(columns):
     """The first ``(key, placeholder)`` of `columns` (key -> series) whose
-    value is a :class:`~blocks_log.codec.DamagedChunk`, or ``None``.
+    value is a :class:`~blocks_log.codec.DamagedChunk` (or a
+    :class:`~blocks_log.codec.DamagedBatch`), or ``None``.
 
     Only lists are looked at: an array holds no placeholder."""
     for key, (_, values) in columns.items():
         if type(values) is list:
             for value in values:
-                if type(value) is DamagedChunk:
+                if isinstance(value, DamagedChunk):
                     return key, value
     return None

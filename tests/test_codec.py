@@ -200,3 +200,59 @@ def test_deleted_values_are_their_own_tag():
     for value in (b'X', b'', b'B', b'J'):
         assert codec.decode(codec.encode(value)) == value
         assert codec.decode(codec.encode(value)) is not codec.DELETED
+
+
+# Batches (blocks_log.stores.batches): what a commit writes into one block
+# of the head, in one BLOB. Values as the codec stores them.
+STORED = st.one_of(
+    st.floats(), st.floats(), st.integers(-2 ** 63, 2 ** 63 - 1),
+    st.none(), st.text(), st.binary(min_size=1))
+BATCH = st.integers(1, 20).flatmap(lambda count: st.tuples(
+    st.lists(st.integers(0, 2 ** 40), min_size=count, max_size=count),
+    st.lists(st.integers(1, 2 ** 31 - 1), min_size=count, max_size=count),
+    st.lists(STORED, min_size=count, max_size=count)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(BATCH, st.booleans())
+def test_a_batch_round_trip(batch, one_time):
+    from blocks_log.stores import batches
+    times, key_ids, values = batch
+    if one_time:
+        times = [times[0]] * len(times)
+    spread, blob = batches.encode(times, key_ids, values)
+    assert spread == (len(set(times)) > 1)
+    got = batches.decode(times[0], blob)
+    assert got[0] == times and got[1] == key_ids
+    assert len(got[2]) == len(values) and all(map(same, got[2], values))
+    if one_time:
+        again = batches.decode(times[0], batches.encode_at_one_time(
+            key_ids, values))
+        assert again[:2] == got[:2] and all(map(same, again[2], values))
+
+
+@settings(max_examples=500, deadline=None)
+@given(BATCH, st.data())
+def test_a_damaged_batch_is_refused_never_misread(batch, data):
+    # Cut, lengthened, a byte changed or garbage: a BatchError, or lists
+    # of one length (a damage a BLOB without a checksum cannot tell), never
+    # another error.
+    from blocks_log.stores import batches
+    times, key_ids, values = batch
+    _, blob = batches.encode(times, key_ids, values)
+    damage = data.draw(st.sampled_from(['cut', 'longer', 'flip', 'garbage']))
+    if damage == 'cut':
+        blob = blob[:data.draw(st.integers(0, len(blob) - 1))]
+    elif damage == 'longer':
+        blob += data.draw(st.binary(min_size=1, max_size=16))
+    elif damage == 'flip':
+        index = data.draw(st.integers(0, len(blob) - 1))
+        blob = blob[:index] + bytes([blob[index] ^ data.draw(
+            st.integers(1, 255))]) + blob[index + 1:]
+    else:
+        blob = data.draw(st.binary(max_size=64))
+    try:
+        found = batches.decode(times[0], blob)
+    except batches.BatchError:
+        return
+    assert len(found[0]) == len(found[1]) == len(found[2])

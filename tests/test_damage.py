@@ -18,7 +18,7 @@ import pytest
 
 import blocks_log
 from blocks_log import cli, codec
-from blocks_log.stores import chunks, sqlite_sql
+from blocks_log.stores import batches, chunks, sqlite_sql
 
 from conftest import FIXTURES
 
@@ -403,3 +403,126 @@ def test_a_zip_bomb_in_a_chunk_without_checksum_costs_no_memory(
             tracemalloc.stop()
     assert any(isinstance(value, codec.DamagedChunk) for _, value in history)
     assert peak < 20 * 2 ** 20
+
+
+# Batches: what one commit wrote into one block, in one row of the head
+# (see blocks_log.stores.batches), damaged as a disk, a bad copy or a hand
+# would. The run is written three iterations a commit, so that the last
+# batch holds several times; it is in the head (the block is not packed).
+
+def _count(blob, change):
+    import struct
+    count, = struct.unpack_from('<I', blob, 1)
+    return blob[:1] + struct.pack('<I', change(count)) + blob[5:]
+
+
+#: name -> damage(BLOB) -> what the row then holds.
+BATCH_DAMAGES = {
+    'cut by 8 bytes': lambda blob: blob[:-8],
+    'one byte longer': lambda blob: blob + b'\x00',
+    'empty': lambda blob: b'',
+    'form unknown': lambda blob: b'x' + blob[1:],
+    'count one more': lambda blob: _count(blob, lambda count: count + 1),
+    'count huge': lambda blob: _count(blob, lambda count: 2 ** 32 - 1),
+    'as the general form, a tag unknown': lambda blob: b'G' + blob[1:5] + (
+        b'\x00' * 100),
+    'text, not bytes': lambda blob: 'not a batch',
+}
+BATCH_ITERATIONS = 60
+#: The last batch of several times, its time, key and BLOB (the column of
+#: the BLOB named).
+LAST_SPREAD_BATCH = ('SELECT time, key, {} FROM blocks_log_entries WHERE '
+                     'key < 0 AND (-key - 2) % 2 = 1 ORDER BY time DESC '
+                     'LIMIT 1')
+
+
+def write_batched_run(log):
+    for time in range(1, BATCH_ITERATIONS + 1):
+        log.status['iterations_done'] = time
+        log.current_row.update(values_at(time))
+    log.close()
+    return log.h_uuid
+
+
+def check_batch_reads(log, times):
+    """Every read of `log` holds the numbers written, but at `times` (those
+    of the damaged batch), where a DamagedBatch stands for each key that
+    misses a value, at a time of the batch's block."""
+    block = set(range(min(times) - min(times) % SPAN,
+                      min(times) - min(times) % SPAN + SPAN))
+    for key in KEYS:
+        history = log.history(key)
+        expected = dict((time, values_at(time)[key])
+                        for time in range(1, BATCH_ITERATIONS + 1)
+                        if key in values_at(time))
+        placeholders = [time for time, value in history
+                        if isinstance(value, codec.DamagedBatch)]
+        read = dict((time, value) for time, value in history
+                    if not isinstance(value, codec.DamagedBatch))
+        for time, value in read.items():
+            assert same(value, expected.get(time)), (key, time, value)
+        missing = set(expected) - set(read)
+        assert missing <= set(times), (key, sorted(missing))
+        if missing:
+            assert set(placeholders) & block, key
+        # a range that begins inside the batch says so too
+        for start in times:
+            _, values = log.series([key], start, start + 1)[key]
+            if start in missing:
+                assert [type(value) for value in values] == [
+                    codec.DamagedBatch], (key, start)
+    for time in range(BATCH_ITERATIONS + 2):
+        row = dict(log[time])
+        for key, value in row.items():
+            if not isinstance(value, codec.DamagedBatch):
+                assert same(value, values_at(time).get(key)), (time, key)
+        if time in times:
+            assert any(isinstance(value, codec.DamagedBatch)
+                       for value in row.values()), time
+        for key, value in row.items():  # each read by its name, too
+            assert same(log[time][key], value) or (
+                log[time][key] == value), (time, key)
+    try:
+        log.to_dataframe()
+    except ImportError:
+        pass
+
+
+@pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
+def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
+    import sqlite3
+    path = str(tmp_path / 'damaged.sqlite')
+    uuid = write_batched_run(blocks_log.SQLiteLog(path, commit_every=3))
+    with sqlite3.connect(path) as connection:
+        time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
+            'value')).fetchone()
+        connection.execute('UPDATE blocks_log_entries SET value = ? WHERE '
+                           'time = ? AND key = ?',
+                           (BATCH_DAMAGES[damage](blob), time, key))
+    connection.close()
+    times = sorted(set(batches.decode(time, blob)[0]))
+    assert len(times) > 1
+    with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        check_batch_reads(log, times)
+    check_command_line(path, uuid, capsys, True)
+
+
+@pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
+def test_a_damaged_batch_of_postgresql(damage, postgresql_dsn, small_blocks):
+    import psycopg
+    uuid = write_batched_run(blocks_log.PostgreSQLLog(postgresql_dsn,
+                                                      commit_every=3))
+    with psycopg.connect(postgresql_dsn) as connection:
+        time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
+            'b')).fetchone()
+        blob = bytes(blob)
+        damaged = BATCH_DAMAGES[damage](blob)
+        connection.execute(
+            'UPDATE blocks_log_entries SET b = %s, t = %s WHERE time = %s '
+            'AND key = %s', (None, damaged, time, key) if isinstance(
+                damaged, str) else (damaged, None, time, key))
+    times = sorted(set(batches.decode(time, blob)[0]))
+    assert len(times) > 1
+    with blocks_log.PostgreSQLLog(postgresql_dsn, uuid=uuid,
+                                  read_only=True) as log:
+        check_batch_reads(log, times)

@@ -441,3 +441,75 @@ def test_sixteen_writers_on_four_hosts(postgres_server, postgresql_dsn):
             assert len(log) == 2000 and sum(
                 len(times) for times, _ in log._session.read_series(
                     ).values()) == 2000 * len(KEYS)
+
+
+def test_a_database_of_version_4_is_read_and_written_on(dsn):
+    # Version 4 kept a row per value in the head; version 5 writes a batch
+    # per commit. A run of version 4 (more than a block of rows, never
+    # packed, as a writer killed before packing leaves it) reads as it is,
+    # read-only leaves it at 4, and a writer that goes on with it brings
+    # the database to 5, packs the old rows from the database, and every
+    # value reads back.
+    import psycopg
+    from blocks_log.stores import postgresql_sql
+    with PostgreSQLLog(dsn) as log:
+        uuid = log.h_uuid
+    model = dict((time, {'loss': time * 0.25, 'step': time})
+                 for time in range(1, 301))
+    with psycopg.connect(dsn) as connection:
+        connection.execute("UPDATE blocks_log_meta SET value = 4 "
+                           "WHERE name = 'schema_version'")
+        ref, = connection.execute('SELECT id FROM blocks_log_runs WHERE '
+                                  'uuid = %s', (uuid,)).fetchone()
+        ids = {}
+        for name in ('loss', 'step', 'iterations_done'):
+            connection.execute(postgresql_sql.INSERT_KEY, (name,))
+            ids[name], = connection.execute(postgresql_sql.SELECT_KEY_ID,
+                                            (name,)).fetchone()
+        connection.cursor().executemany(
+            'INSERT INTO blocks_log_entries (run, key, time, f, i) '
+            'VALUES (%s, %s, %s, %s, %s)',
+            [(ref, ids['loss'], time, values['loss'], None)
+             for time, values in model.items()] +
+            [(ref, ids['step'], time, None, values['step'])
+             for time, values in model.items()])
+        connection.execute(
+            'UPDATE blocks_log_entries SET i = 300 WHERE run = %s AND '
+            'key = %s AND time = %s', (ref, ids['iterations_done'],
+                                       postgresql_sql.STATUS_TIME))
+
+    def version():
+        with psycopg.connect(dsn) as connection:
+            return connection.execute(postgresql_sql.SELECT_SCHEMA_VERSION
+                                      ).fetchone()[0]
+
+    def check(log):
+        assert list(log) == sorted(model)
+        for time, values in model.items():
+            assert log[time] == values
+        assert log.history('loss') == [(time, values['loss']) for
+                                       time, values in sorted(model.items())]
+        assert log.last_time() == max(model)
+    with PostgreSQLLog(dsn, uuid=uuid, read_only=True) as reader:
+        assert reader.status['iterations_done'] == 300
+        check(reader)
+    assert version() == 4
+    with PostgreSQLLog(dsn, uuid=uuid) as log:
+        for time in range(301, 601):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = time * 0.25
+            log.current_row['step'] = time
+            model[time] = {'loss': time * 0.25, 'step': time}
+        log.flush()
+        check(log)
+    assert version() == 5
+    with psycopg.connect(dsn) as connection:
+        batches, rows = connection.execute(
+            'SELECT count(*) FILTER (WHERE key < 0), count(*) FILTER (WHERE '
+            'key >= 0 AND time < %s) FROM blocks_log_entries WHERE run = %s',
+            (postgresql_sql.STATUS_TIME, ref)).fetchone()
+        chunks, = connection.execute('SELECT count(*) FROM blocks_log_chunks '
+                                     'WHERE run = %s', (ref,)).fetchone()
+    assert batches > 0 and rows == 0 and chunks >= 2
+    with PostgreSQLLog(dsn, uuid=uuid, read_only=True) as reader:
+        check(reader)

@@ -130,6 +130,9 @@ def check_reads(log, model, ranges):
         assert set(key for key, (t, _) in columns.items() if len(t)) == set(
             key for time in times if in_range(time, start, stop)
             for key in model[time])
+        assert log.last_time(start, stop) == max(
+            [time for time in times if in_range(time, start, stop)],
+            default=None)
         check_frame(log, model, start, stop)
 
 
@@ -209,6 +212,34 @@ def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
     run_plans(backend, tmp_path_factory, dsn,
               examples=150 if backend != 'postgresql' else 40)
+
+
+@pytest.mark.parametrize('backend', ['sqlite-file', 'postgresql'])
+def test_a_range_that_begins_inside_a_batch(backend, tmp_path, monkeypatch,
+                                            request):
+    # A commit of many iterations is one batch, under the first of its
+    # times: a read of a range that begins (or ends) inside it, and where
+    # the values of a range end, must look into it.
+    dsn = use_backend(backend, monkeypatch, request)
+    log = backend_factories(tmp_path, dsn)[backend](commit_every=50)
+    model = {}
+    for time in range(1, 41):
+        log.status['iterations_done'] = time
+        log.current_row['loss'] = time * 0.5
+        model[time] = {'loss': time * 0.5}
+        if time % 3 == 0:
+            log.current_row['sparse'] = time
+            model[time]['sparse'] = time
+    log.flush()
+    try:
+        source = getattr(log, 'database', None) or log.dsn
+        with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+            ranges = [(start, stop) for start in range(0, 43, 3)
+                      for stop in (None, start + 1, start + 5, 41)]
+            for each in (log, reader):
+                check_reads(each, model, ranges)
+    finally:
+        log.close()
 
 
 def test_a_metric_that_is_0_then_0_37(tmp_path, monkeypatch):

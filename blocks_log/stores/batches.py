@@ -48,14 +48,18 @@ DAMAGED_KEY = 0
 DAMAGED_NAME = '<a damaged batch>'
 
 
-def head(rows, key_ids=None):
+def head(rows, key_ids=None, start=None):
     """The entries ``(time, key id, stored, order)`` of rows of the head
     (``(time, key, stored)`` as the table holds them): a row of a value
     (``key`` an id; order 1) as it is, a batch decoded into its entries
     (order ``2 + part``: a later commit wins), only those of `key_ids` if
-    given. A batch that cannot be read is one entry of
-    :data:`DAMAGED_KEY`, an :class:`~blocks_log.codec.Undecodable` saying
-    why."""
+    given.
+
+    A batch that cannot be read is a
+    :class:`~blocks_log.codec.DamagedBatch` saying why, never nothing: an
+    entry of :data:`DAMAGED_KEY`, or one for each of `key_ids` (which of
+    them it held cannot be told), at its time, or at `start` (the first
+    time the read looks at) if it held several times and began before."""
     entries = []
     for time, key, stored in rows:
         if key >= 0:
@@ -66,10 +70,13 @@ def head(rows, key_ids=None):
         try:
             times, ids, values = decode(time, stored)
         except BatchError as error:
-            if key_ids is None:
-                from blocks_log.codec import Undecodable
-                entries.append((time, DAMAGED_KEY, Undecodable(
-                    stored, 'a damaged batch: {}'.format(error)), order))
+            from blocks_log.codec import DamagedBatch
+            placeholder = DamagedBatch(time, str(error))
+            at = time
+            if start is not None and start > time and spread_of(key):
+                at = start
+            entries.extend((at, damaged, placeholder, order) for damaged in (
+                (DAMAGED_KEY,) if key_ids is None else key_ids))
             continue
         entries.extend((entry_time, entry_key, value, order) for
                        entry_time, entry_key, value in zip(times, ids, values)
@@ -238,11 +245,11 @@ def _general_values(blob, at, count):
     at += count
     values = []
     for tag in tags:
-        if tag == 0x64:  # d
-            values.append(struct.unpack_from('<d', blob, at)[0])
-            at += 8
-        elif tag == 0x71:  # q
-            values.append(struct.unpack_from('<q', blob, at)[0])
+        if tag in (0x64, 0x71):  # d, q
+            if at + 8 > len(blob):
+                raise BatchError('a value runs past its BLOB')
+            values.append(struct.unpack_from('<d' if tag == 0x64 else '<q',
+                                             blob, at)[0])
             at += 8
         elif tag == 0x6e:  # n
             values.append(None)

@@ -35,6 +35,16 @@ class KeyIds(object):
                 key_id = self._key_ids[name] = rows[0][0]
         return key_id
 
+    def _read_key_id(self, name):
+        """The id to read the key `name` by: its id; for the name damaged
+        batches read under (no key of a run has it), theirs; or None."""
+        key_id = self._key_id(name)
+        if key_id is None:
+            from blocks_log.stores.batches import DAMAGED_KEY, DAMAGED_NAME
+            if name == DAMAGED_NAME:
+                return DAMAGED_KEY
+        return key_id
+
     def _new_key_ids(self, connection, names):
         """Ids of those of `names` not cached yet, made in the write
         transaction of `connection`; the caller caches them once it

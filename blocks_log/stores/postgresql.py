@@ -159,8 +159,11 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 uuid, parent, created or _time.time(), claim,
                 chunks.SPAN)).fetchone()
             new_ids = self._new_key_ids(connection, list(status))
-            self._upsert(connection, ref, [], status,
-                         dict(self._key_ids, **new_ids))
+            key_ids = dict(self._key_ids, **new_ids)
+            if status:
+                connection.execute(*sql.upsert(ref, dict(
+                    ((sql.STATUS_TIME, key_ids[key]), stored)
+                    for key, stored in status.items())))
             if claim is not None:
                 self._take(connection, ref, uuid)
             return ref, new_ids
@@ -270,45 +273,82 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 'it'.format(self.name, run.uuid))
 
     def write(self, run, entries, status, deleted_status, deletions=False):
+        # Once per iteration: one statement in autocommit, as a rule.
         ref = run.ref
-        for key in deleted_status:
-            self._key_id(key)  # its id, if another handle made it
         self._check_held(run)
         running = self._running(run)
         # Blocks that earlier commits moved past: packed from what this
         # writer remembers of them, in this commit's transaction.
         due = running.due()
-        names = [key for _, key, _ in entries] + list(status)
-        if not (due or deleted_status or deletions) and all(
-                name in self._key_ids for name in names):
-            # An iteration's commit: one statement, in autocommit.
+        values = None
+        if not (due or deleted_status or deletions):
+            try:
+                values, found = self._values(running, entries, status,
+                                             self._key_ids)
+            except KeyError:  # a key with no id yet
+                pass
+            if values == {}:
+                return
+        if values is not None:
             def commit(connection):
                 self._check_held(run)
-                self._upsert(connection, ref, entries, status,
-                             self._key_ids)
-            self.db.run(commit, writing=True)
-            running.committed(running.blocks(entries, self._key_ids))
-            return
+                return connection.execute(*sql.upsert(ref, values)).rowcount
+            if self.db.run(commit, writing=True) == len(values):
+                running.committed(found)
+                return
+            # A batch of the same part and time is there, a forked
+            # process's, and kept: this commit goes again, as below.
+        for key in deleted_status:
+            self._key_id(key)  # its id, if another handle made it
 
         def work(connection):
             self._check_held(run)
             if due:
                 packing.pack(connection, ref, running, sql,
                              packing.PACK_VALUES + 2 * len(entries))
-            new_ids = self._new_key_ids(connection, names)
+            # A key never written before gets its id in this same
+            # transaction, and is forgotten if it rolls back.
+            new_ids = self._new_key_ids(connection, [
+                key for _, key, _ in entries] + list(status))
             key_ids = dict(self._key_ids, **new_ids)
-            self._upsert(connection, ref, entries, status, key_ids)
+            values, found = self._values(running, entries, status, key_ids,
+                                         not new_ids)
+            if values and connection.execute(*sql.upsert(
+                    ref, values)).rowcount != len(values):
+                # A batch of the same part and time is there, a forked
+                # process's (parent and child count parts alike), and
+                # kept: this commit's go again, in parts above every one.
+                lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
+                                             (ref,)).fetchone()
+                running.above(lowest)
+                values, found = self._values(running, entries, status,
+                                             key_ids, not new_ids)
+                connection.execute(*sql.upsert(ref, values))
             if deleted_status:
                 connection.cursor().executemany(sql.DELETE_STATUS, [
                     (ref, key_ids[key]) for key in deleted_status
                     if key in key_ids])
             if deletions:
                 connection.execute(sql.MARK_DELETIONS, (ref,))
-            return new_ids
-        self._key_ids.update(self._transact(work))
-        running.committed(running.blocks(entries, self._key_ids))
+            return new_ids, found
+        new_ids, found = self._transact(work)
+        self._key_ids.update(new_ids)
+        running.committed(found)
         if due:
             running.landed()
+
+    @staticmethod
+    def _values(running, entries, status, key_ids, committed_ids=True):
+        # ``{(time, key id): stored}`` of a commit (its batches, then the
+        # status), for UPSERT_ENTRIES, and what the packing remembers of
+        # them (see RunPacking.batches).
+        head, found = running.batches(
+            entries, key_ids, committed_ids) if entries else ([], [])
+        values = dict(((time, key), blob) for time, key, blob in head)
+        status_time = sql.STATUS_TIME
+        values.update(((status_time, key_ids[key]), stored)
+                      for key, stored in status.items())
+        return values, found
 
     def compact(self, run):
         running = self._running(run)
@@ -319,19 +359,6 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             running.landed()
             if running.packed == before:
                 break
-
-    @staticmethod
-    def _upsert(connection, ref, entries, status, key_ids):
-        # PostgreSQL refuses a statement that touches a row twice: the
-        # later value of a (time, key) wins here.
-        values = dict(((time, key_ids[key]), stored)
-                      for time, key, stored in entries)
-        values.update(((sql.STATUS_TIME, key_ids[key]), stored)
-                      for key, stored in status.items())
-        if not values:
-            return
-        connection.execute(sql.UPSERT_ENTRIES, (ref,) + sql.entry_arrays(
-            values))
 
     def close(self):
         self.db.close()

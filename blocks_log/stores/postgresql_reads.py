@@ -1,5 +1,7 @@
 """The reads of the PostgreSQL store: rows, times and series of a lineage,
-from rows and chunks, in binary, with the runs of a lineage as an array.
+from the head (batches of what each commit wrote, and rows of a value each
+of older databases) and the chunks, in binary, with the runs of a lineage
+as an array.
 
 Every read runs in one REPEATABLE READ transaction, so that its statements
 see one state of the database: a packing commit (chunks written, their
@@ -8,8 +10,9 @@ then rows missed the blocks packed in between).
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import chunks, postgresql_sql as sql
+from blocks_log.stores import batches, chunks, postgresql_sql as sql
 from blocks_log.stores.keys import KeyIds
+from blocks_log.stores.packing import HEAD_SPAN
 
 _DELETED = codec.DELETED
 # Its stored form, as SQL compares it.
@@ -47,41 +50,83 @@ class PostgreSQLReads(KeyIds):
                     self.db.query(sql.SELECT_STATUS, (run.ref,),
                                   binary=True))
 
+    def _head_span(self, run):
+        # The times of a block of batches: the run's span, or what a run
+        # that is never packed has.
+        return self._spans.get(run.ref) or HEAD_SPAN
+
+    def _head(self, cursor, run, start, stop, key_ids=None):
+        # The head of `run` over [start, stop): (time, key id, stored,
+        # order), the later winning (see batches.head); a batch that
+        # begins before `start` may hold times from it on.
+        first = start - start % self._head_span(run)
+        cursor.execute(sql.SELECT_RECORDS.format(keys=''),
+                       (run.ref, first, stop))
+        rows = [(time, key, sql.stored_of(f, i, t, b))
+                for time, key, f, i, t, b in cursor.fetchall()]
+        return [entry for entry in batches.head(rows, key_ids, start)
+                if start <= entry[0] < stop]
+
     def read_keys(self, run):
         if self.version is None:
             return []
-        return [name for name, in self.db.query(
-            sql.SELECT_KEYS_OF_RUN, (run.ref, _DELETED_STORED, run.ref))]
+
+        def work(cursor):
+            final = {}
+            for time, key, stored, _ in self._head(cursor, run, 0,
+                                                   sql.STATUS_TIME):
+                final[time, key] = stored
+            ids = set(key for (_, key), stored in final.items()
+                      if stored != _DELETED_STORED)
+            cursor.execute(sql.SELECT_KEYS_OF_CHUNKS, (run.ref,))
+            ids.update(key for key, in cursor.fetchall())
+            return ids
+        return sorted(self._key_name(key) for key in self._read(work))
 
     def read_row(self, runs, time, key=None):
         if self.version is None:
             return {}
         key_id = None
         if key is not None:
-            key_id = self._key_id(key)
+            key_id = self._read_key_id(key)
             if key_id is None:
                 return {}
+        wanted = None if key_id is None else set([key_id])
         refs = [run.ref for run in runs]
         spans = dict((ref, self._spans.get(ref) or chunks.SPAN)
                      for ref in refs)
-        key_filter = '' if key_id is None else ' AND key = %s'
+        query = sql.SELECT_ROW.format(
+            key='' if key_id is None else ' AND (key < 0 OR key = %s)',
+            chunk_key='' if key_id is None else ' AND key = %s',
+            columns=self._chunk_columns())
         key_parameter = [] if key_id is None else [key_id]
-        query = sql.SELECT_ROW.format(key=key_filter,
-                                      columns=self._chunk_columns())
+        # Runs by the span of their blocks of batches and of chunks (one
+        # in all but odd lineages).
+        groups = {}
+        for run in runs:
+            groups.setdefault((self._head_span(run), spans[run.ref]),
+                              []).append(run.ref)
 
         def work(cursor):
             rows = []
-            for span in set(spans.values()):  # one in all but odd lineages
-                cursor.execute(query, [time, refs] + key_parameter + [
-                    time // span, refs, time, time] + key_parameter)
+            for (head_span, span), group in groups.items():
+                cursor.execute(query, [group, time - time % head_span, time,
+                                       time] + key_parameter + [
+                    time // span, group, time, time] + key_parameter)
                 rows.extend(cursor.fetchall())
             return rows
         # (run, order, key, stored, chunk), as chunks.merged_row takes
-        # them: a chunk of order 0, below a row of the head.
-        merged_rows = [
-            (row[0], 0, None, None, row[6:]) if row[6] is not None else
-            (row[0], 1, row[1], sql.stored_of(*row[2:6]), None)
-            for row in self._read(work)]
+        # them: a chunk of order 0, below the head's.
+        merged_rows = []
+        for row in self._read(work):
+            if row[7] is not None:  # a chunk
+                merged_rows.append((row[0], 0, None, None, row[7:]))
+                continue
+            merged_rows.extend(
+                (row[0], order, entry_key, value, None)
+                for entry_time, entry_key, value, order in batches.head(
+                    [(row[1], row[2], sql.stored_of(*row[3:7]))], wanted,
+                    time) if entry_time == time)
         depth = dict((ref, index) for index, ref in enumerate(refs))
         return dict((self._key_name(name), _decode(stored, self.allow_pickle))
                     for name, stored in chunks.merged_row(
@@ -94,11 +139,14 @@ class PostgreSQLReads(KeyIds):
         stop = min(stop, sql.STATUS_TIME)
 
         def work(cursor):
-            times = set()
+            times, marked = set(), set()
             for run in runs:
-                cursor.execute(sql.SELECT_TIMES,
-                               (run.ref, start, stop, _DELETED_STORED))
-                times.update(time for time, in cursor.fetchall())
+                final = {}
+                for time, key, stored, _ in self._head(cursor, run, start,
+                                                       stop):
+                    final[time, key] = stored
+                for (time, _), stored in final.items():
+                    (marked if stored == _DELETED_STORED else times).add(time)
                 # The keys of a block mostly share their times: each set of
                 # times is unpacked once (a chunk's checked, each).
                 unpacked = {}
@@ -107,16 +155,14 @@ class PostgreSQLReads(KeyIds):
                     times.update(chunks.read_times(
                         run.ref, self._spans.get(run.ref), row, unpacked,
                         self.version != 3))
-            deleted = set()
-            cursor.execute(sql.SELECT_DELETIONS, ([run.ref for run in runs],))
-            if cursor.fetchall():
-                for run in runs:
-                    cursor.execute(sql.SELECT_DELETED_TIMES,
-                                   (run.ref, start, stop, _DELETED_STORED))
-                    deleted.update(time for time, in cursor.fetchall())
-            return times, deleted
-        times, deleted = self._read(work)
-        for time in deleted:
+            deletions = False
+            if marked:
+                cursor.execute(sql.SELECT_DELETIONS,
+                               ([run.ref for run in runs],))
+                deletions = bool(cursor.fetchall())
+            return times, marked if deletions else set()
+        times, marked = self._read(work)
+        for time in sorted(marked & times):
             # A time whose every value is deleted, here or in a nearer run,
             # holds nothing.
             if not any(value is not _DELETED for value in
@@ -132,9 +178,14 @@ class PostgreSQLReads(KeyIds):
         def work(cursor):
             ends = []
             for run in runs:
+                # A batch that begins before `start`, in its block, may
+                # hold times from it on; one there may hold later times.
+                span = self._head_span(run)
                 cursor.execute(sql.SELECT_LAST_ROW_TIME,
-                               (run.ref, start, stop))
-                ends.extend(last for last, in cursor.fetchall())
+                               (run.ref, start - start % span, stop))
+                for last, in cursor.fetchall():
+                    if last is not None:
+                        ends.append(last - last % span + span - 1)
                 span = self._spans.get(run.ref)
                 if span and stop > start:
                     cursor.execute(sql.SELECT_LAST_CHUNK_TIME, (
@@ -161,25 +212,24 @@ class PostgreSQLReads(KeyIds):
         stop = min(stop, sql.STATUS_TIME)
         key_ids = None
         if keys is not None:
-            key_ids = [key_id for key_id in map(self._key_id, keys)
+            key_ids = [key_id for key_id in map(self._read_key_id, keys)
                        if key_id is not None]
             if not key_ids:
                 return {}
+
+        wanted = None if key_ids is None else set(key_ids)
 
         def work(cursor):
             found = []
             for run in reversed(runs):  # farthest first: nearer overwrite
                 pieces = self._chunks(cursor, run, key_ids, start, stop)
-                cursor.execute(sql.SELECT_RECORDS.format(
-                    keys='' if key_ids is None else ' AND key = ANY(%s)'),
-                    [run.ref, start, stop] + (
-                        [] if key_ids is None else [key_ids]))
-                found.append((run, pieces, cursor.fetchall()))
+                found.append((run, pieces, self._head(cursor, run, start,
+                                                      stop, wanted)))
             return found
         columns = {}
-        for run, pieces, rows in self._read(work):
-            head = [(time, key, self._decode(f, i, t, b))
-                    for time, key, f, i, t, b in rows]
+        for run, pieces, entries in self._read(work):
+            head = [(time, key, _decode(stored, self.allow_pickle))
+                    for time, key, stored, _ in entries]
             for key, column in chunks.run_series(
                     run.ref, self._spans.get(run.ref), pieces, head, start,
                     stop, self.version != 3).items():

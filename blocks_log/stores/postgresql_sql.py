@@ -13,16 +13,20 @@ that a row of a float costs no padding.
 import functools
 
 from blocks_log import codec
+from blocks_log.stores import batches
 from blocks_log.stores.sqlite_sql import STATUS_TIME
 
 __all__ = ['SCHEMA_VERSION', 'STATUS_TIME']
 
-#: A database of PostgreSQL keeps a row per value in its head (SQLite's
-#: version 4): one statement of arrays commits an iteration at the speed
-#: of the raw limit, where SQLite pays per row (see :mod:`.sqlite_sql`).
-SCHEMA_VERSION = 4
+#: Version 5: a commit writes a batch per block (see
+#: :mod:`blocks_log.stores.batches`) in ``b``, under a key below 0, as
+#: SQLite does: one row of an iteration's values cost the server 115 us
+#: where ten rows of a value cost 148, and the raw limit 143
+#: (synchronous_commit off). Version 4 held a row per value; it reads as
+#: it is, and becomes 5 when opened for writing (nothing to change).
+SCHEMA_VERSION = 5
 #: Versions read; older ones are migrated when opened for writing.
-READABLE_VERSIONS = (3, 4)
+READABLE_VERSIONS = (3, 4, 5)
 
 TABLES = {
     'blocks_log_meta': {'name', 'value'},
@@ -37,6 +41,7 @@ TABLES = {
 COLUMNS_ADDED_IN_4 = {'blocks_log_chunks': {'checksum'}}
 MIGRATIONS = {
     3: ('ALTER TABLE blocks_log_chunks ADD COLUMN checksum bigint',),
+    4: (),
 }
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
@@ -125,17 +130,50 @@ SELECT_KEY_ID = "SELECT id FROM blocks_log_keys WHERE name = %s"
 SELECT_KEYS = "SELECT id, name FROM blocks_log_keys"
 
 # Every commit of an iteration: one statement, one round trip, in
-# autocommit. Its seven parameters are text (array literals, which the
-# server parses), so that psycopg binds them in C and keeps the statement
-# prepared: per-row parameters (77 for an iteration of 10 values) are past
-# psycopg's cache of 50, and parsing the statement again cost 40% of the
-# loop; arrays bound by psycopg's Python dumpers, 20% (bench_postgresql.py).
+# autocommit: its batch and the status values it changed. Its seven
+# parameters are text (array literals, which the server parses), so that
+# psycopg binds them in C and keeps the statement prepared: per-row
+# parameters are past psycopg's cache of 50, and parsing the statement
+# again cost 40% of the loop; arrays bound by psycopg's Python dumpers, 20%
+# (bench_postgresql.py). A value (key an id) replaces the one there; a
+# batch (key below 0) never does: a batch of that time and part is another
+# process's (parent and child of a fork count parts alike), and is kept.
+# The statement's count of rows then falls short, and the writer writes
+# its batch again in a new part (see postgresql.PostgreSQLStore.write).
 UPSERT_ENTRIES = (
     "INSERT INTO blocks_log_entries (run, key, time, f, i, t, b) "
     "SELECT %s, * FROM unnest(%s::int4[], %s::int8[], %s::float8[], "
     "%s::int8[], %s::text[], %s::bytea[]) "
     "ON CONFLICT (run, time, key) DO UPDATE SET f = EXCLUDED.f, "
-    "i = EXCLUDED.i, t = EXCLUDED.t, b = EXCLUDED.b")
+    "i = EXCLUDED.i, t = EXCLUDED.t, b = EXCLUDED.b WHERE EXCLUDED.key >= 0")
+
+
+#: Rows a commit writes with :func:`upsert_rows`, at most: an iteration's
+#: batch and the status values it changed, as a rule.
+FEW_ROWS = 8
+_ROW = '(%s, %s, %s, %s, %s, %s, %s)'
+
+
+@functools.lru_cache(maxsize=FEW_ROWS)
+def _upsert_rows_statement(count):
+    return ('INSERT INTO blocks_log_entries (run, key, time, f, i, t, b) '
+            'VALUES ' + ', '.join([_ROW] * count) +
+            UPSERT_ENTRIES[UPSERT_ENTRIES.index(' ON CONFLICT'):])
+
+
+def upsert(ref, values):
+    """The statement of :data:`UPSERT_ENTRIES` that writes `values`
+    (``{(time, key id): stored}``) into run `ref`, and its parameters:
+    a few rows (:data:`FEW_ROWS`) as rows of parameters, psycopg binding a
+    batch's bytes as they are (119 us an iteration where array literals,
+    which the server parses, cost 137; bench_postgresql.py), more as
+    arrays."""
+    if len(values) > FEW_ROWS:
+        return UPSERT_ENTRIES, (ref,) + entry_arrays(values)
+    parameters = []
+    for (time, key), stored in values.items():
+        parameters.extend((ref, key, time) + columns_of(stored))
+    return _upsert_rows_statement(len(values)), parameters
 
 
 def entry_arrays(values):
@@ -206,8 +244,7 @@ SELECT_NEXT_ROW = ("SELECT min(time) FROM blocks_log_entries "
                    "WHERE run = %s AND time >= %s AND time < %s")
 DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
                      "WHERE run = %s AND time >= %s AND time < %s")
-# Where a writer that opens a run goes on (see packing.going_on); no
-# batches here: no key is below 0.
+# Where a writer that opens a run goes on (see packing.going_on).
 SELECT_LOWEST_KEY = ("SELECT min(key) FROM blocks_log_entries "
                      "WHERE run = %s AND key < 0")
 SELECT_LAST_ROW_BEFORE_STATUS = (
@@ -225,9 +262,12 @@ def entry_of(row):
 
 def write_rest(connection, ref, rest, packing):
     """Write `rest`, the values of a block that are not numbers (``(time,
-    key id, stored)``), again in a pack: a row each."""
-    connection.execute(UPSERT_ENTRIES, (ref,) + entry_arrays(dict(
-        ((time, key), stored) for time, key, stored in rest)))
+    key id, stored)``), again in a pack: as a batch of a part of its own,
+    so that what a later commit wrote (a higher part) still wins."""
+    times, key_ids, values = zip(*rest)
+    spread, blob = batches.encode(list(times), list(key_ids), list(values))
+    connection.execute(*upsert(ref, {(
+        times[0], batches.key_of(packing.next_part(), spread)): blob}))
 
 
 # Version 3 to 4: the checksums of the chunks there are.
@@ -250,14 +290,19 @@ BEGIN_READ = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 #: is NULL in a database of version 3.
 CHUNK_COLUMNS = ('key, block, first, last, count, kind::text, step, times, '
                  '{values}, {checksum}')
-# Runs of a lineage as an array; rows and chunks in one statement.
-SELECT_ROW = ("SELECT run, key, f, i, t, b, NULL::int, NULL::bigint, "
+# Runs of a lineage as an array; rows and chunks in one statement: the
+# rows of a value at a time, the batches that begin there or hold several
+# times of its block before it ({key}: AND (key < 0 OR key = %s)), the
+# chunks that hold it ({chunk_key}: AND key = %s).
+SELECT_ROW = ("SELECT run, time, key, f, i, t, b, NULL::int, NULL::bigint, "
               "NULL::bigint, NULL::bigint, NULL::int, NULL::text, "
               "NULL::bigint, NULL::bytea, NULL::bytea, NULL::bigint "
-              "FROM blocks_log_entries WHERE time = %s AND run = ANY(%s)"
-              "{key} UNION ALL SELECT run, key, NULL, NULL, NULL, NULL, "
-              "{columns} FROM blocks_log_chunks WHERE block = %s AND "
-              "run = ANY(%s) AND first <= %s AND last >= %s{key}")
+              "FROM blocks_log_entries WHERE run = ANY(%s) AND time >= %s "
+              "AND time <= %s AND (time = %s OR (key < 0 AND "
+              "(-key - 2) %% 2 = 1)){key} UNION ALL SELECT run, NULL, key, "
+              "NULL, NULL, NULL, NULL, {columns} FROM blocks_log_chunks "
+              "WHERE block = %s AND run = ANY(%s) AND first <= %s AND "
+              "last >= %s{chunk_key}")
 # Where the values of a run in a range of times end: its last row, and the
 # last time of the chunks of its last block (whose first is in the range).
 SELECT_LAST_ROW_TIME = ("SELECT max(time) FROM blocks_log_entries "
@@ -266,23 +311,14 @@ SELECT_LAST_CHUNK_TIME = (
     "SELECT last FROM blocks_log_chunks WHERE run = %s AND block >= %s AND "
     "block <= %s AND first < %s AND last >= %s ORDER BY block DESC, "
     "last DESC LIMIT 1")
-SELECT_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries WHERE run = %s "
-                "AND time >= %s AND time < %s AND b IS DISTINCT FROM %s")
-SELECT_DELETED_TIMES = ("SELECT DISTINCT time FROM blocks_log_entries "
-                        "WHERE run = %s AND time >= %s AND time < %s "
-                        "AND b = %s")
 SELECT_RECORDS = ("SELECT time, key, f, i, t, b FROM blocks_log_entries "
                   "WHERE run = %s AND time >= %s AND time < %s{keys}")
 SELECT_CHUNKS = ('SELECT {columns} FROM blocks_log_chunks WHERE run = %s '
                  'AND block >= %s AND block <= %s{keys} '
                  'ORDER BY block, key, first')
 
-
-SELECT_KEYS_OF_RUN = (
-    "SELECT k.name FROM blocks_log_keys k WHERE k.id IN (SELECT key FROM "
-    "blocks_log_entries WHERE run = %s AND time < {} AND b IS DISTINCT "
-    "FROM %s UNION SELECT key FROM blocks_log_chunks WHERE run = %s) "
-    "ORDER BY k.name".format(STATUS_TIME))
+SELECT_KEYS_OF_CHUNKS = ("SELECT DISTINCT key FROM blocks_log_chunks "
+                         "WHERE run = %s")
 
 
 def stored_of(f, i, t, b):

@@ -66,7 +66,7 @@ class SQLiteReads(KeyIds):
         # begins before `start` may hold times from it on.
         first = start - start % self._head_span(run)
         rows = self.db.query(sql.SELECT_RECORDS, (run.ref, first, stop))
-        return [entry for entry in batches.head(rows, key_ids)
+        return [entry for entry in batches.head(rows, key_ids, start)
                 if start <= entry[0] < stop]
 
     def read_keys(self, run):
@@ -87,7 +87,7 @@ class SQLiteReads(KeyIds):
             return {}
         key_id = None
         if key is not None:
-            key_id = self._key_id(key)
+            key_id = self._read_key_id(key)
             if key_id is None:
                 return {}
         wanted = None if key_id is None else set([key_id])
@@ -102,7 +102,7 @@ class SQLiteReads(KeyIds):
                 rows.extend((ref, order, entry_key, value, None)
                             for entry_time, entry_key, value, order in
                             batches.head([(row_time, row_key, stored)],
-                                         wanted) if entry_time == time)
+                                         wanted, time) if entry_time == time)
         return dict((self._key_name(key), self._decode(stored))
                     for key, stored in chunks.merged_row(
                         rows, time, depth, spans, self._checked).items())
@@ -174,10 +174,12 @@ class SQLiteReads(KeyIds):
         ends = []
         with self.db.reading():
             for run in runs:
-                last, = self.db.query(sql.SELECT_LAST_ROW_TIME,
-                                      (run.ref, start, stop))[0]
-                if last is not None:  # a batch there may hold later times
-                    span = self._head_span(run)
+                # A batch that begins before `start`, in its block, may
+                # hold times from it on; one there may hold later times.
+                span = self._head_span(run)
+                last, = self.db.query(sql.SELECT_LAST_ROW_TIME, (
+                    run.ref, start - start % span, stop))[0]
+                if last is not None:
                     ends.append(last - last % span + span - 1)
                 span = self._span(run)
                 if span and stop > start:
@@ -205,7 +207,7 @@ class SQLiteReads(KeyIds):
         stop = min(stop, sql.STATUS_TIME)
         key_ids = None
         if keys is not None:
-            key_ids = [key_id for key_id in map(self._key_id, keys)
+            key_ids = [key_id for key_id in map(self._read_key_id, keys)
                        if key_id is not None]
             if not key_ids:
                 return {}
