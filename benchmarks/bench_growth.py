@@ -10,7 +10,10 @@ iterations). The early blocks are taken after the
 first tenth of the run, so that the warm-up of SQLite's WAL file and page
 cache is not counted as the cost of a small log. Also the slowest single
 iterations in CPU time of the training thread (SQLiteLog packs its numbers
-into chunks in some of them; goal: none over 3 ms), next
+into chunks in some of them; goal: none over 3 ms), of all and of those in
+which the collector made no full pass (a full pass walks every object of
+the process, whatever the step: in the iteration it falls in, it costs
+milliseconds even for a plain dict), next
 to those of the limit doing the same writes in the same run: a plain dict
 of dicts (whose own growth, a resize of the dict, takes milliseconds) and
 raw ``sqlite3`` (``executemany`` and a commit per iteration, as in
@@ -19,6 +22,7 @@ raw ``sqlite3`` (``executemany`` and a commit per iteration, as in
 Run: ``python benchmarks/bench_growth.py [-n ITERATIONS]``.
 
 """
+import gc
 import os
 import shutil
 import statistics
@@ -71,21 +75,37 @@ def raw_sqlite_step(path):
 def block_costs(step, iterations):
     """Seconds per iteration of each of BLOCKS consecutive blocks, and the
     slowest iterations of all in CPU time of this thread (so that another
-    process taking the core, on a shared machine, does not count). The
-    collector stays on, as in a training loop."""
+    process taking the core, on a shared machine, does not count): of all,
+    and of those in which the collector made no full pass (whose cost is
+    that of every object of the process, not of the step). The collector
+    stays on, as in a training loop."""
     size = max(iterations // BLOCKS, 1)
-    costs, slowest = [], []
+    costs, slowest, slowest_own = [], [], []
     clock, cpu = time.perf_counter, time.thread_time
-    for block in range(BLOCKS):
-        worst = []
-        start = clock()
-        for iteration in range(block * size, (block + 1) * size):
-            began = cpu()
-            step(iteration)
-            worst.append(cpu() - began)
-        costs.append((clock() - start) / size)
-        slowest.extend(sorted(worst)[-3:])
-    return costs, sorted(slowest)
+    full = []
+
+    def count_full(phase, info):
+        if phase == 'start' and info['generation'] == 2:
+            full.append(None)
+    gc.callbacks.append(count_full)
+    try:
+        for block in range(BLOCKS):
+            worst, own = [], []
+            start = clock()
+            for iteration in range(block * size, (block + 1) * size):
+                passes = len(full)
+                began = cpu()
+                step(iteration)
+                spent = cpu() - began
+                worst.append(spent)
+                if len(full) == passes:
+                    own.append(spent)
+            costs.append((clock() - start) / size)
+            slowest.extend(sorted(worst)[-3:])
+            slowest_own.extend(sorted(own)[-3:])
+    finally:
+        gc.callbacks.remove(count_full)
+    return costs, sorted(slowest), sorted(slowest_own), len(full)
 
 
 def main():
@@ -100,16 +120,20 @@ def main():
                 ('SQLiteLog file', lambda: log_step(SQLiteLog(
                     os.path.join(directory, 'growth.sqlite'))))]:
             step, close = make()
-            costs, slowest = block_costs(step, args.iterations)
+            costs, slowest, own, passes = block_costs(step, args.iterations)
             close()
             early = statistics.median(costs[BLOCKS // 10:BLOCKS // 10 + 3])
             last = statistics.median(costs[-3:])
+
+            def ms(times):
+                return ', '.join('{:.2f}'.format(seconds * 1e3)
+                                 for seconds in times[-3:])
             print('{:<16} early blocks {:7.2f} us/iteration, last blocks '
                   '{:7.2f} us/iteration ({} iterations): {:.2f}x; slowest '
-                  'iterations {}'.format(
+                  'iterations {} ms CPU; without a full collection (of {}) '
+                  '{} ms'.format(
                       name, early * 1e6, last * 1e6, args.iterations,
-                      last / early, ', '.join('{:.2f} ms CPU'.format(
-                          seconds * 1e3) for seconds in slowest[-3:])))
+                      last / early, ms(slowest), passes, ms(own)))
     finally:
         shutil.rmtree(directory)
 

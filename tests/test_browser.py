@@ -8,7 +8,7 @@ in ``screenshots/`` of pytest's temporary directory of the run.
 """
 import json
 import os
-import time
+import time as clock
 import urllib.request
 
 import pytest
@@ -153,9 +153,12 @@ def test_two_runs_overlaid(chromium, demo_database, screenshots):
             '  .length; })];')
         assert errors(chromium) == []
     labels, counts = chart
-    assert labels == ['time', first.uuid[:8], last.uuid[:8]]
-    assert counts == [count_values(demo_database, first.uuid)['train_loss'],
-                      count_values(demo_database, last.uuid)['train_loss']]
+    # each run's logged values (faint) and their smoothing
+    assert labels == ['time', first.uuid[:8] + ' (logged)', first.uuid[:8],
+                      last.uuid[:8] + ' (logged)', last.uuid[:8]]
+    assert counts[0::2] == [
+        count_values(demo_database, first.uuid)['train_loss'],
+        count_values(demo_database, last.uuid)['train_loss']]
 
 
 def test_new_iterations_appear_while_the_page_is_open(chromium, tmp_path,
@@ -208,10 +211,10 @@ def test_a_run_that_grows_large_stays_downsampled(chromium, tmp_path):
         # draws, and the run is never fetched whole again
         for until in (2500, 4000, 5500, 7000, 8500):
             train(until)
-            wait(chromium, 'window.blocksLog.full.runs["{}"].last_time === '
-                           '{}'.format(log.h_uuid, until), timeout=10)
-            assert points(chromium)['loss'] <= 2 * wanted + 1500
-            assert logged(chromium)['loss'] == until
+            wait(chromium, 'Number(document.querySelector(".chart")'
+                           '.dataset.logged) === {}'.format(until),
+                 timeout=10)
+            assert points(chromium)['loss'] <= 2 * (2 * wanted + 1500)
         requests = fetched(chromium)
         header = chromium.find_element('css selector', '.about').text
     log.close()
@@ -317,7 +320,7 @@ def test_each_point_drawn_and_hovered_is_a_value_logged_at_its_step(
             log.current_row['loss'] = logged[time]
         uuid = log.h_uuid
     with serving(path) as server:
-        open_page(chromium, server.url + 'run/' + uuid)
+        open_page(chromium, server.url + 'run/' + uuid + '?smoothing=0')
         pairs = drawn_pairs(chromium, 'loss')
         hovered = chromium.execute_script(
             'var chart = window.blocksLog.charts.loss.chart;'
@@ -397,7 +400,7 @@ def test_a_hidden_page_asks_for_nothing(chromium, tmp_path):
         chromium.minimize_window()
         hidden = chromium.execute_script('return document.hidden')
         before = len(fetched(chromium))
-        time.sleep(2)  # four polls, were it shown
+        clock.sleep(2)  # four polls, were it shown
         after = len(fetched(chromium))
         chromium.maximize_window()
         browser.viewport(chromium, *SIZES['laptop'])
@@ -477,3 +480,167 @@ def test_the_runs_page_follows_the_runs(chromium, tmp_path):
     first.close()
     assert sorted(rows) == sorted([[first.h_uuid, True, '40'],
                                    [second.h_uuid, False, '3']])
+
+
+def smoothed_pairs(session, key, series=2):
+    """(time, value) of each point of a chart's series number `series` (2:
+    the smoothing of the first run)."""
+    return session.execute_script(
+        'var d = window.blocksLog.charts[arguments[0]].chart.data;'
+        'var n = arguments[1];'
+        'return d[0].map(function (t, i) { return [t, d[n][i]]; })'
+        '.filter(function (p) { return p[1] !== null && p[1] !== undefined;'
+        ' });', key, series)
+
+
+def test_the_smoothing_is_tensorboards_and_goes_on_as_the_run_trains(
+        chromium, tmp_path, screenshots):
+    # TensorBoard's smoothing at its default weight, of every value logged
+    # (made by the server before downsampling, then gone on with in the
+    # page as new values come), the logged values faint behind it.
+    from blocks_log import smoothing
+    database = str(tmp_path / 'smooth.sqlite')
+    log = SQLiteLog(database)
+    values = {}
+
+    def train(until):
+        while log.status['iterations_done'] < until:
+            log.status['iterations_done'] += 1
+            time = log.status['iterations_done']
+            values[time] = ((time * 7919) % 101) / 100.0 + time / 500.0
+            log.current_row['loss'] = values[time]
+            log.current_row['lr'] = 0.1  # one value: not smoothed
+        log.flush()
+
+    def expected():
+        times = sorted(values)
+        return dict(zip(times, smoothing.ema([values[t] for t in times],
+                                             0.6)))
+    train(3000)
+    with serving(database) as server:
+        open_page(chromium, server.url + 'run/' + log.h_uuid)
+        first = smoothed_pairs(chromium, 'loss')
+        strokes = chromium.execute_script(
+            'return window.blocksLog.charts.loss.chart.series.slice(1).map('
+            'function (s) { return s._stroke; });')
+        # new values, a few at a time: smoothed in the page from where the
+        # server left off
+        for until in (3005, 3010, 3020):
+            train(until)
+            wait(chromium, 'Number(document.querySelector(".chart")'
+                           '.dataset.logged) === {}'.format(until))
+        later = smoothed_pairs(chromium, 'loss')
+        constant = smoothed_pairs(chromium, 'lr')
+        # none of it asked the server to smooth again
+        asked = [request for request in fetched(chromium)
+                 if 'start' in request and 'smoothing' in request]
+        screenshots(chromium, 'smoothed')
+        assert errors(chromium) == []
+    log.close()
+    smooth = expected()
+    assert all(smooth[time] == value for time, value in first)
+    assert len(first) < 3000 and first[-1][0] > 2990
+    assert [time for time, _ in later if time > 3000] == list(
+        range(3001, 3021))
+    assert all(smooth[time] == value for time, value in later)
+    assert strokes[0].endswith('0.25)') and '0.25' not in strokes[1]
+    assert set(value for _, value in constant) == {0.1}
+    assert constant[-1][0] == 3020 and asked == []
+
+
+def test_the_view_is_in_the_url(chromium, tmp_path):
+    # Keys, zoom, smoothing and log scales in the URL: a reload, or the
+    # link sent to someone, shows the same view.
+    path = str(tmp_path / 'view.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 501):
+            log.status['iterations_done'] = time
+            log.current_row.update({'loss': 1.0 / time, 'acc': time / 500.0,
+                                    'lr': 0.1})
+        uuid = log.h_uuid
+    with serving(path) as server:
+        open_page(chromium, server.url + 'run/' + uuid)
+        chromium.find_element('css selector',
+                              '#keys input[value="lr"]').click()
+        chromium.find_element('id', 'logy').click()
+        chromium.execute_script(
+            'var slider = document.getElementById("smoothing");'
+            'slider.value = "0.3";'
+            'slider.dispatchEvent(new Event("input"));')
+        chromium.execute_script(
+            'window.blocksLog.charts.loss.chart.setSelect('
+            '{left: 100, width: 60, top: 0, height: 10});')
+        wait(chromium, 'window.blocksLog.view !== null')
+        wait(chromium, 'location.search.indexOf("smoothing=0.3") >= 0')
+        url = chromium.current_url
+        zoom = chromium.execute_script('return window.blocksLog.zoom')
+        chromium.get('about:blank')
+        open_page(chromium, url)
+        wait(chromium, 'window.blocksLog.view !== null')
+        again = chromium.execute_script(
+            'var s = window.blocksLog; return [s.picked, s.zoom, s.smoothing,'
+            ' s.logy, s.logx, s.charts.loss.chart.scales.y.distr,'
+            ' document.getElementById("smoothing").value,'
+            ' document.getElementById("logy").checked];')
+        assert errors(chromium) == []
+    assert again == [['acc', 'loss'], zoom, 0.3, True, False, 3, '0.3', True]
+
+
+def contrast(first, second):
+    """WCAG's contrast ratio of two colours, (r, g, b) of 0-255."""
+    def luminance(colour):
+        parts = [c / 255.0 for c in colour]
+        parts = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+                 for c in parts]
+        return 0.2126 * parts[0] + 0.7152 * parts[1] + 0.0722 * parts[2]
+    high, low = sorted([luminance(first), luminance(second)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def rgb(text):
+    """(r, g, b) of '#rrggbb' or 'rgb(r, g, b)'."""
+    if text.startswith('#'):
+        return tuple(int(text[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(float(part)) for part in text[text.index('(') + 1:
+                                                    -1].split(',')[:3])
+
+
+@pytest.mark.parametrize('scheme', ['light', 'dark'])
+def test_many_runs_look_apart_in_either_scheme(chromium, tmp_path, scheme,
+                                              screenshots):
+    # 16 runs compared: no two drawn alike (colour and dash), colour never
+    # the only cue (dashes differ between neighbours), each line 3:1
+    # against the chart; the page follows prefers-color-scheme.
+    path = str(tmp_path / 'many.sqlite')
+    uuids = []
+    for run in range(16):
+        with SQLiteLog(path) as log:
+            for time in range(1, 21):
+                log.status['iterations_done'] = time
+                log.current_row['loss'] = run + 1.0 / time
+            uuids.append(log.h_uuid)
+    chromium.execute_cdp_cmd('Emulation.setEmulatedMedia', {
+        'features': [{'name': 'prefers-color-scheme', 'value': scheme}]})
+    try:
+        with serving(path) as server:
+            open_page(chromium, server.url + 'compare?runs=' + ','.join(
+                uuids) + '&smoothing=0')
+            screenshots(chromium, 'sixteen-' + scheme)
+            drawn = chromium.execute_script(
+                'return window.blocksLog.charts.loss.chart.series.slice(1)'
+                '.map(function (s) { return [s._stroke, (s.dash || []).join()];'
+                ' });')
+            background = chromium.execute_script(
+                'return [getComputedStyle(document.querySelector(".chart"))'
+                '.backgroundColor, getComputedStyle(document.body).color];')
+            assert errors(chromium) == []
+    finally:
+        chromium.execute_cdp_cmd('Emulation.setEmulatedMedia',
+                                 {'features': []})
+    assert len(drawn) == 16 and len(set(map(tuple, drawn))) == 16
+    assert all(drawn[i][1] != drawn[i + 1][1] for i in range(15))
+    chart = rgb(background[0])
+    assert all(contrast(rgb(stroke), chart) >= 3 for stroke, _ in drawn)
+    ink = rgb(background[1])
+    assert contrast(ink, chart) >= 4.5
+    assert (sum(chart) < 200) == (scheme == 'dark')

@@ -113,6 +113,43 @@ def test_a_long_series_is_sent_as_the_extremes_of_its_buckets(tmp_path):
     assert json.loads(part)['runs'][uuid]['count']['wave'] == 200
 
 
+def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path):
+    # TensorBoard's smoothing over every value logged, before they are
+    # downsampled; a zoomed range goes on from what came before it; the
+    # state it ends in is where a page goes on from.
+    from blocks_log import smoothing
+    path = str(tmp_path / 'noisy.sqlite')
+    logged = [(time, math.sin(time) + time / 1000.0) for time in range(1, 5001)]
+    with SQLiteLog(path) as log:
+        for time, value in logged:
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = value
+            if time == 2000:
+                log.current_row['loss'] = float('nan')  # a gap
+        uuid = log.h_uuid
+    values = [float('nan') if time == 2000 else value
+              for time, value in logged]
+    expected = dict(zip([time for time, _ in logged],
+                        smoothing.ema(values, 0.6)))
+    with serving(path) as server:
+        _, _, whole = get(server, '/api/series?points=500&smoothing=0.6&runs='
+                          + uuid)
+        _, _, part = get(server, '/api/series?smoothing=0.6&start=3000'
+                         '&stop=3100&runs=' + uuid)
+    run = json.loads(whole)['runs'][uuid]
+    times, smoothed = run['smoothed']['loss']
+    assert len(times) <= 500
+    assert all(smoothed[index] == expected[time] for index, time in
+               enumerate(times) if time != 2000)
+    last, count, before_last, before_count = run['ema']['loss']
+    assert count == 4999 and before_count == 4998
+    going = smoothing.EMA(0.6, before_last, before_count)
+    assert going.smooth([values[-1]]) == [expected[5000]]
+    times, smoothed = json.loads(part)['runs'][uuid]['smoothed']['loss']
+    assert times == list(range(2999, 3101))  # one beyond each end
+    assert smoothed == [expected[time] for time in times]
+
+
 @pytest.mark.parametrize('start, stop, edges', [
     (2500, 2600, [2000, 3000]), (2000, 2001, [1000, 2000, 3000]),
     (0, 1500, [0, 1000, 2000]), (9500, 20000, [9000]),
@@ -294,7 +331,8 @@ def test_what_is_not_there_is_a_404_page(demo_database, path):
     '/api/series?runs={uuid}&stop=-1', '/api/series?runs={uuid}&points=1',
     '/api/rows', '/api/rows?run={uuid}&limit=many',
     '/api/rows?run={uuid}&limit=0', '/api/csv',
-    '/compare', '/compare?runs='])
+    '/api/series?runs={uuid}&smoothing=1', '/api/series?runs={uuid}'
+    '&smoothing=high', '/compare', '/compare?runs='])
 def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
                                                        query):
     uuid = blocks_log.list_runs(demo_database)[0].uuid
@@ -304,7 +342,7 @@ def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
     assert 'Traceback' not in body
     message = json.loads(body)['error'] if '/api/' in query else body
     assert any(word in message for word in ('runs', 'run=', 'start', 'stop',
-                                            'points', 'limit'))
+                                            'points', 'limit', 'smoothing'))
 
 
 def test_the_static_files_are_served_with_their_licence(demo_database):

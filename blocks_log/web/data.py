@@ -7,6 +7,7 @@ import csv
 import io
 import math
 
+from blocks_log import smoothing
 from blocks_log.analysis import finite, is_number
 from blocks_log.sources import checked_series
 from blocks_log.tables import cell, csv_cell, rows_of
@@ -141,7 +142,7 @@ def names(query, name):
 
 def series(source, query, gone=None):
     """The chart data of the runs and keys of `query` (``runs``, ``keys``,
-    ``start``, ``stop``, ``points``)::
+    ``start``, ``stop``, ``points``, ``smoothing``)::
 
         {'runs': {uuid: {'keys': {key: [[times], [values]]},
                          'epochs': [...], 'iterations': n,
@@ -152,7 +153,12 @@ def series(source, query, gone=None):
     Values that are not finite numbers are ``null`` (a gap). A range
     (``start``, ``stop``) holds, beyond each of its ends, the key's nearest
     point outside it, so that a line crosses the edge of a zoomed chart
-    (``count`` does not count them). `gone()`,
+    (``count`` does not count them). With a ``smoothing`` weight (from 0
+    to below 1), each run also has ``'smoothed': {key: [[times],
+    [values]]}``, TensorBoard's smoothing (see :mod:`blocks_log.smoothing`)
+    over the run up to the range's end, drawn as the values are, and
+    ``'ema': {key: [last, count, last, count] or None}``, where it ends
+    (after its last time, and before it). `gone()`,
     asked between runs, tells whether the client went away.
 
     Raises
@@ -167,6 +173,7 @@ def series(source, query, gone=None):
     keys = names(query, 'keys') or None
     start, stop = _bounds(query)
     points = _points(query)
+    weight = _smoothing(query)
     uuids = [find(source, name) for name in uuids]
     source.check_keys(keys, uuids)
     answer = {}
@@ -176,11 +183,12 @@ def series(source, query, gone=None):
         log = _open(source, uuid)
         columns = checked_series(log, keys, start, stop)
         status = log.status
+        shown = dict((key, _with_edges(
+            log, key, start, stop, downsample(times, values, points, start,
+                                              stop)))
+                     for key, (times, values) in columns.items())
         answer[uuid] = {
-            'keys': dict((key, _with_edges(
-                log, key, start, stop,
-                downsample(times, values, points, start, stop)))
-                         for key, (times, values) in columns.items()),
+            'keys': shown,
             'count': dict((key, len(times)) for key, (times, _) in
                           columns.items()),
             'last': dict((key, int(times[-1]) if len(times) else None)
@@ -191,7 +199,62 @@ def series(source, query, gone=None):
             'last_time': max([int(times[-1]) for times, _ in
                               columns.values() if len(times)],
                              default=None)}
+        if weight:
+            answer[uuid]['smoothed'], answer[uuid]['ema'] = {}, {}
+            for key, (times, values) in columns.items():
+                (answer[uuid]['smoothed'][key],
+                 answer[uuid]['ema'][key]) = _smoothed(
+                    log, key, times, values, start, stop, weight, points,
+                    shown[key][0])
     return {'runs': answer}
+
+
+def _smoothing(query):
+    text = query.get('smoothing')
+    if text in (None, ''):
+        return 0.0
+    try:
+        return smoothing.check_weight(text)
+    except ValueError as error:
+        raise BadRequest(str(error))
+
+
+def _smoothed(log, key, times, values, start, stop, weight, points, shown):
+    # TensorBoard's smoothing of the key over the whole run up to the end
+    # of the range (so that a zoomed range goes on from what came before
+    # it, and the point beyond each end is smoothed too), downsampled as
+    # its values are; and the state it ends in ([last, count] after its
+    # last time and before it; None where the series is one value, which
+    # is not smoothed), from which a page goes on with the values that
+    # come next.
+    if start or stop is not None:
+        end = shown[-1] + 1 if shown else stop
+        times, values = log.series([key], 0, end)[key]
+    kept = [(time, finite(value)) for time, value in zip(times, values)
+            if value is None or is_number(value)]
+    numbers = [value for _, value in kept]
+    if not numbers or all(value == numbers[0] for value in numbers):
+        smoothed, state = numbers, None
+    else:
+        # The state before the last time too: a page asks again for the
+        # last time it knows (its row may have grown), and goes on from
+        # before it.
+        running = smoothing.EMA(weight)
+        smoothed = running.smooth(numbers[:-1])
+        before = [running.last, running.count]
+        smoothed += running.smooth(numbers[-1:])
+        state = [running.last, running.count] + before
+    times = [time for time, _ in kept]
+    low = bisect.bisect_left(times, start or 0)
+    high = len(times) if stop is None else bisect.bisect_left(times, stop)
+    points = downsample(times[low:high], smoothed[low:high], points, start,
+                        stop)
+    if low:  # the nearest point before the range
+        points = [[times[low - 1]] + points[0],
+                  [smoothed[low - 1]] + points[1]]
+    if high < len(times):  # and after it
+        points = [points[0] + [times[high]], points[1] + [smoothed[high]]]
+    return points, state
 
 
 def _with_edges(log, key, start, stop, points):

@@ -95,6 +95,13 @@ def chart_page(source, title, runs):
 {about}
 </ul>
 <div id="keys" class="keys" aria-label="keys to chart"></div>
+<div class="controls">
+<label>smoothing <input id="smoothing" type="range" min="0" max="0.99"
+step="0.01" value="0.6" aria-describedby="smoothing-value">
+<output id="smoothing-value" for="smoothing">0.6</output></label>
+<label><input id="logx" type="checkbox"> log time</label>
+<label><input id="logy" type="checkbox"> log values</label>
+</div>
 <div id="charts" class="charts"></div>
 <p class="tools"><a id="csv" href="#" download>CSV of what is shown</a>
 <span id="live" class="live"></span></p>

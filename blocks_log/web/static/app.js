@@ -5,14 +5,25 @@
 (function () {
   'use strict';
 
-  var COLOURS = ['#2a62c9', '#d1495b', '#2e9e6b', '#e08a1e', '#7a4fc9',
-                 '#19a3b5', '#8c6d1f', '#c94f9e'];
+  // Okabe-Ito's colours, those below 3:1 against the page darkened (WCAG
+  // 1.4.11), and a dash of its own for each of the first runs (colour is
+  // never the only cue, 1.4.1): no two of the first 28 runs alike.
+  var DARK = window.matchMedia &&
+    window.matchMedia('(prefers-color-scheme: dark)').matches;
+  var COLOURS = DARK ?
+    ['#56B4E9', '#E69F00', '#009E73', '#F0E442', '#CC79A7', '#D55E00', '#FFFFFF'] :
+    ['#0072B2', '#D55E00', '#007A59', '#000000', '#A6508A', '#A66A00', '#2B7BB0'];
+  var DASHES = [[], [8, 4], [2, 3], [10, 3, 2, 3]];
+  var MARKER_DASHES = ['solid', 'dashed', 'dotted', 'double'];
+  var INK = DARK ? '#d9dde6' : '#1d2330';
+  var GRID = DARK ? 'rgba(255,255,255,0.10)' : 'rgba(0,0,0,0.07)';
   var Y_AXIS = 60;         // the width of a chart's value axis
-  var RIGHT_PAD = 24;
-  var MAX_KEYS = 256;      // what the server lets a request name      // room for the last label of the time axis
-  var EPOCH_COLOUR = 'rgba(209, 73, 91, 0.55)';
+  var RIGHT_PAD = 24;      // room for the last label of the time axis
+  var MAX_KEYS = 256;      // what the server lets a request name
+  var EPOCH_COLOUR = DARK ? 'rgba(255, 140, 150, 0.6)' : 'rgba(209, 73, 91, 0.55)';
   var POLL_MS = 500;       // new iterations appear within 2 s
   var RUNS_POLL_MS = 2000; // the runs page: new runs within a few s
+  var SMOOTHING = 0.6;     // TensorBoard's default
   // Ticks of the time axis: whole iterations only.
   var WHOLE = [];
   for (var power = 1; power <= 1e12; power *= 10) {
@@ -78,15 +89,45 @@
   var app = document.getElementById('app');
   if (!app) { return; }
   var runs = app.dataset.runs.split(',');
+  // What the URL says (a link or a reload shows the same view).
+  var asked = new URLSearchParams(window.location.search);
+  function number(name, fallback) {
+    var value = parseFloat(asked.get(name));
+    return isFinite(value) ? value : fallback;
+  }
   // full: every run whole, downsampled, kept up to date while it trains;
   // view: the range zoomed into (zoom: [start, stop]), or null.
   var state = {full: null, view: null, keys: [], picked: null, charts: {},
-               zoom: null, polling: false};
+               zoom: null, polling: false,
+               smoothing: Math.min(0.99, Math.max(0, number('smoothing', SMOOTHING))),
+               logx: asked.get('logx') === '1', logy: asked.get('logy') === '1'};
   window.blocksLog = state;  // for the tests, and the curious
 
   function short(uuid) { return uuid.slice(0, 8); }
 
   function shown() { return state.view || state.full; }
+
+  function remember() {
+    // The view in the URL, in place (no new entry in the history).
+    var parameters = new URLSearchParams(window.location.search);
+    var set = function (name, value) {
+      if (value === null || value === undefined || value === '') {
+        parameters.delete(name);
+      } else {
+        parameters.set(name, String(value));
+      }
+    };
+    set('keys', state.picked && state.picked.length !== state.keys.length ?
+        state.picked.join(',') : null);
+    set('smoothing', state.smoothing === SMOOTHING ? null : state.smoothing);
+    set('start', state.zoom && state.zoom[0]);
+    set('stop', state.zoom && state.zoom[1]);
+    set('logx', state.logx ? 1 : null);
+    set('logy', state.logy ? 1 : null);
+    var text = parameters.toString();
+    window.history.replaceState(null, '', window.location.pathname +
+                                (text ? '?' + text : ''));
+  }
 
   function isNumeric(points) {
     return points[1].some(function (value) { return value !== null; });
@@ -144,12 +185,44 @@
     return [outTimes, outValues];
   }
 
-  // One key's points of every run, on one x axis (uPlot.join aligns them).
+  // TensorBoard's smoothing, going on from a state the server gave
+  // ([last, count]): as blocks_log.smoothing does it, step for step.
+  function smoothMore(values, ema, weight) {
+    return values.map(function (value) {
+      if (value === null || !isFinite(value)) { return value; }
+      ema[0] = ema[0] * weight + (1 - weight) * value;
+      ema[1] += 1;
+      var debias = 1 - Math.pow(weight, ema[1]);
+      return debias === 1 ? ema[0] : ema[0] / debias;
+    });
+  }
+
+  function onScale(points) {
+    // What a log scale can draw: times and values above 0.
+    var times = [], values = [];
+    points[0].forEach(function (time, index) {
+      if (state.logx && time <= 0) { return; }
+      var value = points[1][index];
+      times.push(time);
+      values.push(state.logy && value !== null && value <= 0 ? null : value);
+    });
+    return [times, values];
+  }
+
+  function smoothed(run) {
+    return state.smoothing > 0 && run.smoothed ? run.smoothed : null;
+  }
+
+  // One key's points of every run (and their smoothing), on one x axis
+  // (uPlot.join aligns them).
   function table(key) {
-    var data = shown();
-    var parts = runs.map(function (uuid) {
-      var points = data.runs[uuid].keys[key] || [[], []];
-      return [points[0], points[1]];
+    var data = shown(), parts = [];
+    runs.forEach(function (uuid) {
+      var run = data.runs[uuid];
+      parts.push(onScale(run.keys[key] || [[], []]));
+      if (state.smoothing > 0) {
+        parts.push(onScale((smoothed(run) || {})[key] || [[], []]));
+      }
     });
     return uPlot.join(parts);
   }
@@ -188,15 +261,41 @@
   }
 
   function caption(entry, key, data) {
-    var drawn = 0;
-    data.slice(1).forEach(function (values) {
-      values.forEach(function (value) { if (value !== undefined) { drawn += 1; } });
-    });
+    // Points drawn of the logged values (not of their smoothing).
+    var drawn = 0, step = state.smoothing > 0 ? 2 : 1;
+    for (var index = 1; index < data.length; index += step) {
+      data[index].forEach(function (value) { if (value !== undefined) { drawn += 1; } });
+    }
     entry.box.dataset.points = String(data[0].length);
     entry.box.dataset.drawn = String(drawn);
     entry.box.dataset.logged = String(logged(key));
     entry.note.textContent = logged(key).toLocaleString('en') + ' logged / ' +
       drawn.toLocaleString('en') + ' drawn';
+  }
+
+  function faint(colour) {
+    // The logged values behind their smoothing, as TensorBoard draws them.
+    var value = parseInt(colour.slice(1), 16);
+    return 'rgba(' + (value >> 16) + ', ' + ((value >> 8) & 255) + ', ' +
+      (value & 255) + ', 0.25)';
+  }
+
+  function seriesOf(key) {
+    var series = [{label: 'time'}];
+    runs.forEach(function (uuid, index) {
+      var colour = COLOURS[index % COLOURS.length];
+      var dash = DASHES[index % DASHES.length];
+      var label = runs.length === 1 ? key : short(uuid);
+      var smooth = state.smoothing > 0;
+      series.push({label: smooth ? label + ' (logged)' : label,
+                   stroke: smooth ? faint(colour) : colour, width: smooth ? 1 : 1.5,
+                   dash: dash, spanGaps: false, points: {show: false}});
+      if (smooth) {
+        series.push({label: label, stroke: colour, width: 1.5, dash: dash,
+                     spanGaps: false, points: {show: false}});
+      }
+    });
+    return series;
   }
 
   function drawChart(key) {
@@ -210,19 +309,25 @@
     box.appendChild(title);
     box.appendChild(note);
     document.getElementById('charts').appendChild(box);
-    var series = [{label: 'time'}].concat(runs.map(function (uuid, index) {
-      return {label: runs.length === 1 ? key : short(uuid),
-              stroke: COLOURS[index % COLOURS.length], width: 1.5,
-              spanGaps: false, points: {show: false}};
-    }));
+    var series = seriesOf(key);
     var data = table(key);
+    var axis = {stroke: INK, grid: {stroke: GRID}, ticks: {stroke: GRID}};
     var chart = new uPlot({
       width: width(box), height: 260, series: series,
       padding: [12, RIGHT_PAD, 0, 0],
-      scales: {x: {time: false}},
-      axes: [{label: 'time (iterations)', labelSize: 20, incrs: WHOLE},
-             {label: key.length > 24 ? key.slice(0, 22) + '\u2026' : key,
-              labelSize: 28, size: Y_AXIS}],
+      scales: {x: {time: false, distr: state.logx ? 3 : 1},
+               y: {distr: state.logy ? 3 : 1}},
+      axes: [Object.assign({label: 'time (iterations)', labelSize: 20,
+                            incrs: state.logx ? undefined : WHOLE}, axis),
+             Object.assign({label: key.length > 24 ? key.slice(0, 22) + '\u2026' : key,
+                            labelSize: 28, size: Y_AXIS}, axis)],
+      legend: {markers: {dash: function (u, index) {
+        var dash = u.series[index].dash || [];
+        for (var each = 0; each < DASHES.length; each++) {
+          if (DASHES[each].join() === dash.join()) { return MARKER_DASHES[each]; }
+        }
+        return 'solid';
+      }}},
       cursor: {drag: {x: true, y: false}},
       hooks: {draw: [epochLines], setSelect: [function (u) {
         if (u.select.width > 2) {
@@ -234,6 +339,9 @@
     }, data, box);
     state.charts[key] = {chart: chart, box: box, note: note};
     caption(state.charts[key], key, data);
+    if (state.zoom !== null) {
+      chart.setScale('x', {min: state.zoom[0], max: state.zoom[1] - 1});
+    }
     box.addEventListener('dblclick', function () { zoom(null, null); });
   }
 
@@ -253,6 +361,7 @@
     charts.textContent = '';
     state.picked.forEach(drawChart);
     csvLink();
+    remember();
   }
 
   function refreshCharts() {
@@ -265,6 +374,7 @@
       caption(entry, key, data);
     });
     csvLink();
+    remember();
   }
 
   function drawKeyPicker() {
@@ -336,10 +446,11 @@
     });
   }
 
-  function load(start, stop, keys) {
+  function load(start, stop, keys, smooth) {
     return fetchJSON('/api/series?' + query({
       runs: runs.join(','), keys: keys ? keys.join(',') : null, start: start,
-      stop: stop, points: wantedPoints()}));
+      stop: stop, points: wantedPoints(),
+      smoothing: smooth && state.smoothing > 0 ? state.smoothing : null}));
   }
 
   function zoom(start, stop) {
@@ -353,14 +464,14 @@
     }
     // the keys named, so that a key with no point in the range comes
     // with its points beyond its ends
-    load(start, stop, state.picked.length <= MAX_KEYS ? state.picked : null)
+    load(start, stop, state.picked.length <= MAX_KEYS ? state.picked : null, true)
       .then(function (data) {
-      if (state.zoom === null || state.zoom[0] !== start || state.zoom[1] !== stop) {
-        return;  // zoomed again, or out, while this was on its way
-      }
-      state.view = data;
-      refreshCharts();
-    });
+        if (state.zoom === null || state.zoom[0] !== start || state.zoom[1] !== stop) {
+          return;  // zoomed again, or out, while this was on its way
+        }
+        state.view = data;
+        refreshCharts();
+      });
   }
 
   function lastTime() {
@@ -372,35 +483,111 @@
     return last;
   }
 
+  function reload() {
+    // The whole runs again (their smoothing changed, or cannot go on here).
+    return load(null, null, null, true).then(function (data) {
+      state.full = data;
+      if (state.zoom !== null) {
+        zoom(state.zoom[0], state.zoom[1]);
+      } else {
+        drawCharts();
+      }
+    });
+  }
+
+  function cut(line, since) {
+    var keep = line[0].length;
+    while (keep > 0 && line[0][keep - 1] >= since) { keep -= 1; }
+    return [line[0].slice(0, keep), line[1].slice(0, keep)];
+  }
+
+  function goOn(run, key, fresher, replaced, count, since) {
+    // The smoothing of a key's new values (`fresher`, from `since` on),
+    // gone on with here from where the server left it; false where it
+    // cannot be: the new values downsampled, or a key of one value so far
+    // that changes.
+    if (!run.smoothed || fresher[0].length !== count) { return false; }
+    var line = cut(run.smoothed[key] || [[], []], since);
+    var values = fresher[1], ema = run.ema && run.ema[key];
+    if (!ema) {  // one value so far: not smoothed, unless it changes
+      var same = run.keys[key][1].concat(values).filter(function (value) {
+        return value !== null && isFinite(value);
+      });
+      if (same.some(function (value) { return value !== same[0]; })) { return false; }
+      run.smoothed[key] = [line[0].concat(fresher[0]), line[1].concat(values)];
+      return true;
+    }
+    // from before the last time known, if asked for again
+    var going = replaced ? [ema[2], ema[3]] : [ema[0], ema[1]];
+    var head = smoothMore(values.slice(0, -1), going, state.smoothing);
+    var before = going.slice();
+    var tail = smoothMore(values.slice(-1), going, state.smoothing);
+    run.ema[key] = [going[0], going[1], before[0], before[1]];
+    run.smoothed[key] = [line[0].concat(fresher[0]), line[1].concat(head, tail)];
+    return true;
+  }
+
+  function smoothFromServer(since, keys) {
+    // The smoothing of new values from `since` on, made by the server over
+    // the whole run (it reads what came before; it sends only what is new).
+    return load(since, null, keys.length <= MAX_KEYS ? keys : null, true)
+      .then(function (fresh) {
+        runs.forEach(function (uuid) {
+          var run = state.full.runs[uuid], more = fresh.runs[uuid];
+          keys.forEach(function (key) {
+            if (!more.smoothed || !more.smoothed[key]) { return; }
+            var line = cut(run.smoothed[key] || [[], []], since);
+            var times = more.smoothed[key][0], from = 0;
+            while (from < times.length && times[from] < since) { from += 1; }
+            run.smoothed = run.smoothed || {};
+            run.smoothed[key] = [line[0].concat(times.slice(from)),
+                                 line[1].concat(more.smoothed[key][1].slice(from))];
+            run.ema = run.ema || {};
+            run.ema[key] = more.ema[key];
+          });
+        });
+      });
+  }
+
   function poll() {
     // The iterations from the last one known on (its row may have grown),
-    // put in place of what was known of them; a series grown past twice
-    // what a chart draws is cut into buckets again here, never fetched
-    // whole again. Nothing while the page is hidden.
-    if (document.hidden || state.polling) { return; }
+    // put in place of what was known of them, and their smoothing gone on
+    // with from where the server left it; a series grown past twice what
+    // a chart draws is cut into buckets again here, never fetched whole
+    // again. Nothing while the page is hidden.
+    if (document.hidden || state.polling || !state.full) { return; }
     state.polling = true;
     var since = lastTime();
-    var request = since < 0 ? load(null, null) : load(since, null);
+    var request = since < 0 ? load(null, null, null, true) : load(since, null, null, false);
     request.then(function (fresh) {
-      var added = 0, buckets = wantedPoints() / 2;
+      var added = 0, needed = {}, buckets = wantedPoints() / 2;
       runs.forEach(function (uuid) {
         var run = state.full.runs[uuid], more = fresh.runs[uuid];
         Object.keys(more.keys).forEach(function (key) {
           var points = run.keys[key] || [[], []];
-          var fresh = more.keys[key], from = 0;
-          while (from < fresh[0].length && fresh[0][from] < since) { from += 1; }
-          fresh = [fresh[0].slice(from), fresh[1].slice(from)];  // not the edge
+          var fresher = more.keys[key], from = 0;
+          while (from < fresher[0].length && fresher[0][from] < since) { from += 1; }
+          fresher = [fresher[0].slice(from), fresher[1].slice(from)];  // not the edge
           var keep = points[0].length;
           while (keep > 0 && points[0][keep - 1] >= since) { keep -= 1; }
           var replaced = since >= 0 && run.last[key] === since ? 1 : 0;
           added += more.count[key] - replaced;
+          if (state.smoothing > 0 && more.count[key] &&
+              !goOn(run, key, fresher, replaced, more.count[key], since)) {
+            needed[key] = true;
+          }
           run.count[key] = (run.count[key] || 0) - replaced + more.count[key];
           if (more.last[key] !== null) { run.last[key] = more.last[key]; }
-          points = [points[0].slice(0, keep).concat(fresh[0]),
-                    points[1].slice(0, keep).concat(fresh[1])];
+          points = [points[0].slice(0, keep).concat(fresher[0]),
+                    points[1].slice(0, keep).concat(fresher[1])];
           if (points[0].length > 4 * buckets) {
             points = rebucket(points, buckets, points[0][0],
                               points[0][points[0].length - 1] + 1);
+            if (run.smoothed && run.smoothed[key]) {
+              var smooth = run.smoothed[key];
+              run.smoothed[key] = rebucket(smooth, buckets, smooth[0][0],
+                                           smooth[0][smooth[0].length - 1] + 1);
+            }
           }
           run.keys[key] = points;
         });
@@ -412,6 +599,12 @@
       document.getElementById('live').textContent =
         'updated ' + new Date().toLocaleTimeString();
       drawAbout();
+      var smoothing = Object.keys(needed);
+      if (smoothing.length) {
+        return smoothFromServer(since, smoothing).then(function () { return added; });
+      }
+      return added;
+    }).then(function (added) {
       if (!added) { return; }
       var newKeys = keysOf(state.full).filter(function (key) {
         return state.keys.indexOf(key) < 0;
@@ -428,13 +621,44 @@
     }).catch(function () {}).then(function () { state.polling = false; });
   }
 
-  load(null, null).then(function (data) {
+  function controls() {
+    var slider = document.getElementById('smoothing');
+    var shownValue = document.getElementById('smoothing-value');
+    slider.value = String(state.smoothing);
+    shownValue.textContent = String(state.smoothing);
+    var pending = null;
+    slider.addEventListener('input', function () {
+      state.smoothing = parseFloat(slider.value);
+      shownValue.textContent = slider.value;
+      window.clearTimeout(pending);  // once the slider rests
+      pending = window.setTimeout(reload, 150);
+    });
+    ['logx', 'logy'].forEach(function (name) {
+      var box = document.getElementById(name);
+      box.checked = state[name];
+      box.addEventListener('change', function () {
+        state[name] = box.checked;
+        drawCharts();
+      });
+    });
+  }
+
+  load(null, null, null, true).then(function (data) {
     state.full = data;
     state.keys = keysOf(data);
-    state.picked = state.keys.slice();
+    var named = (asked.get('keys') || '').split(',').filter(function (key) {
+      return state.keys.indexOf(key) >= 0;
+    });
+    state.picked = named.length ? named : state.keys.slice();
+    var start = number('start', null), stop = number('stop', null);
+    if (start !== null && stop !== null && stop > start) {
+      state.zoom = [start, stop];
+    }
+    controls();
     drawKeyPicker();
     drawCharts();
     drawRows();
+    if (state.zoom !== null) { zoom(state.zoom[0], state.zoom[1]); }
     app.dataset.ready = 'true';
     window.setInterval(poll, POLL_MS);
     document.addEventListener('visibilitychange', poll);
