@@ -1,6 +1,7 @@
 """Opening a big run in ``blocks-log serve``: the requests of a run's page
 (the page; ``/api/series``, every key of the run downsampled to 2,000
-points a curve, for its charts; ``/api/rows``, its last 20 rows, for its
+points a curve (a chart 1,000 pixels wide) and smoothed at the page's
+default of 0.6, for its charts; ``/api/rows``, its last 20 rows, for its
 table), over HTTP to a real server, against the raw limit.
 
 The run: ITERATIONS iterations of ``train_loss`` and, every 100th,
@@ -82,7 +83,8 @@ def main():
         server = Server(ours, port=0)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        url = server.url + 'api/series?runs=' + run
+        url = (server.url + 'api/series?points=2000&smoothing=0.6&runs=' +
+               run)
         count = sum(1 for _ in values(args.iterations))
         medians = run_rounds([
             ('raw SELECT of each key', lambda: raw_read(raw, raw_run)),

@@ -2,6 +2,7 @@
 CSV, read from a :class:`~blocks_log.sources.Source` that the server
 opens, read-only and strict, once for each request (so that a run being
 trained is seen as it grows)."""
+import array
 import bisect
 import csv
 import io
@@ -230,9 +231,14 @@ def _smoothed(log, key, times, values, start, stop, weight, points, shown):
     if start or stop is not None:
         end = shown[-1] + 1 if shown else stop
         times, values = log.series([key], 0, end)[key]
-    kept = [(time, finite(value)) for time, value in zip(times, values)
-            if value is None or is_number(value)]
-    numbers = [value for _, value in kept]
+    if type(values) is array.array and (values.typecode == 'q' or all(
+            map(math.isfinite, values))):
+        numbers = values  # numbers, all finite: as they are (1M: 50 ms)
+    else:
+        kept = [(time, finite(value)) for time, value in zip(times, values)
+                if value is None or is_number(value)]
+        times = [time for time, _ in kept]
+        numbers = [value for _, value in kept]
     if not numbers or all(value == numbers[0] for value in numbers):
         smoothed, state = numbers, None
     else:
@@ -244,7 +250,6 @@ def _smoothed(log, key, times, values, start, stop, weight, points, shown):
         before = [running.last, running.count]
         smoothed += running.smooth(numbers[-1:])
         state = [running.last, running.count] + before
-    times = [time for time, _ in kept]
     low = bisect.bisect_left(times, start or 0)
     high = len(times) if stop is None else bisect.bisect_left(times, stop)
     points = downsample(times[low:high], smoothed[low:high], points, start,
