@@ -644,3 +644,138 @@ def test_many_runs_look_apart_in_either_scheme(chromium, tmp_path, scheme,
     ink = rgb(background[1])
     assert contrast(ink, chart) >= 4.5
     assert (sum(chart) < 200) == (scheme == 'dark')
+
+
+def test_hundreds_of_runs_filtered_sorted_and_summed_up(chromium, tmp_path):
+    # A run filter (text, or a /regular expression/), columns sorted with
+    # a click, each run's last and best value of a key picked; all of it
+    # in the URL.
+    path = str(tmp_path / 'many.sqlite')
+    runs = {}
+    for run in range(24):
+        with SQLiteLog(path) as log:
+            for time in range(1, run + 3):
+                log.status['iterations_done'] = time
+                log.current_row['loss'] = (run % 7) + 1.0 / time
+                if run == 5 and time == 2:
+                    log.current_row['loss'] = float('nan')  # no number
+            runs[log.h_uuid] = run
+    last = dict((uuid, (run % 7) + 1.0 / (run + 2)) for uuid, run in
+                runs.items())
+    lowest = dict((uuid, min((run % 7) + 1.0 / t for t in range(1, run + 3)
+                             if not (run == 5 and t == 2)))
+                  for uuid, run in runs.items())
+
+    def table():
+        return chromium.execute_script(
+            'return Array.prototype.filter.call(document.querySelectorAll('
+            '"#runs tbody tr"), function (row) { return !row.hidden; })'
+            '.map(function (row) { return [row.querySelector(".pick").value,'
+            ' row.cells[3].textContent, row.querySelector(".last")'
+            '.textContent, row.querySelector(".best").textContent]; });')
+    with serving(path) as server:
+        open_page(chromium, server.url)
+        first = sorted(runs)[0]
+        box = chromium.find_element('id', 'filter')
+        box.send_keys(first[:6])
+        by_text = table()
+        box.clear()
+        box.send_keys('/^(' + '|'.join(sorted(runs)[:3]) + ')/')
+        by_expression = table()
+        box.clear()
+        box.send_keys('/([/')
+        note = chromium.find_element('id', 'filter-note').text
+        every = table()
+        box.clear()
+        chromium.execute_script('document.getElementById("filter")'
+                                '.dispatchEvent(new Event("input"))')
+        from selenium.webdriver.support.ui import Select
+        Select(chromium.find_element('id', 'summary-key')).select_by_value(
+            'loss')
+        wait(chromium, 'Object.keys(window.blocksLogRuns.summary).length'
+                       ' === 24')
+        head = chromium.find_element('css selector', 'th[data-sort="best"]')
+        head.click()
+        sorted_up = table()
+        head.click()
+        sorted_down = table()
+        url = chromium.current_url
+        chromium.get('about:blank')
+        open_page(chromium, url)
+        wait(chromium, 'Object.keys(window.blocksLogRuns.summary).length'
+                       ' === 24')
+        again = table()
+        assert errors(chromium) == []
+    assert [row[0] for row in by_text] == [first]
+    assert sorted(row[0] for row in by_expression) == sorted(runs)[:3]
+    assert note.startswith('not a regular expression') and len(every) == 24
+    assert [float(row[2]) for row in sorted_up] == [last[row[0]] for row in
+                                                    sorted_up]
+    assert [float(row[3]) for row in sorted_up] == sorted(lowest.values())
+    assert [float(row[3]) for row in sorted_down] == sorted(
+        lowest.values(), reverse=True)
+    assert 'key=loss' in url and 'sort=best' in url and 'desc=1' in url
+    assert again == sorted_down
+
+
+def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,
+                                                 screenshots):
+    # Two runs, two keys: the cursor over one chart shows every run's
+    # value at that step in each chart, the highest first; each chart
+    # exports what it shows as CSV and JSON; a spike can be left out of
+    # the scale.
+    path = str(tmp_path / 'two.sqlite')
+    uuids = []
+    for run in range(2):
+        with SQLiteLog(path) as log:
+            for time in range(1, 101):
+                log.status['iterations_done'] = time
+                log.current_row['loss'] = run + 1.0 / time
+                log.current_row['acc'] = 1e6 if time == 50 else time / 100.0
+                if time == 60:
+                    log.current_row['acc'] = float('nan')
+            uuids.append(log.h_uuid)
+    from selenium.webdriver.common.action_chains import ActionChains
+    with serving(path) as server:
+        open_page(chromium, server.url + 'compare?runs=' + ','.join(uuids) +
+                  '&smoothing=0')
+        area = chromium.find_element('css selector',
+                                     '.chart[data-key="loss"] .u-over')
+        ActionChains(chromium).move_to_element_with_offset(
+            area, area.size['width'] // 4, 0).perform()
+        wait(chromium, 'Array.prototype.every.call(document.querySelectorAll('
+                       '".chart .tip"), function (t) { return !t.hidden; })')
+        tips = chromium.execute_script(
+            'return Array.prototype.map.call(document.querySelectorAll('
+            '".chart"), function (c) { return [c.dataset.key, Array.prototype'
+            '.map.call(c.querySelectorAll(".tip div:not(.step)"), function (d)'
+            ' { return d.textContent; })]; });')
+        screenshots(chromium, 'tooltip')
+        scale = chromium.execute_script(
+            'return window.blocksLog.charts.acc.chart.scales.y.max')
+        chromium.find_element('id', 'outliers').click()
+        wait(chromium, 'window.blocksLog.charts.acc.chart.scales.y.max < 1e5')
+        chromium.execute_script(
+            'window.blocksLog.charts.acc.chart.setSelect('
+            '{left: 100, width: 80, top: 0, height: 10});')
+        wait(chromium, 'window.blocksLog.view !== null')
+        low, high = chromium.execute_script('return window.blocksLog.zoom')
+        link = chromium.find_element(
+            'css selector', '.chart[data-key="acc"] a.json').get_attribute(
+                'href')
+        with urllib.request.urlopen(link) as response:
+            exported = json.loads(response.read().decode())
+        url = chromium.current_url
+        assert errors(chromium) == []
+    assert scale >= 1e6 and 'outliers=1' in url
+    for key, lines in tips:
+        values = [float(line.split(': ')[1]) for line in lines]
+        assert len(values) == 2 and values == sorted(values, reverse=True)
+    assert sorted(exported) == sorted(uuids)
+    for uuid in uuids:
+        assert list(exported[uuid]) == ['acc']
+        times, values = exported[uuid]['acc']
+        assert times == list(range(max(low, 1), min(high, 101)))
+        for time, value in zip(times, values):
+            assert value == ('nan' if time == 60 else 1e6 if time == 50
+                             else time / 100.0)

@@ -780,3 +780,27 @@ def test_a_request_opens_its_source_once(demo_database, monkeypatch):
             assert get(server, path)[0] == 200
             assert counts == {'header': 1, 'store': 1, 'runs': 1}, path
             counts.update(header=0, store=0, runs=0)
+
+
+def test_the_summary_of_a_key_is_its_last_and_extreme_numbers(tmp_path):
+    path = str(tmp_path / 'summary.sqlite')
+    with SQLiteLog(path) as log:
+        for time, value in enumerate([3.0, float('nan'), -1.5, float('inf'),
+                                      2, 'text', 0.5], 1):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = value
+        mixed = log.h_uuid
+    with SQLiteLog(path) as log:
+        log.status['iterations_done'] = 1
+        log.current_row['other'] = 1.0
+    with SQLiteLog(path) as log:
+        log.status['iterations_done'] = 1
+        log.current_row['loss'] = float('nan')
+        none = log.h_uuid
+    with serving(path) as server:
+        status, _, body = get(server, '/api/summary?key=loss')
+        missing, _, _ = get(server, '/api/summary')
+    assert status == 200 and missing == 400
+    assert json.loads(body) == {
+        mixed: {'last': [7, 0.5], 'min': [3, -1.5], 'max': [1, 3.0]},
+        none: {'last': None, 'min': None, 'max': None}}

@@ -6,7 +6,10 @@ import array
 import bisect
 import csv
 import io
+import json
 import math
+import operator
+from numbers import Integral
 
 from blocks_log import smoothing
 from blocks_log.analysis import finite, is_number
@@ -362,6 +365,52 @@ def _in_order(first, first_value, second, second_value):
     return [(first, first_value), (second, second_value)]
 
 
+def summary(source, query, gone=None):
+    """Of each run of `source` that logged the key ``key`` of `query`: its
+    last value and its smallest and largest (finite numbers only), with
+    their times::
+
+        {uuid: {'last': [time, value], 'min': [time, value],
+                'max': [time, value]}}
+
+    (``None`` where it logged no number). What the runs page sorts and
+    shows runs by.
+
+    Raises
+    ------
+    BadRequest
+        If no key is named.
+    Gone
+        If `gone()` says so, asked between runs.
+    """
+    key = query.get('key')
+    if not key:
+        raise BadRequest('name the key: ?key=loss')
+    answer = {}
+    for run in source.runs():
+        if key not in run.keys:
+            continue
+        if gone is not None and gone():
+            raise Gone()
+        times, values = checked_series(source.open(run.uuid), [key])[key]
+        if type(values) is array.array and (values.typecode == 'q' or all(
+                map(math.isfinite, values))):  # as it is, at C speed
+            numbers = list(zip(times, values))
+        else:
+            numbers = [(time, finite(value)) for time, value in
+                       zip(times, values)]
+            numbers = [pair for pair in numbers if pair[1] is not None]
+        if not numbers:
+            answer[run.uuid] = {'last': None, 'min': None, 'max': None}
+            continue
+        value_of = operator.itemgetter(1)
+        answer[run.uuid] = {
+            'last': list(numbers[-1]),
+            'min': list(min(numbers, key=value_of)),
+            'max': list(max(numbers, key=value_of))}
+    return answer
+
+
 def rows(source, query):
     """The rows of one run (``run``; ``keys``, ``start``, ``stop``,
     ``limit``: the last rows, 200 by default): ``{'columns': [...],
@@ -386,9 +435,9 @@ def rows(source, query):
         for t, values in found]}
 
 
-def csv_text(source, query):
-    """CSV of the runs and keys of `query` (``runs``, ``keys``, ``start``,
-    ``stop``): what the page shows, a row per run and time."""
+def _table(source, query):
+    # [(run, time, {key: value})] of the runs and keys of `query`, and the
+    # keys as they first appear.
     uuids = names(query, 'runs')
     if not uuids:
         raise BadRequest('name the runs: ?runs=uuid,uuid')
@@ -402,6 +451,39 @@ def csv_text(source, query):
         for time, values in found:  # keys as they first appear
             columns.extend(key for key in values if key not in columns)
             table.append((uuid, time, values))
+    return table, columns
+
+
+def json_text(source, query):
+    """JSON of the runs and keys of `query` (as :func:`csv_text`), every
+    value logged in the range::
+
+        {uuid: {key: [[times], [values]]}}
+
+    A finite number as a number; NaN, inf and anything else as the text a
+    CSV cell holds (``'nan'``, ``'inf'``...), which JSON cannot hold as
+    numbers."""
+    table, _ = _table(source, query)
+    answer = {}
+    for uuid, time, values in table:
+        run = answer.setdefault(uuid, {})
+        for key, value in values.items():
+            column = run.setdefault(key, [[], []])
+            column[0].append(time)
+            column[1].append(_json_number(value) if is_number(
+                value) and math.isfinite(value) else csv_cell(value))
+    return json.dumps(answer, allow_nan=False, default=str)
+
+
+def _json_number(value):
+    # numpy's numbers too, as JSON's
+    return int(value) if isinstance(value, Integral) else float(value)
+
+
+def csv_text(source, query):
+    """CSV of the runs and keys of `query` (``runs``, ``keys``, ``start``,
+    ``stop``): what the page shows, a row per run and time."""
+    table, columns = _table(source, query)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator='\n')
     writer.writerow(['run', 'time'] + columns)

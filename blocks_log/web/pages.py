@@ -57,6 +57,7 @@ def runs_page(source, runs):
             '<a href="/run/{uuid}">{short}</a></td><td>{created}</td>'
             '<td class="number">{iterations}</td><td class="number">{epochs}'
             '</td><td class="number">{rows}</td><td class="keys">{keys}</td>'
+            '<td class="number last"></td><td class="number best"></td>'
             '<td>{writer}</td></tr>'.format(
                 uuid=uuid, short=uuid[:8], indent=indent, created=created,
                 iterations=_text(run['iterations']),
@@ -65,18 +66,33 @@ def runs_page(source, runs):
                 writer=html.escape(run['writer'] or (
                     '' if run['written_by'] == 'blocks_log' else
                     'written by ' + run['written_by']))))
+    keys = sorted(set(key for run in runs for key in run['keys']))
+    options = ''.join('<option value="{0}">{0}</option>'.format(
+        html.escape(key)) for key in keys)
     body = '''<h1>Runs</h1>
 <p class="hint">A resumed run is shown under the run it continues. Pick
 two or more to compare them.</p>
+<div class="controls">
+<label>filter <input id="filter" type="search" size="28"
+placeholder="text, or /regular expression/"></label>
+<label>a key's values <select id="summary-key"><option value="">none
+</option>{options}</select></label>
+<label>best is <select id="best"><option value="min">the lowest</option>
+<option value="max">the highest</option></select></label>
+<span id="filter-note" role="status"></span>
+</div>
 <div class="table"><table id="runs">
-<thead><tr><th></th><th>run</th><th>created</th><th>iterations</th>
-<th>epochs</th><th>rows</th><th>keys</th><th>writer</th></tr></thead>
+<thead><tr><th></th><th data-sort="run">run</th><th data-sort="created">
+created</th><th data-sort="iterations">iterations</th><th data-sort="epochs">
+epochs</th><th data-sort="rows">rows</th><th>keys</th><th data-sort="last">
+last</th><th data-sort="best">best</th><th data-sort="writer">writer</th>
+</tr></thead>
 <tbody>
-{}
+{lines}
 </tbody></table></div>
 <p><button id="compare" type="button" disabled>Compare the runs picked</button>
-</p>'''.format('\n'.join(lines) or
-               '<tr><td colspan="8">No runs yet.</td></tr>')
+</p>'''.format(options=options, lines='\n'.join(lines) or
+               '<tr><td colspan="10">No runs yet.</td></tr>')
     return _page('Runs', source, body)
 
 
@@ -101,6 +117,7 @@ step="0.01" value="0.6" aria-describedby="smoothing-value">
 <output id="smoothing-value" for="smoothing">0.6</output></label>
 <label><input id="logx" type="checkbox"> log time</label>
 <label><input id="logy" type="checkbox"> log values</label>
+<label><input id="outliers" type="checkbox"> ignore outliers</label>
 </div>
 <div id="charts" class="charts"></div>
 <p class="tools"><a id="csv" href="#" download>CSV of what is shown</a>

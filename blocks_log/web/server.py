@@ -150,8 +150,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._json(data.run_list(source))
         elif path == '/api/series':
             self._json(data.series(source, query, self.gone))
+        elif path == '/api/summary':
+            self._json(data.summary(source, query, self.gone))
         elif path == '/api/rows':
             self._json(data.rows(source, query))
+        elif path == '/api/json':
+            self._send(200, data.json_text(source, query),
+                       'application/json', {
+                           'Content-Disposition':
+                               'attachment; filename="blocks-log.json"'})
         elif path == '/api/csv':
             self._send(200, data.csv_text(source, query),
                        'text/csv; charset=utf-8', {

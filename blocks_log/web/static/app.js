@@ -23,6 +23,7 @@
   var EPOCH_COLOUR = DARK ? 'rgba(255, 140, 150, 0.6)' : 'rgba(209, 73, 91, 0.55)';
   var POLL_MS = 500;       // new iterations appear within 2 s
   var RUNS_POLL_MS = 2000; // the runs page: new runs within a few s
+  var SUMMARY_MS = 10000;  // and each run's values of a key, within 10 s
   var SMOOTHING = 0.6;     // TensorBoard's default
   // Ticks of the time axis: whole iterations only.
   var WHOLE = [];
@@ -48,11 +49,19 @@
     }).join('&');
   }
 
-  // The runs page: pick runs, compare them; the table follows the runs
-  // as they train and as new ones start (the server's own rows, the runs
-  // picked kept picked).
+  // The runs page: pick runs, compare them; filter them (text, or a
+  // /regular expression/), sort them by a column, show each one's last and
+  // best value of a key; the table follows the runs as they train and as
+  // new ones start (the server's own rows, the runs picked kept picked);
+  // the view in the URL.
   var picker = document.getElementById('compare');
   if (picker) {
+    var asked = new URLSearchParams(window.location.search);
+    var view = {filter: asked.get('filter') || '', key: asked.get('key') || '',
+                best: asked.get('best') === 'max' ? 'max' : 'min',
+                sort: asked.get('sort') || '', descending: asked.get('desc') === '1',
+                summary: {}, summarized: 0};
+    window.blocksLogRuns = view;  // for the tests
     var boxes = function () {
       return Array.prototype.slice.call(document.querySelectorAll('.pick'));
     };
@@ -61,10 +70,125 @@
         .map(function (box) { return box.value; });
     };
     var update = function () { picker.disabled = picked().length < 2; };
+    var filterBox = document.getElementById('filter');
+    var keyBox = document.getElementById('summary-key');
+    var bestBox = document.getElementById('best');
+    var note = document.getElementById('filter-note');
+    filterBox.value = view.filter;
+    keyBox.value = view.key;
+    if (keyBox.value !== view.key) { view.key = ''; }  // not a key here
+    bestBox.value = view.best;
+
+    var rememberRuns = function () {
+      var parameters = new URLSearchParams();
+      [['filter', view.filter], ['key', view.key],
+       ['best', view.best === 'max' ? 'max' : ''], ['sort', view.sort],
+       ['desc', view.descending ? '1' : '']].forEach(function (pair) {
+        if (pair[1]) { parameters.set(pair[0], pair[1]); }
+      });
+      var text = parameters.toString();
+      window.history.replaceState(null, '', window.location.pathname +
+                                  (text ? '?' + text : ''));
+    };
+
+    var matcher = function () {
+      // A /regular expression/, or text to find (either case); null and a
+      // note where the expression does not compile.
+      var text = view.filter;
+      note.textContent = '';
+      if (text.length > 1 && text[0] === '/' && text[text.length - 1] === '/') {
+        try {
+          var expression = new RegExp(text.slice(1, -1), 'i');
+          return function (row) { return expression.test(row); };
+        } catch (error) {
+          note.textContent = 'not a regular expression: ' + error.message;
+          return null;
+        }
+      }
+      var lower = text.toLowerCase();
+      return function (row) { return row.toLowerCase().indexOf(lower) >= 0; };
+    };
+
+    var cellValue = function (row, column) {
+      var index = {run: 1, created: 2, iterations: 3, epochs: 4, rows: 5,
+                   last: 7, best: 8, writer: 9}[column];
+      var text = row.cells[index] ? row.cells[index].textContent.trim() : '';
+      var number = Number(text);
+      return text !== '' && !isNaN(number) ? number : text;
+    };
+
+    var arrange = function () {
+      // Summaries in their cells, rows sorted and filtered.
+      var body = document.querySelector('#runs tbody');
+      var rows = Array.prototype.slice.call(body.rows).filter(function (row) {
+        return row.querySelector('.pick');
+      });
+      rows.forEach(function (row) {
+        var found = view.key ? view.summary[row.querySelector('.pick').value] : null;
+        var last = found && found.last, best = found && found[view.best];
+        row.querySelector('.last').textContent = last ? String(last[1]) : '';
+        row.querySelector('.best').textContent = best ? String(best[1]) : '';
+        row.querySelector('.best').title = best ? 'at ' + best[0] : '';
+      });
+      if (view.sort) {
+        var sign = view.descending ? -1 : 1;
+        rows.sort(function (a, b) {
+          var x = cellValue(a, view.sort), y = cellValue(b, view.sort);
+          if (x === '' || y === '') { return (x === '') - (y === ''); }  // blanks last
+          if (typeof x !== typeof y) { x = String(x); y = String(y); }
+          return x < y ? -sign : x > y ? sign : 0;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      }
+      document.querySelectorAll('#runs th[data-sort]').forEach(function (head) {
+        head.setAttribute('aria-sort', head.dataset.sort !== view.sort ? 'none' :
+                          view.descending ? 'descending' : 'ascending');
+      });
+      var match = matcher(), shownRows = 0;
+      rows.forEach(function (row) {
+        // its whole id, and what the row shows
+        row.hidden = match !== null && !match(
+          row.querySelector('.pick').value + ' ' + row.textContent);
+        if (!row.hidden) { shownRows += 1; }
+      });
+      if (match !== null && view.filter) {
+        note.textContent = shownRows + ' of ' + rows.length + ' runs';
+      }
+      rememberRuns();
+    };
+
+    var summarize = function () {
+      if (!view.key) { view.summary = {}; arrange(); return Promise.resolve(); }
+      var key = view.key;
+      view.summarized = Date.now();
+      return fetchJSON('/api/summary?' + query({key: key})).then(function (found) {
+        if (key === view.key) { view.summary = found; arrange(); }
+      }).catch(function () {});
+    };
+
+    document.querySelectorAll('#runs th[data-sort]').forEach(function (head) {
+      head.tabIndex = 0;
+      var sortBy = function () {
+        view.descending = view.sort === head.dataset.sort ? !view.descending : false;
+        view.sort = head.dataset.sort;
+        arrange();
+      };
+      head.addEventListener('click', sortBy);
+      head.addEventListener('keydown', function (event) {
+        if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); sortBy(); }
+      });
+    });
+    filterBox.addEventListener('input', function () {
+      view.filter = filterBox.value;
+      arrange();
+    });
+    keyBox.addEventListener('change', function () { view.key = keyBox.value; summarize(); });
+    bestBox.addEventListener('change', function () { view.best = bestBox.value; arrange(); });
     document.getElementById('runs').addEventListener('change', update);
     picker.addEventListener('click', function () {
       window.location = '/compare?' + query({runs: picked().join(',')});
     });
+    summarize();
     var refreshing = false;
     window.setInterval(function () {
       if (document.hidden || refreshing) { return; }
@@ -82,6 +206,8 @@
         var body = document.querySelector('#runs tbody');
         body.parentNode.replaceChild(document.importNode(fresh, true), body);
         update();
+        arrange();
+        if (view.key && Date.now() - view.summarized > SUMMARY_MS) { summarize(); }
       }).catch(function () {}).then(function () { refreshing = false; });
     }, RUNS_POLL_MS);
   }
@@ -100,7 +226,8 @@
   var state = {full: null, view: null, keys: [], picked: null, charts: {},
                zoom: null, polling: false,
                smoothing: Math.min(0.99, Math.max(0, number('smoothing', SMOOTHING))),
-               logx: asked.get('logx') === '1', logy: asked.get('logy') === '1'};
+               logx: asked.get('logx') === '1', logy: asked.get('logy') === '1',
+               outliers: asked.get('outliers') === '1'};
   window.blocksLog = state;  // for the tests, and the curious
 
   function short(uuid) { return uuid.slice(0, 8); }
@@ -124,6 +251,7 @@
     set('stop', state.zoom && state.zoom[1]);
     set('logx', state.logx ? 1 : null);
     set('logy', state.logy ? 1 : null);
+    set('outliers', state.outliers ? 1 : null);
     var text = parameters.toString();
     window.history.replaceState(null, '', window.location.pathname +
                                 (text ? '?' + text : ''));
@@ -308,6 +436,18 @@
     note.className = 'drawn';
     box.appendChild(title);
     box.appendChild(note);
+    ['csv', 'json'].forEach(function (format) {
+      // every value of the chart's key, in the range shown
+      var link = document.createElement('a');
+      link.className = 'export ' + format;
+      link.textContent = format.toUpperCase();
+      link.download = '';
+      box.appendChild(link);
+    });
+    var tip = document.createElement('div');
+    tip.className = 'tip';
+    tip.hidden = true;
+    box.appendChild(tip);
     document.getElementById('charts').appendChild(box);
     var series = seriesOf(key);
     var data = table(key);
@@ -316,7 +456,8 @@
       width: width(box), height: 260, series: series,
       padding: [12, RIGHT_PAD, 0, 0],
       scales: {x: {time: false, distr: state.logx ? 3 : 1},
-               y: {distr: state.logy ? 3 : 1}},
+               y: {distr: state.logy ? 3 : 1,
+                   range: state.outliers ? withoutOutliers : undefined}},
       axes: [Object.assign({label: 'time (iterations)', labelSize: 20,
                             incrs: state.logx ? undefined : WHOLE}, axis),
              Object.assign({label: key.length > 24 ? key.slice(0, 22) + '\u2026' : key,
@@ -328,8 +469,9 @@
         }
         return 'solid';
       }}},
-      cursor: {drag: {x: true, y: false}},
-      hooks: {draw: [epochLines], setSelect: [function (u) {
+      cursor: {drag: {x: true, y: false}, sync: {key: 'blocks-log'}},
+      hooks: {draw: [epochLines], setCursor: [function (u) { showTip(u, tip); }],
+              setSelect: [function (u) {
         if (u.select.width > 2) {
           var low = Math.floor(u.posToVal(u.select.left, 'x'));
           var high = Math.ceil(u.posToVal(u.select.left + u.select.width, 'x'));
@@ -346,10 +488,74 @@
   }
 
   function csvLink() {
+    var range = {start: state.zoom && state.zoom[0], stop: state.zoom && state.zoom[1]};
     var link = document.getElementById('csv');
-    link.href = '/api/csv?' + query({
-      runs: runs.join(','), keys: state.picked.join(','),
-      start: state.zoom && state.zoom[0], stop: state.zoom && state.zoom[1]});
+    link.href = '/api/csv?' + query(Object.assign({
+      runs: runs.join(','), keys: state.picked.join(',')}, range));
+    Object.keys(state.charts).forEach(function (key) {
+      ['csv', 'json'].forEach(function (format) {
+        state.charts[key].box.querySelector('a.' + format).href = '/api/' + format +
+          '?' + query(Object.assign({runs: runs.join(','), keys: key}, range));
+      });
+    });
+  }
+
+  function withoutOutliers(u, low, high) {
+    // The values between the 5th and the 95th percentile of what is
+    // drawn, and a little room: a spike does not flatten the rest.
+    var values = [];
+    u.data.slice(1).forEach(function (series) {
+      series.forEach(function (value) {
+        if (value !== null && value !== undefined && isFinite(value)) { values.push(value); }
+      });
+    });
+    if (values.length < 20) { return [low, high]; }
+    values.sort(function (a, b) { return a - b; });
+    var bottom = values[Math.floor(0.05 * (values.length - 1))];
+    var top = values[Math.ceil(0.95 * (values.length - 1))];
+    var room = (top - bottom) * 0.1 || Math.abs(top) * 0.1 || 1;
+    return [bottom - room, top + room];
+  }
+
+  function showTip(u, tip) {
+    // Every run's value at the step under the cursor, the highest first
+    // (each a value logged at that step, or its smoothing), beside it.
+    var index = u.cursor.idx;
+    if (index === null || index === undefined || u.cursor.left < 0) {
+      tip.hidden = true;
+      return;
+    }
+    var lines = [];
+    u.series.forEach(function (series, at) {
+      var value = at > 0 ? u.data[at][index] : null;
+      if (value !== null && value !== undefined && series.show) {
+        lines.push({label: series.label, value: value, colour: series._stroke,
+                    dash: series.dash || []});
+      }
+    });
+    if (!lines.length) { tip.hidden = true; return; }
+    lines.sort(function (a, b) { return b.value - a.value; });
+    tip.textContent = '';
+    var head = document.createElement('div');
+    head.className = 'step';
+    head.textContent = 'step ' + uPlot.fmtNum(u.data[0][index]);
+    tip.appendChild(head);
+    lines.forEach(function (line) {
+      var row = document.createElement('div');
+      var mark = document.createElement('span');
+      mark.className = 'mark';
+      mark.style.borderTopColor = line.colour;
+      mark.style.borderTopStyle = MARKER_DASHES[DASHES.map(function (d) {
+        return d.join(); }).indexOf(line.dash.join())] || 'solid';
+      row.appendChild(mark);
+      row.appendChild(document.createTextNode(line.label + ': ' + line.value));
+      tip.appendChild(row);
+    });
+    tip.hidden = false;
+    var left = u.over.offsetLeft + u.cursor.left + 12;
+    var room = u.root.clientWidth - tip.offsetWidth - 4;
+    tip.style.left = Math.max(0, left > room ? left - tip.offsetWidth - 24 : left) + 'px';
+    tip.style.top = (u.over.offsetTop + Math.max(0, u.cursor.top - 10)) + 'px';
   }
 
   function drawCharts() {
@@ -633,7 +839,7 @@
       window.clearTimeout(pending);  // once the slider rests
       pending = window.setTimeout(reload, 150);
     });
-    ['logx', 'logy'].forEach(function (name) {
+    ['logx', 'logy', 'outliers'].forEach(function (name) {
       var box = document.getElementById(name);
       box.checked = state[name];
       box.addEventListener('change', function () {
