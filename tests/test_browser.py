@@ -21,7 +21,8 @@ from test_processes import start_writer
 from test_serve import HOSTILE
 from web import serving
 
-SIZES = {'laptop': (1280, 800), 'phone': (390, 844)}
+SIZES = {'laptop': (1280, 800), 'phone': (390, 844),
+         'small phone': (375, 667)}
 
 
 @pytest.fixture(scope='module')
@@ -74,9 +75,12 @@ def logged(session):
 
 def fits(session):
     """Nothing sticks out sideways: the page is no wider than the
-    screen, and every chart fits in its box."""
+    screen, every chart fits in its box, and no table of the page scrolls
+    sideways."""
     return session.execute_script(
-        'var wide = document.documentElement.scrollWidth <= window.innerWidth;'
+        'var wide = document.documentElement.scrollWidth <= window.innerWidth'
+        ' && Array.prototype.every.call(document.querySelectorAll(".table"),'
+        ' function (t) { return t.scrollWidth <= t.clientWidth; });'
         'var charts = Array.prototype.every.call('
         '  document.querySelectorAll(".chart"), function (box) {'
         '    var canvas = box.querySelector("canvas");'
@@ -128,6 +132,15 @@ def test_a_run_chart_holds_every_value(chromium, demo_database,
             '".chart .u-legend .u-series"), function (s) {'
             ' return s.textContent; });')
         about = chromium.find_element('css selector', '.about').text
+        # the run's id on one line, not broken
+        lines = chromium.execute_script(
+            'var text = document.querySelector("h1").firstChild;'
+            'var range = document.createRange();'
+            'range.setStart(text, text.data.indexOf(arguments[0]));'
+            'range.setEnd(text, text.data.indexOf(arguments[0]) + 32);'
+            'return new Set(Array.prototype.map.call(range.getClientRects(),'
+            ' function (r) { return Math.round(r.top); })).size;', run.uuid)
+        assert lines == 1
         assert fits(chromium)
         assert errors(chromium) == []
     assert any(text.startswith('train_loss') for text in legend)
@@ -626,6 +639,12 @@ def test_many_runs_look_apart_in_either_scheme(chromium, tmp_path, scheme,
             open_page(chromium, server.url + 'compare?runs=' + ','.join(
                 uuids) + '&smoothing=0')
             screenshots(chromium, 'sixteen-' + scheme)
+            # the list of runs folded: the charts on the first screen
+            folded = chromium.execute_script(
+                'return [!document.querySelector("details.runs").open,'
+                ' document.querySelector(".chart").getBoundingClientRect()'
+                '.top < window.innerHeight, document.querySelector("h1")'
+                '.textContent];')
             drawn = chromium.execute_script(
                 'return window.blocksLog.charts.loss.chart.series.slice(1)'
                 '.map(function (s) { return [s._stroke, (s.dash || []).join()];'
@@ -637,6 +656,7 @@ def test_many_runs_look_apart_in_either_scheme(chromium, tmp_path, scheme,
     finally:
         chromium.execute_cdp_cmd('Emulation.setEmulatedMedia',
                                  {'features': []})
+    assert folded[:2] == [True, True] and '(16 runs)' in folded[2]
     assert len(drawn) == 16 and len(set(map(tuple, drawn))) == 16
     assert all(drawn[i][1] != drawn[i + 1][1] for i in range(15))
     chart = rgb(background[0])

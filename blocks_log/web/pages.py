@@ -100,16 +100,22 @@ def _text(value):
     return '' if value is None else html.escape(str(value))
 
 
+#: Runs compared that a page lists, at most, before it folds the list.
+COMPACT = 6
+
+
 def chart_page(source, title, runs):
     """The page of one run, or of several compared (`runs`: their dicts,
     as :func:`blocks_log.web.data.run_list` gives them): what each run is,
     charts of the keys picked (filled by app.js), the rows, a CSV of what
     is shown."""
-    about = '\n'.join('<li>{}</li>'.format(_about(run)) for run in runs)
+    about = '<ul class="about">\n{}\n</ul>'.format('\n'.join(
+        '<li>{}</li>'.format(_about(run)) for run in runs))
+    if len(runs) > COMPACT:  # the charts on the first screen, however many
+        about = '<details class="runs"><summary>{} runs</summary>\n{}\n' \
+            '</details>'.format(len(runs), about)
     body = '''<h1>{title}</h1>
-<ul class="about">
 {about}
-</ul>
 <div id="keys" class="keys" aria-label="keys to chart"></div>
 <div class="controls">
 <label>smoothing <input id="smoothing" type="range" min="0" max="0.99"

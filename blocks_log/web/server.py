@@ -143,8 +143,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not uuids:
                 raise data.BadRequest('pick the runs to compare: '
                                       '/compare?runs=uuid,uuid')
+            shown = [uuid[:8] for uuid in uuids[:pages.COMPACT]]
+            if len(uuids) > pages.COMPACT:
+                shown.append('\u2026 ({} runs)'.format(len(uuids)))
             self._send(200, pages.chart_page(
-                source.name, 'Runs ' + ', '.join(u[:8] for u in uuids),
+                source.name, 'Runs ' + ', '.join(shown),
                 data.described(source, uuids)))
         elif path == '/api/runs':
             self._json(data.run_list(source))
