@@ -2,7 +2,8 @@
 (the page; ``/api/series``, every key of the run downsampled to 2,000
 points a curve (a chart 1,000 pixels wide) and smoothed at the page's
 default of 0.6, for its charts; ``/api/rows``, its last 20 rows, for its
-table), over HTTP to a real server, against the raw limit.
+table), over HTTP to a real server, against the raw limit; then the page
+comparing 200 runs of 5,000 iterations (goal: 1 s).
 
 The run: ITERATIONS iterations of ``train_loss`` and, every 100th,
 ``valid_loss``, written by ``SQLiteLog`` as a training loop does. The limit:
@@ -48,7 +49,8 @@ def make_ours(path, iterations):
 
 def make_raw(path, iterations):
     connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute(BLOCKS_SCHEMA)
+    connection.execute(BLOCKS_SCHEMA.replace(
+        'CREATE TABLE', 'CREATE TABLE IF NOT EXISTS', 1))
     run = uuid.uuid4().hex
     connection.execute('BEGIN')
     connection.executemany('INSERT INTO entries VALUES (?, ?, ?, ?)', (
@@ -58,17 +60,51 @@ def make_raw(path, iterations):
     return run
 
 
-def raw_read(path, run):
+def raw_read(path, runs):
     connection = sqlite3.connect(path)
-    for key in ('train_loss', 'valid_loss'):
-        connection.execute('SELECT time, value FROM entries WHERE uuid = ? '
-                           'AND "key" = ?', (run, key)).fetchall()
+    for run in runs:
+        for key in ('train_loss', 'valid_loss'):
+            connection.execute('SELECT time, value FROM entries WHERE '
+                               'uuid = ? AND "key" = ?', (run, key)).fetchall()
     connection.close()
 
 
 def fetch(url):
     with urllib.request.urlopen(url, timeout=120) as response:
         response.read()
+
+
+def compare(directory, args):
+    """The page comparing COMPARED runs of COMPARED_ITERATIONS each: the
+    page, and its charts (every run's keys, smoothed, in one request)."""
+    ours = os.path.join(directory, 'compare.sqlite')
+    raw = os.path.join(directory, 'compare-raw.sqlite')
+    runs = [make_ours(ours, COMPARED_ITERATIONS) for _ in range(COMPARED)]
+    raw_runs = [make_raw(raw, COMPARED_ITERATIONS) for _ in range(COMPARED)]
+    server = Server(ours, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        names = ','.join(runs)
+        medians = run_rounds([
+            ('raw SELECT of each key', lambda: raw_read(raw, raw_runs)),
+            ('GET /compare?runs=... (the page)', lambda: fetch(
+                server.url + 'compare?runs=' + names)),
+            ('GET /api/series (the charts)', lambda: fetch(
+                server.url + 'api/series?points=2000&smoothing=0.6&runs=' +
+                names)),
+        ], args.rounds)
+        count = COMPARED * sum(1 for _ in values(COMPARED_ITERATIONS))
+        report('compare {} runs of {} iterations ({} values)'.format(
+            COMPARED, COMPARED_ITERATIONS, count), medians,
+            'raw SELECT of each key', count)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+#: The comparison timed: runs, and iterations of each.
+COMPARED, COMPARED_ITERATIONS = 200, 5000
 
 
 def main():
@@ -87,7 +123,7 @@ def main():
                run)
         count = sum(1 for _ in values(args.iterations))
         medians = run_rounds([
-            ('raw SELECT of each key', lambda: raw_read(raw, raw_run)),
+            ('raw SELECT of each key', lambda: raw_read(raw, [raw_run])),
             ('GET /api/series (the charts)', lambda: fetch(url)),
             ('GET /run/<id> (the page)', lambda: fetch(
                 server.url + 'run/' + run)),
@@ -99,6 +135,7 @@ def main():
             count)
         server.shutdown()
         server.server_close()
+        compare(directory, args)
     finally:
         shutil.rmtree(directory)
 

@@ -599,6 +599,19 @@ def test_the_view_is_in_the_url(chromium, tmp_path):
     assert again == [['acc', 'loss'], zoom, 0.3, True, False, 3, '0.3', True]
 
 
+def write_runs(path, count, iterations, row):
+    """`count` runs into `path`, each of `iterations` iterations logging
+    ``row(run, time)`` (a dict); their uuids."""
+    uuids = []
+    for run in range(count):
+        with SQLiteLog(path) as log:
+            for time in range(1, iterations + 1):
+                log.status['iterations_done'] = time
+                log.current_row.update(row(run, time))
+            uuids.append(log.h_uuid)
+    return uuids
+
+
 def contrast(first, second):
     """WCAG's contrast ratio of two colours, (r, g, b) of 0-255."""
     def luminance(colour):
@@ -625,13 +638,8 @@ def test_many_runs_look_apart_in_either_scheme(chromium, tmp_path, scheme,
     # the only cue (dashes differ between neighbours), each line 3:1
     # against the chart; the page follows prefers-color-scheme.
     path = str(tmp_path / 'many.sqlite')
-    uuids = []
-    for run in range(16):
-        with SQLiteLog(path) as log:
-            for time in range(1, 21):
-                log.status['iterations_done'] = time
-                log.current_row['loss'] = run + 1.0 / time
-            uuids.append(log.h_uuid)
+    uuids = write_runs(path, 16, 20, lambda run, time: {
+        'loss': run + 1.0 / time})
     chromium.execute_cdp_cmd('Emulation.setEmulatedMedia', {
         'features': [{'name': 'prefers-color-scheme', 'value': scheme}]})
     try:
@@ -745,16 +753,9 @@ def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,
     # exports what it shows as CSV and JSON; a spike can be left out of
     # the scale.
     path = str(tmp_path / 'two.sqlite')
-    uuids = []
-    for run in range(2):
-        with SQLiteLog(path) as log:
-            for time in range(1, 101):
-                log.status['iterations_done'] = time
-                log.current_row['loss'] = run + 1.0 / time
-                log.current_row['acc'] = 1e6 if time == 50 else time / 100.0
-                if time == 60:
-                    log.current_row['acc'] = float('nan')
-            uuids.append(log.h_uuid)
+    uuids = write_runs(path, 2, 100, lambda run, time: {
+        'loss': run + 1.0 / time, 'acc': float('nan') if time == 60 else
+        1e6 if time == 50 else time / 100.0})
     from selenium.webdriver.common.action_chains import ActionChains
     with serving(path) as server:
         open_page(chromium, server.url + 'compare?runs=' + ','.join(uuids) +

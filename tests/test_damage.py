@@ -428,20 +428,12 @@ BATCH_DAMAGES = {
         b'\x00' * 100),
     'text, not bytes': lambda blob: 'not a batch',
 }
-BATCH_ITERATIONS = 60
+BATCH_ITERATIONS = ITERATIONS
 #: The last batch of several times, its time, key and BLOB (the column of
 #: the BLOB named).
 LAST_SPREAD_BATCH = ('SELECT time, key, {} FROM blocks_log_entries WHERE '
                      'key < 0 AND (-key - 2) % 2 = 1 ORDER BY time DESC '
                      'LIMIT 1')
-
-
-def write_batched_run(log):
-    for time in range(1, BATCH_ITERATIONS + 1):
-        log.status['iterations_done'] = time
-        log.current_row.update(values_at(time))
-    log.close()
-    return log.h_uuid
 
 
 def check_batch_reads(log, times):
@@ -492,7 +484,7 @@ def check_batch_reads(log, times):
 def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
     import sqlite3
     path = str(tmp_path / 'damaged.sqlite')
-    uuid = write_batched_run(blocks_log.SQLiteLog(path, commit_every=3))
+    uuid = write_run(blocks_log.SQLiteLog(path, commit_every=3))
     with sqlite3.connect(path) as connection:
         time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
             'value')).fetchone()
@@ -510,7 +502,7 @@ def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
 @pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
 def test_a_damaged_batch_of_postgresql(damage, postgresql_dsn, small_blocks):
     import psycopg
-    uuid = write_batched_run(blocks_log.PostgreSQLLog(postgresql_dsn,
+    uuid = write_run(blocks_log.PostgreSQLLog(postgresql_dsn,
                                                       commit_every=3))
     with psycopg.connect(postgresql_dsn) as connection:
         time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
