@@ -137,7 +137,7 @@ def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path):
         _, _, part = get(server, '/api/series?smoothing=0.6&start=3000'
                          '&stop=3100&runs=' + uuid)
     run = json.loads(whole)['runs'][uuid]
-    times, smoothed = run['smoothed']['loss']
+    times, smoothed = run['keys']['loss'][0], run['smoothed']['loss']
     assert len(times) <= 500
     assert all(smoothed[index] == expected[time] for index, time in
                enumerate(times) if time != 2000)
@@ -145,7 +145,8 @@ def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path):
     assert count == 4999 and before_count == 4998
     going = smoothing.EMA(0.6, before_last, before_count)
     assert going.smooth([values[-1]]) == [expected[5000]]
-    times, smoothed = json.loads(part)['runs'][uuid]['smoothed']['loss']
+    times = json.loads(part)['runs'][uuid]['keys']['loss'][0]
+    smoothed = json.loads(part)['runs'][uuid]['smoothed']['loss']
     assert times == list(range(2999, 3101))  # one beyond each end
     assert smoothed == [expected[time] for time in times]
 

@@ -158,9 +158,10 @@ def series(source, query, gone=None):
     (``start``, ``stop``) holds, beyond each of its ends, the key's nearest
     point outside it, so that a line crosses the edge of a zoomed chart
     (``count`` does not count them). With a ``smoothing`` weight (from 0
-    to below 1), each run also has ``'smoothed': {key: [[times],
-    [values]]}``, TensorBoard's smoothing (see :mod:`blocks_log.smoothing`)
-    over the run up to the range's end, drawn as the values are, and
+    to below 1), each run also has ``'smoothed': {key: [values]}``,
+    TensorBoard's smoothing (see :mod:`blocks_log.smoothing`) over the run
+    up to the range's end, at the times of ``keys`` (one list: the times
+    are theirs), and
     ``'ema': {key: [last, count, last, count] or None}``, where it ends
     (after its last time, and before it). `gone()`,
     asked between runs, tells whether the client went away.
@@ -187,10 +188,11 @@ def series(source, query, gone=None):
         log = _open(source, uuid)
         columns = checked_series(log, keys, start, stop)
         status = log.status
-        shown = dict((key, _with_edges(
-            log, key, start, stop, downsample(times, values, points, start,
-                                              stop)))
-                     for key, (times, values) in columns.items())
+        shown, places = {}, {}
+        for key, (times, values) in columns.items():
+            places[key], picked = _picked(times, values, points, start, stop)
+            shown[key] = _with_edges(log, key, start, stop, [
+                [times[place] for place in places[key]], picked])
         answer[uuid] = {
             'keys': shown,
             'count': dict((key, len(times)) for key, (times, _) in
@@ -208,8 +210,8 @@ def series(source, query, gone=None):
             for key, (times, values) in columns.items():
                 (answer[uuid]['smoothed'][key],
                  answer[uuid]['ema'][key]) = _smoothed(
-                    log, key, times, values, start, stop, weight, points,
-                    shown[key][0])
+                    log, key, times, values, start, stop, weight,
+                    shown[key][0], places[key])
     return {'runs': answer}
 
 
@@ -223,21 +225,26 @@ def _smoothing(query):
         raise BadRequest(str(error))
 
 
-def _smoothed(log, key, times, values, start, stop, weight, points, shown):
+def _smoothed(log, key, times, values, start, stop, weight, shown,
+              places):
     # TensorBoard's smoothing of the key over the whole run up to the end
     # of the range (so that a zoomed range goes on from what came before
-    # it, and the point beyond each end is smoothed too), downsampled as
-    # its values are; and the state it ends in ([last, count] after its
-    # last time and before it; None where the series is one value, which
-    # is not smoothed), from which a page goes on with the values that
-    # come next.
-    if start or stop is not None:
+    # it), at the times its values are drawn at (`shown`: each bucket's
+    # extremes, and the point beyond each end of a range; `places`: where
+    # the extremes are among `values`): one x axis for
+    # both curves, and no second downsampling. And the state it ends in
+    # ([last, count] after its last time and before it; None where the
+    # series is one value, which is not smoothed), from which a page goes
+    # on with the values that come next.
+    whole = not start and stop is None
+    if not whole:
         end = shown[-1] + 1 if shown else stop
         times, values = log.series([key], 0, end)[key]
     if type(values) is array.array and (values.typecode == 'q' or all(
             map(math.isfinite, values))):
         numbers = values  # numbers, all finite: as they are (1M: 50 ms)
     else:
+        whole = False  # its places are not those of `places`
         kept = [(time, finite(value)) for time, value in zip(times, values)
                 if value is None or is_number(value)]
         times = [time for time, _ in kept]
@@ -253,16 +260,10 @@ def _smoothed(log, key, times, values, start, stop, weight, points, shown):
         before = [running.last, running.count]
         smoothed += running.smooth(numbers[-1:])
         state = [running.last, running.count] + before
-    low = bisect.bisect_left(times, start or 0)
-    high = len(times) if stop is None else bisect.bisect_left(times, stop)
-    points = downsample(times[low:high], smoothed[low:high], points, start,
-                        stop)
-    if low:  # the nearest point before the range
-        points = [[times[low - 1]] + points[0],
-                  [smoothed[low - 1]] + points[1]]
-    if high < len(times):  # and after it
-        points = [points[0] + [times[high]], points[1] + [smoothed[high]]]
-    return points, state
+    at = places if whole else [bisect.bisect_left(times, time)
+                               for time in shown]
+    return [float(smoothed[index]) if smoothed[index] is not None else None
+            for index in at], state
 
 
 def _with_edges(log, key, start, stop, points):
@@ -307,26 +308,70 @@ def downsample(times, values, points, low=None, high=None):
     nothing but NaN, inf or ``None`` is a gap (``None``) at its first time.
     The series as it is when it is short enough. Values that are not
     numbers are left out."""
+    places, picked = _picked(times, values, points, low, high)
+    return [[times[place] for place in places], picked]
+
+
+def _picked(times, values, points, low=None, high=None):
+    # downsample(), as the places of the values picked and those values.
     if len(times) <= points:
-        kept = [(t, finite(v)) for t, v in zip(times, values)
-                if v is None or is_number(v)]
-        return [[t for t, _ in kept], [v for _, v in kept]]
+        kept = [(place, finite(value)) for place, value in enumerate(values)
+                if value is None or is_number(value)]
+        return [place for place, _ in kept], [value for _, value in kept]
     buckets = points // 2
     first = times[0] if low is None else low
     width = ((times[-1] + 1 if high is None else high) - first) / float(
         buckets)
-    out_times, out_values = [], []
-    end = 0
-    for bucket in range(buckets):
-        start = end
-        end = bisect.bisect_left(times, first + (bucket + 1) * width, start)
-        if bucket == buckets - 1:
-            end = len(times)
-        if end > start:
-            for offset, value in _extremes(values[start:end]):
-                out_times.append(times[start + offset])
-                out_values.append(value)
-    return [out_times, out_values]
+    # Where each bucket begins; the last ends with the series.
+    ends = [bisect.bisect_left(times, first + bucket * width)
+            for bucket in range(1, buckets)] + [len(times)]
+    spans = [(start, end) for start, end in zip([0] + ends, ends)
+             if end > start]
+    if _all_finite(values):
+        return _finite_extremes(values, spans)
+    places, picked = [], []
+    for start, end in spans:
+        for offset, value in _extremes(values[start:end]):
+            places.append(start + offset)
+            picked.append(value)
+    return places, picked
+
+
+_PLAIN = frozenset([float, int])
+
+
+def _all_finite(values):
+    # Whether `values` are all finite floats and ints (as a store reads a
+    # column of numbers): the buckets' extremes then need no check.
+    if type(values) is array.array:
+        return values.typecode == 'q' or (values.typecode == 'd' and all(
+            map(math.isfinite, values)))
+    return _PLAIN.issuperset(map(type, values)) and all(
+        map(math.isfinite, values))
+
+
+def _finite_extremes(values, spans):
+    # _picked() of finite numbers: a bucket's min, max and their places
+    # found by C loops over every bucket at once (a comparison of 200 runs
+    # of 5,000 iterations: 2.0 s -> 1.1 s a request).
+    parts = [values[start:end] for start, end in spans]
+    lows, highs = list(map(min, parts)), list(map(max, parts))
+    index = type(parts[0]).index if parts else None
+    low_at = list(map(index, parts, lows))
+    high_at = list(map(index, parts, highs))
+    places, picked = [], []
+    for (start, _), low, high, low_offset, high_offset in zip(
+            spans, lows, highs, low_at, high_at):
+        if low_offset == high_offset:
+            places.append(start + low_offset)
+            picked.append(float(low))
+        elif low_offset < high_offset:
+            places += (start + low_offset, start + high_offset)
+            picked += (float(low), float(high))
+        else:
+            places += (start + high_offset, start + low_offset)
+            picked += (float(high), float(low))
+    return places, picked
 
 
 def _extremes(part):

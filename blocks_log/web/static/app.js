@@ -656,7 +656,26 @@
     return fetchJSON('/api/series?' + query({
       runs: runs.join(','), keys: keys ? keys.join(',') : null, start: start,
       stop: stop, points: wantedPoints(),
-      smoothing: smooth && state.smoothing > 0 ? state.smoothing : null}));
+      smoothing: smooth && state.smoothing > 0 ? state.smoothing : null}))
+      .then(function (data) {
+        // The server sends the smoothing at the times of the values only.
+        runs.forEach(function (uuid) {
+          var run = data.runs[uuid];
+          Object.keys(run.smoothed || {}).forEach(function (key) {
+            run.smoothed[key] = [run.keys[key][0], run.smoothed[key]];
+          });
+        });
+        return data;
+      });
+  }
+
+  function atTimes(line, times) {
+    // The values of `line` ([times, values]) at `times`, which it holds.
+    var found = new Map();
+    line[0].forEach(function (time, index) { found.set(time, line[1][index]); });
+    return [times, times.map(function (time) {
+      return found.has(time) ? found.get(time) : null;
+    })];
   }
 
   function zoom(start, stop) {
@@ -789,10 +808,8 @@
           if (points[0].length > 4 * buckets) {
             points = rebucket(points, buckets, points[0][0],
                               points[0][points[0].length - 1] + 1);
-            if (run.smoothed && run.smoothed[key]) {
-              var smooth = run.smoothed[key];
-              run.smoothed[key] = rebucket(smooth, buckets, smooth[0][0],
-                                           smooth[0][smooth[0].length - 1] + 1);
+            if (run.smoothed && run.smoothed[key]) {  // one x axis still
+              run.smoothed[key] = atTimes(run.smoothed[key], points[0]);
             }
           }
           run.keys[key] = points;
