@@ -457,12 +457,25 @@ def test_the_charts_as_drawn(chromium, demo_database, screenshots):
             'for (var i = 0; i < column.length; i += 4) {'
             '  if (column[i] > column[i + 1] + 40) { red += 1; } }'
             'return [red, box.height];', run.uuid)
+        # where the run resumed its parent: a solid line of its colour
+        marks = chromium.execute_script(
+            'var chart = window.blocksLog.charts.train_loss.chart;'
+            'var restarts = window.blocksLog.full.runs[arguments[0]].restarts;'
+            'var x = Math.round(chart.valToPos(restarts[0][1], "x", true));'
+            'var box = chart.bbox, ctx = chart.ctx, found = 0;'
+            'var column = ctx.getImageData(x, box.top, 1, box.height).data;'
+            'for (var i = 0; i < column.length; i += 4) {'
+            '  if (column[i] < 60 && column[i + 2] > 140) { found += 1; } }'
+            'return [restarts, found];', run.uuid)
     assert charted == ['train_loss', 'valid_loss']
     assert borders[0] == '0px' and borders[1] == '1px'
     right, canvas = label
     assert right <= canvas
     red, height = epoch
     assert red > height / 4
+    restarts, restart_pixels = marks
+    assert restarts == [[run.uuid, 101]]
+    assert restart_pixels > height * 0.8  # a solid line, all the way
 
 
 def test_the_runs_page_follows_the_runs(chromium, tmp_path):

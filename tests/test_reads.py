@@ -263,3 +263,37 @@ def test_a_metric_that_is_0_then_0_37(tmp_path, monkeypatch):
 def _has_pandas():
     import importlib.util
     return importlib.util.find_spec('pandas') is not None
+
+
+@pytest.mark.parametrize('backend', ['sqlite-file', 'postgresql'])
+def test_where_each_resumed_run_began(backend, tmp_path, monkeypatch,
+                                      request):
+    # The first time each run of a lineage holds a value of its own, from
+    # its chunks (a child longer than a block) or its head.
+    dsn = use_backend(backend, monkeypatch, request)
+    log = backend_factories(tmp_path, dsn)[backend](commit_every=50)
+    try:
+        def train(until):
+            while log.status['iterations_done'] < until:
+                log.status['iterations_done'] += 1
+                log.current_row['loss'] = 1.0
+        train(10)
+        assert log.restarts() == []
+        root = log.h_uuid
+        log.resume()
+        child = log.h_uuid
+        train(400)  # past a block: its first values packed
+        log.resume()
+        grandchild = log.h_uuid
+        log.flush()
+        assert log.restarts() == [(child, 11), (grandchild, None)]
+        train(402)  # not committed yet: the buffer counts
+        assert log.restarts() == [(child, 11), (grandchild, 401)]
+        log.flush()
+        source = getattr(log, 'database', None) or log.dsn
+        with type(log)(source, uuid=grandchild, read_only=True) as reader:
+            assert reader.restarts() == [(child, 11), (grandchild, 401)]
+        with type(log)(source, uuid=root, read_only=True) as reader:
+            assert reader.restarts() == []
+    finally:
+        log.close()

@@ -214,6 +214,20 @@ class DatabaseLog(TrainingLogBase, Mapping):
         analysis.check_range(start, stop)
         return self._session.read_series(keys, start or 0, stop)
 
+    def restarts(self):
+        """Where this run and the runs it was resumed from began, each
+        after the one it resumed: ``[(uuid, time)]``, oldest first, the
+        first time each holds a value of its own (``None`` if it holds
+        none); empty for a run that resumed nothing. What a chart marks as
+        a restart.
+
+        Raises
+        ------
+        blocks_log.errors.ClosedLogError
+            If the log is closed.
+        """
+        return self._session.restarts()
+
     def last_time(self, start=None, stop=None):
         """As :meth:`TrainingLogBase.last_time`: found from an index of the
         rows and the chunks' last times, then read in a window below it."""

@@ -97,6 +97,24 @@ class MergedReads(object):
                 item[1][0][0] if len(item[1][0]) else -1, item[0])))
         return columns
 
+    def restarts(self):
+        """``[(uuid, time)]``: where each run of the lineage after its
+        first began (the first time it holds a value of its own; ``None``
+        if it holds none), oldest first."""
+        with self.lock:
+            self.check_open()
+            chain = [(store, run) for store, runs in self.groups
+                     for run in runs]
+            found = [(run.uuid, store.read_first(run))
+                     for store, run in chain[:-1]]
+            # The run's own buffer, not committed yet, is its too.
+            buffered = [time for time, _, _ in self.pending[:]]
+            if found and buffered:
+                firsts = [time for time in [found[0][1]] + buffered
+                          if time is not None]
+                found[0] = (found[0][0], min(firsts))
+        return found[::-1]
+
     def read_end(self, start, stop):
         """A time past the last of ``[start, stop)`` that holds a value
         (at most `stop`), found without reading values; ``None`` if

@@ -232,6 +232,13 @@ class Store(metaclass=abc.ABCMeta):
         ``None``), as ``{key: (times, values)}`` in increasing time (see
         :mod:`blocks_log.series`)."""
 
+    def read_first(self, run):
+        """The first time at which `run` itself (not its lineage) holds a
+        value, or ``None``: where a resumed run began. Cheap where a store
+        can tell it from an index."""
+        times = self.read_times([run], 0, self.max_time)
+        return times[0] if times else None
+
     def read_end(self, runs, start, stop):
         """A time past the last time of ``[start, stop)`` at which `runs`
         hold a value (a deleted one, or a time of a chunk that holds its

@@ -170,6 +170,11 @@ class PostgreSQLReads(KeyIds):
                 times.discard(time)
         return sorted(time for time in times if start <= time < stop)
 
+    def read_first(self, run):
+        if self.version is None:
+            return None
+        return self.db.query(sql.SELECT_FIRST_TIME, (run.ref, run.ref))[0][0]
+
     def read_end(self, runs, start, stop):
         if self.version is None:
             return None

@@ -305,6 +305,11 @@ SELECT_ROW = ("SELECT run, time, key, f, i, t, b, NULL::int, NULL::bigint, "
               "last >= %s{chunk_key}")
 # Where the values of a run in a range of times end: its last row, and the
 # last time of the chunks of its last block (whose first is in the range).
+# Where a run began (a batch's time is the first it holds).
+SELECT_FIRST_TIME = (
+    "SELECT least((SELECT min(time) FROM blocks_log_entries WHERE run = %s "
+    "AND time < {}), (SELECT min(first) FROM blocks_log_chunks WHERE "
+    "run = %s))".format(STATUS_TIME))
 SELECT_LAST_ROW_TIME = ("SELECT max(time) FROM blocks_log_entries "
                         "WHERE run = %s AND time >= %s AND time < %s")
 SELECT_LAST_CHUNK_TIME = (

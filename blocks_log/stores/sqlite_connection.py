@@ -191,8 +191,11 @@ class SQLiteConnection(object):
             uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None,
             check_same_thread=False)
         try:
-            connection.execute(
-                'PRAGMA synchronous = {}'.format(self.synchronous))
+            # The first statement reads the WAL's index: while a writer
+            # rebuilds it (after one was killed), a reader waits, whichever
+            # statement comes first.
+            _retry(connection.execute, 'PRAGMA synchronous = {}'.format(
+                self.synchronous), read_only=self.read_only)
             _retry(connection.execute, 'SELECT count(*) FROM sqlite_master',
                    read_only=self.read_only)
         except BaseException:

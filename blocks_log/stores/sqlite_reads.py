@@ -167,6 +167,17 @@ class SQLiteReads(KeyIds):
                         times.discard(time)
         return sorted(time for time in times if start <= time < stop)
 
+    def read_first(self, run):
+        if self.version is None:
+            return None
+        with self.db.reading():
+            firsts = [self.db.query(sql.SELECT_FIRST_ROW_TIME, (run.ref,))[0][0]]
+            if self.version != 2:
+                firsts.append(self.db.query(sql.SELECT_FIRST_CHUNK_TIME,
+                                            (run.ref,))[0][0])
+        firsts = [first for first in firsts if first is not None]
+        return min(firsts) if firsts else None
+
     def read_end(self, runs, start, stop):
         if self.version is None:
             return None

@@ -150,7 +150,7 @@ def series(source, query, gone=None):
 
         {'runs': {uuid: {'keys': {key: [[times], [values]]},
                          'epochs': [...], 'iterations': n,
-                         'epochs_done': n,
+                         'epochs_done': n, 'restarts': [[uuid, t]],
                          'last_time': t, 'count': {key: values in range},
                          'last': {key: its last time in range}}}}
 
@@ -202,6 +202,10 @@ def series(source, query, gone=None):
             'epochs': [int(end) for end in status.get('_epoch_ends') or []],
             'iterations': status.get('iterations_done'),
             'epochs_done': status.get('epochs_done'),
+            # where each run it resumed through began (a log held in
+            # memory keeps no lineage of its own)
+            'restarts': [[run, first] for run, first in getattr(
+                log, 'restarts', list)() if first is not None],
             'last_time': max([int(times[-1]) for times, _ in
                               columns.values() if len(times)],
                              default=None)}

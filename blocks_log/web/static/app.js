@@ -355,6 +355,30 @@
     return uPlot.join(parts);
   }
 
+  function restartMarks(u) {
+    // Where each run resumed another: a solid line of the run's colour,
+    // and a label at its top, "resumed <id> at <step>".
+    var context = u.ctx, data = shown();
+    runs.forEach(function (uuid, index) {
+      (data.runs[uuid].restarts || []).forEach(function (restart) {
+        var x = Math.round(u.valToPos(restart[1], 'x', true));
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) { return; }
+        context.save();
+        context.strokeStyle = COLOURS[index % COLOURS.length];
+        context.fillStyle = INK;
+        context.lineWidth = 2 * (window.devicePixelRatio || 1);
+        context.beginPath();
+        context.moveTo(x, u.bbox.top);
+        context.lineTo(x, u.bbox.top + u.bbox.height);
+        context.stroke();
+        context.font = Math.round(11 * (window.devicePixelRatio || 1)) + 'px sans-serif';
+        context.fillText('\u21bb ' + short(restart[0]) + ' at ' + restart[1],
+                         x + 4, u.bbox.top + 12 * (window.devicePixelRatio || 1));
+        context.restore();
+      });
+    });
+  }
+
   function epochLines(u) {
     // Dashed, in a colour of their own and offset from the grid: an epoch
     // that ends at a round step is not taken for a grid line.
@@ -470,7 +494,7 @@
         return 'solid';
       }}},
       cursor: {drag: {x: true, y: false}, sync: {key: 'blocks-log'}},
-      hooks: {draw: [epochLines], setCursor: [function (u) { showTip(u, tip); }],
+      hooks: {draw: [epochLines, restartMarks], setCursor: [function (u) { showTip(u, tip); }],
               setSelect: [function (u) {
         if (u.select.width > 2) {
           var low = Math.floor(u.posToVal(u.select.left, 'x'));
@@ -817,6 +841,7 @@
         run.epochs = more.epochs;
         run.iterations = more.iterations;
         run.epochs_done = more.epochs_done;
+        run.restarts = more.restarts;
         if (more.last_time !== null) { run.last_time = more.last_time; }
       });
       document.getElementById('live').textContent =
