@@ -7,6 +7,7 @@ A screenshot of each page is saved in ``$BLOCKS_LOG_SCREENSHOTS``, or else
 in ``screenshots/`` of pytest's temporary directory of the run.
 """
 import json
+import math
 import os
 import time as clock
 import urllib.request
@@ -345,6 +346,19 @@ def test_each_point_drawn_and_hovered_is_a_value_logged_at_its_step(
             '        uPlot.fmtNum(chart.data[0][idx]),'
             '        uPlot.fmtNum(chart.data[1][idx])];')
         note = chromium.find_element('css selector', '.chart .drawn').text
+        # the tooltip: the value logged there, and the extremes of the
+        # steps its pixel stands for
+        wanted = int(fetched(chromium)[0]['points'])
+        width = 5000.0 / (wanted // 2)
+        # a step drawn in the later half of its bucket
+        step = next(time for time, _ in pairs
+                    if 0.6 < ((time - 1) / width) % 1 < 0.9)
+        tip = chromium.execute_script(
+            'var chart = window.blocksLog.charts.loss.chart;'
+            'chart.setCursor({left: chart.valToPos(arguments[0], "x"),'
+            ' top: 5});'
+            'return chart.root.parentNode.querySelector(".tip div:not(.step)")'
+            '.textContent;', step)
         screenshots(chromium, 'spiky')
         assert errors(chromium) == []
     assert len(pairs) < 5000
@@ -354,6 +368,15 @@ def test_each_point_drawn_and_hovered_is_a_value_logged_at_its_step(
     assert (time, value) == (1001, logged[1001])
     assert texts == [time_text, value_text]
     assert note == '5,000 logged / {:,} drawn'.format(len(pairs))
+    bucket = int((step - 1) // width)
+    low = int(math.ceil(1 + bucket * width))
+    high = int(math.ceil(1 + (bucket + 1) * width)) - 1
+    shown = [logged[each] for each in range(low, high + 1)]
+    values, steps = tip.split(' (')[1].rstrip(')').split(' over steps ')
+    assert tip.startswith('loss: {}'.format(logged[step]))
+    assert [float(v) for v in values.split('\u2013')] == [min(shown),
+                                                          max(shown)]
+    assert steps == '{:,}\u2013{:,}'.format(low, high)
 
 
 def test_a_zoomed_page_follows_the_run_and_exports_its_range(

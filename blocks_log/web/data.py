@@ -152,12 +152,16 @@ def series(source, query, gone=None):
                          'epochs': [...], 'iterations': n,
                          'epochs_done': n, 'restarts': [[uuid, t]],
                          'last_time': t, 'count': {key: values in range},
-                         'last': {key: its last time in range}}}}
+                         'last': {key: its last time in range},
+                         'buckets': {key: [first, width, count]}}}}
 
     Values that are not finite numbers are ``null`` (a gap). A range
     (``start``, ``stop``) holds, beyond each of its ends, the key's nearest
     point outside it, so that a line crosses the edge of a zoomed chart
-    (``count`` does not count them). With a ``smoothing`` weight (from 0
+    (``count`` does not count them). A key downsampled has its
+    ``buckets``: bucket ``b`` (of ``count``) holds the times from ``first +
+    b * width``, below ``first + (b + 1) * width`` (the last, every later
+    one). With a ``smoothing`` weight (from 0
     to below 1), each run also has ``'smoothed': {key: [values]}``,
     TensorBoard's smoothing (see :mod:`blocks_log.smoothing`) over the run
     up to the range's end, at the times of ``keys`` (one list: the times
@@ -188,13 +192,17 @@ def series(source, query, gone=None):
         log = _open(source, uuid)
         columns = checked_series(log, keys, start, stop)
         status = log.status
-        shown, places = {}, {}
+        shown, places, buckets = {}, {}, {}
         for key, (times, values) in columns.items():
             places[key], picked = _picked(times, values, points, start, stop)
+            if len(times) > points:
+                buckets[key] = list(_buckets(times, points, start, stop)) + [
+                    points // 2]
             shown[key] = _with_edges(log, key, start, stop, [
                 [times[place] for place in places[key]], picked])
         answer[uuid] = {
             'keys': shown,
+            'buckets': buckets,
             'count': dict((key, len(times)) for key, (times, _) in
                           columns.items()),
             'last': dict((key, int(times[-1]) if len(times) else None)
@@ -323,9 +331,7 @@ def _picked(times, values, points, low=None, high=None):
                 if value is None or is_number(value)]
         return [place for place, _ in kept], [value for _, value in kept]
     buckets = points // 2
-    first = times[0] if low is None else low
-    width = ((times[-1] + 1 if high is None else high) - first) / float(
-        buckets)
+    first, width = _buckets(times, points, low, high)
     # Where each bucket begins; the last ends with the series.
     ends = [bisect.bisect_left(times, first + bucket * width)
             for bucket in range(1, buckets)] + [len(times)]
@@ -339,6 +345,15 @@ def _picked(times, values, points, low=None, high=None):
             places.append(start + offset)
             picked.append(value)
     return places, picked
+
+
+def _buckets(times, points, low=None, high=None):
+    # (first time, width) of the buckets of a series downsampled to
+    # `points`: bucket b holds first + b * width <= time < first + (b + 1)
+    # * width (the last one, every later time).
+    first = times[0] if low is None else low
+    return first, ((times[-1] + 1 if high is None else high) - first) / float(
+        points // 2)
 
 
 _PLAIN = frozenset([float, int])

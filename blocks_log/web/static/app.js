@@ -541,6 +541,30 @@
     return [bottom - room, top + room];
   }
 
+  function bucketOf(run, key, step) {
+    // For a step drawn from a downsampled series: "min\u2013max over steps
+    // a\u2013b" of its bucket (from the points drawn of it: its extremes);
+    // nothing for a series drawn whole.
+    var geometry = run.buckets && run.buckets[key];
+    var points = run.keys[key];
+    if (!geometry || !points) { return ''; }
+    var first = geometry[0], width = geometry[1], count = geometry[2];
+    var bucket = Math.min(count - 1, Math.floor((step - first) / width));
+    var low = Math.ceil(first + bucket * width);
+    var high = bucket === count - 1 ? points[0][points[0].length - 1] :
+      Math.ceil(first + (bucket + 1) * width) - 1;
+    var values = [];
+    points[0].forEach(function (time, index) {
+      if (time >= low && time <= high && points[1][index] !== null) {
+        values.push(points[1][index]);
+      }
+    });
+    if (high <= low || !values.length) { return ''; }
+    return ' (' + Math.min.apply(null, values) + '\u2013' +
+      Math.max.apply(null, values) + ' over steps ' + uPlot.fmtNum(low) +
+      '\u2013' + uPlot.fmtNum(high) + ')';
+  }
+
   function showTip(u, tip) {
     // Every run's value at the step under the cursor, the highest first
     // (each a value logged at that step, or its smoothing), beside it.
@@ -549,12 +573,17 @@
       tip.hidden = true;
       return;
     }
-    var lines = [];
+    var lines = [], perRun = state.smoothing > 0 ? 2 : 1, data = shown();
+    var key = u.root.parentNode.dataset.key, step = u.data[0][index];
     u.series.forEach(function (series, at) {
       var value = at > 0 ? u.data[at][index] : null;
       if (value !== null && value !== undefined && series.show) {
+        // the logged values' series of each run: their bucket too
+        var logged = (at - 1) % perRun === 0;
+        var run = data.runs[runs[Math.floor((at - 1) / perRun)]];
         lines.push({label: series.label, value: value, colour: series._stroke,
-                    dash: series.dash || []});
+                    dash: series.dash || [],
+                    bucket: logged ? bucketOf(run, key, step) : ''});
       }
     });
     if (!lines.length) { tip.hidden = true; return; }
@@ -572,7 +601,8 @@
       mark.style.borderTopStyle = MARKER_DASHES[DASHES.map(function (d) {
         return d.join(); }).indexOf(line.dash.join())] || 'solid';
       row.appendChild(mark);
-      row.appendChild(document.createTextNode(line.label + ': ' + line.value));
+      row.appendChild(document.createTextNode(line.label + ': ' + line.value +
+                                              line.bucket));
       tip.appendChild(row);
     });
     tip.hidden = false;
