@@ -1,7 +1,8 @@
-"""What the pages ask for: runs, series downsampled for a chart, rows and
-CSV, read from a :class:`~blocks_log.sources.Source` that the server
-opens, read-only and strict, once for each request (so that a run being
-trained is seen as it grows)."""
+"""What the pages ask for: runs, series downsampled (and smoothed) for a
+chart, each run's summary of a key, rows, and CSV and JSON, read from a
+:class:`~blocks_log.sources.Source` that the server opens, read-only and
+strict, once for each request (so that a run being trained is seen as it
+grows)."""
 import array
 import bisect
 import csv
