@@ -297,3 +297,26 @@ def test_where_each_resumed_run_began(backend, tmp_path, monkeypatch,
             assert reader.restarts() == []
     finally:
         log.close()
+
+
+def test_a_deleted_key_is_gone_for_this_run_only(make_database_log):
+    # Deleted in a nearer run: gone from its rows, records and times (a
+    # time whose every value is deleted holds nothing), not from its
+    # parent's.
+    log = make_database_log()
+    log[1].update({'a': 1, 'b': 2})
+    log[2]['a'] = 2
+    log[3]['a'] = 3
+    parent = log.uuid
+    log.resume()
+    del log[1]['a']
+    log[2].clear()
+    log.flush()
+    assert dict(log[1]) == {'b': 2} and 2 not in log
+    assert list(log) == [1, 3] and len(log) == 2
+    assert list(log.records()) == [(1, 'b', 2), (3, 'a', 3)]
+    assert log.history('a') == [(3, 3)]
+    before = make_database_log(uuid=parent, read_only=True)
+    assert dict(before[1]) == {'a': 1, 'b': 2} and list(before) == [1, 2, 3]
+    again = make_database_log(uuid=log.uuid, read_only=True)
+    assert list(again) == [1, 3] and dict(again[1]) == {'b': 2}

@@ -262,25 +262,6 @@ class TestBlocksFidelity:
         with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
             assert dict((t, dict(again[t])) for t in again) == {1: {'c': 3}}
 
-    def test_a_deleted_key_is_gone_for_this_run_only(self, path):
-        log = SQLiteLog(path)
-        log[1].update({'a': 1, 'b': 2})
-        log[2]['a'] = 2
-        parent = log.uuid
-        log.resume()
-        del log[1]['a']
-        log[2].clear()
-        log.flush()
-        assert dict(log[1]) == {'b': 2} and 2 not in log
-        assert list(log) == [1] and len(log) == 1
-        assert list(log.records()) == [(1, 'b', 2)]
-        assert log.history('a') == []
-        log.close()
-        with SQLiteLog(path, uuid=parent, read_only=True) as before:
-            assert dict(before[1]) == {'a': 1, 'b': 2} and 2 in before
-        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
-            assert list(again) == [1] and dict(again[1]) == {'b': 2}
-
     def test_a_key_written_again_after_deletion(self, path):
         with SQLiteLog(path) as log:
             log[1]['a'] = 1

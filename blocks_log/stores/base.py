@@ -12,6 +12,8 @@ import abc
 import collections
 import json
 
+from blocks_log import codec
+
 
 #: What a store knows of a run. ``ref`` is the store's own reference,
 #: passed back to its methods; ``parent`` the hex uuid it was resumed from;
@@ -231,6 +233,15 @@ class Store(metaclass=abc.ABCMeta):
         """The merged values in ``[start, stop)`` of `keys` (all if
         ``None``), as ``{key: (times, values)}`` in increasing time (see
         :mod:`blocks_log.series`)."""
+
+    def _drop_deleted(self, runs, times, marked):
+        """Take out of `times` (a set) those of `marked` (times holding a
+        deleted value) whose every value is deleted, here or in a nearer
+        run: they hold nothing."""
+        for time in sorted(marked & times):
+            if not any(value is not codec.DELETED for value in
+                       self.read_row(runs, time).values()):
+                times.discard(time)
 
     def read_first(self, run):
         """The first time at which `run` itself (not its lineage) holds a

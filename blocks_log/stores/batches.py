@@ -85,6 +85,15 @@ def head(rows, key_ids=None, start=None):
     return entries
 
 
+def latest_of(entries):
+    """``{(time, key id): stored}`` of entries of :func:`head`, the later
+    winning: what the head holds."""
+    final = {}
+    for time, key, stored, _ in entries:
+        final[time, key] = stored
+    return final
+
+
 def _order(entry):
     return entry[3]
 

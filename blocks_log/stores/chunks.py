@@ -1,8 +1,8 @@
 """Chunks: a key's numbers over a span of times, packed and checked.
 
 A run's recent values are its "head", committed with each iteration so
-that a crash loses nothing (on SQLite a row per commit, a batch; on
-PostgreSQL a row per value). Once the run has moved past a block of
+that a crash loses nothing (a row per commit and block, a batch; a row
+per value in files of before). Once the run has moved past a block of
 :data:`SPAN` times, the writer packs that block's numbers, one chunk per
 key (its times and its values as arrays), and deletes its rows, in the
 transaction of a later commit (see :mod:`.packing`): a crash keeps both or

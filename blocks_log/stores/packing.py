@@ -123,22 +123,6 @@ class RunPacking(object):
                          blob))
         return rows, blocks
 
-    def blocks(self, entries, key_ids):
-        """What to remember of a commit of `entries` (``(time, key,
-        stored)``) written a row per value: ``[(block, times, key ids,
-        values)]``.
-
-        Raises
-        ------
-        KeyError
-            If a key has no id in `key_ids` yet.
-        """
-        if not entries:
-            return []
-        times, keys, values = zip(*entries)
-        return self._by_block(times, list(map(key_ids.__getitem__, keys)),
-                              values)
-
     def _by_block(self, times, ids, values):
         # [(block, times, key ids, values)] of a commit, in block order.
         span = self.span or HEAD_SPAN

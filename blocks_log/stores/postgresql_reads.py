@@ -14,7 +14,6 @@ from blocks_log.stores import batches, chunks, postgresql_sql as sql
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.packing import HEAD_SPAN
 
-_DELETED = codec.DELETED
 # Its stored form, as SQL compares it.
 _DELETED_STORED = codec.DELETED_STORED
 
@@ -72,11 +71,8 @@ class PostgreSQLReads(KeyIds):
             return []
 
         def work(cursor):
-            final = {}
-            for time, key, stored, _ in self._head(cursor, run, 0,
-                                                   sql.STATUS_TIME):
-                final[time, key] = stored
-            ids = set(key for (_, key), stored in final.items()
+            ids = set(key for (_, key), stored in batches.latest_of(
+                self._head(cursor, run, 0, sql.STATUS_TIME)).items()
                       if stored != _DELETED_STORED)
             cursor.execute(sql.SELECT_KEYS_OF_CHUNKS, (run.ref,))
             ids.update(key for key, in cursor.fetchall())
@@ -141,11 +137,8 @@ class PostgreSQLReads(KeyIds):
         def work(cursor):
             times, marked = set(), set()
             for run in runs:
-                final = {}
-                for time, key, stored, _ in self._head(cursor, run, start,
-                                                       stop):
-                    final[time, key] = stored
-                for (time, _), stored in final.items():
+                for (time, _), stored in batches.latest_of(
+                        self._head(cursor, run, start, stop)).items():
                     (marked if stored == _DELETED_STORED else times).add(time)
                 # The keys of a block mostly share their times: each set of
                 # times is unpacked once (a chunk's checked, each).
@@ -162,12 +155,7 @@ class PostgreSQLReads(KeyIds):
                 deletions = bool(cursor.fetchall())
             return times, marked if deletions else set()
         times, marked = self._read(work)
-        for time in sorted(marked & times):
-            # A time whose every value is deleted, here or in a nearer run,
-            # holds nothing.
-            if not any(value is not _DELETED for value in
-                       self.read_row(runs, time).values()):
-                times.discard(time)
+        self._drop_deleted(runs, times, marked)
         return sorted(time for time in times if start <= time < stop)
 
     def read_first(self, run):

@@ -11,7 +11,6 @@ from blocks_log.stores import batches, chunks, sqlite_sql as sql
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.packing import HEAD_SPAN
 
-_DELETED = codec.DELETED
 # Its stored form, as SQL compares it.
 _DELETED_STORED = codec.DELETED_STORED
 
@@ -72,10 +71,8 @@ class SQLiteReads(KeyIds):
     def read_keys(self, run):
         if self.version is None:
             return []
-        final = {}
-        for time, key, stored, _ in self._head(run, 0, sql.STATUS_TIME):
-            final[time, key] = stored
-        ids = set(key for (_, key), stored in final.items()
+        ids = set(key for (_, key), stored in batches.latest_of(
+            self._head(run, 0, sql.STATUS_TIME)).items()
                   if stored != _DELETED_STORED)
         if self.version != 2:
             ids.update(key for key, in self.db.query(
@@ -145,10 +142,8 @@ class SQLiteReads(KeyIds):
         times, marked = set(), set()
         with self.db.reading():
             for run in runs:
-                final = {}
-                for time, key, stored, _ in self._head(run, start, stop):
-                    final[time, key] = stored
-                for (time, _), stored in final.items():
+                for (time, _), stored in batches.latest_of(
+                        self._head(run, start, stop)).items():
                     (marked if stored == _DELETED_STORED else times).add(time)
                 span = self._span(run)
                 # The keys of a block mostly share their times: each set of
@@ -159,12 +154,7 @@ class SQLiteReads(KeyIds):
                     times.update(chunks.read_times(run.ref, span, row,
                                                    unpacked, self._checked))
             if marked and self._has_deletions(runs):
-                # A time whose every value is deleted, here or in a nearer
-                # run, holds nothing.
-                for time in sorted(marked & times):
-                    if not any(value is not _DELETED for value in
-                               self.read_row(runs, time).values()):
-                        times.discard(time)
+                self._drop_deleted(runs, times, marked)
         return sorted(time for time in times if start <= time < stop)
 
     def read_first(self, run):
