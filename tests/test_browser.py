@@ -831,7 +831,8 @@ def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,
     assert sorted(exported) == sorted(uuids)
     for uuid in uuids:
         assert list(exported[uuid]) == ['acc']
-        times, values = exported[uuid]['acc']
+        times = [time for time, _ in exported[uuid]['acc']]
+        values = [value for _, value in exported[uuid]['acc']]
         assert times == list(range(max(low, 1), min(high, 101)))
         for time, value in zip(times, values):
             assert value == ('nan' if time == 60 else 1e6 if time == 50

@@ -2,6 +2,8 @@
 and refuse, and that serving never writes (the browser's view of the same
 pages is tested in test_browser.py)."""
 import array
+import csv
+import io
 import json
 import math
 import os
@@ -805,3 +807,53 @@ def test_the_summary_of_a_key_is_its_last_and_extreme_numbers(tmp_path):
     assert json.loads(body) == {
         mixed: {'last': [7, 0.5], 'min': [3, -1.5], 'max': [1, 3.0]},
         none: {'last': None, 'min': None, 'max': None}}
+
+
+@pytest.mark.parametrize('query', ['', '&keys=every_3,late', '&start=10'
+                                   '&stop=600'])
+def test_exports_are_sent_as_they_are_read(tmp_path, monkeypatch, query):
+    # A few rows at a time (7 here), however long the runs: every row of
+    # each run exported, exactly, in CSV and in JSON.
+    path = str(tmp_path / 'export.sqlite')
+    uuids = []
+    for _ in range(2):
+        with SQLiteLog(path) as log:
+            log_sparse_run(log)
+            uuids.append(log.h_uuid)
+    monkeypatch.setattr(data, 'EXPORT_ROWS', 7)
+    read = []
+    rows_of = data.rows_of
+
+    def counted(*arguments, **options):
+        found = rows_of(*arguments, **options)
+        read.append(len(found[1]))
+        return found
+    monkeypatch.setattr(data, 'rows_of', counted)
+    with serving(path) as server:
+        status, headers, text = get(server, '/api/csv?runs={}{}'.format(
+            ','.join(uuids), query))
+        _, _, exported = get(server, '/api/json?runs={}{}'.format(
+            ','.join(uuids), query))
+    parameters = dict(part.split('=') for part in query.split('&') if part)
+    start, stop = int(parameters.get('start', 0)), int(parameters.get(
+        'stop', 10 ** 9))
+    with SQLiteLog(path, uuid=uuids[0], read_only=True) as log:
+        every = dict((time, dict(log[time])) for time in log)
+    rows = dict((time, values) for time, values in every.items()
+                if start <= time < stop)
+    # the keys named, or every key of the runs
+    keys = parameters['keys'].split(',') if 'keys' in parameters else sorted(
+        set(key for values in every.values() for key in values))
+    expected = [['run', 'time'] + keys] + [
+        [uuid, str(time)] + [tables.csv_cell(values.get(key)) for key in keys]
+        for uuid in uuids for time, values in sorted(rows.items())
+        if any(key in values for key in keys)]
+    assert status == 200 and headers['Transfer-Encoding'] == 'chunked'
+    assert list(csv.reader(io.StringIO(text))) == expected
+    assert max(read) <= 7 and len(read) > 2 * len(rows) // 7
+    exported = json.loads(exported)
+    for uuid in uuids:
+        assert exported[uuid] == dict(
+            (key, [[time, data._json_value(values[key])] for time, values
+                   in sorted(rows.items()) if key in values])
+            for key in keys)

@@ -500,9 +500,14 @@ def rows(source, query):
         for t, values in found]}
 
 
-def _table(source, query):
-    # [(run, time, {key: value})] of the runs and keys of `query`, and the
-    # keys as they first appear.
+#: Rows an export reads at a time: what one request holds, whatever the
+#: size of the runs it exports.
+EXPORT_ROWS = 4096
+
+
+def _export(source, query):
+    # The runs, columns and range of an export, checked before a byte of
+    # it is sent: the keys named, or every key of the runs (sorted).
     uuids = names(query, 'runs')
     if not uuids:
         raise BadRequest('name the runs: ?runs=uuid,uuid')
@@ -510,49 +515,94 @@ def _table(source, query):
     start, stop = _bounds(query)
     uuids = [find(source, name) for name in uuids]
     source.check_keys(keys, uuids)
-    table, columns = [], []
-    for uuid in uuids:
-        _, found = rows_of(source.open(uuid), keys, start, stop)
-        for time, values in found:  # keys as they first appear
-            columns.extend(key for key in values if key not in columns)
-            table.append((uuid, time, values))
-    return table, columns
+    columns = keys or sorted(set(key for uuid in uuids
+                                 for key in source.keys(uuid)))
+    return uuids, columns, start or 0, stop
+
+
+def _pages(log, keys, start, stop):
+    # The rows of `log` in [start, stop), EXPORT_ROWS at a time.
+    while True:
+        _, rows = rows_of(log, keys, start, stop, head=EXPORT_ROWS)
+        if not rows:
+            return
+        yield rows
+        start = rows[-1][0] + 1
 
 
 def json_text(source, query):
     """JSON of the runs and keys of `query` (as :func:`csv_text`), every
-    value logged in the range::
+    value logged in the range, as pieces of text to send in turn::
 
-        {uuid: {key: [[times], [values]]}}
+        {uuid: {key: [[time, value], ...]}}
 
     A finite number as a number; NaN, inf and anything else as the text a
     CSV cell holds (``'nan'``, ``'inf'``...), which JSON cannot hold as
-    numbers."""
-    table, _ = _table(source, query)
-    answer = {}
-    for uuid, time, values in table:
-        run = answer.setdefault(uuid, {})
-        for key, value in values.items():
-            column = run.setdefault(key, [[], []])
-            column[0].append(time)
-            column[1].append(_json_number(value) if is_number(
-                value) and math.isfinite(value) else csv_cell(value))
-    return json.dumps(answer, allow_nan=False, default=str)
+    numbers. The runs and keys are checked at once; the values are read a
+    key and :data:`EXPORT_ROWS` rows at a time.
+
+    Raises
+    ------
+    BadRequest, NotFound
+    blocks_log.errors.UnknownKeyError
+    """
+    uuids, columns, start, stop = _export(source, query)
+
+    def pieces():
+        yield '{'
+        for run_at, uuid in enumerate(uuids):
+            log = source.open(uuid)
+            yield '{}{}: {{'.format(', ' if run_at else '', json.dumps(uuid))
+            for key_at, key in enumerate(columns):
+                yield '{}{}: ['.format(', ' if key_at else '', json.dumps(key))
+                first = True
+                for rows in _pages(log, [key], start, stop):
+                    pairs = [[time, _json_value(values[key])]
+                             for time, values in rows if key in values]
+                    if pairs:
+                        text = json.dumps(pairs, allow_nan=False,
+                                          default=str)[1:-1]
+                        yield text if first else ', ' + text
+                        first = False
+                yield ']'
+            yield '}'
+        yield '}'
+    return pieces()
 
 
-def _json_number(value):
-    # numpy's numbers too, as JSON's
-    return int(value) if isinstance(value, Integral) else float(value)
+def _json_value(value):
+    # What JSON holds of a value: a finite number as one (numpy's too), and
+    # anything else as the text of its CSV cell.
+    if is_number(value) and math.isfinite(value):
+        return int(value) if isinstance(value, Integral) else float(value)
+    return csv_cell(value)
 
 
 def csv_text(source, query):
     """CSV of the runs and keys of `query` (``runs``, ``keys``, ``start``,
-    ``stop``): what the page shows, a row per run and time."""
-    table, columns = _table(source, query)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator='\n')
-    writer.writerow(['run', 'time'] + columns)
-    for uuid, time, values in table:
-        writer.writerow([uuid, time] + [csv_cell(values.get(key))
-                                        for key in columns])
-    return out.getvalue()
+    ``stop``): what the page shows, a row per run and time, a column per
+    key named (or of the runs, sorted), as pieces of text to send in turn.
+    The runs and keys are checked at once; the rows are read
+    :data:`EXPORT_ROWS` at a time.
+
+    Raises
+    ------
+    BadRequest, NotFound
+    blocks_log.errors.UnknownKeyError
+    """
+    uuids, columns, start, stop = _export(source, query)
+
+    def lines(rows):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator='\n')
+        writer.writerows(rows)
+        return out.getvalue()
+
+    def pieces():
+        yield lines([['run', 'time'] + columns])
+        for uuid in uuids:
+            for rows in _pages(source.open(uuid), columns, start, stop):
+                yield lines([[uuid, time] + [csv_cell(values.get(key))
+                                             for key in columns]
+                             for time, values in rows])
+    return pieces()

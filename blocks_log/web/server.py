@@ -158,15 +158,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == '/api/rows':
             self._json(data.rows(source, query))
         elif path == '/api/json':
-            self._send(200, data.json_text(source, query),
-                       'application/json', {
-                           'Content-Disposition':
-                               'attachment; filename="blocks-log.json"'})
+            self._stream(data.json_text(source, query), 'application/json',
+                         'blocks-log.json')
         elif path == '/api/csv':
-            self._send(200, data.csv_text(source, query),
-                       'text/csv; charset=utf-8', {
-                           'Content-Disposition':
-                               'attachment; filename="blocks-log.csv"'})
+            self._stream(data.csv_text(source, query),
+                         'text/csv; charset=utf-8', 'blocks-log.csv')
         else:
             raise data.NotFound('no page {}'.format(path))
 
@@ -201,6 +197,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _stream(self, pieces, content_type, name):
+        # An export sent as it is read (HTTP/1.1 chunks), so that what a
+        # request holds does not grow with the runs. What fails once the
+        # answer has begun cuts it short (the client sees it incomplete),
+        # and is told on stderr.
+        self.send_response(200)
+        headers = dict(HEADERS, **{
+            'Content-Type': content_type, 'Transfer-Encoding': 'chunked',
+            'Content-Disposition': 'attachment; filename="{}"'.format(name)})
+        for header, value in headers.items():
+            self.send_header(header, value)
+        self.end_headers()
+        try:
+            for piece in pieces:
+                body = piece.encode('utf-8')
+                if body:
+                    self.wfile.write(b'%x\r\n%s\r\n' % (len(body), body))
+            self.wfile.write(b'0\r\n\r\n')
+        except OSError:  # the client went away
+            self.close_connection = True
+        except Exception as error:
+            self.close_connection = True
+            sys.stderr.write('blocks-log serve: {} cut short: {}\n'.format(
+                self.path, error))
 
     def log_message(self, format, *arguments):
         if self.server.verbose:
