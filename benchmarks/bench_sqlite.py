@@ -110,6 +110,17 @@ def size_per_value(directory, name, values):
     return total / float(values)
 
 
+def writes_against(title, workloads, rounds, values):
+    """Time `workloads` (``(name, callable)``, the limit first and the log
+    last) in interleaved rounds, report them under `title`, and print the
+    log's values/s against the limit's."""
+    medians = run_rounds(workloads, rounds)
+    limit, log = workloads[0][0], workloads[-1][0]
+    report(title, medians, limit, values)
+    print('  {}: {:.2f}x the raw limit\'s values/s'.format(
+        log, medians[limit] / medians[log]))
+
+
 def main():
     args = parse_args(__doc__.splitlines()[0], iterations=1000)
     n = args.iterations
@@ -155,30 +166,20 @@ def main():
               'faster than Blocks\' way'.format(
                   medians['raw sqlite3, executemany+commit'] / log_time,
                   medians['Blocks way, commit per value'] / log_time))
-        medians = run_rounds([
+        writes_against('commit every 100 iterations', [
             ('raw sqlite3, executemany+commit', lambda: raw_limit(
                 fresh('raw'), n)),
             ('raw sqlite3, commit every 100', lambda: raw_limit(
                 fresh('raw100'), n, commit_every=100)),
             ('SQLiteLog(commit_every=100)', lambda: sqlite_log(
                 fresh('log100'), n, commit_every=100)),
-        ], args.rounds)
-        report('commit every 100 iterations', medians,
-               'raw sqlite3, executemany+commit', n * len(KEYS))
-        print('  SQLiteLog(commit_every=100): {:.2f}x the raw limit\'s '
-              'values/s'.format(medians['raw sqlite3, executemany+commit'] /
-                                medians['SQLiteLog(commit_every=100)']))
-        medians = run_rounds([
+        ], args.rounds, n * len(KEYS))
+        writes_against('a disk sync each commit (synchronous=FULL)', [
             ('raw sqlite3, synchronous=FULL', lambda: raw_limit(
                 fresh('rawfull'), n, synchronous='FULL')),
             ("SQLiteLog(synchronous='FULL')", lambda: sqlite_log(
                 fresh('logfull'), n, synchronous='FULL')),
-        ], args.rounds)
-        report('a disk sync each commit (synchronous=FULL)', medians,
-               'raw sqlite3, synchronous=FULL', n * len(KEYS))
-        print('  SQLiteLog(synchronous=\'FULL\'): {:.2f}x the raw limit\'s '
-              'values/s'.format(medians['raw sqlite3, synchronous=FULL'] /
-                                medians["SQLiteLog(synchronous='FULL')"]))
+        ], args.rounds, n * len(KEYS))
         try:
             # Imported here, so that no round pays for it.
             importlib.import_module('pandas')

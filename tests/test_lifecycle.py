@@ -157,42 +157,6 @@ class TestFork:
             assert again.history('child') == [(40, 40.0), (41, 41.0),
                                               (42, 42.0)]
 
-    @pytest.mark.parametrize('commit', ['of an iteration', 'of a new key'])
-    def test_parent_and_child_write_one_block(self, path, monkeypatch,
-                                              commit):
-        # Each remembers only what it wrote into the block: the one that
-        # packs it reads it from the file, or the other's values are lost.
-        # Both count the parts of their commits from where the parent
-        # stood: their first batches of a time collide, and neither is lost.
-        monkeypatch.setattr(chunks, 'SPAN', 4)
-        log = SQLiteLog(path)
-        log[1]['child'] = log[1]['parent'] = 1.0
-        pid = os.fork()
-        if pid == 0:
-            try:
-                for time in range(20, 24):
-                    log[time]['child'] = float(time)
-                    log.flush()
-                log.close()
-            finally:
-                os._exit(0)
-        assert os.waitpid(pid, 0)[1] == 0
-        if commit == 'of a new key':  # a transaction, not one statement
-            log[20]['new key'] = 0.5
-        for time in range(20, 32):
-            log[time]['parent'] = float(time)
-            log.flush()
-        log.close()
-        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
-            assert again.history('new key') == (
-                [(20, 0.5)] if commit == 'of a new key' else [])
-            assert [time for time, _ in again.history('child')] == [1] + list(
-                range(20, 24))
-            assert [time for time, _ in again.history('parent')] == [
-                1] + list(range(20, 32))
-        assert [key for _, time, key, _ in head_values(path)
-                if time < 28] == []  # packed all the same
-
     def test_buffer_is_flushed_before_fork(self, path):
         log = SQLiteLog(path)
         log[0]['buffered'] = 1
@@ -645,3 +609,42 @@ def eventually(condition, seconds=30):
             return False
         _time.sleep(0.02)
     return True
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')
+@pytest.mark.parametrize('commit', ['of an iteration', 'of a new key'])
+def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
+                                          commit):
+    # Each remembers only what it wrote into the block: the one that packs
+    # it reads it from the store, or the other's values are lost. Both
+    # count the parts of their commits from where the parent stood: their
+    # first batches of a time collide, and neither is lost.
+    monkeypatch.setattr(chunks, 'SPAN', 4)
+    log = make_database_log()
+    log[1]['child'] = log[1]['parent'] = 1.0
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for time in range(20, 24):
+                log[time]['child'] = float(time)
+                log.flush()
+            log.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    if commit == 'of a new key':  # a transaction, not one statement
+        log[20]['new key'] = 0.5
+    for time in range(20, 32):
+        log[time]['parent'] = float(time)
+        log.flush()
+    log.close()
+    again = make_database_log(uuid=log.uuid, read_only=True)
+    assert again.history('new key') == (
+        [(20, 0.5)] if commit == 'of a new key' else [])
+    assert [time for time, _ in again.history('child')] == [1] + list(
+        range(20, 24))
+    assert [time for time, _ in again.history('parent')] == [1] + list(
+        range(20, 32))
+    if make_database_log.backend == 'sqlite-file':
+        assert [key for _, time, key, _ in head_values(log.database)
+                if time < 28] == []  # packed all the same

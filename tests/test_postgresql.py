@@ -327,34 +327,6 @@ def test_fork(dsn, first):
             0: {'parent': 0}, 1: {'child': 1}, 2: {'parent': 2}}
 
 
-def test_parent_and_child_write_one_block(dsn, monkeypatch):
-    # Each remembers only what it wrote into the block: the one that packs
-    # it reads it from the database, or the other's values are lost.
-    from blocks_log.stores import chunks
-    monkeypatch.setattr(chunks, 'SPAN', 4)
-    log = PostgreSQLLog(dsn)
-    log[1]['child'] = log[1]['parent'] = 1.0
-    pid = os.fork()
-    if pid == 0:
-        try:
-            for time in range(20, 24):
-                log[time]['child'] = float(time)
-                log.flush()
-            log.close()
-        finally:
-            os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
-    for time in range(20, 32):
-        log[time]['parent'] = float(time)
-        log.flush()
-    log.close()
-    with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
-        assert [time for time, _ in again.history('child')] == [1] + list(
-            range(20, 24))
-        assert [time for time, _ in again.history('parent')] == [1] + list(
-            range(20, 32))
-
-
 def test_a_read_sees_a_packing_commit_whole(dsn, monkeypatch):
     # The writer packs between the statements of a read (chunks, then
     # rows): the read still sees one state of the database, not the

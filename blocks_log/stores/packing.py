@@ -204,6 +204,13 @@ def going_on(span, one, dialect):
     return running
 
 
+def going_on_in(connection, ref, span, dialect):
+    """:func:`going_on` of run `ref`, read in the transaction of
+    `connection` (its ``execute`` as in the DB-API)."""
+    return going_on(span, lambda statement: connection.execute(
+        statement, (ref,)).fetchone()[0], dialect)
+
+
 def columns(parts):
     """``({key id: (times, values)} of the numbers, [(time, key id,
     stored)] of the rest)`` of `parts` (``(times, key ids, values)``, in

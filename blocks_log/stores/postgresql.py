@@ -178,15 +178,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             self._prepare(connection)
             self._take(connection, run.ref, run.uuid)
             connection.execute(sql.SET_WRITER, (claim, run.ref))
-            return self._going_on(connection, run)
+            return packing.going_on_in(connection, run.ref,
+                                       self._spans.get(run.ref), sql)
         self._committed_claim(run.ref, claim, self._transact(work))
-
-    def _going_on(self, connection, run):
-        # Where a writer that opens `run` stands (see packing.RunPacking);
-        # a run of schema version 2 has no span: it stays rows.
-        def one(statement):
-            return connection.execute(statement, (run.ref,)).fetchone()[0]
-        return packing.going_on(self._spans.get(run.ref), one, sql)
 
     def _running(self, run):
         # The packing of a run this store writes; of one it writes without
@@ -195,7 +189,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         if running is None:
             self.find_run(run.uuid)  # its span
             running = self._packing[run.ref] = self._transact(
-                lambda connection: self._going_on(connection, run))
+                lambda connection: packing.going_on_in(
+                    connection, run.ref, self._spans.get(run.ref), sql))
         return running
 
     def _take(self, connection, ref, uuid):

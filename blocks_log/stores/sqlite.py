@@ -201,17 +201,12 @@ class SQLiteStore(SQLiteReads, Store):
                         not is_stale(writer)):
                     raise claims.in_use(self.name, run.uuid, writer)
                 connection.execute(sql.SET_WRITER, (claim, run.ref))
-                self._packing[run.ref] = self._going_on(connection, run)
+                self._packing[run.ref] = packing.going_on_in(
+                    connection, run.ref, self._spans.get(run.ref), sql)
         except BaseException:
             self._let_go(run.ref)
             raise
         self.version = sql.SCHEMA_VERSION
-
-    def _going_on(self, connection, run):
-        # Where a writer that opens `run` stands (see packing.RunPacking).
-        def one(statement):
-            return connection.execute(statement, (run.ref,)).fetchone()[0]
-        return packing.going_on(self._spans.get(run.ref), one, sql)
 
     def _running(self, run):
         # The packing of a run this store writes; of one it writes without
