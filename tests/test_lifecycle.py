@@ -648,3 +648,21 @@ def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
     if make_database_log.backend == 'sqlite-file':
         assert [key for _, time, key, _ in head_values(log.database)
                 if time < 28] == []  # packed all the same
+
+
+def test_a_status_key_first_set_in_a_training_loop(make_database_log):
+    # Iterations whose keys came before commit in one statement; a status
+    # key never written before needs its id made first.
+    log = make_database_log()
+    for iteration in range(6):
+        log.current_row['loss'] = float(iteration)
+        if iteration == 3:
+            log.status['best'] = 0.25
+        log.status['iterations_done'] += 1
+    run = log.uuid
+    log.close()
+    reader = make_database_log(uuid=run, read_only=True)
+    assert reader.status['best'] == 0.25
+    assert reader.status['iterations_done'] == 6
+    assert [reader[time]['loss'] for time in range(6)] == [
+        0.0, 1.0, 2.0, 3.0, 4.0, 5.0]

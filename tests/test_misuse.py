@@ -190,6 +190,27 @@ class TestMisuse:
         with SQLiteLog(path, uuid=run) as again:
             assert len(again[0]['big']) == 100000
 
+    def test_a_failed_commit_keeps_its_status(self, path):
+        # What a commit that failed was to write of the status (a new key,
+        # a deleted one, iterations_done) is written by the next.
+        log = SQLiteLog(path)
+        log.status['gone'] = 1
+        log.flush()
+        pages = committed(path, 'PRAGMA page_count')[0][0]
+        log.conn.execute('PRAGMA max_page_count = {}'.format(pages))
+        log.status['note'] = 'x' * 100000
+        del log.status['gone']
+        with pytest.raises(LogWriteError, match='full'):
+            log.status['iterations_done'] += 1
+        log.conn.execute('PRAGMA max_page_count = 1000000')
+        log.flush()
+        run = log.uuid
+        log.close()
+        with SQLiteLog(path, uuid=run, read_only=True) as again:
+            assert again.status['iterations_done'] == 1
+            assert len(again.status['note']) == 100000
+            assert 'gone' not in again.status
+
     def test_writes_from_another_thread(self, path):
         import threading
         log = SQLiteLog(path)

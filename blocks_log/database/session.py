@@ -353,25 +353,29 @@ class Session(MergedReads):
         count = len(pending) if count is None else min(count, len(pending))
         if not (count or self.dirty or self.deleted_status):
             return
-        status, deleted = dict(self.dirty), set(self.deleted_status)
+        # Handed over whole rather than copied: the status changes only
+        # with the lock held, as here, and gets them back if the commit
+        # fails.
+        status, deleted = self.dirty, self.deleted_status
+        self.dirty = {}
+        if deleted:
+            self.deleted_status = set()
         deletions, self.deletions = self.deletions, False
         try:
             self.store.write(self.run, pending[:count], status, deleted,
                              deletions)
         except BaseException:
+            self.dirty, self.deleted_status = status, deleted
             self.deletions = self.deletions or deletions
             raise
         # Only the prefix committed: values appended meanwhile by another
         # thread stay for the next flush.
         del pending[:count]
-        self.completed = max(0, self.completed - count)
+        completed = self.completed - count
+        self.completed = completed if completed > 0 else 0
         self.uncommitted = 0
         self.committed_at = _time.monotonic()
         self.flushes += 1
-        for key, stored in status.items():
-            if self.dirty.get(key) is stored:
-                del self.dirty[key]
-        self.deleted_status -= deleted
 
     def _watch(self, key, stored):
         # A mutable status value, as stored and as a copy to compare with

@@ -26,6 +26,7 @@ Nothing of a BLOB is trusted before it is checked against its length.
 
 """
 import array
+import itertools
 import struct
 import sys
 
@@ -78,9 +79,12 @@ def head(rows, key_ids=None, start=None):
             entries.extend((at, damaged, placeholder, order) for damaged in (
                 (DAMAGED_KEY,) if key_ids is None else key_ids))
             continue
+        if key_ids is None:  # in C, each entry
+            entries.extend(zip(times, ids, values, itertools.repeat(order)))
+            continue
         entries.extend((entry_time, entry_key, value, order) for
                        entry_time, entry_key, value in zip(times, ids, values)
-                       if key_ids is None or entry_key in key_ids)
+                       if entry_key in key_ids)
     entries.sort(key=_order)
     return entries
 
@@ -145,6 +149,17 @@ def encode_at_one_time(key_ids, values, head=None):
 
 
 _FLOATS = frozenset([_FLOAT])
+
+
+def floats_at_one_time(head, values):
+    """:func:`encode_at_one_time` of `values` if they are all floats (`head`
+    as :func:`floats_head` makes it), else ``None``."""
+    if set(map(type, values)) != _FLOATS:
+        return None
+    numbers = array.array('d', values)
+    if _SWAP:
+        numbers.byteswap()
+    return head + numbers.tobytes()
 
 
 def encode(times, key_ids, values):

@@ -310,6 +310,21 @@ def _series_of_plain(kind, step, first, last, blobs):
     return range(first, last + 1, step or 1), values
 
 
+def add_times(times, run, span, rows, checked=True):
+    """Add to the set `times` the times of the chunks `rows` of `run` (each
+    as for :func:`read_times`, its values BLOB left out). The keys of a
+    block mostly share their times: each set of them is unpacked and added
+    once (each chunk's checked against its own header and checksum)."""
+    unpacked, added = {}, {}
+    for row in rows:
+        found = read_times(run, span, row, unpacked, checked)
+        # By identity: the same times, unpacked once, shared by the
+        # chunks that hold them; kept in `added` so that no id is reused.
+        if id(found) not in added:
+            added[id(found)] = found
+            times.update(found)
+
+
 def read_times(run, span, row, unpacked=None, checked=True):
     """The times of a chunk (`row` as for :func:`read`, its values BLOB
     may be left out as ``None``): checked against its header, its times

@@ -140,14 +140,10 @@ class PostgreSQLReads(KeyIds):
                 for (time, _), stored in batches.latest_of(
                         self._head(cursor, run, start, stop)).items():
                     (marked if stored == _DELETED_STORED else times).add(time)
-                # The keys of a block mostly share their times: each set of
-                # times is unpacked once (a chunk's checked, each).
-                unpacked = {}
-                for row in self._chunks(cursor, run, None, start, stop,
-                                        values=False):
-                    times.update(chunks.read_times(
-                        run.ref, self._spans.get(run.ref), row, unpacked,
-                        self.version != 3))
+                chunks.add_times(times, run.ref, self._spans.get(run.ref),
+                                 self._chunks(cursor, run, None, start, stop,
+                                              values=False),
+                                 self.version != 3)
             deletions = False
             if marked:
                 cursor.execute(sql.SELECT_DELETIONS,

@@ -5,6 +5,7 @@ All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
 :mod:`.sqlite_connection`; the packing of numbers in :mod:`.chunks`.
 
 """
+import itertools
 import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
@@ -268,39 +269,31 @@ class SQLiteStore(SQLiteReads, Store):
         # Blocks that earlier commits moved past: this one's batches are
         # remembered once it lands.
         due = running.due()
-        rows = None
         if not (due or deleted_status or deletions):
-            try:
-                rows, found = self._rows(ref, running, entries, status,
-                                         key_ids)
-            except KeyError:
-                pass
-            if rows == []:
-                return
-            if rows is not None and len(rows) <= sql.UPSERT_CHUNK:
-                if self.db.write(sql.upsert_statement(len(rows)), [
-                        column for row in rows for column in row]) == len(
-                            rows):
+            statement = self._statement(ref, running, entries, status)
+            if statement is not None:
+                parameters, found = statement
+                if not parameters:
+                    return
+                count = len(parameters) // 4
+                if self.db.write(sql.upsert_statement(count),
+                                 parameters) == count:
                     running.committed(found)
                     return
                 # A batch of the same part and time is there, a forked
                 # process's, and kept: this commit goes again, as below.
-            rows = None
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
-        new_ids = None
         with self.db.transaction() as connection:
             if due:
                 packing.pack(connection, ref, running, sql,
                              packing.PACK_VALUES + 2 * len(entries))
-            if rows is None:
-                # A key never written before gets its id in this same
-                # transaction, and is forgotten if it rolls back.
-                new_ids = self._new_key_ids(connection, [
-                    key for _, key, _ in entries] + list(status))
-                rows, found = self._rows(ref, running, entries, status,
-                                         dict(key_ids, **new_ids),
-                                         not new_ids)
+            # A key never written before gets its id in this same
+            # transaction, and is forgotten if it rolls back.
+            new_ids = self._new_key_ids(connection, [
+                key for _, key, _ in entries] + list(status))
+            rows, found = self._rows(ref, running, entries, status,
+                                     dict(key_ids, **new_ids), not new_ids)
             written = sum(connection.execute(statement, parameters).rowcount
                           for statement, parameters in
                           sql.upsert_entries(rows))
@@ -312,12 +305,12 @@ class SQLiteStore(SQLiteReads, Store):
                                              (ref,)).fetchone()
                 running.above(lowest)
                 rows, found = self._rows(ref, running, entries, status,
-                                         dict(key_ids, **(new_ids or {})),
+                                         dict(key_ids, **new_ids),
                                          not new_ids)
                 for statement, parameters in sql.upsert_entries(rows):
                     connection.execute(statement, parameters)
             if deleted_status:
-                ids = dict(key_ids, **(new_ids or {}))
+                ids = dict(key_ids, **new_ids)
                 connection.executemany(sql.DELETE_STATUS, [
                     (ref, ids[key]) for key in deleted_status if key in ids])
             if deletions:
@@ -327,6 +320,30 @@ class SQLiteStore(SQLiteReads, Store):
         running.committed(found)
         if due:
             running.landed()
+
+    def _statement(self, ref, running, entries, status):
+        # The parameters of the one UPSERT_ENTRY statement of a commit,
+        # and what the packing remembers of it; None if it takes a
+        # transaction (a key never written before, too many rows).
+        key_ids = self._key_ids
+        batch = running.iteration(entries) if entries else None
+        if batch is not None:  # an iteration, as a rule
+            time, column, blob, found = batch
+            parameters = [ref, time, column, blob]
+            status_time = sql.STATUS_TIME
+            for key, stored in status.items():
+                key_id = key_ids.get(key)
+                if key_id is None:
+                    return None
+                parameters += ref, status_time, key_id, stored
+            return parameters, found
+        try:
+            rows, found = self._rows(ref, running, entries, status, key_ids)
+        except KeyError:
+            return None
+        if len(rows) > sql.UPSERT_CHUNK:
+            return None
+        return list(itertools.chain.from_iterable(rows)), found
 
     @staticmethod
     def _rows(ref, running, entries, status, key_ids, committed_ids=True):

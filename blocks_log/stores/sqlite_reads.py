@@ -145,14 +145,9 @@ class SQLiteReads(KeyIds):
                 for (time, _), stored in batches.latest_of(
                         self._head(run, start, stop)).items():
                     (marked if stored == _DELETED_STORED else times).add(time)
-                span = self._span(run)
-                # The keys of a block mostly share their times: each set of
-                # times is unpacked once (a chunk's times checked, each).
-                unpacked = {}
-                for row in self._chunks(run, None, start, stop,
-                                        values=False):
-                    times.update(chunks.read_times(run.ref, span, row,
-                                                   unpacked, self._checked))
+                chunks.add_times(times, run.ref, self._span(run),
+                                 self._chunks(run, None, start, stop,
+                                              values=False), self._checked)
             if marked and self._has_deletions(runs):
                 self._drop_deleted(runs, times, marked)
         return sorted(time for time in times if start <= time < stop)
