@@ -10,6 +10,7 @@ count)`` (the debiasing, which keeps the first values from leaning towards
 and not counted; a series whose values are all the same is not smoothed.
 
 """
+import itertools
 import math
 
 __all__ = ['check_weight', 'ema', 'EMA']
@@ -58,6 +59,34 @@ class EMA(object):
     def smooth(self, values):
         """The smoothed `values` (numbers or ``None``), going on from where
         the state stands; a list."""
+        try:
+            finite = all(map(math.isfinite, values))
+        except TypeError:  # None among them
+            finite = False
+        if not finite:
+            return self._smooth_each(values)
+        # Finite numbers, as a run's column mostly is: the same sums in the
+        # same order, by a C loop (a comparison of 200 runs spent 0.4 s of
+        # its 1.0 in the loop below).
+        weight, rest = self.weight, 1 - self.weight
+        out = list(itertools.accumulate(
+            values, lambda last, value: last * weight + rest * value,
+            initial=self.last))
+        del out[0]
+        count = self.count
+        if out:
+            self.last, self.count = out[-1], count + len(out)
+        if weight:
+            # Debiased until 1 - weight ** count rounds to 1 (72 values at
+            # 0.6), as below.
+            for index, last in enumerate(out):
+                debias = 1 - weight ** (count + index + 1)
+                if debias == 1:
+                    break
+                out[index] = last / debias
+        return out
+
+    def _smooth_each(self, values):
         weight, rest = self.weight, 1 - self.weight
         last, count = self.last, self.count
         isfinite = math.isfinite

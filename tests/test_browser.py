@@ -319,6 +319,29 @@ def drawn_pairs(session, key):
         'return d[0].map(function (t, i) { return [t, d[1][i]]; });', key)
 
 
+def test_a_value_that_is_not_a_finite_number_is_a_gap(chromium, tmp_path):
+    # NaN and inf, sent as NaN among float64s, drawn as gaps (null), not
+    # as a number; every other value as it was logged.
+    path = str(tmp_path / 'gaps.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 101):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = {40: float('inf'), 50: float('nan')}.get(
+                time, time / 100.0)
+        uuid = log.h_uuid
+    with serving(path) as server:
+        open_page(chromium, server.url + 'run/' + uuid + '?smoothing=0')
+        times, values = chromium.execute_script(
+            'var chart = window.blocksLog.charts.loss.chart;'
+            'return [chart.data[0], chart.data[1].map(function (value) {'
+            '  return value === null ? "gap" : isNaN(value) ? "NaN" : value;'
+            '})];')
+        assert errors(chromium) == []
+    assert times == list(range(1, 101))
+    assert values == ['gap' if time in (40, 50) else time / 100.0
+                      for time in times]
+
+
 def test_each_point_drawn_and_hovered_is_a_value_logged_at_its_step(
         chromium, tmp_path, screenshots):
     # A run of 5,000 iterations with a spike: downsampled to the chart's

@@ -2,6 +2,8 @@
 and refuse, and that serving never writes (the browser's view of the same
 pages is tested in test_browser.py)."""
 import array
+import base64
+import bisect
 import csv
 import io
 import json
@@ -13,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import blocks_log
 from blocks_log import SQLiteLog, TrainingLog
@@ -153,6 +155,43 @@ def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path):
     assert smoothed == [expected[time] for time in times]
 
 
+def test_numbers_in_base64_are_the_numbers_of_the_json(tmp_path):
+    # What the page asks for: each list of values as float64s, a gap NaN;
+    # the same values as the JSON answer, bit for bit, gaps included.
+    path = str(tmp_path / 'packed.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 3001):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = 1.0 / time + math.sin(time) * 1e-3
+            if time in (5, 1500):
+                log.current_row['loss'] = float('inf' if time == 5 else 'nan')
+            if time % 7 == 0:  # not downsampled: its gap is sent
+                log.current_row['rare'] = float('nan') if time == 21 else (
+                    -time * 1e300 if time < 50 else 2.5)
+        uuid = log.h_uuid
+    with serving(path) as server:
+        url = '/api/series?points=600&smoothing=0.6&runs=' + uuid
+        _, _, plain = get(server, url)
+        _, _, packed = get(server, url + '&numbers=base64')
+    plain = json.loads(plain)['runs'][uuid]
+    packed = json.loads(packed)['runs'][uuid]
+
+    def unpacked(text):
+        numbers = array.array('d')
+        numbers.frombytes(base64.b64decode(text))
+        if sys.byteorder != 'little':
+            numbers.byteswap()
+        return [None if math.isnan(value) else value for value in numbers]
+    assert set(packed['keys']) == {'loss', 'rare'} == set(plain['keys'])
+    for key in packed['keys']:
+        times, values = packed['keys'][key]
+        assert times == plain['keys'][key][0]
+        assert unpacked(values) == plain['keys'][key][1]
+        assert unpacked(packed['smoothed'][key]) == plain['smoothed'][key]
+    assert None in plain['keys']['rare'][1]  # the gap was sent
+    assert packed['ema'] == plain['ema']
+
+
 @pytest.mark.parametrize('start, stop, edges', [
     (2500, 2600, [2000, 3000]), (2000, 2001, [1000, 2000, 3000]),
     (0, 1500, [0, 1000, 2000]), (9500, 20000, [9000]),
@@ -233,14 +272,36 @@ def reference_downsample(times, values, points):
 @given(st.one_of(st.lists(st.floats(), max_size=60), st.lists(st.one_of(
     st.floats(), st.integers(-10 ** 6, 10 ** 6), st.none(), st.booleans(),
     st.just('text')), max_size=60)), st.integers(2, 12),
-    st.integers(1, 3), st.booleans())
+    st.integers(1, 3), st.booleans(), st.integers(0, 10 ** 12),
+    st.booleans())
 def test_downsample_is_the_extremes_of_each_bucket(values, points, step,
-                                                   as_array):
-    times = list(range(1, 1 + step * len(values), step))
+                                                   as_array, first, as_range):
+    # Times as a list, or as a range, as stores read a regular key.
+    times = range(first, first + step * len(values), step)
+    if not as_range:
+        times = list(times)
     if as_array and all(type(v) is float for v in values):
         values = array.array('d', values)
     assert data.downsample(times, values, points) == reference_downsample(
-        times, list(values), points)
+        list(times), list(values), points)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 2 ** 60), st.integers(1, 10 ** 6), st.integers(0, 50),
+       st.lists(st.tuples(st.integers(-2, 52), st.floats(-1, 1)),
+                max_size=8))
+# Times beyond a float's 53 bits, where the computed place is one off
+# either way.
+@example(2 ** 60 + 1, 1, 300, [(255, 0.0)])
+@example(2 ** 60 + 255, 1, 300, [(1, 0.0)])
+def test_bucket_edges_in_a_range_of_times(start, step, count, near):
+    # Where buckets begin in times that are a range (computed, where a
+    # float's rounding may land one time off), as bisecting them says.
+    times = range(start, start + step * count, step)
+    bounds = sorted(start + index * step + fraction * step
+                    for index, fraction in near)
+    assert data._places(times, bounds) == [
+        bisect.bisect_left(times, bound) for bound in bounds]
 
 
 def test_rows_and_csv_show_what_was_logged(hostile_database):
@@ -335,7 +396,8 @@ def test_what_is_not_there_is_a_404_page(demo_database, path):
     '/api/rows', '/api/rows?run={uuid}&limit=many',
     '/api/rows?run={uuid}&limit=0', '/api/csv',
     '/api/series?runs={uuid}&smoothing=1', '/api/series?runs={uuid}'
-    '&smoothing=high', '/compare', '/compare?runs='])
+    '&smoothing=high', '/api/series?runs={uuid}&numbers=binary', '/compare',
+    '/compare?runs='])
 def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
                                                        query):
     uuid = blocks_log.list_runs(demo_database)[0].uuid
@@ -345,7 +407,8 @@ def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
     assert 'Traceback' not in body
     message = json.loads(body)['error'] if '/api/' in query else body
     assert any(word in message for word in ('runs', 'run=', 'start', 'stop',
-                                            'points', 'limit', 'smoothing'))
+                                            'points', 'limit', 'smoothing',
+                                            'numbers'))
 
 
 def test_the_static_files_are_served_with_their_licence(demo_database):

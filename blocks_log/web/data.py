@@ -4,12 +4,14 @@ chart, each run's summary of a key, rows, and CSV and JSON, read from a
 strict, once for each request (so that a run being trained is seen as it
 grows)."""
 import array
+import base64
 import bisect
 import csv
 import io
 import json
 import math
 import operator
+import sys
 from numbers import Integral
 
 from blocks_log import smoothing
@@ -147,7 +149,7 @@ def names(query, name):
 
 def series(source, query, gone=None):
     """The chart data of the runs and keys of `query` (``runs``, ``keys``,
-    ``start``, ``stop``, ``points``, ``smoothing``)::
+    ``start``, ``stop``, ``points``, ``smoothing``, ``numbers``)::
 
         {'runs': {uuid: {'keys': {key: [[times], [values]]},
                          'epochs': [...], 'iterations': n,
@@ -168,8 +170,12 @@ def series(source, query, gone=None):
     up to the range's end, at the times of ``keys`` (one list: the times
     are theirs), and
     ``'ema': {key: [last, count, last, count] or None}``, where it ends
-    (after its last time, and before it). `gone()`,
-    asked between runs, tells whether the client went away.
+    (after its last time, and before it). With ``numbers=base64``, each
+    list of values (not of times) is a str instead: the base64 of its
+    float64s, little-endian, a gap NaN; what the page asks for, since
+    writing each float as text took half the time of a comparison of 200
+    runs. `gone()`, asked between runs, tells whether the client went
+    away.
 
     Raises
     ------
@@ -184,6 +190,7 @@ def series(source, query, gone=None):
     start, stop = _bounds(query)
     points = _points(query)
     weight = _smoothing(query)
+    packed = _numbers(query)
     uuids = [find(source, name) for name in uuids]
     source.check_keys(keys, uuids)
     answer = {}
@@ -225,7 +232,39 @@ def series(source, query, gone=None):
                  answer[uuid]['ema'][key]) = _smoothed(
                     log, key, times, values, start, stop, weight,
                     shown[key][0], places[key])
+        if packed:
+            for key, (times, values) in shown.items():
+                shown[key] = [times, base64_numbers(values)]
+            for key, values in answer[uuid].get('smoothed', {}).items():
+                answer[uuid]['smoothed'][key] = base64_numbers(values)
     return {'runs': answer}
+
+
+def _numbers(query):
+    text = query.get('numbers')
+    if text in (None, '', 'json'):
+        return False
+    if text != 'base64':
+        raise BadRequest('numbers must be json or base64, not {!r}'.format(
+            text))
+    return True
+
+
+def base64_numbers(values):
+    """`values` (finite floats, or ``None`` for a gap) as the base64 text of
+    their float64s, little-endian, a gap NaN: what JavaScript reads as a
+    ``Float64Array`` in one step."""
+    try:
+        numbers = array.array('d', values)
+    except TypeError:  # gaps among them
+        numbers = array.array('d', [_NAN if value is None else value
+                                    for value in values])
+    if sys.byteorder != 'little':
+        numbers.byteswap()
+    return base64.b64encode(numbers.tobytes()).decode('ascii')
+
+
+_NAN = float('nan')
 
 
 def _smoothing(query):
@@ -334,8 +373,8 @@ def _picked(times, values, points, low=None, high=None):
     buckets = points // 2
     first, width = _buckets(times, points, low, high)
     # Where each bucket begins; the last ends with the series.
-    ends = [bisect.bisect_left(times, first + bucket * width)
-            for bucket in range(1, buckets)] + [len(times)]
+    ends = _places(times, [first + bucket * width
+                           for bucket in range(1, buckets)]) + [len(times)]
     spans = [(start, end) for start, end in zip([0] + ends, ends)
              if end > start]
     if _all_finite(values):
@@ -346,6 +385,27 @@ def _picked(times, values, points, low=None, high=None):
             places.append(start + offset)
             picked.append(value)
     return places, picked
+
+
+def _places(times, bounds):
+    # [bisect.bisect_left(times, bound) for bound in bounds]; computed
+    # where `times` are a range (a key logged at a regular step, as a
+    # store reads it), where each bisection made an int of each probe (a
+    # comparison of 200 runs: 0.23 s of its 1.0 s; a list of the times
+    # would be as fast, at 36 bytes a time).
+    if type(times) is not range or times.step <= 0 or not times:
+        return [bisect.bisect_left(times, bound) for bound in bounds]
+    start, step, count = times.start, times.step, len(times)
+    places = []
+    for bound in bounds:
+        place = min(count, max(0, math.ceil((bound - start) / step)))
+        # The division rounds: checked against the times themselves.
+        while place > 0 and start + (place - 1) * step >= bound:
+            place -= 1
+        while place < count and start + place * step < bound:
+            place += 1
+        places.append(place)
+    return places
 
 
 def _buckets(times, points, low=None, high=None):

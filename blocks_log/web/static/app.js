@@ -706,17 +706,32 @@
     });
   }
 
+  function numbersOf(text) {
+    // What the server sends as numbers=base64: float64s, little-endian; a
+    // gap is NaN, drawn as null.
+    var bytes = atob(text), buffer = new Uint8Array(bytes.length);
+    for (var at = 0; at < bytes.length; at += 1) { buffer[at] = bytes.charCodeAt(at); }
+    var floats = new Float64Array(buffer.buffer), values = new Array(floats.length);
+    for (var index = 0; index < floats.length; index += 1) {
+      values[index] = isNaN(floats[index]) ? null : floats[index];
+    }
+    return values;
+  }
+
   function load(start, stop, keys, smooth) {
     return fetchJSON('/api/series?' + query({
       runs: runs.join(','), keys: keys ? keys.join(',') : null, start: start,
-      stop: stop, points: wantedPoints(),
+      stop: stop, points: wantedPoints(), numbers: 'base64',
       smoothing: smooth && state.smoothing > 0 ? state.smoothing : null}))
       .then(function (data) {
         // The server sends the smoothing at the times of the values only.
         runs.forEach(function (uuid) {
           var run = data.runs[uuid];
+          Object.keys(run.keys).forEach(function (key) {
+            run.keys[key][1] = numbersOf(run.keys[key][1]);
+          });
           Object.keys(run.smoothed || {}).forEach(function (key) {
-            run.smoothed[key] = [run.keys[key][0], run.smoothed[key]];
+            run.smoothed[key] = [run.keys[key][0], numbersOf(run.smoothed[key])];
           });
         });
         return data;
