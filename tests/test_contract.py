@@ -234,6 +234,24 @@ class TestAnalysis:
         log[3]['valid'] = 0.5
         log[4]['valid'] = 0.25
 
+    def test_series_of_every_key_holds_those_in_the_range(self, log):
+        # Keys logged now and then, near a range that holds none of their
+        # values (a store reads their block): not in the series.
+        log[0]['first'] = 'only at 0'
+        for time in range(1, 40):
+            log.status['iterations_done'] = time
+            if time % 3 == 0:
+                log.current_row['every_3'] = float(time)
+            if time % 7 == 0:
+                log.current_row['every_7'] = time
+        log.status['iterations_done'] += 1
+        assert dict((key, list(times)) for key, (times, _) in
+                    log.series(None, 0, 3).items()) == {'first': [0]}
+        assert list(log.series(None, 4, 6)) == []
+        assert dict((key, list(times)) for key, (times, _) in log.series(
+            None, 5, 10).items()) == {'every_3': [6, 9], 'every_7': [7]}
+        assert list(log.series(['every_7'], 0, 3)['every_7'][0]) == []
+
     def test_records_in_time_order(self, log):
         log[2]['b'] = 2
         log[1]['a'] = 1

@@ -127,7 +127,8 @@ def check_reads(log, model, ranges):
                         if key in model[time] and in_range(time, start, stop)]
             assert list(series_times) == [time for time, _ in expected]
             assert all(same(a, b) for a, (_, b) in zip(values, expected))
-        assert set(key for key, (t, _) in columns.items() if len(t)) == set(
+        # Every key holding a value in the range, and no other.
+        assert set(columns) == set(
             key for time in times if in_range(time, start, stop)
             for key in model[time])
         assert log.last_time(start, stop) == max(

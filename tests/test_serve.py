@@ -117,7 +117,14 @@ def test_a_long_series_is_sent_as_the_extremes_of_its_buckets(tmp_path):
     assert json.loads(part)['runs'][uuid]['count']['wave'] == 200
 
 
-def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path):
+@pytest.mark.parametrize('window', [None, 1, 7, 4999, 5000])
+def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path,
+                                                           monkeypatch,
+                                                           window):
+    # Smoothed a window at a time (of the default size, or of one value, or
+    # ending at or beside the last value): the smoothing of the whole run.
+    if window is not None:
+        monkeypatch.setattr(data, 'SMOOTHING_WINDOW', window)
     # TensorBoard's smoothing over every value logged, before they are
     # downsampled; a zoomed range goes on from what came before it; the
     # state it ends in is where a page goes on from.
@@ -153,6 +160,63 @@ def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path):
     smoothed = json.loads(part)['runs'][uuid]['smoothed']['loss']
     assert times == list(range(2999, 3101))  # one beyond each end
     assert smoothed == [expected[time] for time in times]
+
+
+@pytest.mark.parametrize('query', [
+    {}, {'smoothing': '0.6'}, {'start': '100', 'stop': '400'},
+    {'start': '650', 'smoothing': '0.9', 'points': '40'},
+    {'stop': '3'}, {'start': '2000'}])
+def test_a_large_run_read_key_by_key_is_the_same_answer(tmp_path,
+                                                        monkeypatch, query):
+    # What a request reads one key at a time (a run too large to hold
+    # every key at once) is what it reads at once, keys absent from the
+    # range, a late write and a value that is not a number included.
+    path = str(tmp_path / 'sparse.sqlite')
+    with SQLiteLog(path) as log:
+        log_sparse_run(log)
+        uuid = log.h_uuid
+    query = dict(query, runs=uuid)
+    with Source(path, strict=True) as opened:
+        at_once = data.series(opened, query)
+    monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
+    monkeypatch.setattr(data, 'SHORT_RANGE', 0)
+    with Source(path, strict=True) as opened:
+        by_key = data.series(opened, query)
+    assert by_key == at_once
+
+
+def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
+                                                         monkeypatch):
+    # 12 keys of 200,000 iterations (2.4 million values): read one key at
+    # a time, a request's peak is a fraction of that of reading them all
+    # at once (as it did), and the same answer.
+    import tracemalloc
+    path = str(tmp_path / 'large.sqlite')
+    keys = ['key_{}'.format(index) for index in range(12)]
+    with SQLiteLog(path, commit_every=1000) as log:
+        for time in range(200000):
+            log.status['iterations_done'] = time
+            row = log.current_row
+            for index, key in enumerate(keys):
+                row[key] = time * 0.5 + index
+        uuid = log.h_uuid
+
+    def peak_of_a_request():
+        with Source(path, strict=True) as opened:
+            tracemalloc.start()
+            try:
+                answer = data.series(opened, {'runs': uuid,
+                                              'smoothing': '0.6'})
+                return answer, tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    by_key, peak = peak_of_a_request()
+    monkeypatch.setattr(data, 'READ_AT_ONCE', 10 ** 9)
+    at_once, peak_at_once = peak_of_a_request()
+    assert by_key == at_once
+    assert sorted(by_key['runs'][uuid]['keys']) == sorted(keys)
+    assert by_key['runs'][uuid]['count']['key_5'] == 200000
+    assert peak * 3 < peak_at_once, (peak, peak_at_once)
 
 
 def test_numbers_in_base64_are_the_numbers_of_the_json(tmp_path):

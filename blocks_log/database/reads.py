@@ -93,8 +93,13 @@ class MergedReads(object):
         for name, column in columns.items():
             columns[name] = series.without(column, _DELETED)
         if keys is None:
-            columns = dict(sorted(columns.items(), key=lambda item: (
-                item[1][0][0] if len(item[1][0]) else -1, item[0])))
+            # Only the keys holding a value in the range, as in memory: a
+            # store may find a key in a block it reads and none of its
+            # values in the range, or each of them deleted.
+            columns = dict(sorted(
+                ((name, column) for name, column in columns.items()
+                 if len(column[0])),
+                key=lambda item: (item[1][0][0], item[0])))
         return columns
 
     def restarts(self):
