@@ -358,6 +358,12 @@ def test_downsample_is_the_extremes_of_each_bucket(values, points, step,
 # either way.
 @example(2 ** 60 + 1, 1, 300, [(255, 0.0)])
 @example(2 ** 60 + 255, 1, 300, [(1, 0.0)])
+# A step of 1, bounds within the times (a whole series' buckets).
+@example(0, 1, 50, [(0, 0.0), (3, 0.5), (10, 0.0), (49, 0.999), (50, 0.0)])
+@example(2 ** 52 + 7, 1, 40, [(0, 0.25), (3, 0.5), (39, 0.75)])
+@example(2 ** 53 - 10, 1, 40, [(0, 0.0), (11, 0.0), (12, 0.0), (39, 0.5)])
+@example(100, 1, 10, [(-2, 0.0), (3, 0.0)])  # beyond either end
+@example(100, 1, 10, [(3, 0.0), (12, 0.5)])
 def test_bucket_edges_in_a_range_of_times(start, step, count, near):
     # Where buckets begin in times that are a range (computed, where a
     # float's rounding may land one time off), as bisecting them says.

@@ -8,6 +8,7 @@ import base64
 import bisect
 import csv
 import io
+import itertools
 import json
 import math
 import operator
@@ -253,12 +254,17 @@ def _columns(source, log, uuid, keys, start, stop):
     # value in the range, if None) of the run, its series in the range:
     # read at once, or one key at a time if the run is large.
     if keys is None:
-        last = log.last_time(start, stop)
-        if last is None:
-            return
-        span = last + 1 - (start or 0)
-        every = source.keys(uuid) if span > SHORT_RANGE else ()
-        if len(every) > 1 and span * len(every) > READ_AT_ONCE:
+        # The range's iterations, as the status says (no read: a
+        # comparison of 200 runs asking for their last times took 0.3 s
+        # more); an estimate, which picks only how to read.
+        done = log.status.get('iterations_done')
+        span = None  # not known: read key by key
+        if type(done) is int:
+            span = (done + 1 if stop is None else min(stop, done + 1)) - (
+                start or 0)
+        every = source.keys(uuid) if span is None or span > SHORT_RANGE else ()
+        if len(every) > 1 and (span is None or
+                               span * len(every) > READ_AT_ONCE):
             for key in every:
                 times, values = checked_series(log, [key], start, stop)[key]
                 if len(times):
@@ -437,6 +443,13 @@ def _places(times, bounds):
     if type(times) is not range or times.step <= 0 or not times:
         return [bisect.bisect_left(times, bound) for bound in bounds]
     start, step, count = times.start, times.step, len(times)
+    if step == 1 and (not bounds or (start <= bounds[0] and bounds[-1] <= (
+            start + count) and bounds[-1] < 2 ** 53)):
+        # A key logged at every step, bounds within its times (as a whole
+        # series' buckets are): each place in C. Exact: a float below
+        # 2 ** 53 minus an integer not above it is a float.
+        return list(map(math.ceil, map(operator.sub, bounds,
+                                       itertools.repeat(start))))
     places = []
     for bound in bounds:
         place = min(count, max(0, math.ceil((bound - start) / step)))
