@@ -100,7 +100,7 @@ class RunPacking(object):
         blob = batches.floats_at_one_time(known[1], values)
         if blob is None:
             return None
-        return first, -2 * self.part - 2, blob, [
+        return first, batches.key_of(self.part, False), blob, [
             (first // (self.span or HEAD_SPAN), times, known[0], values)]
 
     def batches(self, entries, key_ids, committed_ids=True):
