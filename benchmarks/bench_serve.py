@@ -15,6 +15,7 @@ million iterations opens in about a second.
 Run: ``python benchmarks/bench_serve.py [-n 1000000] [-r 5]``.
 
 """
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -75,6 +76,20 @@ def fetch(url):
         response.read()
 
 
+@contextlib.contextmanager
+def serving(path):
+    """A :class:`Server` of `path` answering in a thread of its own until
+    the block ends."""
+    server = Server(path, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def compare(directory, args):
     """The page comparing COMPARED runs of COMPARED_ITERATIONS each: the
     page, and its charts (every run's keys, smoothed, in one request)."""
@@ -82,10 +97,7 @@ def compare(directory, args):
     raw = os.path.join(directory, 'compare-raw.sqlite')
     runs = [make_ours(ours, COMPARED_ITERATIONS) for _ in range(COMPARED)]
     raw_runs = [make_raw(raw, COMPARED_ITERATIONS) for _ in range(COMPARED)]
-    server = Server(ours, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ours) as server:
         names = ','.join(runs)
         medians = run_rounds([
             ('raw SELECT of each key', lambda: raw_read(raw, raw_runs)),
@@ -99,9 +111,6 @@ def compare(directory, args):
         report('compare {} runs of {} iterations ({} values)'.format(
             COMPARED, COMPARED_ITERATIONS, count), medians,
             'raw SELECT of each key', count)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 #: What the page asks of /api/series: a chart 1,000 pixels wide, its
@@ -120,25 +129,20 @@ def main():
         raw = os.path.join(directory, 'raw.sqlite')
         run = make_ours(ours, args.iterations)
         raw_run = make_raw(raw, args.iterations)
-        server = Server(ours, port=0)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        url = (server.url + 'api/series?' + SERIES + '&runs=' +
-               run)
         count = sum(1 for _ in values(args.iterations))
-        medians = run_rounds([
-            ('raw SELECT of each key', lambda: raw_read(raw, [raw_run])),
-            ('GET /api/series (the charts)', lambda: fetch(url)),
-            ('GET /run/<id> (the page)', lambda: fetch(
-                server.url + 'run/' + run)),
-            ('GET /api/rows (its last 20 rows)', lambda: fetch(
-                server.url + 'api/rows?limit=20&run=' + run)),
-        ], args.rounds)
+        with serving(ours) as server:
+            url = server.url + 'api/series?' + SERIES + '&runs=' + run
+            medians = run_rounds([
+                ('raw SELECT of each key', lambda: raw_read(raw, [raw_run])),
+                ('GET /api/series (the charts)', lambda: fetch(url)),
+                ('GET /run/<id> (the page)', lambda: fetch(
+                    server.url + 'run/' + run)),
+                ('GET /api/rows (its last 20 rows)', lambda: fetch(
+                    server.url + 'api/rows?limit=20&run=' + run)),
+            ], args.rounds)
         report('open a run of {} iterations ({} values)'.format(
             args.iterations, count), medians, 'raw SELECT of each key',
             count)
-        server.shutdown()
-        server.server_close()
         compare(directory, args)
     finally:
         shutil.rmtree(directory)

@@ -64,8 +64,8 @@ class SQLiteLog(DatabaseLog):
     uuid : :class:`uuid.UUID` or str, optional
         Open this existing run: its uuid (a str may be its hex form), a
         unique prefix of it, or ``'last'`` (the run started last). Without
-        it a new run is started. This and every later option is keyword-only, and
-        checked here.
+        it a new run is started. This and every later option is
+        keyword-only, and checked here.
     read_only : bool, optional
         Open without ever writing, creating or changing the file (needs
         `uuid`): what the command line does. Sees each iteration another

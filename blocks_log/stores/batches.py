@@ -151,17 +151,6 @@ def encode_at_one_time(key_ids, values, head=None):
 _FLOATS = frozenset([_FLOAT])
 
 
-def floats_at_one_time(head, values):
-    """:func:`encode_at_one_time` of `values` if they are all floats (`head`
-    as :func:`floats_head` makes it), else ``None``."""
-    if set(map(type, values)) != _FLOATS:
-        return None
-    numbers = array.array('d', values)
-    if _SWAP:
-        numbers.byteswap()
-    return head + numbers.tobytes()
-
-
 def encode(times, key_ids, values):
     """The BLOB of a batch: `times`, `key_ids` and stored `values` (as
     :func:`blocks_log.codec.encode` made them) of one block, in the order

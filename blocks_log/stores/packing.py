@@ -85,24 +85,6 @@ class RunPacking(object):
         part, self.part = self.part, self.part + 1
         return part
 
-    def iteration(self, entries):
-        """The batch of a commit that is one iteration of floats whose keys
-        came in the same order before (a training loop's, as a rule):
-        ``(time, key column, BLOB, found)``, `found` as :meth:`batches`
-        gives it; ``None`` for any other commit, which :meth:`batches`
-        takes. The one step of the write path of every iteration, in as
-        few Python calls as it takes."""
-        times, keys, values = zip(*entries)
-        known = self._iterations.get(keys)
-        first = times[0]
-        if known is None or times.count(first) != len(times):
-            return None
-        blob = batches.floats_at_one_time(known[1], values)
-        if blob is None:
-            return None
-        return first, batches.key_of(self.part, False), blob, [
-            (first // (self.span or HEAD_SPAN), times, known[0], values)]
-
     def batches(self, entries, key_ids, committed_ids=True):
         """The batches of a commit's `entries` (``(time, key, stored)``),
         one per block: ``([(time, key, BLOB)] of the head rows, [(block,

@@ -59,7 +59,7 @@ class PostgreSQLReads(KeyIds):
         # order), the later winning (see batches.head); a batch that
         # begins before `start` may hold times from it on.
         first = start - start % self._head_span(run)
-        cursor.execute(sql.SELECT_RECORDS.format(keys=''),
+        cursor.execute(sql.SELECT_RECORDS,
                        (run.ref, first, stop))
         rows = [(time, key, sql.stored_of(f, i, t, b))
                 for time, key, f, i, t, b in cursor.fetchall()]

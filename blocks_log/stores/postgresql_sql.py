@@ -303,13 +303,13 @@ SELECT_ROW = ("SELECT run, time, key, f, i, t, b, NULL::int, NULL::bigint, "
               "NULL, NULL, NULL, NULL, {columns} FROM blocks_log_chunks "
               "WHERE block = %s AND run = ANY(%s) AND first <= %s AND "
               "last >= %s{chunk_key}")
-# Where the values of a run in a range of times end: its last row, and the
-# last time of the chunks of its last block (whose first is in the range).
 # Where a run began (a batch's time is the first it holds).
 SELECT_FIRST_TIME = (
     "SELECT least((SELECT min(time) FROM blocks_log_entries WHERE run = %s "
     "AND time < {}), (SELECT min(first) FROM blocks_log_chunks WHERE "
     "run = %s))".format(STATUS_TIME))
+# Where the values of a run in a range of times end: its last row, and the
+# last time of the chunks of its last block (whose first is in the range).
 SELECT_LAST_ROW_TIME = ("SELECT max(time) FROM blocks_log_entries "
                         "WHERE run = %s AND time >= %s AND time < %s")
 SELECT_LAST_CHUNK_TIME = (
@@ -317,7 +317,7 @@ SELECT_LAST_CHUNK_TIME = (
     "block <= %s AND first < %s AND last >= %s ORDER BY block DESC, "
     "last DESC LIMIT 1")
 SELECT_RECORDS = ("SELECT time, key, f, i, t, b FROM blocks_log_entries "
-                  "WHERE run = %s AND time >= %s AND time < %s{keys}")
+                  "WHERE run = %s AND time >= %s AND time < %s")
 SELECT_CHUNKS = ('SELECT {columns} FROM blocks_log_chunks WHERE run = %s '
                  'AND block >= %s AND block <= %s{keys} '
                  'ORDER BY block, key, first')

@@ -5,7 +5,6 @@ All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
 :mod:`.sqlite_connection`; the packing of numbers in :mod:`.chunks`.
 
 """
-import itertools
 import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
@@ -326,24 +325,23 @@ class SQLiteStore(SQLiteReads, Store):
         # and what the packing remembers of it; None if it takes a
         # transaction (a key never written before, too many rows).
         key_ids = self._key_ids
-        batch = running.iteration(entries) if entries else None
-        if batch is not None:  # an iteration, as a rule
-            time, column, blob, found = batch
-            parameters = [ref, time, column, blob]
-            status_time = sql.STATUS_TIME
-            for key, stored in status.items():
-                key_id = key_ids.get(key)
-                if key_id is None:
-                    return None
-                parameters += ref, status_time, key_id, stored
-            return parameters, found
         try:
-            rows, found = self._rows(ref, running, entries, status, key_ids)
+            head, found = running.batches(
+                entries, key_ids) if entries else ([], [])
         except KeyError:
             return None
-        if len(rows) > sql.UPSERT_CHUNK:
+        if len(head) + len(status) > sql.UPSERT_CHUNK:
             return None
-        return list(itertools.chain.from_iterable(rows)), found
+        parameters = []
+        for time, key, blob in head:
+            parameters += ref, time, key, blob
+        status_time = sql.STATUS_TIME
+        for key, stored in status.items():
+            key_id = key_ids.get(key)
+            if key_id is None:
+                return None
+            parameters += ref, status_time, key_id, stored
+        return parameters, found
 
     @staticmethod
     def _rows(ref, running, entries, status, key_ids, committed_ids=True):

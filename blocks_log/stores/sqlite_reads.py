@@ -156,7 +156,8 @@ class SQLiteReads(KeyIds):
         if self.version is None:
             return None
         with self.db.reading():
-            firsts = [self.db.query(sql.SELECT_FIRST_ROW_TIME, (run.ref,))[0][0]]
+            firsts = [self.db.query(sql.SELECT_FIRST_ROW_TIME,
+                                    (run.ref,))[0][0]]
             if self.version != 2:
                 firsts.append(self.db.query(sql.SELECT_FIRST_CHUNK_TIME,
                                             (run.ref,))[0][0])

@@ -294,12 +294,13 @@ SELECT_CHUNKS = ('SELECT key, block, first, last, count, kind, step, times, '
 
 # Reads of one run: the store merges a lineage run by run. The time bounds
 # keep STATUS_TIME out.
-# Where the values of a run in a range of times end: its last row, and the
-# last time of the chunks of its last block (whose first is in the range).
 # Where a run began (a batch's time is the first it holds).
 SELECT_FIRST_ROW_TIME = ("SELECT min(time) FROM blocks_log_entries "
                          "WHERE run = ? AND time < {}".format(STATUS_TIME))
-SELECT_FIRST_CHUNK_TIME = "SELECT min(first) FROM blocks_log_chunks WHERE run = ?"
+SELECT_FIRST_CHUNK_TIME = ("SELECT min(first) FROM blocks_log_chunks "
+                           "WHERE run = ?")
+# Where the values of a run in a range of times end: its last row, and the
+# last time of the chunks of its last block (whose first is in the range).
 SELECT_LAST_ROW_TIME = ("SELECT max(time) FROM blocks_log_entries "
                         "WHERE run = ? AND time >= ? AND time < ?")
 SELECT_LAST_CHUNK_TIME = (

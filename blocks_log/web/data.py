@@ -200,10 +200,11 @@ def series(source, query, gone=None):
             raise Gone()
         log = _open(source, uuid)
         status = log.status
+        iterations = status.get('iterations_done')
         shown, buckets, counts, lasts = {}, {}, {}, {}
         smoothed, emas = {}, {}
         for key, (times, values) in _columns(source, log, uuid, keys, start,
-                                             stop):
+                                             stop, iterations):
             places, picked = _picked(times, values, points, start, stop)
             if len(times) > points:
                 buckets[key] = list(_buckets(times, points, start, stop)) + [
@@ -226,7 +227,7 @@ def series(source, query, gone=None):
             'count': counts,
             'last': lasts,
             'epochs': [int(end) for end in status.get('_epoch_ends') or []],
-            'iterations': status.get('iterations_done'),
+            'iterations': iterations,
             'epochs_done': status.get('epochs_done'),
             # where each run it resumed through began (a log held in
             # memory keeps no lineage of its own)
@@ -249,15 +250,15 @@ READ_AT_ONCE = 2 * 10 ** 6
 SHORT_RANGE = 10000
 
 
-def _columns(source, log, uuid, keys, start, stop):
+def _columns(source, log, uuid, keys, start, stop, done):
     # (key, (times, values)) of each key of `keys` (every key holding a
     # value in the range, if None) of the run, its series in the range:
     # read at once, or one key at a time if the run is large.
     if keys is None:
-        # The range's iterations, as the status says (no read: a
-        # comparison of 200 runs asking for their last times took 0.3 s
-        # more); an estimate, which picks only how to read.
-        done = log.status.get('iterations_done')
+        # The range's iterations, as its status says (`done`, its
+        # iterations_done; no read: a comparison of 200 runs asking for
+        # their last times took 0.3 s more); an estimate, which picks only
+        # how to read.
         span = None  # not known: read key by key
         if type(done) is int:
             span = (done + 1 if stop is None else min(stop, done + 1)) - (
@@ -325,8 +326,7 @@ def _smoothed(log, key, times, values, start, stop, weight, shown,
     if not whole:
         end = shown[-1] + 1 if shown else stop
         times, values = log.series([key], 0, end)[key]
-    if type(values) is array.array and (values.typecode == 'q' or all(
-            map(math.isfinite, values))):
+    if _all_finite(values):
         numbers = values  # numbers, all finite: as they are (1M: 50 ms)
     else:
         whole = False  # its places are not those of `places`
@@ -511,10 +511,10 @@ def _finite_extremes(values, spans):
 def _extremes(part):
     # [(offset, value)] of the smallest and the largest finite number of a
     # bucket, in the order they were logged; a gap (None) at its first
-    # number where it holds numbers but none finite; [] where it holds nothing to draw. At
-    # C speed where it holds only finite numbers (min and max skip a NaN
-    # unless it comes first: an answer that is not finite is checked value
-    # by value).
+    # number where it holds numbers but none finite; [] where it holds
+    # nothing to draw. At C speed where it holds only finite numbers (min
+    # and max skip a NaN unless it comes first: an answer that is not
+    # finite is checked value by value).
     try:
         low, high = min(part), max(part)
         if is_number(low) and is_number(high) and math.isfinite(
@@ -572,8 +572,7 @@ def summary(source, query, gone=None):
         if gone is not None and gone():
             raise Gone()
         times, values = checked_series(source.open(run.uuid), [key])[key]
-        if type(values) is array.array and (values.typecode == 'q' or all(
-                map(math.isfinite, values))):  # as it is, at C speed
+        if _all_finite(values):  # as it is, at C speed
             numbers = list(zip(times, values))
         else:
             numbers = [(time, finite(value)) for time, value in

@@ -189,27 +189,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
               extra=None):
         if isinstance(body, str):
             body = body.encode('utf-8')
+        self._begin(status, dict(extra or {}, **{
+            'Content-Type': content_type,
+            'Content-Length': str(len(body))}))
+        self.wfile.write(body)
+
+    def _begin(self, status, headers):
+        # The status line and the headers: ours (HEADERS) and `headers`.
         self.send_response(status)
-        headers = dict(HEADERS, **(extra or {}))
-        headers['Content-Type'] = content_type
-        headers['Content-Length'] = str(len(body))
-        for name, value in headers.items():
+        for name, value in dict(HEADERS, **headers).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
 
     def _stream(self, pieces, content_type, name):
         # An export sent as it is read (HTTP/1.1 chunks), so that what a
         # request holds does not grow with the runs. What fails once the
         # answer has begun cuts it short (the client sees it incomplete),
         # and is told on stderr.
-        self.send_response(200)
-        headers = dict(HEADERS, **{
+        self._begin(200, {
             'Content-Type': content_type, 'Transfer-Encoding': 'chunked',
             'Content-Disposition': 'attachment; filename="{}"'.format(name)})
-        for header, value in headers.items():
-            self.send_header(header, value)
-        self.end_headers()
         try:
             for piece in pieces:
                 body = piece.encode('utf-8')

@@ -432,6 +432,15 @@
       (value & 255) + ', 0.25)';
   }
 
+  function markerDash(dash) {
+    // The border style that stands for a line's dash in a legend or a tip.
+    var text = (dash || []).join();
+    for (var each = 0; each < DASHES.length; each++) {
+      if (DASHES[each].join() === text) { return MARKER_DASHES[each]; }
+    }
+    return 'solid';
+  }
+
   function seriesOf(key) {
     var series = [{label: 'time'}];
     runs.forEach(function (uuid, index) {
@@ -487,11 +496,7 @@
              Object.assign({label: key.length > 24 ? key.slice(0, 22) + '\u2026' : key,
                             labelSize: 28, size: Y_AXIS}, axis)],
       legend: {markers: {dash: function (u, index) {
-        var dash = u.series[index].dash || [];
-        for (var each = 0; each < DASHES.length; each++) {
-          if (DASHES[each].join() === dash.join()) { return MARKER_DASHES[each]; }
-        }
-        return 'solid';
+        return markerDash(u.series[index].dash);
       }}},
       cursor: {drag: {x: true, y: false}, sync: {key: 'blocks-log'}},
       hooks: {draw: [epochLines, restartMarks], setCursor: [function (u) { showTip(u, tip); }],
@@ -598,8 +603,7 @@
       var mark = document.createElement('span');
       mark.className = 'mark';
       mark.style.borderTopColor = line.colour;
-      mark.style.borderTopStyle = MARKER_DASHES[DASHES.map(function (d) {
-        return d.join(); }).indexOf(line.dash.join())] || 'solid';
+      mark.style.borderTopStyle = markerDash(line.dash);
       row.appendChild(mark);
       row.appendChild(document.createTextNode(line.label + ': ' + line.value +
                                               line.bucket));
@@ -790,9 +794,17 @@
   }
 
   function cut(line, since) {
+    // `line` ([times, values]) before `since`.
     var keep = line[0].length;
     while (keep > 0 && line[0][keep - 1] >= since) { keep -= 1; }
     return [line[0].slice(0, keep), line[1].slice(0, keep)];
+  }
+
+  function after(line, since) {
+    // `line` from `since` on.
+    var from = 0;
+    while (from < line[0].length && line[0][from] < since) { from += 1; }
+    return [line[0].slice(from), line[1].slice(from)];
   }
 
   function goOn(run, key, fresher, replaced, count, since) {
@@ -831,11 +843,10 @@
           keys.forEach(function (key) {
             if (!more.smoothed || !more.smoothed[key]) { return; }
             var line = cut(run.smoothed[key] || [[], []], since);
-            var times = more.smoothed[key][0], from = 0;
-            while (from < times.length && times[from] < since) { from += 1; }
+            var fresher = after(more.smoothed[key], since);
             run.smoothed = run.smoothed || {};
-            run.smoothed[key] = [line[0].concat(times.slice(from)),
-                                 line[1].concat(more.smoothed[key][1].slice(from))];
+            run.smoothed[key] = [line[0].concat(fresher[0]),
+                                 line[1].concat(fresher[1])];
             run.ema = run.ema || {};
             run.ema[key] = more.ema[key];
           });
@@ -858,12 +869,8 @@
       runs.forEach(function (uuid) {
         var run = state.full.runs[uuid], more = fresh.runs[uuid];
         Object.keys(more.keys).forEach(function (key) {
-          var points = run.keys[key] || [[], []];
-          var fresher = more.keys[key], from = 0;
-          while (from < fresher[0].length && fresher[0][from] < since) { from += 1; }
-          fresher = [fresher[0].slice(from), fresher[1].slice(from)];  // not the edge
-          var keep = points[0].length;
-          while (keep > 0 && points[0][keep - 1] >= since) { keep -= 1; }
+          var points = cut(run.keys[key] || [[], []], since);
+          var fresher = after(more.keys[key], since);  // not the edge
           var replaced = since >= 0 && run.last[key] === since ? 1 : 0;
           added += more.count[key] - replaced;
           if (state.smoothing > 0 && more.count[key] &&
@@ -872,8 +879,7 @@
           }
           run.count[key] = (run.count[key] || 0) - replaced + more.count[key];
           if (more.last[key] !== null) { run.last[key] = more.last[key]; }
-          points = [points[0].slice(0, keep).concat(fresher[0]),
-                    points[1].slice(0, keep).concat(fresher[1])];
+          points = [points[0].concat(fresher[0]), points[1].concat(fresher[1])];
           if (points[0].length > 4 * buckets) {
             points = rebucket(points, buckets, points[0][0],
                               points[0][points[0].length - 1] + 1);
