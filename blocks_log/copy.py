@@ -2,7 +2,7 @@
 databases and pickled logs (and checkpoints) into either.
 
 A run is copied whole: its uuid, its parent, its status and every value,
-typed as it was (values the copy cannot decode, such as pickles read
+typed as it was, and when each time was committed (its clock) (values the copy cannot decode, such as pickles read
 without the opt-in, are copied as they are stored). Runs are copied
 parents first, so that the lineage holds in the copy. Copying again
 changes nothing: a run the destination holds is left as it is, unless an
@@ -157,7 +157,9 @@ def _parents_first(found, uuids):
 
 
 def _copy_values(store, run, destination, copy, progress, start=0):
-    # The values of `run` from time `start` on.
+    # The values of `run` from time `start` on, and their clock (the
+    # copy's commits stamp none: a time was committed when the run wrote
+    # it, not when it was copied).
     columns = store.read_series([run], None, start, store.max_time)
     total = sum(len(times) for times, _ in columns.values())
     entries, done = [], 0
@@ -168,12 +170,15 @@ def _copy_values(store, run, destination, copy, progress, start=0):
         entries.append((time, key, _stored(value)))
         deletions = deletions or value is codec.DELETED
         if len(entries) >= BATCH:
-            destination.write(copy, entries, {}, set(), deletions)
+            destination.write(copy, entries, {}, set(), deletions,
+                              stamp=False)
             done += len(entries)
             entries = []
             if progress:
                 progress(run.uuid, done, total)
-    destination.write(copy, entries, {}, set(), deletions)
+    destination.write(copy, entries, {}, set(), deletions, stamp=False)
+    destination.write_clock(copy, *store.read_clock([run], start,
+                                                     store.max_time))
     if progress:
         progress(run.uuid, total, total)
 

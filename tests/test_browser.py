@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 import blocks_log
-from blocks_log import SQLiteLog
+from blocks_log import SQLiteLog, TrainingLog
 
 import browser
 from test_processes import start_writer
@@ -860,3 +860,88 @@ def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,
         for time, value in zip(times, values):
             assert value == ('nan' if time == 60 else 1e6 if time == 50
                              else time / 100.0)
+
+
+def test_the_time_axis_as_the_wall_clock_or_since_the_run_began(
+        chromium, tmp_path, screenshots):
+    # Each point at the wall clock of its commit (a pause in the training
+    # is a gap in time), or at the time since the run began; the axis in
+    # the URL; a range picked by the clock zooms into its steps; the tip
+    # says each run's step. A log that keeps no clock says so.
+    import pickle
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import Select
+    path = str(tmp_path / 'clocked.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 201):
+            # steps a few pixels apart on the clock, a pause at 101
+            clock.sleep(0.5 if time == 101 else 0.005)
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = 1.0 / time
+        log.status['_epoch_ends'] = [150]
+        uuid = log.h_uuid
+    with SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        walls = dict(zip(*log.clock()))
+    chart = 'var c = window.blocksLog.charts.loss.chart; '
+    with serving(path) as server:
+        open_page(chromium, server.url + 'run/' + uuid + '?x=wall&smoothing=0')
+        wall = chromium.execute_script(
+            chart + 'return [c.data[0], c.data[1], c.scales.x.time, '
+            'c.axes[0].label];')
+        Select(chromium.find_element('id', 'axis')).select_by_value(
+            'relative')
+        wait(chromium, 'location.search.indexOf("x=relative") >= 0 && '
+                       'window.blocksLog.charts.loss.chart.axes[0].label'
+                       '.indexOf("since") >= 0')
+        relative = chromium.execute_script(
+            chart + 'return [c.data[0], c.axes[0]._values, '
+            'document.getElementById("logx").disabled];')
+        epoch = chromium.execute_script(
+            chart + 'var x = Math.round(c.valToPos(arguments[0], "x", true));'
+            'var column = c.ctx.getImageData(x, c.bbox.top, 1, c.bbox.height)'
+            '.data, red = 0;'
+            'for (var i = 0; i < column.length; i += 4) {'
+            '  if (column[i] > column[i + 1] + 40) { red += 1; } }'
+            'return [red, c.bbox.height];', walls[150] - walls[1])
+        screenshots(chromium, 'relative-time')
+        area = chromium.find_element('css selector',
+                                     '.chart[data-key="loss"] .u-over')
+        ActionChains(chromium).move_to_element_with_offset(
+            area, -area.size['width'] // 4, 0).perform()
+        wait(chromium, '!document.querySelector(".chart .tip").hidden')
+        tip = chromium.execute_script(
+            'return document.querySelector(".chart .tip").textContent')
+        chromium.execute_script(
+            chart + 'var l = c.valToPos(arguments[0], "x"), '
+            'r = c.valToPos(arguments[1], "x");'
+            'c.setSelect({left: l, width: r - l, top: 0, height: 10});',
+            walls[20] - walls[1], walls[80] - walls[1])
+        wait(chromium, 'window.blocksLog.view !== null')
+        zoom = chromium.execute_script('return window.blocksLog.zoom')
+        assert errors(chromium) == []
+    assert wall[0] == [walls[time] for time in range(1, 201)]
+    assert wall[1] == [1.0 / time for time in range(1, 201)]
+    assert wall[2:] == [True, 'wall clock']
+    assert relative[0] == [walls[time] - walls[1] for time in range(1, 201)]
+    assert relative[0][100] - relative[0][99] >= 0.5  # the pause
+    assert all(tick.endswith(' s') for tick in relative[1])
+    assert relative[2] is True  # no log scale of a clock
+    red, height = epoch
+    assert red > height / 4
+    assert ' at step ' in tip
+    assert abs(zoom[0] - 20) <= 2 and abs(zoom[1] - 81) <= 2
+    # A log held in memory (a pickle) keeps no clock: nothing to draw on
+    # it, and the chart says why.
+    memory = TrainingLog()
+    for time in range(1, 11):
+        memory[time]['loss'] = float(time)
+    pickled = str(tmp_path / 'memory.pkl')
+    with open(pickled, 'wb') as out:
+        pickle.dump(memory, out)
+    with serving(pickled) as server:
+        open_page(chromium, server.url + 'run/' + memory.h_uuid + '?x=wall')
+        note = chromium.execute_script(
+            'return document.querySelector(".chart .drawn").textContent')
+        assert errors(chromium) == []
+    assert note == '10 logged / 0 drawn, 10 with no wall clock (written ' \
+        'before blocks_log kept one, or held in memory)'

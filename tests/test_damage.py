@@ -429,6 +429,15 @@ BATCH_DAMAGES = {
     'text, not bytes': lambda blob: 'not a batch',
 }
 BATCH_ITERATIONS = ITERATIONS
+
+
+def damaged_batch(damage, blob):
+    """`blob` with BATCH_DAMAGES[damage] done to the batch after its stamp
+    (the wall clock of its commit, which stays as it was)."""
+    stamp = blob[:9] if blob[:1] == b'w' else b''
+    damaged = BATCH_DAMAGES[damage](blob[len(stamp):])
+    return damaged if isinstance(damaged, str) else stamp + damaged
+
 #: The last batch of several times, its time, key and BLOB (the column of
 #: the BLOB named).
 LAST_SPREAD_BATCH = ('SELECT time, key, {} FROM blocks_log_entries WHERE '
@@ -490,7 +499,7 @@ def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
             'value')).fetchone()
         connection.execute('UPDATE blocks_log_entries SET value = ? WHERE '
                            'time = ? AND key = ?',
-                           (BATCH_DAMAGES[damage](blob), time, key))
+                           (damaged_batch(damage, blob), time, key))
     connection.close()
     times = sorted(set(batches.decode(time, blob)[0]))
     assert len(times) > 1
@@ -508,7 +517,7 @@ def test_a_damaged_batch_of_postgresql(damage, postgresql_dsn, small_blocks):
         time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
             'b')).fetchone()
         blob = bytes(blob)
-        damaged = BATCH_DAMAGES[damage](blob)
+        damaged = damaged_batch(damage, blob)
         connection.execute(
             'UPDATE blocks_log_entries SET b = %s, t = %s WHERE time = %s '
             'AND key = %s', (None, damaged, time, key) if isinstance(

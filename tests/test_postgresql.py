@@ -474,7 +474,7 @@ def test_a_database_of_version_4_is_read_and_written_on(dsn):
             model[time] = {'loss': time * 0.25, 'step': time}
         log.flush()
         check(log)
-    assert version() == 5
+    assert version() == postgresql_sql.SCHEMA_VERSION
     with psycopg.connect(dsn) as connection:
         batches, rows = connection.execute(
             'SELECT count(*) FILTER (WHERE key < 0), count(*) FILTER (WHERE '

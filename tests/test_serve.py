@@ -117,6 +117,58 @@ def test_a_long_series_is_sent_as_the_extremes_of_its_buckets(tmp_path):
     assert json.loads(part)['runs'][uuid]['count']['wave'] == 200
 
 
+def test_the_clock_of_each_time_named_is_sent(tmp_path):
+    # The wall clock of each point, epoch end and restart of the answer,
+    # as the log reads it, and where the lineage began; in JSON and in
+    # base64 alike, whole or zoomed.
+    path = str(tmp_path / 'clocked.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 3001):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = 1.0 / time
+            if time % 700 == 0:
+                log.status['epochs_done'] = time // 700
+                log.status['_epoch_ends'] = log.status.get(
+                    '_epoch_ends', []) + [time]
+            if time == 1500:
+                log.resume()
+        uuid = log.h_uuid
+    with SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        walls = dict(zip(*log.clock()))
+    with serving(path) as server:
+        answers = [json.loads(get(server, '/api/series?clock=1&points=200'
+                                  '&runs=' + uuid + extra)[2])['runs'][uuid]
+                   for extra in ('', '&numbers=base64', '&start=1000'
+                                 '&stop=1600')]
+        plain = json.loads(get(server, '/api/series?runs=' + uuid)[2])
+    assert 'clock' not in plain['runs'][uuid]
+    for answer in answers:
+        times, found = answer['clock']
+        if isinstance(found, str):
+            found = array.array('d', base64.b64decode(found)).tolist()
+        named = set(answer['keys']['loss'][0]) | set(
+            time for _, time in answer['restarts'])
+        named |= set(end for end in answer['epochs']
+                     if min(named) <= end <= max(named))
+        assert times == sorted(named)
+        assert found == [walls[time] for time in times]
+        assert answer['began'] == walls[1]
+    assert 1501 in answers[2]['clock'][0]  # where the child began
+
+
+def test_a_log_that_keeps_no_clock_sends_none(tmp_path):
+    path = str(tmp_path / 'memory.pkl')
+    log = TrainingLog()
+    for time in range(1, 11):
+        log[time]['loss'] = float(time)
+    with open(path, 'wb') as out:
+        pickle.dump(log, out)
+    with serving(path) as server:
+        answer = json.loads(get(server, '/api/series?clock=1&runs=' +
+                                log.h_uuid)[2])['runs'][log.h_uuid]
+    assert answer['clock'] is None and answer['began'] is None
+
+
 @pytest.mark.parametrize('window', [None, 1, 7, 4999, 5000])
 def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path,
                                                            monkeypatch,
@@ -466,7 +518,8 @@ def test_what_is_not_there_is_a_404_page(demo_database, path):
     '/api/rows', '/api/rows?run={uuid}&limit=many',
     '/api/rows?run={uuid}&limit=0', '/api/csv',
     '/api/series?runs={uuid}&smoothing=1', '/api/series?runs={uuid}'
-    '&smoothing=high', '/api/series?runs={uuid}&numbers=binary', '/compare',
+    '&smoothing=high', '/api/series?runs={uuid}&numbers=binary',
+    '/api/series?runs={uuid}&clock=yes', '/compare',
     '/compare?runs='])
 def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
                                                        query):
@@ -478,7 +531,7 @@ def test_a_bad_query_is_a_400_that_says_what_was_wrong(demo_database,
     message = json.loads(body)['error'] if '/api/' in query else body
     assert any(word in message for word in ('runs', 'run=', 'start', 'stop',
                                             'points', 'limit', 'smoothing',
-                                            'numbers'))
+                                            'numbers', 'clock'))
 
 
 def test_the_static_files_are_served_with_their_licence(demo_database):

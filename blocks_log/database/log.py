@@ -228,6 +228,42 @@ class DatabaseLog(TrainingLogBase, Mapping):
         """
         return self._session.restarts()
 
+    def clock(self, start=None, stop=None):
+        """When each time was logged: ``(times, walls)``, in increasing
+        time, `walls` a wall clock (``time.time()``, seconds since the
+        epoch), read through the lineage (the nearest run winning, as for
+        values).
+
+        A time's wall is the stamp of the first commit that held a value
+        at that time: in a training loop, when ``status['iterations_done']``
+        reached the latest time the commit holds (so, committing each
+        iteration, when that iteration was done); otherwise when the
+        commit was made. With ``commit_every`` or ``commit_seconds`` the
+        iterations of one commit share the wall of the last of them. A
+        time committed into a file of schema version 5 or before, held by
+        one of Blocks' runs, or not committed yet has none.
+
+        Parameters
+        ----------
+        start, stop : int, optional
+            The range of times, ``[start, stop)``.
+
+        Returns
+        -------
+        tuple
+            ``(times, walls)``: a ``range`` or ``array('q')``, and an
+            ``array('d')`` or a list of floats.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `start` or `stop` is not a time.
+        blocks_log.errors.ClosedLogError
+            If the log is closed.
+        """
+        analysis.check_range(start, stop)
+        return self._session.read_clock(start or 0, stop)
+
     def last_time(self, start=None, stop=None):
         """As :meth:`TrainingLogBase.last_time`: found from an index of the
         rows and the chunks' last times, then read in a window below it."""
@@ -373,7 +409,8 @@ class DatabaseLog(TrainingLogBase, Mapping):
             if self.in_memory:
                 # Nothing outlives this process: the pickle carries the data.
                 state['snapshot'] = (list(self.records()),
-                                     dict(session.status_values()))
+                                     dict(session.status_values()),
+                                     tuple(map(list, self.clock())))
             if session.writable:
                 # Freeze the checkpoint at this run; the live log goes on in
                 # a child, so the two never write into the same run.

@@ -102,6 +102,20 @@ class MergedReads(object):
                 key=lambda item: (item[1][0][0], item[0])))
         return columns
 
+    def read_clock(self, start=0, stop=None):
+        """The wall clock of each committed time of the lineage in
+        ``[start, stop)``, as a series (see
+        :meth:`blocks_log.stores.base.Store.read_clock`): the nearest run
+        winning, as for values. The buffer has none yet."""
+        stop = self.max_time if stop is None else min(stop, self.max_time)
+        with self.lock:
+            self.check_open()
+            found = series.empty()
+            for store, runs in reversed(self.groups):
+                found = series.merge(found, store.read_clock(runs, start,
+                                                             stop))
+        return found
+
     def restarts(self):
         """``[(uuid, time)]``: where each run of the lineage after its
         first began (the first time it holds a value of its own; ``None``

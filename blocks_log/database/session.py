@@ -84,6 +84,10 @@ class Session(MergedReads):
         # buffer the iterations completed since then hold.
         self.committed_at = _time.monotonic()
         self.completed = 0
+        # (iterations_done, time.time()) when it was last set: the wall
+        # clock a commit of what was logged up to then is stamped with
+        # (see Store.write); True (the commit's own) before.
+        self.advanced = True
         self.shared = shared
         self.allow_pickle = store.allow_pickle
         self.max_time = store.max_time
@@ -272,19 +276,25 @@ class Session(MergedReads):
                 self.forget_row_of_now()
 
     def _advance(self, iterations_done):
+        # What was logged up to now is stamped with when iterations_done
+        # was last set (see Store.write); what is logged from now on, with
+        # now.
+        stamp = self.advanced
         if type(iterations_done) is int and (
                 0 <= iterations_done < self.max_time):
+            self.advanced = (iterations_done, _time.time())
             # The next current_row, made now rather than on first use.
             self.row_of_now = DatabaseRow(self, iterations_done)
         else:
+            self.advanced = True
             self.forget_row_of_now()
         self.uncommitted += 1
         self.completed = len(self.pending)
         if self.uncommitted >= self.commit_every:
-            self._flush()
+            self._flush(stamp=stamp)
         elif self.timer is not None:
             if _time.monotonic() - self.committed_at >= self.commit_seconds:
-                self._flush()
+                self._flush(stamp=stamp)
             self.timer.start()  # in this process, if it does not run yet
 
     def commit_if_late(self, now):
@@ -335,9 +345,10 @@ class Session(MergedReads):
         with self.lock:
             self._flush()
 
-    def _flush(self, count=None):
+    def _flush(self, count=None, stamp=None):
         # flush() with the lock held; of the buffer's first `count` values
-        # only, if given.
+        # only, if given; `stamp` as for Store.write (by default, when
+        # iterations_done was last set).
         if not self.writable:
             return
         for key, (stored, copy) in self.mutable.items():
@@ -361,9 +372,11 @@ class Session(MergedReads):
         if deleted:
             self.deleted_status = set()
         deletions, self.deletions = self.deletions, False
+        if stamp is None:
+            stamp = self.advanced
         try:
             self.store.write(self.run, pending[:count], status, deleted,
-                             deletions)
+                             deletions, stamp)
         except BaseException:
             self.dirty, self.deleted_status = status, deleted
             self.deletions = self.deletions or deletions
@@ -409,14 +422,18 @@ class Session(MergedReads):
             status['resumed_from'] = self.run.uuid
             self.start(status, parent=self.run.uuid)
 
-    def load_snapshot(self, uuid, records, status):
+    def load_snapshot(self, uuid, records, status, clock=None):
         """Hold, in a new run named `uuid`, what a pickled log of a
-        ``:memory:`` database carried."""
+        ``:memory:`` database carried: its values committed when they were
+        first (`clock`, ``(times, walls)``; none in a pickle of before),
+        not now."""
         with self.lock:
             self.start(status, parent=status.get('resumed_from'), uuid=uuid)
             for time, key, value in records:
                 self.pending.append((time, key, self.encode(value, key)))
-            self._flush()
+            self._flush(stamp=False)
+            if clock is not None:
+                self.store.write_clock(self.run, *clock)
 
     def make_read_only(self):
         """Take no more writes (a read-only log unpickled)."""

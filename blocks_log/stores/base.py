@@ -12,7 +12,7 @@ import abc
 import collections
 import json
 
-from blocks_log import codec
+from blocks_log import codec, series
 
 
 #: What a store knows of a run. ``ref`` is the store's own reference,
@@ -194,12 +194,19 @@ class Store(metaclass=abc.ABCMeta):
 
     # Writing.
 
-    def write(self, run, entries, status, deleted_status, deletions=False):
+    def write(self, run, entries, status, deleted_status, deletions=False,
+              stamp=True):
         """Commit in one transaction: `entries` (``(time, key, stored)``, the
         later winning), the `status` values (``{key: stored}``) and the
         status keys `deleted_status`; `deletions` if `entries` hold a
         deleted value (:data:`blocks_log.codec.DELETED`), which reads of the
-        run must then look for.
+        run must then look for. The times of `entries` get a wall clock
+        (see :mod:`blocks_log.stores.clock`) where they have none yet, as
+        `stamp` says (:func:`~blocks_log.stores.clock.wall_of_commit`):
+        ``True``, the commit's; ``(time, wall)``, `wall` if no entry is
+        later than `time` (when a training loop's ``iterations_done``
+        reached it), else the commit's; false, none (a copy, which writes
+        the clock it copies with :meth:`write_clock`).
 
         Raises
         ------
@@ -207,6 +214,16 @@ class Store(metaclass=abc.ABCMeta):
             If nothing could be committed; nothing of it is then stored.
         """
         raise NotImplementedError
+
+    def write_clock(self, run, times, walls):
+        """Write the clock of `run`: `walls` (seconds since the epoch) of
+        `times` (increasing), in place of what it held of them; what a
+        copy of a run does. A store that keeps no clock does nothing.
+
+        Raises
+        ------
+        blocks_log.errors.LogWriteError
+        """
 
     def compact(self, run):
         """Pack now every block of `run` that its writes have moved past
@@ -242,6 +259,14 @@ class Store(metaclass=abc.ABCMeta):
             if not any(value is not codec.DELETED for value in
                        self.read_row(runs, time).values()):
                 times.discard(time)
+
+    def read_clock(self, runs, start, stop):
+        """The clock of `runs` (nearest first) over ``[start, stop)``: a
+        series (see :mod:`blocks_log.series`) of the wall clock (seconds
+        since the epoch) at which each time was first committed, the
+        nearest run winning; empty where the store keeps none (see
+        :mod:`blocks_log.stores.clock`)."""
+        return series.empty()
 
     def read_first(self, run):
         """The first time at which `run` itself (not its lineage) holds a

@@ -22,6 +22,9 @@ an int (its word an int64) and 0 for a float (its word a float64);
 what it is, and each value (``q`` an int64, ``d`` a float64, ``n`` None,
 ``s`` a str and ``b`` bytes, each after its length).
 
+A batch of schema version 6 may begin with ``w`` and a float64, the wall
+clock of the commit that wrote it (see :mod:`blocks_log.stores.clock`).
+
 Nothing of a BLOB is trusted before it is checked against its length.
 
 """
@@ -36,6 +39,8 @@ _LENGTH = struct.Struct('<I')
 _FLOAT = float
 _INT = int
 _INT64 = (-2 ** 63, 2 ** 63 - 1)
+_STAMP = struct.Struct('<cd')
+_STAMP_BYTE = b'w'
 
 
 class BatchError(ValueError):
@@ -132,6 +137,22 @@ def _from(code, data):
     return numbers
 
 
+def stamp(wall):
+    """What a batch committed at `wall` (seconds since the epoch, a float)
+    begins with, before its form."""
+    return _STAMP.pack(_STAMP_BYTE, wall)
+
+
+def wall_of(blob):
+    """The wall clock a batch's BLOB was stamped with, or ``None`` (none, or
+    not a finite number: a damaged or forged stamp is no time)."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)) or bytes(
+            blob[:1]) != _STAMP_BYTE or len(blob) < _STAMP.size:
+        return None
+    wall = _STAMP.unpack_from(blob)[1]
+    return wall if wall - wall == 0.0 else None
+
+
 def floats_head(key_ids):
     """What a BLOB of floats at one time of `key_ids` begins with (its
     form, count and key ids): made once for an iteration's keys, which
@@ -222,6 +243,8 @@ def decode(time, blob):
             raise BatchError('not a BLOB but a {}'.format(
                 type(blob).__name__))
         blob = bytes(blob)
+    if blob[:1] == _STAMP_BYTE:
+        blob = blob[_STAMP.size:]
     if len(blob) < 5 or blob[:1] not in (b'f', b'F', b'm', b'M', b'g', b'G'):
         raise BatchError('not a batch')
     form, (count,) = blob[:1], _COUNT.unpack_from(blob, 1)

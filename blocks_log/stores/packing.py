@@ -19,7 +19,7 @@ import itertools
 import operator
 
 from blocks_log import codec
-from blocks_log.stores import batches, chunks
+from blocks_log.stores import batches, chunks, clock
 
 #: Values a commit packs at least, besides twice those it writes: a commit
 #: of one iteration packs one block (about 2 ms for 10 keys), one of many
@@ -64,7 +64,8 @@ class RunPacking(object):
             span, packed, part, fresh)
         self.frontier = packed - 1
         self.pending = None  # what `packed` becomes when a commit lands
-        self.memory = {}  # block -> [(times, key ids, values)] committed
+        # block -> [(times, key ids, values, wall)] committed
+        self.memory = {}
         # The keys of an iteration (they repeat) -> their ids, and the head
         # of a batch of floats of them.
         self._iterations = {}
@@ -85,13 +86,14 @@ class RunPacking(object):
         part, self.part = self.part, self.part + 1
         return part
 
-    def batches(self, entries, key_ids, committed_ids=True):
+    def batches(self, entries, key_ids, committed_ids=True, stamp=None):
         """The batches of a commit's `entries` (``(time, key, stored)``),
         one per block: ``([(time, key, BLOB)] of the head rows, [(block,
-        times, key ids, values)] to remember)``, all of the part this
-        commit gets. The ids of an iteration's keys are remembered for the
-        next, unless `committed_ids` is false (ids made in a transaction
-        that may yet roll back).
+        times, key ids, values, wall)] to remember)``, all of the part this
+        commit gets, each stamped with a wall clock as `stamp` says (see
+        :meth:`.Store.write` and :mod:`.clock`). The ids of an iteration's
+        keys are remembered for the next, unless `committed_ids` is false
+        (ids made in a transaction that may yet roll back).
 
         Raises
         ------
@@ -100,7 +102,10 @@ class RunPacking(object):
         """
         times, keys, values = zip(*entries)
         first = times[0]
-        if times.count(first) == len(times):  # an iteration, as a rule
+        one_time = times.count(first) == len(times)
+        wall = clock.wall_of_commit(stamp, first if one_time else max(times))
+        prefix = b'' if wall is None else batches.stamp(wall)
+        if one_time:  # an iteration, as a rule
             known = self._iterations.get(keys)
             if known is None:
                 if len(self._iterations) >= _ITERATION_KINDS:
@@ -111,16 +116,17 @@ class RunPacking(object):
                     self._iterations[keys] = known
             ids, head = known
             return [(first, batches.key_of(self.part, False),
-                     batches.encode_at_one_time(ids, values, head))], [
+                     prefix + batches.encode_at_one_time(ids, values, head))], [
                          (first // (self.span or HEAD_SPAN), times, ids,
-                          values)]
+                          values, wall)]
         ids = list(map(key_ids.__getitem__, keys))
-        blocks = self._by_block(times, ids, values)
+        blocks = []
         rows = []
-        for _, times, ids, values in blocks:
+        for block, times, ids, values in self._by_block(times, ids, values):
             spread, blob = batches.encode(times, ids, values)
             rows.append((min(times), batches.key_of(self.part, spread),
-                         blob))
+                         prefix + blob))
+            blocks.append((block, times, ids, values, wall))
         return rows, blocks
 
     def _by_block(self, times, ids, values):
@@ -154,12 +160,12 @@ class RunPacking(object):
         part; remember them, and where the run stands."""
         self.part += 1
         fresh = self.fresh
-        for block, times, key_ids, values in found:
+        for block, times, key_ids, values, wall in found:
             if fresh is not None and block >= fresh:
                 kept = self.memory.get(block)
                 if kept is None:
                     kept = self.memory[block] = []
-                kept.append((times, key_ids, values))
+                kept.append((times, key_ids, values, wall))
             last = max(times)
             if last > self.frontier:
                 self.frontier = last
@@ -213,8 +219,8 @@ def going_on_in(connection, ref, span, dialect):
 
 def columns(parts):
     """``({key id: (times, values)} of the numbers, [(time, key id,
-    stored)] of the rest)`` of `parts` (``(times, key ids, values)``, in
-    the order committed): the later wins where two hold a (time, key); in
+    stored)] of the rest)`` of `parts` (``(times, key ids, values,
+    wall)``, in the order committed): the later wins where two hold a (time, key); in
     increasing time.
 
     A block of a training loop's iterations (the same keys at each time,
@@ -267,11 +273,11 @@ def _split_column(key, times, values, numbers, rest):
 
 
 def latest(parts):
-    """``{(time, key id): stored}`` of `parts` (``(times, key ids,
-    values)``, oldest first): the later wins."""
+    """``{(time, key id): stored}`` of `parts` (``(times, key ids, values,
+    wall)``, oldest first): the later wins."""
     final = {}
-    for times, key_ids, values in parts:
-        final.update(zip(zip(times, key_ids), values))
+    for part in parts:
+        final.update(zip(zip(part[0], part[1]), part[2]))
     return final
 
 
@@ -300,7 +306,7 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     Where packing stands is read from the database, in the transaction.
     `dialect` holds the store's statements (``SELECT_PACKED``,
     ``SELECT_BLOCK_ROWS``, ``SELECT_NEXT_ROW``, ``INSERT_CHUNK``,
-    ``DELETE_BLOCK_ROWS``, ``SET_PACKED``), ``write_rest(connection, ref,
+    ``INSERT_CLOCK``, ``DELETE_BLOCK_ROWS``, ``SET_PACKED``), ``write_rest(connection, ref,
     rest, packing)`` (writes the values of a block that are not numbers,
     ``[(time, key id, stored)]``, again) and ``entry_of(row)`` (``(time,
     key, stored)`` of a row of ``SELECT_BLOCK_ROWS``).
@@ -320,17 +326,22 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
                 later = [kept for kept in packing.memory if kept > block]
                 block = min(later) if later else limit // span
                 continue
-            found = columns(packing.memory[block])
+            parts = packing.memory[block]
+            found = columns(parts)
         else:
-            final = _from_database(connection, ref, block, span, dialect)
-            if final is None:  # nothing up to the next row: skip there
+            parts = _from_database(connection, ref, block, span, dialect)
+            if parts is None:  # nothing up to the next row: skip there
                 following, = connection.execute(dialect.SELECT_NEXT_ROW, (
                     ref, (block + 1) * span, limit)).fetchone()
                 block = limit // span if following is None else (
                     following // span)
                 continue
-            found = split(final)
+            found = split(latest(parts))
         _write_block(connection, ref, block, span, found, dialect, packing)
+        walls = clock.of_parts(parts)
+        if walls[0]:
+            connection.execute(dialect.INSERT_CLOCK, chunks.pack(
+                ref, clock.KEY, span, *walls))
         done += sum(len(times) for times, _ in found[0].values()) + len(
             found[1])
         block += 1
@@ -340,9 +351,9 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
 
 
 def _from_database(connection, ref, block, span, dialect):
-    # The final values of a block as the database holds them, or None if
-    # it holds no row there: rows of a value each (a file of blocks_log
-    # 0.2) first, then batches, oldest first.
+    # The parts of a block as the database holds them (as RunPacking
+    # remembers them), or None if it holds no row there: rows of a value
+    # each (a file of blocks_log 0.2) first, then batches, oldest first.
     rows = connection.execute(dialect.SELECT_BLOCK_ROWS, (
         ref, block * span, block * span + span)).fetchall()
     if not rows:
@@ -351,16 +362,17 @@ def _from_database(connection, ref, block, span, dialect):
     for row in rows:
         time, key, stored = dialect.entry_of(row)
         if key >= 0:
-            parts.append(([time], [key], [stored]))
+            parts.append(([time], [key], [stored], None))
         else:
             batched.append((batches.part_of(key), time, stored))
     for _, time, blob in sorted(batched):
         try:
-            parts.append(batches.decode(time, blob))
+            parts.append(batches.decode(time, blob) + (
+                batches.wall_of(blob),))
         except batches.BatchError:
             # Left as it is (it reads as damaged), never dropped.
             return None
-    return latest(parts)
+    return parts
 
 
 def _write_block(connection, ref, block, span, found, dialect, packing):

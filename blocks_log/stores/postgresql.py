@@ -17,7 +17,8 @@ import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import chunks, claims, packing, postgresql_sql as sql
+from blocks_log.stores import (chunks, claims, clock, packing,
+                               postgresql_sql as sql)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.postgresql_connection import (
     RECONNECT_AT_EXIT_FOR, PostgreSQLConnection)
@@ -267,7 +268,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 'connection was lost; nothing more is written into '
                 'it'.format(self.name, run.uuid))
 
-    def write(self, run, entries, status, deleted_status, deletions=False):
+    def write(self, run, entries, status, deleted_status, deletions=False,
+              stamp=True):
         # Once per iteration: one statement in autocommit, as a rule.
         ref = run.ref
         self._check_held(run)
@@ -279,7 +281,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         if not (due or deleted_status or deletions):
             try:
                 values, found = self._values(running, entries, status,
-                                             self._key_ids)
+                                             self._key_ids, True, stamp)
             except KeyError:  # a key with no id yet
                 pass
             if values == {}:
@@ -307,7 +309,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 key for _, key, _ in entries] + list(status))
             key_ids = dict(self._key_ids, **new_ids)
             values, found = self._values(running, entries, status, key_ids,
-                                         not new_ids)
+                                         not new_ids, stamp)
             if values and connection.execute(*sql.upsert(
                     ref, values)).rowcount != len(values):
                 # A batch of the same part and time is there, a forked
@@ -317,7 +319,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                                              (ref,)).fetchone()
                 running.above(lowest)
                 values, found = self._values(running, entries, status,
-                                             key_ids, not new_ids)
+                                             key_ids, not new_ids, stamp)
                 connection.execute(*sql.upsert(ref, values))
             if deleted_status:
                 connection.cursor().executemany(sql.DELETE_STATUS, [
@@ -333,17 +335,25 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             running.landed()
 
     @staticmethod
-    def _values(running, entries, status, key_ids, committed_ids=True):
+    def _values(running, entries, status, key_ids, committed_ids, stamp):
         # ``{(time, key id): stored}`` of a commit (its batches, then the
         # status), for UPSERT_ENTRIES, and what the packing remembers of
         # them (see RunPacking.batches).
         head, found = running.batches(
-            entries, key_ids, committed_ids) if entries else ([], [])
+            entries, key_ids, committed_ids, stamp) if entries else ([], [])
         values = dict(((time, key), blob) for time, key, blob in head)
         status_time = sql.STATUS_TIME
         values.update(((status_time, key_ids[key]), stored)
                       for key, stored in status.items())
         return values, found
+
+    def write_clock(self, run, times, walls):
+        span = self._running(run).span
+        if not span or not len(times):
+            return
+        rows = clock.chunk_rows(run.ref, span, times, walls)
+        self._transact(lambda connection: connection.cursor().executemany(
+            sql.INSERT_CLOCK, rows))
 
     def compact(self, run):
         running = self._running(run)

@@ -10,7 +10,7 @@ then rows missed the blocks packed in between).
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import batches, chunks, postgresql_sql as sql
+from blocks_log.stores import batches, chunks, clock, postgresql_sql as sql
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.packing import HEAD_SPAN
 
@@ -194,6 +194,31 @@ class PostgreSQLReads(KeyIds):
             [run.ref, start // span, (stop - 1) // span] + (
                 [] if key_ids is None else [key_ids]))
         return cursor.fetchall()
+
+    def read_clock(self, runs, start, stop):
+        if self.version is None or self.version < 6:
+            return series.empty()  # no clock before version 6
+        stop = min(stop, sql.STATUS_TIME)
+
+        def work(cursor):
+            found = []
+            for run in runs:
+                span = self._spans.get(run.ref)
+                packed = []
+                if span and stop > start:
+                    cursor.execute(sql.SELECT_CLOCKS, (
+                        run.ref, start // span, (stop - 1) // span))
+                    packed = cursor.fetchall()
+                cursor.execute(sql.SELECT_RECORDS, (
+                    run.ref, start - start % self._head_span(run), stop))
+                head = [(time, key, b if b is None else bytes(b))
+                        for time, key, _, _, _, b in cursor.fetchall()
+                        if key < 0]
+                found.append((run, span, packed, head))
+            return found
+        return clock.lineage_clock([
+            clock.run_clock(run.ref, span, packed, head, start, stop)
+            for run, span, packed, head in self._read(work)])
 
     def read_series(self, runs, keys, start, stop):
         if self.version is None:

@@ -24,9 +24,13 @@ __all__ = ['SCHEMA_VERSION', 'STATUS_TIME']
 #: where ten rows of a value cost 148, and the raw limit 143
 #: (synchronous_commit off). Version 4 held a row per value; it reads as
 #: it is, and becomes 5 when opened for writing (nothing to change).
-SCHEMA_VERSION = 5
+#: Version 6: batches stamped with the wall clock of their commit, and the
+#: clock of packed blocks in ``blocks_log_clocks`` (see
+#: :mod:`blocks_log.stores.clock`); a database of version 5 has no clock,
+#: and gets the table when opened for writing.
+SCHEMA_VERSION = 6
 #: Versions read; older ones are migrated when opened for writing.
-READABLE_VERSIONS = (3, 4, 5)
+READABLE_VERSIONS = (3, 4, 5, 6)
 
 TABLES = {
     'blocks_log_meta': {'name', 'value'},
@@ -37,11 +41,28 @@ TABLES = {
     'blocks_log_chunks': {'run', 'key', 'block', 'first', 'last', 'count',
                           'step', 'kind', 'times', 'values', 'checksum'},
 }
+TABLES['blocks_log_clocks'] = set(TABLES['blocks_log_chunks'])
 # What version 3 lacks.
 COLUMNS_ADDED_IN_4 = {'blocks_log_chunks': {'checksum'}}
+_CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
+           run integer NOT NULL,
+           key integer NOT NULL,
+           block bigint NOT NULL,
+           first bigint NOT NULL,
+           last bigint NOT NULL,
+           count integer NOT NULL,
+           step bigint,
+           kind char(1) NOT NULL,
+           times bytea,
+           "values" bytea NOT NULL,
+           checksum bigint,
+           PRIMARY KEY (run, block, key, first))"""
+_CREATE_CLOCKS = _CREATE_CHUNKS.replace('blocks_log_chunks',
+                                        'blocks_log_clocks')
 MIGRATIONS = {
     3: ('ALTER TABLE blocks_log_chunks ADD COLUMN checksum bigint',),
     4: (),
+    5: (_CREATE_CLOCKS,),
 }
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
@@ -68,19 +89,8 @@ CREATE_SCHEMA = (
            t text,
            b bytea,
            PRIMARY KEY (run, time, key))""",
-    """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
-           run integer NOT NULL,
-           key integer NOT NULL,
-           block bigint NOT NULL,
-           first bigint NOT NULL,
-           last bigint NOT NULL,
-           count integer NOT NULL,
-           step bigint,
-           kind char(1) NOT NULL,
-           times bytea,
-           "values" bytea NOT NULL,
-           checksum bigint,
-           PRIMARY KEY (run, block, key, first))""",
+    _CREATE_CHUNKS,
+    _CREATE_CLOCKS,
 )
 INSERT_SCHEMA_VERSION = (
     "INSERT INTO blocks_log_meta (name, value) VALUES ('schema_version', %s) "
@@ -280,6 +290,13 @@ UPDATE_CHECKSUM = ("UPDATE blocks_log_chunks SET checksum = %s WHERE run = %s "
 INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, last, '
                 'count, kind, step, times, "values", checksum) VALUES (%s, '
                 '%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)')
+# The clock of a packed block (see blocks_log.stores.clock); a copy of a
+# run writes its clock again where it finishes an interrupted one.
+INSERT_CLOCK = INSERT_CHUNK.replace('blocks_log_chunks', 'blocks_log_clocks') + (
+    ' ON CONFLICT (run, block, key, first) DO UPDATE SET last = '
+    'EXCLUDED.last, count = EXCLUDED.count, step = EXCLUDED.step, kind = '
+    'EXCLUDED.kind, times = EXCLUDED.times, "values" = EXCLUDED."values", '
+    'checksum = EXCLUDED.checksum')
 SET_PACKED = "UPDATE blocks_log_runs SET packed = %s WHERE id = %s"
 
 
@@ -324,6 +341,10 @@ SELECT_CHUNKS = ('SELECT {columns} FROM blocks_log_chunks WHERE run = %s '
 
 SELECT_KEYS_OF_CHUNKS = ("SELECT DISTINCT key FROM blocks_log_chunks "
                          "WHERE run = %s")
+SELECT_CLOCKS = SELECT_CHUNKS.format(
+    keys='', columns=CHUNK_COLUMNS.format(
+        values='"values"', checksum='checksum')).replace(
+            'blocks_log_chunks', 'blocks_log_clocks')
 
 
 def stored_of(f, i, t, b):

@@ -9,7 +9,8 @@ import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import chunks, claims, packing, sqlite_sql as sql
+from blocks_log.stores import (chunks, claims, clock, packing,
+                               sqlite_sql as sql)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
 from blocks_log.stores.sqlite_reads import SQLiteReads
@@ -261,7 +262,8 @@ class SQLiteStore(SQLiteReads, Store):
 
     # Writing.
 
-    def write(self, run, entries, status, deleted_status, deletions=False):
+    def write(self, run, entries, status, deleted_status, deletions=False,
+              stamp=True):
         # Once per iteration: one statement in autocommit, as a rule.
         ref, key_ids = run.ref, self._key_ids
         running = self._packing.get(ref) or self._running(run)
@@ -269,7 +271,8 @@ class SQLiteStore(SQLiteReads, Store):
         # remembered once it lands.
         due = running.due()
         if not (due or deleted_status or deletions):
-            statement = self._statement(ref, running, entries, status)
+            statement = self._statement(ref, running, entries, status,
+                                        stamp)
             if statement is not None:
                 parameters, found = statement
                 if not parameters:
@@ -292,7 +295,8 @@ class SQLiteStore(SQLiteReads, Store):
             new_ids = self._new_key_ids(connection, [
                 key for _, key, _ in entries] + list(status))
             rows, found = self._rows(ref, running, entries, status,
-                                     dict(key_ids, **new_ids), not new_ids)
+                                     dict(key_ids, **new_ids), not new_ids,
+                                     stamp)
             written = sum(connection.execute(statement, parameters).rowcount
                           for statement, parameters in
                           sql.upsert_entries(rows))
@@ -305,7 +309,7 @@ class SQLiteStore(SQLiteReads, Store):
                 running.above(lowest)
                 rows, found = self._rows(ref, running, entries, status,
                                          dict(key_ids, **new_ids),
-                                         not new_ids)
+                                         not new_ids, stamp)
                 for statement, parameters in sql.upsert_entries(rows):
                     connection.execute(statement, parameters)
             if deleted_status:
@@ -320,14 +324,14 @@ class SQLiteStore(SQLiteReads, Store):
         if due:
             running.landed()
 
-    def _statement(self, ref, running, entries, status):
+    def _statement(self, ref, running, entries, status, stamp):
         # The parameters of the one UPSERT_ENTRY statement of a commit,
         # and what the packing remembers of it; None if it takes a
         # transaction (a key never written before, too many rows).
         key_ids = self._key_ids
         try:
             head, found = running.batches(
-                entries, key_ids) if entries else ([], [])
+                entries, key_ids, True, stamp) if entries else ([], [])
         except KeyError:
             return None
         if len(head) + len(status) > sql.UPSERT_CHUNK:
@@ -344,16 +348,24 @@ class SQLiteStore(SQLiteReads, Store):
         return parameters, found
 
     @staticmethod
-    def _rows(ref, running, entries, status, key_ids, committed_ids=True):
+    def _rows(ref, running, entries, status, key_ids, committed_ids, stamp):
         # The rows of UPSERT_ENTRY of a commit (its batches, then the
         # status), and what the packing remembers of them (see
         # RunPacking.batches).
         head, found = running.batches(
-            entries, key_ids, committed_ids) if entries else ([], [])
+            entries, key_ids, committed_ids, stamp) if entries else ([], [])
         status_time = sql.STATUS_TIME
         return [(ref, time, key, blob) for time, key, blob in head] + [
             (ref, status_time, key_ids[key], stored)
             for key, stored in status.items()], found
+
+    def write_clock(self, run, times, walls):
+        span = self._running(run).span
+        if not span or not len(times):
+            return
+        with self.db.transaction() as connection:
+            connection.executemany(sql.INSERT_CLOCK, clock.chunk_rows(
+                run.ref, span, times, walls))
 
     def compact(self, run):
         running = self._running(run)

@@ -7,7 +7,7 @@ see each commit, a packing included, whole.
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import batches, chunks, sqlite_sql as sql
+from blocks_log.stores import batches, chunks, clock, sqlite_sql as sql
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.packing import HEAD_SPAN
 
@@ -217,6 +217,24 @@ class SQLiteReads(KeyIds):
                     columns[name] = series.merge(
                         columns.get(name, series.empty()), column)
         return columns
+
+    def read_clock(self, runs, start, stop):
+        if self.version is None or self.version < 6:
+            return series.empty()  # no clock before version 6
+        stop = min(stop, sql.STATUS_TIME)
+        clocks = []
+        with self.db.reading():
+            for run in runs:
+                span = self._span(run)
+                packed = [] if not span or stop <= start else self.db.query(
+                    sql.SELECT_CLOCKS, (run.ref, start // span,
+                                        (stop - 1) // span))
+                first = start - start % self._head_span(run)
+                clocks.append(clock.run_clock(
+                    run.ref, span, packed, self.db.query(
+                        sql.SELECT_RECORDS, (run.ref, first, stop)),
+                    start, stop))
+        return clock.lineage_clock(clocks)
 
     def _run_series(self, run, key_ids, start, stop):
         decode = self._decode

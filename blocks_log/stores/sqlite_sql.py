@@ -1,6 +1,6 @@
 """The SQL of the SQLite store: schema, migrations and statements.
 
-Plain SQL with ``?`` placeholders. Schema (version 3). Runs and keys get
+Plain SQL with ``?`` placeholders. Schema (version 6). Runs and keys get
 integer ids, so that an entry costs four integers and its value instead of
 Blocks' 32-character uuid and key text on every row::
 
@@ -12,6 +12,7 @@ Blocks' 32-character uuid and key text on every row::
     blocks_log_chunks(run, block, key, first, last, count, kind, step,
                       times, "values", checksum)
                                             -- PK (run, block, key, first)
+    blocks_log_clocks(...)                  -- as blocks_log_chunks
 
 A run's status is stored in ``blocks_log_entries`` too, at the reserved
 time :data:`STATUS_TIME`: there it sorts right after the run's newest
@@ -38,9 +39,14 @@ packed, per key, into ``blocks_log_chunks`` (see
 one seek. Times below ``packed`` are packed: what is written there stays
 in the head.
 
+Since version 6, each batch is stamped with the wall clock of its commit,
+and packing a block writes the clock of its times into
+``blocks_log_clocks`` (see :mod:`blocks_log.stores.clock`).
+
 Version 2 (blocks_log 0.1) lacks ``writer``, ``deletions``, ``span`` and the
 chunks; version 3 lacks the chunks' ``checksum`` (its chunks are checked
-without one, and mix no ints with floats); version 4 has no batches. Each
+without one, and mix no ints with floats); version 4 has no batches;
+version 5 no clock. Each
 is read as it is, and migrated when opened for writing.
 
 """
@@ -49,9 +55,9 @@ import itertools
 
 from blocks_log.stores import batches
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Versions read; older ones are migrated when opened for writing.
-READABLE_VERSIONS = (2, 3, 4, 5)
+READABLE_VERSIONS = (2, 3, 4, 5, 6)
 # The largest SQLite integer: no iteration reaches it.
 STATUS_TIME = 2 ** 63 - 1
 
@@ -64,6 +70,7 @@ TABLES = {
     'blocks_log_chunks': {'run', 'block', 'key', 'first', 'last', 'count',
                           'kind', 'step', 'times', 'values', 'checksum'},
 }
+TABLES['blocks_log_clocks'] = set(TABLES['blocks_log_chunks'])
 # The columns each version added to the tables of the one before, and the
 # tables it added.
 COLUMNS_ADDED = {
@@ -71,7 +78,7 @@ COLUMNS_ADDED = {
                             'summary'}},
     4: {'blocks_log_chunks': {'checksum'}},
 }
-TABLES_ADDED = {3: {'blocks_log_chunks'}}
+TABLES_ADDED = {3: {'blocks_log_chunks'}, 6: {'blocks_log_clocks'}}
 
 
 def tables_of(version):
@@ -99,6 +106,7 @@ CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
            "values" BLOB NOT NULL,
            checksum INTEGER,
            PRIMARY KEY (run, block, key, first)) WITHOUT ROWID"""
+CREATE_CLOCKS = CREATE_CHUNKS.replace('blocks_log_chunks', 'blocks_log_clocks')
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
            name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID""",
@@ -122,6 +130,7 @@ CREATE_SCHEMA = (
            value,
            PRIMARY KEY (run, time, key)) WITHOUT ROWID""",
     CREATE_CHUNKS,
+    CREATE_CLOCKS,
 )
 # The statements that bring a file of each version to the next.
 MIGRATIONS = {
@@ -139,6 +148,8 @@ MIGRATIONS = {
     3: ("ALTER TABLE blocks_log_chunks ADD COLUMN checksum INTEGER",),
     # Batches (rows of negative keys) in the entries: the same tables.
     4: (),
+    # Batches stamped, and the clock of packed blocks.
+    5: (CREATE_CLOCKS,),
 }
 INSERT_SCHEMA_VERSION = (
     "INSERT OR REPLACE INTO blocks_log_meta (name, value) "
@@ -238,6 +249,10 @@ def in_list(count):
 INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, '
                 'last, count, kind, step, times, "values", checksum) '
                 'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+# The clock of a packed block (see blocks_log.stores.clock); a copy of a
+# run writes its clock again where it finishes an interrupted one.
+INSERT_CLOCK = INSERT_CHUNK.replace('INTO blocks_log_chunks',
+                                   'OR REPLACE INTO blocks_log_clocks')
 # Version 3 to 4: the checksums of the chunks there are.
 SELECT_UNCHECKED_CHUNKS = ('SELECT run, key, block, first, last, count, kind, '
                            'step, times, "values", checksum '
@@ -309,5 +324,8 @@ SELECT_LAST_CHUNK_TIME = (
     "LIMIT 1")
 SELECT_RECORDS = ("SELECT time, key, value FROM blocks_log_entries "
                   "WHERE run = ? AND time >= ? AND time < ?")
+SELECT_CLOCKS = SELECT_CHUNKS.format(
+    keys='', values='"values"', checksum='checksum').replace(
+        'blocks_log_chunks', 'blocks_log_clocks')
 SELECT_KEYS_OF_CHUNKS = ("SELECT DISTINCT key FROM blocks_log_chunks "
                          "WHERE run = ?")

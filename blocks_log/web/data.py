@@ -175,8 +175,14 @@ def series(source, query, gone=None):
     list of values (not of times) is a str instead: the base64 of its
     float64s, little-endian, a gap NaN; what the page asks for, since
     writing each float as text took half the time of a comparison of 200
-    runs. `gone()`, asked between runs, tells whether the client went
-    away.
+    runs. With ``clock=1``, each run also has ``'clock': [[times],
+    [walls]]``, the wall clock (seconds since the epoch; see
+    :meth:`blocks_log.database.log.DatabaseLog.clock`) of every time the
+    answer names (its points, restarts and epochs) that has one, and
+    ``'began'``, the first wall of its lineage (``None`` for both where it
+    keeps no clock): what the page draws on a wall-clock or a relative
+    time axis. `gone()`, asked between runs, tells whether the client
+    went away.
 
     Raises
     ------
@@ -192,6 +198,7 @@ def series(source, query, gone=None):
     points = _points(query)
     weight = _smoothing(query)
     packed = _numbers(query)
+    timed = _flag(query, 'clock')
     uuids = [find(source, name) for name in uuids]
     source.check_keys(keys, uuids)
     answer = {}
@@ -237,7 +244,55 @@ def series(source, query, gone=None):
                               if last is not None], default=None)}
         if weight:
             answer[uuid]['smoothed'], answer[uuid]['ema'] = smoothed, emas
+        if timed:
+            answer[uuid]['clock'], answer[uuid]['began'] = _clock(
+                log, answer[uuid], packed)
     return {'runs': answer}
+
+
+def _flag(query, name):
+    text = query.get(name)
+    if text not in (None, '', '0', '1'):
+        raise BadRequest('{} must be 0 or 1, not {!r}'.format(name, text))
+    return text == '1'
+
+
+def _clock(log, run, packed):
+    # ([[times], [walls]], the lineage's first wall) of the times `run` (an
+    # answer of series()) names: read over their range at once (as a
+    # key's values are), and looked up; (None, None) for a log that keeps
+    # no clock (one held in memory).
+    if not hasattr(log, 'clock'):
+        return None, None
+    named = set(time for times, _ in run['keys'].values() for time in times)
+    named.update(time for _, time in run['restarts'])
+    if named:
+        low, high = min(named), max(named) + 1
+        named.update(end for end in run['epochs'] if low <= end < high)
+        times, walls = log.clock(low, high)
+    else:
+        high, times, walls = 0, [], []
+    found = [[], []]
+    for time in sorted(named):
+        at = bisect.bisect_left(times, time)
+        if at < len(times) and times[at] == time:
+            found[0].append(time)
+            found[1].append(walls[at])
+    if packed:
+        found[1] = base64_numbers(found[1])
+    return found, _began(log, high)
+
+
+def _began(log, high):
+    # The first wall of the log's lineage below `high`, found in windows
+    # that grow fourfold from time 0 (where a run begins, as a rule).
+    low, width = 0, 64
+    while low < high:
+        times, walls = log.clock(low, min(high, low + width))
+        if len(times):
+            return walls[0]
+        low, width = low + width, width * 4
+    return None
 
 
 #: Values of a run's range a request reads at once, at most (about 16 MB

@@ -121,6 +121,11 @@ def chart_page(source, title, runs):
 <label>smoothing <input id="smoothing" type="range" min="0" max="0.99"
 step="0.01" value="0.6" aria-describedby="smoothing-value">
 <output id="smoothing-value" for="smoothing">0.6</output></label>
+<label>time axis <select id="axis">
+<option value="step">step</option>
+<option value="relative">relative</option>
+<option value="wall">wall clock</option>
+</select></label>
 <label><input id="logx" type="checkbox"> log time</label>
 <label><input id="logy" type="checkbox"> log values</label>
 <label><input id="outliers" type="checkbox"> ignore outliers</label>

@@ -227,7 +227,11 @@
                zoom: null, polling: false,
                smoothing: Math.min(0.99, Math.max(0, number('smoothing', SMOOTHING))),
                logx: asked.get('logx') === '1', logy: asked.get('logy') === '1',
-               outliers: asked.get('outliers') === '1'};
+               outliers: asked.get('outliers') === '1',
+               // the time axis: steps, or the wall clock of each step's
+               // commit (as it is, or since the run began)
+               axis: ['relative', 'wall'].indexOf(asked.get('x')) >= 0 ? asked.get('x') : 'step',
+               clocks: {}, began: {}, steps: {}, unclocked: {}};
   window.blocksLog = state;  // for the tests, and the curious
 
   function short(uuid) { return uuid.slice(0, 8); }
@@ -250,6 +254,7 @@
     set('start', state.zoom && state.zoom[0]);
     set('stop', state.zoom && state.zoom[1]);
     set('logx', state.logx ? 1 : null);
+    set('x', state.axis === 'step' ? null : state.axis);
     set('logy', state.logy ? 1 : null);
     set('outliers', state.outliers ? 1 : null);
     var text = parameters.toString();
@@ -325,14 +330,49 @@
     });
   }
 
-  function onScale(points) {
-    // What a log scale can draw: times and values above 0.
-    var times = [], values = [];
+  function logX() { return state.logx && state.axis === 'step'; }
+
+  function xOf(uuid, step) {
+    // Where a step of a run goes on the time axis; undefined for a step
+    // with no wall clock (one the server says nothing of).
+    if (state.axis === 'step') { return step; }
+    var wall = (state.clocks[uuid] || new Map()).get(step);
+    if (wall === undefined) { return undefined; }
+    if (state.axis === 'wall') { return wall; }
+    var began = state.began[uuid];
+    return began === null || began === undefined ? undefined : wall - began;
+  }
+
+  function onScale(points, uuid, steps) {
+    // What the axes can draw: on a log scale, times and values above 0;
+    // on a clock, the steps that have one, in the order of their walls
+    // (`steps`, if given, gets each one's step by its place).
+    var value, times = [], values = [];
+    if (state.axis === 'step') {
+      points[0].forEach(function (time, index) {
+        if (state.logx && time <= 0) { return; }
+        value = points[1][index];
+        times.push(time);
+        values.push(state.logy && value !== null && value <= 0 ? null : value);
+      });
+      return [times, values];
+    }
+    var pairs = [];
     points[0].forEach(function (time, index) {
-      if (state.logx && time <= 0) { return; }
-      var value = points[1][index];
-      times.push(time);
-      values.push(state.logy && value !== null && value <= 0 ? null : value);
+      var x = xOf(uuid, time);
+      if (x === undefined) { return; }
+      value = points[1][index];
+      pairs.push([x, state.logy && value !== null && value <= 0 ? null : value, time]);
+    });
+    if (steps) { steps.missing += points[0].length - pairs.length; }
+    // A clock may step back; the steps of one commit share its wall: the
+    // last of them is drawn (the caption counts what is drawn).
+    pairs.sort(function (a, b) { return a[0] - b[0] || a[2] - b[2]; });
+    pairs.forEach(function (pair, index) {
+      if (index + 1 < pairs.length && pairs[index + 1][0] === pair[0]) { return; }
+      times.push(pair[0]);
+      values.push(pair[1]);
+      if (steps) { steps.set(pair[0], pair[2]); }
     });
     return [times, values];
   }
@@ -345,14 +385,72 @@
   // (uPlot.join aligns them).
   function table(key) {
     var data = shown(), parts = [];
-    runs.forEach(function (uuid) {
+    // each run's step at each time drawn on a clock, and how many of its
+    // steps have none
+    state.steps[key] = runs.map(function () {
+      var steps = new Map();
+      steps.missing = 0;
+      return steps;
+    });
+    runs.forEach(function (uuid, index) {
       var run = data.runs[uuid];
-      parts.push(onScale(run.keys[key] || [[], []]));
+      parts.push(onScale(run.keys[key] || [[], []], uuid, state.steps[key][index]));
       if (state.smoothing > 0) {
-        parts.push(onScale((smoothed(run) || {})[key] || [[], []]));
+        parts.push(onScale((smoothed(run) || {})[key] || [[], []], uuid, null));
       }
     });
     return uPlot.join(parts);
+  }
+
+  function stepsIn(key, low, high) {
+    // The steps drawn on a clock between `low` and `high`, of every run:
+    // [first, last], or null.
+    var first = Infinity, last = -Infinity;
+    (state.steps[key] || []).forEach(function (steps) {
+      steps.forEach(function (step, x) {
+        if (x >= low && x <= high) {
+          first = Math.min(first, step);
+          last = Math.max(last, step);
+        }
+      });
+    });
+    return first <= last ? [first, last] : null;
+  }
+
+  function xRange() {
+    // The time axis of the range zoomed into: its steps, or the clock of
+    // the steps of every run in it (null: none has one).
+    if (state.axis === 'step') { return {min: state.zoom[0], max: state.zoom[1] - 1}; }
+    var low = Infinity, high = -Infinity;
+    runs.forEach(function (uuid) {
+      (state.clocks[uuid] || new Map()).forEach(function (wall, step) {
+        var x = xOf(uuid, step);
+        if (step >= state.zoom[0] && step < state.zoom[1] && x !== undefined) {
+          low = Math.min(low, x);
+          high = Math.max(high, x);
+        }
+      });
+    });
+    return low < high ? {min: low, max: high} : null;
+  }
+
+  function duration(seconds) {
+    // Seconds since a run began, as a clock shows them: 45 s, 12:05,
+    // 3:02:05, 2 d 3:02:05.
+    var sign = seconds < 0 ? '-' : '';
+    seconds = Math.abs(seconds);
+    if (seconds < 60) { return sign + parseFloat(seconds.toFixed(seconds < 10 ? 2 : 1)) + ' s'; }
+    var whole = Math.round(seconds), days = Math.floor(whole / 86400);
+    var hours = Math.floor(whole % 86400 / 3600), minutes = Math.floor(whole % 3600 / 60);
+    var two = function (number) { return (number < 10 ? '0' : '') + number; };
+    var text = (hours || days ? hours + ':' + two(minutes) : String(minutes)) + ':' + two(whole % 60);
+    return sign + (days ? days + ' d ' : '') + text;
+  }
+
+  function xText(x) {
+    if (state.axis === 'wall') { return new Date(x * 1000).toLocaleString(); }
+    if (state.axis === 'relative') { return duration(x); }
+    return 'step ' + uPlot.fmtNum(x);
   }
 
   function restartMarks(u) {
@@ -361,7 +459,9 @@
     var context = u.ctx, data = shown();
     runs.forEach(function (uuid, index) {
       (data.runs[uuid].restarts || []).forEach(function (restart) {
-        var x = Math.round(u.valToPos(restart[1], 'x', true));
+        var at = xOf(uuid, restart[1]);
+        if (at === undefined) { return; }
+        var x = Math.round(u.valToPos(at, 'x', true));
         if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) { return; }
         context.save();
         context.strokeStyle = COLOURS[index % COLOURS.length];
@@ -391,7 +491,9 @@
     context.lineDashOffset = 2;
     context.lineWidth = Math.max(1, Math.round(window.devicePixelRatio || 1));
     ends.forEach(function (end) {
-      var x = Math.round(u.valToPos(end, 'x', true));
+      var at = xOf(runs[0], end);
+      if (at === undefined) { return; }
+      var x = Math.round(u.valToPos(at, 'x', true));
       if (x >= u.bbox.left && x <= u.bbox.left + u.bbox.width) {
         context.beginPath();
         context.moveTo(x, u.bbox.top);
@@ -421,8 +523,13 @@
     entry.box.dataset.points = String(data[0].length);
     entry.box.dataset.drawn = String(drawn);
     entry.box.dataset.logged = String(logged(key));
+    var missing = 0;
+    (state.steps[key] || []).forEach(function (steps) { missing += steps.missing; });
+    entry.box.dataset.unclocked = String(missing);
     entry.note.textContent = logged(key).toLocaleString('en') + ' logged / ' +
-      drawn.toLocaleString('en') + ' drawn';
+      drawn.toLocaleString('en') + ' drawn' + (missing ? ', ' +
+      missing.toLocaleString('en') + ' with no wall clock (written before ' +
+      'blocks_log kept one, or held in memory)' : '');
   }
 
   function faint(colour) {
@@ -488,11 +595,15 @@
     var chart = new uPlot({
       width: width(box), height: 260, series: series,
       padding: [12, RIGHT_PAD, 0, 0],
-      scales: {x: {time: false, distr: state.logx ? 3 : 1},
+      scales: {x: {time: state.axis === 'wall', distr: logX() ? 3 : 1},
                y: {distr: state.logy ? 3 : 1,
                    range: state.outliers ? withoutOutliers : undefined}},
-      axes: [Object.assign({label: 'time (iterations)', labelSize: 20,
-                            incrs: state.logx ? undefined : WHOLE}, axis),
+      axes: [Object.assign(state.axis === 'step' ?
+                           {label: 'time (iterations)', incrs: state.logx ? undefined : WHOLE} :
+                           state.axis === 'wall' ? {label: 'wall clock'} :
+                           {label: 'time since the run began',
+                            values: function (u, splits) { return splits.map(duration); }},
+                           {labelSize: 20}, axis),
              Object.assign({label: key.length > 24 ? key.slice(0, 22) + '\u2026' : key,
                             labelSize: 28, size: Y_AXIS}, axis)],
       legend: {markers: {dash: function (u, index) {
@@ -502,17 +613,21 @@
       hooks: {draw: [epochLines, restartMarks], setCursor: [function (u) { showTip(u, tip); }],
               setSelect: [function (u) {
         if (u.select.width > 2) {
-          var low = Math.floor(u.posToVal(u.select.left, 'x'));
-          var high = Math.ceil(u.posToVal(u.select.left + u.select.width, 'x'));
-          zoom(low, high + 1);
+          var low = u.posToVal(u.select.left, 'x');
+          var high = u.posToVal(u.select.left + u.select.width, 'x');
+          if (state.axis === 'step') {
+            zoom(Math.floor(low), Math.ceil(high) + 1);
+            return;
+          }
+          var steps = stepsIn(key, low, high);
+          if (steps) { zoom(steps[0], steps[1] + 1); }
         }
       }]}
     }, data, box);
     state.charts[key] = {chart: chart, box: box, note: note};
     caption(state.charts[key], key, data);
-    if (state.zoom !== null) {
-      chart.setScale('x', {min: state.zoom[0], max: state.zoom[1] - 1});
-    }
+    var range = state.zoom === null ? null : xRange();
+    if (range) { chart.setScale('x', range); }
     box.addEventListener('dblclick', function () { zoom(null, null); });
   }
 
@@ -579,16 +694,20 @@
       return;
     }
     var lines = [], perRun = state.smoothing > 0 ? 2 : 1, data = shown();
-    var key = u.root.parentNode.dataset.key, step = u.data[0][index];
+    var key = u.root.parentNode.dataset.key, x = u.data[0][index];
     u.series.forEach(function (series, at) {
       var value = at > 0 ? u.data[at][index] : null;
       if (value !== null && value !== undefined && series.show) {
-        // the logged values' series of each run: their bucket too
-        var logged = (at - 1) % perRun === 0;
-        var run = data.runs[runs[Math.floor((at - 1) / perRun)]];
+        // the logged values' series of each run: their bucket too; on a
+        // clock, each run's own step
+        var logged = (at - 1) % perRun === 0, place = Math.floor((at - 1) / perRun);
+        var run = data.runs[runs[place]];
+        var step = state.axis === 'step' ? x : state.steps[key][place].get(x);
         lines.push({label: series.label, value: value, colour: series._stroke,
                     dash: series.dash || [],
-                    bucket: logged ? bucketOf(run, key, step) : ''});
+                    bucket: (state.axis === 'step' || step === undefined ? '' :
+                             ' at step ' + uPlot.fmtNum(step)) +
+                      (logged && step !== undefined ? bucketOf(run, key, step) : '')});
       }
     });
     if (!lines.length) { tip.hidden = true; return; }
@@ -596,7 +715,7 @@
     tip.textContent = '';
     var head = document.createElement('div');
     head.className = 'step';
-    head.textContent = 'step ' + uPlot.fmtNum(u.data[0][index]);
+    head.textContent = xText(x);
     tip.appendChild(head);
     lines.forEach(function (line) {
       var row = document.createElement('div');
@@ -632,9 +751,8 @@
     Object.keys(state.charts).forEach(function (key) {
       var entry = state.charts[key], data = table(key);
       entry.chart.setData(data, state.zoom === null);
-      if (state.zoom !== null) {
-        entry.chart.setScale('x', {min: state.zoom[0], max: state.zoom[1] - 1});
-      }
+      var range = state.zoom === null ? null : xRange();
+      if (range) { entry.chart.setScale('x', range); }
       caption(entry, key, data);
     });
     csvLink();
@@ -726,11 +844,20 @@
     return fetchJSON('/api/series?' + query({
       runs: runs.join(','), keys: keys ? keys.join(',') : null, start: start,
       stop: stop, points: wantedPoints(), numbers: 'base64',
+      clock: state.axis === 'step' ? null : 1,
       smoothing: smooth && state.smoothing > 0 ? state.smoothing : null}))
       .then(function (data) {
         // The server sends the smoothing at the times of the values only.
         runs.forEach(function (uuid) {
           var run = data.runs[uuid];
+          if (run.clock) {  // every wall known, kept for every view
+            var clock = state.clocks[uuid] = state.clocks[uuid] || new Map();
+            var walls = numbersOf(run.clock[1]);
+            run.clock[0].forEach(function (time, index) {
+              if (walls[index] !== null) { clock.set(time, walls[index]); }
+            });
+          }
+          if (run.began !== null && run.began !== undefined) { state.began[uuid] = run.began; }
           Object.keys(run.keys).forEach(function (key) {
             run.keys[key][1] = numbersOf(run.keys[key][1]);
           });
@@ -931,6 +1058,14 @@
       shownValue.textContent = slider.value;
       window.clearTimeout(pending);  // once the slider rests
       pending = window.setTimeout(reload, 150);
+    });
+    var axis = document.getElementById('axis'), logx = document.getElementById('logx');
+    axis.value = state.axis;
+    logx.disabled = state.axis !== 'step';
+    axis.addEventListener('change', function () {
+      state.axis = axis.value;
+      logx.disabled = state.axis !== 'step';  // a log of the clock: no
+      reload();  // with the clock of every step drawn
     });
     ['logx', 'logy', 'outliers'].forEach(function (name) {
       var box = document.getElementById(name);
