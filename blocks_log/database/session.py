@@ -277,20 +277,25 @@ class Session(MergedReads):
 
     def _advance(self, iterations_done):
         # What was logged up to now is stamped with when iterations_done
-        # was last set (see Store.write); what is logged from now on, with
-        # now.
+        # was last set (see Store.write), and what is logged from now on
+        # with now; now is read only if a commit may come before the next
+        # iteration (a stamp of an earlier one, or none, gives the
+        # commit's own wall).
         stamp = self.advanced
+        self.uncommitted += 1
+        flushing = self.uncommitted >= self.commit_every
+        self.advanced = True
         if type(iterations_done) is int and (
                 0 <= iterations_done < self.max_time):
-            self.advanced = (iterations_done, _time.time())
+            if self.uncommitted + 1 >= self.commit_every or (
+                    self.timer is not None):
+                self.advanced = (iterations_done, _time.time())
             # The next current_row, made now rather than on first use.
             self.row_of_now = DatabaseRow(self, iterations_done)
         else:
-            self.advanced = True
             self.forget_row_of_now()
-        self.uncommitted += 1
         self.completed = len(self.pending)
-        if self.uncommitted >= self.commit_every:
+        if flushing:
             self._flush(stamp=stamp)
         elif self.timer is not None:
             if _time.monotonic() - self.committed_at >= self.commit_seconds:
