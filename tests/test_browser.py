@@ -909,8 +909,10 @@ def test_the_time_axis_as_the_wall_clock_or_since_the_run_began(
         ActionChains(chromium).move_to_element_with_offset(
             area, -area.size['width'] // 4, 0).perform()
         wait(chromium, '!document.querySelector(".chart .tip").hidden')
-        tip = chromium.execute_script(
-            'return document.querySelector(".chart .tip").textContent')
+        tip, legend = chromium.execute_script(
+            'return [document.querySelector(".chart .tip").textContent, '
+            'document.querySelector(".chart .u-legend .u-value")'
+            '.textContent];')
         chromium.execute_script(
             chart + 'var l = c.valToPos(arguments[0], "x"), '
             'r = c.valToPos(arguments[1], "x");'
@@ -928,7 +930,7 @@ def test_the_time_axis_as_the_wall_clock_or_since_the_run_began(
     assert relative[2] is True  # no log scale of a clock
     red, height = epoch
     assert red > height / 4
-    assert ' at step ' in tip
+    assert ' at step ' in tip and legend.endswith(' s')
     assert abs(zoom[0] - 20) <= 2 and abs(zoom[1] - 81) <= 2
     # A log held in memory (a pickle) keeps no clock: nothing to draw on
     # it, and the chart says why.

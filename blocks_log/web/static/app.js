@@ -550,6 +550,11 @@
 
   function seriesOf(key) {
     var series = [{label: 'time'}];
+    if (state.axis === 'relative') {  // the legend's time as the axis shows it
+      series[0].value = function (u, x) {
+        return x === null || x === undefined ? '--' : duration(x);
+      };
+    }
     runs.forEach(function (uuid, index) {
       var colour = COLOURS[index % COLOURS.length];
       var dash = DASHES[index % DASHES.length];
