@@ -72,13 +72,13 @@ def chunk_rows(run, span, times, walls):
     return rows
 
 
-def run_clock(run, span, chunk_rows, head_rows, start, stop, checked=True):
+def run_clock(run, span, packed_rows, head_rows, start, stop, checked=True):
     """The clock of one run over ``[start, stop)`` as a series, from its
     chunks of the clock (rows as :func:`.chunks.read` takes them, in time
     order) and the rows of its head (``(time, key, stored)`` as the table
     holds them): a chunk (of the first commits) wins over a batch, and of
     batches the earliest. `checked` as for :func:`.chunks.read`."""
-    packed = chunks.run_series(run, span, chunk_rows, [], start, stop,
+    packed = chunks.run_series(run, span, packed_rows, [], start, stop,
                                checked).get(KEY, series.empty())
     packed = _walls_only(packed)
     stamped = []
