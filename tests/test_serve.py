@@ -117,10 +117,14 @@ def test_a_long_series_is_sent_as_the_extremes_of_its_buckets(tmp_path):
     assert json.loads(part)['runs'][uuid]['count']['wave'] == 200
 
 
-def test_the_clock_of_each_time_named_is_sent(tmp_path):
+@pytest.mark.parametrize('window', [None, 7])
+def test_the_clock_of_each_time_named_is_sent(tmp_path, monkeypatch, window):
     # The wall clock of each point, epoch end and restart of the answer,
     # as the log reads it, and where the lineage began; in JSON and in
-    # base64 alike, whole or zoomed.
+    # base64 alike, whole or zoomed; read a window of the clock at a time
+    # or in one.
+    if window:
+        monkeypatch.setattr(data, 'CLOCK_WINDOW', window)
     path = str(tmp_path / 'clocked.sqlite')
     with SQLiteLog(path) as log:
         for time in range(1, 3001):

@@ -259,28 +259,37 @@ def _flag(query, name):
 
 def _clock(log, run, packed):
     # ([[times], [walls]], the lineage's first wall) of the times `run` (an
-    # answer of series()) names: read over their range at once (as a
-    # key's values are), and looked up; (None, None) for a log that keeps
-    # no clock (one held in memory).
+    # answer of series()) names, looked up in the clock read a window at a
+    # time; (None, None) for a log that keeps no clock (one held in
+    # memory).
     if not hasattr(log, 'clock'):
         return None, None
     named = set(time for times, _ in run['keys'].values() for time in times)
     named.update(time for _, time in run['restarts'])
+    high = 0
     if named:
         low, high = min(named), max(named) + 1
         named.update(end for end in run['epochs'] if low <= end < high)
-        times, walls = log.clock(low, high)
-    else:
-        high, times, walls = 0, [], []
-    found = [[], []]
-    for time in sorted(named):
-        at = bisect.bisect_left(times, time)
-        if at < len(times) and times[at] == time:
-            found[0].append(time)
-            found[1].append(walls[at])
+    named = sorted(named)
+    found, at = [[], []], 0
+    while at < len(named):
+        # A window of the clock at a time, from the next time named: a
+        # request holds no more of it than of a key's values.
+        end = named[at] + CLOCK_WINDOW
+        times, walls = log.clock(named[at], end)
+        while at < len(named) and named[at] < end:
+            place = bisect.bisect_left(times, named[at])
+            if place < len(times) and times[place] == named[at]:
+                found[0].append(named[at])
+                found[1].append(walls[place])
+            at += 1
     if packed:
         found[1] = base64_numbers(found[1])
     return found, _began(log, high)
+
+
+#: Times of the clock a request reads at once (see _clock).
+CLOCK_WINDOW = 65536
 
 
 def _began(log, high):
