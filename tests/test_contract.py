@@ -252,6 +252,23 @@ class TestAnalysis:
             None, 5, 10).items()) == {'every_3': [6, 9], 'every_7': [7]}
         assert list(log.series(['every_7'], 0, 3)['every_7'][0]) == []
 
+    def test_series_of_some_keys_holds_those_only(self, log):
+        # An iteration's floats, committed together (one batch of a store):
+        # a read of some of its keys gives those, at their values.
+        for time in range(1, 6):
+            log.status['iterations_done'] = time
+            log.current_row.update({'a': time * 1.0, 'b': -time * 1.0,
+                                    'c': time / 4.0})
+        log.status['iterations_done'] += 1
+        found = log.series(['c', 'a'])
+        assert list(found) == ['c', 'a']
+        assert [list(times) for times, _ in found.values()] == [
+            list(range(1, 6))] * 2
+        assert list(found['c'][1]) == [time / 4.0 for time in range(1, 6)]
+        assert list(found['a'][1]) == [time * 1.0 for time in range(1, 6)]
+        assert log.history('b') == [(time, -time * 1.0)
+                                    for time in range(1, 6)]
+
     def test_records_in_time_order(self, log):
         log[2]['b'] = 2
         log[1]['a'] = 1

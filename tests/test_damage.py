@@ -509,6 +509,47 @@ def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
 
 
 @pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
+def test_a_damaged_batch_of_one_iteration_of_sqlite(damage, tmp_path,
+                                                    small_blocks):
+    # A batch of floats at one time, as a commit of each iteration writes
+    # it: a read of some keys (which finds them where the batch's keys
+    # say) sees the damage as a read of all does.
+    import sqlite3
+    path = str(tmp_path / 'damaged.sqlite')
+    with blocks_log.SQLiteLog(path) as log:
+        for time in range(1, ITERATIONS + 1):
+            log.status['iterations_done'] = time
+            log.current_row.update({'x': time * 0.5, 'y': -time * 0.5})
+        uuid = log.h_uuid
+    with sqlite3.connect(path) as connection:
+        time, key, blob = connection.execute(
+            'SELECT time, key, value FROM blocks_log_entries WHERE key < 0 '
+            'ORDER BY time DESC LIMIT 1').fetchone()
+        assert blob[9:10] == b'f'
+        connection.execute('UPDATE blocks_log_entries SET value = ? WHERE '
+                           'time = ? AND key = ?',
+                           (damaged_batch(damage, blob), time, key))
+    connection.close()
+    expected = dict((name, [(each, sign * each * 0.5)
+                            for each in range(1, ITERATIONS)])
+                    for name, sign in (('x', 1), ('y', -1)))
+    with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        for name in expected:
+            # read alone: a placeholder at the batch's time
+            for found in (log.history(name), list(zip(*log.series(
+                    [name])[name]))):
+                assert found[:-1] == expected[name]
+                assert found[-1][0] == time == ITERATIONS
+                assert isinstance(found[-1][1], codec.DamagedBatch), name
+        # read with every key: which keys it held cannot be told
+        every = dict((name, list(zip(*column)))
+                     for name, column in log.series().items())
+        (at, placeholder), = every.pop(batches.DAMAGED_NAME)
+        assert at == time and isinstance(placeholder, codec.DamagedBatch)
+        assert every == expected
+
+
+@pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
 def test_a_damaged_batch_of_postgresql(damage, postgresql_dsn, small_blocks):
     import psycopg
     uuid = write_run(blocks_log.PostgreSQLLog(postgresql_dsn,

@@ -40,6 +40,7 @@ _FLOAT = float
 _INT = int
 _INT64 = (-2 ** 63, 2 ** 63 - 1)
 _STAMP = struct.Struct('<cd')
+_FLOAT64 = struct.Struct('<d')
 _STAMP_BYTE = b'w'
 
 
@@ -67,12 +68,19 @@ def head(rows, key_ids=None, start=None):
     them it held cannot be told), at its time, or at `start` (the first
     time the read looks at) if it held several times and began before."""
     entries = []
+    layouts = {}  # what _wanted_floats learnt of each set of keys
     for time, key, stored in rows:
         if key >= 0:
             if key_ids is None or key in key_ids:
                 entries.append((time, key, stored, 1))
             continue
         order = 2 + part_of(key)
+        if key_ids is not None:
+            found = _wanted_floats(stored, key_ids, layouts)
+            if found is not None:
+                entries.extend((time, entry_key, value, order)
+                               for entry_key, value in found)
+                continue
         try:
             times, ids, values = decode(time, stored)
         except BatchError as error:
@@ -92,6 +100,31 @@ def head(rows, key_ids=None, start=None):
                        if entry_key in key_ids)
     entries.sort(key=_order)
     return entries
+
+
+def _wanted_floats(blob, key_ids, layouts):
+    # [(key id, value)] of those of `key_ids` that a batch of floats at one
+    # time (form f, an iteration's, whose keys repeat) holds, each read
+    # where the batch's keys put it, without decoding the rest; None for a
+    # batch of another form (or not a BLOB), which decode() reads.
+    # `layouts` keeps, for each set of keys met, where the wanted are.
+    if type(blob) is not bytes:
+        return None
+    at = _STAMP.size if blob[:1] == _STAMP_BYTE else 0
+    if blob[at:at + 1] != b'f' or len(blob) < at + 5:
+        return None
+    count, = _COUNT.unpack_from(blob, at + 1)
+    values_at = at + 5 + 4 * count
+    if len(blob) != values_at + 8 * count:
+        return None  # decode() says why
+    keys = blob[at + 5:values_at]
+    layout = layouts.get(keys)
+    if layout is None:
+        layout = layouts[keys] = [
+            (key, 8 * index) for index, key in enumerate(_from('i', keys))
+            if key in key_ids]
+    return [(key, _FLOAT64.unpack_from(blob, values_at + offset)[0])
+            for key, offset in layout]
 
 
 def latest_of(entries):
