@@ -13,7 +13,7 @@ import sys
 import time as _time
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import blocks_log
 from blocks_log.stores import batches, chunks, clock
@@ -274,3 +274,71 @@ def test_a_stamp_that_is_no_time_is_none(wall):
     _, blob = batches.encode([1], [1], [0.5])
     assert batches.wall_of(batches.stamp(wall) + blob) is None
     assert batches.wall_of(b'w\x00') is None
+
+
+OPERATIONS = st.lists(st.one_of(
+    st.tuples(st.just('iterate'), st.sampled_from(['a', 'b', 'ab'])),
+    st.tuples(st.just('past'), st.integers(0, 12), st.sampled_from('ab')),
+    st.tuples(st.just('future'), st.integers(1, 12), st.sampled_from('ab')),
+    st.tuples(st.just('flush')), st.tuples(st.just('reopen'))),
+    max_size=60)
+
+
+@settings(max_examples=40, deadline=None)
+@given(OPERATIONS, st.sampled_from([1, 2, 3]))
+def test_every_wall_is_when_its_time_was_logged_or_first_committed(
+        operations, commit_every):
+    # Random training, writes before and past iterations_done, flushes and
+    # reopenings, over blocks of 4 times: each time logged has one wall,
+    # no earlier than the iteration done last before it was first logged
+    # (if that reached it; else than that write), and no later than the
+    # first commit sure to hold it.
+    import tempfile
+    spans = chunks.SPAN
+    chunks.SPAN = 4
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, 'model.sqlite')
+            log = blocks_log.SQLiteLog(path, commit_every=commit_every)
+            uuid, time, done = log.h_uuid, 0, None  # done: (time, began)
+            logged, bounds = {}, {}
+
+            def log_at(at, key, began):
+                log[at][key] = float(at)
+                if at not in logged:
+                    logged[at] = began if done is None or done[0] < at \
+                        else done[1]
+                    bounds[at] = None  # committed by the next sure commit
+            for operation in operations:
+                began = _time.time()
+                if operation[0] == 'iterate':
+                    time += 1
+                    log.status['iterations_done'] = time
+                    done = (time, began)
+                    for key in operation[1]:
+                        log_at(time, key, began)
+                elif operation[0] == 'past':
+                    log_at(max(0, time - operation[1]), operation[2], began)
+                elif operation[0] == 'future':
+                    log_at(time + operation[1], operation[2], began)
+                elif operation[0] == 'flush':
+                    log.flush()
+                else:
+                    log.close()
+                    log = blocks_log.SQLiteLog(path, uuid=uuid,
+                                               commit_every=commit_every)
+                    done = None  # a new session knows of no iteration
+                if operation[0] in ('flush', 'reopen'):
+                    ended = _time.time()
+                    for at in bounds:
+                        bounds[at] = bounds[at] or ended
+            log.close()
+            ended = _time.time()
+            with blocks_log.SQLiteLog(path, uuid=uuid,
+                                      read_only=True) as reader:
+                times, walls = reader.clock()
+    finally:
+        chunks.SPAN = spans
+    assert list(times) == sorted(logged)
+    for at, wall in zip(times, walls):
+        assert logged[at] <= wall <= (bounds[at] or ended), at
