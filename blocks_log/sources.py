@@ -324,7 +324,17 @@ def checked_series(log, keys=None, start=None, stop=None):
     ------
     blocks_log.errors.DamagedLogError
     """
-    columns = log.series(keys, start, stop)
+    return checked(log, log.series(keys, start, stop))
+
+
+def checked(log, columns):
+    """`columns` (as ``log.series`` gives them), a damaged chunk among them
+    an error.
+
+    Raises
+    ------
+    blocks_log.errors.DamagedLogError
+    """
     found = damaged(columns)
     if found is not None:
         key, placeholder = found

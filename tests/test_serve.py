@@ -21,7 +21,7 @@ import blocks_log
 from blocks_log import SQLiteLog, TrainingLog
 from blocks_log import tables
 from blocks_log.sources import Source
-from blocks_log.web import data
+from blocks_log.web import data, streamed
 
 from helpers import ROOT, file_state, log_sparse_run
 from web import get, serving
@@ -218,10 +218,15 @@ def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path,
     assert smoothed == [expected[time] for time in times]
 
 
-@pytest.mark.parametrize('query', [
+QUERIES = [
     {}, {'smoothing': '0.6'}, {'start': '100', 'stop': '400'},
     {'start': '650', 'smoothing': '0.9', 'points': '40'},
-    {'stop': '3'}, {'start': '2000'}])
+    {'start': '100', 'stop': '400', 'smoothing': '0.6', 'points': '20'},
+    {'start': '100', 'stop': '400', 'smoothing': '0.6'},
+    {'stop': '3'}, {'start': '2000'}]
+
+
+@pytest.mark.parametrize('query', QUERIES)
 def test_a_large_run_read_key_by_key_is_the_same_answer(tmp_path,
                                                         monkeypatch, query):
     # What a request reads one key at a time (a run too large to hold
@@ -236,9 +241,53 @@ def test_a_large_run_read_key_by_key_is_the_same_answer(tmp_path,
         at_once = data.series(opened, query)
     monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
     monkeypatch.setattr(data, 'SHORT_RANGE', 0)
+    for window in (5, 64, 65536):
+        monkeypatch.setattr(streamed, 'WINDOW', window)
+        with Source(path, strict=True) as opened:
+            by_key = data.series(opened, query)
+        assert by_key == at_once, window
+
+
+def log_awkward_run(log, iterations=3000):
+    """Keys a chart gets wrong most easily: NaN, inf and text among
+    numbers, ints and floats mixed, a constant, a key logged now and then
+    with long stretches of nothing, equal extremes."""
+    for time in range(1, iterations):
+        log.status['iterations_done'] = time
+        row = log.current_row
+        row['wave'] = float('nan') if time % 97 == 0 else float(
+            'inf') if time % 389 == 0 else math.sin(time / 30.0)
+        row['const'] = 1.0
+        row['mixed'] = 'text' if time % 50 == 0 else time % 7 if (
+            time % 2) else time * 0.25
+        if time % 40 == 0 or 1700 < time < 1710:
+            row['sparse'] = float(time % 3)
+        if 900 <= time < 1100:
+            row['gaps'] = float('nan')
+
+
+@pytest.mark.parametrize('query', QUERIES + [
+    {'points': '30', 'smoothing': '0.5'},
+    {'start': '1500', 'stop': '1800', 'points': '10', 'smoothing': '0.3'},
+    {'start': '950', 'stop': '1050', 'points': '4'}])
+def test_a_large_run_drawn_a_window_at_a_time_is_the_same_answer(
+        tmp_path, monkeypatch, query):
+    # What a request reads a window at a time is what it reads at once,
+    # however the windows fall.
+    path = str(tmp_path / 'awkward.sqlite')
+    with SQLiteLog(path) as log:
+        log_awkward_run(log)
+        uuid = log.h_uuid
+    query = dict(query, runs=uuid)
     with Source(path, strict=True) as opened:
-        by_key = data.series(opened, query)
-    assert by_key == at_once
+        at_once = data.series(opened, query)
+    monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
+    monkeypatch.setattr(data, 'SHORT_RANGE', 0)
+    for window in (1, 7, 100, 65536):
+        monkeypatch.setattr(streamed, 'WINDOW', window)
+        with Source(path, strict=True) as opened:
+            by_window = data.series(opened, query)
+        assert by_window == at_once, window
 
 
 def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
@@ -273,6 +322,39 @@ def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
     assert sorted(by_key['runs'][uuid]['keys']) == sorted(keys)
     assert by_key['runs'][uuid]['count']['key_5'] == 200000
     assert peak * 3 < peak_at_once, (peak, peak_at_once)
+
+
+def test_what_a_request_holds_does_not_grow_with_the_run(tmp_path,
+                                                        monkeypatch):
+    # Two keys of 40,000 and of 160,000 iterations, smoothed, whole and
+    # zoomed: read a window of 5,000 times at a time, a request's peak is
+    # about the same for both (read at once, it grew fourfold).
+    import tracemalloc
+    monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
+    monkeypatch.setattr(streamed, 'WINDOW', 5000)
+    peaks = {}
+    for iterations in (40000, 160000):
+        path = str(tmp_path / '{}.sqlite'.format(iterations))
+        with SQLiteLog(path, commit_every=1000) as log:
+            for time in range(iterations):
+                log.status['iterations_done'] = time
+                log.current_row.update({'loss': math.sin(time / 99.0),
+                                        'lr': time * 0.5})
+            uuid = log.h_uuid
+        for extra in ({}, {'start': str(iterations // 2)}):
+            with Source(path, strict=True) as opened:
+                tracemalloc.start()
+                try:
+                    answer = data.series(opened, dict(
+                        extra, runs=uuid, smoothing='0.6', points='400'))
+                    peaks[iterations, bool(extra)] = (
+                        tracemalloc.get_traced_memory()[1])
+                finally:
+                    tracemalloc.stop()
+            assert answer['runs'][uuid]['count']['loss'] == iterations - (
+                iterations // 2 if extra else 0)
+    for zoomed in (False, True):
+        assert peaks[160000, zoomed] < 1.3 * peaks[40000, zoomed], peaks
 
 
 def test_numbers_in_base64_are_the_numbers_of_the_json(tmp_path):

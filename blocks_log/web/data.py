@@ -16,8 +16,9 @@ import sys
 from numbers import Integral
 
 from blocks_log import smoothing
+from blocks_log.web import streamed
 from blocks_log.analysis import finite, is_number
-from blocks_log.sources import checked_series
+from blocks_log.sources import checked, checked_series
 from blocks_log.tables import cell, csv_cell, rows_of
 
 #: Points a series sends at most (two per bucket of times: its smallest and
@@ -210,8 +211,26 @@ def series(source, query, gone=None):
         iterations = status.get('iterations_done')
         shown, buckets, counts, lasts = {}, {}, {}, {}
         smoothed, emas = {}, {}
-        for key, (times, values) in _columns(source, log, uuid, keys, start,
-                                             stop, iterations):
+        for key, column in _columns(source, log, uuid, keys, start, stop,
+                                    iterations):
+            if column is None:  # a large run: a window at a time
+                found = streamed.chart(
+                    log, key, start, stop, points, weight, _with_edges(
+                        log, key, start, stop, [[], []]), _places,
+                    _checking(log, key))
+                if found is None:
+                    continue
+                shown[key], geometry, counts[key], lasts[key], smooth = found
+                if geometry is not None:
+                    buckets[key] = geometry + [points // 2]
+                if weight:
+                    smoothed[key], emas[key] = smooth
+                    if packed:
+                        smoothed[key] = base64_numbers(smoothed[key])
+                if packed:
+                    shown[key][1] = base64_numbers(shown[key][1])
+                continue
+            times, values = column
             places, picked = _picked(times, values, points, start, stop)
             if len(times) > points:
                 buckets[key] = list(_buckets(times, points, start, stop)) + [
@@ -331,11 +350,17 @@ def _columns(source, log, uuid, keys, start, stop, done):
         if len(every) > 1 and (span is None or
                                span * len(every) > READ_AT_ONCE):
             for key in every:
-                times, values = checked_series(log, [key], start, stop)[key]
-                if len(times):
-                    yield key, (times, values)
+                yield key, None
             return
     yield from checked_series(log, keys, start, stop).items()
+
+
+def _checking(log, key):
+    # What checks each part of a key's series a chart reads (see
+    # sources.checked).
+    def check(times, values):
+        checked(log, {key: (times, values)})
+    return check
 
 
 def _numbers(query):
@@ -388,7 +413,10 @@ def _smoothed(log, key, times, values, start, stop, weight, shown,
     # on with the values that come next.
     whole = not start and stop is None
     if not whole:
-        end = shown[-1] + 1 if shown else stop
+        # To the range's end (and its point beyond it): the state is that
+        # after the range's last value, drawn or not.
+        end = stop if stop is None or not shown else max(stop,
+                                                         shown[-1] + 1)
         times, values = log.series([key], 0, end)[key]
     if _all_finite(values):
         numbers = values  # numbers, all finite: as they are (1M: 50 ms)
