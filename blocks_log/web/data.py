@@ -324,9 +324,9 @@ def _began(log, high):
 
 
 #: Values of a run's range a request reads at once, at most (about 16 MB
-#: with their times): a larger run is read one key at a time, so that a
-#: request holds one key's series, not every key's (a run of 100 keys of
-#: a million iterations: 800 MB at once).
+#: with their times): a larger run is drawn a key and a window of times at
+#: a time (see streamed), so that what a request holds does not grow with
+#: the run (a run of 100 keys of a million iterations: 800 MB at once).
 READ_AT_ONCE = 2 * 10 ** 6
 #: Iterations of a range read at once without counting its keys (which
 #: costs a read of each run's head: 0.1 s of a comparison of 200 runs).
@@ -335,8 +335,9 @@ SHORT_RANGE = 10000
 
 def _columns(source, log, uuid, keys, start, stop, done):
     # (key, (times, values)) of each key of `keys` (every key holding a
-    # value in the range, if None) of the run, its series in the range:
-    # read at once, or one key at a time if the run is large.
+    # value in the range, if None) of the run, its series in the range
+    # read at once; (key, None) of every key of a large run, which
+    # streamed.chart draws a window at a time.
     if keys is None:
         # The range's iterations, as its status says (`done`, its
         # iterations_done; no read: a comparison of 200 runs asking for
