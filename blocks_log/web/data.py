@@ -217,7 +217,7 @@ def series(source, query, gone=None):
                 found = streamed.chart(
                     log, key, start, stop, points, weight, _with_edges(
                         log, key, start, stop, [[], []]), _places,
-                    _checking(log, key))
+                    _checking(log, key), keys is not None)
                 if found is None:
                     continue
                 shown[key], geometry, counts[key], lasts[key], smooth = found
@@ -336,23 +336,24 @@ SHORT_RANGE = 10000
 def _columns(source, log, uuid, keys, start, stop, done):
     # (key, (times, values)) of each key of `keys` (every key holding a
     # value in the range, if None) of the run, its series in the range
-    # read at once; (key, None) of every key of a large run, which
+    # read at once; (key, None) of each key of a large range, which
     # streamed.chart draws a window at a time.
+    # The range's iterations, as its status says (`done`, its
+    # iterations_done; no read: a comparison of 200 runs asking for their
+    # last times took 0.3 s more); an estimate, which picks only how to
+    # read.
+    span = None  # not known: a window at a time
+    if type(done) is int:
+        span = (done + 1 if stop is None else min(stop, done + 1)) - (
+            start or 0)
+    every = keys
     if keys is None:
-        # The range's iterations, as its status says (`done`, its
-        # iterations_done; no read: a comparison of 200 runs asking for
-        # their last times took 0.3 s more); an estimate, which picks only
-        # how to read.
-        span = None  # not known: read key by key
-        if type(done) is int:
-            span = (done + 1 if stop is None else min(stop, done + 1)) - (
-                start or 0)
-        every = source.keys(uuid) if span is None or span > SHORT_RANGE else ()
-        if len(every) > 1 and (span is None or
-                               span * len(every) > READ_AT_ONCE):
-            for key in every:
-                yield key, None
-            return
+        every = source.keys(uuid) if span is None or span > SHORT_RANGE \
+            else ()
+    if every and (span is None or span * len(every) > READ_AT_ONCE):
+        for key in every:
+            yield key, None
+        return
     yield from checked_series(log, keys, start, stop).items()
 
 

@@ -13,6 +13,7 @@ the same pass, and is kept where a point may be drawn.
 
 """
 import bisect
+import math
 
 from blocks_log import smoothing
 from blocks_log.analysis import finite, is_number
@@ -22,7 +23,8 @@ from blocks_log.analysis import finite, is_number
 WINDOW = 65536
 
 
-def chart(log, key, start, stop, points, weight, edges, places, check):
+def chart(log, key, start, stop, points, weight, edges, places, check,
+          named=False):
     """The chart of `key` of `log` over ``[start, stop)`` (``None``: from
     its first time, to its last), as :func:`blocks_log.web.data.series`
     answers it: ``(shown, buckets, count, last, smoothed)``: `shown` the
@@ -31,14 +33,17 @@ def chart(log, key, start, stop, points, weight, edges, places, check):
     ``[first, width]``, or ``None`` where the key is drawn whole; `count`
     its values in the range and `last` its last time there; `smoothed`
     ``(values at the times shown, state)`` with a smoothing `weight`, else
-    ``None``. ``None`` where the key holds no value in the range.
+    ``None``. ``None`` where the key holds no value in the range, unless
+    it is `named` (asked for by name: then its points beyond the ends).
     `places(times, bounds)` finds where each bound goes in `times`;
     `check(times, values)` raises where a part of the range holds what
     cannot be drawn (a damaged chunk)."""
     low = start or 0
     extent = _extent(log, key, low, stop)
     if extent is None:
-        return None
+        if not named:
+            return None
+        extent = (low, low - 1)  # nothing in the range: its edges only
     first, last = extent
     picking = _Picking(points, first if start is None else start,
                        last + 1 if stop is None else stop, places)
@@ -137,8 +142,8 @@ class _Smoothing(object):
         """Go on with a window; ``(times, smoothed, numbers)`` of it, for
         :meth:`_Picking.add`."""
         try:
-            finite_only = all(map(_is_finite, values))
-        except TypeError:
+            finite_only = all(map(math.isfinite, values))
+        except (TypeError, OverflowError):  # None, text; ints too large
             finite_only = False
         if not finite_only:
             times, values = _drawable(times, values)
