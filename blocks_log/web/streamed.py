@@ -3,7 +3,10 @@
 What :func:`blocks_log.web.data.series` answers of a key, made in one pass
 over its values in windows of :data:`WINDOW` times, so that a request
 holds one window of one key, the points picked (at most the chart's) and
-a few numbers, whatever the size of the run. The key's first and last
+a few numbers, whatever the size of the run (but where a key holds no
+value over a long stretch of times: the windows that cross it grow
+fourfold, and the first past it may hold up to four times its length).
+The key's first and last
 times in the range, found first, place the buckets; then each bucket
 keeps its smallest and largest finite number as the values pass (the
 first of equal ones, as ``min`` and ``max`` find them), and the values
