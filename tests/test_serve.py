@@ -1087,6 +1087,35 @@ def test_the_summary_of_a_key_is_its_last_and_extreme_numbers(tmp_path):
         none: {'last': None, 'min': None, 'max': None}}
 
 
+@pytest.mark.parametrize('window', [1, 7, 65536])
+def test_the_summary_read_a_window_at_a_time(tmp_path, monkeypatch,
+                                             window):
+    # Extremes that repeat (the first one is given), NaN and ints among
+    # floats, the last number before a value that is none: however the
+    # windows fall.
+    path = str(tmp_path / 'windows.sqlite')
+    logged = {}
+    with SQLiteLog(path) as log:
+        for time in range(1, 200):
+            value = float('nan') if time % 17 == 0 else (
+                time * 37 % 11 - 5 if time % 2 else (time * 37 % 11) / 2.0)
+            logged[time] = value
+            log.status['iterations_done'] = time
+            log.current_row['x'] = value
+        log.status['iterations_done'] = 200
+        log.current_row['x'] = 'text'
+        uuid = log.h_uuid
+    numbers = [(time, value) for time, value in sorted(logged.items())
+               if value == value]
+    monkeypatch.setattr(streamed, 'WINDOW', window)
+    with Source(path, strict=True) as opened:
+        found = data.summary(opened, {'key': 'x'})[uuid]
+    assert found == {
+        'last': list(numbers[-1]),
+        'min': list(min(numbers, key=lambda pair: pair[1])),
+        'max': list(max(numbers, key=lambda pair: pair[1]))}
+
+
 @pytest.mark.parametrize('query', ['', '&keys=every_3,late', '&start=10'
                                    '&stop=600'])
 def test_exports_are_sent_as_they_are_read(tmp_path, monkeypatch, query):

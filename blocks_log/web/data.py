@@ -665,21 +665,10 @@ def summary(source, query, gone=None):
             continue
         if gone is not None and gone():
             raise Gone()
-        times, values = checked_series(source.open(run.uuid), [key])[key]
-        if _all_finite(values):  # as it is, at C speed
-            numbers = list(zip(times, values))
-        else:
-            numbers = [(time, finite(value)) for time, value in
-                       zip(times, values)]
-            numbers = [pair for pair in numbers if pair[1] is not None]
-        if not numbers:
-            answer[run.uuid] = {'last': None, 'min': None, 'max': None}
-            continue
-        value_of = operator.itemgetter(1)
-        answer[run.uuid] = {
-            'last': list(numbers[-1]),
-            'min': list(min(numbers, key=value_of)),
-            'max': list(max(numbers, key=value_of))}
+        # A window at a time: a request holds no more of a run than that.
+        log = source.open(run.uuid)
+        last, low, high = streamed.extremes(log, key, _checking(log, key))
+        answer[run.uuid] = {'last': last, 'min': low, 'max': high}
     return answer
 
 

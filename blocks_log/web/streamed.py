@@ -75,6 +75,37 @@ def chart(log, key, start, stop, points, weight, edges, places, check,
             picking.last, smoothed)
 
 
+def extremes(log, key, check):
+    """``(last, smallest, largest)`` finite numbers of `key` of `log`, each
+    ``[time, value]`` (the first of equal ones), or ``None`` where it holds
+    no finite number; read a window at a time. `check` as for
+    :func:`chart`."""
+    bound = log.last_time()
+    last = low = high = None
+    for times, values in _windows(log, key, 0, -1 if bound is None else (
+            bound + 1)):
+        check(times, values)
+        try:
+            plain = all(map(math.isfinite, values))
+        except (TypeError, OverflowError):  # None, text; ints too large
+            plain = False
+        if not plain:
+            times, values = _drawable(times, values)
+            kept = [(time, number) for time, number in zip(times, values)
+                    if number is not None]
+            if not kept:
+                continue
+            times = [time for time, _ in kept]
+            values = [number for _, number in kept]
+        last = [times[-1], values[-1]]
+        smallest, largest = min(values), max(values)
+        if low is None or smallest < low[1]:
+            low = [times[values.index(smallest)], smallest]
+        if high is None or largest > high[1]:
+            high = [times[values.index(largest)], largest]
+    return last, low, high
+
+
 def _extent(log, key, low, stop):
     # (first, last) of the key's times in [low, stop), found in windows
     # that grow fourfold from each end; None if it holds none there.
