@@ -85,6 +85,14 @@ def run_python(code, *args, **kwargs):
         universal_newlines=True, env=environment, timeout=120, **kwargs)
 
 
+def ctrl_c_stops():
+    """A ``preexec_fn`` under which Ctrl-C (SIGINT) stops a child Python as
+    it does in a terminal: a test run started in the background (``cmd
+    &``) ignores SIGINT, and a child would inherit that."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def file_state(path):
     """What changes when a file or its siblings are written: names, sizes,
     modification times and contents of the files of `path`'s database."""

@@ -15,7 +15,7 @@ import blocks_log
 from blocks_log import SQLiteLog, cli
 
 from conftest import FIXTURES, ROOT
-from helpers import file_state, log_sparse_run
+from helpers import ctrl_c_stops, file_state, log_sparse_run
 from test_processes import start_writer
 
 
@@ -358,7 +358,7 @@ def test_watch_stops_on_ctrl_c(tmp_path):
         [sys.executable, '-m', 'blocks_log', 'watch', database, run[:8],
          '--interval', '0.05'],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, cwd=ROOT)
+        universal_newlines=True, cwd=ROOT, preexec_fn=ctrl_c_stops)
     try:
         assert watcher.stdout.readline()
     finally:
@@ -366,7 +366,7 @@ def test_watch_stops_on_ctrl_c(tmp_path):
         writer.wait()
     watcher.send_signal(signal.SIGINT)
     # Stopped by Ctrl-C: 130, as a shell reports SIGINT; no traceback.
-    assert watcher.wait() == 130
+    assert watcher.wait(60) == 130
     assert 'Traceback' not in watcher.stderr.read()
 
 

@@ -15,7 +15,7 @@ import pytest
 import blocks_log
 from blocks_log import SQLiteLog, TrainingLog
 
-from helpers import ROOT, file_state, unavailable
+from helpers import ROOT, ctrl_c_stops, file_state, unavailable
 from test_cli import last_run, run_cli
 from test_processes import start_writer
 from web import get, serving
@@ -321,7 +321,7 @@ def test_ctrl_c_in_serve_exits_130(database):
     server = subprocess.Popen(
         [sys.executable, '-m', 'blocks_log', 'serve', database, '--port',
          '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, cwd=ROOT)
+        universal_newlines=True, cwd=ROOT, preexec_fn=ctrl_c_stops)
     assert server.stdout.readline().startswith('serving ')
     server.send_signal(signal.SIGINT)
     assert server.wait(30) == 130
