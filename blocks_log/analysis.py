@@ -155,6 +155,20 @@ def orders(value):
     return is_number(value) and value == value
 
 
+def all_finite(values):
+    """Whether `values` are all finite floats and ints (as a store reads a
+    column of numbers), checked in C: a chart then needs no check of each
+    (bools and numpy's numbers are checked one by one elsewhere)."""
+    if type(values) is array.array:
+        return values.typecode == 'q' or (values.typecode == 'd' and all(
+            map(math.isfinite, values)))
+    return _PLAIN.issuperset(map(type, values)) and all(
+        map(math.isfinite, values))
+
+
+_PLAIN = frozenset([float, int])
+
+
 def finite(value):
     """`value` as a float if it is a finite real number (numpy's too, not a
     bool), else ``None``: what a chart can draw (NaN, inf and what is no

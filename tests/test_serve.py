@@ -249,7 +249,7 @@ def test_a_large_run_read_key_by_key_is_the_same_answer(tmp_path,
 
 
 def log_awkward_run(log, iterations=3000):
-    """Keys a chart gets wrong most easily: NaN, inf and text among
+    """Keys a chart gets wrong most easily: NaN, inf, text and bools among
     numbers, ints and floats mixed, a constant, a key logged now and then
     with long stretches of nothing, equal extremes."""
     for time in range(1, iterations):
@@ -264,6 +264,7 @@ def log_awkward_run(log, iterations=3000):
             row['sparse'] = float(time % 3)
         if 900 <= time < 1100:
             row['gaps'] = float('nan')
+        row['flag'] = True if time % 5 == 0 else time / 1000.0
 
 
 @pytest.mark.parametrize('query', QUERIES + [

@@ -17,7 +17,7 @@ from numbers import Integral
 
 from blocks_log import smoothing
 from blocks_log.web import streamed
-from blocks_log.analysis import finite, is_number
+from blocks_log.analysis import all_finite, finite, is_number
 from blocks_log.sources import checked, checked_series
 from blocks_log.tables import cell, csv_cell, rows_of
 
@@ -420,7 +420,7 @@ def _smoothed(log, key, times, values, start, stop, weight, shown,
         end = stop if stop is None or not shown else max(stop,
                                                          shown[-1] + 1)
         times, values = log.series([key], 0, end)[key]
-    if _all_finite(values):
+    if all_finite(values):
         numbers = values  # numbers, all finite: as they are (1M: 50 ms)
     else:
         whole = False  # its places are not those of `places`
@@ -518,7 +518,7 @@ def _picked(times, values, points, low=None, high=None):
                            for bucket in range(1, buckets)]) + [len(times)]
     spans = [(start, end) for start, end in zip([0] + ends, ends)
              if end > start]
-    if _all_finite(values):
+    if all_finite(values):
         return _finite_extremes(values, spans)
     places, picked = [], []
     for start, end in spans:
@@ -563,19 +563,6 @@ def _buckets(times, points, low=None, high=None):
     first = times[0] if low is None else low
     return first, ((times[-1] + 1 if high is None else high) - first) / float(
         points // 2)
-
-
-_PLAIN = frozenset([float, int])
-
-
-def _all_finite(values):
-    # Whether `values` are all finite floats and ints (as a store reads a
-    # column of numbers): the buckets' extremes then need no check.
-    if type(values) is array.array:
-        return values.typecode == 'q' or (values.typecode == 'd' and all(
-            map(math.isfinite, values)))
-    return _PLAIN.issuperset(map(type, values)) and all(
-        map(math.isfinite, values))
 
 
 def _finite_extremes(values, spans):

@@ -16,10 +16,9 @@ the same pass, and is kept where a point may be drawn.
 
 """
 import bisect
-import math
 
 from blocks_log import smoothing
-from blocks_log.analysis import finite, is_number
+from blocks_log.analysis import all_finite, finite, is_number
 
 #: Times of a key a request reads at once; a window that holds no value of
 #: it is followed by one four times wider, until one holds one.
@@ -85,11 +84,7 @@ def extremes(log, key, check):
     for times, values in _windows(log, key, 0, -1 if bound is None else (
             bound + 1)):
         check(times, values)
-        try:
-            plain = all(map(math.isfinite, values))
-        except (TypeError, OverflowError):  # None, text; ints too large
-            plain = False
-        if not plain:
+        if not all_finite(values):
             times, values = _drawable(times, values)
             kept = [(time, number) for time, number in zip(times, values)
                     if number is not None]
@@ -175,11 +170,7 @@ class _Smoothing(object):
     def add(self, times, values):
         """Go on with a window; ``(times, smoothed, numbers)`` of it, for
         :meth:`_Picking.add`."""
-        try:
-            finite_only = all(map(math.isfinite, values))
-        except (TypeError, OverflowError):  # None, text; ints too large
-            finite_only = False
-        if not finite_only:
+        if not all_finite(values):
             times, values = _drawable(times, values)
         if not len(values):
             return times, [], values
