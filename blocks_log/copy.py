@@ -1,9 +1,10 @@
 """Copying runs between stores: SQLite to PostgreSQL and back, Blocks'
 databases and pickled logs (and checkpoints) into either.
 
-A run is copied whole: its uuid, its parent, its status and every value,
-typed as it was, and when each time was committed (its clock) (values the copy cannot decode, such as pickles read
-without the opt-in, are copied as they are stored). Runs are copied
+A run is copied whole: its uuid, its parent, its status, every value,
+typed as it was (values the copy cannot decode, such as pickles read
+without the opt-in, are copied as they are stored), and when each time
+was logged (its clock). Runs are copied
 parents first, so that the lineage holds in the copy. Copying again
 changes nothing: a run the destination holds is left as it is, unless an
 earlier copy of it was interrupted, or made while the run was still being

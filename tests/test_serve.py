@@ -232,20 +232,27 @@ def test_a_large_run_read_key_by_key_is_the_same_answer(tmp_path,
     # What a request reads one key at a time (a run too large to hold
     # every key at once) is what it reads at once, keys absent from the
     # range, a late write and a value that is not a number included.
-    path = str(tmp_path / 'sparse.sqlite')
+    check_drawn_by_window(str(tmp_path / 'sparse.sqlite'), log_sparse_run,
+                          query, (5, 64, 65536), monkeypatch)
+
+
+def check_drawn_by_window(path, write, query, windows, monkeypatch):
+    """What `query` of series() answers of a run that `write(log)` wrote is
+    the same read at once and a window of each of `windows` times at a
+    time."""
     with SQLiteLog(path) as log:
-        log_sparse_run(log)
+        write(log)
         uuid = log.h_uuid
     query = dict(query, runs=uuid)
     with Source(path, strict=True) as opened:
         at_once = data.series(opened, query)
     monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
     monkeypatch.setattr(data, 'SHORT_RANGE', 0)
-    for window in (5, 64, 65536):
+    for window in windows:
         monkeypatch.setattr(streamed, 'WINDOW', window)
         with Source(path, strict=True) as opened:
-            by_key = data.series(opened, query)
-        assert by_key == at_once, window
+            by_window = data.series(opened, query)
+        assert by_window == at_once, window
 
 
 def log_awkward_run(log, iterations=3000):
@@ -279,20 +286,8 @@ def test_a_large_run_drawn_a_window_at_a_time_is_the_same_answer(
         tmp_path, monkeypatch, query):
     # What a request reads a window at a time is what it reads at once,
     # however the windows fall.
-    path = str(tmp_path / 'awkward.sqlite')
-    with SQLiteLog(path) as log:
-        log_awkward_run(log)
-        uuid = log.h_uuid
-    query = dict(query, runs=uuid)
-    with Source(path, strict=True) as opened:
-        at_once = data.series(opened, query)
-    monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
-    monkeypatch.setattr(data, 'SHORT_RANGE', 0)
-    for window in (1, 7, 100, 65536):
-        monkeypatch.setattr(streamed, 'WINDOW', window)
-        with Source(path, strict=True) as opened:
-            by_window = data.series(opened, query)
-        assert by_window == at_once, window
+    check_drawn_by_window(str(tmp_path / 'awkward.sqlite'), log_awkward_run,
+                          query, (1, 7, 100, 65536), monkeypatch)
 
 
 def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,

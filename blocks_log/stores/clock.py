@@ -25,6 +25,7 @@ import bisect
 import time as _time
 
 from blocks_log import series
+from blocks_log.analysis import all_finite
 from blocks_log.stores import batches, chunks
 
 #: The key id of a chunk of the clock (no key has it).
@@ -106,10 +107,8 @@ def _walls_only(column):
     # A series of the clock without what is not a finite float (the
     # placeholders of a damaged chunk, numbers of a forged one).
     times, values = column
-    if getattr(values, 'typecode', None) == 'd':
-        total = sum(values)  # in C; NaN or inf if any is
-        if total - total == 0.0:
-            return column
+    if getattr(values, 'typecode', None) == 'd' and all_finite(values):
+        return column
     kept = [(time, value) for time, value in zip(times, values)
             if type(value) is float and value - value == 0.0]
     return [time for time, _ in kept], [value for _, value in kept]

@@ -220,29 +220,14 @@ def series(source, query, gone=None):
                     _checking(log, key), keys is not None)
                 if found is None:
                     continue
-                shown[key], geometry, counts[key], lasts[key], smooth = found
-                if geometry is not None:
-                    buckets[key] = geometry + [points // 2]
-                if weight:
-                    smoothed[key], emas[key] = smooth
-                    if packed:
-                        smoothed[key] = base64_numbers(smoothed[key])
-                if packed:
-                    shown[key][1] = base64_numbers(shown[key][1])
-                continue
-            times, values = column
-            places, picked = _picked(times, values, points, start, stop)
-            if len(times) > points:
-                buckets[key] = list(_buckets(times, points, start, stop)) + [
-                    points // 2]
-            shown[key] = _with_edges(log, key, start, stop, [
-                [times[place] for place in places], picked])
-            counts[key] = len(times)
-            lasts[key] = int(times[-1]) if len(times) else None
+            else:
+                found = _chart(log, key, column, start, stop, points,
+                               weight)
+            shown[key], geometry, counts[key], lasts[key], smooth = found
+            if geometry is not None:
+                buckets[key] = geometry + [points // 2]
             if weight:
-                smoothed[key], emas[key] = _smoothed(
-                    log, key, times, values, start, stop, weight,
-                    shown[key][0], places)
+                smoothed[key], emas[key] = smooth
                 if packed:
                     smoothed[key] = base64_numbers(smoothed[key])
             if packed:
@@ -267,6 +252,23 @@ def series(source, query, gone=None):
             answer[uuid]['clock'], answer[uuid]['began'] = _clock(
                 log, answer[uuid], packed)
     return {'runs': answer}
+
+
+def _chart(log, key, column, start, stop, points, weight):
+    # streamed.chart() of a key's series `column`, read whole.
+    times, values = column
+    places, picked = _picked(times, values, points, start, stop)
+    geometry = None
+    if len(times) > points:
+        geometry = list(_buckets(times, points, start, stop))
+    shown = _with_edges(log, key, start, stop, [
+        [times[place] for place in places], picked])
+    smooth = None
+    if weight:
+        smooth = _smoothed(log, key, times, values, start, stop, weight,
+                           shown[0], places)
+    return (shown, geometry, len(times),
+            int(times[-1]) if len(times) else None, smooth)
 
 
 def _flag(query, name):
@@ -312,15 +314,11 @@ CLOCK_WINDOW = 65536
 
 
 def _began(log, high):
-    # The first wall of the log's lineage below `high`, found in windows
-    # that grow fourfold from time 0 (where a run begins, as a rule).
-    low, width = 0, 64
-    while low < high:
-        times, walls = log.clock(low, min(high, low + width))
-        if len(times):
-            return walls[0]
-        low, width = low + width, width * 4
-    return None
+    # The first wall of the log's lineage below `high`, looked for from
+    # time 0 (where a run begins, as a rule).
+    found = streamed.first_found(
+        lambda low, end: log.clock(low, end)[1], 0, high)
+    return None if found is None else found[0]
 
 
 #: Values of a run's range a request reads at once, at most (about 16 MB
@@ -464,24 +462,19 @@ def _with_edges(log, key, start, stop, points):
     # from `stop` on, found in windows that grow fourfold, so that a dense
     # key costs one small read and a sparse one a few.
     times, values = points
+
+    def drawable(low, high):
+        return _drawable(log, key, low, high)
     if start:
-        bound, width = start, 64
-        while bound > 0:
-            low = max(0, bound - width)
-            found = _drawable(log, key, low, bound)
-            if found:
-                times, values = [found[-1][0]] + times, [found[-1][1]] + values
-                break
-            bound, width = low, width * 4
+        found = streamed.last_found(drawable, 0, start)
+        if found:
+            times, values = [found[-1][0]] + times, [found[-1][1]] + values
     if stop is not None:
         last = log.last_time(stop)
-        bound, width = stop, 64
-        while last is not None and bound <= last:
-            found = _drawable(log, key, bound, bound + width)
-            if found:
-                times, values = times + [found[0][0]], values + [found[0][1]]
-                break
-            bound, width = bound + width, width * 4
+        found = None if last is None else streamed.first_found(
+            drawable, stop, last + 1)
+        if found:
+            times, values = times + [found[0][0]], values + [found[0][1]]
     return [times, values]
 
 

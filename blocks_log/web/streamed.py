@@ -101,27 +101,44 @@ def extremes(log, key, check):
     return last, low, high
 
 
+def first_found(read, low, high):
+    """What ``read(start, stop)`` gives (something sized) of the first of
+    the windows from `low` towards `high` that holds anything, or
+    ``None``: windows growing fourfold from 64 times, so that a dense key
+    costs one small read and a sparse one a few."""
+    at, width = low, 64
+    while at < high:
+        found = read(at, min(at + width, high))
+        if len(found):
+            return found
+        at, width = at + width, width * 4
+    return None
+
+
+def last_found(read, low, high):
+    """As :func:`first_found`, from `high` down towards `low`."""
+    end, width = high, 64
+    while end > low:
+        found = read(max(low, end - width), end)
+        if len(found):
+            return found
+        end, width = end - width, width * 4
+    return None
+
+
 def _extent(log, key, low, stop):
-    # (first, last) of the key's times in [low, stop), found in windows
-    # that grow fourfold from each end; None if it holds none there.
+    # (first, last) of the key's times in [low, stop); None if it holds
+    # none there.
     bound = log.last_time(low, stop)
     if bound is None:
         return None
-    first, at, width = None, low, 64
-    while first is None and at <= bound:
-        times = log.series([key], at, min(at + width, bound + 1))[key][0]
-        if len(times):
-            first = times[0]
-        at, width = at + width, width * 4
+
+    def times(start, end):
+        return log.series([key], start, end)[key][0]
+    first = first_found(times, low, bound + 1)
     if first is None:
         return None
-    last, end, width = None, bound + 1, 64
-    while last is None:
-        times = log.series([key], max(first, end - width), end)[key][0]
-        if len(times):
-            last = times[-1]
-        end, width = end - width, width * 4
-    return first, last
+    return first[0], last_found(times, first[0], bound + 1)[-1]
 
 
 def _windows(log, key, begin, finish):
