@@ -1,8 +1,11 @@
 """Every run packs its numbers into chunks, however it was opened, and as
 fast as it writes them (issue 19): on SQLite and PostgreSQL."""
+import array
 import pickle
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from blocks_log.stores import chunks
 
@@ -186,3 +189,24 @@ def test_columns_slice_only_what_shares_its_times():
                                      ((2, 2), (5, 6), (2.0, 2))])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([2], [2])}
     assert rest == [(1, 6, 'x')]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(1, 4),
+                          st.integers(0, 8), st.sampled_from('rla'))),
+       st.sets(st.integers(0, 40)), st.integers(0, 40), st.integers(0, 45))
+@example([(0, 1, 5, 'r'), (4, 1, 3, 'l')], set(), 0, 45)  # 4 in both
+@example([(0, 1, 5, 'r'), (5, 1, 3, 'a')], {2}, 1, 7)  # the head's early
+def test_the_times_of_chunks_join_as_a_set_would(pieces, loose, start, stop):
+    # Pieces end to end (a run's blocks), overlapping (a lineage's runs),
+    # out of order, empty, and loose times of the head anywhere: the
+    # union, each time once, in increasing order, within [start, stop).
+    made = []
+    for first, step, count, form in pieces:
+        times = range(first, first + step * count, step)
+        made.append(times if form == 'r' else list(times) if form == 'l'
+                    else array.array('q', times))
+    joined = chunks.union_of(made, loose, start, stop)
+    assert type(joined) is list
+    assert joined == sorted(time for time in set(loose).union(*made)
+                            if start <= time < stop)

@@ -157,9 +157,12 @@ class MergedReads(object):
                         None, start, stop).values() for time in times))
             self.check_open()
             store, runs = self.groups[0]
-            times = set(store.read_times(runs, start, stop))
+            times = store.read_times(runs, start, stop)
             buffered = [(time, value) for time, _, value in self._buffered()
                         if start <= time < stop]
+            if not buffered:
+                return times
+            times = set(times)
             times.update(time for time, _ in buffered)
             # A value deleted may leave its time with nothing.
             for time in set(time for time, value in buffered

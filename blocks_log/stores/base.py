@@ -9,6 +9,7 @@ lineage read across stores hides what they hide; the log drops them.
 
 """
 import abc
+import bisect
 import collections
 import json
 
@@ -251,14 +252,19 @@ class Store(metaclass=abc.ABCMeta):
         ``None``), as ``{key: (times, values)}`` in increasing time (see
         :mod:`blocks_log.series`)."""
 
-    def _drop_deleted(self, runs, times, marked):
-        """Take out of `times` (a set) those of `marked` (times holding a
-        deleted value) whose every value is deleted, here or in a nearer
-        run: they hold nothing."""
-        for time in sorted(marked & times):
-            if not any(value is not codec.DELETED for value in
-                       self.read_row(runs, time).values()):
-                times.discard(time)
+    def _without_deleted(self, runs, times, marked):
+        """`times` (an increasing list) without those of `marked` (times
+        holding a deleted value) whose every value is deleted, here or in a
+        nearer run: they hold nothing."""
+        empty = set()
+        for time in sorted(marked):
+            at = bisect.bisect_left(times, time)
+            if at < len(times) and times[at] == time and not any(
+                    value is not codec.DELETED for value in
+                    self.read_row(runs, time).values()):
+                empty.add(time)
+        return [time for time in times if time not in empty] if empty else (
+            times)
 
     def read_clock(self, runs, start, stop):
         """The clock of `runs` (nearest first) over ``[start, stop)``: a

@@ -102,10 +102,12 @@ class RunPacking(object):
         """
         times, keys, values = zip(*entries)
         first = times[0]
-        one_time = times.count(first) == len(times)
-        wall = clock.wall_of_commit(stamp, first if one_time else max(times))
-        prefix = b'' if wall is None else batches.stamp(wall)
-        if one_time:  # an iteration, as a rule
+        if times.count(first) == len(times):  # an iteration, as a rule
+            # In one frame: it runs once per iteration.
+            if type(stamp) is tuple and first <= stamp[0]:
+                wall = stamp[1]
+            else:
+                wall = clock.wall_of_commit(stamp, first)
             known = self._iterations.get(keys)
             if known is None:
                 if len(self._iterations) >= _ITERATION_KINDS:
@@ -115,10 +117,13 @@ class RunPacking(object):
                 if committed_ids:
                     self._iterations[keys] = known
             ids, head = known
-            return [(first, batches.key_of(self.part, False),
-                     prefix + batches.encode_at_one_time(ids, values, head))], [
+            blob = batches.encode_at_one_time(ids, values, head)
+            return [(first, -2 * self.part - 2, blob if wall is None else
+                     batches.stamp(wall) + blob)], [
                          (first // (self.span or HEAD_SPAN), times, ids,
                           values, wall)]
+        wall = clock.wall_of_commit(stamp, max(times))
+        prefix = b'' if wall is None else batches.stamp(wall)
         ids = list(map(key_ids.__getitem__, keys))
         blocks = []
         rows = []

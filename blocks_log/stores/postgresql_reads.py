@@ -135,15 +135,16 @@ class PostgreSQLReads(KeyIds):
         stop = min(stop, sql.STATUS_TIME)
 
         def work(cursor):
-            times, marked = set(), set()
+            pieces, loose, marked = [], set(), set()
             for run in runs:
                 for (time, _), stored in batches.latest_of(
                         self._head(cursor, run, start, stop)).items():
-                    (marked if stored == _DELETED_STORED else times).add(time)
-                chunks.add_times(times, run.ref, self._spans.get(run.ref),
-                                 self._chunks(cursor, run, None, start, stop,
-                                              values=False),
-                                 self.version != 3)
+                    (marked if stored == _DELETED_STORED else loose).add(time)
+                pieces += chunks.times_of(
+                    run.ref, self._spans.get(run.ref), self._chunks(
+                        cursor, run, None, start, stop, values=False),
+                    self.version != 3)
+            times = chunks.union_of(pieces, loose, start, stop)
             deletions = False
             if marked:
                 cursor.execute(sql.SELECT_DELETIONS,
@@ -151,8 +152,7 @@ class PostgreSQLReads(KeyIds):
                 deletions = bool(cursor.fetchall())
             return times, marked if deletions else set()
         times, marked = self._read(work)
-        self._drop_deleted(runs, times, marked)
-        return sorted(time for time in times if start <= time < stop)
+        return self._without_deleted(runs, times, marked) if marked else times
 
     def read_first(self, run):
         if self.version is None:

@@ -254,12 +254,19 @@ class SQLiteConnection(object):
                 connection = self.connection
             if not self._ready_to_write:
                 self._prepare_to_write(connection)
-            changes = _retry(connection.execute, statement,
-                             parameters).rowcount
+            try:
+                changes = connection.execute(statement, parameters).rowcount
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+                # Another process holds the lock: again, while it may.
+                changes = _retry(connection.execute, statement,
+                                 parameters).rowcount
         except sqlite3.Error as error:
             raise LogWriteError('{}: cannot write ({})'.format(
                 self.path, error))
-        self.committed()
+        if self.checkpointer is not None:
+            self.checkpointer.committed(connection)
         return changes
 
     def reading(self):

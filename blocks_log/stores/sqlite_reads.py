@@ -139,18 +139,19 @@ class SQLiteReads(KeyIds):
         if self.version is None:
             return []
         stop = min(stop, sql.STATUS_TIME)
-        times, marked = set(), set()
+        pieces, loose, marked = [], set(), set()
         with self.db.reading():
             for run in runs:
                 for (time, _), stored in batches.latest_of(
                         self._head(run, start, stop)).items():
-                    (marked if stored == _DELETED_STORED else times).add(time)
-                chunks.add_times(times, run.ref, self._span(run),
-                                 self._chunks(run, None, start, stop,
-                                              values=False), self._checked)
+                    (marked if stored == _DELETED_STORED else loose).add(time)
+                pieces += chunks.times_of(
+                    run.ref, self._span(run), self._chunks(
+                        run, None, start, stop, values=False), self._checked)
+            times = chunks.union_of(pieces, loose, start, stop)
             if marked and self._has_deletions(runs):
-                self._drop_deleted(runs, times, marked)
-        return sorted(time for time in times if start <= time < stop)
+                times = self._without_deleted(runs, times, marked)
+        return times
 
     def read_first(self, run):
         if self.version is None:
