@@ -377,11 +377,17 @@ class TestPromisesOfTheWritePath:
         log.close()
         assert count_entries(path) == 120
 
-    def test_busy_writer_is_waited_for(self, path, monkeypatch):
+    @pytest.mark.parametrize('known', [False, True],
+                             ids=['a-transaction', 'one-statement'])
+    def test_busy_writer_is_waited_for(self, path, monkeypatch, known):
         # Another process holds the write lock; SQLite's own wait is made
         # short, so that our retry must do the waiting. The holder lets go
-        # at our first retry.
+        # at our first retry. The commit of a key never written takes a
+        # transaction; a commit of known keys, one statement.
         log = SQLiteLog(path)
+        if known:
+            log[1]['a'] = 1
+            log.flush()
         holder = subprocess.Popen(
             [sys.executable, '-c', 'import sqlite3, sys; c = sqlite3.connect('
              'sys.argv[1], isolation_level=None); c.execute("BEGIN '
@@ -402,7 +408,9 @@ class TestPromisesOfTheWritePath:
         monkeypatch.setattr(sqlite_connection.time, 'sleep', release)
         log[0]['a'] = 1
         log.flush()
-        assert retries and count_entries(path) == 1
+        assert retries and log.conn.execute(
+            'SELECT COUNT(*) FROM blocks_log_entries WHERE time = 0').fetchone(
+            ) == (1,)
         log.close()
 
     def test_wal_and_synchronous(self, path):

@@ -173,8 +173,15 @@ class TestMisuse:
         with pytest.raises(ClosedLogError):
             list(log)
 
-    def test_full_disk_keeps_the_buffer(self, path):
+    @pytest.mark.parametrize('known', [False, True],
+                             ids=['a-transaction', 'one-statement'])
+    def test_full_disk_keeps_the_buffer(self, path, known):
+        # The commit of a key never written takes a transaction; a commit
+        # of known keys, one statement.
         log = SQLiteLog(path)
+        if known:
+            log[1]['big'] = 'x'
+            log.flush()
         log.conn.execute('PRAGMA max_page_count = 1')
         pages = committed(path, 'PRAGMA page_count')[0][0]
         log.conn.execute(
