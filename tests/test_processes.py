@@ -125,3 +125,36 @@ def test_fork(tmp_path):
     with SQLiteLog(database, uuid=child_run, read_only=True) as again:
         assert dict(again[0]) == {'parent': 1}
         assert dict(again[1]) == {'child': 2}
+
+
+@pytest.mark.parametrize('times', [[5], [5, 6]],
+                         ids=['an-iteration', 'several-times'])
+def test_parent_and_child_commit_the_same_time(tmp_path, times):
+    # After a fork, parent and child count their commits alike: the
+    # parent's batch of the same time and part finds the child's there,
+    # keeps it, and goes again above it; nothing of either is lost. An
+    # iteration's commit (values at one time and iterations_done) takes
+    # one statement of its own, a commit of several times another.
+    database = str(tmp_path / 'fork.sqlite')
+    log = SQLiteLog(database)
+    for time in times:
+        log[time]['a'] = log[time]['b'] = 0.0
+    log.status['iterations_done'] = 1
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for time in times:
+                log[time]['a'] = 1.0
+            log.status['iterations_done'] = 7
+            log.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    for time in times:
+        log[time]['b'] = 2.0
+    log.status['iterations_done'] = 7
+    run = log.uuid
+    log.close()
+    with SQLiteLog(database, uuid=run, read_only=True) as again:
+        for time in times:
+            assert dict(again[time]) == {'a': 1.0, 'b': 2.0}

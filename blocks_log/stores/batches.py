@@ -193,13 +193,19 @@ def floats_head(key_ids):
     return b'f' + _COUNT.pack(len(key_ids)) + _array('i', key_ids)
 
 
-def encode_at_one_time(key_ids, values, head=None):
+def encode_at_one_time(key_ids, values, head=None, wall=None):
     """The BLOB of a batch of one time (what an iteration commits): as
     :func:`encode`, in fewer steps for the usual floats (`head`, if given,
-    is ``floats_head(key_ids)``)."""
+    is ``floats_head(key_ids)``), stamped with `wall` (see :func:`stamp`)
+    unless it is ``None``."""
     if set(map(type, values)) == _FLOATS:
-        return (head or floats_head(key_ids)) + _array('d', values)
-    return encode([0] * len(key_ids), key_ids, values)[1]
+        numbers = array.array('d', values)
+        if _SWAP:
+            numbers.byteswap()
+        blob = (head or floats_head(key_ids)) + numbers.tobytes()
+    else:
+        blob = encode([0] * len(key_ids), key_ids, values)[1]
+    return blob if wall is None else _STAMP.pack(_STAMP_BYTE, wall) + blob
 
 
 _FLOATS = frozenset([_FLOAT])

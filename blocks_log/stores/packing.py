@@ -86,6 +86,40 @@ class RunPacking(object):
         part, self.part = self.part, self.part + 1
         return part
 
+    def iteration(self, times, keys, values, key_ids, committed_ids=True,
+                  stamp=None):
+        """The batch of a commit whose values (`times`, `keys` and stored
+        `values`, tuples in the order written) are all at one time, as an
+        iteration's are: ``((time, key column, BLOB) of its head row,
+        (block, times, key ids, values, wall) to remember)``, as
+        :meth:`batches` makes them; ``None`` if they are at several times.
+
+        Raises
+        ------
+        KeyError
+            If a key has no id in `key_ids` yet.
+        """
+        first = times[0]
+        if times.count(first) != len(times):
+            return None
+        # In one frame: it runs once per iteration.
+        if type(stamp) is tuple and first <= stamp[0]:
+            wall = stamp[1]
+        else:
+            wall = clock.wall_of_commit(stamp, first)
+        known = self._iterations.get(keys)
+        if known is None:
+            if len(self._iterations) >= _ITERATION_KINDS:
+                self._iterations.clear()
+            ids = tuple(map(key_ids.__getitem__, keys))
+            known = (ids, batches.floats_head(ids))
+            if committed_ids:
+                self._iterations[keys] = known
+        ids, head = known
+        return (first, -2 * self.part - 2, batches.encode_at_one_time(
+            ids, values, head, wall)), (first // (self.span or HEAD_SPAN),
+                                        times, ids, values, wall)
+
     def batches(self, entries, key_ids, committed_ids=True, stamp=None):
         """The batches of a commit's `entries` (``(time, key, stored)``),
         one per block: ``([(time, key, BLOB)] of the head rows, [(block,
@@ -101,27 +135,10 @@ class RunPacking(object):
             If a key has no id in `key_ids` yet.
         """
         times, keys, values = zip(*entries)
-        first = times[0]
-        if times.count(first) == len(times):  # an iteration, as a rule
-            # In one frame: it runs once per iteration.
-            if type(stamp) is tuple and first <= stamp[0]:
-                wall = stamp[1]
-            else:
-                wall = clock.wall_of_commit(stamp, first)
-            known = self._iterations.get(keys)
-            if known is None:
-                if len(self._iterations) >= _ITERATION_KINDS:
-                    self._iterations.clear()
-                ids = tuple(map(key_ids.__getitem__, keys))
-                known = (ids, batches.floats_head(ids))
-                if committed_ids:
-                    self._iterations[keys] = known
-            ids, head = known
-            blob = batches.encode_at_one_time(ids, values, head)
-            return [(first, -2 * self.part - 2, blob if wall is None else
-                     batches.stamp(wall) + blob)], [
-                         (first // (self.span or HEAD_SPAN), times, ids,
-                          values, wall)]
+        one = self.iteration(times, keys, values, key_ids, committed_ids,
+                             stamp)
+        if one is not None:  # an iteration, as a rule
+            return [one[0]], [one[1]]
         wall = clock.wall_of_commit(stamp, max(times))
         prefix = b'' if wall is None else batches.stamp(wall)
         ids = list(map(key_ids.__getitem__, keys))

@@ -17,6 +17,8 @@ from blocks_log.stores.sqlite_reads import SQLiteReads
 
 #: Blocks' own tables, which :mod:`blocks_log.stores.blocks` reads.
 BLOCKS_TABLES = frozenset(['entries', 'status'])
+# The statement of a training loop's commit (see _write_iteration).
+_TWO_ROWS = sql.upsert_statement(2)
 
 
 class SQLiteStore(SQLiteReads, Store):
@@ -271,8 +273,14 @@ class SQLiteStore(SQLiteReads, Store):
         # remembered once it lands.
         due = running.due()
         if not (due or deleted_status or deletions):
-            statement = self._statement(ref, running, entries, status,
-                                        stamp)
+            written = None
+            if entries and len(status) == 1:  # a training loop's, as a rule
+                written = self._write_iteration(ref, running, entries, status,
+                                                stamp)
+                if written:
+                    return
+            statement = None if written is False else self._statement(
+                ref, running, entries, status, stamp)
             if statement is not None:
                 parameters, found = statement
                 if not parameters:
@@ -323,6 +331,31 @@ class SQLiteStore(SQLiteReads, Store):
         running.committed(found)
         if due:
             running.landed()
+
+    def _write_iteration(self, ref, running, entries, status, stamp):
+        # A commit of one time's values and one status value (a training
+        # loop's: an iteration's values, and iterations_done), in one
+        # statement of two rows made in fewer steps than _statement's (a
+        # tenth of the instructions of the training-loop workload's
+        # Python, callgrind). True once written; None if the commit is
+        # not that (or holds a key never written before); False if a
+        # forked process's batch was in the way (see write()).
+        times, keys, values = zip(*entries)
+        (key, stored), = status.items()
+        key_id = self._key_ids.get(key)
+        try:
+            made = running.iteration(times, keys, values, self._key_ids,
+                                     True, stamp)
+        except KeyError:
+            return None
+        if made is None or key_id is None:
+            return None
+        row, remembered = made
+        if self.db.write(_TWO_ROWS, (ref,) + row + (
+                ref, sql.STATUS_TIME, key_id, stored)) != 2:
+            return False
+        running.committed([remembered])
+        return True
 
     def _statement(self, ref, running, entries, status, stamp):
         # The parameters of the one UPSERT_ENTRY statement of a commit,
