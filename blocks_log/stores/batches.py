@@ -30,6 +30,7 @@ Nothing of a BLOB is trusted before it is checked against its length.
 """
 import array
 import itertools
+import operator
 import struct
 import sys
 
@@ -42,6 +43,7 @@ _INT64 = (-2 ** 63, 2 ** 63 - 1)
 _STAMP = struct.Struct('<cd')
 _FLOAT64 = struct.Struct('<d')
 _STAMP_BYTE = b'w'
+_ORDER = operator.itemgetter(3)
 
 
 class BatchError(ValueError):
@@ -55,12 +57,14 @@ DAMAGED_KEY = 0
 DAMAGED_NAME = '<a damaged batch>'
 
 
-def head(rows, key_ids=None, start=None):
+def head(rows, key_ids=None, start=None, values=True):
     """The entries ``(time, key id, stored, order)`` of rows of the head
     (``(time, key, stored)`` as the table holds them): a row of a value
     (``key`` an id; order 1) as it is, a batch decoded into its entries
     (order ``2 + part``: a later commit wins), only those of `key_ids` if
-    given.
+    given. Without `values`, the numbers of a batch of numbers only are not
+    read (``None`` stands for each), for reads of times and keys: a
+    deleted value, or a value that is not a number, is read as ever.
 
     A batch that cannot be read is a
     :class:`~blocks_log.codec.DamagedBatch` saying why, never nothing: an
@@ -82,7 +86,7 @@ def head(rows, key_ids=None, start=None):
                                for entry_key, value in found)
                 continue
         try:
-            times, ids, values = decode(time, stored)
+            times, ids, found = decode(time, stored, values)
         except BatchError as error:
             from blocks_log.codec import DamagedBatch
             placeholder = DamagedBatch(time, str(error))
@@ -92,13 +96,15 @@ def head(rows, key_ids=None, start=None):
             entries.extend((at, damaged, placeholder, order) for damaged in (
                 (DAMAGED_KEY,) if key_ids is None else key_ids))
             continue
+        if found is None:
+            found = itertools.repeat(None)
         if key_ids is None:  # in C, each entry
-            entries.extend(zip(times, ids, values, itertools.repeat(order)))
+            entries.extend(zip(times, ids, found, itertools.repeat(order)))
             continue
         entries.extend((entry_time, entry_key, value, order) for
-                       entry_time, entry_key, value in zip(times, ids, values)
+                       entry_time, entry_key, value in zip(times, ids, found)
                        if entry_key in key_ids)
-    entries.sort(key=_order)
+    entries.sort(key=_ORDER)  # stable: in a batch, as written
     return entries
 
 
@@ -134,10 +140,6 @@ def latest_of(entries):
     for time, key, stored, _ in entries:
         final[time, key] = stored
     return final
-
-
-def _order(entry):
-    return entry[3]
 
 
 def key_of(part, spread):
@@ -267,9 +269,11 @@ def _general(values):
     return b''.join(tags) + b''.join(payloads)
 
 
-def decode(time, blob):
+def decode(time, blob, values=True):
     """The entries of the batch beginning at `time`: lists ``(times, key
-    ids, values)``, values as stored.
+    ids, values)``, values as stored; without `values`, ``None`` for those
+    of a batch of numbers only (each checked against its length, not
+    read).
 
     Raises
     ------
@@ -302,6 +306,8 @@ def decode(time, blob):
         times = [time] * count
     key_ids = _from('i', blob[at:at + 4 * count]).tolist()
     at += 4 * count
+    if not values and form in b'fFmM':
+        return times, key_ids, None
     if form in b'fF':
         values = _from('d', blob[at:]).tolist()
     elif form in b'mM':

@@ -54,7 +54,7 @@ class PostgreSQLReads(KeyIds):
         # that is never packed has.
         return self._spans.get(run.ref) or HEAD_SPAN
 
-    def _head(self, cursor, run, start, stop, key_ids=None):
+    def _head(self, cursor, run, start, stop, key_ids=None, values=True):
         # The head of `run` over [start, stop): (time, key id, stored,
         # order), the later winning (see batches.head); a batch that
         # begins before `start` may hold times from it on.
@@ -63,7 +63,7 @@ class PostgreSQLReads(KeyIds):
                        (run.ref, first, stop))
         rows = [(time, key, sql.stored_of(f, i, t, b))
                 for time, key, f, i, t, b in cursor.fetchall()]
-        return [entry for entry in batches.head(rows, key_ids, start)
+        return [entry for entry in batches.head(rows, key_ids, start, values)
                 if start <= entry[0] < stop]
 
     def read_keys(self, run):
@@ -72,7 +72,8 @@ class PostgreSQLReads(KeyIds):
 
         def work(cursor):
             ids = set(key for (_, key), stored in batches.latest_of(
-                self._head(cursor, run, 0, sql.STATUS_TIME)).items()
+                self._head(cursor, run, 0, sql.STATUS_TIME,
+                           values=False)).items()
                       if stored != _DELETED_STORED)
             cursor.execute(sql.SELECT_KEYS_OF_CHUNKS, (run.ref,))
             ids.update(key for key, in cursor.fetchall())
@@ -137,8 +138,8 @@ class PostgreSQLReads(KeyIds):
         def work(cursor):
             pieces, loose, marked = [], set(), set()
             for run in runs:
-                for (time, _), stored in batches.latest_of(
-                        self._head(cursor, run, start, stop)).items():
+                for (time, _), stored in batches.latest_of(self._head(
+                        cursor, run, start, stop, values=False)).items():
                     (marked if stored == _DELETED_STORED else loose).add(time)
                 pieces += chunks.times_of(
                     run.ref, self._spans.get(run.ref), self._chunks(

@@ -59,20 +59,20 @@ class SQLiteReads(KeyIds):
         return dict((key, self._decode(value)) for key, value in
                     self.db.query(sql.SELECT_STATUS, (run.ref,)))
 
-    def _head(self, run, start, stop, key_ids=None):
+    def _head(self, run, start, stop, key_ids=None, values=True):
         # The head of `run` over [start, stop): (time, key id, stored,
         # order), the later winning (see batches.head); a batch that
         # begins before `start` may hold times from it on.
         first = start - start % self._head_span(run)
         rows = self.db.query(sql.SELECT_RECORDS, (run.ref, first, stop))
-        return [entry for entry in batches.head(rows, key_ids, start)
+        return [entry for entry in batches.head(rows, key_ids, start, values)
                 if start <= entry[0] < stop]
 
     def read_keys(self, run):
         if self.version is None:
             return []
         ids = set(key for (_, key), stored in batches.latest_of(
-            self._head(run, 0, sql.STATUS_TIME)).items()
+            self._head(run, 0, sql.STATUS_TIME, values=False)).items()
                   if stored != _DELETED_STORED)
         if self.version != 2:
             ids.update(key for key, in self.db.query(
@@ -143,7 +143,7 @@ class SQLiteReads(KeyIds):
         with self.db.reading():
             for run in runs:
                 for (time, _), stored in batches.latest_of(
-                        self._head(run, start, stop)).items():
+                        self._head(run, start, stop, values=False)).items():
                     (marked if stored == _DELETED_STORED else loose).add(time)
                 pieces += chunks.times_of(
                     run.ref, self._span(run), self._chunks(
