@@ -2,9 +2,12 @@
 lets the run go, and cleared when a writer takes the run again: listing a
 file of many finished runs reads no values, and never shows a stale
 summary (SQLite and PostgreSQL alike)."""
+import os
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import blocks_log
 from blocks_log.sources import Source
@@ -113,3 +116,76 @@ def test_a_summary_this_version_cannot_read_is_ignored(tmp_path):
                            ('{"rows": 99}',))
     connection.close()
     assert listed(path, log.h_uuid)['rows'] == 5
+
+
+KEYS = st.sampled_from(['a', 'b', 'c'])
+VALUES = st.one_of(st.floats(), st.integers(-5, 5), st.text(max_size=3),
+                   st.none())
+OPERATIONS = st.lists(st.one_of(
+    st.tuples(st.just('next')),
+    st.tuples(st.just('jump'), st.integers(0, 40)),
+    st.tuples(st.just('row'), KEYS, VALUES),
+    st.tuples(st.just('at'), st.integers(0, 40), KEYS, VALUES),
+    st.tuples(st.just('delete'), st.integers(0, 40), KEYS),
+    st.tuples(st.just('flush'))), max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture])
+@given(OPERATIONS, st.sampled_from([1, 3]))
+# A time before the latest, in a later commit: it may hold a value already.
+@example([('at', 5, 'a', 1.0), ('flush',), ('at', 3, 'b', 1.0)], 1)
+# A commit of the latest time again and of a later one: one more row.
+@example([('at', 2, 'a', 1.0), ('flush',), ('at', 2, 'b', 1.0),
+          ('at', 4, 'a', 1.0)], 1)
+# The only value of a time, deleted: the time holds nothing.
+@example([('at', 1, 'a', 1.0), ('flush',), ('delete', 1, 'a')], 1)
+def test_what_a_writer_counts_is_what_reading_its_run_tells(
+        source, operations, commit_every):
+    # The summary a writer saves of a new run comes from what it counted
+    # as it wrote (times past the latest, key ids), not from reading the
+    # run back: a training loop, values at earlier and later times,
+    # deleted values, several iterations a commit. Each must give what
+    # reading the run tells.
+    log = open_log(source, commit_every=commit_every)
+    for operation in operations:
+        kind = operation[0]
+        if kind == 'next':
+            log.status['iterations_done'] += 1
+        elif kind == 'jump':
+            log.status['iterations_done'] = operation[1]
+        elif kind == 'row':
+            log.current_row[operation[1]] = operation[2]
+        elif kind == 'at':
+            log[operation[1]][operation[2]] = operation[3]
+        elif kind == 'delete':
+            row = log[operation[1]]
+            if operation[2] in row:
+                del row[operation[2]]
+        else:
+            log.flush()
+    log.close()
+    run, read = stored(source, log.h_uuid)
+    assert base.summary_of(run) == read
+
+
+def test_a_run_written_by_parent_and_child_is_summarized_from_its_data(
+        source):
+    # After a fork, each writer counts only what it wrote itself: the
+    # summary the last to let the run go saves is read from the run.
+    log = open_log(source)
+    train(log, 3)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            log[9]['child'] = 1.0
+            log.flush()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    log[7]['parent'] = 1.0
+    log.close()
+    run, read = stored(source, log.h_uuid)
+    assert base.summary_of(run) == read
+    assert read['rows'] == 5 and read['last_time'] == 9
+    assert read['keys'] == ['child', 'loss', 'parent']

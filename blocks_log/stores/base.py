@@ -184,14 +184,25 @@ class Store(metaclass=abc.ABCMeta):
         """What a list of runs shows of `run` (a :class:`RunInfo`): a dict
         of its ``iterations`` and ``epochs`` (of its status), ``rows`` (the
         times that hold a value), ``keys`` and ``last_time``. Reads the
-        run's times: a writer saves it as it lets the run go, so that a list
-        of finished runs needs not."""
+        run's times, unless this handle counted them (see :meth:`counted`):
+        a writer saves it as it lets the run go, so that a list of finished
+        runs needs not."""
         status = self.read_status(run)
-        times = self.read_times([run], 0, self.max_time)
+        counted = self.counted(run)
+        if counted is None:
+            times = self.read_times([run], 0, self.max_time)
+            counted = (len(times), list(self.read_keys(run)),
+                       times[-1] if times else None)
+        rows, keys, last_time = counted
         return {'iterations': status.get('iterations_done'),
-                'epochs': status.get('epochs_done'), 'rows': len(times),
-                'keys': list(self.read_keys(run)),
-                'last_time': times[-1] if times else None}
+                'epochs': status.get('epochs_done'), 'rows': rows,
+                'keys': keys, 'last_time': last_time}
+
+    def counted(self, run):
+        """``(rows, keys, last time)`` of `run` (as :meth:`summarize` gives
+        them) as this handle counted them while it wrote all of the run, or
+        ``None``: read them. A store that counts nothing returns ``None``."""
+        return None
 
     # Writing.
 

@@ -54,14 +54,29 @@ class RunPacking(object):
         The first block of which this writer wrote everything (the first
         past every value the run held when it was opened); ``None``: pack
         from the database only.
+    new : bool, optional
+        The run is new, and this writer writes all of it: count its times
+        and keys as it goes (see :func:`counted`).
+
+    Attributes
+    ----------
+    rows : int or None
+        While counted, the times of the run that hold a value; ``None``
+        once not known without reading (a value written at a time before
+        the latest, a deleted value, a ``fork``).
+    keys : set
+        While counted, the ids of the keys the run holds a value of.
 
     """
     __slots__ = ('span', 'packed', 'frontier', 'pending', 'part', 'fresh',
-                 'memory', '_iterations')
+                 'memory', '_iterations', 'rows', 'keys', '_counted_ids')
 
-    def __init__(self, span, packed, part, fresh):
+    def __init__(self, span, packed, part, fresh, new=False):
         self.span, self.packed, self.part, self.fresh = (
             span, packed, part, fresh)
+        self.rows = 0 if new else None
+        self.keys = set()
+        self._counted_ids = None  # the key ids last added to `keys`
         self.frontier = packed - 1
         self.pending = None  # what `packed` becomes when a commit lands
         # block -> [(times, key ids, values, wall)] committed
@@ -189,8 +204,25 @@ class RunPacking(object):
                     kept = self.memory[block] = []
                 kept.append((times, key_ids, values, wall))
             last = max(times)
+            if self.rows is not None:
+                self._count(times, key_ids, last)
             if last > self.frontier:
                 self.frontier = last
+
+    def _count(self, times, key_ids, last):
+        # A time past the frontier (the latest written) holds nothing yet:
+        # one more row; the frontier's was counted; of an earlier time,
+        # whether it held a value cannot be told without reading.
+        first = min(times)
+        if first < self.frontier:
+            self.rows = None
+            return
+        if last > self.frontier:
+            self.rows += 1 if first == last else len(set(times)) - (
+                first == self.frontier)
+        if key_ids is not self._counted_ids:  # an iteration's repeat
+            self.keys.update(key_ids)
+            self._counted_ids = key_ids
 
     def landed(self):
         """The commit that packed landed: times below `pending` are packed,
@@ -202,9 +234,21 @@ class RunPacking(object):
 
     def forked(self):
         """A ``fork`` is next: parent and child will each write the run, and
-        remember only their own batches: pack from the database."""
-        self.fresh = None
+        remember only their own batches: pack from the database (and read
+        the run to summarize it)."""
+        self.fresh = self.rows = None
         self.memory.clear()
+
+
+def counted(running, key_name):
+    """``(rows, keys, last time)`` of a run as :class:`RunPacking` `running`
+    (or ``None``) counted them while its writer wrote it (see
+    :meth:`.Store.summarize`), key names by ``key_name(key id)``; ``None``
+    if it did not, or could not."""
+    if running is None or running.rows is None:
+        return None
+    return running.rows, sorted(map(key_name, running.keys)), (
+        running.frontier if running.rows else None)
 
 
 def going_on(span, one, dialect):
@@ -410,5 +454,5 @@ def _write_block(connection, ref, block, span, found, dialect, packing):
         dialect.write_rest(connection, ref, rest, packing)
 
 
-__all__ = ['HEAD_SPAN', 'PACK_VALUES', 'RunPacking', 'latest', 'pack',
-           'split']
+__all__ = ['HEAD_SPAN', 'PACK_VALUES', 'RunPacking', 'counted', 'latest',
+           'pack', 'split']

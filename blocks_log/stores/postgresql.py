@@ -170,7 +170,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             return ref, new_ids
         ref, new_ids = self._transact(work)
         self._committed_claim(ref, claim, packing.RunPacking(
-            chunks.SPAN, 0, 0, 0))
+            chunks.SPAN, 0, 0, 0, new=True))
         self._key_ids.update(new_ids)
         return self.find_run(uuid)
 
@@ -223,6 +223,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
     def written(self, runs):
         return self.held_runs() & set(run.ref for run in runs)
 
+    def counted(self, run):
+        return packing.counted(self._packing.get(run.ref), self._key_name)
+
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)
         held = self._held.pop(run.ref, None)
@@ -274,6 +277,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         ref = run.ref
         self._check_held(run)
         running = self._running(run)
+        if deletions:
+            running.rows = None  # a time may be left with nothing
         # Blocks that earlier commits moved past: packed from what this
         # writer remembers of them, in this commit's transaction.
         due = running.due()

@@ -188,7 +188,8 @@ class SQLiteStore(SQLiteReads, Store):
         self.version = sql.SCHEMA_VERSION
         self._key_ids.update(new_ids)
         run = self.find_run(uuid)
-        self._packing[run.ref] = packing.RunPacking(chunks.SPAN, 0, 0, 0)
+        self._packing[run.ref] = packing.RunPacking(chunks.SPAN, 0, 0, 0,
+                                                    new=True)
         return run
 
     def claim_run(self, run, claim, is_stale):
@@ -253,6 +254,9 @@ class SQLiteStore(SQLiteReads, Store):
         return bool(found and found.writer and not claims.is_stale(
             found.writer))
 
+    def counted(self, run):
+        return packing.counted(self._packing.get(run.ref), self._key_name)
+
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)
         try:
@@ -269,6 +273,8 @@ class SQLiteStore(SQLiteReads, Store):
         # Once per iteration: one statement in autocommit, as a rule.
         ref, key_ids = run.ref, self._key_ids
         running = self._packing.get(ref) or self._running(run)
+        if deletions:
+            running.rows = None  # a time may be left with nothing
         # Blocks that earlier commits moved past: this one's batches are
         # remembered once it lands.
         due = running.due()

@@ -1,0 +1,133 @@
+"""How far the training-loop workload could go: SQLiteLog against a lean
+sketch of a durable log, and against the raw limit (as ``bench_sqlite.py``
+measures it), in interleaved rounds.
+
+The sketch is not a limit and not a log anyone should use: it commits what
+SQLiteLog commits for an iteration (one statement of two rows in autocommit:
+a BLOB of the iteration's floats, and ``iterations_done``) on the same
+pragmas and page size, with type checks only, and leaves out everything
+else SQLiteLog does: packing into chunks (its file takes 14.7 bytes a
+value at 3,000 iterations, SQLiteLog's 10.3, and its head grows: every read
+decodes every batch), the clock, claims on the run, the checkpoints' thread,
+the summary and release at close, values that are not floats, resuming. What
+it reaches is the headroom of a leaner write path; what SQLiteLog costs
+beyond it is the price of those features and of its layers.
+
+Run: ``python benchmarks/bench_lean.py [-n ITERATIONS] [-r ROUNDS]``.
+
+"""
+import array
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+from benchmarks.bench_sqlite import raw_limit, sqlite_log  # noqa
+from benchmarks.common import KEYS, parse_args, report, run_rounds  # noqa
+
+
+class _LeanRow(object):
+    __slots__ = ('log', 'time')
+
+    def __init__(self, log, time):
+        self.log, self.time = log, time
+
+    def __setitem__(self, key, value):
+        if type(key) is not str or type(value) is not float:
+            raise TypeError('the sketch takes str keys and float values')
+        self.log.pending.append((self.time, key, value))
+
+
+class _LeanStatus(dict):
+    __slots__ = ('log',)
+
+    def __setitem__(self, key, value):
+        dict.__setitem__(self, key, value)
+        if key == 'iterations_done':
+            self.log.commit(value)
+
+
+class LeanLog(object):
+    """The sketch (see the module docstring)."""
+
+    def __init__(self, path):
+        self.connection = sqlite3.connect(path, isolation_level=None)
+        for pragma in ('page_size = 1024', 'journal_mode = WAL',
+                       'synchronous = NORMAL'):
+            self.connection.execute('PRAGMA ' + pragma)
+        self.connection.execute(
+            'CREATE TABLE entries (run INTEGER NOT NULL, time INTEGER NOT '
+            'NULL, key INTEGER NOT NULL, value, PRIMARY KEY (run, time, key)) '
+            'WITHOUT ROWID')
+        self.ids, self.heads, self.pending, self.part = {}, {}, [], 0
+        self.status = _LeanStatus(iterations_done=0)
+        self.status.log = self
+        self.current_row = _LeanRow(self, 0)
+
+    def commit(self, iterations_done):
+        if self.pending:
+            times, keys, values = zip(*self.pending)
+            head = self.heads.get(keys)
+            if head is None:
+                head = self.heads[keys] = b'f' + array.array('i', [
+                    self.ids.setdefault(key, len(self.ids) + 1)
+                    for key in keys]).tobytes()
+            self.part += 1
+            self.connection.execute(
+                'INSERT INTO entries VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON '
+                'CONFLICT DO UPDATE SET value = excluded.value',
+                (1, times[0], -2 * self.part, head + array.array(
+                    'd', values).tobytes(), 1, 2 ** 63 - 1, 0,
+                 iterations_done))
+            del self.pending[:]
+        self.current_row = _LeanRow(self, iterations_done)
+
+    def close(self):
+        self.connection.close()
+
+
+def lean_log(path, iterations):
+    log = LeanLog(path)
+    for iteration in range(iterations):
+        log.status['iterations_done'] += 1
+        value = iteration * 0.5
+        for key in KEYS:
+            log.current_row[key] = value
+    log.close()
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0], iterations=3000)
+    n = args.iterations
+    directory = tempfile.mkdtemp(prefix='bench_lean_')
+    counter = [0]
+
+    def fresh(name):
+        counter[0] += 1
+        return os.path.join(directory, '{}{}.sqlite'.format(name, counter[0]))
+    try:
+        medians = run_rounds([
+            ('raw sqlite3, executemany+commit', lambda: raw_limit(
+                fresh('raw'), n)),
+            ('a lean sketch of a log', lambda: lean_log(fresh('lean'), n)),
+            ('SQLiteLog.current_row', lambda: sqlite_log(fresh('log'), n)),
+        ], args.rounds)
+        report('write to a file ({} iterations x {} values)'.format(
+            n, len(KEYS)), medians, 'raw sqlite3, executemany+commit',
+            n * len(KEYS))
+        for name in ('a lean sketch of a log', 'SQLiteLog.current_row'):
+            ratios = sorted(raw / mine for raw, mine in zip(
+                medians.rounds['raw sqlite3, executemany+commit'],
+                medians.rounds[name]))
+            print('  {}: {:.2f}x the raw limit\'s values/s [{:.2f}-{:.2f} '
+                  'over rounds]'.format(name, ratios[len(ratios) // 2],
+                                        ratios[0], ratios[-1]))
+    finally:
+        shutil.rmtree(directory)
+
+
+if __name__ == '__main__':
+    main()
