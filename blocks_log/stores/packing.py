@@ -203,26 +203,25 @@ class RunPacking(object):
                 if kept is None:
                     kept = self.memory[block] = []
                 kept.append((times, key_ids, values, wall))
-            last = max(times)
+            last, frontier = max(times), self.frontier
             if self.rows is not None:
-                self._count(times, key_ids, last)
-            if last > self.frontier:
+                # Counted here, not in a method of its own: once per
+                # iteration. A time past the frontier (the latest written)
+                # holds nothing yet: one more row; the frontier's was
+                # counted; of an earlier time, whether it held a value
+                # cannot be told without reading.
+                first = min(times)
+                if first < frontier:
+                    self.rows = None
+                else:
+                    if last > frontier:
+                        self.rows += 1 if first == last else len(
+                            set(times)) - (first == frontier)
+                    if key_ids is not self._counted_ids:  # not a repeat
+                        self.keys.update(key_ids)
+                        self._counted_ids = key_ids
+            if last > frontier:
                 self.frontier = last
-
-    def _count(self, times, key_ids, last):
-        # A time past the frontier (the latest written) holds nothing yet:
-        # one more row; the frontier's was counted; of an earlier time,
-        # whether it held a value cannot be told without reading.
-        first = min(times)
-        if first < self.frontier:
-            self.rows = None
-            return
-        if last > self.frontier:
-            self.rows += 1 if first == last else len(set(times)) - (
-                first == self.frontier)
-        if key_ids is not self._counted_ids:  # an iteration's repeat
-            self.keys.update(key_ids)
-            self._counted_ids = key_ids
 
     def landed(self):
         """The commit that packed landed: times below `pending` are packed,
