@@ -330,10 +330,10 @@ def times_of(run, span, rows, checked=True):
 def union_of(pieces, loose, start, stop):
     """The times in ``[start, stop)`` of `pieces` (increasing sequences of
     times, as :func:`times_of` gives them) and of `loose` (any iterable of
-    times), each once, as an increasing list. Pieces that do not overlap (a block's
-    times after the block before, as a run's chunks hold them) are joined
-    end to end, in C, rather than hashed time by time: a run of 1,000,000
-    iterations is read in a tenth of the time."""
+    times), each once, as an increasing list. Pieces that do not overlap
+    (a block's times after the block before, as a run's chunks hold them)
+    are joined end to end, in C, rather than hashed time by time:
+    ``len(log)`` of 1,000,000 iterations took 227 ms, and takes 58."""
     pieces = sorted((piece for piece in pieces if len(piece)),
                     key=operator.itemgetter(0))
     loose = sorted(set(loose))

@@ -131,9 +131,10 @@ class RunPacking(object):
             if committed_ids:
                 self._iterations[keys] = known
         ids, head = known
-        return (first, -2 * self.part - 2, batches.encode_at_one_time(
-            ids, values, head, wall)), (first // (self.span or HEAD_SPAN),
-                                        times, ids, values, wall)
+        return (first, batches.key_of(self.part, False),
+                batches.encode_at_one_time(ids, values, head, wall)), (
+                    first // (self.span or HEAD_SPAN), times, ids, values,
+                    wall)
 
     def batches(self, entries, key_ids, committed_ids=True, stamp=None):
         """The batches of a commit's `entries` (``(time, key, stored)``),
