@@ -26,7 +26,8 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from benchmarks.bench_sqlite import raw_limit, sqlite_log  # noqa
-from benchmarks.common import KEYS, parse_args, report, run_rounds  # noqa
+from benchmarks.common import (  # noqa
+    KEYS, numbered, parse_args, report, run_rounds, train)
 
 
 class _LeanRow(object):
@@ -89,30 +90,17 @@ class LeanLog(object):
         self.connection.close()
 
 
-def lean_log(path, iterations):
-    log = LeanLog(path)
-    for iteration in range(iterations):
-        log.status['iterations_done'] += 1
-        value = iteration * 0.5
-        for key in KEYS:
-            log.current_row[key] = value
-    log.close()
-
-
 def main():
     args = parse_args(__doc__.splitlines()[0], iterations=3000)
     n = args.iterations
     directory = tempfile.mkdtemp(prefix='bench_lean_')
-    counter = [0]
-
-    def fresh(name):
-        counter[0] += 1
-        return os.path.join(directory, '{}{}.sqlite'.format(name, counter[0]))
+    fresh = numbered(directory)
     try:
         medians = run_rounds([
             ('raw sqlite3, executemany+commit', lambda: raw_limit(
                 fresh('raw'), n)),
-            ('a lean sketch of a log', lambda: lean_log(fresh('lean'), n)),
+            ('a lean sketch of a log', lambda: train(LeanLog(fresh('lean')),
+                                                      n)),
             ('SQLiteLog.current_row', lambda: sqlite_log(fresh('log'), n)),
         ], args.rounds)
         report('write to a file ({} iterations x {} values)'.format(

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
 from benchmarks.common import (  # noqa
-    KEYS, columns_of, parse_args, report, run_rounds)
+    KEYS, columns_of, parse_args, report, run_rounds, train)
 from blocks_log import PostgreSQLLog  # noqa
 
 STATUS_TIME = 2 ** 63 - 1
@@ -56,12 +56,7 @@ def raw_limit(psycopg, dsn, iterations, synchronous_commit, status=False):
 
 def log_limit(dsn, iterations, synchronous_commit):
     log = PostgreSQLLog(dsn, synchronous_commit=synchronous_commit)
-    for iteration in range(iterations):
-        log.status['iterations_done'] += 1
-        value = iteration * 0.5
-        for key in KEYS:
-            log.current_row[key] = value
-    log.close()
+    train(log, iterations)
     return log.uuid
 
 

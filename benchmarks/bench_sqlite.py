@@ -33,7 +33,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from benchmarks.common import (  # noqa
-    KEYS, columns_of, parse_args, report, run_rounds)
+    KEYS, columns_of, numbered, parse_args, report, run_rounds, train)
 from blocks_log import SQLiteLog  # noqa
 
 BLOCKS_SCHEMA = ('CREATE TABLE IF NOT EXISTS entries (uuid TEXT NOT NULL, '
@@ -87,12 +87,7 @@ def blocks_way(path, iterations):
 
 def sqlite_log(path, iterations, **options):
     log = SQLiteLog(path, **options)
-    for iteration in range(iterations):
-        log.status['iterations_done'] += 1
-        value = iteration * 0.5
-        for key in KEYS:
-            log.current_row[key] = value
-    log.close()
+    train(log, iterations)
     return log.uuid
 
 
@@ -125,11 +120,7 @@ def main():
     args = parse_args(__doc__.splitlines()[0], iterations=1000)
     n = args.iterations
     directory = tempfile.mkdtemp(prefix='bench_sqlite_')
-    counter = [0]
-
-    def fresh(name):
-        counter[0] += 1
-        return os.path.join(directory, '{}{}.sqlite'.format(name, counter[0]))
+    fresh = numbered(directory)
     try:
         medians = run_rounds([
             ('raw sqlite3, executemany+commit', lambda: raw_limit(

@@ -7,6 +7,7 @@ the limit measured in the same run.
 """
 import argparse
 import gc
+import os
 import statistics
 import time
 
@@ -22,6 +23,29 @@ def parse_args(description, iterations):
     parser.add_argument('--rounds', '-r', type=int, default=7,
                         help='rounds per contender (default: %(default)s)')
     return parser.parse_args()
+
+
+def train(log, iterations):
+    """The training-loop workload on `log`, then ``log.close()``: each
+    iteration does ``status['iterations_done'] += 1`` and logs the values
+    of :data:`KEYS` through ``current_row``."""
+    for iteration in range(iterations):
+        log.status['iterations_done'] += 1
+        value = iteration * 0.5
+        for key in KEYS:
+            log.current_row[key] = value
+    log.close()
+
+
+def numbered(directory, suffix='.sqlite'):
+    """``path(name)``: a new path in `directory` at each call, numbered."""
+    counter = [0]
+
+    def path(name):
+        counter[0] += 1
+        return os.path.join(directory, '{}{}{}'.format(name, counter[0],
+                                                       suffix))
+    return path
 
 
 def columns_of(rows):
