@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import blocks_log
 from blocks_log.sources import Source
 from blocks_log.postgresql import is_postgresql
-from blocks_log.stores import base
+from blocks_log.stores import base, chunks
 
 from test_processes import start_writer
 
@@ -132,21 +132,33 @@ OPERATIONS = st.lists(st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture])
-@given(OPERATIONS, st.sampled_from([1, 3]))
+@given(OPERATIONS, st.sampled_from([1, 3]), st.sampled_from([3, 256]))
 # A time before the latest, in a later commit: it may hold a value already.
-@example([('at', 5, 'a', 1.0), ('flush',), ('at', 3, 'b', 1.0)], 1)
+@example([('at', 5, 'a', 1.0), ('flush',), ('at', 3, 'b', 1.0)], 1, 256)
 # A commit of the latest time again and of a later one: one more row.
 @example([('at', 2, 'a', 1.0), ('flush',), ('at', 2, 'b', 1.0),
-          ('at', 4, 'a', 1.0)], 1)
+          ('at', 4, 'a', 1.0)], 1, 256)
 # The only value of a time, deleted: the time holds nothing.
-@example([('at', 1, 'a', 1.0), ('flush',), ('delete', 1, 'a')], 1)
+@example([('at', 1, 'a', 1.0), ('flush',), ('delete', 1, 'a')], 1, 256)
+# Blocks of 3 times: block 0 packed, then written again, at a time it held
+# nothing (and later blocks packed), or at one it held; keys at times of
+# their own in a block.
+@example([('at', 1, 'a', 1.0), ('at', 7, 'a', 1.0), ('flush',),
+          ('at', 8, 'a', 1.0), ('flush',), ('at', 0, 'b', 1.0), ('flush',),
+          ('at', 10, 'a', 1.0), ('flush',), ('at', 11, 'a', 1.0)], 1, 3)
+@example([('at', 1, 'a', 1.0), ('at', 7, 'a', 1.0), ('flush',),
+          ('at', 8, 'a', 1.0), ('flush',), ('at', 1, 'b', 1.0)], 1, 3)
+@example([('at', 0, 'a', 1.0), ('at', 1, 'a', 1.0), ('at', 2, 'b', 'x'),
+          ('flush',), ('at', 7, 'a', 1.0), ('flush',), ('at', 8, 'a', 1.0)],
+         1, 3)
 def test_what_a_writer_counts_is_what_reading_its_run_tells(
-        source, operations, commit_every):
+        source, monkeypatch, operations, commit_every, span):
     # The summary a writer saves of a new run comes from what it counted
-    # as it wrote (times past the latest, key ids), not from reading the
-    # run back: a training loop, values at earlier and later times,
-    # deleted values, several iterations a commit. Each must give what
-    # reading the run tells.
+    # as it wrote, not from reading the run back: a training loop, values
+    # at earlier and later times, deleted values, several iterations a
+    # commit, blocks of 3 times packed as the run goes (or of 256, none).
+    # Each must give what reading the run tells.
+    monkeypatch.setattr(chunks, 'SPAN', span)
     log = open_log(source, commit_every=commit_every)
     for operation in operations:
         kind = operation[0]
@@ -189,3 +201,23 @@ def test_a_run_written_by_parent_and_child_is_summarized_from_its_data(
     assert base.summary_of(run) == read
     assert read['rows'] == 5 and read['last_time'] == 9
     assert read['keys'] == ['child', 'loss', 'parent']
+
+
+def test_a_pack_that_did_not_land_is_counted_once(tmp_path, monkeypatch):
+    # A commit that packs a block, and fails (a full disk): the next packs
+    # it again, and the block's times are counted once.
+    monkeypatch.setattr(chunks, 'SPAN', 4)
+    path = str(tmp_path / 'runs.sqlite')
+    log = open_log(path)
+    train(log, 5)  # times 1 to 4 committed: block 0 is due
+    log.current_row['note'] = 'x' * 100000
+    pages, = log.conn.execute('PRAGMA page_count').fetchone()
+    log.conn.execute('PRAGMA max_page_count = {}'.format(pages))
+    with pytest.raises(blocks_log.LogWriteError, match='full'):
+        log.status['iterations_done'] += 1
+    log.conn.execute('PRAGMA max_page_count = 1000000')
+    train(log, 9)  # times 7 to 9 (6 holds nothing: its increment failed)
+    log.close()
+    run, read = stored(path, log.h_uuid)
+    assert base.summary_of(run) == read
+    assert read['rows'] == 8 and read['keys'] == ['loss', 'note']

@@ -55,28 +55,29 @@ class RunPacking(object):
         past every value the run held when it was opened); ``None``: pack
         from the database only.
     new : bool, optional
-        The run is new, and this writer writes all of it: count its times
-        and keys as it goes (see :func:`counted`).
+        The run is new, and this writer writes all of it: count the times
+        and keys of each block it packs from memory (see :func:`counted`).
 
     Attributes
     ----------
     rows : int or None
-        While counted, the times of the run that hold a value; ``None``
-        once not known without reading (a value written at a time before
-        the latest, a deleted value, a ``fork``).
+        While counted, the times that hold a value in the blocks packed;
+        ``None`` once not known without reading (a value written into a
+        block packed, a deleted value, a ``fork``).
     keys : set
-        While counted, the ids of the keys the run holds a value of.
+        While counted, the ids of the keys those blocks hold a value of.
 
     """
     __slots__ = ('span', 'packed', 'frontier', 'pending', 'part', 'fresh',
-                 'memory', '_iterations', 'rows', 'keys', '_counted_ids')
+                 'memory', '_iterations', 'rows', 'keys', '_packing_count')
 
     def __init__(self, span, packed, part, fresh, new=False):
         self.span, self.packed, self.part, self.fresh = (
             span, packed, part, fresh)
         self.rows = 0 if new else None
         self.keys = set()
-        self._counted_ids = None  # the key ids last added to `keys`
+        # What the pack in flight counted (see count()).
+        self._packing_count = None
         self.frontier = packed - 1
         self.pending = None  # what `packed` becomes when a commit lands
         # block -> [(times, key ids, values, wall)] committed
@@ -204,33 +205,53 @@ class RunPacking(object):
                 if kept is None:
                     kept = self.memory[block] = []
                 kept.append((times, key_ids, values, wall))
-            last, frontier = max(times), self.frontier
-            if self.rows is not None:
-                # Counted here, not in a method of its own: once per
-                # iteration. A time past the frontier (the latest written)
-                # holds nothing yet: one more row; the frontier's was
-                # counted; of an earlier time, whether it held a value
-                # cannot be told without reading.
-                first = min(times)
-                if first < frontier:
-                    self.rows = None
-                else:
-                    if last > frontier:
-                        self.rows += 1 if first == last else len(
-                            set(times)) - (first == frontier)
-                    if key_ids is not self._counted_ids:  # not a repeat
-                        self.keys.update(key_ids)
-                        self._counted_ids = key_ids
-            if last > frontier:
+            last = max(times)
+            if last > self.frontier:
                 self.frontier = last
+
+    def begin(self, start):
+        """A pack begins where packing stands, `start` (see :func:`pack`):
+        what a pack that did not land counted is dropped."""
+        self.pending = start
+        self._packing_count = None
+
+    def count(self, block, parts, found):
+        """Count, for the pack in flight, the times and keys of `block`,
+        packed from `parts` (what this writer remembers of it) as `found`
+        (see :func:`columns`)."""
+        if self.rows is None:
+            return
+        if self._packing_count is None:
+            self._packing_count = [0, set(), {}]  # rows, key ids, parts
+        numbers, rest = found
+        columns = list(numbers.values())
+        if not rest and all(times is columns[0][0] for times, _ in columns):
+            rows = len(columns[0][0]) if columns else 0  # an iteration's
+        else:
+            rows = len(set(itertools.chain(
+                (time for time, _, _ in rest),
+                *(times for times, _ in columns))))
+        counting = self._packing_count
+        counting[0] += rows
+        counting[1].update(numbers, (key for _, key, _ in rest))
+        counting[2][block] = len(parts)
 
     def landed(self):
         """The commit that packed landed: times below `pending` are packed,
-        and what was remembered of them is forgotten."""
+        and what was remembered of them is forgotten (and counted, if
+        counted whole)."""
         self.packed = self.pending
         first = self.packed // self.span
+        counting, self._packing_count = self._packing_count or [0, (), {}], (
+            None)
         for block in [block for block in self.memory if block < first]:
-            del self.memory[block]
+            # A block packed before, or written again since it was
+            # counted: its times may hold values already counted.
+            if counting[2].get(block) != len(self.memory.pop(block)):
+                self.rows = None
+        if self.rows is not None:
+            self.rows += counting[0]
+            self.keys.update(counting[1])
 
     def forked(self):
         """A ``fork`` is next: parent and child will each write the run, and
@@ -242,13 +263,23 @@ class RunPacking(object):
 
 def counted(running, key_name):
     """``(rows, keys, last time)`` of a run as :class:`RunPacking` `running`
-    (or ``None``) counted them while its writer wrote it (see
-    :meth:`.Store.summarize`), key names by ``key_name(key id)``; ``None``
-    if it did not, or could not."""
+    (or ``None``) counted them while its writer wrote it, with the blocks
+    it remembers and has not packed (see :meth:`.Store.summarize`), key
+    names by ``key_name(key id)``; ``None`` if it did not, or could not."""
     if running is None or running.rows is None:
         return None
-    return running.rows, sorted(map(key_name, running.keys)), (
-        running.frontier if running.rows else None)
+    rows, keys = running.rows, set(running.keys)
+    first = running.packed // running.span
+    for block, parts in running.memory.items():
+        if block < first:
+            return None  # written again after it was packed
+        times = set()
+        for part in parts:
+            times.update(part[0])
+            keys.update(part[1])
+        rows += len(times)
+    return rows, sorted(map(key_name, keys)), (
+        running.frontier if rows else None)
 
 
 def going_on(span, one, dialect):
@@ -381,7 +412,7 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     span = packing.span
     start, = connection.execute(dialect.SELECT_PACKED, (ref,)).fetchone()
     limit = packing.frontier - packing.frontier % span
-    packing.pending = start
+    packing.begin(start)
     if start >= limit:
         return
     done = 0
@@ -394,6 +425,7 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
                 continue
             parts = packing.memory[block]
             found = columns(parts)
+            packing.count(block, parts, found)
         else:
             parts = _from_database(connection, ref, block, span, dialect)
             if parts is None:  # nothing up to the next row: skip there
