@@ -118,11 +118,7 @@ class RunPacking(object):
         first = times[0]
         if times.count(first) != len(times):
             return None
-        # In one frame: it runs once per iteration.
-        if type(stamp) is tuple and first <= stamp[0]:
-            wall = stamp[1]
-        else:
-            wall = clock.wall_of_commit(stamp, first)
+        wall = clock.wall_of_commit(stamp, first)
         known = self._iterations.get(keys)
         if known is None:
             if len(self._iterations) >= _ITERATION_KINDS:
@@ -223,17 +219,8 @@ class RunPacking(object):
             return
         if self._packing_count is None:
             self._packing_count = [0, set(), {}]  # rows, key ids, parts
-        numbers, rest = found
-        columns = list(numbers.values())
-        if not rest and all(times is columns[0][0] for times, _ in columns):
-            rows = len(columns[0][0]) if columns else 0  # an iteration's
-        else:
-            rows = len(set(itertools.chain(
-                (time for time, _, _ in rest),
-                *(times for times, _ in columns))))
         counting = self._packing_count
-        counting[0] += rows
-        counting[1].update(numbers, (key for _, key, _ in rest))
+        counting[0] += _tally(found, counting[1])
         counting[2][block] = len(parts)
 
     def landed(self):
@@ -242,8 +229,8 @@ class RunPacking(object):
         counted whole)."""
         self.packed = self.pending
         first = self.packed // self.span
-        counting, self._packing_count = self._packing_count or [0, (), {}], (
-            None)
+        counting = self._packing_count or [0, (), {}]
+        self._packing_count = None
         for block in [block for block in self.memory if block < first]:
             # A block packed before, or written again since it was
             # counted: its times may hold values already counted.
@@ -273,13 +260,21 @@ def counted(running, key_name):
     for block, parts in running.memory.items():
         if block < first:
             return None  # written again after it was packed
-        times = set()
-        for part in parts:
-            times.update(part[0])
-            keys.update(part[1])
-        rows += len(times)
+        rows += _tally(columns(parts), keys)
     return rows, sorted(map(key_name, keys)), (
         running.frontier if rows else None)
+
+
+def _tally(found, keys):
+    # The count of the times of a block as columns() found it, its key ids
+    # added to the set `keys`.
+    numbers, rest = found
+    keys.update(numbers, (key for _, key, _ in rest))
+    shared = list(numbers.values())
+    if not rest and all(times is shared[0][0] for times, _ in shared):
+        return len(shared[0][0]) if shared else 0  # an iteration's
+    return len(set(itertools.chain((time for time, _, _ in rest),
+                                   *(times for times, _ in shared))))
 
 
 def going_on(span, one, dialect):
@@ -317,8 +312,8 @@ def going_on_in(connection, ref, span, dialect):
 def columns(parts):
     """``({key id: (times, values)} of the numbers, [(time, key id,
     stored)] of the rest)`` of `parts` (``(times, key ids, values,
-    wall)``, in the order committed): the later wins where two hold a (time, key); in
-    increasing time.
+    wall)``, in the order committed): the later wins where two hold a
+    (time, key); in increasing time.
 
     A block of a training loop's iterations (the same keys at each time,
     in the same order, each time later than the one before, however many a
@@ -403,10 +398,11 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     Where packing stands is read from the database, in the transaction.
     `dialect` holds the store's statements (``SELECT_PACKED``,
     ``SELECT_BLOCK_ROWS``, ``SELECT_NEXT_ROW``, ``INSERT_CHUNK``,
-    ``INSERT_CLOCK``, ``DELETE_BLOCK_ROWS``, ``SET_PACKED``), ``write_rest(connection, ref,
-    rest, packing)`` (writes the values of a block that are not numbers,
-    ``[(time, key id, stored)]``, again) and ``entry_of(row)`` (``(time,
-    key, stored)`` of a row of ``SELECT_BLOCK_ROWS``).
+    ``INSERT_CLOCK``, ``DELETE_BLOCK_ROWS``, ``SET_PACKED``),
+    ``write_rest(connection, ref, rest, packing)`` (writes the values of a
+    block that are not numbers, ``[(time, key id, stored)]``, again) and
+    ``entry_of(row)`` (``(time, key, stored)`` of a row of
+    ``SELECT_BLOCK_ROWS``).
 
     """
     span = packing.span
