@@ -182,13 +182,51 @@ def test_columns_slice_only_what_shares_its_times():
     # The keys of the first time repeat, but not at the same times: no
     # slicing, every value at its own time.
     from blocks_log.stores import packing
-    numbers, rest = packing.columns([((1, 1, 2, 3), (5, 6, 5, 6),
-                                      (1.0, 1.0, 2.0, 3.0))])
+    numbers, rest, _ = packing.columns([((1, 1, 2, 3), (5, 6, 5, 6),
+                                         (1.0, 1.0, 2.0, 3.0))])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([1, 3], [1.0, 3.0])}
-    numbers, rest = packing.columns([((1, 1), (5, 6), (1.0, 'x')),
-                                     ((2, 2), (5, 6), (2.0, 2))])
+    numbers, rest, _ = packing.columns([((1, 1), (5, 6), (1.0, 'x')),
+                                        ((2, 2), (5, 6), (2.0, 2))])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([2], [2])}
     assert rest == [(1, 6, 'x')]
+
+
+_STORED = st.one_of(st.floats(allow_nan=False), st.integers(-3, 3),
+                    st.just(chunks.NAN), st.text(max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3, unique=True),
+       st.lists(st.tuples(st.integers(0, 3), st.booleans()), max_size=12),
+       st.data())
+@example([1, 2], [(1, False), (1, False)], None)  # floats: told 'f'
+def test_columns_are_what_the_latest_values_split_into(keys, commits, data):
+    # Commits of a block as a writer remembers them: an iteration of
+    # `keys` (floats only, or any stored values), or keys at times of their
+    # own. Sliced or not, the columns are those of the latest values, and
+    # told all floats only when they are.
+    from blocks_log.stores import packing
+    parts, time = [], 0
+    for step, anything in commits:
+        time += step
+        values = st.lists(_STORED if anything else st.floats(
+            allow_nan=False), min_size=len(keys), max_size=len(keys))
+        drawn = tuple(data.draw(values)) if data else (1.5,) * len(keys)
+        times = (time,) * len(keys) if step else tuple(
+            data.draw(st.integers(0, 3)) if data else 0 for _ in keys)
+        parts.append((times, tuple(keys), drawn, None))
+    numbers, rest, kind = packing.columns(parts)
+    expected = packing.split(packing.latest(parts))
+    assert (numbers, rest) == expected[:2]
+    floats = [type(value) is float for part in parts for value in part[2]]
+    if kind == 'f':
+        assert all(floats)
+    if parts and all(floats) and all(step for step, _ in commits):
+        assert kind == 'f'  # a training loop's iterations of floats
+    if kind == 'f':
+        for key, (times, values) in numbers.items():
+            assert chunks.pack(1, key, 256, times, values, 'f') == (
+                chunks.pack(1, key, 256, times, values))
 
 
 @settings(max_examples=300, deadline=None)

@@ -188,26 +188,38 @@ def wall_of(blob):
     return wall if wall - wall == 0.0 else None
 
 
-def floats_head(key_ids):
-    """What a BLOB of floats at one time of `key_ids` begins with (its
-    form, count and key ids): made once for an iteration's keys, which
-    repeat."""
-    return b'f' + _COUNT.pack(len(key_ids)) + _array('i', key_ids)
+class AtOneTime(object):
+    """The BLOBs of batches at one time of `key_ids` (a tuple): what the
+    commits of a training loop's iterations write, whose keys repeat. What
+    does not change from one to the next (the form, count and key ids) is
+    made once, and a batch of floats stamped with a wall clock is packed in
+    one call.
 
+    Attributes
+    ----------
+    key_ids : tuple of int
 
-def encode_at_one_time(key_ids, values, head=None, wall=None):
-    """The BLOB of a batch of one time (what an iteration commits): as
-    :func:`encode`, in fewer steps for the usual floats (`head`, if given,
-    is ``floats_head(key_ids)``), stamped with `wall` (see :func:`stamp`)
-    unless it is ``None``."""
-    if set(map(type, values)) == _FLOATS:
-        numbers = array.array('d', values)
-        if _SWAP:
-            numbers.byteswap()
-        blob = (head or floats_head(key_ids)) + numbers.tobytes()
-    else:
-        blob = encode([0] * len(key_ids), key_ids, values)[1]
-    return blob if wall is None else _STAMP.pack(_STAMP_BYTE, wall) + blob
+    """
+    __slots__ = ('key_ids', '_head', '_stamped_floats')
+
+    def __init__(self, key_ids):
+        self.key_ids = key_ids
+        self._head = b'f' + _COUNT.pack(len(key_ids)) + _array('i', key_ids)
+        self._stamped_floats = struct.Struct('<cd{}s{}d'.format(
+            len(self._head), len(key_ids)))
+
+    def encode(self, values, wall=None):
+        """The BLOB of the batch of stored `values` (in the order of the key
+        ids), as :func:`encode` makes it, stamped with `wall` (see
+        :func:`stamp`) unless it is ``None``."""
+        if _FLOATS.issuperset(map(type, values)):
+            if wall is not None:
+                return self._stamped_floats.pack(_STAMP_BYTE, wall,
+                                                 self._head, *values)
+            blob = self._head + _array('d', values)
+        else:
+            blob = encode([0] * len(values), self.key_ids, values)[1]
+        return blob if wall is None else _STAMP.pack(_STAMP_BYTE, wall) + blob
 
 
 _FLOATS = frozenset([_FLOAT])

@@ -89,8 +89,8 @@ def checksum(run, key, block, first, last, count, kind, step, times_blob,
     return _signed(times_crc << 32 | values_crc)
 
 
-def _kind_of(values):
-    types = set(map(type, values))
+def _kind_of(types):
+    # The kind of a chunk of values of `types`.
     if types <= {float, bytes}:  # bytes: the tagged BLOB of NaN
         return 'f'
     if types == {int}:
@@ -106,22 +106,24 @@ def _floats(values):
             for value in values]
 
 
-def pack(run, key, span, times, values):
+def pack(run, key, span, times, values, kind=None):
     """The parameters of a chunk for ``INSERT_CHUNK``: ``(run, block, key,
     first, last, count, kind, step, times BLOB, values BLOB, checksum)``.
 
     `times` (increasing, within one block) and `values` (ints, floats and
     the tagged BLOB of NaN, as rows store them) of key id `key` of run
-    `run`. Times are stored as a step when they are evenly spaced (no
+    `run`; `kind` ``'f'`` if the caller knows them all floats (none is
+    NaN's BLOB), which spares looking at each. Times are stored as a step when they are evenly spaced (no
     BLOB), else as their zlib-compressed differences; values as
     little-endian float64 or int64, or 8-byte words and a bitmap of the
     ints where a key mixes both.
 
     """
-    kind = _kind_of(values)
+    types = _FLOATS_ONLY if kind == 'f' else set(map(type, values))
+    kind = _kind_of(types)
     if kind == 'f':
-        numbers = array.array('d', values if _FLOATS_ONLY.issuperset(
-            map(type, values)) else _floats(values))
+        numbers = array.array('d', values if types == _FLOATS_ONLY else
+                              _floats(values))
         extra = b''
     elif kind == 'i':
         numbers = array.array('q', values)

@@ -107,7 +107,7 @@ class RunPacking(object):
         """The batch of a commit whose values (`times`, `keys` and stored
         `values`, tuples in the order written) are all at one time, as an
         iteration's are: ``((time, key column, BLOB) of its head row,
-        (block, times, key ids, values, wall) to remember)``, as
+        (block, (times, key ids, values, wall)) to remember)``, as
         :meth:`batches` makes them; ``None`` if they are at several times.
 
         Raises
@@ -119,24 +119,22 @@ class RunPacking(object):
         if times.count(first) != len(times):
             return None
         wall = clock.wall_of_commit(stamp, first)
-        known = self._iterations.get(keys)
-        if known is None:
+        kind = self._iterations.get(keys)
+        if kind is None:
             if len(self._iterations) >= _ITERATION_KINDS:
                 self._iterations.clear()
-            ids = tuple(map(key_ids.__getitem__, keys))
-            known = (ids, batches.floats_head(ids))
+            kind = batches.AtOneTime(tuple(map(key_ids.__getitem__, keys)))
             if committed_ids:
-                self._iterations[keys] = known
-        ids, head = known
+                self._iterations[keys] = kind
         return (first, batches.key_of(self.part, False),
-                batches.encode_at_one_time(ids, values, head, wall)), (
-                    first // (self.span or HEAD_SPAN), times, ids, values,
-                    wall)
+                kind.encode(values, wall)), (
+                    first // (self.span or HEAD_SPAN),
+                    (times, kind.key_ids, values, wall))
 
     def batches(self, entries, key_ids, committed_ids=True, stamp=None):
         """The batches of a commit's `entries` (``(time, key, stored)``),
         one per block: ``([(time, key, BLOB)] of the head rows, [(block,
-        times, key ids, values, wall)] to remember)``, all of the part this
+        (times, key ids, values, wall))] to remember)``, all of the part this
         commit gets, each stamped with a wall clock as `stamp` says (see
         :meth:`.Store.write` and :mod:`.clock`). The ids of an iteration's
         keys are remembered for the next, unless `committed_ids` is false
@@ -161,7 +159,7 @@ class RunPacking(object):
             spread, blob = batches.encode(times, ids, values)
             rows.append((min(times), batches.key_of(self.part, spread),
                          prefix + blob))
-            blocks.append((block, times, ids, values, wall))
+            blocks.append((block, (times, ids, values, wall)))
         return rows, blocks
 
     def _by_block(self, times, ids, values):
@@ -195,13 +193,13 @@ class RunPacking(object):
         part; remember them, and where the run stands."""
         self.part += 1
         fresh = self.fresh
-        for block, times, key_ids, values, wall in found:
+        for block, part in found:
             if fresh is not None and block >= fresh:
                 kept = self.memory.get(block)
                 if kept is None:
                     kept = self.memory[block] = []
-                kept.append((times, key_ids, values, wall))
-            last = max(times)
+                kept.append(part)
+            last = max(part[0])
             if last > self.frontier:
                 self.frontier = last
 
@@ -268,7 +266,7 @@ def counted(running, key_name):
 def _tally(found, keys):
     # The count of the times of a block as columns() found it, its key ids
     # added to the set `keys`.
-    numbers, rest = found
+    numbers, rest, _ = found
     keys.update(numbers, (key for _, key, _ in rest))
     shared = list(numbers.values())
     if not rest and all(times is shared[0][0] for times, _ in shared):
@@ -311,9 +309,10 @@ def going_on_in(connection, ref, span, dialect):
 
 def columns(parts):
     """``({key id: (times, values)} of the numbers, [(time, key id,
-    stored)] of the rest)`` of `parts` (``(times, key ids, values,
+    stored)] of the rest, kind)`` of `parts` (``(times, key ids, values,
     wall)``, in the order committed): the later wins where two hold a
-    (time, key); in increasing time.
+    (time, key); in increasing time. `kind` is ``'f'`` if every number is
+    a float, so that packing them need not look again; else ``None``.
 
     A block of a training loop's iterations (the same keys at each time,
     in the same order, each time later than the one before, however many a
@@ -322,9 +321,9 @@ def columns(parts):
     here).
     """
     if not parts:
-        return {}, []
-    times = list(itertools.chain.from_iterable(part[0] for part in parts))
-    ids = list(itertools.chain.from_iterable(part[1] for part in parts))
+        return {}, [], None
+    times = list(itertools.chain.from_iterable(map(_TIMES, parts)))
+    ids = list(itertools.chain.from_iterable(map(_KEY_IDS, parts)))
     width = 1
     while width < len(times) and times[width] == times[0]:
         width += 1
@@ -334,8 +333,10 @@ def columns(parts):
     if (count * width == len(times) and len(set(keys)) == width and
             ids == keys * count and all(map(operator.lt, every, every[1:])) and
             all(times[index::width] == every for index in range(1, width))):
-        values = list(itertools.chain.from_iterable(
-            part[2] for part in parts))
+        values = list(itertools.chain.from_iterable(map(_VALUES, parts)))
+        if _FLOAT_TYPE.issuperset(map(type, values)):
+            return dict((key, (every, values[index::width]))
+                        for index, key in enumerate(keys)), [], 'f'
         numbers, rest = {}, []
         for index, key in enumerate(keys):
             column = values[index::width]
@@ -344,11 +345,13 @@ def columns(parts):
             else:
                 _split_column(key, every, column, numbers, rest)
         rest.sort()
-        return numbers, rest
+        return numbers, rest, None
     return split(latest(parts))
 
 
+_TIMES, _KEY_IDS, _VALUES = map(operator.itemgetter, range(3))
 _NUMBER_TYPES = frozenset([float, int])
+_FLOAT_TYPE = frozenset([float])
 
 
 def _split_column(key, times, values, numbers, rest):
@@ -386,7 +389,7 @@ def split(final):
             column[1].append(stored)
         else:
             rest.append((time, key, stored))
-    return numbers, rest
+    return numbers, rest, None
 
 
 def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
@@ -472,12 +475,12 @@ def _from_database(connection, ref, block, span, dialect):
 def _write_block(connection, ref, block, span, found, dialect, packing):
     # Chunks of the numbers, the rest written again, the block's rows
     # gone.
-    numbers, rest = found
+    numbers, rest, kind = found
     connection.execute(dialect.DELETE_BLOCK_ROWS, (
         ref, block * span, block * span + span))
     for key, (times, values) in numbers.items():
         connection.execute(dialect.INSERT_CHUNK,
-                           chunks.pack(ref, key, span, times, values))
+                           chunks.pack(ref, key, span, times, values, kind))
     if rest:
         dialect.write_rest(connection, ref, rest, packing)
 

@@ -19,6 +19,7 @@ from blocks_log.stores.sqlite_reads import SQLiteReads
 BLOCKS_TABLES = frozenset(['entries', 'status'])
 # The statement of a training loop's commit (see _write_iteration).
 _TWO_ROWS = sql.upsert_statement(2)
+_STATUS_TIME = sql.STATUS_TIME
 
 
 class SQLiteStore(SQLiteReads, Store):
@@ -349,18 +350,20 @@ class SQLiteStore(SQLiteReads, Store):
         times, keys, values = zip(*entries)
         (key, stored), = status.items()
         key_id = self._key_ids.get(key)
+        if key_id is None:
+            return None
         try:
             made = running.iteration(times, keys, values, self._key_ids,
                                      True, stamp)
         except KeyError:
             return None
-        if made is None or key_id is None:
+        if made is None:
             return None
-        row, remembered = made
-        if self.db.write(_TWO_ROWS, (ref,) + row + (
-                ref, sql.STATUS_TIME, key_id, stored)) != 2:
+        time, column, blob = made[0]
+        if self.db.write(_TWO_ROWS, (ref, time, column, blob, ref,
+                                     _STATUS_TIME, key_id, stored)) != 2:
             return False
-        running.committed([remembered])
+        running.committed(made[1:])
         return True
 
     def _statement(self, ref, running, entries, status, stamp):
