@@ -80,8 +80,9 @@ class Session(MergedReads):
         self.commit_seconds = commit_seconds
         self.timer = None if commit_seconds is None else CommitTimer(
             self, commit_seconds)
-        # When the last commit was (time.monotonic()), and how much of the
-        # buffer the iterations completed since then hold.
+        # When the last commit was (time.monotonic(); kept up to date only
+        # with commit_seconds), and how much of the buffer the iterations
+        # completed since then hold.
         self.committed_at = _time.monotonic()
         self.completed = 0
         # (iterations_done, time.time()) when it was last set: the wall
@@ -256,9 +257,11 @@ class Session(MergedReads):
                 self.refuse_writes()
             self.values[key] = value
             self.dirty[key] = stored
-            self.deleted_status.discard(key)
+            if self.deleted_status:
+                self.deleted_status.discard(key)
             if type(value) in _IMMUTABLE:
-                self.mutable.pop(key, None)
+                if key in self.mutable:
+                    del self.mutable[key]
             else:
                 self._watch(key, stored)
             if key == 'iterations_done':
@@ -392,7 +395,8 @@ class Session(MergedReads):
         completed = self.completed - count
         self.completed = completed if completed > 0 else 0
         self.uncommitted = 0
-        self.committed_at = _time.monotonic()
+        if self.timer is not None:
+            self.committed_at = _time.monotonic()
         self.flushes += 1
 
     def _watch(self, key, stored):

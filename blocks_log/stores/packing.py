@@ -107,8 +107,9 @@ class RunPacking(object):
         """The batch of a commit whose values (`times`, `keys` and stored
         `values`, tuples in the order written) are all at one time, as an
         iteration's are: ``((time, key column, BLOB) of its head row,
-        (block, (times, key ids, values, wall)) to remember)``, as
-        :meth:`batches` makes them; ``None`` if they are at several times.
+        (block, latest time, (times, key ids, values, wall)) to
+        remember)``, as :meth:`batches` makes them; ``None`` if they are at
+        several times.
 
         Raises
         ------
@@ -128,13 +129,13 @@ class RunPacking(object):
                 self._iterations[keys] = kind
         return (first, batches.key_of(self.part, False),
                 kind.encode(values, wall)), (
-                    first // (self.span or HEAD_SPAN),
+                    first // (self.span or HEAD_SPAN), first,
                     (times, kind.key_ids, values, wall))
 
     def batches(self, entries, key_ids, committed_ids=True, stamp=None):
         """The batches of a commit's `entries` (``(time, key, stored)``),
         one per block: ``([(time, key, BLOB)] of the head rows, [(block,
-        (times, key ids, values, wall))] to remember)``, all of the part this
+        latest time, (times, key ids, values, wall))] to remember)``, all of the part this
         commit gets, each stamped with a wall clock as `stamp` says (see
         :meth:`.Store.write` and :mod:`.clock`). The ids of an iteration's
         keys are remembered for the next, unless `committed_ids` is false
@@ -159,7 +160,7 @@ class RunPacking(object):
             spread, blob = batches.encode(times, ids, values)
             rows.append((min(times), batches.key_of(self.part, spread),
                          prefix + blob))
-            blocks.append((block, (times, ids, values, wall)))
+            blocks.append((block, max(times), (times, ids, values, wall)))
         return rows, blocks
 
     def _by_block(self, times, ids, values):
@@ -193,13 +194,12 @@ class RunPacking(object):
         part; remember them, and where the run stands."""
         self.part += 1
         fresh = self.fresh
-        for block, part in found:
+        for block, last, part in found:
             if fresh is not None and block >= fresh:
                 kept = self.memory.get(block)
                 if kept is None:
                     kept = self.memory[block] = []
                 kept.append(part)
-            last = max(part[0])
             if last > self.frontier:
                 self.frontier = last
 
