@@ -183,10 +183,11 @@ def test_columns_slice_only_what_shares_its_times():
     # slicing, every value at its own time.
     from blocks_log.stores import packing
     numbers, rest, _ = packing.columns([((1, 1, 2, 3), (5, 6, 5, 6),
-                                         (1.0, 1.0, 2.0, 3.0))])
+                                         (1.0, 1.0, 2.0, 3.0), None, False)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([1, 3], [1.0, 3.0])}
-    numbers, rest, _ = packing.columns([((1, 1), (5, 6), (1.0, 'x')),
-                                        ((2, 2), (5, 6), (2.0, 2))])
+    numbers, rest, _ = packing.columns([
+        ((1, 1), (5, 6), (1.0, 'x'), None, False),
+        ((2, 2), (5, 6), (2.0, 2), None, False)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([2], [2])}
     assert rest == [(1, 6, 'x')]
 
@@ -195,33 +196,60 @@ _STORED = st.one_of(st.floats(allow_nan=False), st.integers(-3, 3),
                     st.just(chunks.NAN), st.text(max_size=2))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.integers(1, 4), min_size=1, max_size=3, unique=True),
-       st.lists(st.tuples(st.integers(0, 3), st.booleans()), max_size=12),
+_KEYS = st.lists(st.integers(1, 4), min_size=1, max_size=3)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_KEYS, min_size=1, max_size=2),
+       st.lists(st.tuples(st.integers(-2, 3), st.integers(0, 1),
+                          st.booleans(), st.booleans()), max_size=12),
        st.data())
-@example([1, 2], [(1, False), (1, False)], None)  # floats: told 'f'
-def test_columns_are_what_the_latest_values_split_into(keys, commits, data):
-    # Commits of a block as a writer remembers them: an iteration of
-    # `keys` (floats only, or any stored values), or keys at times of their
-    # own. Sliced or not, the columns are those of the latest values, and
-    # told all floats only when they are.
-    from blocks_log.stores import packing
-    parts, time = [], 0
-    for step, anything in commits:
+@example([[1, 2]], [(1, 0, False, True), (1, 0, False, True)], None)
+@example([[1, 1]], [(1, 0, False, True), (1, 0, False, True)], None)
+@example([[1, 2]], [(2, 0, False, True), (-1, 0, False, True)], None)
+@example([[1, 2], [2, 1]], [(1, 0, False, True), (1, 1, False, True)],
+         None)
+@example([[1, 2]], [(1, 0, False, True), (0, 0, False, True)], None)
+def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
+    # Commits of a block as a writer remembers them: an iteration (of one
+    # of the kinds of keys; floats only, or any stored values; stamped or
+    # not, and told an iteration of floats when it is one, as
+    # RunPacking.iteration tells), or keys at times of their own (a step
+    # of 0). Sliced or not, the columns and the clock are what looking at
+    # every part gives.
+    from blocks_log.stores import clock, packing
+    parts, time = [], 10
+    for step, kind, anything, stamped in commits:
+        keys = tuple(kinds[kind % len(kinds)])
         time += step
         values = st.lists(_STORED if anything else st.floats(
             allow_nan=False), min_size=len(keys), max_size=len(keys))
-        drawn = tuple(data.draw(values)) if data else (1.5,) * len(keys)
+        drawn = tuple(data.draw(values)) if data else tuple(
+            len(parts) + index / 4 for index in range(len(keys)))
         times = (time,) * len(keys) if step else tuple(
-            data.draw(st.integers(0, 3)) if data else 0 for _ in keys)
-        parts.append((times, tuple(keys), drawn, None))
+            data.draw(st.integers(0, 13)) if data else time + 1 + index
+            for index in range(len(keys)))
+        wall = 1e9 + len(parts) if stamped else None
+        iteration = bool(step and stamped and all(
+            type(value) is float for value in drawn))
+        parts.append((times, keys, drawn, wall, iteration))
+    looked_at = [part[:4] + (False,) for part in parts]
     numbers, rest, kind = packing.columns(parts)
-    expected = packing.split(packing.latest(parts))
-    assert (numbers, rest) == expected[:2]
+    assert (numbers, rest) == packing.split(packing.latest(parts))[:2]
+    assert packing.columns(looked_at)[:2] == (numbers, rest)
+    first_walls = {}  # each time's wall: that of the first part holding it
+    for times, _, _, wall, _ in parts:
+        for time in times if wall is not None else ():
+            first_walls.setdefault(time, wall)
+    clocked = sorted(first_walls)
+    assert clock.of_parts(parts) == (clocked, [
+        first_walls[time] for time in clocked]) == clock.of_parts(looked_at)
     floats = [type(value) is float for part in parts for value in part[2]]
     if kind == 'f':
         assert all(floats)
-    if parts and all(floats) and all(step for step, _ in commits):
+    if parts and all(part[4] for part in parts) and len(set(
+            part[1] for part in parts)) == 1 and all(
+                step > 0 for step, _, _, _ in commits[1:]):
         assert kind == 'f'  # a training loop's iterations of floats
     if kind == 'f':
         for key, (times, values) in numbers.items():

@@ -22,6 +22,7 @@ is damaged: a wall is never made up.
 
 """
 import bisect
+import operator
 import time as _time
 
 from blocks_log import series
@@ -30,6 +31,8 @@ from blocks_log.stores import batches, chunks
 
 #: The key id of a chunk of the clock (no key has it).
 KEY = 0
+_TIMES, _WALL, _ITERATION = map(operator.itemgetter, (0, 3, 4))
+_FIRST = operator.itemgetter(0)
 
 
 def wall_of_commit(stamp, latest):
@@ -41,10 +44,16 @@ def wall_of_commit(stamp, latest):
 
 
 def of_parts(parts):
-    """``([times], [walls])`` of `parts` (``(times, key ids, values,
-    wall)`` of each commit of a block, oldest first; `wall` ``None`` where
-    not stamped): each time once, with the wall of the first commit that
-    held it, in increasing time."""
+    """``([times], [walls])`` of `parts` (what each commit wrote into a
+    block, oldest first, as :func:`.packing.columns` takes them; a wall
+    ``None`` where not stamped): each time once, with the wall of the
+    first commit that held it, in increasing time."""
+    if all(map(_ITERATION, parts)):
+        # Iterations at one time each, stamped (a training loop's): in
+        # increasing time, their walls are the clock.
+        times = list(map(_FIRST, map(_TIMES, parts)))
+        if all(map(operator.lt, times, times[1:])):
+            return times, list(map(_WALL, parts))
     walls = {}
     for part in reversed(parts):  # the oldest written last: it wins
         wall = part[3]

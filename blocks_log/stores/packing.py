@@ -80,7 +80,7 @@ class RunPacking(object):
         self._packing_count = None
         self.frontier = packed - 1
         self.pending = None  # what `packed` becomes when a commit lands
-        # block -> [(times, key ids, values, wall)] committed
+        # block -> [part] committed (see columns())
         self.memory = {}
         # The keys of an iteration (they repeat) -> their ids, and the head
         # of a batch of floats of them.
@@ -107,8 +107,8 @@ class RunPacking(object):
         """The batch of a commit whose values (`times`, `keys` and stored
         `values`, tuples in the order written) are all at one time, as an
         iteration's are: ``((time, key column, BLOB) of its head row,
-        (block, latest time, (times, key ids, values, wall)) to
-        remember)``, as :meth:`batches` makes them; ``None`` if they are at
+        (block, latest time, part) to remember)``, as :meth:`batches` makes
+        them (a part as :func:`columns` takes it); ``None`` if they are at
         several times.
 
         Raises
@@ -127,16 +127,19 @@ class RunPacking(object):
             kind = batches.AtOneTime(tuple(map(key_ids.__getitem__, keys)))
             if committed_ids:
                 self._iterations[keys] = kind
-        return (first, batches.key_of(self.part, False),
-                kind.encode(values, wall)), (
-                    first // (self.span or HEAD_SPAN), first,
-                    (times, kind.key_ids, values, wall))
+        # Floats, as a rule: then packing their block need look at none.
+        floats = wall is not None and batches.all_floats(values)
+        blob = kind.stamped_floats(values, wall) if floats else kind.encode(
+            values, wall)
+        return (first, batches.key_of(self.part, False), blob), (
+            first // (self.span or HEAD_SPAN), first,
+            (times, kind.key_ids, values, wall, floats))
 
     def batches(self, entries, key_ids, committed_ids=True, stamp=None):
         """The batches of a commit's `entries` (``(time, key, stored)``),
         one per block: ``([(time, key, BLOB)] of the head rows, [(block,
-        latest time, (times, key ids, values, wall))] to remember)``, all of the part this
-        commit gets, each stamped with a wall clock as `stamp` says (see
+        latest time, part)] to remember)`` (a part as :func:`columns` takes
+        it), all of the part this commit gets, each stamped with a wall clock as `stamp` says (see
         :meth:`.Store.write` and :mod:`.clock`). The ids of an iteration's
         keys are remembered for the next, unless `committed_ids` is false
         (ids made in a transaction that may yet roll back).
@@ -160,7 +163,8 @@ class RunPacking(object):
             spread, blob = batches.encode(times, ids, values)
             rows.append((min(times), batches.key_of(self.part, spread),
                          prefix + blob))
-            blocks.append((block, max(times), (times, ids, values, wall)))
+            blocks.append((block, max(times),
+                           (times, ids, values, wall, False)))
         return rows, blocks
 
     def _by_block(self, times, ids, values):
@@ -309,10 +313,17 @@ def going_on_in(connection, ref, span, dialect):
 
 def columns(parts):
     """``({key id: (times, values)} of the numbers, [(time, key id,
-    stored)] of the rest, kind)`` of `parts` (``(times, key ids, values,
-    wall)``, in the order committed): the later wins where two hold a
-    (time, key); in increasing time. `kind` is ``'f'`` if every number is
-    a float, so that packing them need not look again; else ``None``.
+    stored)] of the rest, kind)`` of `parts`, in the order committed: the
+    later wins where two hold a (time, key); in increasing time. `kind` is
+    ``'f'`` if every number is a float, so that packing them need not look
+    again; else ``None``.
+
+    A part is ``(times, key ids, values, wall, iteration)``: what a commit
+    wrote into a block (`wall` ``None`` where not stamped), `iteration`
+    true if its values are floats all at one time (an iteration's, as
+    :meth:`RunPacking.iteration` made its batch). A block of parts that
+    are all iterations of the same keys, each later than the one before,
+    is sliced into columns without looking at a time or a value.
 
     A block of a training loop's iterations (the same keys at each time,
     in the same order, each time later than the one before, however many a
@@ -322,6 +333,12 @@ def columns(parts):
     """
     if not parts:
         return {}, [], None
+    sliced = _iterations(parts)
+    if sliced is not None:
+        every, keys = sliced
+        values = list(itertools.chain.from_iterable(map(_VALUES, parts)))
+        return dict((key, (every, values[index::len(keys)]))
+                    for index, key in enumerate(keys)), [], 'f'
     times = list(itertools.chain.from_iterable(map(_TIMES, parts)))
     ids = list(itertools.chain.from_iterable(map(_KEY_IDS, parts)))
     width = 1
@@ -349,7 +366,22 @@ def columns(parts):
     return split(latest(parts))
 
 
+def _iterations(parts):
+    # (their times, their key ids) if `parts` are iterations of floats
+    # (see columns()) of the same keys, each later than the one before;
+    # else None.
+    if not all(map(_ITERATION, parts)):
+        return None
+    keys = parts[0][1]
+    if not all(map(keys.__eq__, map(_KEY_IDS, parts))):
+        return None
+    every = list(map(_FIRST, map(_TIMES, parts)))
+    return (every, keys) if all(map(operator.lt, every, every[1:])) else (
+        None)
+
+
 _TIMES, _KEY_IDS, _VALUES = map(operator.itemgetter, range(3))
+_FIRST, _ITERATION = operator.itemgetter(0), operator.itemgetter(4)
 _NUMBER_TYPES = frozenset([float, int])
 _FLOAT_TYPE = frozenset([float])
 
@@ -459,13 +491,13 @@ def _from_database(connection, ref, block, span, dialect):
     for row in rows:
         time, key, stored = dialect.entry_of(row)
         if key >= 0:
-            parts.append(([time], [key], [stored], None))
+            parts.append(([time], [key], [stored], None, False))
         else:
             batched.append((batches.part_of(key), time, stored))
     for _, time, blob in sorted(batched):
         try:
             parts.append(batches.decode(time, blob) + (
-                batches.wall_of(blob),))
+                batches.wall_of(blob), False))
         except batches.BatchError:
             # Left as it is (it reads as damaged), never dropped.
             return None
