@@ -69,6 +69,23 @@ def test_each_time_has_the_wall_of_its_first_commit(make_database_log,
         check_walls(reader.clock(), bounds)
 
 
+def test_a_training_loop_s_iterations_get_the_wall_of_when_each_was_done(
+        make_database_log, small_blocks):
+    # No flush: each iteration is committed when the next is done, with
+    # the wall of when its own iterations_done was set.
+    log = make_database_log()
+    bounds = {}
+    for time in range(1, 3 * SPAN):
+        before = _time.time()
+        log.status['iterations_done'] = time
+        bounds[time] = (before, _time.time())
+        log.current_row['loss'] = time * 0.5
+        log.current_row['rate'] = 0.5
+    log.flush()
+    check_walls(log.clock(), bounds)
+    log.close()
+
+
 def test_times_past_the_iterations_done_get_the_wall_of_their_commit(
         make_database_log):
     # Written at times iterations_done has not reached: not the wall of

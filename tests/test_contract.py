@@ -163,6 +163,17 @@ class TestRelativeRows:
         with pytest.raises(IndexError):
             log.last_epoch_row
 
+    def test_a_row_read_before_a_commit_reads_what_is_written_after(self,
+                                                                     log):
+        log.current_row['a'] = 0.0
+        log.status['iterations_done'] = 1  # 'a' known from now on
+        row = log.current_row
+        row['a'] = 1.0
+        assert dict(row) == {'a': 1.0}
+        log.status['iterations_done'] += 1  # commits it
+        log[1]['a'] = 2.0  # as much buffered as when it was read
+        assert row['a'] == 2.0 and dict(row) == {'a': 2.0}
+
     def test_current_row_after_status_replaced_wholesale(self, log):
         log.current_row['a'] = 0
         log.status.update({'iterations_done': 2})

@@ -658,6 +658,43 @@ def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
                 if time < 28] == []  # packed all the same
 
 
+def test_what_an_iteration_changes_commits_with_it(make_database_log):
+    # A training loop that commits each iteration: whatever else an
+    # iteration changed (a status value set, changed in place or deleted, a
+    # value deleted) commits with its values, and another handle reads it
+    # at once.
+    log = make_database_log()
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+
+    def iteration(change=lambda: None):
+        done = log.status['iterations_done']
+        log.current_row['loss'] = float(done)
+        log.current_row['rate'] = 0.5
+        change()
+        log.status['iterations_done'] += 1
+        return done
+
+    for _ in range(3):
+        iteration()
+    iteration(lambda: log.status.__setitem__('best', 0.25))
+    assert reader.status['best'] == 0.25
+    iteration(lambda: log.status['_epoch_ends'].append(4))
+    assert reader.status['_epoch_ends'] == [4]
+    iteration(lambda: log.status.__delitem__('best'))
+    assert 'best' not in reader.status
+    time = iteration(lambda: log.current_row.__delitem__('loss'))
+    assert dict(reader[time]) == {'rate': 0.5}
+
+    def forgotten():
+        del log.current_row['loss']
+        del log.current_row['rate']
+    time = iteration(forgotten)
+    assert time not in reader and len(reader) == time
+    assert reader.status['iterations_done'] == time + 1
+    assert dict(reader[time - 1]) == {'rate': 0.5}
+    assert reader[2] == {'loss': 2.0, 'rate': 0.5}
+
+
 def test_a_status_key_first_set_in_a_training_loop(make_database_log):
     # Iterations whose keys came before commit in one statement; a status
     # key never written before needs its id made first.
@@ -674,3 +711,18 @@ def test_a_status_key_first_set_in_a_training_loop(make_database_log):
     assert reader.status['iterations_done'] == 6
     assert [reader[time]['loss'] for time in range(6)] == [
         0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_status_key_first_set_with_values_of_one_time(make_database_log):
+    # A commit of one status value and values at one time, the status key
+    # never written before: its id made first.
+    log = make_database_log()
+    log.current_row['loss'] = 1.0
+    log.flush()
+    log.status['best'] = 0.25
+    log.current_row['loss'] = 0.5
+    log.flush()
+    run = log.uuid
+    log.close()
+    reader = make_database_log(uuid=run, read_only=True)
+    assert reader.status['best'] == 0.25 and reader[0] == {'loss': 0.5}

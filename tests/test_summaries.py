@@ -151,6 +151,10 @@ OPERATIONS = st.lists(st.one_of(
 @example([('at', 0, 'a', 1.0), ('at', 1, 'a', 1.0), ('at', 2, 'b', 'x'),
           ('flush',), ('at', 7, 'a', 1.0), ('flush',), ('at', 8, 'a', 1.0)],
          1, 3)
+# A value of the row of the iteration in progress, deleted: its time holds
+# nothing once it is committed.
+@example([('row', 'a', 1.0), ('next',), ('row', 'a', 1.0),
+          ('delete', 1, 'a'), ('next',)], 1, 256)
 def test_what_a_writer_counts_is_what_reading_its_run_tells(
         source, monkeypatch, operations, commit_every, span):
     # The summary a writer saves of a new run comes from what it counted

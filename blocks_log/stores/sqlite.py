@@ -17,7 +17,7 @@ from blocks_log.stores.sqlite_reads import SQLiteReads
 
 #: Blocks' own tables, which :mod:`blocks_log.stores.blocks` reads.
 BLOCKS_TABLES = frozenset(['entries', 'status'])
-# The statement of a training loop's commit (see _write_iteration).
+# The statement of a training loop's commit (see write_iteration).
 _TWO_ROWS = sql.upsert_statement(2)
 _STATUS_TIME = sql.STATUS_TIME
 
@@ -282,8 +282,9 @@ class SQLiteStore(SQLiteReads, Store):
         if not (due or deleted_status or deletions):
             written = None
             if entries and len(status) == 1:  # a training loop's, as a rule
-                written = self._write_iteration(ref, running, entries, status,
-                                                stamp)
+                (key, stored), = status.items()
+                written = self.write_iteration(run, entries, key, stored,
+                                               stamp)
                 if written:
                     return
             statement = None if written is False else self._statement(
@@ -339,19 +340,19 @@ class SQLiteStore(SQLiteReads, Store):
         if due:
             running.landed()
 
-    def _write_iteration(self, ref, running, entries, status, stamp):
-        # A commit of one time's values and one status value (a training
-        # loop's: an iteration's values, and iterations_done), in one
-        # statement of two rows made in fewer steps than _statement's
+    def write_iteration(self, run, entries, key, stored, stamp):
+        # One statement of two rows (the iteration's batch and the status
+        # value) made in fewer steps than write() and _statement() take
         # (4,800 instructions fewer an iteration of the training-loop
-        # workload, 3%, callgrind). True once written; None if the commit is
-        # not that (or holds a key never written before); False if a
+        # workload, 3%, callgrind). None if the commit is not that (or
+        # holds a key never written before, or packing is due); False if a
         # forked process's batch was in the way (see write()).
-        times, keys, values = zip(*entries)
-        (key, stored), = status.items()
+        ref = run.ref
+        running = self._packing.get(ref)
         key_id = self._key_ids.get(key)
-        if key_id is None:
+        if running is None or key_id is None or running.due():
             return None
+        times, keys, values = zip(*entries)
         try:
             made = running.iteration(times, keys, values, self._key_ids,
                                      True, stamp)
