@@ -229,18 +229,20 @@ class Store(metaclass=abc.ABCMeta):
 
     def write_iteration(self, run, entries, key, stored, stamp):
         """Commit what ``write(run, entries, {key: stored}, (), False,
-        stamp)`` would, in fewer steps if this store has them: a training
-        loop's iteration (`entries` at one time, as a rule all floats, and
-        ``iterations_done``). Returns true if it did; else nothing was
-        written, and :meth:`write` is the way. A store without a shorter
-        way returns ``None``.
+        stamp)`` commits, in fewer steps where this store has them: a
+        training loop's iteration (`entries` at one time, as a rule all
+        floats, and ``iterations_done``). Returns true once committed; a
+        false value if nothing was written, and :meth:`write` is the way
+        (what a store's shorter way does not cover). This one is
+        :meth:`write`.
 
         Raises
         ------
         blocks_log.errors.LogWriteError
             If it cannot be committed; nothing of it is then stored.
         """
-        return None
+        self.write(run, entries, {key: stored}, (), False, stamp)
+        return True
 
     def write_clock(self, run, times, walls):
         """Write the clock of `run`: `walls` (seconds since the epoch) of
