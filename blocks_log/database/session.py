@@ -287,8 +287,8 @@ class Session(MergedReads):
         # _flush() would do it, in fewer steps: the buffer (the iteration's
         # values) and the new value go to the store in one call (see
         # Store.write_iteration), without a dict of the status to commit
-        # (8,000 instructions fewer an iteration of the training-loop
-        # workload, callgrind). False, having done nothing, if it is not
+        # (7,600 instructions fewer an iteration of the training-loop
+        # workload, 6%, callgrind). False, having done nothing, if it is not
         # that commit. (A session that takes no writes buffers nothing; with
         # a commit each iteration, commit_seconds has none to make.)
         with self.lock:

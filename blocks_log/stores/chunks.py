@@ -113,10 +113,10 @@ def pack(run, key, span, times, values, kind=None):
     `times` (increasing, within one block) and `values` (ints, floats and
     the tagged BLOB of NaN, as rows store them) of key id `key` of run
     `run`; `kind` ``'f'`` if the caller knows them all floats (none is
-    NaN's BLOB), which spares looking at each. Times are stored as a step when they are evenly spaced (no
-    BLOB), else as their zlib-compressed differences; values as
-    little-endian float64 or int64, or 8-byte words and a bitmap of the
-    ints where a key mixes both.
+    NaN's BLOB), which spares looking at each. Times are stored as a step
+    when they are evenly spaced (no BLOB), else as their zlib-compressed
+    differences; values as little-endian float64 or int64, or 8-byte words
+    and a bitmap of the ints where a key mixes both.
 
     """
     types = _FLOATS_ONLY if kind == 'f' else set(map(type, values))

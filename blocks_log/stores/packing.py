@@ -82,8 +82,8 @@ class RunPacking(object):
         self.pending = None  # what `packed` becomes when a commit lands
         # block -> [part] committed (see columns())
         self.memory = {}
-        # The keys of an iteration (they repeat) -> their ids, and the head
-        # of a batch of floats of them.
+        # The keys of an iteration (they repeat) -> the batches.AtOneTime
+        # of their ids.
         self._iterations = {}
 
     def due(self):
@@ -139,10 +139,11 @@ class RunPacking(object):
         """The batches of a commit's `entries` (``(time, key, stored)``),
         one per block: ``([(time, key, BLOB)] of the head rows, [(block,
         latest time, part)] to remember)`` (a part as :func:`columns` takes
-        it), all of the part this commit gets, each stamped with a wall clock as `stamp` says (see
-        :meth:`.Store.write` and :mod:`.clock`). The ids of an iteration's
-        keys are remembered for the next, unless `committed_ids` is false
-        (ids made in a transaction that may yet roll back).
+        it), all of the part this commit gets, each stamped with a wall
+        clock as `stamp` says (see :meth:`.Store.write` and :mod:`.clock`).
+        The ids of an iteration's keys are remembered for the next, unless
+        `committed_ids` is false (ids made in a transaction that may yet
+        roll back).
 
         Raises
         ------
@@ -321,24 +322,43 @@ def columns(parts):
     A part is ``(times, key ids, values, wall, iteration)``: what a commit
     wrote into a block (`wall` ``None`` where not stamped), `iteration`
     true if its values are floats all at one time (an iteration's, as
-    :meth:`RunPacking.iteration` made its batch). A block of parts that
-    are all iterations of the same keys, each later than the one before,
-    is sliced into columns without looking at a time or a value.
+    :meth:`RunPacking.iteration` made its batch).
 
     A block of a training loop's iterations (the same keys at each time,
-    in the same order, each time later than the one before, however many a
-    commit held) is turned into columns by slicing, without a Python loop
-    over its values (a pack of a block of 10 keys took 1.1 ms, half of it
-    here).
+    in the same order, each time later than the one before) is turned into
+    columns by slicing, without a Python loop over its values (a pack of a
+    block of 10 keys took 1.1 ms, half of it here); without looking at a
+    time or a value at all when its parts are all iterations (0.135 ms a
+    block of 10 keys, and 0.079 ms so).
     """
     if not parts:
         return {}, [], None
     sliced = _iterations(parts)
-    if sliced is not None:
-        every, keys = sliced
-        values = list(itertools.chain.from_iterable(map(_VALUES, parts)))
-        return dict((key, (every, values[index::len(keys)]))
+    if sliced is None:
+        sliced = _sliced(parts)
+        if sliced is None:
+            return split(latest(parts))
+    every, keys, floats = sliced
+    width = len(keys)
+    values = list(itertools.chain.from_iterable(map(_VALUES, parts)))
+    if floats or _FLOAT_TYPE.issuperset(map(type, values)):
+        return dict((key, (every, values[index::width]))
                     for index, key in enumerate(keys)), [], 'f'
+    numbers, rest = {}, []
+    for index, key in enumerate(keys):
+        column = values[index::width]
+        if _NUMBER_TYPES.issuperset(map(type, column)):
+            numbers[key] = (every, column)
+        else:
+            _split_column(key, every, column, numbers, rest)
+    rest.sort()
+    return numbers, rest, None
+
+
+def _sliced(parts):
+    # (their times, their key ids, False) if `parts` hold the same keys in
+    # the same order at each time, each time later than the one before
+    # (however many a commit held); else None.
     times = list(itertools.chain.from_iterable(map(_TIMES, parts)))
     ids = list(itertools.chain.from_iterable(map(_KEY_IDS, parts)))
     width = 1
@@ -350,34 +370,23 @@ def columns(parts):
     if (count * width == len(times) and len(set(keys)) == width and
             ids == keys * count and all(map(operator.lt, every, every[1:])) and
             all(times[index::width] == every for index in range(1, width))):
-        values = list(itertools.chain.from_iterable(map(_VALUES, parts)))
-        if _FLOAT_TYPE.issuperset(map(type, values)):
-            return dict((key, (every, values[index::width]))
-                        for index, key in enumerate(keys)), [], 'f'
-        numbers, rest = {}, []
-        for index, key in enumerate(keys):
-            column = values[index::width]
-            if _NUMBER_TYPES.issuperset(map(type, column)):
-                numbers[key] = (every, column)
-            else:
-                _split_column(key, every, column, numbers, rest)
-        rest.sort()
-        return numbers, rest, None
-    return split(latest(parts))
+        return every, keys, False
+    return None
 
 
 def _iterations(parts):
-    # (their times, their key ids) if `parts` are iterations of floats
-    # (see columns()) of the same keys, each later than the one before;
-    # else None.
+    # (their times, their key ids, True) if `parts` are iterations of
+    # floats (see columns()) of the same keys, each later than the one
+    # before; else None.
     if not all(map(_ITERATION, parts)):
         return None
     keys = parts[0][1]
     if not all(map(keys.__eq__, map(_KEY_IDS, parts))):
         return None
     every = list(map(_FIRST, map(_TIMES, parts)))
-    return (every, keys) if all(map(operator.lt, every, every[1:])) else (
-        None)
+    if not all(map(operator.lt, every, every[1:])):
+        return None
+    return every, keys, True
 
 
 _TIMES, _KEY_IDS, _VALUES = map(operator.itemgetter, range(3))
