@@ -86,6 +86,22 @@ def test_a_training_loop_s_iterations_get_the_wall_of_when_each_was_done(
     log.close()
 
 
+def test_values_ahead_of_a_training_loop_get_the_wall_of_their_commit(
+        make_database_log, small_blocks):
+    # Each iteration also logs the next one's values: committed as the
+    # next is done, they have the wall of that commit.
+    log = make_database_log()
+    bounds = {}
+    for time in range(1, 3 * SPAN):
+        log[time]['rate'] = 0.5 * time
+        log[time]['momentum'] = 0.5
+        before = _time.time()
+        log.status['iterations_done'] = time
+        bounds[time] = (before, _time.time())
+    check_walls(log.clock(), bounds)
+    log.close()
+
+
 def test_times_past_the_iterations_done_get_the_wall_of_their_commit(
         make_database_log):
     # Written at times iterations_done has not reached: not the wall of

@@ -695,6 +695,27 @@ def test_what_an_iteration_changes_commits_with_it(make_database_log):
     assert reader[2] == {'loss': 2.0, 'rate': 0.5}
 
 
+def test_values_ahead_and_written_again_in_a_training_loop(
+        make_database_log):
+    # Iterations of the same keys commit in one statement each; a commit
+    # of those keys at two times, a value written again at a time already
+    # committed: each value at its own time, none lost.
+    log = make_database_log()
+    for step in range(4):
+        log.current_row['x'] = float(step)
+        log.current_row['y'] = -float(step)
+        log.status['iterations_done'] += 1
+    log[3]['x'] = 12.0  # the iteration just committed, written again
+    log.flush()
+    log.current_row['x'] = 10.0
+    log[5]['y'] = 11.0  # the next iteration's, ahead of it
+    log.status['iterations_done'] += 1
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    assert reader[4] == {'x': 10.0} and reader[5] == {'y': 11.0}
+    assert reader[3] == {'x': 12.0, 'y': -3.0}
+    assert reader[2] == {'x': 2.0, 'y': -2.0}
+
+
 def test_a_status_key_first_set_in_a_training_loop(make_database_log):
     # Iterations whose keys came before commit in one statement; a status
     # key never written before needs its id made first.

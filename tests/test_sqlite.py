@@ -551,3 +551,23 @@ class TestChunks:
         with SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True) as again:
             assert dict(again.status)['epochs_done'] == status['epochs_done']
             assert dict(again[1])['train_loss'] == rows[1]['train_loss']
+
+
+def test_each_commit_of_a_training_loop_is_a_part_of_its_own(tmp_path):
+    # A later part wins where two batches hold a (time, key): each commit
+    # gets the next, iterations committed in one statement too.
+    from blocks_log.stores import batches
+    from helpers import committed
+    path = str(tmp_path / 'parts.sqlite')
+    with SQLiteLog(path) as log:
+        for step in range(6):
+            log.current_row['x'] = float(step)
+            log.status['iterations_done'] += 1
+        log[5]['x'] = 1.0
+        log.flush()
+        rows = committed(path, 'SELECT time, key FROM blocks_log_entries '
+                               'WHERE key < 0 ORDER BY time, key DESC')
+    parts = [batches.part_of(key) for _, key in rows]
+    assert [time for time, _ in rows] == [0, 1, 2, 3, 4, 5, 5]
+    assert parts == sorted(set(parts))
+

@@ -151,6 +151,10 @@ OPERATIONS = st.lists(st.one_of(
 @example([('at', 0, 'a', 1.0), ('at', 1, 'a', 1.0), ('at', 2, 'b', 'x'),
           ('flush',), ('at', 7, 'a', 1.0), ('flush',), ('at', 8, 'a', 1.0)],
          1, 3)
+# A training loop whose last commits are an iteration each, of a key that
+# had one before.
+@example([('row', 'a', 1.0), ('next',), ('row', 'a', 1.0), ('next',),
+          ('row', 'a', 1.0), ('next',)], 1, 256)
 # A value of the row of the iteration in progress, deleted: its time holds
 # nothing once it is committed.
 @example([('row', 'a', 1.0), ('next',), ('row', 'a', 1.0),
