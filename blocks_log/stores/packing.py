@@ -160,10 +160,7 @@ class RunPacking(object):
         self.part += 1
         block = time // (self.span or HEAD_SPAN)
         if self.fresh is not None and block >= self.fresh:
-            kept = self.memory.get(block)
-            if kept is None:
-                kept = self.memory[block] = []
-            kept.append(part)
+            self.memory.setdefault(block, []).append(part)
         if time > self.frontier:
             self.frontier = time
 
@@ -233,10 +230,7 @@ class RunPacking(object):
         fresh = self.fresh
         for block, last, part in found:
             if fresh is not None and block >= fresh:
-                kept = self.memory.get(block)
-                if kept is None:
-                    kept = self.memory[block] = []
-                kept.append(part)
+                self.memory.setdefault(block, []).append(part)
             if last > self.frontier:
                 self.frontier = last
 
