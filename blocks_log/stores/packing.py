@@ -106,10 +106,9 @@ class RunPacking(object):
                   stamp=None):
         """The batch of a commit whose values (`times`, `keys` and stored
         `values`, tuples in the order written) are all at one time, as an
-        iteration's are: ``((time, key column, BLOB) of its head row,
-        (block, latest time, part) to remember)``, as :meth:`batches` makes
-        them (a part as :func:`columns` takes it); ``None`` if they are at
-        several times.
+        iteration's are: ``(time, key column, BLOB, part)``, the head row
+        and the part (as :func:`columns` takes it) for :meth:`remember`
+        once the row is written; ``None`` if they are at several times.
 
         Raises
         ------
@@ -119,7 +118,6 @@ class RunPacking(object):
         first = times[0]
         if times.count(first) != len(times):
             return None
-        wall = clock.wall_of_commit(stamp, first)
         kind = self._iterations.get(keys)
         if kind is None:
             if len(self._iterations) >= _ITERATION_KINDS:
@@ -127,36 +125,17 @@ class RunPacking(object):
             kind = batches.AtOneTime(tuple(map(key_ids.__getitem__, keys)))
             if committed_ids:
                 self._iterations[keys] = kind
+        wall = clock.wall_of_commit(stamp, first)
         # Floats, as a rule: then packing their block need look at none.
         floats = wall is not None and batches.all_floats(values)
         blob = kind.stamped_floats(values, wall) if floats else kind.encode(
             values, wall)
-        return (first, batches.key_of(self.part, False), blob), (
-            first // (self.span or HEAD_SPAN), first,
-            (times, kind.key_ids, values, wall, floats))
-
-    def floats(self, times, keys, values, stamp):
-        """What :meth:`iteration` gives, in fewer steps, for the batch of an
-        iteration of floats whose keys had one before, stamped as a
-        training loop's (`stamp` ``(iterations_done, wall)``, not before
-        `times`): ``(time, key column, BLOB, part)``, the part for
-        :meth:`remember` once the batch is written; ``None`` if the commit
-        is not that (4% of the instructions of the training-loop workload,
-        with :meth:`remember`, callgrind)."""
-        first = times[0]
-        kind = self._iterations.get(keys)
-        if kind is None or type(stamp) is not tuple or first > stamp[0] or (
-                times.count(first) != len(times) or
-                not batches.all_floats(values)):
-            return None
-        wall = stamp[1]
-        return (first, batches.key_of(self.part, False),
-                kind.stamped_floats(values, wall),
-                (times, kind.key_ids, values, wall, True))
+        return (first, batches.key_of(self.part, False), blob,
+                (times, kind.key_ids, values, wall, floats))
 
     def remember(self, time, part):
-        """What :meth:`committed` does for the batch :meth:`floats` made,
-        of `time` and `part`, once written."""
+        """What :meth:`committed` does for the batch :meth:`iteration`
+        made, of `time` and `part`, once written."""
         self.part += 1
         block = time // (self.span or HEAD_SPAN)
         if self.fresh is not None and block >= self.fresh:
@@ -183,7 +162,9 @@ class RunPacking(object):
         one = self.iteration(times, keys, values, key_ids, committed_ids,
                              stamp)
         if one is not None:  # an iteration, as a rule
-            return [one[0]], [one[1]]
+            first, column, blob, part = one
+            return [(first, column, blob)], [
+                (first // (self.span or HEAD_SPAN), first, part)]
         wall = clock.wall_of_commit(stamp, max(times))
         prefix = b'' if wall is None else batches.stamp(wall)
         ids = list(map(key_ids.__getitem__, keys))

@@ -353,25 +353,18 @@ class SQLiteStore(SQLiteReads, Store):
         if running is None or key_id is None or running.due():
             return None
         times, keys, values = zip(*entries)
-        floats = running.floats(times, keys, values, stamp)
-        if floats is not None:  # a training loop's, as a rule
-            time, column, blob, part = floats
-        else:
-            try:
-                made = running.iteration(times, keys, values, self._key_ids,
-                                         True, stamp)
-            except KeyError:
-                return None
-            if made is None:
-                return None
-            time, column, blob = made[0]
+        try:
+            made = running.iteration(times, keys, values, self._key_ids,
+                                     True, stamp)
+        except KeyError:
+            return None
+        if made is None:
+            return None
+        time, column, blob, part = made
         if self.db.write(_TWO_ROWS, (ref, time, column, blob, ref,
                                      _STATUS_TIME, key_id, stored)) != 2:
             return False
-        if floats is not None:
-            running.remember(time, part)
-        else:
-            running.committed(made[1:])
+        running.remember(time, part)
         return True
 
     def _statement(self, ref, running, entries, status, stamp):
