@@ -5,11 +5,29 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import traceback
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATUS_TIME = 2 ** 63 - 1
+
+
+def in_child(work):
+    """Fork; the child runs ``work()`` and exits, with status 0 once it
+    returned, 1 (its traceback on stderr) if it raised, so that the parent
+    sees a child that failed. Returns the child's pid."""
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            work()
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    return pid
 
 
 def in_ci():

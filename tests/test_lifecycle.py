@@ -21,8 +21,8 @@ from blocks_log.stores import chunks, sqlite_checkpointer
 from blocks_log.stores import sqlite_connection
 
 from blocks_log.stores.sqlite_checkpointer import wal_size
-from helpers import (committed, count_entries, head_values, run_python,
-                     unavailable)
+from helpers import (committed, count_entries, head_values, in_child,
+                     run_python, unavailable)
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX processes and fork')
@@ -573,12 +573,7 @@ class TestCheckpoints:
         thread = threading.Thread(target=waking)
         thread.start()
         held.wait()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                log.close()
-            finally:
-                os._exit(0)
+        pid = in_child(log.close)
         forked.set()
         thread.join()
         assert exits_within(pid, 30) == 0, 'the child hung at its exit'
@@ -630,16 +625,12 @@ def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
     monkeypatch.setattr(chunks, 'SPAN', 4)
     log = make_database_log()
     log[1]['child'] = log[1]['parent'] = 1.0
-    pid = os.fork()
-    if pid == 0:
-        try:
-            for time in range(20, 24):
-                log[time]['child'] = float(time)
-                log.flush()
-            log.close()
-        finally:
-            os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
+    def child():
+        for time in range(20, 24):
+            log[time]['child'] = float(time)
+            log.flush()
+        log.close()
+    assert os.waitpid(in_child(child), 0)[1] == 0
     if commit == 'of a new key':  # a transaction, not one statement
         log[20]['new key'] = 0.5
     for time in range(20, 32):

@@ -18,7 +18,7 @@ from blocks_log.copy import copy
 from blocks_log.errors import (LogDatabaseError, ReadOnlyLogError,
                                RunInUseError, UnknownRunError)
 
-from helpers import ROOT, run_python
+from helpers import ROOT, in_child, run_python
 from test_codec import VALUES, same
 from test_processes import KEYS, check_consistent, start_writer
 
@@ -306,15 +306,12 @@ def test_fork(dsn, first):
     log = PostgreSQLLog(dsn)
     log[0]['parent'] = 0
     parent_done, child_go = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            if first == 'parent':
-                os.read(parent_done, 1)
-            log[1]['child'] = 1
-            log.close()
-        finally:
-            os._exit(0)
+    def child():
+        if first == 'parent':
+            os.read(parent_done, 1)
+        log[1]['child'] = 1
+        log.close()
+    pid = in_child(child)
     if first == 'child':
         assert os.waitpid(pid, 0)[1] == 0
     log[2]['parent'] = 2

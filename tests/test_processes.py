@@ -10,6 +10,8 @@ import pytest
 
 from blocks_log import SQLiteLog
 
+from helpers import in_child
+
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       'writer.py')
 KEYS = ['value_{}'.format(index) for index in range(10)]
@@ -112,14 +114,10 @@ def test_fork(tmp_path):
     log[0]['parent'] = 1  # buffered: flushed before the fork
     log.resume()
     child_run = log.h_uuid
-    pid = os.fork()
-    if pid == 0:  # the child writes through its own connection
-        try:
-            log[1]['child'] = 2
-            log.close()
-        finally:
-            os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
+    def child():  # writes through its own connection
+        log[1]['child'] = 2
+        log.close()
+    assert os.waitpid(in_child(child), 0)[1] == 0
     log.status['iterations_done'] += 1
     log.close()
     with SQLiteLog(database, uuid=child_run, read_only=True) as again:
@@ -140,16 +138,12 @@ def test_parent_and_child_commit_the_same_time(tmp_path, times):
     for time in times:
         log[time]['a'] = log[time]['b'] = 0.0
     log.status['iterations_done'] = 1
-    pid = os.fork()
-    if pid == 0:
-        try:
-            for time in times:
-                log[time]['a'] = 1.0
-            log.status['iterations_done'] = 7
-            log.close()
-        finally:
-            os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
+    def child():
+        for time in times:
+            log[time]['a'] = 1.0
+        log.status['iterations_done'] = 7
+        log.close()
+    assert os.waitpid(in_child(child), 0)[1] == 0
     for time in times:
         log[time]['b'] = 2.0
     log.status['iterations_done'] = 7

@@ -14,6 +14,7 @@ from blocks_log.sources import Source
 from blocks_log.postgresql import is_postgresql
 from blocks_log.stores import base, chunks
 
+from helpers import in_child
 from test_processes import start_writer
 
 
@@ -195,14 +196,10 @@ def test_a_run_written_by_parent_and_child_is_summarized_from_its_data(
     # summary the last to let the run go saves is read from the run.
     log = open_log(source)
     train(log, 3)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            log[9]['child'] = 1.0
-            log.flush()
-        finally:
-            os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
+    def child():
+        log[9]['child'] = 1.0
+        log.flush()
+    assert os.waitpid(in_child(child), 0)[1] == 0
     log[7]['parent'] = 1.0
     log.close()
     run, read = stored(source, log.h_uuid)
