@@ -18,16 +18,15 @@ Run: ``python benchmarks/bench_lean.py [-n ITERATIONS] [-r ROUNDS]``.
 """
 import array
 import os
-import shutil
 import sqlite3
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from benchmarks.bench_sqlite import raw_limit, sqlite_log  # noqa
-from benchmarks.common import (  # noqa
-    KEYS, numbered, parse_args, report, run_rounds, train)
+from benchmarks.bench_sqlite import (  # noqa
+    raw_limit, sqlite_log, writes_against)
+from benchmarks.common import KEYS, numbered, parse_args, train  # noqa
 
 
 class _LeanRow(object):
@@ -93,28 +92,18 @@ class LeanLog(object):
 def main():
     args = parse_args(__doc__.splitlines()[0], iterations=3000)
     n = args.iterations
-    directory = tempfile.mkdtemp(prefix='bench_lean_')
-    fresh = numbered(directory)
-    try:
-        medians = run_rounds([
-            ('raw sqlite3, executemany+commit', lambda: raw_limit(
-                fresh('raw'), n)),
-            ('a lean sketch of a log', lambda: train(LeanLog(fresh('lean')),
-                                                      n)),
-            ('SQLiteLog.current_row', lambda: sqlite_log(fresh('log'), n)),
-        ], args.rounds)
-        report('write to a file ({} iterations x {} values)'.format(
-            n, len(KEYS)), medians, 'raw sqlite3, executemany+commit',
-            n * len(KEYS))
-        for name in ('a lean sketch of a log', 'SQLiteLog.current_row'):
-            ratios = sorted(raw / mine for raw, mine in zip(
-                medians.rounds['raw sqlite3, executemany+commit'],
-                medians.rounds[name]))
-            print('  {}: {:.2f}x the raw limit\'s values/s [{:.2f}-{:.2f} '
-                  'over rounds]'.format(name, ratios[len(ratios) // 2],
-                                        ratios[0], ratios[-1]))
-    finally:
-        shutil.rmtree(directory)
+    with tempfile.TemporaryDirectory(prefix='bench_lean_') as directory:
+        fresh = numbered(directory)
+        writes_against('write to a file ({} iterations x {} values)'.format(
+            n, len(KEYS)), [
+                ('raw sqlite3, executemany+commit', lambda: raw_limit(
+                    fresh('raw'), n)),
+                ('a lean sketch of a log', lambda: train(
+                    LeanLog(fresh('lean')), n)),
+                ('SQLiteLog.current_row', lambda: sqlite_log(
+                    fresh('log'), n)),
+            ], args.rounds, n * len(KEYS),
+            compared=['a lean sketch of a log', 'SQLiteLog.current_row'])
 
 
 if __name__ == '__main__':

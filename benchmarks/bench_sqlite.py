@@ -105,15 +105,20 @@ def size_per_value(directory, name, values):
     return total / float(values)
 
 
-def writes_against(title, workloads, rounds, values):
+def writes_against(title, workloads, rounds, values, compared=None):
     """Time `workloads` (``(name, callable)``, the limit first and the log
     last) in interleaved rounds, report them under `title`, and print the
-    log's values/s against the limit's."""
+    values/s of those `compared` (names; by default the log) against the
+    limit's: the ratio of the medians, and its range over rounds."""
     medians = run_rounds(workloads, rounds)
-    limit, log = workloads[0][0], workloads[-1][0]
+    limit = workloads[0][0]
     report(title, medians, limit, values)
-    print('  {}: {:.2f}x the raw limit\'s values/s'.format(
-        log, medians[limit] / medians[log]))
+    for name in compared or [workloads[-1][0]]:
+        ratios = sorted(its / mine for its, mine in zip(
+            medians.rounds[limit], medians.rounds[name]))
+        print('  {}: {:.2f}x the raw limit\'s values/s [{:.2f}-{:.2f} over '
+              'rounds]'.format(name, medians[limit] / medians[name],
+                               ratios[0], ratios[-1]))
 
 
 def main():
