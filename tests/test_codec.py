@@ -233,10 +233,13 @@ def test_a_batch_round_trip(batch, one_time):
     assert unread[2] is None if numbers else all(map(same, unread[2], values))
     if one_time:
         wall = 1.5e9 if key_ids[0] % 2 else None
-        blob = batches.AtOneTime(tuple(key_ids)).encode(tuple(values), wall)
+        kind = batches.AtOneTime(tuple(key_ids))
+        blob = kind.encode(tuple(values), wall)
         again = batches.decode(times[0], blob)
         assert again[:2] == got[:2] and all(map(same, again[2], values))
         assert batches.wall_of(blob) == wall
+        if wall is not None and batches.all_floats(values):
+            assert kind.stamped_floats(tuple(values), wall) == blob
 
 
 @settings(max_examples=500, deadline=None)

@@ -212,15 +212,13 @@ class AtOneTime(object):
         """The BLOB of the batch of stored `values` (in the order of the key
         ids), as :func:`encode` makes it, stamped with `wall` (see
         :func:`stamp`) unless it is ``None``."""
-        if wall is not None and all_floats(values):
-            return self.stamped_floats(values, wall)
         blob = encode([0] * len(values), self.key_ids, values)[1]
         return blob if wall is None else _STAMP.pack(_STAMP_BYTE, wall) + blob
 
     def stamped_floats(self, values, wall):
         """:meth:`encode` of `values` that are all floats (as
-        :func:`all_floats` tells) and a `wall` that is not ``None``, in
-        one call."""
+        :func:`all_floats` tells) and a `wall` that is not ``None``, the
+        same bytes in one call."""
         return self._stamped_floats.pack(_STAMP_BYTE, wall, self._head,
                                          *values)
 

@@ -265,7 +265,7 @@ class SQLiteConnection(object):
         except sqlite3.Error as error:
             raise LogWriteError('{}: cannot write ({})'.format(
                 self.path, error))
-        if self.checkpointer is not None:
+        if self.checkpointer is not None:  # committed(), a frame fewer
             self.checkpointer.committed(connection)
         return changes
 
