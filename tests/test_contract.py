@@ -370,6 +370,17 @@ class TestBlocksWays:
         log.status['iterations_done'] += 1
         assert list(log.status['_epoch_ends']) == [3]
 
+    @pytest.mark.parametrize('value', [-1, 2 ** 63 - 1, 2 ** 64])
+    def test_iterations_done_past_every_time_of_a_row(self, log, value):
+        # No row has such a time, and the status keeps it as it is.
+        log.status['iterations_done'] = value
+        copy = pickle.loads(pickle.dumps(log))
+        try:
+            done = copy.status['iterations_done']
+            assert done == value and type(done) is int
+        finally:
+            getattr(copy, 'close', lambda: None)()
+
     def test_a_mutable_status_value_in_a_pickle(self, log):
         log.status['_epoch_ends'].append(3)
         copy = pickle.loads(pickle.dumps(log))
