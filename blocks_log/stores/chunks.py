@@ -106,15 +106,17 @@ def _floats(values):
             for value in values]
 
 
-def pack(run, key, span, times, values, kind=None):
+def pack(run, key, span, times, values, kind=None, times_stored=None):
     """The parameters of a chunk for ``INSERT_CHUNK``: ``(run, block, key,
     first, last, count, kind, step, times BLOB, values BLOB, checksum)``.
 
     `times` (increasing, within one block) and `values` (ints, floats and
     the tagged BLOB of NaN, as rows store them) of key id `key` of run
     `run`; `kind` ``'f'`` if the caller knows them all floats (none is
-    NaN's BLOB), which spares looking at each. Times are stored as a step
-    when they are evenly spaced (no BLOB), else as their zlib-compressed
+    NaN's BLOB), which spares looking at each; `times_stored` the
+    :func:`stored_times` of `times`, if the caller has it (the keys of a
+    block often share their times). Times are stored as a step when they
+    are evenly spaced (no BLOB), else as their zlib-compressed
     differences; values as little-endian float64 or int64, or 8-byte words
     and a bitmap of the ints where a key mixes both.
 
@@ -143,18 +145,24 @@ def pack(run, key, span, times, values, kind=None):
         numbers.byteswap()
     values_blob = numbers.tobytes() + extra
     first, last, count = times[0], times[-1], len(times)
-    step = times[1] - times[0] if count > 1 else None
-    times_blob = None
-    if step is not None and times != list(range(first, last + 1, step)):
-        differences = array.array('q', [b - a for a, b in zip(times,
-                                                               times[1:])])
-        if _SWAP:
-            differences.byteswap()
-        times_blob, step = zlib.compress(differences.tobytes()), None
+    step, times_blob = times_stored or stored_times(times)
     block = first // span
     return (run, block, key, first, last, count, kind, step, times_blob,
             values_blob, checksum(run, key, block, first, last, count, kind,
                                   step, times_blob, values_blob))
+
+
+def stored_times(times):
+    """``(step, times BLOB)`` of a chunk of `times` (increasing): the step
+    of evenly spaced times (``None`` for a single time) and no BLOB; else
+    no step, and the BLOB of their differences."""
+    step = times[1] - times[0] if len(times) > 1 else None
+    if step is None or times == list(range(times[0], times[-1] + 1, step)):
+        return step, None
+    differences = array.array('q', [b - a for a, b in zip(times, times[1:])])
+    if _SWAP:
+        differences.byteswap()
+    return None, zlib.compress(differences.tobytes())
 
 
 def _check_header(span, block, first, last, count, kind, step):
