@@ -180,9 +180,16 @@ class TestFork:
         if pid == 0:
             status = 1
             try:
+                inherited = parent_connection.total_changes
                 log[1]['child'] = 1
                 log.flush()
-                status = 0 if log.conn is not parent_connection else 3
+                log[3]['child'] = 3  # a key known: one statement
+                log.flush()
+                # Written through a connection of the child's own, not
+                # merely opened.
+                status = 0 if log.conn is not parent_connection and (
+                    log.conn.total_changes and
+                    parent_connection.total_changes == inherited) else 3
             finally:
                 os.write(write_end, bytes([status]))
                 os._exit(0)
@@ -191,7 +198,7 @@ class TestFork:
         log[2]['parent'] = 2
         log.close()
         assert read(path, log.uuid) == {0: {'parent': 0}, 1: {'child': 1},
-                                        2: {'parent': 2}}
+                                        2: {'parent': 2}, 3: {'child': 3}}
         assert committed(path, 'PRAGMA integrity_check') == [('ok',)]
 
     def test_fork_while_another_thread_commits(self, path):

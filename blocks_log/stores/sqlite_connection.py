@@ -85,6 +85,7 @@ class SQLiteConnection(object):
         self.read_only = read_only
         self.synchronous = synchronous.upper()
         self._connection = None
+        self._cursor = None  # of the connection, for write()
         self._pid = None
         self._ready_to_write = False
         self.checkpointer = None  # of a file written to
@@ -111,6 +112,7 @@ class SQLiteConnection(object):
             if self._connection is not None:
                 _INHERITED.append(self._connection)
             self._connection = self._open()
+            self._cursor = self._connection.cursor()
             self._pid = os.getpid()
             self._ready_to_write = False
         return self._connection
@@ -255,7 +257,8 @@ class SQLiteConnection(object):
             if not self._ready_to_write:
                 self._prepare_to_write(connection)
             try:
-                changes = connection.execute(statement, parameters).rowcount
+                # The cursor kept: connection.execute() makes one each time.
+                changes = self._cursor.execute(statement, parameters).rowcount
             except sqlite3.OperationalError as error:
                 if not _is_busy(error):
                     raise
@@ -321,7 +324,7 @@ class SQLiteConnection(object):
                 # The last connection deletes the -wal and -shm files.
                 with claims.closing(self.path):
                     self._connection.close()
-        self._connection = None
+        self._connection = self._cursor = None
 
     def close(self):
         """Close the connection (if this process opened it) and stop its
