@@ -1,5 +1,9 @@
 """Key ids: a store's values name their key by a number of the keys table,
 made by the first write of a key and cached in each process."""
+import itertools
+import operator
+
+_KEY = operator.itemgetter(1)
 
 
 class KeyIds(object):
@@ -56,3 +60,11 @@ class KeyIds(object):
                 new_ids[name], = connection.execute(
                     self.sql.SELECT_KEY_ID, (name,)).fetchone()
         return new_ids
+
+    def _new_ids_of_commit(self, connection, entries, status):
+        """:meth:`_new_key_ids` of the keys of a commit: of its `entries`
+        (``(time, key, stored)``), each looked at once, in C (a commit of
+        100 iterations names the same 10 keys 1,000 times), then of its
+        `status`."""
+        return self._new_key_ids(connection, itertools.chain(
+            dict.fromkeys(map(_KEY, entries)), status))

@@ -310,8 +310,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                              packing.PACK_VALUES + 2 * len(entries))
             # A key never written before gets its id in this same
             # transaction, and is forgotten if it rolls back.
-            new_ids = self._new_key_ids(connection, [
-                key for _, key, _ in entries] + list(status))
+            new_ids = self._new_ids_of_commit(connection, entries, status)
             key_ids = dict(self._key_ids, **new_ids)
             values, found = self._values(running, entries, status, key_ids,
                                          not new_ids, stamp)

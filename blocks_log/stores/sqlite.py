@@ -5,7 +5,6 @@ All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
 :mod:`.sqlite_connection`; the packing of numbers in :mod:`.chunks`.
 
 """
-import operator
 import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
@@ -20,7 +19,6 @@ from blocks_log.stores.sqlite_reads import SQLiteReads
 BLOCKS_TABLES = frozenset(['entries', 'status'])
 # The statement of a training loop's commit (see write_iteration).
 _TWO_ROWS = sql.upsert_statement(2)
-_KEY = operator.itemgetter(1)
 _STATUS_TIME = sql.STATUS_TIME
 
 
@@ -311,8 +309,7 @@ class SQLiteStore(SQLiteReads, Store):
                              packing.PACK_VALUES + 2 * len(entries))
             # A key never written before gets its id in this same
             # transaction, and is forgotten if it rolls back.
-            new_ids = self._new_key_ids(connection, list(dict.fromkeys(
-                map(_KEY, entries))) + list(status))  # each key once, in C
+            new_ids = self._new_ids_of_commit(connection, entries, status)
             rows, found = self._rows(ref, running, entries, status,
                                      dict(key_ids, **new_ids), not new_ids,
                                      stamp)
