@@ -11,7 +11,9 @@ floats through ``current_row``. Side by side, in one run:
   iterations, scaled up: it is that slow).
 
 Then the same with ``commit_every=100`` (against the same limit, and the
-raw limit committing every 100 iterations too), and with
+raw limit committing every 100 iterations too, and the loop on
+``TrainingLog``, in memory: what the loop's own Python takes, with
+nothing stored), and with
 ``synchronous='FULL'`` (against the raw limit with ``FULL``: a disk sync
 each commit).
 
@@ -34,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from benchmarks.common import (  # noqa
     KEYS, columns_of, numbered, parse_args, report, run_rounds, train)
-from blocks_log import SQLiteLog  # noqa
+from blocks_log import SQLiteLog, TrainingLog  # noqa
 
 BLOCKS_SCHEMA = ('CREATE TABLE IF NOT EXISTS entries (uuid TEXT NOT NULL, '
                  'time INT NOT NULL, "key" TEXT NOT NULL, value, '
@@ -167,9 +169,11 @@ def main():
                 fresh('raw'), n)),
             ('raw sqlite3, commit every 100', lambda: raw_limit(
                 fresh('raw100'), n, commit_every=100)),
+            ('TrainingLog, nothing stored', lambda: train(TrainingLog(), n)),
             ('SQLiteLog(commit_every=100)', lambda: sqlite_log(
                 fresh('log100'), n, commit_every=100)),
-        ], args.rounds, n * len(KEYS))
+        ], args.rounds, n * len(KEYS), compared=[
+            'TrainingLog, nothing stored', 'SQLiteLog(commit_every=100)'])
         writes_against('a disk sync each commit (synchronous=FULL)', [
             ('raw sqlite3, synchronous=FULL', lambda: raw_limit(
                 fresh('rawfull'), n, synchronous='FULL')),
