@@ -180,6 +180,32 @@ class TestRelativeRows:
         log.current_row['b'] = 2
         assert written_rows(log) == {0: {'a': 0}, 2: {'b': 2}}
 
+    def test_current_row_while_iterations_done_is_no_time(self, log):
+        # Never the row of the time before: a write there would land at
+        # the wrong time without an error.
+        log.status['iterations_done'] = 3
+        log.current_row['a'] = 1
+        for value in (-1, 'x'):
+            log.status['iterations_done'] = value
+            with pytest.raises(ValueError):
+                log.current_row
+        del log.status['iterations_done']
+        with pytest.raises(KeyError):
+            log.current_row
+        log.status['iterations_done'] = 5
+        log.current_row['b'] = 2
+        assert written_rows(log) == {3: {'a': 1}, 5: {'b': 2}}
+
+    def test_current_row_cannot_be_set_or_deleted(self, log):
+        log.current_row['a'] = 1
+        log.status['iterations_done'] += 1
+        log.current_row['b'] = 2
+        with pytest.raises(AttributeError):
+            log.current_row = {}
+        with pytest.raises(AttributeError):
+            del log.current_row
+        assert dict(log.current_row) == {'b': 2}
+
 
 class TestResume:
     def test_new_uuid_and_lineage(self, log):

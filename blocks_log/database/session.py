@@ -306,7 +306,7 @@ class Session(MergedReads):
             stamp = self.advanced
             self.values['iterations_done'] = iterations_done
             self.advanced = (iterations_done, _time.time())
-            self.row_of_now = DatabaseRow(self, iterations_done)
+            self.now(DatabaseRow(self, iterations_done))
             written = None
             try:
                 written = self.store.write_iteration(
@@ -338,7 +338,7 @@ class Session(MergedReads):
                     self.timer is not None):
                 self.advanced = (iterations_done, _time.time())
             # The next current_row, made now rather than on first use.
-            self.row_of_now = DatabaseRow(self, iterations_done)
+            self.now(DatabaseRow(self, iterations_done))
         else:
             self.forget_row_of_now()
         self.completed = len(self.pending)
@@ -369,10 +369,24 @@ class Session(MergedReads):
                     return self.commit_seconds
             return self.commit_seconds
 
+    def now(self, row):
+        """Make `row` the row of now: the session's ``row_of_now``, and
+        the log's ``current_row`` (see :class:`.log.CurrentRow`). The log
+        is reached through its weak reference: a session holding it, or
+        its attributes, would keep a log in a reference cycle from ever
+        being collected, and closed."""
+        self.row_of_now = row
+        log = self.log()
+        if log is not None:
+            log.__dict__['current_row'] = row
+
     def forget_row_of_now(self):
         # Not self.__dict__.pop(): asking for the __dict__ makes CPython
         # 3.11 drop its fast attribute loads on the instance, and the hot
         # path loads several per value (4x the instructions, callgrind).
+        log = self.log()
+        if log is not None:
+            log.__dict__.pop('current_row', None)
         try:
             del self.row_of_now
         except AttributeError:

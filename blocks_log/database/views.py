@@ -156,9 +156,10 @@ class RowOfNow(object):
     """``Session.row_of_now``: the row of ``status['iterations_done']``.
 
     A non-data descriptor: a writable session keeps the row as an instance
-    attribute, which ``log.current_row`` reaches without running Python
-    code, until ``iterations_done`` changes; other sessions make it on
-    every access, from a status read afresh.
+    attribute, and as the log's ``current_row`` (see
+    :meth:`~blocks_log.database.session.Session.now`), until
+    ``iterations_done`` changes; other sessions make it on every access,
+    from a status read afresh.
 
     """
     def __get__(self, session, owner=None):
@@ -167,7 +168,7 @@ class RowOfNow(object):
         row = DatabaseRow(session, session.check_time(
             session.status_values()['iterations_done']))
         if session.writable:
-            session.row_of_now = row
+            session.now(row)
         return row
 
 
