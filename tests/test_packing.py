@@ -244,6 +244,9 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
     clocked = sorted(first_walls)
     assert clock.of_parts(parts) == (clocked, [
         first_walls[time] for time in clocked]) == clock.of_parts(looked_at)
+    found, times, width = packing.sliced_columns(parts)
+    assert found == (numbers, rest, kind)
+    assert packing.clock_of(parts, times, width) == clock.of_parts(parts)
     floats = [type(value) is float for part in parts for value in part[2]]
     if kind == 'f':
         assert all(floats)
@@ -255,6 +258,51 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
         for key, (times, values) in numbers.items():
             assert chunks.pack(1, key, 256, times, values, 'f') == (
                 chunks.pack(1, key, 256, times, values))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 4), st.lists(st.integers(1, 3), min_size=1,
+                                   max_size=12),
+       st.lists(st.tuples(st.integers(1, 9), st.booleans()), min_size=1))
+@example(3, [1, 1, 1], [(4, True), (5, True)])  # cut mid-iteration
+@example(2, [1, 1, 1], [(1, True), (1, False), (4, True)])
+def test_the_clock_of_a_loop_block_is_the_first_commit_of_each_time(
+        width, steps, cuts):
+    # A training loop's block: iterations of the same keys, committed in
+    # parts of several iterations (commit_every), of one (told so, as
+    # RunPacking.iteration tells), or cut anywhere (a buffer committed
+    # when full), stamped or not; the last part holds the rest. Each
+    # time's wall is that of the first part holding it, found by slicing
+    # as by looking at every part.
+    from blocks_log.stores import clock, packing
+    times, time = [], 10
+    for step in steps:
+        time += step
+        times += [time] * width
+    keys = list(range(1, width + 1)) * len(steps)
+    values = [float(index) for index in range(len(times))]
+    parts, start = [], 0
+    for number, (size, stamped) in enumerate(cuts):
+        stop = len(times) if number == len(cuts) - 1 else (
+            min(start + size, len(times)))
+        if stop > start:
+            piece = slice(start, stop)
+            one = stop - start == width and times[start] == times[stop - 1]
+            parts.append((tuple(times[piece]), tuple(keys[piece]),
+                          tuple(values[piece]),
+                          1e9 + len(parts) if stamped else None,
+                          one and stamped))
+        start = stop
+    found, times, width = packing.sliced_columns(parts)
+    assert found == packing.columns(parts) and times is not None
+    first_walls = {}
+    for part_times, _, _, wall, _ in parts:
+        for each in part_times if wall is not None else ():
+            first_walls.setdefault(each, wall)
+    clocked = sorted(first_walls)
+    assert packing.clock_of(parts, times, width) == (
+        clocked, [first_walls[each] for each in clocked]) == (
+        clock.of_parts(parts))
 
 
 @settings(max_examples=300, deadline=None)

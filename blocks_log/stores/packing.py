@@ -349,19 +349,28 @@ def columns(parts):
     time or a value at all when its parts are all iterations (0.135 ms a
     block of 10 keys, and 0.079 ms so).
     """
+    return sliced_columns(parts)[0]
+
+
+def sliced_columns(parts):
+    """``(found, times, width)``: :func:`columns` of `parts` as `found`;
+    if it found them by slicing, the block's `times` (increasing) and
+    `width`, the values each of them has, the parts concatenated holding
+    the values of each time in turn (so the n-th time first appears at
+    ``n * width``); else ``None, None``."""
     if not parts:
-        return {}, [], None
+        return ({}, [], None), None, None
     sliced = _iterations(parts)
     if sliced is None:
         sliced = _sliced(parts)
         if sliced is None:
-            return split(latest(parts))
+            return split(latest(parts)), None, None
     every, keys, floats = sliced
     width = len(keys)
     values = list(itertools.chain.from_iterable(map(_VALUES, parts)))
     if floats or _FLOAT_TYPE.issuperset(map(type, values)):
-        return dict((key, (every, values[index::width]))
-                    for index, key in enumerate(keys)), [], 'f'
+        return (dict((key, (every, values[index::width]))
+                     for index, key in enumerate(keys)), [], 'f'), every, width
     numbers, rest = {}, []
     for index, key in enumerate(keys):
         column = values[index::width]
@@ -370,7 +379,7 @@ def columns(parts):
         else:
             _split_column(key, every, column, numbers, rest)
     rest.sort()
-    return numbers, rest, None
+    return (numbers, rest, None), every, width
 
 
 def _sliced(parts):
@@ -452,6 +461,26 @@ def split(final):
     return numbers, rest, None
 
 
+def clock_of(parts, times=None, width=None):
+    """What :func:`.clock.of_parts` gives of `parts`, a block's, found in
+    fewer steps from the `times` and `width` that :func:`sliced_columns`
+    gives of them, if it sliced them: from where each time first appears
+    (75 us a block of 10 keys, 256 times, in commits of 100 iterations,
+    looking at each time of each part; 6 us so)."""
+    if times is None:
+        return clock.of_parts(parts)
+    walls, stop, seen = [], 0, 0
+    for part in parts:
+        wall = part[3]
+        if wall is None:  # unstamped: a later part's wall may be its
+            return clock.of_parts(parts)
+        stop += len(part[0])
+        reached = -(-stop // width)  # the times first seen before `stop`
+        walls += [wall] * (reached - seen)
+        seen = reached
+    return times, walls
+
+
 def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     """Pack the blocks of run `ref` that its writes have moved past, in the
     write transaction of `connection` (its ``execute`` as in the DB-API),
@@ -483,7 +512,7 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
                 block = min(later) if later else limit // span
                 continue
             parts = packing.memory[block]
-            found = columns(parts)
+            found, times, width = sliced_columns(parts)
             packing.count(block, parts, found)
         else:
             parts = _from_database(connection, ref, block, span, dialect)
@@ -493,9 +522,9 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
                 block = limit // span if following is None else (
                     following // span)
                 continue
-            found = split(latest(parts))
+            found, times, width = split(latest(parts)), None, None
         _write_block(connection, ref, block, span, found, dialect, packing)
-        walls = clock.of_parts(parts)
+        walls = clock_of(parts, times, width)
         if walls[0]:
             connection.execute(dialect.INSERT_CLOCK, chunks.pack(
                 ref, clock.KEY, span, *walls))
@@ -550,5 +579,5 @@ def _write_block(connection, ref, block, span, found, dialect, packing):
         dialect.write_rest(connection, ref, rest, packing)
 
 
-__all__ = ['HEAD_SPAN', 'PACK_VALUES', 'RunPacking', 'counted', 'latest',
-           'pack', 'split']
+__all__ = ['HEAD_SPAN', 'PACK_VALUES', 'RunPacking', 'clock_of', 'columns',
+           'counted', 'latest', 'pack', 'sliced_columns', 'split']
