@@ -170,30 +170,37 @@ class RunPacking(object):
             # Iterations: zip(*entries) would make an iterator of each
             # entry, and a pass of the garbage collector every 700 (1.6x
             # the time of these three, for a commit of 1,000 values).
-            times, keys, values = (tuple(map(item, entries))
+            times, keys, values = (list(map(item, entries))
                                    for item in _ENTRY_ITEMS)
-        first, last = min(times), max(times)
+        # In order, as a rule: sorting what is sorted takes 6 us a commit
+        # of 1,000 values, min() and max() 19.
+        ordered = sorted(times) == list(times)
+        if ordered:
+            first, last = times[0], times[-1]
+        else:
+            first, last = min(times), max(times)
         wall = clock.wall_of_commit(stamp, last)
         prefix = b'' if wall is None else batches.stamp(wall)
         ids = list(map(key_ids.__getitem__, keys))
         blocks = []
         rows = []
         for block, times, ids, values, first, last in self._by_block(
-                times, ids, values, first, last):
+                times, ids, values, first, last, ordered):
             spread, blob = batches.encode(times, ids, values)
             rows.append((first, batches.key_of(self.part, spread),
                          prefix + blob))
             blocks.append((block, last, (times, ids, values, wall, False)))
         return rows, blocks
 
-    def _by_block(self, times, ids, values, first, last):
+    def _by_block(self, times, ids, values, first, last, ordered):
         # [(block, times, key ids, values, first time, last time)] of a
-        # commit whose times run from `first` to `last`, in block order.
+        # commit whose times run from `first` to `last`, in block order;
+        # `ordered` if its times never decrease.
         span = self.span or HEAD_SPAN
         low, high = first // span, last // span
         if low == high:  # iterations of one block, as a rule
             return [(low, times, ids, values, first, last)]
-        if all(map(operator.le, times, times[1:])):
+        if ordered:
             # Iterations in order, across blocks: cut where each begins.
             found, start = [], 0
             for block in range(low, high + 1):
