@@ -10,10 +10,11 @@ floats through ``current_row``. Side by side, in one run:
   SQLite's default journal and sync, as Blocks ran it (a tenth of the
   iterations, scaled up: it is that slow).
 
-Then the same with ``commit_every=100`` (against the same limit, and the
-raw limit committing every 100 iterations too, and the loop on
-``TrainingLog``, in memory: what the loop's own Python takes, with
-nothing stored), and with
+Then the same with ``commit_every=100`` and with ``commit_seconds=60``
+alone (a run this short then commits past each 10,000 values waiting),
+against the same limit, and the raw limit committing every 100 iterations
+too, and the loop on ``TrainingLog``, in memory: what the loop's own
+Python takes, with nothing stored; and with
 ``synchronous='FULL'`` (against the raw limit with ``FULL``: a disk sync
 each commit).
 
@@ -172,8 +173,11 @@ def main():
             ('TrainingLog, nothing stored', lambda: train(TrainingLog(), n)),
             ('SQLiteLog(commit_every=100)', lambda: sqlite_log(
                 fresh('log100'), n, commit_every=100)),
+            ('SQLiteLog(commit_seconds=60)', lambda: sqlite_log(
+                fresh('log60s'), n, commit_seconds=60)),
         ], args.rounds, n * len(KEYS), compared=[
-            'TrainingLog, nothing stored', 'SQLiteLog(commit_every=100)'])
+            'TrainingLog, nothing stored', 'SQLiteLog(commit_every=100)',
+            'SQLiteLog(commit_seconds=60)'])
         writes_against('a disk sync each commit (synchronous=FULL)', [
             ('raw sqlite3, synchronous=FULL', lambda: raw_limit(
                 fresh('rawfull'), n, synchronous='FULL')),

@@ -51,6 +51,9 @@ class PostgreSQLLog(DatabaseLog):
     synchronous_commit : {'on', 'off', 'local', 'remote_write', \
 'remote_apply'}, optional
     commit_every : int, optional
+    commit_seconds : float, optional
+        As for :class:`~blocks_log.sqlite.SQLiteLog`: by default a commit
+        each iteration; `commit_seconds` alone commits with time.
 
     Attributes
     ----------
@@ -74,7 +77,7 @@ class PostgreSQLLog(DatabaseLog):
     """
     def __init__(self, dsn=None, *, uuid=None, read_only=False,
                  allow_pickle=False, synchronous_commit='on',
-                 commit_every=1, commit_seconds=None):
+                 commit_every=None, commit_seconds=None):
         check_options(read_only, commit_every, commit_seconds)
         if not isinstance(allow_pickle, bool):
             raise TypeError('allow_pickle must be True or False, got '

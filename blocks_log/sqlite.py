@@ -53,8 +53,9 @@ class SQLiteLog(DatabaseLog):
         last commits may be lost; ``synchronous='FULL'`` keeps them too, at
         the cost of one disk sync per iteration. ``commit_every=N`` commits
         every N iterations only, and may lose up to N-1 of them in a crash;
-        ``commit_seconds=S`` commits at least every S seconds, and may lose
-        up to S seconds of them.
+        ``commit_seconds=S`` commits at least every S seconds (alone, only
+        then, and past 10,000 values waiting), and may lose up to S seconds
+        of them.
 
     Parameters
     ----------
@@ -76,11 +77,15 @@ class SQLiteLog(DatabaseLog):
         could run code.
     synchronous : {'NORMAL', 'FULL', 'EXTRA'}, optional
     commit_every : int, optional
-        Commit when the iteration advances this many times (default 1).
+        Commit when the iteration advances this many times; by default each
+        time, or, with `commit_seconds`, never for a count (see
+        :class:`~blocks_log.database.DatabaseLog`).
     commit_seconds : float, optional
         Commit at least this often (see
         :class:`~blocks_log.database.DatabaseLog`): a crash loses at most
-        this many seconds of iterations.
+        this many seconds of iterations. Alone, commits come with time
+        (the usual choice for long runs); with `commit_every`, whichever
+        comes first.
 
     Attributes
     ----------
@@ -107,8 +112,8 @@ class SQLiteLog(DatabaseLog):
 
     """
     def __init__(self, database=None, *, uuid=None, read_only=False,
-                 allow_pickle=False, synchronous='NORMAL', commit_every=1,
-                 commit_seconds=None):
+                 allow_pickle=False, synchronous='NORMAL',
+                 commit_every=None, commit_seconds=None):
         check_options(read_only, commit_every, commit_seconds)
         if not isinstance(allow_pickle, bool):
             raise TypeError('allow_pickle must be True or False, got '

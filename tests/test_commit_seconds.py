@@ -92,6 +92,27 @@ def test_an_iteration_commits_once_the_time_has_passed(backend):
     assert committed_times(backend, log) == [0, 1, 2]
 
 
+def test_alone_it_commits_with_time_not_each_iteration(backend):
+    # commit_seconds without commit_every: what a long run asks for, a
+    # commit every so often, not one each iteration as by default (the
+    # first log); a checkpoint of it opens again the same.
+    import pickle
+    each = backend()
+    train(each, 2)
+    assert committed_times(backend, each) == [0, 1]
+    log = backend(commit_seconds=3600)
+    train(log, 3)
+    assert committed_times(backend, log) == []
+    log.flush()
+    assert committed_times(backend, log) == [0, 1, 2]
+    again = pickle.loads(pickle.dumps(log))
+    try:
+        train(again, 2)
+        assert committed_times(backend, again) == [0, 1, 2]
+    finally:
+        again.close()
+
+
 def test_closing_stops_the_thread(backend):
     log = backend(commit_seconds=SECONDS, commit_every=10)
     train(log, 1)

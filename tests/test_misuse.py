@@ -29,7 +29,7 @@ def path(tmp_path):
 class TestOptions:
     @pytest.mark.parametrize('value, error', [
         (0, ValueError), (-5, ValueError), (2.5, TypeError),
-        (None, TypeError), (True, TypeError), ('3', TypeError)])
+        (True, TypeError), ('3', TypeError)])
     def test_commit_every_is_checked_when_the_log_is_made(self, path, value,
                                                           error):
         with pytest.raises(error, match='commit_every'):

@@ -20,8 +20,8 @@ def check_options(read_only, commit_every, commit_seconds=None):
     Raises
     ------
     TypeError
-        If `read_only` is not a bool, `commit_every` not an int, or
-        `commit_seconds` not a number.
+        If `read_only` is not a bool, `commit_every` not an int or
+        ``None``, or `commit_seconds` not a number or ``None``.
     ValueError
         If `commit_every` is below 1, or `commit_seconds` not a finite
         number above 0.
@@ -30,10 +30,12 @@ def check_options(read_only, commit_every, commit_seconds=None):
     if not isinstance(read_only, bool):
         raise TypeError('read_only must be True or False, got {!r}'.format(
             read_only))
-    if isinstance(commit_every, bool) or not isinstance(commit_every, int):
-        raise TypeError('commit_every must be a whole number of iterations, '
-                        'got {!r}'.format(commit_every))
-    if commit_every < 1:
+    if commit_every is None:
+        pass  # as commit_seconds says (see Session)
+    elif isinstance(commit_every, bool) or not isinstance(commit_every, int):
+        raise TypeError('commit_every must be a whole number of iterations '
+                        'or None, got {!r}'.format(commit_every))
+    elif commit_every < 1:
         raise ValueError('commit_every must be at least 1, got {!r}'.format(
             commit_every))
     if commit_seconds is not None:
@@ -105,7 +107,10 @@ class DatabaseLog(TrainingLogBase, Mapping):
         Never write (needs `uuid`); see each committed iteration of a run
         another process writes.
     commit_every : int, optional
-        Commit when the iteration advances this many times (default 1).
+        Commit when the iteration advances this many times. By default
+        each time, or, with `commit_seconds`, never for a count: commits
+        then come with time (and past
+        :data:`~blocks_log.database.session.MAX_PENDING` values).
     commit_seconds : float, optional
         Commit at least this often: at the end of an iteration once this
         many seconds have passed since the last commit, and, from a thread
@@ -130,7 +135,7 @@ class DatabaseLog(TrainingLogBase, Mapping):
 
     """
     def __init__(self, store, blocks_store=None, *, uuid=None,
-                 read_only=False, commit_every=1, commit_seconds=None,
+                 read_only=False, commit_every=None, commit_seconds=None,
                  shared=False):
         check_options(read_only, commit_every, commit_seconds)
         session = Session(store, blocks_store, self, read_only, commit_every,

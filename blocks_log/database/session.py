@@ -6,6 +6,7 @@ its log (only a weak reference), so that a log dropped without ``close()``
 is garbage-collected and its session finished: flushed, released, closed.
 
 """
+import sys
 import threading
 import time as _time
 import warnings
@@ -24,6 +25,10 @@ from blocks_log.stores.base import resolve_run
 #: Values buffered before a commit even within one iteration: bounds the
 #: memory a long iteration can hold and the work a crash can lose.
 MAX_PENDING = 10000
+#: ``commit_every`` of a log that commits with time alone (``commit_seconds``
+#: without ``commit_every``): a count no loop reaches, and an int, so that
+#: a pickle of the log opens again as it was.
+NO_COUNT = sys.maxsize
 # Status values that cannot change in place: not re-encoded at commits.
 _IMMUTABLE = frozenset([int, float, str, bytes, bool, type(None)])
 
@@ -62,7 +67,9 @@ class Session(MergedReads):
     log : DatabaseLog
         Referred to weakly, for ``row.log``.
     read_only : bool
-    commit_every : int
+    commit_every : int or None
+        ``None``: each iteration, or, with `commit_seconds`, never for a
+        count (:data:`NO_COUNT`).
     shared : bool, optional
         The stores are their opener's, who closes them.
     commit_seconds : float, optional
@@ -76,6 +83,8 @@ class Session(MergedReads):
         self.store, self.blocks_store = store, blocks_store
         self.log = weakref.ref(log)
         self.read_only = read_only
+        if commit_every is None:
+            commit_every = 1 if commit_seconds is None else NO_COUNT
         self.commit_every = commit_every
         self.commit_seconds = commit_seconds
         self.timer = None if commit_seconds is None else CommitTimer(
