@@ -17,7 +17,11 @@ Then the same committing every 100 iterations, against the same limit: the
 sketch's commit is then one row of the 100 iterations' times, key ids and
 floats, and the status. The loop is the same, so that what the sketch
 reaches there bounds any log that checks each value in a Python
-``__setitem__`` and keeps a buffer of entries (SPEC 5).
+``__setitem__`` and keeps a buffer of entries (SPEC 5). Beside it, a
+second sketch keeps its buffer in columns (each key's times and values,
+appended as they are written), which a commit writes with no split: the
+headroom of a log built that way, with no packing, no status beyond a
+dict, and no lock.
 
 Run: ``python benchmarks/bench_lean.py [-n ITERATIONS] [-r ROUNDS]``.
 
@@ -123,12 +127,61 @@ class LeanLog(object):
         self.current_row = _LeanRow(self, iterations_done)
 
     def close(self):
-        if self.pending:
-            self.commit_iterations(self.status['iterations_done'])
+        self.commit_iterations(self.status['iterations_done'])
         self.connection.close()
 
 
 _ENTRY_ITEMS = tuple(map(operator.itemgetter, range(3)))
+
+
+class _ColumnRow(object):
+    __slots__ = ('columns', 'time')
+
+    def __init__(self, columns, time):
+        self.columns, self.time = columns, time
+
+    def __setitem__(self, key, value):
+        if type(key) is not str or type(value) is not float:
+            raise TypeError('the sketch takes str keys and float values')
+        column = self.columns.get(key)
+        if column is None:
+            column = self.columns[key] = ([], [])
+        column[0].append(self.time)
+        column[1].append(value)
+
+
+class ColumnLog(LeanLog):
+    """The second sketch (see the module docstring): a buffer of columns,
+    committed every `commit_every` iterations as one row."""
+
+    def __init__(self, path, commit_every):
+        LeanLog.__init__(self, path, commit_every)
+        self.columns = {}
+        self.current_row = _ColumnRow(self.columns, 0)
+
+    def advance(self, iterations_done):
+        self.current_row = _ColumnRow(self.columns, iterations_done)
+        self.uncommitted += 1
+        if self.uncommitted >= self.commit_every:
+            self.uncommitted = 0
+            self.commit_iterations(iterations_done)
+
+    def commit_iterations(self, iterations_done):
+        if any(times for times, _ in self.columns.values()):
+            self.part += 1
+            parts, first = [b'C'], None
+            for key, (times, values) in self.columns.items():
+                parts += [array.array('i', [
+                    self.ids.setdefault(key, len(self.ids) + 1),
+                    len(times)]).tobytes(), array.array('q', times).tobytes(),
+                    array.array('d', values).tobytes()]
+                first = times[0] if first is None else min(first, times[0])
+                del times[:], values[:]
+            self.connection.execute(
+                'INSERT INTO entries VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON '
+                'CONFLICT DO UPDATE SET value = excluded.value',
+                (1, first, -2 * self.part - 1, b''.join(parts),
+                 1, 2 ** 63 - 1, 0, iterations_done))
 
 
 def main():
@@ -151,10 +204,13 @@ def main():
                 fresh('raw'), n)),
             ('the lean sketch, commit every 100', lambda: train(
                 LeanLog(fresh('lean100'), commit_every=100), n)),
+            ('the sketch in columns, every 100', lambda: train(
+                ColumnLog(fresh('columns100'), commit_every=100), n)),
             ('SQLiteLog(commit_every=100)', lambda: sqlite_log(
                 fresh('log100'), n, commit_every=100)),
         ], args.rounds, n * len(KEYS), compared=[
             'the lean sketch, commit every 100',
+            'the sketch in columns, every 100',
             'SQLiteLog(commit_every=100)'])
 
 
