@@ -30,14 +30,15 @@ def check_options(read_only, commit_every, commit_seconds=None):
     if not isinstance(read_only, bool):
         raise TypeError('read_only must be True or False, got {!r}'.format(
             read_only))
-    if commit_every is None:
-        pass  # as commit_seconds says (see Session)
-    elif isinstance(commit_every, bool) or not isinstance(commit_every, int):
-        raise TypeError('commit_every must be a whole number of iterations '
-                        'or None, got {!r}'.format(commit_every))
-    elif commit_every < 1:
-        raise ValueError('commit_every must be at least 1, got {!r}'.format(
-            commit_every))
+    if commit_every is not None:  # None: as commit_seconds says (Session)
+        if isinstance(commit_every, bool) or not isinstance(
+                commit_every, int):
+            raise TypeError('commit_every must be a whole number of '
+                            'iterations or None, got {!r}'.format(
+                                commit_every))
+        if commit_every < 1:
+            raise ValueError('commit_every must be at least 1, got '
+                             '{!r}'.format(commit_every))
     if commit_seconds is not None:
         if isinstance(commit_seconds, bool) or not isinstance(
                 commit_seconds, numbers.Real):
