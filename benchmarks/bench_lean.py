@@ -63,6 +63,7 @@ class _LeanStatus(dict):
 
 class LeanLog(object):
     """The sketch (see the module docstring)."""
+    Row = _LeanRow
 
     def __init__(self, path, commit_every=1):
         self.commit_every, self.uncommitted = commit_every, 0
@@ -77,36 +78,37 @@ class LeanLog(object):
         self.ids, self.heads, self.pending, self.part = {}, {}, [], 0
         self.status = _LeanStatus(iterations_done=0)
         self.status.log = self
-        self.current_row = _LeanRow(self, 0)
+        self.current_row = self.Row(self, 0)
 
     def advance(self, iterations_done):
         self.uncommitted += 1
-        if self.uncommitted < self.commit_every:
-            self.current_row = _LeanRow(self, iterations_done)
-            return
-        self.uncommitted = 0
-        if self.commit_every == 1:
-            self.commit(iterations_done)
-        else:
-            self.commit_iterations(iterations_done)
+        if self.uncommitted >= self.commit_every:
+            self.uncommitted = 0
+            if self.commit_every == 1:
+                self.commit(iterations_done)
+            else:
+                self.commit_iterations(iterations_done)
+        self.current_row = self.Row(self, iterations_done)
+
+    def _write(self, time, column, blob, iterations_done):
+        # One statement: the batch's row and the status'.
+        self.connection.execute(
+            'INSERT INTO entries VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON '
+            'CONFLICT DO UPDATE SET value = excluded.value',
+            (1, time, column, blob, 1, 2 ** 63 - 1, 0, iterations_done))
 
     def commit_iterations(self, iterations_done):
         if self.pending:
             times, keys, values = (list(map(item, self.pending))
                                    for item in _ENTRY_ITEMS)
             self.part += 1
-            self.connection.execute(
-                'INSERT INTO entries VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON '
-                'CONFLICT DO UPDATE SET value = excluded.value',
-                (1, times[0], -2 * self.part - 1, b'F' + b''.join([
-                    array.array('q', times).tobytes(),
-                    array.array('i', [
-                        self.ids.setdefault(key, len(self.ids) + 1)
-                        for key in keys]).tobytes(),
-                    array.array('d', values).tobytes()]),
-                 1, 2 ** 63 - 1, 0, iterations_done))
+            self._write(times[0], -2 * self.part - 1, b'F' + b''.join([
+                array.array('q', times).tobytes(),
+                array.array('i', [
+                    self.ids.setdefault(key, len(self.ids) + 1)
+                    for key in keys]).tobytes(),
+                array.array('d', values).tobytes()]), iterations_done)
             del self.pending[:]
-        self.current_row = _LeanRow(self, iterations_done)
 
     def commit(self, iterations_done):
         if self.pending:
@@ -117,14 +119,9 @@ class LeanLog(object):
                     self.ids.setdefault(key, len(self.ids) + 1)
                     for key in keys]).tobytes()
             self.part += 1
-            self.connection.execute(
-                'INSERT INTO entries VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON '
-                'CONFLICT DO UPDATE SET value = excluded.value',
-                (1, times[0], -2 * self.part, head + array.array(
-                    'd', values).tobytes(), 1, 2 ** 63 - 1, 0,
-                 iterations_done))
+            self._write(times[0], -2 * self.part, head + array.array(
+                'd', values).tobytes(), iterations_done)
             del self.pending[:]
-        self.current_row = _LeanRow(self, iterations_done)
 
     def close(self):
         self.commit_iterations(self.status['iterations_done'])
@@ -137,8 +134,8 @@ _ENTRY_ITEMS = tuple(map(operator.itemgetter, range(3)))
 class _ColumnRow(object):
     __slots__ = ('columns', 'time')
 
-    def __init__(self, columns, time):
-        self.columns, self.time = columns, time
+    def __init__(self, log, time):
+        self.columns, self.time = log.columns, time
 
     def __setitem__(self, key, value):
         if type(key) is not str or type(value) is not float:
@@ -153,18 +150,11 @@ class _ColumnRow(object):
 class ColumnLog(LeanLog):
     """The second sketch (see the module docstring): a buffer of columns,
     committed every `commit_every` iterations as one row."""
+    Row = _ColumnRow
 
     def __init__(self, path, commit_every):
-        LeanLog.__init__(self, path, commit_every)
         self.columns = {}
-        self.current_row = _ColumnRow(self.columns, 0)
-
-    def advance(self, iterations_done):
-        self.current_row = _ColumnRow(self.columns, iterations_done)
-        self.uncommitted += 1
-        if self.uncommitted >= self.commit_every:
-            self.uncommitted = 0
-            self.commit_iterations(iterations_done)
+        LeanLog.__init__(self, path, commit_every)
 
     def commit_iterations(self, iterations_done):
         if any(times for times, _ in self.columns.values()):
@@ -177,11 +167,10 @@ class ColumnLog(LeanLog):
                     array.array('d', values).tobytes()]
                 first = times[0] if first is None else min(first, times[0])
                 del times[:], values[:]
-            self.connection.execute(
-                'INSERT INTO entries VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON '
-                'CONFLICT DO UPDATE SET value = excluded.value',
-                (1, first, -2 * self.part - 1, b''.join(parts),
-                 1, 2 ** 63 - 1, 0, iterations_done))
+            self._write(first, -2 * self.part - 1, b''.join(parts),
+                        iterations_done)
+
+    commit = commit_iterations  # of one iteration, the same way
 
 
 def main():
