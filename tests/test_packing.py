@@ -110,6 +110,125 @@ def test_a_commit_of_many_blocks_packs_them_all(factory):
     assert [time for time, _ in history] == list(range(1, 200 * SPAN + 1))
 
 
+def test_a_commit_writes_the_blocks_it_completes_as_chunks_alone(factory):
+    # A commit of many blocks packs those it completes in its own
+    # transaction, from memory: only the block it ends in is left in the
+    # head, never the rest as batches for the next commit to delete.
+    iterations = 25 * SPAN + 1
+    log = factory(commit_every=iterations)
+    for round in range(1, 5):
+        train(log, iterations)
+        packed, rows = counts(log)
+        assert rows <= 2 * SPAN
+        # Committed as the last iteration began: the ones before it.
+        assert packed + rows == 2 * (round * iterations - 1)
+    log.flush()
+    history = log.history('step')
+    assert history == [(time, time) for time in range(1, 4 * iterations + 1)]
+
+
+def test_a_commit_into_a_block_written_before_the_run_was_opened(factory):
+    # The block this writer found unpacked is packed from the database,
+    # not from memory: a commit that writes into it as well as past it
+    # writes its batch there first.
+    log = factory(commit_every=10 ** 6)
+    train(log, 2 * SPAN - 1)  # the second block whole, left unpacked
+    uuid = log.uuid
+    log.close()
+    log = factory(uuid=uuid, commit_every=10 ** 6)
+    train(log, SPAN)
+    log[SPAN + 1]['late'] = 0.5
+    train(log, 2 * SPAN)
+    log.flush()
+    assert log.history('late') == [(SPAN + 1, 0.5)]
+    assert log.history('step') == [(time, time)
+                                   for time in range(1, 5 * SPAN)]
+
+
+def refuse_chunks(log, refusing):
+    """Make every write of a chunk into `log`'s database fail (a trigger
+    of the database's own), or, not `refusing`, no longer."""
+    if hasattr(log, 'database'):
+        log._session.store.connection.execute(
+            "CREATE TEMP TRIGGER refuse_chunks BEFORE INSERT ON "
+            "main.blocks_log_chunks BEGIN SELECT RAISE(ABORT, 'no chunks "
+            "today'); END" if refusing else 'DROP TRIGGER refuse_chunks')
+        return
+    import psycopg
+    with psycopg.connect(log.dsn, autocommit=True) as connection:
+        connection.execute(
+            "CREATE FUNCTION refuse_chunks() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'no chunks today'; END $$ LANGUAGE plpgsql; "
+            "CREATE TRIGGER refuse_chunks BEFORE INSERT ON blocks_log_chunks "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_chunks()" if refusing else
+            'DROP TRIGGER refuse_chunks ON blocks_log_chunks; '
+            'DROP FUNCTION refuse_chunks()')
+
+
+def test_a_commit_that_packs_and_fails_leaves_its_writer_as_it_was(factory):
+    # The blocks a commit completes are remembered, and packed, before its
+    # batches are written: if its transaction rolls back, the writer
+    # forgets them again (what it counted of the run is what a release
+    # records), and the commit made again writes them all.
+    from blocks_log.errors import LogWriteError
+    log = factory(commit_every=10 ** 6)
+    store, run = log._session.store, log._session.run
+    train(log, 3 * SPAN)
+    log.flush()
+    before = store.summarize(run)
+    assert before['rows'] == 3 * SPAN
+    train(log, 3 * SPAN)
+    refuse_chunks(log, True)
+    try:
+        with pytest.raises(LogWriteError, match='no chunks today'):
+            log.flush()
+        assert store.summarize(run) == before
+    finally:
+        refuse_chunks(log, False)
+    train(log, 3 * SPAN)
+    log.flush()
+    assert store.summarize(run)['rows'] == 9 * SPAN
+    assert log.history('step') == [(time, time)
+                                   for time in range(1, 9 * SPAN + 1)]
+    packed, rows = counts(log)
+    assert packed + rows == 2 * 9 * SPAN and rows <= 2 * SPAN
+
+
+@pytest.mark.parametrize('backend', ['postgresql'])
+def test_a_commit_that_packs_goes_again_whole_when_its_connection_drops(
+        backend, tmp_path, monkeypatch, request):
+    # The connection dropped as the commit packs (its server process ends
+    # itself, once): the commit is made again on a new connection, and
+    # remembered once, as if it had gone through the first time.
+    import psycopg
+    dsn = use_backend(backend, monkeypatch, request)
+    monkeypatch.setattr(chunks, 'SPAN', SPAN)
+    log = backend_factories(tmp_path, dsn)[backend](commit_every=10 ** 6)
+    try:
+        train(log, 3 * SPAN)
+        log.flush()
+        with psycopg.connect(log.dsn, autocommit=True) as connection:
+            connection.execute(
+                "CREATE SEQUENCE drops; CREATE FUNCTION drop_once() RETURNS "
+                "trigger AS $$ BEGIN IF nextval('drops') = 1 THEN PERFORM "
+                "pg_terminate_backend(pg_backend_pid()); PERFORM "
+                "pg_sleep(10); END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
+                "CREATE TRIGGER drop_once BEFORE INSERT ON blocks_log_chunks "
+                "FOR EACH ROW EXECUTE FUNCTION drop_once()")
+        train(log, 3 * SPAN)
+        log.flush()
+        with psycopg.connect(log.dsn) as connection:
+            # Dropped at the first chunk; those of the commit made again.
+            assert connection.execute(
+                "SELECT last_value FROM drops").fetchone()[0] > 1
+        running = log._session.store._packing[log._session.run.ref]
+        assert [len(parts) for parts in running.memory.values()] == [1]
+        assert log.history('step') == [(time, time)
+                                       for time in range(1, 6 * SPAN + 1)]
+    finally:
+        log.close()
+
+
 def test_a_file_of_rows_per_value_reads_right_and_packs_on(tmp_path):
     # A file of schema version 4 (a row per value), left by a killed
     # writer with its last blocks unpacked: it reads right as it is; a

@@ -6,7 +6,9 @@ what it committed into each block of its run in memory, and once the run
 has moved past a block, a later commit writes that block's chunks from
 memory (see :mod:`.chunks`) and deletes its batches by their range of
 times, with no read back: a pack of a block of 10 keys cost 8.3 ms read
-back from SQLite, and about 2 ms this way. A block that holds rows written
+back from SQLite, and about 2 ms this way. A commit that itself moves
+past blocks (of many iterations) packs them with its own values, never
+writing its batches of them (see :meth:`RunPacking.packs_whole`). A block that holds rows written
 before this writer opened the run (before a restart, by a run of
 blocks_log 0.2), or after a fork (parent and child write the same run, and
 each remembers only its own), is packed from the database instead. Values
@@ -232,6 +234,47 @@ class RunPacking(object):
                 self.memory.setdefault(block, []).append(part)
             if last > self.frontier:
                 self.frontier = last
+
+    def crosses(self, entries):
+        """Whether a commit of `entries` (``(time, key, stored)`` in the
+        order written) begins and ends in different blocks this writer
+        wrote everything of: whether :meth:`packs_whole` may hold of it,
+        told without making its batches."""
+        span, fresh = self.span, self.fresh
+        if span is None or fresh is None or not entries:
+            return False
+        first, last = entries[0][0] // span, entries[-1][0] // span
+        return first != last and first >= fresh and last >= fresh
+
+    def packs_whole(self, found):
+        """Whether a commit whose batches are `found` (as :meth:`batches`
+        gives them) moves past blocks that its own transaction can pack
+        from memory, with its values, writing none of its batches of them:
+        it holds several blocks, and this writer wrote everything of each.
+        A commit of many iterations (1,000 of 10 keys) so writes its whole
+        blocks once, as chunks, not first as batches that the next commit
+        reads back and deletes.
+
+        Such a commit takes :meth:`remember_first` before :func:`pack`, and
+        writes no batch into the range of times packed (from where
+        :func:`pack` returns to `pending`)."""
+        fresh = self.fresh
+        return fresh is not None and len(found) > 1 and all(
+            block >= fresh for block, _, _ in found)
+
+    def remember_first(self, found):
+        """:meth:`committed` of the batches `found` before they are written
+        (see :meth:`packs_whole`); what :meth:`undo` takes to forget them
+        again, and what a pack that did not land did."""
+        saved = self.part, self.frontier, dict(
+            (block, list(parts)) for block, parts in self.memory.items())
+        self.committed(found)
+        return saved
+
+    def undo(self, saved):
+        """Forget what was remembered since :meth:`remember_first` gave
+        `saved`: its transaction rolled back."""
+        self.part, self.frontier, self.memory = saved
 
     def begin(self, start):
         """A pack begins where packing stands, `start` (see :func:`pack`):
@@ -494,7 +537,7 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     """Pack the blocks of run `ref` that its writes have moved past, in the
     write transaction of `connection` (its ``execute`` as in the DB-API),
     until about `budget` values are packed; `packing.pending` is then where
-    packing stands.
+    packing stands, and where it stood is returned.
 
     Where packing stands is read from the database, in the transaction.
     `dialect` holds the store's statements (``SELECT_PACKED``,
@@ -511,7 +554,7 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     limit = packing.frontier - packing.frontier % span
     packing.begin(start)
     if start >= limit:
-        return
+        return start
     done = 0
     block = start // span
     while block * span < limit and done < budget:
@@ -543,6 +586,7 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     packed = min(block * span, limit)
     connection.execute(dialect.SET_PACKED, (packed, ref))
     packing.pending = packed
+    return start
 
 
 def _from_database(connection, ref, block, span, dialect):

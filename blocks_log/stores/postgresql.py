@@ -279,11 +279,13 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         running = self._running(run)
         if deletions:
             running.rows = None  # a time may be left with nothing
-        # Blocks that earlier commits moved past: packed from what this
-        # writer remembers of them, in this commit's transaction.
+        # Blocks that earlier commits moved past, or that this one does:
+        # packed from what this writer remembers of them, in this commit's
+        # transaction.
         due = running.due()
         values = None
-        if not (due or deleted_status or deletions):
+        if not (due or deleted_status or deletions or running.crosses(
+                entries)):
             try:
                 values, found = self._values(running, entries, status,
                                              self._key_ids, True, stamp)
@@ -303,17 +305,38 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
 
+        budget = packing.PACK_VALUES + 2 * len(entries)
+        # What to forget of an attempt that packed this commit's blocks
+        # with it, if it did not land (it may be run again, reconnected).
+        attempts = []
+
         def work(connection):
+            if attempts:
+                running.undo(attempts.pop())
             self._check_held(run)
-            if due:
-                packing.pack(connection, ref, running, sql,
-                             packing.PACK_VALUES + 2 * len(entries))
             # A key never written before gets its id in this same
             # transaction, and is forgotten if it rolls back.
             new_ids = self._new_ids_of_commit(connection, entries, status)
             key_ids = dict(self._key_ids, **new_ids)
-            values, found = self._values(running, entries, status, key_ids,
-                                         not new_ids, stamp)
+            values, packed = None, ()
+            if running.crosses(entries):
+                values, found = self._values(running, entries, status,
+                                             key_ids, not new_ids, stamp)
+                if running.packs_whole(found):
+                    attempts.append(running.remember_first(found))
+                    packed = range(packing.pack(
+                        connection, ref, running, sql, budget),
+                        running.pending)
+                    values = _unpacked(values, packed)
+                else:
+                    values = None
+            if values is None:
+                # Packed first: a value that pack writes again takes a
+                # part below this commit's.
+                if due:
+                    packing.pack(connection, ref, running, sql, budget)
+                values, found = self._values(running, entries, status,
+                                             key_ids, not new_ids, stamp)
             if values and connection.execute(*sql.upsert(
                     ref, values)).rowcount != len(values):
                 # A batch of the same part and time is there, a forked
@@ -324,7 +347,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 running.above(lowest)
                 values, found = self._values(running, entries, status,
                                              key_ids, not new_ids, stamp)
-                connection.execute(*sql.upsert(ref, values))
+                connection.execute(*sql.upsert(ref, _unpacked(
+                    values, packed)))
             if deleted_status:
                 connection.cursor().executemany(sql.DELETE_STATUS, [
                     (ref, key_ids[key]) for key in deleted_status
@@ -332,10 +356,16 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             if deletions:
                 connection.execute(sql.MARK_DELETIONS, (ref,))
             return new_ids, found
-        new_ids, found = self._transact(work)
+        try:
+            new_ids, found = self._transact(work)
+        except BaseException:
+            if attempts:
+                running.undo(attempts.pop())
+            raise
         self._key_ids.update(new_ids)
-        running.committed(found)
-        if due:
+        if not attempts:
+            running.committed(found)
+        if due or attempts:
             running.landed()
 
     @staticmethod
@@ -386,3 +416,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
     def after_fork(self, child):
         if child:
             self._forked = True
+
+
+def _unpacked(values, packed):
+    # The rows of `values` ({(time, key id): stored}) outside the range of
+    # times `packed`.
+    return dict(item for item in values.items() if item[0][0] not in packed)

@@ -276,10 +276,12 @@ class SQLiteStore(SQLiteReads, Store):
         running = self._packing.get(ref) or self._running(run)
         if deletions:
             running.rows = None  # a time may be left with nothing
-        # Blocks that earlier commits moved past: this one's batches are
-        # remembered once it lands.
+        # Blocks that earlier commits moved past (this one's batches are
+        # remembered once it lands), or that this one does: packed in its
+        # transaction.
         due = running.due()
-        if not (due or deleted_status or deletions):
+        if not (due or deleted_status or deletions or running.crosses(
+                entries)):
             written = None
             if entries and len(status) == 1 and (
                     entries[0][0] == entries[-1][0]):  # an iteration's
@@ -303,41 +305,65 @@ class SQLiteStore(SQLiteReads, Store):
                 # process's, and kept: this commit goes again, as below.
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
-        with self.db.transaction() as connection:
-            if due:
-                packing.pack(connection, ref, running, sql,
-                             packing.PACK_VALUES + 2 * len(entries))
-            # A key never written before gets its id in this same
-            # transaction, and is forgotten if it rolls back.
-            new_ids = self._new_ids_of_commit(connection, entries, status)
-            rows, found = self._rows(ref, running, entries, status,
-                                     dict(key_ids, **new_ids), not new_ids,
-                                     stamp)
-            written = sum(connection.execute(statement, parameters).rowcount
-                          for statement, parameters in
-                          sql.upsert_entries(rows))
-            if written != len(rows):
-                # A batch of the same part and time is there, a forked
-                # process's (parent and child count parts alike), and
-                # kept: this commit's go again, in parts above every one.
-                lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
-                                             (ref,)).fetchone()
-                running.above(lowest)
-                rows, found = self._rows(ref, running, entries, status,
-                                         dict(key_ids, **new_ids),
-                                         not new_ids, stamp)
-                for statement, parameters in sql.upsert_entries(rows):
-                    connection.execute(statement, parameters)
-            if deleted_status:
+        budget = packing.PACK_VALUES + 2 * len(entries)
+        saved = None  # what to forget if the blocks it moves past are
+        try:          # packed with it and it rolls back
+            with self.db.transaction() as connection:
+                # A key never written before gets its id in this same
+                # transaction, and is forgotten if it rolls back.
+                new_ids = self._new_ids_of_commit(connection, entries,
+                                                  status)
                 ids = dict(key_ids, **new_ids)
-                connection.executemany(sql.DELETE_STATUS, [
-                    (ref, ids[key]) for key in deleted_status if key in ids])
-            if deletions:
-                connection.execute(sql.MARK_DELETIONS, (ref,))
+                rows, packed = None, ()
+                if running.crosses(entries):
+                    rows, found = self._rows(ref, running, entries, status,
+                                             ids, not new_ids, stamp)
+                    if running.packs_whole(found):
+                        saved = running.remember_first(found)
+                        packed = range(packing.pack(
+                            connection, ref, running, sql, budget),
+                            running.pending)
+                        rows = [row for row in rows if row[1] not in packed]
+                    else:
+                        rows = None
+                if rows is None:
+                    # Packed first: a value that pack writes again takes a
+                    # part below this commit's.
+                    if due:
+                        packing.pack(connection, ref, running, sql, budget)
+                    rows, found = self._rows(ref, running, entries, status,
+                                             ids, not new_ids, stamp)
+                written = sum(connection.execute(statement, parameters)
+                              .rowcount for statement, parameters in
+                              sql.upsert_entries(rows))
+                if written != len(rows):
+                    # A batch of the same part and time is there, a forked
+                    # process's (parent and child count parts alike), and
+                    # kept: this commit's go again, in parts above every
+                    # one.
+                    lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
+                                                 (ref,)).fetchone()
+                    running.above(lowest)
+                    rows, found = self._rows(ref, running, entries, status,
+                                             ids, not new_ids, stamp)
+                    for statement, parameters in sql.upsert_entries([
+                            row for row in rows if row[1] not in packed]):
+                        connection.execute(statement, parameters)
+                if deleted_status:
+                    connection.executemany(sql.DELETE_STATUS, [
+                        (ref, ids[key]) for key in deleted_status
+                        if key in ids])
+                if deletions:
+                    connection.execute(sql.MARK_DELETIONS, (ref,))
+        except BaseException:
+            if saved is not None:
+                running.undo(saved)
+            raise
         if new_ids:
             self._key_ids.update(new_ids)
-        running.committed(found)
-        if due:
+        if saved is None:
+            running.committed(found)
+        if due or saved is not None:
             running.landed()
 
     def write_iteration(self, run, entries, key, stored, stamp):
