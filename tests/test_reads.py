@@ -47,6 +47,9 @@ ITERATION = st.fixed_dictionaries({
     'late': st.lists(st.tuples(st.integers(0, 40), st.sampled_from(KEYS),
                                VALUES), max_size=1),
     'resume': st.integers(0, 11).map(lambda number: number == 0),
+    # Closed and opened again: the run's last block left by another
+    # handle, packed from the database.
+    'reopen': st.integers(0, 11).map(lambda number: number == 0),
 })
 PLANS = st.fixed_dictionaries({
     'iterations': st.lists(ITERATION, min_size=1, max_size=40),
@@ -70,10 +73,13 @@ def same(a, b):
     return a == b
 
 
-def write(log, plan):
-    """Carry out `plan` on `log`; return the dict it must then hold."""
+def write(opened, plan, reopen):
+    """Carry out `plan` on the log last in the list `opened`, to which a
+    step that reopens it appends ``reopen(uuid)``; return the dict it must
+    then hold."""
     model = {}
     for step in plan['iterations']:
+        log = opened[-1]
         log.status['iterations_done'] += 1
         time = log.status['iterations_done']
         values = dict(step['values'])
@@ -89,6 +95,9 @@ def write(log, plan):
             model.setdefault(late, {})[key] = value
         if step['resume']:
             log.resume()
+        if step['reopen']:
+            log.close()
+            opened.append(reopen(log.uuid))
     return model
 
 
@@ -194,9 +203,11 @@ def run_plans(backend, tmp_path_factory, dsn, examples):
     def test(plan):
         counter.append(None)
         factories = backend_factories(tmp_path_factory.mktemp('reads'), dsn)
-        log = factories[backend](commit_every=plan['commit_every'])
+        opened = [factories[backend](commit_every=plan['commit_every'])]
         try:
-            model = write(log, plan)
+            model = write(opened, plan, lambda uuid: factories[backend](
+                commit_every=plan['commit_every'], uuid=uuid))
+            log = opened[-1]
             check_reads(log, model, plan['ranges'])
             log.flush()
             source = getattr(log, 'database', None) or log.dsn
@@ -205,7 +216,8 @@ def run_plans(backend, tmp_path_factory, dsn, examples):
             if backend != 'postgresql':
                 check_export(source, log.h_uuid, model)
         finally:
-            log.close()
+            for log in opened:
+                log.close()
     test()
     assert counter
 
