@@ -145,31 +145,56 @@ def test_a_commit_into_a_block_written_before_the_run_was_opened(factory):
                                    for time in range(1, 5 * SPAN)]
 
 
-def refuse_chunks(log, refusing):
-    """Make every write of a chunk into `log`'s database fail (a trigger
+def test_a_late_write_into_a_block_packed_in_its_commit_wins(factory):
+    # Packing writes a block's strings again, as one batch; a commit that
+    # packs the block and writes into it too (at an earlier time, and over
+    # a string) writes its batch in a later part, which wins.
+    log = factory(commit_every=10 ** 6)
+    log.status['iterations_done'] = 2
+    log.current_row['note'] = 'old'
+    log.current_row['step'] = 2
+    log.flush()
+    log.status['iterations_done'] = SPAN + 1  # past the block
+    log.current_row['step'] = 1
+    log.flush()
+    log[1]['step'] = 0.5
+    log[2]['note'] = 'new'
+    log.flush()
+    assert log.history('note') == [(2, 'new')]
+    assert counts(log)[0] >= 1  # the block is packed
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        assert reader.history('note') == [(2, 'new')]
+        assert reader.history('step') == [(1, 0.5), (2, 2), (SPAN + 1, 1)]
+
+
+def refuse(log, table, refusing):
+    """Make every insert into `table` of `log`'s database fail (a trigger
     of the database's own), or, not `refusing`, no longer."""
     if hasattr(log, 'database'):
         log._session.store.connection.execute(
-            "CREATE TEMP TRIGGER refuse_chunks BEFORE INSERT ON "
-            "main.blocks_log_chunks BEGIN SELECT RAISE(ABORT, 'no chunks "
-            "today'); END" if refusing else 'DROP TRIGGER refuse_chunks')
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.{} BEGIN "
+            "SELECT RAISE(ABORT, 'not today'); END".format(table)
+            if refusing else 'DROP TRIGGER refuse')
         return
     import psycopg
     with psycopg.connect(log.dsn, autocommit=True) as connection:
         connection.execute(
-            "CREATE FUNCTION refuse_chunks() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION 'no chunks today'; END $$ LANGUAGE plpgsql; "
-            "CREATE TRIGGER refuse_chunks BEFORE INSERT ON blocks_log_chunks "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_chunks()" if refusing else
-            'DROP TRIGGER refuse_chunks ON blocks_log_chunks; '
-            'DROP FUNCTION refuse_chunks()')
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE "
+            "EXCEPTION 'not today'; END $$ LANGUAGE plpgsql; CREATE TRIGGER "
+            "refuse BEFORE INSERT ON {} FOR EACH ROW EXECUTE FUNCTION "
+            "refuse()".format(table) if refusing else
+            'DROP TRIGGER refuse ON {}; DROP FUNCTION refuse()'.format(table))
 
 
-def test_a_commit_that_packs_and_fails_leaves_its_writer_as_it_was(factory):
+@pytest.mark.parametrize('table', ['blocks_log_chunks',
+                                   'blocks_log_entries'])
+def test_a_commit_that_packs_and_fails_leaves_its_writer_as_it_was(factory,
+                                                                   table):
     # The blocks a commit completes are remembered, and packed, before its
-    # batches are written: if its transaction rolls back, the writer
-    # forgets them again (what it counted of the run is what a release
-    # records), and the commit made again writes them all.
+    # batches are written: if its transaction rolls back (as it packs, or
+    # after), the writer forgets them again (what it counted of the run is
+    # what a release records), and the commit made again writes them all.
     from blocks_log.errors import LogWriteError
     log = factory(commit_every=10 ** 6)
     store, run = log._session.store, log._session.run
@@ -178,13 +203,13 @@ def test_a_commit_that_packs_and_fails_leaves_its_writer_as_it_was(factory):
     before = store.summarize(run)
     assert before['rows'] == 3 * SPAN
     train(log, 3 * SPAN)
-    refuse_chunks(log, True)
+    refuse(log, table, True)
     try:
-        with pytest.raises(LogWriteError, match='no chunks today'):
+        with pytest.raises(LogWriteError, match='not today'):
             log.flush()
         assert store.summarize(run) == before
     finally:
-        refuse_chunks(log, False)
+        refuse(log, table, False)
     train(log, 3 * SPAN)
     log.flush()
     assert store.summarize(run)['rows'] == 9 * SPAN
@@ -195,11 +220,14 @@ def test_a_commit_that_packs_and_fails_leaves_its_writer_as_it_was(factory):
 
 
 @pytest.mark.parametrize('backend', ['postgresql'])
+@pytest.mark.parametrize('table', ['blocks_log_chunks',
+                                   'blocks_log_entries'])
 def test_a_commit_that_packs_goes_again_whole_when_its_connection_drops(
-        backend, tmp_path, monkeypatch, request):
-    # The connection dropped as the commit packs (its server process ends
-    # itself, once): the commit is made again on a new connection, and
-    # remembered once, as if it had gone through the first time.
+        backend, table, tmp_path, monkeypatch, request):
+    # The connection dropped as the commit packs, or after, as it writes
+    # its batch (its server process ends itself, once): the commit is made
+    # again on a new connection, and remembered once, as if it had gone
+    # through the first time.
     import psycopg
     dsn = use_backend(backend, monkeypatch, request)
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
@@ -213,12 +241,12 @@ def test_a_commit_that_packs_goes_again_whole_when_its_connection_drops(
                 "trigger AS $$ BEGIN IF nextval('drops') = 1 THEN PERFORM "
                 "pg_terminate_backend(pg_backend_pid()); PERFORM "
                 "pg_sleep(10); END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
-                "CREATE TRIGGER drop_once BEFORE INSERT ON blocks_log_chunks "
-                "FOR EACH ROW EXECUTE FUNCTION drop_once()")
+                "CREATE TRIGGER drop_once BEFORE INSERT ON {} FOR EACH ROW "
+                "EXECUTE FUNCTION drop_once()".format(table))
         train(log, 3 * SPAN)
         log.flush()
         with psycopg.connect(log.dsn) as connection:
-            # Dropped at the first chunk; those of the commit made again.
+            # Dropped at the first row; those of the commit made again.
             assert connection.execute(
                 "SELECT last_value FROM drops").fetchone()[0] > 1
         running = log._session.store._packing[log._session.run.ref]

@@ -8,8 +8,9 @@ memory (see :mod:`.chunks`) and deletes its batches by their range of
 times, with no read back: a pack of a block of 10 keys cost 8.3 ms read
 back from SQLite, and about 2 ms this way. A commit that itself moves
 past blocks (of many iterations) packs them with its own values, never
-writing its batches of them (see :meth:`RunPacking.packs_whole`). A block that holds rows written
-before this writer opened the run (before a restart, by a run of
+writing its batches of them (see :func:`pack_in_commit`). A block that
+holds rows written before this writer opened the run (before a restart,
+by a run of
 blocks_log 0.2), or after a fork (parent and child write the same run, and
 each remembers only its own), is packed from the database instead. Values
 that are not numbers (strings, deleted values...) are written again, in
@@ -255,9 +256,7 @@ class RunPacking(object):
         blocks once, as chunks, not first as batches that the next commit
         reads back and deletes.
 
-        Such a commit takes :meth:`remember_first` before :func:`pack`, and
-        writes no batch into the range of times packed (from where
-        :func:`pack` returns to `pending`)."""
+        See :func:`pack_in_commit`."""
         fresh = self.fresh
         return fresh is not None and len(found) > 1 and all(
             block >= fresh for block, _, _ in found)
@@ -533,6 +532,38 @@ def clock_of(parts, times=None, width=None):
     return times, walls
 
 
+def pack_in_commit(connection, ref, packing, dialect, entries, due,
+                   budget, batches_of):
+    """Pack what the write transaction of a commit of `entries` packs, and
+    make its batches: ``(rows, found, saved, packed)``, what
+    ``batches_of()`` gives (its rows and their `found`, as
+    :meth:`RunPacking.batches` gives it) made once packing is done,
+    `saved` what :meth:`RunPacking.undo` takes if the transaction does not
+    land (``None``: nothing to undo), and `packed` the times packed, into
+    which no batch of `rows` must be written.
+
+    A commit that moves past blocks of its own (see
+    :meth:`RunPacking.packs_whole`) is remembered first, and packs them
+    with its values; else the blocks that earlier commits moved past are
+    packed, if `due`, before its batches are made (a value that packing
+    writes again takes a part below theirs). Other parameters as for
+    :func:`pack`."""
+    if packing.crosses(entries):
+        rows, found = batches_of()
+        if packing.packs_whole(found):
+            saved = packing.remember_first(found)
+            try:
+                start = pack(connection, ref, packing, dialect, budget)
+            except BaseException:
+                packing.undo(saved)
+                raise
+            return rows, found, saved, range(start, packing.pending)
+    if due:
+        pack(connection, ref, packing, dialect, budget)
+    rows, found = batches_of()
+    return rows, found, None, ()
+
+
 def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     """Pack the blocks of run `ref` that its writes have moved past, in the
     write transaction of `connection` (its ``execute`` as in the DB-API),
@@ -633,4 +664,5 @@ def _write_block(connection, ref, block, span, found, dialect, packing):
 
 
 __all__ = ['HEAD_SPAN', 'PACK_VALUES', 'RunPacking', 'clock_of', 'columns',
-           'counted', 'latest', 'pack', 'sliced_columns', 'split']
+           'counted', 'latest', 'pack', 'pack_in_commit', 'sliced_columns',
+           'split']

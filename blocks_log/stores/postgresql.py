@@ -318,25 +318,13 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             # transaction, and is forgotten if it rolls back.
             new_ids = self._new_ids_of_commit(connection, entries, status)
             key_ids = dict(self._key_ids, **new_ids)
-            values, packed = None, ()
-            if running.crosses(entries):
-                values, found = self._values(running, entries, status,
-                                             key_ids, not new_ids, stamp)
-                if running.packs_whole(found):
-                    attempts.append(running.remember_first(found))
-                    packed = range(packing.pack(
-                        connection, ref, running, sql, budget),
-                        running.pending)
-                    values = _unpacked(values, packed)
-                else:
-                    values = None
-            if values is None:
-                # Packed first: a value that pack writes again takes a
-                # part below this commit's.
-                if due:
-                    packing.pack(connection, ref, running, sql, budget)
-                values, found = self._values(running, entries, status,
-                                             key_ids, not new_ids, stamp)
+            values, found, saved, packed = packing.pack_in_commit(
+                connection, ref, running, sql, entries, due, budget,
+                lambda: self._values(running, entries, status, key_ids,
+                                     not new_ids, stamp))
+            if saved is not None:
+                attempts.append(saved)
+                values = _unpacked(values, packed)
             if values and connection.execute(*sql.upsert(
                     ref, values)).rowcount != len(values):
                 # A batch of the same part and time is there, a forked

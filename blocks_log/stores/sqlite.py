@@ -306,33 +306,20 @@ class SQLiteStore(SQLiteReads, Store):
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
         budget = packing.PACK_VALUES + 2 * len(entries)
-        saved = None  # what to forget if the blocks it moves past are
-        try:          # packed with it and it rolls back
+        saved = None  # what to forget if it rolls back
+        try:
             with self.db.transaction() as connection:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
                 new_ids = self._new_ids_of_commit(connection, entries,
                                                   status)
                 ids = dict(key_ids, **new_ids)
-                rows, packed = None, ()
-                if running.crosses(entries):
-                    rows, found = self._rows(ref, running, entries, status,
-                                             ids, not new_ids, stamp)
-                    if running.packs_whole(found):
-                        saved = running.remember_first(found)
-                        packed = range(packing.pack(
-                            connection, ref, running, sql, budget),
-                            running.pending)
-                        rows = [row for row in rows if row[1] not in packed]
-                    else:
-                        rows = None
-                if rows is None:
-                    # Packed first: a value that pack writes again takes a
-                    # part below this commit's.
-                    if due:
-                        packing.pack(connection, ref, running, sql, budget)
-                    rows, found = self._rows(ref, running, entries, status,
-                                             ids, not new_ids, stamp)
+                rows, found, saved, packed = packing.pack_in_commit(
+                    connection, ref, running, sql, entries, due, budget,
+                    lambda: self._rows(ref, running, entries, status, ids,
+                                       not new_ids, stamp))
+                if packed:
+                    rows = [row for row in rows if row[1] not in packed]
                 written = sum(connection.execute(statement, parameters)
                               .rowcount for statement, parameters in
                               sql.upsert_entries(rows))
