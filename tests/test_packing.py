@@ -228,8 +228,8 @@ def test_a_commit_that_packs_goes_again_whole_when_its_connection_drops(
     # its batch (its server process ends itself, once): the commit is made
     # again on a new connection, and remembered once, as if it had gone
     # through the first time.
-    import psycopg
     dsn = use_backend(backend, monkeypatch, request)
+    import psycopg
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
     log = backend_factories(tmp_path, dsn)[backend](commit_every=10 ** 6)
     try:
