@@ -20,10 +20,12 @@ pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX signals and fork')
 
 
-def start_writer(database, iterations, pause=None, span=None):
+def start_writer(database, iterations, pause=None, span=None, every=None):
     environment = dict(os.environ)
     if span is not None:
         environment['WRITER_SPAN'] = str(span)
+    if every is not None:
+        environment['WRITER_COMMIT_EVERY'] = str(every)
     process = subprocess.Popen(
         [sys.executable, WRITER, database, str(iterations)] + (
             [] if pause is None else [str(pause)]),
@@ -49,15 +51,17 @@ def check_consistent(log):
     return done
 
 
-@pytest.mark.parametrize('span', [None, 3])
+@pytest.mark.parametrize('span, every', [(None, 1), (3, 1), (3, 7)])
 @pytest.mark.parametrize('seed', range(4))
-def test_kill_9_keeps_every_completed_iteration(tmp_path, seed, span):
-    # With small blocks, the kill often falls in a commit that packs.
+def test_kill_9_keeps_every_completed_iteration(tmp_path, seed, span, every):
+    # With small blocks, the kill often falls in a commit that packs: with
+    # a commit each 7 iterations, in one that packs the blocks it moves
+    # past from its own values.
     database = str(tmp_path / 'crash.sqlite')
-    process, run = start_writer(database, -1, span=span)
+    process, run = start_writer(database, -1, span=span, every=every)
     # The writer prints an iteration once status['iterations_done'] moved
     # past it, i.e. once it was committed; kill it a random while later.
-    for _ in range(random.Random(seed).randint(5, 300)):
+    for _ in range(random.Random(seed).randint(5, 300) // every + 1):
         completed = int(process.stdout.readline())
     process.send_signal(signal.SIGKILL)
     process.wait()

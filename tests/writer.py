@@ -6,7 +6,9 @@ ITERATIONS iterations of 10 values each (-1: forever) and prints the run's
 uuid, then each iteration number once it is completed. With PAUSE, it
 prints ``paused`` once that many iterations are committed, and waits for a
 line on its standard input before going on. ``$WRITER_SPAN`` sets the
-times per block of the run's chunks (small: packing at every few commits).
+times per block of the run's chunks (small: packing at every few commits),
+``$WRITER_COMMIT_EVERY`` the log's ``commit_every`` (an iteration is then
+printed once the commit that holds it is made).
 
 """
 import os
@@ -23,16 +25,18 @@ KEYS = ['value_{}'.format(index) for index in range(10)]
 
 def main(database, iterations, pause=None):
     chunks.SPAN = int(os.environ.get('WRITER_SPAN', chunks.SPAN))
+    every = int(os.environ.get('WRITER_COMMIT_EVERY', 1))
     if database.startswith(('postgresql://', 'host=')):
-        log = PostgreSQLLog(database)
+        log = PostgreSQLLog(database, commit_every=every)
     else:
-        log = SQLiteLog(database)
+        log = SQLiteLog(database, commit_every=every)
     print(log.h_uuid, flush=True)
     iteration = 0
     while iterations < 0 or iteration < iterations:
         log.status['iterations_done'] += 1
         iteration = log.status['iterations_done']
-        print(iteration - 1, flush=True)
+        if iteration % every == 0:  # committed up to the one before
+            print(iteration - 1, flush=True)
         if iteration - 1 == pause:
             print('paused', flush=True)
             sys.stdin.readline()
