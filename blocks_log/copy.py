@@ -163,21 +163,21 @@ def _copy_values(store, run, destination, copy, progress, start=0):
     # it, not when it was copied).
     columns = store.read_series([run], None, start, store.max_time)
     total = sum(len(times) for times, _ in columns.values())
-    entries, done = [], 0
+    items, done = [], 0  # flat, as Store.write takes them
     records = sorted((time, key, value) for key, (times, values) in
                      columns.items() for time, value in zip(times, values))
     deletions = False
     for time, key, value in records:
-        entries.append((time, key, _stored(value)))
+        items.extend((time, key, _stored(value)))
         deletions = deletions or value is codec.DELETED
-        if len(entries) >= BATCH:
-            destination.write(copy, entries, {}, set(), deletions,
+        if len(items) >= 3 * BATCH:
+            destination.write(copy, items, {}, set(), deletions,
                               stamp=False)
-            done += len(entries)
-            entries = []
+            done += len(items) // 3
+            items = []
             if progress:
                 progress(run.uuid, done, total)
-    destination.write(copy, entries, {}, set(), deletions, stamp=False)
+    destination.write(copy, items, {}, set(), deletions, stamp=False)
     destination.write_clock(copy, *store.read_clock([run], start,
                                                      store.max_time))
     if progress:

@@ -8,6 +8,7 @@ Blocks') and the buffer, and drops what was deleted.
 
 """
 from blocks_log import codec, series
+from blocks_log.stores.base import entries_of
 
 _DELETED = codec.DELETED
 
@@ -40,7 +41,8 @@ class MergedReads(object):
     """What :class:`~blocks_log.database.session.Session` reads with.
 
     Uses the session's ``lock``, ``groups`` (``(store, runs)`` of the
-    lineage, nearest first), ``pending`` (the buffer), ``allow_pickle``,
+    lineage, nearest first), ``pending`` (the buffer, flat: see
+    :func:`~blocks_log.stores.base.entries_of`), ``allow_pickle``,
     ``max_time``, ``flushes`` and ``check_open()``.
 
     """
@@ -54,7 +56,7 @@ class MergedReads(object):
 
     def _buffered(self, time=None, key=None):
         return [(t, k, codec.decode(stored, self.allow_pickle))
-                for t, k, stored in self.pending[:]
+                for t, k, stored in entries_of(self.pending[:])
                 if (time is None or t == time) and (key is None or k == key)]
 
     def read_row(self, time, key=None):
@@ -127,7 +129,7 @@ class MergedReads(object):
             found = [(run.uuid, store.read_first(run))
                      for store, run in chain[:-1]]
             # The run's own buffer, not committed yet, is its too.
-            buffered = [time for time, _, _ in self.pending[:]]
+            buffered = self.pending[0::3]
             if found and buffered:
                 firsts = [time for time in [found[0][1]] + buffered
                           if time is not None]
@@ -142,7 +144,7 @@ class MergedReads(object):
             self.check_open()
             ends = [store.read_end(runs, start, stop)
                     for store, runs in self.groups]
-            ends += [time + 1 for time, _, _ in self.pending[:]
+            ends += [time + 1 for time in self.pending[0::3]
                      if start <= time < stop]
         ends = [end for end in ends if end is not None]
         return min(max(ends), stop) if ends else None

@@ -44,14 +44,14 @@ _EQUAL_TO_ANYTHING = _EqualToAnything()
 
 class _Refusing(list):
     """The buffer of a session that takes no writes: empty, and refusing
-    each append with an error that says why."""
+    each write with an error that says why."""
     __slots__ = ('error', 'message')
 
     def __init__(self, error, message):
         list.__init__(self)
         self.error, self.message = error, message
 
-    def append(self, item):
+    def extend(self, items):
         raise self.error(self.message)
 
 
@@ -118,6 +118,17 @@ class Session(MergedReads):
         self.deleted_status = set()
         self.mutable = {}  # key -> (stored, copy) of mutable status values
         lifecycle.register(self)
+
+    @property
+    def max_pending(self):
+        """int: values buffered before a commit even within one iteration
+        (see :data:`MAX_PENDING`)."""
+        return self.max_items // 3
+
+    @max_pending.setter
+    def max_pending(self, count):
+        # The buffer holds three items a value (see _flush).
+        self.max_items = 3 * count
 
     def __repr__(self):
         return 'run {} of {}'.format(self.run.uuid if self.run else '?',
@@ -247,7 +258,7 @@ class Session(MergedReads):
     def refuse_writes(self):
         """Raise the error that a write into this session gets."""
         self.check_open()
-        self.pending.append(None)
+        self.pending.extend(())
 
     def status_values(self):
         """The status as a dict: read afresh for a read-only log, so that
@@ -412,7 +423,7 @@ class Session(MergedReads):
         """
         if key not in self.read_row(time, key):
             raise KeyError(key)
-        self.pending.append((time, key, codec.DELETED_STORED))
+        self.pending.extend((time, key, codec.DELETED_STORED))
         self.deletions = True
 
     # Committing.
@@ -422,9 +433,9 @@ class Session(MergedReads):
             self._flush()
 
     def _flush(self, count=None, stamp=None):
-        # flush() with the lock held; of the buffer's first `count` values
-        # only, if given; `stamp` as for Store.write (by default, when
-        # iterations_done was last set).
+        # flush() with the lock held; of the buffer's first `count` items
+        # only (three a value: time, key, stored), if given; `stamp` as
+        # for Store.write (by default, when iterations_done was last set).
         if not self.writable:
             return
         for key in self._changed_in_place():
@@ -516,7 +527,7 @@ class Session(MergedReads):
         with self.lock:
             self.start(status, parent=status.get('resumed_from'), uuid=uuid)
             for time, key, value in records:
-                self.pending.append((time, key, self.encode(value, key)))
+                self.pending.extend((time, key, self.encode(value, key)))
             self._flush(stamp=False)
             if clock is not None:
                 self.store.write_clock(self.run, *clock)

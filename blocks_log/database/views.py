@@ -71,11 +71,13 @@ class DatabaseRow(MutableMapping):
             value = _encode(value, key, session.allow_pickle,
                             session.max_size)
         pending = session.pending
-        # One append, atomic under the GIL: a write takes no lock, and a
+        # One extend, atomic under the GIL: a write takes no lock, and a
         # flush commits only the prefix it saw. Refused, with the reason,
-        # by a log that takes no writes.
-        pending.append((self._time, key, value))
-        if len(pending) >= session.max_pending:
+        # by a log that takes no writes. Flat (time, key, value, time...),
+        # not a tuple each: a commit splits it by slicing, and the garbage
+        # collector has no tuples to walk.
+        pending.extend((self._time, key, value))
+        if len(pending) >= session.max_items:
             session.flush()
 
     def _read(self):

@@ -32,6 +32,14 @@ LAST = 'last'
 _HEX = frozenset('0123456789abcdef')
 
 
+def entries_of(items):
+    """``(time, key, stored)`` of each value of `items`, a flat list of
+    them one after the other (``[time, key, stored, time, ...]``, as a
+    session buffers them and :meth:`Store.write` takes them), in order, as
+    an iterator."""
+    return zip(items[0::3], items[1::3], items[2::3])
+
+
 def resolve_run(name, uuids, where):
     """The hex uuid of the run that `name` names among `uuids` (hex uuids,
     oldest first): the one place where a run's name is read.
@@ -206,13 +214,14 @@ class Store(metaclass=abc.ABCMeta):
 
     # Writing.
 
-    def write(self, run, entries, status, deleted_status, deletions=False,
+    def write(self, run, items, status, deleted_status, deletions=False,
               stamp=True):
-        """Commit in one transaction: `entries` (``(time, key, stored)``, the
-        later winning), the `status` values (``{key: stored}``) and the
-        status keys `deleted_status`; `deletions` if `entries` hold a
-        deleted value (:data:`blocks_log.codec.DELETED`), which reads of the
-        run must then look for. The times of `entries` get a wall clock
+        """Commit in one transaction: the values of `items` (flat, ``[time,
+        key, stored, time, ...]``, see :func:`entries_of`; the later
+        winning), the `status` values (``{key: stored}``) and the status
+        keys `deleted_status`; `deletions` if `items` hold a deleted value
+        (:data:`blocks_log.codec.DELETED`), which reads of the run must
+        then look for. The times of `items` get a wall clock
         (see :mod:`blocks_log.stores.clock`) where they have none yet, as
         `stamp` says (:func:`~blocks_log.stores.clock.wall_of_commit`):
         ``True``, the commit's; ``(time, wall)``, `wall` if no entry is
@@ -227,10 +236,10 @@ class Store(metaclass=abc.ABCMeta):
         """
         raise NotImplementedError
 
-    def write_iteration(self, run, entries, key, stored, stamp):
-        """Commit what ``write(run, entries, {key: stored}, (), False,
+    def write_iteration(self, run, items, key, stored, stamp):
+        """Commit what ``write(run, items, {key: stored}, (), False,
         stamp)`` commits, in fewer steps where this store has them: a
-        training loop's iteration (`entries` at one time, as a rule all
+        training loop's iteration (`items` at one time, as a rule all
         floats, and ``iterations_done``). Returns true once committed; a
         false value if nothing was written, and :meth:`write` is the way
         (what a store's shorter way does not cover). This one is
@@ -241,7 +250,7 @@ class Store(metaclass=abc.ABCMeta):
         blocks_log.errors.LogWriteError
             If it cannot be committed; nothing of it is then stored.
         """
-        self.write(run, entries, {key: stored}, (), False, stamp)
+        self.write(run, items, {key: stored}, (), False, stamp)
         return True
 
     def write_clock(self, run, times, walls):

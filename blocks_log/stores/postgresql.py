@@ -271,7 +271,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 'connection was lost; nothing more is written into '
                 'it'.format(self.name, run.uuid))
 
-    def write(self, run, entries, status, deleted_status, deletions=False,
+    def write(self, run, items, status, deleted_status, deletions=False,
               stamp=True):
         # Once per iteration: one statement in autocommit, as a rule.
         ref = run.ref
@@ -285,9 +285,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         due = running.due()
         values = None
         if not (due or deleted_status or deletions or running.crosses(
-                entries)):
+                items)):
             try:
-                values, found = self._values(running, entries, status,
+                values, found = self._values(running, items, status,
                                              self._key_ids, True, stamp)
             except KeyError:  # a key with no id yet
                 pass
@@ -305,7 +305,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
 
-        budget = packing.PACK_VALUES + 2 * len(entries)
+        budget = packing.PACK_VALUES + 2 * (len(items) // 3)
         # What to forget of an attempt that packed this commit's blocks
         # with it, if it did not land (it may be run again, reconnected).
         attempts = []
@@ -316,11 +316,11 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             self._check_held(run)
             # A key never written before gets its id in this same
             # transaction, and is forgotten if it rolls back.
-            new_ids = self._new_ids_of_commit(connection, entries, status)
+            new_ids = self._new_ids_of_commit(connection, items, status)
             key_ids = dict(self._key_ids, **new_ids)
             values, found, saved, packed = packing.pack_in_commit(
-                connection, ref, running, sql, entries, due, budget,
-                lambda: self._values(running, entries, status, key_ids,
+                connection, ref, running, sql, items, due, budget,
+                lambda: self._values(running, items, status, key_ids,
                                      not new_ids, stamp))
             if saved is not None:
                 attempts.append(saved)
@@ -333,7 +333,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
                                              (ref,)).fetchone()
                 running.above(lowest)
-                values, found = self._values(running, entries, status,
+                values, found = self._values(running, items, status,
                                              key_ids, not new_ids, stamp)
                 connection.execute(*sql.upsert(ref, _unpacked(
                     values, packed)))
@@ -357,12 +357,12 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             running.landed()
 
     @staticmethod
-    def _values(running, entries, status, key_ids, committed_ids, stamp):
+    def _values(running, items, status, key_ids, committed_ids, stamp):
         # ``{(time, key id): stored}`` of a commit (its batches, then the
         # status), for UPSERT_ENTRIES, and what the packing remembers of
         # them (see RunPacking.batches).
         head, found = running.batches(
-            entries, key_ids, committed_ids, stamp) if entries else ([], [])
+            items, key_ids, committed_ids, stamp) if items else ([], [])
         values = dict(((time, key), blob) for time, key, blob in head)
         status_time = sql.STATUS_TIME
         values.update(((status_time, key_ids[key]), stored)

@@ -269,7 +269,7 @@ class SQLiteStore(SQLiteReads, Store):
 
     # Writing.
 
-    def write(self, run, entries, status, deleted_status, deletions=False,
+    def write(self, run, items, status, deleted_status, deletions=False,
               stamp=True):
         # Once per iteration: one statement in autocommit, as a rule.
         ref, key_ids = run.ref, self._key_ids
@@ -281,17 +281,17 @@ class SQLiteStore(SQLiteReads, Store):
         # transaction.
         due = running.due()
         if not (due or deleted_status or deletions or running.crosses(
-                entries)):
+                items)):
             written = None
-            if entries and len(status) == 1 and (
-                    entries[0][0] == entries[-1][0]):  # an iteration's
+            if items and len(status) == 1 and (
+                    items[0] == items[-3]):  # an iteration's
                 (key, stored), = status.items()
-                written = self.write_iteration(run, entries, key, stored,
+                written = self.write_iteration(run, items, key, stored,
                                                stamp)
                 if written:
                     return
             statement = None if written is False else self._statement(
-                ref, running, entries, status, stamp)
+                ref, running, items, status, stamp)
             if statement is not None:
                 parameters, found = statement
                 if not parameters:
@@ -305,18 +305,18 @@ class SQLiteStore(SQLiteReads, Store):
                 # process's, and kept: this commit goes again, as below.
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
-        budget = packing.PACK_VALUES + 2 * len(entries)
+        budget = packing.PACK_VALUES + 2 * (len(items) // 3)
         saved = None  # what to forget if it rolls back
         try:
             with self.db.transaction() as connection:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
-                new_ids = self._new_ids_of_commit(connection, entries,
+                new_ids = self._new_ids_of_commit(connection, items,
                                                   status)
                 ids = dict(key_ids, **new_ids)
                 rows, found, saved, packed = packing.pack_in_commit(
-                    connection, ref, running, sql, entries, due, budget,
-                    lambda: self._rows(ref, running, entries, status, ids,
+                    connection, ref, running, sql, items, due, budget,
+                    lambda: self._rows(ref, running, items, status, ids,
                                        not new_ids, stamp))
                 if packed:
                     rows = [row for row in rows if row[1] not in packed]
@@ -331,7 +331,7 @@ class SQLiteStore(SQLiteReads, Store):
                     lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
                                                  (ref,)).fetchone()
                     running.above(lowest)
-                    rows, found = self._rows(ref, running, entries, status,
+                    rows, found = self._rows(ref, running, items, status,
                                              ids, not new_ids, stamp)
                     for statement, parameters in sql.upsert_entries([
                             row for row in rows if row[1] not in packed]):
@@ -353,7 +353,7 @@ class SQLiteStore(SQLiteReads, Store):
         if due or saved is not None:
             running.landed()
 
-    def write_iteration(self, run, entries, key, stored, stamp):
+    def write_iteration(self, run, items, key, stored, stamp):
         # One statement of two rows (the iteration's batch and the status
         # value) made in fewer steps than write() and _statement() take
         # (4,800 instructions fewer an iteration of the training-loop
@@ -365,7 +365,7 @@ class SQLiteStore(SQLiteReads, Store):
         key_id = self._key_ids.get(key)
         if running is None or key_id is None or running.due():
             return None
-        times, keys, values = zip(*entries)
+        times, keys, values = items[0::3], tuple(items[1::3]), items[2::3]
         try:
             made = running.iteration(times, keys, values, self._key_ids,
                                      True, stamp)
@@ -380,14 +380,14 @@ class SQLiteStore(SQLiteReads, Store):
         running.remember(time, part)
         return True
 
-    def _statement(self, ref, running, entries, status, stamp):
+    def _statement(self, ref, running, items, status, stamp):
         # The parameters of the one UPSERT_ENTRY statement of a commit,
         # and what the packing remembers of it; None if it takes a
         # transaction (a key never written before, too many rows).
         key_ids = self._key_ids
         try:
             head, found = running.batches(
-                entries, key_ids, True, stamp) if entries else ([], [])
+                items, key_ids, True, stamp) if items else ([], [])
         except KeyError:
             return None
         if len(head) + len(status) > sql.UPSERT_CHUNK:
@@ -404,12 +404,12 @@ class SQLiteStore(SQLiteReads, Store):
         return parameters, found
 
     @staticmethod
-    def _rows(ref, running, entries, status, key_ids, committed_ids, stamp):
+    def _rows(ref, running, items, status, key_ids, committed_ids, stamp):
         # The rows of UPSERT_ENTRY of a commit (its batches, then the
         # status), and what the packing remembers of them (see
         # RunPacking.batches).
         head, found = running.batches(
-            entries, key_ids, committed_ids, stamp) if entries else ([], [])
+            items, key_ids, committed_ids, stamp) if items else ([], [])
         status_time = sql.STATUS_TIME
         return [(ref, time, key, blob) for time, key, blob in head] + [
             (ref, status_time, key_ids[key], stored)
