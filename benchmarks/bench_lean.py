@@ -15,7 +15,8 @@ beyond it is the price of those features and of its layers.
 
 Then the same committing every 100 iterations, against the same limit: the
 sketch's commit is then one row of the 100 iterations' times, key ids and
-floats, and the status. The loop is the same, so that what the sketch
+floats, and the status. The loop and the buffer are SQLiteLog's (a flat
+list, time, key and value after each other), so that what the sketch
 reaches there bounds any log that checks each value in a Python
 ``__setitem__`` and keeps a buffer of entries (SPEC 5). Beside it, a
 second sketch keeps its buffer in columns (each key's times and values,
@@ -27,7 +28,6 @@ Run: ``python benchmarks/bench_lean.py [-n ITERATIONS] [-r ROUNDS]``.
 
 """
 import array
-import operator
 import os
 import sqlite3
 import sys
@@ -49,7 +49,7 @@ class _LeanRow(object):
     def __setitem__(self, key, value):
         if type(key) is not str or type(value) is not float:
             raise TypeError('the sketch takes str keys and float values')
-        self.log.pending.append((self.time, key, value))
+        self.log.pending.extend((self.time, key, value))
 
 
 class _LeanStatus(dict):
@@ -98,9 +98,9 @@ class LeanLog(object):
             (1, time, column, blob, 1, 2 ** 63 - 1, 0, iterations_done))
 
     def commit_iterations(self, iterations_done):
-        if self.pending:
-            times, keys, values = (list(map(item, self.pending))
-                                   for item in _ENTRY_ITEMS)
+        pending = self.pending
+        if pending:
+            times, keys, values = pending[0::3], pending[1::3], pending[2::3]
             self.part += 1
             self._write(times[0], -2 * self.part - 1, b'F' + b''.join([
                 array.array('q', times).tobytes(),
@@ -111,8 +111,10 @@ class LeanLog(object):
             del self.pending[:]
 
     def commit(self, iterations_done):
-        if self.pending:
-            times, keys, values = zip(*self.pending)
+        pending = self.pending
+        if pending:
+            times, keys, values = (pending[0::3], tuple(pending[1::3]),
+                                   pending[2::3])
             head = self.heads.get(keys)
             if head is None:
                 head = self.heads[keys] = b'f' + array.array('i', [
@@ -126,9 +128,6 @@ class LeanLog(object):
     def close(self):
         self.commit_iterations(self.status['iterations_done'])
         self.connection.close()
-
-
-_ENTRY_ITEMS = tuple(map(operator.itemgetter, range(3)))
 
 
 class _ColumnRow(object):
