@@ -116,12 +116,16 @@ def test_a_commit_writes_the_blocks_it_completes_as_chunks_alone(factory):
     # head, never the rest as batches for the next commit to delete.
     iterations = 25 * SPAN + 1
     log = factory(commit_every=iterations)
+    store, run = log._session.store, log._session.run
     for round in range(1, 5):
         train(log, iterations)
         packed, rows = counts(log)
         assert rows <= 2 * SPAN
         # Committed as the last iteration began: the ones before it.
-        assert packed + rows == 2 * (round * iterations - 1)
+        done = round * iterations - 1
+        assert packed + rows == 2 * done
+        # Each pack landed: the writer still counts the run itself.
+        assert store.counted(run) == (done, ['loss', 'step'], done)
     log.flush()
     history = log.history('step')
     assert history == [(time, time) for time in range(1, 4 * iterations + 1)]

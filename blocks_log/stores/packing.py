@@ -10,11 +10,10 @@ back from SQLite, and about 2 ms this way. A commit that itself moves
 past blocks (of many iterations) packs them with its own values, never
 writing its batches of them (see :func:`pack_in_commit`). A block that
 holds rows written before this writer opened the run (before a restart,
-by a run of
-blocks_log 0.2), or after a fork (parent and child write the same run, and
-each remembers only its own), is packed from the database instead. Values
-that are not numbers (strings, deleted values...) are written again, in
-one batch of the block.
+by a run of blocks_log 0.2), or after a fork (parent and child write the
+same run, and each remembers only its own), is packed from the database
+instead. Values that are not numbers (strings, deleted values...) are
+written again, in one batch of the block.
 
 """
 import bisect
@@ -109,10 +108,10 @@ class RunPacking(object):
                   stamp=None):
         """The batch of a commit whose values (`times`, `keys` and stored
         `values` in the order written, `keys` a tuple) are all at one
-        time, as an
-        iteration's are: ``(time, key column, BLOB, part)``, the head row
-        and the part (as :func:`columns` takes it) for :meth:`remember`
-        once the row is written; ``None`` if they are at several times.
+        time, as an iteration's are: ``(time, key column, BLOB, part)``,
+        the head row and the part (as :func:`columns` takes it) for
+        :meth:`remember` once the row is written; ``None`` if they are at
+        several times.
 
         Raises
         ------
@@ -150,9 +149,9 @@ class RunPacking(object):
     def batches(self, items, key_ids, committed_ids=True, stamp=None):
         """The batches of a commit's `items` (flat, ``[time, key, stored,
         time, ...]``, see :func:`.base.entries_of`), one per block:
-        ``([(time, key, BLOB)] of the head rows, [(block,
-        latest time, part)] to remember)`` (a part as :func:`columns` takes
-        it), all of the part this commit gets, each stamped with a wall
+        ``([(time, key, BLOB)] of the head rows, [(block, latest time,
+        part)] to remember)`` (a part as :func:`columns` takes it), all of
+        the part this commit gets, each stamped with a wall
         clock as `stamp` says (see :meth:`.Store.write` and :mod:`.clock`).
         The ids of an iteration's keys are remembered for the next, unless
         `committed_ids` is false (ids made in a transaction that may yet
@@ -290,6 +289,16 @@ class RunPacking(object):
         counting = self._packing_count
         counting[0] += _tally(found, counting[1])
         counting[2][block] = len(parts)
+
+    def commit_landed(self, found, remembered, due):
+        """The transaction of a commit whose batches are `found` landed
+        (see :func:`pack_in_commit`): they are remembered, unless
+        `remembered` already (:meth:`remember_first`); and what it packed
+        (if it did, `remembered` or `due`) has :meth:`landed`."""
+        if not remembered:
+            self.committed(found)
+        if remembered or due:
+            self.landed()
 
     def landed(self):
         """The commit that packed landed: times below `pending` are packed,
@@ -533,13 +542,13 @@ def clock_of(parts, times=None, width=None):
 def pack_in_commit(connection, ref, packing, dialect, items, due,
                    budget, batches_of):
     """Pack what the write transaction of a commit of `items` (as
-    :meth:`RunPacking.batches` takes them) packs, and
-    make its batches: ``(rows, found, saved, packed)``, what
-    ``batches_of()`` gives (its rows and their `found`, as
-    :meth:`RunPacking.batches` gives it) made once packing is done,
-    `saved` what :meth:`RunPacking.undo` takes if the transaction does not
-    land (``None``: nothing to undo), and `packed` the times packed, into
-    which no batch of `rows` must be written.
+    :meth:`RunPacking.batches` takes them) packs, and make its batches:
+    ``(rows, found, saved, packed)``, what ``batches_of()`` gives (its
+    rows and their `found`, as :meth:`RunPacking.batches` gives it) made
+    once packing is done, `saved` what :meth:`RunPacking.undo` takes if
+    the transaction does not land (``None``: nothing to undo), and
+    `packed` the times packed, into which no batch of `rows` must be
+    written. Once it lands, :meth:`RunPacking.commit_landed`.
 
     A commit that moves past blocks of its own (see
     :meth:`RunPacking.packs_whole`) is remembered first, and packs them
@@ -557,6 +566,8 @@ def pack_in_commit(connection, ref, packing, dialect, items, due,
                 packing.undo(saved)
                 raise
             return rows, found, saved, range(start, packing.pending)
+        if not due:
+            return rows, found, None, ()  # nothing to pack before them
     if due:
         pack(connection, ref, packing, dialect, budget)
     rows, found = batches_of()

@@ -351,10 +351,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 running.undo(attempts.pop())
             raise
         self._key_ids.update(new_ids)
-        if not attempts:
-            running.committed(found)
-        if due or attempts:
-            running.landed()
+        running.commit_landed(found, bool(attempts), due)
 
     @staticmethod
     def _values(running, items, status, key_ids, committed_ids, stamp):

@@ -348,10 +348,7 @@ class SQLiteStore(SQLiteReads, Store):
             raise
         if new_ids:
             self._key_ids.update(new_ids)
-        if saved is None:
-            running.committed(found)
-        if due or saved is not None:
-            running.landed()
+        running.commit_landed(found, saved is not None, due)
 
     def write_iteration(self, run, items, key, stored, stamp):
         # One statement of two rows (the iteration's batch and the status
