@@ -334,11 +334,12 @@ def test_columns_slice_only_what_shares_its_times():
     # slicing, every value at its own time.
     from blocks_log.stores import packing
     numbers, rest, _ = packing.columns([((1, 1, 2, 3), (5, 6, 5, 6),
-                                         (1.0, 1.0, 2.0, 3.0), None, False)])
+                                         (1.0, 1.0, 2.0, 3.0), None, False,
+                                         True)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([1, 3], [1.0, 3.0])}
     numbers, rest, _ = packing.columns([
-        ((1, 1), (5, 6), (1.0, 'x'), None, False),
-        ((2, 2), (5, 6), (2.0, 2), None, False)])
+        ((1, 1), (5, 6), (1.0, 'x'), None, False, False),
+        ((2, 2), (5, 6), (2.0, 2), None, False, False)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([2], [2])}
     assert rest == [(1, 6, 'x')]
 
@@ -366,7 +367,8 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
     # of the kinds of keys; floats only, or any stored values; stamped or
     # not, and told an iteration of floats when it is one, as
     # RunPacking.iteration tells), or keys at times of their own (a step
-    # of 0). Sliced or not, the columns and the clock are what looking at
+    # of 0); told floats, or not, when they are (as RunPacking.batches
+    # tells). Sliced or not, the columns and the clock are what looking at
     # every part gives.
     from blocks_log.stores import clock, packing
     parts, time = [], 10
@@ -383,13 +385,15 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
         wall = 1e9 + len(parts) if stamped else None
         iteration = bool(step and stamped and all(
             type(value) is float for value in drawn))
-        parts.append((times, keys, drawn, wall, iteration))
-    looked_at = [part[:4] + (False,) for part in parts]
+        floats = all(type(value) is float for value in drawn) and (
+            iteration or not data or data.draw(st.booleans()))
+        parts.append((times, keys, drawn, wall, iteration, floats))
+    looked_at = [part[:4] + (False, False) for part in parts]
     numbers, rest, kind = packing.columns(parts)
     assert (numbers, rest) == packing.split(packing.latest(parts))[:2]
     assert packing.columns(looked_at)[:2] == (numbers, rest)
     first_walls = {}  # each time's wall: that of the first part holding it
-    for times, _, _, wall, _ in parts:
+    for times, _, _, wall, _, _ in parts:
         for time in times if wall is not None else ():
             first_walls.setdefault(time, wall)
     clocked = sorted(first_walls)
@@ -397,6 +401,8 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
         first_walls[time] for time in clocked]) == clock.of_parts(looked_at)
     found, times, width = packing.sliced_columns(parts)
     assert found == (numbers, rest, kind)
+    if times is not None and all(part[5] for part in parts):
+        assert kind == 'f'  # sliced, and told floats
     assert packing.clock_of(parts, times, width) == clock.of_parts(parts)
     floats = [type(value) is float for part in parts for value in part[2]]
     if kind == 'f':
@@ -442,12 +448,12 @@ def test_the_clock_of_a_loop_block_is_the_first_commit_of_each_time(
             parts.append((tuple(times[piece]), tuple(keys[piece]),
                           tuple(values[piece]),
                           1e9 + len(parts) if stamped else None,
-                          one and stamped))
+                          one and stamped, one and stamped))
         start = stop
     found, times, width = packing.sliced_columns(parts)
     assert found == packing.columns(parts) and times is not None
     first_walls = {}
-    for part_times, _, _, wall, _ in parts:
+    for part_times, _, _, wall, _, _ in parts:
         for each in part_times if wall is not None else ():
             first_walls.setdefault(each, wall)
     clocked = sorted(first_walls)

@@ -265,6 +265,15 @@ def encode(times, key_ids, values):
     return spread, b''.join(parts)
 
 
+def holds_floats(blob):
+    """Whether the BLOB :func:`encode` made holds floats only (forms
+    ``f`` and ``F``)."""
+    return blob[:1] in _FLOAT_FORMS
+
+
+_FLOAT_FORMS = frozenset([b'f', b'F'])
+
+
 def _general(values):
     tags, payloads = [], []
     for value in values:

