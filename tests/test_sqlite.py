@@ -15,7 +15,7 @@ from blocks_log import BACKENDS, SQLiteLog, codec
 from blocks_log.stores import chunks, packing
 from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
 from blocks_log.stores import sqlite_sql as sql
-from blocks_log.errors import LogError
+from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
 
 from conftest import FIXTURES
 from helpers import committed, count_entries, file_state, head_values
@@ -161,6 +161,44 @@ def test_a_status_key_deleted_by_another_handle_is_deleted(
     again.close()
     reader = make_database_log(uuid=log.uuid, read_only=True)
     assert 'custom' not in reader.status
+
+
+@pytest.mark.parametrize('commit_every', [1, 3])
+def test_iterations_done_set_where_it_was_deleted_or_a_list(
+        make_database_log, commit_every):
+    # A training loop's iterations_done (an int) set over a list changed
+    # in place, and over its deletion: the int is what is written, and
+    # is no longer watched for changes in place.
+    log = make_database_log(commit_every=commit_every)
+    log.status['iterations_done'] = [1]
+    log.flush()
+    log.status['iterations_done'].append(2)
+    log.status['iterations_done'] = 4
+    log.current_row['a'] = 1.0
+    assert 'iterations_done' not in log._session.mutable
+    del log.status['iterations_done']
+    log.status['iterations_done'] = 5
+    log.current_row['a'] = 2.0
+    log.status['iterations_done'] = 6
+    log.close()
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    assert reader.status['iterations_done'] == 6
+    assert dict(reader[4]) == {'a': 1.0} and dict(reader[5]) == {'a': 2.0}
+
+
+@pytest.mark.parametrize('commit_every', [1, 3])
+def test_iterations_done_is_refused_where_writes_are(make_database_log,
+                                                     commit_every):
+    log = make_database_log(commit_every=commit_every)
+    log.status['iterations_done'] = 2
+    log.close()
+    with pytest.raises(ClosedLogError):
+        log.status['iterations_done'] = 3
+    reader = make_database_log(uuid=log.uuid, read_only=True,
+                               commit_every=commit_every)
+    with pytest.raises(ReadOnlyLogError):
+        reader.status['iterations_done'] += 1
+    assert reader.status['iterations_done'] == 2
 
 
 class TestLineage:

@@ -273,12 +273,22 @@ class Session(MergedReads):
                 0 <= value < self.max_time):  # a training loop's, as a rule
             if self.commit_every == 1 and self._next_iteration(value):
                 return
-            stored = value  # as codec.encode() stores it: max_time < 2**63
-        else:
-            if type(key) is not str or key not in self.known_keys:
-                self.admit_key(key)
-            stored = codec.encode(value, key, self.allow_pickle,
-                                  self.max_size)
+            # As below, in fewer steps (1,300 instructions fewer an
+            # iteration committing every 100, 2%, callgrind): an int is
+            # stored as it is (max_time < 2**63), and is not watched.
+            with self.lock:
+                if not self.writable:
+                    self.refuse_writes()
+                self.values[key] = self.dirty[key] = value
+                if self.deleted_status:
+                    self.deleted_status.discard(key)
+                if key in self.mutable:
+                    del self.mutable[key]
+                self._advance(value, True)
+            return
+        if type(key) is not str or key not in self.known_keys:
+            self.admit_key(key)
+        stored = codec.encode(value, key, self.allow_pickle, self.max_size)
         with self.lock:
             if not self.writable:
                 self.refuse_writes()
@@ -292,7 +302,7 @@ class Session(MergedReads):
             else:
                 self._watch(key, stored)
             if key == 'iterations_done':
-                self._advance(value)
+                self._advance(value, False)
 
     def delete_status(self, key):
         with self.lock:
@@ -342,18 +352,17 @@ class Session(MergedReads):
                 self._flush(stamp=stamp)
             return True
 
-    def _advance(self, iterations_done):
+    def _advance(self, iterations_done, counted):
         # What was logged up to now is stamped with when iterations_done
         # was last set (see Store.write), and what is logged from now on
         # with now; now is read only if a commit may come before the next
         # iteration (a stamp of an earlier one, or none, gives the
-        # commit's own wall).
+        # commit's own wall). `counted`: iterations_done is a time.
         stamp = self.advanced
         self.uncommitted += 1
         flushing = self.uncommitted >= self.commit_every
         self.advanced = True
-        if type(iterations_done) is int and (
-                0 <= iterations_done < self.max_time):
+        if counted:
             if self.uncommitted + 1 >= self.commit_every or (
                     self.timer is not None):
                 self.advanced = (iterations_done, _time.time())
