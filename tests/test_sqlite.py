@@ -163,6 +163,37 @@ def test_a_status_key_deleted_by_another_handle_is_deleted(
     assert 'custom' not in reader.status
 
 
+@pytest.mark.parametrize('commit_every', [1, 100])
+def test_nan_and_inf_among_floats_read_back_from_head_and_chunks(
+        make_database_log, commit_every):
+    # Iterations of floats only, NaN and infinities among them (a loss
+    # that diverged): batched as floats, packed into chunks past each
+    # block, and read back as they were, from the buffer, the head and
+    # the chunks, by row, history and records.
+    def values(time):
+        return {'loss': float('nan') if time % 7 == 0 else time / 8.0,
+                'grad': float('inf') if time % 5 == 0 else -time / 4.0,
+                'low': float('-inf') if time % 11 == 0 else 0.5}
+    log = make_database_log(commit_every=commit_every)
+    for time in range(1, 601):
+        log.status['iterations_done'] = time
+        log.current_row.update(values(time))
+        if time in (300, 600):
+            assert all(same(log[time][key], value)
+                       for key, value in values(time).items())
+    log.close()
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    for key in ('loss', 'grad', 'low'):
+        history = reader.history(key)
+        assert [time for time, _ in history] == list(range(1, 601))
+        assert all(same(value, values(time)[key])
+                   for time, value in history), key
+    assert all(same(reader[time][key], value) for time in (7, 255, 256, 595)
+               for key, value in values(time).items())
+    assert sum(1 for time, key, value in reader.records()
+               if value != value) == 600 // 7
+
+
 @pytest.mark.parametrize('commit_every', [1, 3])
 def test_iterations_done_set_where_it_was_deleted_or_a_list(
         make_database_log, commit_every):
