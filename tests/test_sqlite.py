@@ -556,6 +556,32 @@ class TestChunks:
             assert again.history('key999') == [
                 (time, time + 0.999) for time in range(1, 13)]
 
+    def test_a_commit_packs_about_its_budget_of_a_backlog(self, path,
+                                                          monkeypatch):
+        # Blocks left unpacked by a writer (here, told none was due) are
+        # packed a few at a time by the commits of the next, so that no
+        # iteration takes the whole backlog; its close packs the rest.
+        with monkeypatch.context() as patched:
+            patched.setattr(packing.RunPacking, 'due', lambda self: False)
+            with SQLiteLog(path) as log:
+                self.write(log, 10 * 256, lambda time: dict(
+                    ('k{}'.format(key), time / 2.0) for key in range(10)))
+        assert self.packed(path)[0] == 0
+        with SQLiteLog(path, uuid=log.uuid) as again:
+            # The first commit of values finds where the run stands; the
+            # next packs.
+            self.write(again, 3, lambda time: {'k0': 0.5})
+            packed, = committed(path, 'SELECT packed FROM blocks_log_runs')[0]
+            # 40 values a block of 4: about PACK_VALUES of them.
+            assert 0 < packed <= 4 * (packing.PACK_VALUES // 40 + 2)
+        assert committed(path, 'SELECT packed FROM blocks_log_runs')[0][0] == (
+            10 * 256)
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+            assert reader.history('k9')[-2:] == [(2559, 1279.5),
+                                                 (2560, 1280.0)]
+            assert reader.history('k0')[-4:] == [
+                (2560, 1280.0), (2561, 0.5), (2562, 0.5), (2563, 0.5)]
+
     def test_a_key_logged_now_and_then_is_packed(self, path):
         with SQLiteLog(path) as log:
             self.write(log, 200, lambda time: (
