@@ -473,8 +473,9 @@ class Session(MergedReads):
         # Only the prefix committed: values appended meanwhile by another
         # thread stay for the next flush.
         del pending[:count]
-        completed = self.completed - count
-        self.completed = completed if completed > 0 else 0
+        # Never less than the completed iterations hold: the buffer only
+        # grows between the iteration that counted them and a flush.
+        self.completed = 0
         self.uncommitted = 0
         if self.timer is not None:
             self.committed_at = _time.monotonic()
