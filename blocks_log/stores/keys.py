@@ -3,7 +3,6 @@ made by the first write of a key and cached in each process."""
 import itertools
 
 
-
 class KeyIds(object):
     """The key caches of a store with a ``blocks_log_keys`` table.
 

@@ -479,8 +479,7 @@ def _iterations(parts):
     return every, keys, True
 
 
-_TIMES, _KEY_IDS, _VALUES = tuple(
-    map(operator.itemgetter, range(3)))
+_TIMES, _KEY_IDS, _VALUES = map(operator.itemgetter, range(3))
 _FIRST, _ITERATION, _FLOATS = map(operator.itemgetter, (0, 4, 5))
 _NUMBER_TYPES = frozenset([float, int])
 _FLOAT_TYPE = frozenset([float])
@@ -547,7 +546,7 @@ def clock_of(parts, times=None, width=None):
 
 
 def pack_in_commit(connection, ref, packing, dialect, items, due,
-                   budget, batches_of):
+                   batches_of):
     """Pack what the write transaction of a commit of `items` (as
     :meth:`RunPacking.batches` takes them) packs, and make its batches:
     ``(rows, found, saved, packed)``, what ``batches_of()`` gives (its
@@ -561,8 +560,10 @@ def pack_in_commit(connection, ref, packing, dialect, items, due,
     :meth:`RunPacking.packs_whole`) is remembered first, and packs them
     with its values; else the blocks that earlier commits moved past are
     packed, if `due`, before its batches are made (a value that packing
-    writes again takes a part below theirs). Other parameters as for
-    :func:`pack`."""
+    writes again takes a part below theirs). It packs about
+    :data:`PACK_VALUES` values, and two for each of the commit's. Other
+    parameters as for :func:`pack`."""
+    budget = PACK_VALUES + 2 * (len(items) // 3)
     if packing.crosses(items):
         rows, found = batches_of()
         if packing.packs_whole(found):

@@ -305,7 +305,6 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
 
-        budget = packing.PACK_VALUES + 2 * (len(items) // 3)
         # What to forget of an attempt that packed this commit's blocks
         # with it, if it did not land (it may be run again, reconnected).
         attempts = []
@@ -319,7 +318,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             new_ids = self._new_ids_of_commit(connection, items, status)
             key_ids = dict(self._key_ids, **new_ids)
             values, found, saved, packed = packing.pack_in_commit(
-                connection, ref, running, sql, items, due, budget,
+                connection, ref, running, sql, items, due,
                 lambda: self._values(running, items, status, key_ids,
                                      not new_ids, stamp))
             if saved is not None:

@@ -305,7 +305,6 @@ class SQLiteStore(SQLiteReads, Store):
                 # process's, and kept: this commit goes again, as below.
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
-        budget = packing.PACK_VALUES + 2 * (len(items) // 3)
         saved = None  # what to forget if it rolls back
         try:
             with self.db.transaction() as connection:
@@ -315,11 +314,10 @@ class SQLiteStore(SQLiteReads, Store):
                                                   status)
                 ids = dict(key_ids, **new_ids)
                 rows, found, saved, packed = packing.pack_in_commit(
-                    connection, ref, running, sql, items, due, budget,
+                    connection, ref, running, sql, items, due,
                     lambda: self._rows(ref, running, items, status, ids,
                                        not new_ids, stamp))
-                if packed:
-                    rows = [row for row in rows if row[1] not in packed]
+                rows = _unpacked(rows, packed)
                 written = sum(connection.execute(statement, parameters)
                               .rowcount for statement, parameters in
                               sql.upsert_entries(rows))
@@ -333,8 +331,8 @@ class SQLiteStore(SQLiteReads, Store):
                     running.above(lowest)
                     rows, found = self._rows(ref, running, items, status,
                                              ids, not new_ids, stamp)
-                    for statement, parameters in sql.upsert_entries([
-                            row for row in rows if row[1] not in packed]):
+                    for statement, parameters in sql.upsert_entries(
+                            _unpacked(rows, packed)):
                         connection.execute(statement, parameters)
                 if deleted_status:
                     connection.executemany(sql.DELETE_STATUS, [
@@ -453,3 +451,9 @@ class SQLiteStore(SQLiteReads, Store):
 
     def after_fork(self, child):
         self.db.after_fork(child)
+
+
+def _unpacked(rows, packed):
+    # The rows of UPSERT_ENTRY (run, time, key id, stored) outside the
+    # range of times `packed` (packed with the commit's own values).
+    return [row for row in rows if row[1] not in packed] if packed else rows
