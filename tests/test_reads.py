@@ -36,9 +36,11 @@ VALUES = st.one_of(
     st.integers(min_value=2 ** 63, max_value=2 ** 70),  # a JSON row
     st.sampled_from(['text', None]))
 #: A training loop's iteration: the same keys each time, floats only (the
-#: commits that packing slices without looking at a value).
+#: commits that packing slices without looking at a value), NaN and the
+#: infinities among them (buffered as floats, as any float).
 STEADY = st.fixed_dictionaries(dict(
-    (key, st.floats(allow_nan=False)) for key in KEYS[:3]))
+    (key, st.floats(allow_nan=True, allow_infinity=True))
+    for key in KEYS[:3]))
 ITERATION = st.fixed_dictionaries({
     'values': st.one_of(st.dictionaries(st.sampled_from(KEYS[:3]), VALUES,
                                         max_size=3), STEADY, STEADY),
