@@ -549,6 +549,45 @@ def test_a_damaged_batch_of_one_iteration_of_sqlite(damage, tmp_path,
         assert every == expected
 
 
+@pytest.mark.parametrize('damage', ['cut by 8 bytes', 'form unknown'])
+def test_a_damaged_batch_is_kept_when_its_run_packs_past_it(
+        damage, tmp_path, small_blocks):
+    # The run is written on after the damage: its writer packs the block
+    # of the damaged batch from the database (written before it opened the
+    # run), and must leave that block as it is, not pack the rest of it and
+    # delete its rows, the damaged batch with them.
+    import sqlite3
+    path = str(tmp_path / 'damaged.sqlite')
+    uuid = write_run(blocks_log.SQLiteLog(path, commit_every=3))
+    with sqlite3.connect(path) as connection:
+        time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
+            'value')).fetchone()
+        connection.execute('UPDATE blocks_log_entries SET value = ? WHERE '
+                           'time = ? AND key = ?',
+                           (damaged_batch(damage, blob), time, key))
+    connection.close()
+    times = sorted(set(batches.decode(time, blob)[0]))
+    later = range(BATCH_ITERATIONS + 2, BATCH_ITERATIONS + 2 + 4 * SPAN)
+    with blocks_log.SQLiteLog(path, uuid=uuid, commit_every=3) as log:
+        for each in later:
+            log.status['iterations_done'] = each
+            log.current_row['later'] = each * 0.25
+    with sqlite3.connect(path) as connection:
+        packed, = connection.execute(
+            'SELECT packed FROM blocks_log_runs WHERE uuid = ?',
+            (uuid,)).fetchone()
+    connection.close()
+    assert packed > max(times) - max(times) % SPAN + SPAN  # packed past it
+    with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        check_batch_reads(log, times)
+        # (read alone, a key meets the placeholder of the damaged batch)
+        history = log.history('later')
+        assert [(each, value) for each, value in history
+                if each in later] == [(each, each * 0.25) for each in later]
+        assert all(isinstance(value, codec.DamagedBatch)
+                   for each, value in history if each not in later)
+
+
 @pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
 def test_a_damaged_batch_of_postgresql(damage, postgresql_dsn, small_blocks):
     import psycopg
