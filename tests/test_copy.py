@@ -4,6 +4,7 @@ import io
 
 from blocks_log import SQLiteLog, cli
 from blocks_log.copy import copy
+from blocks_log.runs import list_runs
 
 from test_processes import KEYS, start_writer
 
@@ -37,3 +38,45 @@ def test_a_run_being_written_is_finished_by_a_later_copy(tmp_path):
     assert out.getvalue().split() == [run, 'finished']
     assert rows(destination, run) == rows(source, run)
     assert copy(source, destination) == [(run, 'present')]
+
+
+def reads(path, run):
+    """What a log of `run` reads: its times, their count, its rows and its
+    status."""
+    with SQLiteLog(path, uuid=run, read_only=True) as log:
+        times = list(log)
+        return times, len(log), [dict(log[time]) for time in times], dict(
+            log.status)
+
+
+def test_a_run_is_copied_with_its_ancestors_first_and_its_deletions(
+        tmp_path):
+    source = str(tmp_path / 'training.sqlite')
+    destination = str(tmp_path / 'copy.sqlite')
+    with SQLiteLog(source) as log:
+        lineage = [log.h_uuid]
+        for time in range(1, 7):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = time * 0.5
+        log.resume()
+        lineage.append(log.h_uuid)
+        # Its only value hidden in the child: time 3 holds nothing there.
+        del log[3]['loss']
+        for time in range(7, 10):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = time * 0.25
+        log.resume()
+        lineage.append(log.h_uuid)
+        log.status['iterations_done'] = 10
+        log.current_row['text'] = 'ten'
+    with SQLiteLog(source) as other:
+        other.current_row['loss'] = 1.0
+        unrelated = other.h_uuid
+    assert 3 not in reads(source, lineage[1])[0]
+    # The last run asked for: copied after its ancestors, the other left.
+    assert copy(source, destination, [lineage[-1]]) == [
+        (uuid, 'copied') for uuid in lineage]
+    for uuid in lineage:
+        assert reads(destination, uuid) == reads(source, uuid)
+    assert [run.uuid for run in list_runs(destination)] == lineage
+    assert unrelated in [run.uuid for run in list_runs(source)]
