@@ -361,6 +361,86 @@ class TestPromisesOfTheWritePath:
         log.close()
         reader.close()
 
+    def test_the_writer_empties_a_large_wal_and_the_thread_never_blocks_it(
+            self, path, monkeypatch):
+        # The thread's checkpoints are all PASSIVE, which never hold the
+        # writer up; the writer empties the -wal file (TRUNCATE), at a
+        # commit after the thread's pass.
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
+        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 2 ** 20)
+        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 600)
+        statements = traced_checkpoints(monkeypatch)
+        log = SQLiteLog(path)
+        log.flush()
+        log.conn.set_trace_callback(lambda statement: statements.append((
+            threading.current_thread().name, statement)) if (
+                'wal_checkpoint' in statement) else None)
+        grow_the_wal(log, path)
+        deadline = _time.monotonic() + 60
+        while (wal_size(path) > sqlite_checkpointer.MAX_WAL_BYTES and
+               _time.monotonic() < deadline):
+            log.status['iterations_done'] += 1
+            _time.sleep(0.001)
+        assert wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES
+        threads = set(thread for thread, statement in statements
+                      if 'TRUNCATE' in statement)
+        assert threads == set(['MainThread'])
+        assert any('PASSIVE' in statement for thread, statement in statements
+                   if thread.startswith('blocks_log checkpoints'))
+        log.close()
+
+    def test_the_thread_empties_a_large_wal_the_writer_left(
+            self, path, monkeypatch):
+        # A writer that commits nothing after the thread's pass (its loop
+        # paused, or ended) leaves the emptying to the thread.
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
+        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 2 ** 20)
+        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 0.01)
+        statements = traced_checkpoints(monkeypatch)
+        log = SQLiteLog(path)
+        log.flush()
+        grow_the_wal(log, path)
+        # Up to the commit that finds the file large, and no further.
+        checkpointer = log._session.store.db.checkpointer
+        for _ in range(sqlite_checkpointer.COMMITS):
+            if checkpointer._mode == 'EMPTY':
+                break
+            log.status['iterations_done'] += 1
+        assert checkpointer._mode == 'EMPTY'
+        assert eventually(lambda: wal_size(path) <= (
+            sqlite_checkpointer.MAX_WAL_BYTES))
+        assert any(thread.startswith('blocks_log checkpoints') and
+                   'TRUNCATE' in statement for thread, statement in statements)
+        log.close()
+
+    def test_a_wal_a_reader_keeps_the_writer_from_emptying_is_the_threads(
+            self, path, monkeypatch):
+        # The writer, which waits for no one, cannot empty the file while
+        # a reader reads it: the thread waits for the reader, and does.
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
+        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 2 ** 20)
+        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 600)
+        log = SQLiteLog(path)
+        log.flush()
+        grow_the_wal(log, path)
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute('BEGIN')
+        reader.execute('SELECT count(*) FROM blocks_log_entries').fetchone()
+        checkpointer = log._session.store.db.checkpointer
+        for _ in range(sqlite_checkpointer.COMMITS):
+            if checkpointer._mode == 'EMPTY':
+                break
+            log.status['iterations_done'] += 1
+        assert eventually(lambda: checkpointer._passed)
+        log.status['iterations_done'] += 1  # the writer tries, and cannot
+        assert checkpointer._mode == 'TRUNCATE'
+        assert wal_size(path) > sqlite_checkpointer.MAX_WAL_BYTES
+        reader.execute('COMMIT')
+        assert eventually(lambda: wal_size(path) <= (
+            sqlite_checkpointer.MAX_WAL_BYTES))
+        reader.close()
+        log.close()
+
     def test_a_writer_that_lets_a_large_wal_go_empties_it(self, path,
                                                            monkeypatch):
         # Another connection keeps the file open, so that SQLite does not
@@ -608,6 +688,24 @@ def grow_the_wal(log, path):
     while wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES:
         log.status['iterations_done'] += 1
         log.current_row['text'] = text
+
+
+def traced_checkpoints(monkeypatch):
+    """A list that gets ``(thread name, statement)`` of each checkpoint run
+    on the connections of the checkpoints' threads made from now on."""
+    statements = []
+    real_init = sqlite_checkpointer.Checkpointer.__init__
+
+    def init(self, path, connect, inline=False):
+        def tracing_connect():
+            connection = connect()
+            connection.set_trace_callback(lambda statement: statements.append(
+                (threading.current_thread().name, statement)) if (
+                    'wal_checkpoint' in statement) else None)
+            return connection
+        real_init(self, path, tracing_connect, inline)
+    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '__init__', init)
+    return statements
 
 
 def eventually(condition, seconds=30):

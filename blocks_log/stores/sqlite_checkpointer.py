@@ -19,12 +19,21 @@ for raw sqlite3 checkpointing at its own 1,000 pages).
 A PASSIVE checkpoint copies what no reader still reads; while writers keep
 writing, it may never catch up, and the -wal file grows (480 MB beside a
 database of 6 MB, after 64 writers). Past :data:`MAX_WAL_BYTES`, the thread
-runs a TRUNCATE checkpoint instead: it waits for the writers and readers of
-the moment (each writes or reads one commit, a few milliseconds) and
-empties the -wal file. A writer that lets the file go does the same if the
-file is that large; and when the WAL starts again from its beginning, its
-file is cut down to :data:`JOURNAL_SIZE_LIMIT` (SQLite's
-``journal_size_limit``).
+runs a PASSIVE checkpoint, and the writer empties the -wal file itself at
+its next commit (a TRUNCATE checkpoint that waits for no one), copying only
+what it committed while the thread's ran; if it commits nothing within
+:data:`IDLE_WAIT`, the thread empties it. A TRUNCATE run by the thread
+while the writer wrote stalled the writer: it holds the write lock while it
+copies, and the writer waits in SQLite's busy handler, which sleeps 1, 2,
+5, 10, 15... ms between tries (the slowest iterations in wall time, in
+``benchmarks/bench_growth.py``: 34 ms with ``commit_every=100``, 82 ms
+with ``commit_seconds`` alone; 11 and 30 ms this way, the sync of the
+database and the cut of the file). Where readers, or other writers, keep
+the writer from emptying the file, the thread does it as it did: it waits
+for them (each reads or writes one commit, a few milliseconds). A writer
+that lets the file go empties it too if it is that large; and when the WAL
+starts again from its beginning, its file is cut down to
+:data:`JOURNAL_SIZE_LIMIT` (SQLite's ``journal_size_limit``).
 
 """
 import os
@@ -43,6 +52,9 @@ JOURNAL_SIZE_LIMIT = 4 * 2 ** 20
 STUCK_WAL_BYTES = 4 * MAX_WAL_BYTES
 #: Seconds a writer letting its file go waits to empty its -wal file.
 CLOSING_WAIT = 1.0
+#: Seconds the thread leaves a large -wal file for the writer to empty, at
+#: its next commit, before it empties it itself (the writer makes none).
+IDLE_WAIT = 0.1
 
 
 def wal_size(path):
@@ -75,12 +87,17 @@ class Checkpointer(object):
         self._pid = None
         self._commits = 0
         self._closed = False
+        # Set by the thread once its pass before emptying the -wal file is
+        # done; the writer's next commit empties it.
+        self._passed = False
 
     def _make_locks(self):
         # Every lock the thread takes, made anew in a forked child: a child
         # that started with one held (the thread held it at the fork) hung
         # at its exit. Held while a checkpoint runs.
         self.lock = threading.Lock()
+        # Held to hand the emptying of the -wal file to one side.
+        self._handoff = threading.Lock()
         # Held to wake the thread, and by the thread to wait.
         self._wake = threading.Condition(threading.Lock())
         self._woken = False
@@ -88,19 +105,30 @@ class Checkpointer(object):
 
     def committed(self, connection):
         """Count a commit of `connection`, the writer's; every
-        :data:`COMMITS`, have a checkpoint run."""
+        :data:`COMMITS`, have a checkpoint run; empty a large -wal file
+        with it once the thread has copied what it could."""
         self._commits += 1
+        if self._passed and self._take_passed():
+            if not _truncate(connection, 0):  # readers, or other writers
+                self._in_thread('TRUNCATE')
+            return
         if self._commits < COMMITS:
             return
         self._commits = 0
         size = wal_size(self.path)
         if self.inline and size > MAX_WAL_BYTES:
-            _truncate(connection)
+            _truncate(connection, CLOSING_WAIT)
             return
         if size > STUCK_WAL_BYTES or self.inline:
             connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
             return
-        self._mode = 'TRUNCATE' if size > MAX_WAL_BYTES else 'PASSIVE'
+        self._in_thread('EMPTY' if size > MAX_WAL_BYTES else 'PASSIVE')
+
+    def _in_thread(self, mode):
+        # Have the thread (started in this process if it runs in none)
+        # checkpoint: in `mode`, or PASSIVE for 'EMPTY', which the writer
+        # then finishes (see committed()).
+        self._mode = mode
         if self._thread is None or self._pid != os.getpid():
             self._pid = os.getpid()
             self._thread = threading.Thread(
@@ -123,16 +151,41 @@ class Checkpointer(object):
                 self._woken = False
             if self._closed:
                 break
-            with self.lock:
-                try:
-                    if connection is None:
-                        connection = self._connect()
-                    connection.execute('PRAGMA wal_checkpoint({})'.format(
-                        self._mode))
-                except sqlite3.Error:
-                    pass  # the writer checkpoints when the -wal grows large
+            mode = self._mode
+            connection, done = self._checkpoint(
+                connection, 'PASSIVE' if mode == 'EMPTY' else mode)
+            if mode != 'EMPTY' or not done:
+                continue
+            # The writer empties the file at its next commit; if it makes
+            # none soon (its loop paused, or ended), the thread does, in
+            # the writer's way of no one.
+            self._passed = True
+            with self._wake:
+                self._wake.wait_for(lambda: self._woken, IDLE_WAIT)
+            if self._take_passed() and not self._closed:
+                connection, _ = self._checkpoint(connection, 'TRUNCATE')
         if connection is not None:
             connection.close()
+
+    def _checkpoint(self, connection, mode):
+        # A checkpoint in `mode` on the thread's connection (made if
+        # `connection` is None): the connection, and whether it ran.
+        with self.lock:
+            try:
+                if connection is None:
+                    connection = self._connect()
+                connection.execute('PRAGMA wal_checkpoint({})'.format(mode))
+            except sqlite3.Error:
+                # The writer checkpoints when the -wal grows large.
+                return connection, False
+        return connection, True
+
+    def _take_passed(self):
+        # Whether the emptying of the -wal file was left to do, and now to
+        # the caller alone.
+        with self._handoff:
+            taken, self._passed = self._passed, False
+        return taken
 
     def before_fork(self):
         """Wait for a running checkpoint to end; hold off the next."""
@@ -153,7 +206,7 @@ class Checkpointer(object):
         with `connection` (the writer's), waiting at most
         :data:`CLOSING_WAIT` for the file's readers."""
         if wal_size(self.path) > MAX_WAL_BYTES:
-            _truncate(connection)
+            _truncate(connection, CLOSING_WAIT)
 
     def close(self):
         """Stop the thread (of this process), after its checkpoint."""
@@ -164,15 +217,18 @@ class Checkpointer(object):
         self._thread = None
 
 
-def _truncate(connection):
+def _truncate(connection, wait):
     # Empty the -wal file with the writer's `connection`, waiting at most
-    # CLOSING_WAIT for the file's readers; else the next checkpoint will.
+    # `wait` seconds for the file's readers (and other writers); whether
+    # it did (else a later checkpoint will).
     waited, = connection.execute('PRAGMA busy_timeout').fetchone()
     try:
         connection.execute('PRAGMA busy_timeout = {}'.format(
-            int(CLOSING_WAIT * 1000)))
-        connection.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+            int(wait * 1000)))
+        busy, _, _ = connection.execute(
+            'PRAGMA wal_checkpoint(TRUNCATE)').fetchone()
     except sqlite3.Error:
-        pass
+        return False
     finally:
         connection.execute('PRAGMA busy_timeout = {}'.format(waited))
+    return not busy
