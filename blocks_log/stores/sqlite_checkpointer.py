@@ -19,21 +19,22 @@ for raw sqlite3 checkpointing at its own 1,000 pages).
 A PASSIVE checkpoint copies what no reader still reads; while writers keep
 writing, it may never catch up, and the -wal file grows (480 MB beside a
 database of 6 MB, after 64 writers). Past :data:`MAX_WAL_BYTES`, the thread
-runs a PASSIVE checkpoint, and the writer empties the -wal file itself at
-its next commit (a TRUNCATE checkpoint that waits for no one), copying only
-what it committed while the thread's ran; if it commits nothing within
-:data:`IDLE_WAIT`, the thread empties it. A TRUNCATE run by the thread
-while the writer wrote stalled the writer: it holds the write lock while it
-copies, and the writer waits in SQLite's busy handler, which sleeps 1, 2,
-5, 10, 15... ms between tries (the slowest iterations in wall time, in
-``benchmarks/bench_growth.py``: 34 ms with ``commit_every=100``, 82 ms
-with ``commit_seconds`` alone; 11 and 30 ms this way, the sync of the
-database and the cut of the file). Where readers, or other writers, keep
-the writer from emptying the file, the thread does it as it did: it waits
-for them (each reads or writes one commit, a few milliseconds). A writer
-that lets the file go empties it too if it is that large; and when the WAL
-starts again from its beginning, its file is cut down to
-:data:`JOURNAL_SIZE_LIMIT` (SQLite's ``journal_size_limit``).
+runs a PASSIVE checkpoint, and the writer, at its next commit, has the WAL
+start again from its beginning (a RESTART checkpoint that waits for no
+one), copying only what it committed while the thread's ran; SQLite then
+cuts the file down to :data:`JOURNAL_SIZE_LIMIT` (``journal_size_limit``).
+If the writer commits nothing within :data:`IDLE_WAIT`, the thread empties
+the file (TRUNCATE). A TRUNCATE run by the thread while the writer wrote
+stalled the writer: it holds the write lock while it copies, and the writer
+waits in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15... ms between
+tries. The slowest iterations in wall time (``benchmarks/bench_growth.py``,
+300,000 iterations) were 9 to 19 ms committing each iteration, 35 with
+``commit_every=100`` and 85 with ``commit_seconds`` alone; they are 5, 6 to
+8 and 17 to 19 ms this way (a TRUNCATE by the writer: 8, 11 and 29 ms, and
+twice the CPU time, the file's cut). Where readers, or other writers, keep the
+writer from it, the thread empties the file as it did, waiting for them
+(each reads or writes one commit, a few milliseconds). A writer that lets
+the file go empties it too if it is that large.
 
 """
 import os
@@ -109,15 +110,15 @@ class Checkpointer(object):
         with it once the thread has copied what it could."""
         self._commits += 1
         if self._passed and self._take_passed():
-            if not _truncate(connection, 0):  # readers, or other writers
-                self._in_thread('TRUNCATE')
+            if not _checkpoint(connection, 'RESTART', 0):
+                self._in_thread('TRUNCATE')  # readers, or other writers
             return
         if self._commits < COMMITS:
             return
         self._commits = 0
         size = wal_size(self.path)
         if self.inline and size > MAX_WAL_BYTES:
-            _truncate(connection, CLOSING_WAIT)
+            _checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
             return
         if size > STUCK_WAL_BYTES or self.inline:
             connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
@@ -206,7 +207,7 @@ class Checkpointer(object):
         with `connection` (the writer's), waiting at most
         :data:`CLOSING_WAIT` for the file's readers."""
         if wal_size(self.path) > MAX_WAL_BYTES:
-            _truncate(connection, CLOSING_WAIT)
+            _checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
 
     def close(self):
         """Stop the thread (of this process), after its checkpoint."""
@@ -217,16 +218,18 @@ class Checkpointer(object):
         self._thread = None
 
 
-def _truncate(connection, wait):
-    # Empty the -wal file with the writer's `connection`, waiting at most
+def _checkpoint(connection, mode, wait):
+    # A checkpoint in `mode` (RESTART: the WAL starts again at the next
+    # commit, and SQLite cuts the file down to JOURNAL_SIZE_LIMIT; TRUNCATE:
+    # the file emptied) with the writer's `connection`, waiting at most
     # `wait` seconds for the file's readers (and other writers); whether
-    # it did (else a later checkpoint will).
+    # it went through (else a later checkpoint will).
     waited, = connection.execute('PRAGMA busy_timeout').fetchone()
     try:
         connection.execute('PRAGMA busy_timeout = {}'.format(
             int(wait * 1000)))
         busy, _, _ = connection.execute(
-            'PRAGMA wal_checkpoint(TRUNCATE)').fetchone()
+            'PRAGMA wal_checkpoint({})'.format(mode)).fetchone()
     except sqlite3.Error:
         return False
     finally:
