@@ -489,8 +489,10 @@ def check_batch_reads(log, times):
         pass
 
 
-@pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
-def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
+def damaged_run(tmp_path, damage):
+    """``(path, uuid, times)``: a file of the run, committed three
+    iterations at a time, whose last batch of several times is damaged by
+    BATCH_DAMAGES[damage], and the times that batch held."""
     import sqlite3
     path = str(tmp_path / 'damaged.sqlite')
     uuid = write_run(blocks_log.SQLiteLog(path, commit_every=3))
@@ -501,7 +503,12 @@ def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
                            'time = ? AND key = ?',
                            (damaged_batch(damage, blob), time, key))
     connection.close()
-    times = sorted(set(batches.decode(time, blob)[0]))
+    return path, uuid, sorted(set(batches.decode(time, blob)[0]))
+
+
+@pytest.mark.parametrize('damage', sorted(BATCH_DAMAGES))
+def test_a_damaged_batch_of_sqlite(damage, tmp_path, small_blocks, capsys):
+    path, uuid, times = damaged_run(tmp_path, damage)
     assert len(times) > 1
     with blocks_log.SQLiteLog(path, uuid=uuid, read_only=True) as log:
         check_batch_reads(log, times)
@@ -557,16 +564,7 @@ def test_a_damaged_batch_is_kept_when_its_run_packs_past_it(
     # run), and must leave that block as it is, not pack the rest of it and
     # delete its rows, the damaged batch with them.
     import sqlite3
-    path = str(tmp_path / 'damaged.sqlite')
-    uuid = write_run(blocks_log.SQLiteLog(path, commit_every=3))
-    with sqlite3.connect(path) as connection:
-        time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
-            'value')).fetchone()
-        connection.execute('UPDATE blocks_log_entries SET value = ? WHERE '
-                           'time = ? AND key = ?',
-                           (damaged_batch(damage, blob), time, key))
-    connection.close()
-    times = sorted(set(batches.decode(time, blob)[0]))
+    path, uuid, times = damaged_run(tmp_path, damage)
     later = range(BATCH_ITERATIONS + 2, BATCH_ITERATIONS + 2 + 4 * SPAN)
     with blocks_log.SQLiteLog(path, uuid=uuid, commit_every=3) as log:
         for each in later:

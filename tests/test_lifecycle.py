@@ -367,10 +367,7 @@ class TestPromisesOfTheWritePath:
         # The thread's checkpoints are all PASSIVE, which never hold the
         # writer up; the writer has the WAL start again (RESTART), at a
         # commit after the thread's pass, and SQLite cuts the file down.
-        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
-        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES',
-                            8 * 2 ** 20)
-        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 600)
+        small_wal_bounds(monkeypatch, idle_wait=600)
         statements = traced_checkpoints(monkeypatch)
         log = SQLiteLog(path)
         log.flush()
@@ -394,21 +391,12 @@ class TestPromisesOfTheWritePath:
             self, path, monkeypatch):
         # A writer that commits nothing after the thread's pass (its loop
         # paused, or ended) leaves the emptying to the thread.
-        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
-        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES',
-                            8 * 2 ** 20)
-        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 0.01)
+        small_wal_bounds(monkeypatch, idle_wait=0.01)
         statements = traced_checkpoints(monkeypatch)
         log = SQLiteLog(path)
         log.flush()
         grow_the_wal(log, path)
-        # Up to the commit that finds the file large, and no further.
-        checkpointer = log._session.store.db.checkpointer
-        for _ in range(sqlite_checkpointer.COMMITS):
-            if checkpointer._mode == 'EMPTY':
-                break
-            log.status['iterations_done'] += 1
-        assert checkpointer._mode == 'EMPTY'
+        commit_until_the_wal_is_found_large(log)
         assert eventually(lambda: wal_size(path) <= (
             sqlite_checkpointer.MAX_WAL_BYTES))
         assert any(thread.startswith('blocks_log checkpoints') and
@@ -419,21 +407,14 @@ class TestPromisesOfTheWritePath:
             self, path, monkeypatch):
         # The writer, which waits for no one, cannot empty the file while
         # a reader reads it: the thread waits for the reader, and does.
-        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
-        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES',
-                            8 * 2 ** 20)
-        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 600)
+        small_wal_bounds(monkeypatch, idle_wait=600)
         log = SQLiteLog(path)
         log.flush()
         grow_the_wal(log, path)
         reader = sqlite3.connect(path, isolation_level=None)
         reader.execute('BEGIN')
         reader.execute('SELECT count(*) FROM blocks_log_entries').fetchone()
-        checkpointer = log._session.store.db.checkpointer
-        for _ in range(sqlite_checkpointer.COMMITS):
-            if checkpointer._mode == 'EMPTY':
-                break
-            log.status['iterations_done'] += 1
+        checkpointer = commit_until_the_wal_is_found_large(log)
         assert eventually(lambda: checkpointer._passed)
         log.status['iterations_done'] += 1  # the writer tries, and cannot
         assert checkpointer._mode == 'TRUNCATE'
@@ -691,6 +672,26 @@ def grow_the_wal(log, path):
     while wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES:
         log.status['iterations_done'] += 1
         log.current_row['text'] = text
+
+
+def small_wal_bounds(monkeypatch, idle_wait):
+    """Checkpoints every 5 commits, a -wal file large past 8 MiB (above
+    what SQLite cuts it down to), and `idle_wait` for IDLE_WAIT."""
+    monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
+    monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 8 * 2 ** 20)
+    monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', idle_wait)
+
+
+def commit_until_the_wal_is_found_large(log):
+    """Commit iterations of `log` up to the one whose checkpoint finds its
+    -wal file large, and no further; its checkpointer."""
+    checkpointer = log._session.store.db.checkpointer
+    for _ in range(sqlite_checkpointer.COMMITS):
+        if checkpointer._mode == 'EMPTY':
+            break
+        log.status['iterations_done'] += 1
+    assert checkpointer._mode == 'EMPTY'
+    return checkpointer
 
 
 def traced_checkpoints(monkeypatch):
