@@ -106,11 +106,11 @@ class Checkpointer(object):
 
     def committed(self, connection):
         """Count a commit of `connection`, the writer's; every
-        :data:`COMMITS`, have a checkpoint run; empty a large -wal file
-        with it once the thread has copied what it could."""
+        :data:`COMMITS`, have a checkpoint run; have a large WAL start
+        again with it once the thread has copied what it could."""
         self._commits += 1
         if self._passed and self._take_passed():
-            if not _checkpoint(connection, 'RESTART', 0):
+            if not _writer_checkpoint(connection, 'RESTART', 0):
                 self._in_thread('TRUNCATE')  # readers, or other writers
             return
         if self._commits < COMMITS:
@@ -118,7 +118,7 @@ class Checkpointer(object):
         self._commits = 0
         size = wal_size(self.path)
         if self.inline and size > MAX_WAL_BYTES:
-            _checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
+            _writer_checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
             return
         if size > STUCK_WAL_BYTES or self.inline:
             connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
@@ -207,7 +207,7 @@ class Checkpointer(object):
         with `connection` (the writer's), waiting at most
         :data:`CLOSING_WAIT` for the file's readers."""
         if wal_size(self.path) > MAX_WAL_BYTES:
-            _checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
+            _writer_checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
 
     def close(self):
         """Stop the thread (of this process), after its checkpoint."""
@@ -218,7 +218,7 @@ class Checkpointer(object):
         self._thread = None
 
 
-def _checkpoint(connection, mode, wait):
+def _writer_checkpoint(connection, mode, wait):
     # A checkpoint in `mode` (RESTART: the WAL starts again at the next
     # commit, and SQLite cuts the file down to JOURNAL_SIZE_LIMIT; TRUNCATE:
     # the file emptied) with the writer's `connection`, waiting at most
