@@ -88,8 +88,8 @@ class Checkpointer(object):
         self._pid = None
         self._commits = 0
         self._closed = False
-        # Set by the thread once its pass before emptying the -wal file is
-        # done; the writer's next commit empties it.
+        # Set by the thread once its pass over a large -wal file is done;
+        # the writer's next commit has the WAL start again.
         self._passed = False
 
     def _make_locks(self):
@@ -97,7 +97,7 @@ class Checkpointer(object):
         # that started with one held (the thread held it at the fork) hung
         # at its exit. Held while a checkpoint runs.
         self.lock = threading.Lock()
-        # Held to hand the emptying of the -wal file to one side.
+        # Held to hand what follows the thread's pass to one side.
         self._handoff = threading.Lock()
         # Held to wake the thread, and by the thread to wait.
         self._wake = threading.Condition(threading.Lock())
@@ -157,9 +157,9 @@ class Checkpointer(object):
                 connection, 'PASSIVE' if mode == 'EMPTY' else mode)
             if mode != 'EMPTY' or not done:
                 continue
-            # The writer empties the file at its next commit; if it makes
-            # none soon (its loop paused, or ended), the thread does, in
-            # the writer's way of no one.
+            # The writer has the WAL start again at its next commit; if it
+            # makes none soon (its loop paused, or ended), the thread
+            # empties the file, with no writer there to hold up.
             self._passed = True
             with self._wake:
                 self._wake.wait_for(lambda: self._woken, IDLE_WAIT)
@@ -182,8 +182,8 @@ class Checkpointer(object):
         return connection, True
 
     def _take_passed(self):
-        # Whether the emptying of the -wal file was left to do, and now to
-        # the caller alone.
+        # Whether what follows the thread's pass over a large -wal file
+        # was left to do, and now to the caller alone.
         with self._handoff:
             taken, self._passed = self._passed, False
         return taken
