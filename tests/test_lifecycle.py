@@ -371,9 +371,7 @@ class TestPromisesOfTheWritePath:
         statements = traced_checkpoints(monkeypatch)
         log = SQLiteLog(path)
         log.flush()
-        log.conn.set_trace_callback(lambda statement: statements.append((
-            threading.current_thread().name, statement)) if (
-                'wal_checkpoint' in statement) else None)
+        trace_checkpoints(log.conn, statements)
         grow_the_wal(log, path)
         deadline = _time.monotonic() + 60
         while (wal_size(path) > sqlite_checkpointer.MAX_WAL_BYTES and
@@ -385,6 +383,77 @@ class TestPromisesOfTheWritePath:
                    if thread.startswith('blocks_log checkpoints')) == set([
                        'PRAGMA wal_checkpoint(PASSIVE)'])
         assert ('MainThread', 'PRAGMA wal_checkpoint(RESTART)') in statements
+        log.close()
+
+    def test_no_checkpoint_is_asked_of_the_thread_while_it_passes_over(
+            self, path, monkeypatch):
+        # Commits go on while the thread makes its pass over a large file:
+        # none of them wakes it again, which would have it take the
+        # writer's turn (a TRUNCATE that holds the writer up).
+        small_wal_bounds(monkeypatch, idle_wait=600)
+        statements = traced_checkpoints(monkeypatch)
+        in_pass, go_on = threading.Event(), threading.Event()
+        real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
+
+        def checkpoint(self, connection, mode):
+            if self._handover is sqlite_checkpointer._ASKED:
+                in_pass.set()
+                go_on.wait(60)
+            return real_checkpoint(self, connection, mode)
+        monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint',
+                            checkpoint)
+        log = SQLiteLog(path)
+        log.flush()
+        grow_the_wal(log, path)
+        checkpointer = commit_until_the_wal_is_found_large(log)
+        assert in_pass.wait(60)
+        for _ in range(2 * sqlite_checkpointer.COMMITS):
+            log.status['iterations_done'] += 1
+        go_on.set()
+        assert eventually(lambda: checkpointer._handover is not (
+            sqlite_checkpointer._ASKED))
+        for _ in range(3):  # the WAL starts again, then the file is cut
+            log.status['iterations_done'] += 1
+        assert wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES
+        assert not any('TRUNCATE' in statement for _, statement in statements)
+        log.close()
+
+    @pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')
+    def test_a_child_forked_while_a_large_wal_is_passed_over_checkpoints(
+            self, path, monkeypatch):
+        # The parent's thread, busy with a pass over a large file at the
+        # fork, does not run in the child, which asks its own.
+        small_wal_bounds(monkeypatch, idle_wait=600)
+        in_pass, go_on = threading.Event(), threading.Event()
+        real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
+
+        def checkpoint(self, connection, mode):
+            if self._handover is sqlite_checkpointer._ASKED and (
+                    not go_on.is_set()):
+                in_pass.set()
+                go_on.wait(60)
+            return real_checkpoint(self, connection, mode)
+        monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint',
+                            checkpoint)
+        log = SQLiteLog(path)
+        log.flush()
+        grow_the_wal(log, path)
+        commit_until_the_wal_is_found_large(log)
+        assert in_pass.wait(60)
+
+        def child():
+            go_on.set()  # the child's own thread passes as it is asked
+            grow_the_wal(log, path)
+            for _ in range(20 * sqlite_checkpointer.COMMITS):
+                if wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES:
+                    break
+                log.status['iterations_done'] += 1
+                _time.sleep(0.002)
+            assert wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES
+            log.close()
+        pid = in_child(child)
+        go_on.set()
+        assert exits_within(pid, 60) == 0
         log.close()
 
     def test_the_thread_empties_a_large_wal_the_writer_left(
@@ -415,7 +484,8 @@ class TestPromisesOfTheWritePath:
         reader.execute('BEGIN')
         reader.execute('SELECT count(*) FROM blocks_log_entries').fetchone()
         checkpointer = commit_until_the_wal_is_found_large(log)
-        assert eventually(lambda: checkpointer._passed)
+        assert eventually(lambda: checkpointer._handover is (
+            sqlite_checkpointer._PASSED))
         log.status['iterations_done'] += 1  # the writer tries, and cannot
         assert checkpointer._mode == 'TRUNCATE'
         assert wal_size(path) > sqlite_checkpointer.MAX_WAL_BYTES
@@ -694,6 +764,14 @@ def commit_until_the_wal_is_found_large(log):
     return checkpointer
 
 
+def trace_checkpoints(connection, statements):
+    """Have `statements` get ``(thread name, statement)`` of each
+    checkpoint run on `connection`."""
+    connection.set_trace_callback(lambda statement: statements.append((
+        threading.current_thread().name, statement)) if (
+            'wal_checkpoint' in statement) else None)
+
+
 def traced_checkpoints(monkeypatch):
     """A list that gets ``(thread name, statement)`` of each checkpoint run
     on the connections of the checkpoints' threads made from now on."""
@@ -703,9 +781,7 @@ def traced_checkpoints(monkeypatch):
     def init(self, path, connect, inline=False):
         def tracing_connect():
             connection = connect()
-            connection.set_trace_callback(lambda statement: statements.append(
-                (threading.current_thread().name, statement)) if (
-                    'wal_checkpoint' in statement) else None)
+            trace_checkpoints(connection, statements)
             return connection
         real_init(self, path, tracing_connect, inline)
     monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '__init__', init)

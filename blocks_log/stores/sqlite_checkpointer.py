@@ -56,6 +56,8 @@ CLOSING_WAIT = 1.0
 #: Seconds the thread leaves a large -wal file for the writer to empty, at
 #: its next commit, before it empties it itself (the writer makes none).
 IDLE_WAIT = 0.1
+# The states of Checkpointer._handover, compared by identity.
+_ASKED, _PASSED = 'asked', 'passed'
 
 
 def wal_size(path):
@@ -88,9 +90,11 @@ class Checkpointer(object):
         self._pid = None
         self._commits = 0
         self._closed = False
-        # Set by the thread once its pass over a large -wal file is done;
-        # the writer's next commit has the WAL start again.
-        self._passed = False
+        # Where the emptying of a large -wal file stands: None, _ASKED of
+        # the thread (which makes a pass over it; no other checkpoint is
+        # asked for meanwhile), _PASSED (the writer's next commit has the
+        # WAL start again).
+        self._handover = None
 
     def _make_locks(self):
         # Every lock the thread takes, made anew in a forked child: a child
@@ -109,7 +113,7 @@ class Checkpointer(object):
         :data:`COMMITS`, have a checkpoint run; have a large WAL start
         again with it once the thread has copied what it could."""
         self._commits += 1
-        if self._passed and self._take_passed():
+        if self._handover is _PASSED and self._take_passed():
             if not _writer_checkpoint(connection, 'RESTART', 0):
                 self._in_thread('TRUNCATE')  # readers, or other writers
             return
@@ -123,7 +127,15 @@ class Checkpointer(object):
         if size > STUCK_WAL_BYTES or self.inline:
             connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
             return
-        self._in_thread('EMPTY' if size > MAX_WAL_BYTES else 'PASSIVE')
+        if self._handover is not None:
+            # A checkpoint of the thread's now would keep the writer from
+            # having the WAL start again.
+            return
+        if size > MAX_WAL_BYTES:
+            self._handover = _ASKED
+            self._in_thread('EMPTY')
+        else:
+            self._in_thread('PASSIVE')
 
     def _in_thread(self, mode):
         # Have the thread (started in this process if it runs in none)
@@ -155,12 +167,15 @@ class Checkpointer(object):
             mode = self._mode
             connection, done = self._checkpoint(
                 connection, 'PASSIVE' if mode == 'EMPTY' else mode)
-            if mode != 'EMPTY' or not done:
+            if mode != 'EMPTY':
+                continue
+            if not done:
+                self._handover = None  # asked again at a later commit
                 continue
             # The writer has the WAL start again at its next commit; if it
             # makes none soon (its loop paused, or ended), the thread
             # empties the file, with no writer there to hold up.
-            self._passed = True
+            self._handover = _PASSED
             with self._wake:
                 self._wake.wait_for(lambda: self._woken, IDLE_WAIT)
             if self._take_passed() and not self._closed:
@@ -185,7 +200,9 @@ class Checkpointer(object):
         # Whether what follows the thread's pass over a large -wal file
         # was left to do, and now to the caller alone.
         with self._handoff:
-            taken, self._passed = self._passed, False
+            taken = self._handover is _PASSED
+            if taken:
+                self._handover = None
         return taken
 
     def before_fork(self):
@@ -199,6 +216,7 @@ class Checkpointer(object):
         if child:
             self._make_locks()
             self._thread = None
+            self._handover = None  # the parent's thread is not here
         else:
             self.lock.release()
 
