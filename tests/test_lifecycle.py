@@ -332,11 +332,18 @@ def committed_update(path, writer, run):
 
 
 class TestPromisesOfTheWritePath:
-    def test_the_wal_is_cut_down_when_it_starts_again(self, path):
+    @pytest.mark.parametrize('bound', [None, 8 * 2 ** 20])
+    def test_the_wal_is_cut_down_to_where_it_is_found_large(
+            self, path, monkeypatch, bound):
+        # To MAX_WAL_BYTES, as it is when the writer opens the file (tests
+        # make it smaller), not below it: a cut further down cost the
+        # commit after it milliseconds.
+        if bound is not None:
+            monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', bound)
         log = SQLiteLog(path)
         log.flush()
         assert log.conn.execute('PRAGMA journal_size_limit').fetchone() == (
-            sqlite_checkpointer.JOURNAL_SIZE_LIMIT,)
+            sqlite_checkpointer.MAX_WAL_BYTES,)
         log.close()
 
     @pytest.mark.parametrize('synchronous', ['NORMAL', 'FULL'])
@@ -378,7 +385,9 @@ class TestPromisesOfTheWritePath:
                _time.monotonic() < deadline):
             log.status['iterations_done'] += 1
             _time.sleep(0.001)
-        assert wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES
+        # Cut down to the bound, no further: the WAL starts again at the
+        # file's beginning.
+        assert wal_size(path) == sqlite_checkpointer.MAX_WAL_BYTES
         assert set(statement for thread, statement in statements
                    if thread.startswith('blocks_log checkpoints')) == set([
                        'PRAGMA wal_checkpoint(PASSIVE)'])
@@ -495,6 +504,27 @@ class TestPromisesOfTheWritePath:
         reader.close()
         log.close()
 
+    def test_a_wal_grown_by_large_commits_starts_again_soon_past_its_bound(
+            self, path, monkeypatch):
+        # Commits of many iterations each (and packing) write much: the
+        # writer looks at the file's size after each, not only every
+        # COMMITS commits (here never), and the WAL starts again soon after
+        # the file passes its bound, rather than when it is far larger.
+        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 10 ** 9)
+        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 2 ** 21)
+        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 600)
+        log = SQLiteLog(path, commit_every=1000)
+        largest = 0
+        for iteration in range(80000):
+            log.status['iterations_done'] += 1
+            for index in range(10):
+                log.current_row['k{}'.format(index)] = iteration * 0.5
+            if iteration % 1000 == 0:
+                largest = max(largest, wal_size(path))
+        assert sqlite_checkpointer.MAX_WAL_BYTES < largest < (
+            2 * sqlite_checkpointer.MAX_WAL_BYTES)
+        log.close()
+
     def test_a_writer_that_lets_a_large_wal_go_empties_it(self, path,
                                                            monkeypatch):
         # Another connection keeps the file open, so that SQLite does not
@@ -506,7 +536,7 @@ class TestPromisesOfTheWritePath:
         reader.execute('SELECT count(*) FROM blocks_log_meta').fetchone()
         grow_the_wal(log, path)
         log.close()
-        assert wal_size(path) <= sqlite_checkpointer.JOURNAL_SIZE_LIMIT
+        assert wal_size(path) == 0
         reader.close()
 
     def test_the_buffer_is_bounded(self, path, monkeypatch):

@@ -9,8 +9,8 @@ import time
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
 from blocks_log.stores import claims
-from blocks_log.stores.sqlite_checkpointer import (JOURNAL_SIZE_LIMIT,
-                                                   Checkpointer)
+from blocks_log.stores.sqlite_checkpointer import (Checkpointer,
+                                                   size_limit_pragma)
 
 # Seconds a statement waits for another process's lock before SQLite gives
 # up; then the statement is retried, so that "database is locked" does not
@@ -28,10 +28,10 @@ SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
 _INHERITED = []
 
 PRAGMAS = (
-    # Checkpoints run in a thread of their own (see sqlite_checkpointer).
+    # Checkpoints run in a thread of their own (see sqlite_checkpointer),
+    # which also says how far the -wal file is cut down (a pragma applied
+    # with these).
     'PRAGMA wal_autocheckpoint = 0',
-    # The -wal file cut down to this when the WAL starts again.
-    'PRAGMA journal_size_limit = {}'.format(JOURNAL_SIZE_LIMIT),
     # Small pages for a new file (an existing one keeps its own): a commit
     # appends each page it changed to the WAL, and an iteration changes a
     # few bytes of two or three pages. 1 KiB pages make the training-loop
@@ -122,7 +122,7 @@ class SQLiteConnection(object):
         # rather than at opening, so that an open that fails (an unknown
         # run) or only reads changes nothing.
         if not self.in_memory and not self.read_only:
-            for pragma in PRAGMAS:
+            for pragma in PRAGMAS + (size_limit_pragma(),):
                 _retry(connection.execute, pragma)
             if self.checkpointer is None:
                 self.checkpointer = Checkpointer(
@@ -312,9 +312,11 @@ class SQLiteConnection(object):
             self.checkpointer.after_fork(child)
 
     def committed(self):
-        """A write transaction was committed (see :mod:`.checkpointer`)."""
+        """A write transaction was committed (see :mod:`.checkpointer`):
+        one that may have written much, so the -wal file's size is looked
+        at."""
         if self.checkpointer is not None:
-            self.checkpointer.committed(self._connection)
+            self.checkpointer.committed(self._connection, sized=True)
 
     def _close_connection(self):
         if self._connection is not None and self._pid == os.getpid():
