@@ -21,7 +21,7 @@ raw ``sqlite3`` (``executemany`` and a commit per iteration, as in
 the slowest in wall time, which a training loop waits for whatever the
 cause (a preemption on a shared machine, as much as a lock the log's own
 threads hold or a disk sync), with SQLiteLog committing each iteration,
-every 100, and by time alone (``commit_seconds=60``: a commit each 10,000
+every 100, and by time alone (``commit_seconds=60``: a commit each 4,096
 values in a loop this fast).
 
 Run: ``python benchmarks/bench_growth.py [-n ITERATIONS]``.

@@ -659,7 +659,7 @@ def test_unknown_uuid_of_a_log_in_one_process_is_refused_cleanly(path):
 
 
 def test_max_pending_is_the_module_bound():
-    assert session_module.MAX_PENDING == 10000
+    assert session_module.MAX_PENDING == 4096
 
 
 class TestCheckpoints:

@@ -23,8 +23,12 @@ from blocks_log.stores import claims
 from blocks_log.stores.base import resolve_run
 
 #: Values buffered before a commit even within one iteration: bounds the
-#: memory a long iteration can hold and the work a crash can lose.
-MAX_PENDING = 10000
+#: memory a long iteration can hold, the work a crash can lose, and the
+#: time one commit takes (one of 10,000 floats, as with ``commit_seconds``
+#: alone in a fast loop, took 4 to 6 ms of the training thread's CPU, the
+#: slowest iteration of the run; one of 4,096, 2 ms; the same values/s,
+#: ``benchmarks/bench_sqlite.py``).
+MAX_PENDING = 4096
 #: ``commit_every`` of a log that commits with time alone (``commit_seconds``
 #: without ``commit_every``): a count no loop reaches, and an int, so that
 #: a pickle of the log opens again as it was.
