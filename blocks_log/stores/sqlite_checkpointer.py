@@ -134,16 +134,12 @@ class Checkpointer(object):
             if not _writer_checkpoint(connection, 'RESTART', 0):
                 self._in_thread('TRUNCATE')  # readers, or other writers
             return
-        size = None
-        if self._commits < COMMITS:
-            if not sized:
-                return
-            size = wal_size(self.path)
-            if size <= MAX_WAL_BYTES:
-                return
+        if self._commits < COMMITS and not sized:
+            return
+        size = wal_size(self.path)
+        if self._commits < COMMITS and size <= MAX_WAL_BYTES:
+            return
         self._commits = 0
-        if size is None:
-            size = wal_size(self.path)
         if self.inline and size > MAX_WAL_BYTES:
             _writer_checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
             return
