@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
@@ -431,6 +432,56 @@ class TestPromisesOfTheWritePath:
         assert not any('TRUNCATE' in statement for _, statement in statements)
         log.close()
 
+    @pytest.mark.parametrize('bound, count', [(None, 3), (2, 2), (10, 3)])
+    def test_the_thread_passes_again_over_what_was_committed_meanwhile(
+            self, path, monkeypatch, bound, count):
+        # The writer commits megabytes while the thread passes over a
+        # large file: the thread passes again over them, so that the
+        # writer, having the WAL start again, has nothing left to copy in
+        # its own thread (here, where it commits nothing during that pass);
+        # a pass that copies nothing is the last, if PASSES (`bound`) is
+        # not reached first.
+        small_wal_bounds(monkeypatch, idle_wait=600)
+        if bound is not None:
+            monkeypatch.setattr(sqlite_checkpointer, 'PASSES', bound)
+        passing, passed, go_on = (threading.Event(), threading.Event(),
+                                  threading.Event())
+        passes = []
+        checkpointer_class = sqlite_checkpointer.Checkpointer
+        real_pass_over = checkpointer_class._pass_over
+        real_checkpoint = checkpointer_class._checkpoint
+
+        def pass_over(self, connection):
+            passing.set()
+            return real_pass_over(self, connection)
+
+        def checkpoint(self, connection, mode):
+            result = real_checkpoint(self, connection, mode)
+            if passing.is_set():
+                passes.append(mode)
+            if passing.is_set() and not passed.is_set():  # its first pass
+                passed.set()
+                go_on.wait(60)
+            return result
+        monkeypatch.setattr(checkpointer_class, '_pass_over', pass_over)
+        monkeypatch.setattr(checkpointer_class, '_checkpoint', checkpoint)
+        log = SQLiteLog(path)
+        log.flush()
+        grow_the_wal(log, path)
+        checkpointer = commit_until_the_wal_is_found_large(log)
+        assert passed.wait(60)
+        assert frames_not_copied(path) == 0
+        for _ in range(100):
+            log.status['iterations_done'] += 1
+            log.current_row['text'] = 'x' * 10000
+        assert frames_not_copied(path) > 1000
+        go_on.set()
+        assert eventually(lambda: checkpointer._handover is (
+            sqlite_checkpointer._PASSED))
+        assert frames_not_copied(path) == 0
+        assert passes == ['PASSIVE'] * count
+        log.close()
+
     @pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')
     def test_a_child_forked_while_a_large_wal_is_passed_over_checkpoints(
             self, path, monkeypatch):
@@ -781,6 +832,18 @@ def grow_the_wal(log, path):
         while wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES:
             log.status['iterations_done'] += 1
             log.current_row['text'] = text
+
+
+def frames_not_copied(path):
+    """Frames of the WAL of the database at `path` not yet copied into the
+    database: ``mxFrame`` less ``nBackfill``, read from the WAL-index (the
+    -shm file; https://www.sqlite.org/walformat.html, in the byte order of
+    the machine)."""
+    with open(path + '-shm', 'rb') as shm:
+        header = shm.read(100)
+    written, = struct.unpack_from('=I', header, 16)
+    copied, = struct.unpack_from('=I', header, 96)
+    return written - copied
 
 
 def small_wal_bounds(monkeypatch, idle_wait):

@@ -19,9 +19,11 @@ for raw sqlite3 checkpointing at its own 1,000 pages).
 A PASSIVE checkpoint copies what no reader still reads; while writers keep
 writing, it may never catch up, and the -wal file grows (480 MB beside a
 database of 6 MB, after 64 writers). Past :data:`MAX_WAL_BYTES`, the thread
-runs a PASSIVE checkpoint, and the writer, at its next commit, has the WAL
-start again from its beginning (a RESTART checkpoint that waits for no
-one), copying only what it committed while the thread's ran; SQLite then
+runs PASSIVE checkpoints, each copying what the writer committed during the
+one before, until one copies few pages (see :data:`PASSES`), and the writer,
+at its next commit, has the WAL start again from its beginning (a RESTART
+checkpoint that waits for no one), copying only what it committed while the
+thread's last ran; SQLite then
 cuts the file down to :data:`MAX_WAL_BYTES` (``journal_size_limit``, see
 :func:`size_limit_pragma`), and no further: the WAL is written again from
 the file's beginning, and a cut down to 4 MiB, the kernel dropping the
@@ -58,6 +60,17 @@ CLOSING_WAIT = 1.0
 #: Seconds the thread leaves a large -wal file for the writer to empty, at
 #: its next commit, before it empties it itself (the writer makes none).
 IDLE_WAIT = 0.1
+#: Passes the thread makes at most over a large -wal file before the writer
+#: has the WAL start again: the first copies what the file holds, each next
+#: what the writer committed during the one before, for the writer to copy
+#: the least. After one pass, the writer's copy of what a loop committing
+#: every 5 ms wrote during a pass over 16 MiB took 2.7 to 3.8 ms of its CPU,
+#: the slowest iteration of the run; after up to three, 0.5 to 0.9 as a rule
+#: (``benchmarks/bench_growth.py``, ``commit_seconds`` alone).
+PASSES = 3
+#: Pages (frames of the WAL) a pass may copy and be the last: what was
+#: committed during it is as little.
+FEW_FRAMES = 64
 # The states of Checkpointer._handover, compared by identity.
 _ASKED, _PASSED = 'asked', 'passed'
 
@@ -184,10 +197,10 @@ class Checkpointer(object):
             if self._closed:
                 break
             mode = self._mode
-            connection, done = self._checkpoint(
-                connection, 'PASSIVE' if mode == 'EMPTY' else mode)
             if mode != 'EMPTY':
+                connection, _ = self._checkpoint(connection, mode)
                 continue
+            connection, done = self._pass_over(connection)
             if not done:
                 self._handover = None  # asked again at a later commit
                 continue
@@ -202,18 +215,39 @@ class Checkpointer(object):
         if connection is not None:
             connection.close()
 
+    def _pass_over(self, connection):
+        # PASSIVE checkpoints over a large -wal file, up to PASSES, for
+        # the writer to copy little (see PASSES): the connection, and
+        # whether the first ran.
+        connection, backfilled = self._checkpoint(connection, 'PASSIVE')
+        if backfilled is None:
+            return connection, False
+        copied, passes = backfilled, 1
+        while copied > FEW_FRAMES and passes < PASSES:
+            connection, now = self._checkpoint(connection, 'PASSIVE')
+            if now is None:
+                break  # the writer copies more
+            # All it copied, if the WAL started again since the last pass.
+            copied = now - backfilled if now >= backfilled else now
+            backfilled = now
+            passes += 1
+        return connection, True
+
     def _checkpoint(self, connection, mode):
         # A checkpoint in `mode` on the thread's connection (made if
-        # `connection` is None): the connection, and whether it ran.
+        # `connection` is None): the connection, and the frames of the WAL
+        # copied into the database since it last started again (None if
+        # the checkpoint could not run).
         with self.lock:
             try:
                 if connection is None:
                     connection = self._connect()
-                connection.execute('PRAGMA wal_checkpoint({})'.format(mode))
+                _, _, backfilled = connection.execute(
+                    'PRAGMA wal_checkpoint({})'.format(mode)).fetchone()
             except sqlite3.Error:
                 # The writer checkpoints when the -wal grows large.
-                return connection, False
-        return connection, True
+                return connection, None
+        return connection, backfilled
 
     def _take_passed(self):
         # Whether what follows the thread's pass over a large -wal file
