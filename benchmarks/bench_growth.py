@@ -21,8 +21,9 @@ raw ``sqlite3`` (``executemany`` and a commit per iteration, as in
 the slowest in wall time, which a training loop waits for whatever the
 cause (a preemption on a shared machine, as much as a lock the log's own
 threads hold or a disk sync), with SQLiteLog committing each iteration,
-every 100, and by time alone (``commit_seconds=60``: a commit each 4,096
-values in a loop this fast).
+with an epoch ended each 100 iterations (as Blocks' main loop ends them:
+a run of a million iterations ends 10,000), every 100, and by time alone
+(``commit_seconds=60``: a commit each 4,096 values in a loop this fast).
 
 Run: ``python benchmarks/bench_growth.py [-n ITERATIONS]``.
 
@@ -46,13 +47,19 @@ from blocks_log import SQLiteLog, TrainingLog  # noqa
 BLOCKS = 40
 
 
-def log_step(log):
-    """One iteration of the workload on `log`."""
+def log_step(log, epoch=None):
+    """One iteration of the workload on `log`; with `epoch`, each `epoch`
+    iterations end an epoch, as Blocks' main loop ends one:
+    ``epochs_done`` counts it and ``_epoch_ends``, a list that every commit
+    compares with what it last stored, gets its last iteration."""
     def step(iteration):
         log.status['iterations_done'] += 1
         value = iteration * 0.5
         for key in KEYS:
             log.current_row[key] = value
+        if epoch is not None and (iteration + 1) % epoch == 0:
+            log.status['epochs_done'] += 1
+            log.status['_epoch_ends'].append(log.status['iterations_done'])
     return step, log.close
 
 
@@ -127,6 +134,8 @@ def main():
                     os.path.join(directory, 'raw.sqlite'))),
                 ('SQLiteLog file', lambda: log_step(SQLiteLog(
                     os.path.join(directory, 'growth.sqlite')))),
+                ('  epochs of 100', lambda: log_step(SQLiteLog(
+                    os.path.join(directory, 'epochs.sqlite')), epoch=100)),
                 ('  every 100', lambda: log_step(SQLiteLog(
                     os.path.join(directory, 'every100.sqlite'),
                     commit_every=100))),

@@ -136,9 +136,14 @@ class TestValuesThatCannotBeStored:
             log[0]['loss'] = 0.5
         assert count_entries(path) == 1
 
-    def test_a_status_value_changed_in_place_into_nonsense(self, path):
+    @pytest.mark.parametrize('change', [
+        lambda ends: ends.append(object()),
+        lambda ends: ends.append(ends),
+    ], ids=['an-object', 'itself'])
+    def test_a_status_value_changed_in_place_into_nonsense(self, path,
+                                                           change):
         log = SQLiteLog(path)
-        log.status['_epoch_ends'].append(object())
+        change(log.status['_epoch_ends'])
         with pytest.warns(RuntimeWarning, match='_epoch_ends'):
             log.status['iterations_done'] += 1
         with warnings.catch_warnings():

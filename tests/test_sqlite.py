@@ -1,5 +1,6 @@
 """What is particular to SQLiteLog (SPEC sections 4 and 5): persistence,
 lineage, Blocks' databases, values, misuse and corrupt files."""
+import copy
 import json
 import math
 import os
@@ -215,6 +216,81 @@ def test_iterations_done_set_where_it_was_deleted_or_a_list(
     reader = make_database_log(uuid=log.uuid, read_only=True)
     assert reader.status['iterations_done'] == 6
     assert dict(reader[4]) == {'a': 1.0} and dict(reader[5]) == {'a': 2.0}
+
+
+@pytest.mark.parametrize('value, change', [
+    ([[1, 2], 3], lambda value: value[0].append(5)),
+    ([{'a': 1}], lambda value: value[0].update(a=value[0]['a'] + 1)),
+    ({'best': [1.0]}, lambda value: value['best'].insert(0, 0.5)),
+    (([1],), lambda value: value[0].append(2)),
+    ([1000, 2000], lambda value: value.__setitem__(1, value[1] + 1000)),
+    ({'a': {'b': [None, 'x']}}, lambda value: value['a']['b'].reverse()),
+], ids=['list-in-list', 'dict-in-list', 'list-in-dict', 'list-in-tuple',
+        'int-in-list', 'list-in-dict-in-dict'])
+def test_a_status_value_changed_in_place_at_any_depth_is_committed(
+        make_database_log, value, change):
+    # The copy a commit compares a status value with shares only what
+    # cannot change in place: a change anywhere in it is committed with
+    # the next iteration, and so is the next change.
+    log = make_database_log()
+    log.status['value'] = value
+    log.status['iterations_done'] += 1
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    expected = copy.deepcopy(value)
+    for _ in range(2):
+        change(log.status['value'])
+        change(expected)
+        log.status['iterations_done'] += 1
+        assert reader.status['value'] == expected
+
+
+def test_a_status_array_changed_in_place_is_committed(make_database_log):
+    numpy = pytest.importorskip('numpy')
+    log = make_database_log()
+    log.status['value'] = [numpy.zeros(2), 1]
+    log.status['iterations_done'] += 1
+    log.status['value'][0][1] = 0.5
+    log.status['iterations_done'] += 1
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    assert reader.status['value'][0].tolist() == [0.0, 0.5]
+
+
+def test_a_status_value_changed_as_it_is_set_is_committed_next(
+        path, monkeypatch):
+    # Another thread (the commit timer's) may change a status value while
+    # it is being encoded for a commit: that change is committed with the
+    # next iteration, never taken as stored.
+    log = SQLiteLog(path)
+    value = [1]
+    real_encode = codec.encode
+
+    def encode_then_change(encoded, *args):
+        stored = real_encode(encoded, *args)
+        if encoded == [1] and value == [1]:
+            value.append(2)  # as if by another thread, meanwhile
+        return stored
+    monkeypatch.setattr(codec, 'encode', encode_then_change)
+    log.status['value'] = value
+    log.status['iterations_done'] += 1
+    reader = SQLiteLog(path, uuid=log.uuid, read_only=True)
+    assert reader.status['value'] == [1, 2]
+    reader.close()
+    log.close()
+
+
+def test_a_list_in_the_status_is_compared_by_the_identity_of_its_ints(
+        path):
+    # What keeps each commit's look at _epoch_ends (an int an epoch) from
+    # growing costly in a run of many epochs: its copy holds the same
+    # ints, which comparing finds identical without comparing them.
+    log = SQLiteLog(path)
+    ends = log.status['_epoch_ends']
+    ends.extend(range(1000, 6000, 1000))
+    log.status['iterations_done'] += 1
+    _, copied = log._session.mutable['_epoch_ends']
+    assert copied == ends and copied is not ends
+    assert all(mine is theirs for mine, theirs in zip(copied, ends))
+    log.close()
 
 
 @pytest.mark.parametrize('commit_every', [1, 3])
