@@ -323,15 +323,14 @@ class Session(MergedReads):
             if self.commit_every == 1 and self._next_iteration(value):
                 return
             stored = value
-        elif type(value) in _IMMUTABLE:
-            if type(key) is not str or key not in self.known_keys:
-                self.admit_key(key)
-            stored = codec.encode(value, key, self.allow_pickle,
-                                  self.max_size)
         else:
             if type(key) is not str or key not in self.known_keys:
                 self.admit_key(key)
-            stored, copy = self._encoded_with_copy(value, key)
+            if type(value) in _IMMUTABLE:
+                stored = codec.encode(value, key, self.allow_pickle,
+                                      self.max_size)
+            else:
+                stored, copy = self._encoded_with_copy(value, key)
         with self.lock:
             if not self.writable:
                 self.refuse_writes()
