@@ -96,6 +96,23 @@ def run_model(backend, tmp_path_factory, dsn):
             self.log.status['custom'] = value
             self.status['custom'] = value
 
+        @rule(value=VALUES)
+        def keep_a_history(self, value):
+            # A list in a dict, kept in the status.
+            self.log.status['history'] = {'best': [value]}
+            self.status['history'] = {'best': [value]}
+
+        @precondition(lambda self: 'history' in self.status)
+        @rule(value=VALUES, replace=st.booleans())
+        def change_the_history_in_place(self, value, replace):
+            # As a loop changes what it keeps: saved by the next commit.
+            for best in (self.log.status['history']['best'],
+                         self.status['history']['best']):
+                if replace:
+                    best[0] = value
+                else:
+                    best.append(value)
+
         @rule()
         def resume(self):
             old = self.log.h_uuid
