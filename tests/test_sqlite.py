@@ -278,18 +278,44 @@ def test_a_status_value_changed_as_it_is_set_is_committed_next(
     log.close()
 
 
+def test_a_status_value_changed_as_a_run_starts_is_committed_next(
+        path, monkeypatch):
+    # The same as resume() starts the next run with the status.
+    log = SQLiteLog(path)
+    value = log.status['value'] = [1]
+    log.status['iterations_done'] += 1
+    real_encode = codec.encode
+
+    def encode_then_change(encoded, *args):
+        stored = real_encode(encoded, *args)
+        if encoded is value and value == [1]:
+            value.append(2)  # as if by another thread, meanwhile
+        return stored
+    monkeypatch.setattr(codec, 'encode', encode_then_change)
+    log.resume()
+    log.status['iterations_done'] += 1
+    reader = SQLiteLog(path, uuid=log.uuid, read_only=True)
+    assert reader.status['value'] == [1, 2]
+    reader.close()
+    log.close()
+
+
 def test_a_list_in_the_status_is_compared_by_the_identity_of_its_ints(
         path):
     # What keeps each commit's look at _epoch_ends (an int an epoch) from
     # growing costly in a run of many epochs: its copy holds the same
     # ints, which comparing finds identical without comparing them.
+    # So too after resume(), and after a pickle (a checkpoint each epoch),
+    # which moves the live log on to a new run.
     log = SQLiteLog(path)
-    ends = log.status['_epoch_ends']
-    ends.extend(range(1000, 6000, 1000))
-    log.status['iterations_done'] += 1
-    _, copied = log._session.mutable['_epoch_ends']
-    assert copied == ends and copied is not ends
-    assert all(mine is theirs for mine, theirs in zip(copied, ends))
+    log.status['_epoch_ends'].extend(range(1000, 6000, 1000))
+    for moved_on in (lambda: None, log.resume, lambda: pickle.dumps(log)):
+        moved_on()
+        log.status['iterations_done'] += 1
+        ends = log.status['_epoch_ends']
+        _, copied = log._session.mutable['_epoch_ends']
+        assert copied == ends and copied is not ends
+        assert all(mine is theirs for mine, theirs in zip(copied, ends))
     log.close()
 
 

@@ -244,12 +244,12 @@ class Session(MergedReads):
             for key, value in values.items():
                 if type(value) not in _IMMUTABLE:
                     try:
-                        if key in encoded:
-                            self._watch(key, encoded[key])
-                        else:
-                            self.admit_key(key)
-                            self._watch(key, *self._encoded_with_copy(
-                                value, key))
+                        stored, copy = self._encoded_with_copy(value, key)
+                        if encoded.get(key, stored) != stored:
+                            # Changed since start() stored it: found so
+                            # at the next commit.
+                            stored, copy = encoded[key], _NO_SNAPSHOT
+                        self._watch(key, stored, copy)
                     except (TypeError, ValueError):
                         pass  # an undecodable value: never rewritten
             self.pending = []
@@ -547,8 +547,7 @@ class Session(MergedReads):
         # the training loop appends to a list) is in neither, and found at
         # the next commit.
         copy = _snapshot(value)
-        return codec.encode(value if copy is _NO_SNAPSHOT else copy, key,
-                            self.allow_pickle, self.max_size), copy
+        return self.encode(value if copy is _NO_SNAPSHOT else copy, key), copy
 
     def _watch(self, key, stored, copy=_NO_SNAPSHOT):
         # A mutable status value, as stored and as a copy to compare with
