@@ -255,13 +255,18 @@ def test_a_status_array_changed_in_place_is_committed(make_database_log):
     assert reader.status['value'][0].tolist() == [0.0, 0.5]
 
 
-def test_a_status_value_changed_as_it_is_set_is_committed_next(
-        path, monkeypatch):
+@pytest.mark.parametrize('when', ['set', 'resumed'])
+def test_a_status_value_changed_as_it_is_encoded_is_committed_next(
+        path, monkeypatch, when):
     # Another thread (the commit timer's) may change a status value while
-    # it is being encoded for a commit: that change is committed with the
-    # next iteration, never taken as stored.
+    # it is encoded, as it is set or as resume() starts the next run with
+    # it: that change is committed with the next iteration, never taken as
+    # stored.
     log = SQLiteLog(path)
     value = [1]
+    if when == 'resumed':
+        log.status['value'] = value
+        log.status['iterations_done'] += 1
     real_encode = codec.encode
 
     def encode_then_change(encoded, *args):
@@ -270,29 +275,10 @@ def test_a_status_value_changed_as_it_is_set_is_committed_next(
             value.append(2)  # as if by another thread, meanwhile
         return stored
     monkeypatch.setattr(codec, 'encode', encode_then_change)
-    log.status['value'] = value
-    log.status['iterations_done'] += 1
-    reader = SQLiteLog(path, uuid=log.uuid, read_only=True)
-    assert reader.status['value'] == [1, 2]
-    reader.close()
-    log.close()
-
-
-def test_a_status_value_changed_as_a_run_starts_is_committed_next(
-        path, monkeypatch):
-    # The same as resume() starts the next run with the status.
-    log = SQLiteLog(path)
-    value = log.status['value'] = [1]
-    log.status['iterations_done'] += 1
-    real_encode = codec.encode
-
-    def encode_then_change(encoded, *args):
-        stored = real_encode(encoded, *args)
-        if encoded is value and value == [1]:
-            value.append(2)  # as if by another thread, meanwhile
-        return stored
-    monkeypatch.setattr(codec, 'encode', encode_then_change)
-    log.resume()
+    if when == 'set':
+        log.status['value'] = value
+    else:
+        log.resume()
     log.status['iterations_done'] += 1
     reader = SQLiteLog(path, uuid=log.uuid, read_only=True)
     assert reader.status['value'] == [1, 2]
