@@ -291,12 +291,17 @@ def test_a_list_in_the_status_is_compared_by_the_identity_of_its_ints(
     # What keeps each commit's look at _epoch_ends (an int an epoch) from
     # growing costly in a run of many epochs: its copy holds the same
     # ints, which comparing finds identical without comparing them.
-    # So too after resume(), and after a pickle (a checkpoint each epoch),
-    # which moves the live log on to a new run.
+    # So too when it is set again (as Blocks' main loop ends an epoch),
+    # after resume(), and after a pickle (a checkpoint each epoch), which
+    # moves the live log on to a new run.
     log = SQLiteLog(path)
     log.status['_epoch_ends'].extend(range(1000, 6000, 1000))
-    for moved_on in (lambda: None, log.resume, lambda: pickle.dumps(log)):
-        moved_on()
+
+    def end_an_epoch():
+        log.status['_epoch_ends'] += [log.status['iterations_done']]
+    for then in (lambda: None, end_an_epoch, log.resume,
+                 lambda: pickle.dumps(log)):
+        then()
         log.status['iterations_done'] += 1
         ends = log.status['_epoch_ends']
         _, copied = log._session.mutable['_epoch_ends']
