@@ -276,7 +276,7 @@ def _to_json(value, key, depth=0):
                          'than {} levels, or holding themselves'.format(
                              _where(key), MAX_DEPTH))
     kind = type(value)
-    if value is None or kind in (bool, int, float):
+    if kind in _NUMBERS:
         return value
     if kind is str:
         check_text(value, key)

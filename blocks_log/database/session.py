@@ -549,11 +549,11 @@ class Session(MergedReads):
         copy = _snapshot(value)
         return self.encode(value if copy is _NO_SNAPSHOT else copy, key), copy
 
-    def _watch(self, key, stored, copy=_NO_SNAPSHOT):
+    def _watch(self, key, stored, copy):
         # A mutable status value, as stored and as a copy to compare with
         # at each commit: comparing is C, encoding at every commit cost 20%
         # of the training-loop workload (callgrind, bench_sqlite.py). The
-        # copy is decoded from what was stored, if none is given.
+        # copy is decoded from what was stored where it is _NO_SNAPSHOT.
         if copy is _NO_SNAPSHOT:
             copy = codec.decode(stored, self.allow_pickle)
         self.mutable[key] = stored, copy
