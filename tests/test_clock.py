@@ -201,7 +201,7 @@ def test_a_file_of_schema_5_has_no_clock_and_stamps_what_is_written_on(
     version, = sqlite3.connect(path).execute(
         "SELECT value FROM blocks_log_meta WHERE name = 'schema_version'"
     ).fetchone()
-    assert version == 6
+    assert version == 7
 
 
 def test_a_copy_keeps_the_clock(tmp_path, small_blocks):

@@ -91,6 +91,29 @@ def run_model(backend, tmp_path_factory, dsn):
             self.status['epochs_done'] += 1
             self.status['_epoch_ends'] = self.status['_epoch_ends'] + [done]
 
+        @rule(count=st.integers(min_value=1, max_value=40),
+              in_place=st.booleans())
+        def end_many_epochs(self, count, in_place):
+            # A commit each: enough for a list stored in several pieces.
+            for _ in range(count):
+                done = self.status['iterations_done'] + 1
+                self.log.status['iterations_done'] = done
+                self.status['iterations_done'] = done
+                if in_place:
+                    self.log.status['_epoch_ends'].append(done)
+                else:
+                    self.log.status['_epoch_ends'] += [done]
+                self.status['_epoch_ends'] = self.status['_epoch_ends'] + [
+                    done]
+
+        @rule(keep=st.integers(min_value=0, max_value=80), value=VALUES)
+        def set_the_epoch_ends(self, keep, value):
+            # What it held, up to `keep` items, and one more: a list that
+            # grew, or one set anew.
+            ends = self.status['_epoch_ends'][:keep] + [value]
+            self.log.status['_epoch_ends'] = list(ends)
+            self.status['_epoch_ends'] = ends
+
         @rule(value=VALUES)
         def custom_status(self, value):
             self.log.status['custom'] = value
@@ -138,6 +161,16 @@ def run_model(backend, tmp_path_factory, dsn):
                 assert status == self.status
             finally:
                 reader.close()
+
+        @precondition(lambda self: backend in ('sqlite-file',
+                                               'sqlite-chunked',
+                                               'postgresql'))
+        @rule()
+        def open_again(self):
+            # The run closed, and opened again to write on.
+            source = getattr(self.log, 'database', None) or self.log.dsn
+            self.log.close()
+            self.log = type(self.log)(source, uuid=self.uuid)
 
         @precondition(lambda self: self.status['iterations_done'] > 0)
         @rule()

@@ -16,11 +16,13 @@ from blocks_log import codec
 from blocks_log.database import lifecycle
 from blocks_log.database.commit_timer import CommitTimer
 from blocks_log.database.reads import MergedReads, lineage_groups
+from blocks_log.database.status import (IMMUTABLE, NO_SNAPSHOT,
+                                        StatusCommits)
 from blocks_log.database.views import DatabaseRow, RowOfNow
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
 from blocks_log.base import check_time, new_uuid
 from blocks_log.stores import claims
-from blocks_log.stores.base import resolve_run
+from blocks_log.stores.base import StalePieces, resolve_run
 
 #: Values buffered before a commit even within one iteration: bounds the
 #: memory a long iteration can hold, the work a crash can lose, and the
@@ -33,54 +35,6 @@ MAX_PENDING = 4096
 #: without ``commit_every``): a count no loop reaches, and an int, so that
 #: a pickle of the log opens again as it was.
 NO_COUNT = sys.maxsize
-# Status values that cannot change in place: not re-encoded at commits.
-_IMMUTABLE = frozenset([int, float, str, bytes, bool, type(None)])
-
-
-def _snapshot(value, depth=0):
-    """A copy of the status value `value` to compare it with at each
-    commit: its lists, tuples and dicts copied, what they hold that cannot
-    change in place shared, so that comparing an unchanged value finds
-    each of those identical, in C, without comparing it (a list of 10,000
-    ints: 6 us, where a copy with ints of its own took 81, at every commit;
-    ``_epoch_ends`` is such a list, an int an epoch); :data:`_NO_SNAPSHOT`
-    if it holds anything else (a numpy array, which may change in place),
-    or is nested deeper than a store takes.
-    """
-    kind = type(value)
-    if kind in _IMMUTABLE:
-        return value
-    if depth >= codec.MAX_DEPTH:
-        return _NO_SNAPSHOT
-    if kind is list or kind is tuple:
-        if _IMMUTABLE.issuperset(map(type, value)):
-            return kind(value)  # as a rule: told, and copied, in C
-        items = [_snapshot(item, depth + 1) for item in value]
-        if any(item is _NO_SNAPSHOT for item in items):
-            return _NO_SNAPSHOT
-        return items if kind is list else tuple(items)
-    if kind is dict:
-        items = {}
-        for key, item in value.items():
-            item = _snapshot(item, depth + 1)
-            if item is _NO_SNAPSHOT or type(key) not in _IMMUTABLE:
-                return _NO_SNAPSHOT
-            items[key] = item
-        return items
-    return _NO_SNAPSHOT
-
-
-#: What :func:`_snapshot` gives of a value it cannot copy so.
-_NO_SNAPSHOT = object()
-
-
-class _EqualToAnything(object):
-    """Stands in for the copy of a status value that is not watched."""
-    def __eq__(self, other):
-        return True
-
-
-_EQUAL_TO_ANYTHING = _EqualToAnything()
 
 
 class _Refusing(list):
@@ -96,7 +50,7 @@ class _Refusing(list):
         raise self.error(self.message)
 
 
-class Session(MergedReads):
+class Session(MergedReads, StatusCommits):
     """The open run of a database log (see the module docstring).
 
     Parameters
@@ -158,6 +112,10 @@ class Session(MergedReads):
         self.dirty = {}  # status values to commit: key -> stored
         self.deleted_status = set()
         self.mutable = {}  # key -> (stored, copy) of mutable status values
+        # Status lists that grew: key -> the items they gained since the
+        # last commit; and key -> (token, sizes) of those stored in pieces
+        # by this session (see appends).
+        self.appended, self.pieces = {}, {}
         lifecycle.register(self)
 
     @property
@@ -239,16 +197,16 @@ class Session(MergedReads):
         self.values, self.dirty, self.deleted_status = values, {}, set()
         self.writable = (store is self.store and not self.read_only
                          and not self.closed)
-        self.mutable = {}
+        self.mutable, self.appended, self.pieces = {}, {}, {}
         if self.writable:
             for key, value in values.items():
-                if type(value) not in _IMMUTABLE:
+                if type(value) not in IMMUTABLE:
                     try:
                         stored, copy = self._encoded_with_copy(value, key)
                         if encoded.get(key, stored) != stored:
                             # Changed since start() stored it: found so
                             # at the next commit.
-                            stored, copy = encoded[key], _NO_SNAPSHOT
+                            stored, copy = encoded[key], NO_SNAPSHOT
                         self._watch(key, stored, copy)
                     except (TypeError, ValueError):
                         pass  # an undecodable value: never rewritten
@@ -326,7 +284,13 @@ class Session(MergedReads):
         else:
             if type(key) is not str or key not in self.known_keys:
                 self.admit_key(key)
-            if type(value) in _IMMUTABLE:
+            if type(value) is list and key in self.mutable:
+                with self.lock:
+                    # status['_epoch_ends'] += [t], as Blocks' loop does
+                    if self.writable and self._grew(key, value):
+                        self.values[key] = value
+                        return
+            if type(value) in IMMUTABLE:
                 stored = codec.encode(value, key, self.allow_pickle,
                                       self.max_size)
             else:
@@ -338,7 +302,9 @@ class Session(MergedReads):
             self.dirty[key] = stored
             if self.deleted_status:
                 self.deleted_status.discard(key)
-            if type(value) in _IMMUTABLE:
+            if self.appended or self.pieces:
+                self._written_whole(key)
+            if type(value) in IMMUTABLE:
                 if key in self.mutable:
                     del self.mutable[key]
             else:
@@ -353,6 +319,7 @@ class Session(MergedReads):
             del self.values[key]
             self.dirty.pop(key, None)
             self.mutable.pop(key, None)
+            self._written_whole(key)
             self.deleted_status.add(key)
             if key == 'iterations_done':
                 self.forget_row_of_now()
@@ -373,7 +340,7 @@ class Session(MergedReads):
             count = len(pending)
             if not count or self.dirty or (
                     self.deletions or self.deleted_status or
-                    self._changed_in_place()):
+                    self._changed_in_place() or self.appended):
                 return False
             stamp = self.advanced
             self.values['iterations_done'] = iterations_done
@@ -493,12 +460,20 @@ class Session(MergedReads):
             self._store_changed_in_place(key, self.mutable[key][0])
         pending = self.pending
         count = len(pending) if count is None else min(count, len(pending))
-        if not (count or self.dirty or self.deleted_status):
+        appended = self.appended
+        if not (count or self.dirty or self.deleted_status or appended):
             return
         # Handed over whole rather than copied: the status changes only
         # with the lock held, as here, and gets them back if the commit
         # fails.
         status, deleted = self.dirty, self.deleted_status
+        written, pieces = status, None
+        if appended:
+            pieces, wholes, layouts = self._pieces_of(appended)
+            self.appended = {}
+            if wholes:
+                written = dict(status)
+                written.update(wholes)
         self.dirty = {}
         if deleted:
             self.deleted_status = set()
@@ -506,12 +481,22 @@ class Session(MergedReads):
         if stamp is None:
             stamp = self.advanced
         try:
-            self.store.write(self.run, pending[:count], status, deleted,
-                             deletions, stamp)
-        except BaseException:
+            self.store.write(self.run, pending[:count], written, deleted,
+                             deletions, stamp, pieces)
+        except BaseException as error:
             self.dirty, self.deleted_status = status, deleted
             self.deletions = self.deletions or deletions
+            if appended:
+                self.appended = appended
+            if isinstance(error, StalePieces):
+                # Another process wrote a list since: each written whole.
+                self.pieces.clear()
+                return self._flush(count, stamp)
             raise
+        if appended:
+            self.pieces.update(layouts)
+            for key, stored in wholes.items():
+                self.mutable[key] = stored, self.mutable[key][1]
         # Only the prefix committed: values appended meanwhile by another
         # thread stay for the next flush.
         del pending[:count]
@@ -522,55 +507,6 @@ class Session(MergedReads):
         if self.timer is not None:
             self.committed_at = _time.monotonic()
         self.flushes += 1
-
-    def _changed_in_place(self):
-        # The keys of the mutable status values that may have been changed
-        # in place (status['_epoch_ends'].append(t), as Blocks' main loop
-        # does): each compared in C with a copy, and encoded only if it
-        # differs (see _store_changed_in_place).
-        values = self.values
-        changed = []
-        for key, (_, copy) in self.mutable.items():
-            try:
-                if (values[key] == copy) is True:
-                    continue
-            except Exception:  # numpy arrays compare elementwise
-                pass
-            changed.append(key)
-        return changed
-
-    def _encoded_with_copy(self, value, key):
-        # A mutable status value as stored, and the copy of it to compare it
-        # with at commits (see _watch), where one shares what it holds (see
-        # _snapshot); stored is then encoded from that copy, so that what
-        # another thread changes meanwhile (the commit timer's commits while
-        # the training loop appends to a list) is in neither, and found at
-        # the next commit.
-        copy = _snapshot(value)
-        return self.encode(value if copy is _NO_SNAPSHOT else copy, key), copy
-
-    def _watch(self, key, stored, copy):
-        # A mutable status value, as stored and as a copy to compare with
-        # at each commit: comparing is C, encoding at every commit cost 20%
-        # of the training-loop workload (callgrind, bench_sqlite.py). The
-        # copy is decoded from what was stored where it is _NO_SNAPSHOT.
-        if copy is _NO_SNAPSHOT:
-            copy = codec.decode(stored, self.allow_pickle)
-        self.mutable[key] = stored, copy
-
-    def _store_changed_in_place(self, key, stored):
-        try:
-            now, copy = self._encoded_with_copy(self.values[key], key)
-        except (TypeError, ValueError) as error:
-            warnings.warn('status[{!r}] was changed in place into what cannot '
-                          'be stored ({}); its last stored value is kept, '
-                          'until it is set again'.format(key, error),
-                          RuntimeWarning)
-            self.mutable[key] = stored, _EQUAL_TO_ANYTHING  # said once
-            return
-        if now != stored:
-            self._watch(key, now, copy)
-            self.dirty[key] = now
 
     def resume(self):
         """Go on in a new run whose reads fall through to this one."""

@@ -107,6 +107,13 @@ SUMMARY_FIELDS = ('iterations', 'epochs', 'rows', 'keys', 'last_time')
 _SUMMARY_FIELDS = frozenset(SUMMARY_FIELDS)
 
 
+class StalePieces(Exception):
+    """Raised by :meth:`Store.write`, having written nothing, when a piece
+    of a status list does not go on from what the store holds of the list:
+    another process wrote it since (a forked parent or child). The list is
+    then to be written whole."""
+
+
 class Store(metaclass=abc.ABCMeta):
     """A place that holds runs.
 
@@ -119,6 +126,9 @@ class Store(metaclass=abc.ABCMeta):
         changes anything.
     writable_runs : bool
         Whether runs can be written here at all (Blocks' tables cannot).
+    appends_status : bool
+        Whether :meth:`write` takes pieces of status lists (a list that
+        grows is then written by what it adds).
     allow_pickle : bool
         Whether reads unpickle pickled values.
     max_time : int
@@ -131,6 +141,7 @@ class Store(metaclass=abc.ABCMeta):
     name = None
     read_only = True
     writable_runs = False
+    appends_status = False
     allow_pickle = False
     #: Times must be below this.
     max_time = 2 ** 63 - 1
@@ -215,11 +226,12 @@ class Store(metaclass=abc.ABCMeta):
     # Writing.
 
     def write(self, run, items, status, deleted_status, deletions=False,
-              stamp=True):
+              stamp=True, pieces=None):
         """Commit in one transaction: the values of `items` (flat, ``[time,
         key, stored, time, ...]``, see :func:`entries_of`; the later
-        winning), the `status` values (``{key: stored}``) and the status
-        keys `deleted_status`; `deletions` if `items` hold a deleted value
+        winning), the `status` values (``{key: stored}``), the `pieces` of
+        status lists (see below) and the status keys `deleted_status`;
+        `deletions` if `items` hold a deleted value
         (:data:`blocks_log.codec.DELETED`), which reads of the run must
         then look for. The times of `items` get a wall clock
         (see :mod:`blocks_log.stores.clock`) where they have none yet, as
@@ -229,10 +241,23 @@ class Store(metaclass=abc.ABCMeta):
         reached it), else the commit's; false, none (a copy, which writes
         the clock it copies with :meth:`write_clock`).
 
+        Where :attr:`appends_status`, the status list `key` may be stored
+        as its value followed by the items of its pieces, in order: a list
+        that grows is then written by what it adds. `pieces` holds ``{key:
+        (token, index, stored)}``: index 0 begins the pieces of `key`,
+        whose value `status` holds (written whole), under `token` (an int);
+        a piece of index 1 and up (`stored`, a stored list of its items)
+        replaces those of `key` from `index` on, if the pieces there are
+        still those begun under `token`. A value written whole or deleted
+        drops its pieces. ``iterations_done`` has none.
+
         Raises
         ------
         blocks_log.errors.LogWriteError
             If nothing could be committed; nothing of it is then stored.
+        StalePieces
+            If a piece does not go on from the pieces begun under its
+            token; nothing is then stored.
         """
         raise NotImplementedError
 

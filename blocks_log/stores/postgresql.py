@@ -272,8 +272,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 'it'.format(self.name, run.uuid))
 
     def write(self, run, items, status, deleted_status, deletions=False,
-              stamp=True):
-        # Once per iteration: one statement in autocommit, as a rule.
+              stamp=True, pieces=None):
+        # Once per iteration: one statement in autocommit, as a rule; no
+        # pieces (appends_status is false).
         ref = run.ref
         self._check_held(run)
         running = self._running(run)

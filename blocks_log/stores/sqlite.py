@@ -5,12 +5,13 @@ All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
 :mod:`.sqlite_connection`; the packing of numbers in :mod:`.chunks`.
 
 """
+import os
 import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
 from blocks_log.stores import (chunks, claims, clock, packing,
-                               sqlite_sql as sql)
+                               sqlite_sql as sql, status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
 from blocks_log.stores.sqlite_reads import SQLiteReads
@@ -51,6 +52,7 @@ class SQLiteStore(SQLiteReads, Store):
 
     """
     writable_runs = True
+    appends_status = True
     # The status is stored at STATUS_TIME.
     max_time = sql.STATUS_TIME
 
@@ -69,6 +71,12 @@ class SQLiteStore(SQLiteReads, Store):
         self._packing = {}
         # ref -> claims.FileClaim of each run this store writes.
         self._held = {}
+        # ref -> the status keys that have pieces (see sqlite_sql), of each
+        # run this store writes; None where they are not known (in a forked
+        # child: its parent may begin pieces since). The process they are
+        # known in.
+        self._pieced = {}
+        self._pid = os.getpid()
         try:
             self._inspect()
             # SQLite's bound on a text, a BLOB and a row, less what the
@@ -191,6 +199,7 @@ class SQLiteStore(SQLiteReads, Store):
         run = self.find_run(uuid)
         self._packing[run.ref] = packing.RunPacking(chunks.SPAN, 0, 0, 0,
                                                     new=True)
+        self._pieced[run.ref] = set()
         return run
 
     def claim_run(self, run, claim, is_stale):
@@ -208,6 +217,8 @@ class SQLiteStore(SQLiteReads, Store):
                 connection.execute(sql.SET_WRITER, (claim, run.ref))
                 self._packing[run.ref] = packing.going_on_in(
                     connection, run.ref, self._spans.get(run.ref), sql)
+                self._pieced[run.ref] = set(key for key, in connection.execute(
+                    sql.SELECT_KEYS_OF_STATUS_PIECES, (run.ref,)))
         except BaseException:
             self._let_go(run.ref)
             raise
@@ -222,6 +233,9 @@ class SQLiteStore(SQLiteReads, Store):
             running = self._packing[run.ref] = packing.going_on(
                 self._spans.get(run.ref), lambda statement: self.db.query(
                     statement, (run.ref,))[0][0], sql)
+            self._pieced[run.ref] = set(key for key, in self.db.query(
+                sql.SELECT_KEYS_OF_STATUS_PIECES, (run.ref,))) if (
+                    self._has_status_pieces()) else set()
         return running
 
     def _hold(self, ref, uuid, connection=None):
@@ -260,6 +274,7 @@ class SQLiteStore(SQLiteReads, Store):
 
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)
+        self._pieced.pop(run.ref, None)
         try:
             with self.db.transaction() as connection:
                 connection.execute(sql.RELEASE_WRITER, (
@@ -270,7 +285,7 @@ class SQLiteStore(SQLiteReads, Store):
     # Writing.
 
     def write(self, run, items, status, deleted_status, deletions=False,
-              stamp=True):
+              stamp=True, pieces=None):
         # Once per iteration: one statement in autocommit, as a rule.
         ref, key_ids = run.ref, self._key_ids
         running = self._packing.get(ref) or self._running(run)
@@ -280,8 +295,12 @@ class SQLiteStore(SQLiteReads, Store):
         # remembered once it lands), or that this one does: packed in its
         # transaction.
         due = running.due()
-        if not (due or deleted_status or deletions or running.crosses(
-                items)):
+        if self._pid != os.getpid():
+            self._forked()  # by C code, which runs no at-fork hook
+        pieced = self._pieced[ref]
+        if not (due or deleted_status or deletions or pieces or (
+                status and status_pieces.may_have_pieces(pieced, status)) or
+                running.crosses(items)):
             written = None
             if items and len(status) == 1 and (
                     items[0] == items[-3]):  # an iteration's
@@ -306,6 +325,7 @@ class SQLiteStore(SQLiteReads, Store):
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
         saved = None  # what to forget if it rolls back
+        now_pieced = pieced
         try:
             with self.db.transaction() as connection:
                 # A key never written before gets its id in this same
@@ -340,12 +360,18 @@ class SQLiteStore(SQLiteReads, Store):
                         if key in ids])
                 if deletions:
                     connection.execute(sql.MARK_DELETIONS, (ref,))
+                if pieces or pieced or pieced is None:
+                    now_pieced = status_pieces.write(
+                        connection, ref, ids, pieced, status, deleted_status,
+                        pieces, self.appends_status)
         except BaseException:
             if saved is not None:
                 running.undo(saved)
             raise
         if new_ids:
             self._key_ids.update(new_ids)
+        if pieced is not None:
+            self._pieced[ref] = now_pieced
         running.commit_landed(found, saved is not None, due)
 
     def write_iteration(self, run, items, key, stored, stamp):
@@ -450,7 +476,17 @@ class SQLiteStore(SQLiteReads, Store):
         self.db.before_fork()
 
     def after_fork(self, child):
+        if child:
+            self._forked()
         self.db.after_fork(child)
+
+    def _forked(self):
+        # In a forked child. Its parent goes on with the pieces of status
+        # lists: the child writes none, and looks for them where it writes
+        # status.
+        self.appends_status = False
+        self._pieced = dict.fromkeys(self._pieced)
+        self._pid = os.getpid()
 
 
 def _unpacked(rows, packed):

@@ -7,7 +7,8 @@ see each commit, a packing included, whole.
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import batches, chunks, clock, sqlite_sql as sql
+from blocks_log.stores import (batches, chunks, clock, sqlite_sql as sql,
+                               status_pieces)
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.packing import HEAD_SPAN
 
@@ -56,8 +57,23 @@ class SQLiteReads(KeyIds):
         return columns
 
     def read_status(self, run):
-        return dict((key, self._decode(value)) for key, value in
-                    self.db.query(sql.SELECT_STATUS, (run.ref,)))
+        with self.db.reading():
+            status = dict((key, self._decode(value)) for key, value in
+                          self.db.query(sql.SELECT_STATUS, (run.ref,)))
+            if not self._has_status_pieces():
+                return status
+            pieces = self.db.query(sql.SELECT_STATUS_PIECES, (run.ref,))
+        for key, stored in pieces:
+            status[key] = status_pieces.extended(status.get(key),
+                                                 self._decode(stored))
+        return status
+
+    def _has_status_pieces(self):
+        # Version 7 and up; a file opened at an earlier one may have been
+        # brought up to it since, by a writer that appends pieces.
+        if self.version is None or self.version >= 7:
+            return self.version is not None
+        return bool(self.db.query(sql.HAS_STATUS_PIECES))
 
     def _head(self, run, start, stop, key_ids=None, values=True):
         # The head of `run` over [start, stop): (time, key id, stored,

@@ -1,6 +1,6 @@
 """The SQL of the SQLite store: schema, migrations and statements.
 
-Plain SQL with ``?`` placeholders. Schema (version 6). Runs and keys get
+Plain SQL with ``?`` placeholders. Schema (version 7). Runs and keys get
 integer ids, so that an entry costs four integers and its value instead of
 Blocks' 32-character uuid and key text on every row::
 
@@ -13,12 +13,19 @@ Blocks' 32-character uuid and key text on every row::
                       times, "values", checksum)
                                             -- PK (run, block, key, first)
     blocks_log_clocks(...)                  -- as blocks_log_chunks
+    blocks_log_status_pieces(run, key, piece, value)
+                                            -- PK (run, key, piece)
 
 A run's status is stored in ``blocks_log_entries`` too, at the reserved
 time :data:`STATUS_TIME`: there it sorts right after the run's newest
 entries, in the page that a commit of an iteration writes anyway. In a
 table of its own, it cost every commit one more page written to the WAL,
 about 8% of the time of the training-loop workload (schema version 1).
+Since version 7, a status list that only grows (``_epoch_ends``, an int an
+epoch) may go on in ``blocks_log_status_pieces``: its value is the list at
+STATUS_TIME followed by the items of its pieces, in order (see
+:meth:`blocks_log.database.session.Session.appends`), so that an epoch's
+end writes what it adds, not the whole list again.
 
 ``writer`` is the claim of the handle writing the run (see
 :mod:`blocks_log.stores.claims`); ``deletions`` is 1 once the run holds a
@@ -46,7 +53,7 @@ and packing a block writes the clock of its times into
 Version 2 (blocks_log 0.1) lacks ``writer``, ``deletions``, ``span`` and the
 chunks; version 3 lacks the chunks' ``checksum`` (its chunks are checked
 without one, and mix no ints with floats); version 4 has no batches;
-version 5 no clock. Each
+version 5 no clock; version 6 no pieces of status lists. Each
 is read as it is, and migrated when opened for writing.
 
 """
@@ -55,9 +62,9 @@ import itertools
 
 from blocks_log.stores import batches
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: Versions read; older ones are migrated when opened for writing.
-READABLE_VERSIONS = (2, 3, 4, 5, 6)
+READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
 # The largest SQLite integer: no iteration reaches it.
 STATUS_TIME = 2 ** 63 - 1
 
@@ -71,6 +78,7 @@ TABLES = {
                           'kind', 'step', 'times', 'values', 'checksum'},
 }
 TABLES['blocks_log_clocks'] = set(TABLES['blocks_log_chunks'])
+TABLES['blocks_log_status_pieces'] = {'run', 'key', 'piece', 'value'}
 # The columns each version added to the tables of the one before, and the
 # tables it added.
 COLUMNS_ADDED = {
@@ -78,7 +86,8 @@ COLUMNS_ADDED = {
                             'summary'}},
     4: {'blocks_log_chunks': {'checksum'}},
 }
-TABLES_ADDED = {3: {'blocks_log_chunks'}, 6: {'blocks_log_clocks'}}
+TABLES_ADDED = {3: {'blocks_log_chunks'}, 6: {'blocks_log_clocks'},
+                7: {'blocks_log_status_pieces'}}
 
 
 def tables_of(version):
@@ -107,6 +116,13 @@ CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
            checksum INTEGER,
            PRIMARY KEY (run, block, key, first)) WITHOUT ROWID"""
 CREATE_CLOCKS = CREATE_CHUNKS.replace('blocks_log_chunks', 'blocks_log_clocks')
+CREATE_STATUS_PIECES = """CREATE TABLE IF NOT EXISTS
+           blocks_log_status_pieces (
+           run INTEGER NOT NULL,
+           key INTEGER NOT NULL,
+           piece INTEGER NOT NULL,
+           value NOT NULL,
+           PRIMARY KEY (run, key, piece)) WITHOUT ROWID"""
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
            name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID""",
@@ -131,6 +147,7 @@ CREATE_SCHEMA = (
            PRIMARY KEY (run, time, key)) WITHOUT ROWID""",
     CREATE_CHUNKS,
     CREATE_CLOCKS,
+    CREATE_STATUS_PIECES,
 )
 # The statements that bring a file of each version to the next.
 MIGRATIONS = {
@@ -150,6 +167,8 @@ MIGRATIONS = {
     4: (),
     # Batches stamped, and the clock of packed blocks.
     5: (CREATE_CLOCKS,),
+    # Pieces of status lists.
+    6: (CREATE_STATUS_PIECES,),
 }
 INSERT_SCHEMA_VERSION = (
     "INSERT OR REPLACE INTO blocks_log_meta (name, value) "
@@ -198,6 +217,26 @@ DELETE_STATUS = ("DELETE FROM blocks_log_entries "
 SELECT_STATUS = ("SELECT k.name, e.value FROM blocks_log_entries e "
                  "JOIN blocks_log_keys k ON k.id = e.key "
                  "WHERE e.run = ? AND e.time = {}".format(STATUS_TIME))
+# The pieces of status lists (version 7; see Store.write): piece 0 holds
+# the token they were begun under, pieces 1 and up the items that follow
+# the value at STATUS_TIME; a piece written replaces those from its index
+# on, and a value written whole (or deleted) drops them all.
+SELECT_STATUS_PIECES = ("SELECT k.name, p.value FROM blocks_log_status_pieces "
+                        "p JOIN blocks_log_keys k ON k.id = p.key "
+                        "WHERE p.run = ? AND p.piece > 0 "
+                        "ORDER BY p.key, p.piece")
+SELECT_STATUS_PIECES_TOKEN = ("SELECT value FROM blocks_log_status_pieces "
+                              "WHERE run = ? AND key = ? AND piece = 0")
+SELECT_KEYS_OF_STATUS_PIECES = ("SELECT DISTINCT k.name FROM "
+                                "blocks_log_status_pieces p JOIN "
+                                "blocks_log_keys k ON k.id = p.key "
+                                "WHERE p.run = ?")
+DELETE_STATUS_PIECES = ("DELETE FROM blocks_log_status_pieces "
+                        "WHERE run = ? AND key = ? AND piece >= ?")
+INSERT_STATUS_PIECE = ("INSERT INTO blocks_log_status_pieces "
+                       "(run, key, piece, value) VALUES (?, ?, ?, ?)")
+HAS_STATUS_PIECES = ("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                     "AND name = 'blocks_log_status_pieces'")
 
 
 def upsert_entries(rows):

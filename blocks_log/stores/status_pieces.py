@@ -1,0 +1,91 @@
+"""The pieces of status lists in an SQLite store (schema version 7).
+
+A status list that only grows (``_epoch_ends``, an int an epoch) is
+stored as its value at ``STATUS_TIME`` followed by the items of its
+pieces, in ``blocks_log_status_pieces``, as :meth:`Store.write
+<blocks_log.stores.base.Store.write>` says: an epoch's end writes what it
+adds. Piece 0 holds the token that the pieces were begun under: a writer
+goes on only with the pieces it began, so that a forked parent and child
+that both write the list never leave one's pieces on the other's value.
+
+"""
+from blocks_log import codec
+from blocks_log.stores import sqlite_sql as sql
+from blocks_log.stores.base import StalePieces
+
+
+def may_have_pieces(pieced, status):
+    """Whether a key of `status` may have pieces to drop: one of `pieced`
+    (the keys that have some), or, where that is ``None`` (not known, in
+    a forked child), any key but ``iterations_done``, which has none."""
+    if pieced is None:
+        return any(key != 'iterations_done' for key in status)
+    return bool(pieced) and not pieced.isdisjoint(status)
+
+
+def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
+          appends):
+    """Write, in the write transaction of `connection`, the `pieces` of a
+    commit of run `ref` (see :meth:`Store.write
+    <blocks_log.stores.base.Store.write>`), and drop those of the keys of
+    `status` (written whole) and of `deleted_status`.
+
+    Parameters
+    ----------
+    key_ids : dict
+        Key name -> id, of every key named.
+    pieced : set or None
+        The keys that have pieces before the commit; ``None``: read them.
+    appends : bool
+        Whether this store goes on with pieces (not in a forked child,
+        whose session may have made some before it knew).
+
+    Returns
+    -------
+    set
+        The keys that have pieces after the commit.
+
+    Raises
+    ------
+    StalePieces
+        If a piece does not go on from the pieces begun under its token.
+    """
+    if pieced is None:
+        pieced = set(key for key, in connection.execute(
+            sql.SELECT_KEYS_OF_STATUS_PIECES, (ref,)))
+    pieced = set(pieced)
+    for key in [key for key in pieced
+                if key in status or key in deleted_status]:
+        connection.execute(sql.DELETE_STATUS_PIECES, (ref, key_ids[key], 0))
+        pieced.discard(key)
+    for key, (token, index, stored) in (pieces or {}).items():
+        key_id = key_ids[key]
+        if index:
+            found = connection.execute(sql.SELECT_STATUS_PIECES_TOKEN,
+                                       (ref, key_id)).fetchone()
+            if not appends or found is None or found[0] != token:
+                raise StalePieces(key)
+            connection.execute(sql.DELETE_STATUS_PIECES, (ref, key_id, index))
+        else:
+            # Written whole: its pieces, if another process's, dropped.
+            connection.execute(sql.DELETE_STATUS_PIECES, (ref, key_id, 0))
+            stored = token
+        connection.execute(sql.INSERT_STATUS_PIECE,
+                           (ref, key_id, index, stored))
+        pieced.add(key)
+    return pieced
+
+
+def extended(value, piece):
+    """The status list `value` extended by its next `piece` (both decoded);
+    an :class:`~blocks_log.codec.Undecodable` if either is damaged, or not
+    a list."""
+    if type(value) is list and type(piece) is list:
+        value.extend(piece)
+        return value
+    for part in (value, piece):
+        if isinstance(part, codec.Undecodable):
+            return part
+    return codec.Undecodable(piece, 'a piece of a status list, over a '
+                             '{} rather than a list'.format(
+                                 type(value).__name__))
