@@ -9,6 +9,7 @@ import argparse
 import gc
 import os
 import statistics
+import sys
 import time
 
 KEYS = ['metric_{}'.format(index) for index in range(10)]
@@ -22,7 +23,15 @@ def parse_args(description, iterations):
                              '(default: %(default)s)')
     parser.add_argument('--rounds', '-r', type=int, default=7,
                         help='rounds per contender (default: %(default)s)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if sys.dont_write_bytecode:
+        # Two trees compared so, one compiled and one not, differed by 5%
+        # in bench_sqlite.py's first line: the same instructions a round.
+        print('note: Python writes no bytecode here (PYTHONDONTWRITEBYTECODE '
+              'or -B): a tree never compiled compiles its modules in each '
+              'process, those imported on first use inside the first '
+              'rounds; compare trees compiled alike (python -m compileall)')
+    return args
 
 
 def train(log, iterations):
