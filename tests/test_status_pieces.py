@@ -139,14 +139,37 @@ def test_a_run_opened_again_goes_on_with_its_list(path, ending):
                 range(1, time + 1))
 
 
-def _fork(how):
-    if how == 'os.fork':
-        return os.fork()
+FORKS = {
+    'os.fork': os.fork,
     # C code's fork runs no at-fork hook: the store finds it by its pid.
-    return ctypes.CDLL(None, use_errno=True).fork()
+    'libc fork': lambda: ctypes.CDLL(None, use_errno=True).fork()}
 
 
-@pytest.mark.parametrize('how', ['os.fork', 'libc fork'])
+def child_ends_an_epoch(log, fork=os.fork, go=None):
+    """Fork a child that ends an epoch of its own (-1) in `log` and commits
+    it, once `go` (a pipe's read end, if given) says so; returns the
+    parent's wait for it."""
+    done_end, done = os.pipe()
+    pid = fork()
+    if pid == 0:
+        try:
+            signal.alarm(20)
+            if go is not None:
+                os.read(go, 1)
+            log.status['_epoch_ends'] += [-1]
+            log.status['iterations_done'] = 100
+            log.flush()
+        finally:
+            os.write(done, b'x')
+            os._exit(0)
+
+    def wait():
+        os.read(done_end, 1)
+        assert os.waitpid(pid, 0)[1] == 0
+    return wait
+
+
+@pytest.mark.parametrize('how', sorted(FORKS))
 def test_a_forked_child_that_writes_the_list_mixes_nothing_into_it(
         path, how):
     # The parent has pieces of the list when it forks; the child writes
@@ -157,19 +180,7 @@ def test_a_forked_child_that_writes_the_list_mixes_nothing_into_it(
         log.status['_epoch_ends'] += [time]
         log.status['iterations_done'] = time
     assert stored(path)[1][:2] == [0, 1]  # a token, pieces
-    read_end, write_end = os.pipe()
-    pid = _fork(how)
-    if pid == 0:
-        try:
-            signal.alarm(20)
-            log.status['_epoch_ends'] += [-1]
-            log.status['iterations_done'] = 100
-            log.flush()
-        finally:
-            os.write(write_end, b'x')
-            os._exit(0)
-    os.read(read_end, 1)
-    assert os.waitpid(pid, 0)[1] == 0
+    child_ends_an_epoch(log, FORKS[how])()
     assert read_status(path, log.uuid)['_epoch_ends'] == list(
         range(1, 21)) + [-1]
     for time in range(21, 30):
@@ -184,18 +195,7 @@ def test_a_forked_child_drops_the_pieces_its_parent_began_since(path):
     log = SQLiteLog(path)
     log.status['iterations_done'] = 1
     go_end, go = os.pipe()
-    done_end, done = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            signal.alarm(20)
-            os.read(go_end, 1)  # the parent has pieces now
-            log.status['_epoch_ends'] += [-1]
-            log.status['iterations_done'] = 100
-            log.flush()
-        finally:
-            os.write(done, b'x')
-            os._exit(0)
+    wait = child_ends_an_epoch(log, go=go_end)
     try:
         for time in range(2, 20):
             log.status['_epoch_ends'] += [time]
@@ -203,8 +203,7 @@ def test_a_forked_child_drops_the_pieces_its_parent_began_since(path):
         assert stored(path)[1][:2] == [0, 1]  # a token, pieces
     finally:
         os.write(go, b'x')
-    os.read(done_end, 1)
-    assert os.waitpid(pid, 0)[1] == 0
+    wait()
     # The child's, written last: [] and its own item.
     assert read_status(path, log.uuid)['_epoch_ends'] == [-1]
     log.close()
