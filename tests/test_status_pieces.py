@@ -145,10 +145,16 @@ FORKS = {
     'libc fork': lambda: ctypes.CDLL(None, use_errno=True).fork()}
 
 
+#: What a forked child adds to the list, in one commit: more than its
+#: pieces hold, so that a child going on with its parent's pieces would
+#: write its own over all of them but the first.
+THE_CHILDS = list(range(-1, -21, -1))
+
+
 def child_ends_an_epoch(log, fork=os.fork, go=None):
-    """Fork a child that ends an epoch of its own (-1) in `log` and commits
-    it, once `go` (a pipe's read end, if given) says so; returns the
-    parent's wait for it."""
+    """Fork a child that adds :data:`THE_CHILDS` to the list of `log` and
+    commits it, once `go` (a pipe's read end, if given) says so; returns
+    the parent's wait for it."""
     done_end, done = os.pipe()
     pid = fork()
     if pid == 0:
@@ -156,7 +162,7 @@ def child_ends_an_epoch(log, fork=os.fork, go=None):
             signal.alarm(20)
             if go is not None:
                 os.read(go, 1)
-            log.status['_epoch_ends'] += [-1]
+            log.status['_epoch_ends'] += THE_CHILDS
             log.status['iterations_done'] = 100
             log.flush()
         finally:
@@ -182,7 +188,7 @@ def test_a_forked_child_that_writes_the_list_mixes_nothing_into_it(
     assert stored(path)[1][:2] == [0, 1]  # a token, pieces
     child_ends_an_epoch(log, FORKS[how])()
     assert read_status(path, log.uuid)['_epoch_ends'] == list(
-        range(1, 21)) + [-1]
+        range(1, 21)) + THE_CHILDS
     for time in range(21, 30):
         log.status['_epoch_ends'] += [time]
         log.status['iterations_done'] = time
@@ -204,8 +210,8 @@ def test_a_forked_child_drops_the_pieces_its_parent_began_since(path):
     finally:
         os.write(go, b'x')
     wait()
-    # The child's, written last: [] and its own item.
-    assert read_status(path, log.uuid)['_epoch_ends'] == [-1]
+    # The child's, written last: [] and its own items.
+    assert read_status(path, log.uuid)['_epoch_ends'] == THE_CHILDS
     log.close()
 
 
