@@ -1,7 +1,8 @@
 """A session: what a database log holds of its open run.
 
-The buffer and its commit policy, the status and its commits, the claim on
-the run, and reads merged over the lineage and the buffer. It never holds
+The buffer and its commit policy (the commits in :mod:`.commits`), the
+status (what its commits store of it in :mod:`.status`), the claim on the
+run, and reads merged over the lineage and the buffer. It never holds
 its log (only a weak reference), so that a log dropped without ``close()``
 is garbage-collected and its session finished: flushed, released, closed.
 
@@ -15,14 +16,15 @@ import weakref
 from blocks_log import codec
 from blocks_log.database import lifecycle
 from blocks_log.database.commit_timer import CommitTimer
+from blocks_log.database.commits import Commits
 from blocks_log.database.reads import MergedReads, lineage_groups
 from blocks_log.database.status import (IMMUTABLE, NO_SNAPSHOT,
                                         StatusCommits)
-from blocks_log.database.views import DatabaseRow, RowOfNow
+from blocks_log.database.views import RowOfNow
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
 from blocks_log.base import check_time, new_uuid
 from blocks_log.stores import claims
-from blocks_log.stores.base import StalePieces, resolve_run
+from blocks_log.stores.base import resolve_run
 
 #: Values buffered before a commit even within one iteration: bounds the
 #: memory a long iteration can hold, the work a crash can lose, and the
@@ -50,7 +52,7 @@ class _Refusing(list):
         raise self.error(self.message)
 
 
-class Session(MergedReads, StatusCommits):
+class Session(MergedReads, StatusCommits, Commits):
     """The open run of a database log (see the module docstring).
 
     Parameters
@@ -324,89 +326,6 @@ class Session(MergedReads, StatusCommits):
             if key == 'iterations_done':
                 self.forget_row_of_now()
 
-    def _next_iteration(self, iterations_done):
-        # set_status('iterations_done', iterations_done) in a training loop
-        # that commits each iteration, as set_status(), _advance() and
-        # _flush() would do it, in fewer steps: the buffer (the iteration's
-        # values) and the new value go to the store in one call (see
-        # Store.write_iteration), without a dict of the status to commit
-        # (7,600 instructions fewer an iteration of the training-loop
-        # workload, 6%, callgrind). False, having done nothing, if it is not
-        # that commit. set_status() calls it only with a commit each
-        # iteration, so commit_seconds has none to make; a session that
-        # takes no writes buffers nothing.
-        with self.lock:
-            pending = self.pending
-            count = len(pending)
-            if not count or self.dirty or (
-                    self.deletions or self.deleted_status or
-                    self._changed_in_place() or self.appended):
-                return False
-            stamp = self.advanced
-            self.values['iterations_done'] = iterations_done
-            self.advanced = (iterations_done, _time.time())
-            self.now(DatabaseRow(self, iterations_done))
-            written = None
-            try:
-                written = self.store.write_iteration(
-                    self.run, pending[:count], 'iterations_done',
-                    iterations_done, stamp)
-            finally:
-                if not written:  # left to commit, as _advance() leaves it
-                    self.dirty['iterations_done'] = iterations_done
-            if written:
-                del pending[:count]
-                self.flushes += 1
-            else:
-                self._flush(stamp=stamp)
-            return True
-
-    def _advance(self, iterations_done, counted):
-        # What was logged up to now is stamped with when iterations_done
-        # was last set (see Store.write), and what is logged from now on
-        # with now; now is read only if a commit may come before the next
-        # iteration (a stamp of an earlier one, or none, gives the
-        # commit's own wall). `counted`: iterations_done is a time.
-        stamp = self.advanced
-        self.uncommitted += 1
-        flushing = self.uncommitted >= self.commit_every
-        self.advanced = True
-        if counted:
-            if self.uncommitted + 1 >= self.commit_every or (
-                    self.timer is not None):
-                self.advanced = (iterations_done, _time.time())
-            # The next current_row, made now rather than on first use.
-            self.now(DatabaseRow(self, iterations_done))
-        else:
-            self.forget_row_of_now()
-        self.completed = len(self.pending)
-        if flushing:
-            self._flush(stamp=stamp)
-        elif self.timer is not None:
-            if _time.monotonic() - self.committed_at >= self.commit_seconds:
-                self._flush(stamp=stamp)
-            self.timer.start()  # in this process, if it does not run yet
-
-    def commit_if_late(self, now):
-        """Commit the iterations completed if the last commit was
-        `commit_seconds` ago or more (what :mod:`.commit_timer`'s thread
-        does); how many seconds until it is next due, ``None`` once the
-        session takes no writes."""
-        with self.lock:
-            if not self.writable:
-                return None
-            late = now - self.committed_at - self.commit_seconds
-            if late < 0:
-                return -late
-            if self.uncommitted:
-                try:
-                    self._flush(self.completed)
-                except LogError:
-                    pass  # kept; the training thread's commit says why
-                else:
-                    return self.commit_seconds
-            return self.commit_seconds
-
     def now(self, row):
         """Make `row` the row of now: the session's ``row_of_now``, and
         the log's ``current_row`` (see :class:`.log.CurrentRow`). The log
@@ -443,70 +362,6 @@ class Session(MergedReads, StatusCommits):
             raise KeyError(key)
         self.pending.extend((time, key, codec.DELETED_STORED))
         self.deletions = True
-
-    # Committing.
-
-    def flush(self):
-        with self.lock:
-            self._flush()
-
-    def _flush(self, count=None, stamp=None):
-        # flush() with the lock held; of the buffer's first `count` items
-        # only (three a value: time, key, stored), if given; `stamp` as
-        # for Store.write (by default, when iterations_done was last set).
-        if not self.writable:
-            return
-        for key in self._changed_in_place():
-            self._store_changed_in_place(key, self.mutable[key][0])
-        pending = self.pending
-        count = len(pending) if count is None else min(count, len(pending))
-        appended = self.appended
-        if not (count or self.dirty or self.deleted_status or appended):
-            return
-        # Handed over whole rather than copied: the status changes only
-        # with the lock held, as here, and gets them back if the commit
-        # fails.
-        status, deleted = self.dirty, self.deleted_status
-        written, pieces = status, None
-        if appended:
-            pieces, wholes, layouts = self._pieces_of(appended)
-            self.appended = {}
-            if wholes:
-                written = dict(status)
-                written.update(wholes)
-        self.dirty = {}
-        if deleted:
-            self.deleted_status = set()
-        deletions, self.deletions = self.deletions, False
-        if stamp is None:
-            stamp = self.advanced
-        try:
-            self.store.write(self.run, pending[:count], written, deleted,
-                             deletions, stamp, pieces)
-        except BaseException as error:
-            self.dirty, self.deleted_status = status, deleted
-            self.deletions = self.deletions or deletions
-            if appended:
-                self.appended = appended
-            if isinstance(error, StalePieces):
-                # Another process wrote a list since: each written whole.
-                self.pieces.clear()
-                return self._flush(count, stamp)
-            raise
-        if appended:
-            self.pieces.update(layouts)
-            for key, stored in wholes.items():
-                self.mutable[key] = stored, self.mutable[key][1]
-        # Only the prefix committed: values appended meanwhile by another
-        # thread stay for the next flush.
-        del pending[:count]
-        # Never less than the completed iterations hold: the buffer only
-        # grows between the iteration that counted them and a flush.
-        self.completed = 0
-        self.uncommitted = 0
-        if self.timer is not None:
-            self.committed_at = _time.monotonic()
-        self.flushes += 1
 
     def resume(self):
         """Go on in a new run whose reads fall through to this one."""
