@@ -217,8 +217,8 @@ class SQLiteStore(SQLiteReads, Store):
                 connection.execute(sql.SET_WRITER, (claim, run.ref))
                 self._packing[run.ref] = packing.going_on_in(
                     connection, run.ref, self._spans.get(run.ref), sql)
-                self._pieced[run.ref] = set(key for key, in connection.execute(
-                    sql.SELECT_KEYS_OF_STATUS_PIECES, (run.ref,)))
+                self._pieced[run.ref] = status_pieces.keys_with_pieces(
+                    connection.execute, run.ref)
         except BaseException:
             self._let_go(run.ref)
             raise
@@ -233,9 +233,8 @@ class SQLiteStore(SQLiteReads, Store):
             running = self._packing[run.ref] = packing.going_on(
                 self._spans.get(run.ref), lambda statement: self.db.query(
                     statement, (run.ref,))[0][0], sql)
-            self._pieced[run.ref] = set(key for key, in self.db.query(
-                sql.SELECT_KEYS_OF_STATUS_PIECES, (run.ref,))) if (
-                    self._has_status_pieces()) else set()
+            self._pieced[run.ref] = status_pieces.keys_with_pieces(
+                self.db.query, run.ref) if self._has_status_pieces() else set()
         return running
 
     def _hold(self, ref, uuid, connection=None):

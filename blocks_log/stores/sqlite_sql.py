@@ -24,8 +24,9 @@ about 8% of the time of the training-loop workload (schema version 1).
 Since version 7, a status list that only grows (``_epoch_ends``, an int an
 epoch) may go on in ``blocks_log_status_pieces``: its value is the list at
 STATUS_TIME followed by the items of its pieces, in order (see
-:meth:`blocks_log.database.session.Session.appends`), so that an epoch's
-end writes what it adds, not the whole list again.
+:meth:`blocks_log.stores.base.Store.write` and
+:mod:`blocks_log.stores.status_pieces`), so that an epoch's end writes
+what it adds, not the whole list again.
 
 ``writer`` is the claim of the handle writing the run (see
 :mod:`blocks_log.stores.claims`); ``deletions`` is 1 once the run holds a

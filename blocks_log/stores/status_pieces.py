@@ -23,6 +23,13 @@ def may_have_pieces(pieced, status):
     return bool(pieced) and not pieced.isdisjoint(status)
 
 
+def keys_with_pieces(query, ref):
+    """The names of the status keys of run `ref` that have pieces, read
+    with `query` (``connection.execute``, or a store's ``db.query``)."""
+    return set(key for key, in query(sql.SELECT_KEYS_OF_STATUS_PIECES,
+                                     (ref,)))
+
+
 def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
           appends):
     """Write, in the write transaction of `connection`, the `pieces` of a
@@ -50,15 +57,21 @@ def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
     StalePieces
         If a piece does not go on from the pieces begun under its token.
     """
-    if pieced is None:
-        pieced = set(key for key, in connection.execute(
-            sql.SELECT_KEYS_OF_STATUS_PIECES, (ref,)))
-    pieced = set(pieced)
-    for key in [key for key in pieced
-                if key in status or key in deleted_status]:
+    pieced = set(keys_with_pieces(connection.execute, ref)
+                 if pieced is None else pieced)
+    pieces = pieces or {}
+    # Dropped, once each: the pieces of the values written whole or
+    # deleted, and of those begun anew (index 0). `pieced` knows every key
+    # that has pieces (only a forked child begins none, and it reads them),
+    # so the latter are among the former: named again only so that pieces
+    # this handle does not know of could never outlive a new beginning.
+    dropped = set(key for key in pieced
+                  if key in status or key in deleted_status)
+    dropped.update(key for key, (_, index, _) in pieces.items() if not index)
+    for key in dropped:
         connection.execute(sql.DELETE_STATUS_PIECES, (ref, key_ids[key], 0))
         pieced.discard(key)
-    for key, (token, index, stored) in (pieces or {}).items():
+    for key, (token, index, stored) in pieces.items():
         key_id = key_ids[key]
         if index:
             found = connection.execute(sql.SELECT_STATUS_PIECES_TOKEN,
@@ -67,8 +80,6 @@ def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
                 raise StalePieces(key)
             connection.execute(sql.DELETE_STATUS_PIECES, (ref, key_id, index))
         else:
-            # Written whole: its pieces, if another process's, dropped.
-            connection.execute(sql.DELETE_STATUS_PIECES, (ref, key_id, 0))
             stored = token
         connection.execute(sql.INSERT_STATUS_PIECE,
                            (ref, key_id, index, stored))
