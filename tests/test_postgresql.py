@@ -309,6 +309,9 @@ def test_fork(dsn, first):
     def child():
         if first == 'parent':
             os.read(parent_done, 1)
+        # A read first: the child's connection, opened by it, holds the
+        # run as a forked child's does (the at-fork hook told the store).
+        assert list(log)[:1] == [0]
         log[1]['child'] = 1
         log.close()
     pid = in_child(child)

@@ -11,14 +11,17 @@ store connects again and commits it.
 Plain SQL throughout (no temporary tables), but for claims: the session
 of a writer holds an advisory lock on its run, which the server lets go
 when the session ends, however it ends (see :mod:`.postgresql_sql`).
+Status lists that only grow are stored by what they gain, in pieces, as
+in SQLite (see :mod:`.status_pieces`).
 
 """
+import os
 import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
 from blocks_log.stores import (chunks, claims, clock, packing,
-                               postgresql_sql as sql)
+                               postgresql_sql as sql, status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.postgresql_connection import (
     RECONNECT_AT_EXIT_FOR, PostgreSQLConnection)
@@ -53,6 +56,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     """
     writable_runs = True
+    appends_status = True
     max_time = sql.STATUS_TIME
     #: A value is sent as text in an array literal (a BLOB as hex, twice
     #: its size), and the server takes no text over 1 GB.
@@ -72,6 +76,10 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         # ref -> claim of each run this store writes (its session holds
         # them); the runs another writer took while the connection was lost.
         self._held, self._lost = {}, set()
+        # ref -> the status keys that have pieces, of each run this store
+        # writes (see SQLiteStore._pieced); the process they are known in.
+        self._pieced = {}
+        self._pid = os.getpid()
         # Whether this is the copy of a forked child.
         self._forked = False
         self._inspect()
@@ -170,7 +178,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             return ref, new_ids
         ref, new_ids = self._transact(work)
         self._committed_claim(ref, claim, packing.RunPacking(
-            chunks.SPAN, 0, 0, 0, new=True))
+            chunks.SPAN, 0, 0, 0, new=True), set())
         self._key_ids.update(new_ids)
         return self.find_run(uuid)
 
@@ -179,9 +187,11 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             self._prepare(connection)
             self._take(connection, run.ref, run.uuid)
             connection.execute(sql.SET_WRITER, (claim, run.ref))
-            return packing.going_on_in(connection, run.ref,
-                                       self._spans.get(run.ref), sql)
-        self._committed_claim(run.ref, claim, self._transact(work))
+            return packing.going_on_in(
+                connection, run.ref, self._spans.get(run.ref), sql), (
+                    status_pieces.keys_with_pieces(connection.execute,
+                                                   run.ref, sql))
+        self._committed_claim(run.ref, claim, *self._transact(work))
 
     def _running(self, run):
         # The packing of a run this store writes; of one it writes without
@@ -192,6 +202,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             running = self._packing[run.ref] = self._transact(
                 lambda connection: packing.going_on_in(
                     connection, run.ref, self._spans.get(run.ref), sql))
+            self._pieced[run.ref] = set(
+                status_pieces.keys_with_pieces(self.db.query, run.ref, sql)
+                if self._has_status_pieces() else ())
         return running
 
     def _take(self, connection, ref, uuid):
@@ -203,12 +216,13 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             raise claims.in_use(self.name, uuid, writer)
         connection.execute(sql.HOLD_RUN, (ref,))
 
-    def _committed_claim(self, ref, claim, running):
+    def _committed_claim(self, ref, claim, running, pieced):
         self.version = sql.SCHEMA_VERSION
         if claim is not None:
             self._held[ref] = claim
             self._lost.discard(ref)
         self._packing[ref] = running
+        self._pieced[ref] = pieced
 
     def held_runs(self):
         """The refs of the runs that some session holds now (a writer, or
@@ -228,6 +242,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)
+        self._pieced.pop(run.ref, None)
         held = self._held.pop(run.ref, None)
         self._lost.discard(run.ref)
         if held is None:
@@ -273,11 +288,13 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     def write(self, run, items, status, deleted_status, deletions=False,
               stamp=True, pieces=None):
-        # Once per iteration: one statement in autocommit, as a rule; no
-        # pieces (appends_status is false).
+        # Once per iteration: one statement in autocommit, as a rule.
         ref = run.ref
+        if self._pid != os.getpid():
+            self._in_forked_child()  # by C code, which runs no at-fork hook
         self._check_held(run)
         running = self._running(run)
+        pieced = self._pieced[ref]
         if deletions:
             running.rows = None  # a time may be left with nothing
         # Blocks that earlier commits moved past, or that this one does:
@@ -285,8 +302,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         # transaction.
         due = running.due()
         values = None
-        if not (due or deleted_status or deletions or running.crosses(
-                items)):
+        if not (due or deleted_status or deletions or pieces or (
+                status and status_pieces.may_have_pieces(pieced, status)) or
+                running.crosses(items)):
             try:
                 values, found = self._values(running, items, status,
                                              self._key_ids, True, stamp)
@@ -343,14 +361,21 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                     if key in key_ids])
             if deletions:
                 connection.execute(sql.MARK_DELETIONS, (ref,))
-            return new_ids, found
+            now_pieced = pieced
+            if pieces or pieced or pieced is None:
+                now_pieced = status_pieces.write(
+                    connection, ref, key_ids, pieced, status, deleted_status,
+                    pieces, self.appends_status, sql)
+            return new_ids, found, now_pieced
         try:
-            new_ids, found = self._transact(work)
+            new_ids, found, now_pieced = self._transact(work)
         except BaseException:
             if attempts:
                 running.undo(attempts.pop())
             raise
         self._key_ids.update(new_ids)
+        if pieced is not None:
+            self._pieced[ref] = now_pieced
         running.commit_landed(found, bool(attempts), due)
 
     @staticmethod
@@ -400,7 +425,16 @@ class PostgreSQLStore(PostgreSQLReads, Store):
 
     def after_fork(self, child):
         if child:
-            self._forked = True
+            self._in_forked_child()
+
+    def _in_forked_child(self):
+        # Its parent goes on with the pieces of status lists: the child
+        # writes none, and looks for them where it writes status (see
+        # SQLiteStore._in_forked_child).
+        self._forked = True
+        self.appends_status = False
+        self._pieced = dict.fromkeys(self._pieced)
+        self._pid = os.getpid()
 
 
 def _unpacked(values, packed):

@@ -10,7 +10,8 @@ then rows missed the blocks packed in between).
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import batches, chunks, clock, postgresql_sql as sql
+from blocks_log.stores import (batches, chunks, clock, postgresql_sql as sql,
+                               status_pieces)
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.packing import HEAD_SPAN
 
@@ -45,9 +46,39 @@ class PostgreSQLReads(KeyIds):
             checksum='checksum' if self.version != 3 else 'NULL::bigint')
 
     def read_status(self, run):
-        return dict((key, self._decode(*columns)) for key, *columns in
-                    self.db.query(sql.SELECT_STATUS, (run.ref,),
-                                  binary=True))
+        if self.version is not None and self.version >= 7:
+            rows = self.db.query(sql.SELECT_STATUS_AND_PIECES,
+                                 (run.ref, run.ref), binary=True)
+        else:
+            rows = self._read(lambda cursor: self._status_rows(cursor, run))
+        status = {}
+        for key, piece, *columns in rows:
+            value = self._decode(*columns)
+            status[key] = status_pieces.extended(
+                status.get(key), value) if piece else value
+        return status
+
+    def _status_rows(self, cursor, run):
+        # Those of SELECT_STATUS_AND_PIECES in a database opened at a
+        # version before 7: the pieces, if a writer made their table
+        # since, in the snapshot of the values (a table made after the
+        # first statement holds none in it).
+        cursor.execute(sql.SELECT_STATUS, (run.ref,))
+        rows = [(key, 0) + tuple(columns) for key, *columns in cursor]
+        if self._has_status_pieces(cursor):
+            cursor.execute(sql.SELECT_STATUS_PIECES, (run.ref,))
+            rows += [(key, 1) + tuple(columns) for key, *columns in cursor]
+        return rows
+
+    def _has_status_pieces(self, cursor=None):
+        # Version 7 and up; a database opened at an earlier one may have
+        # been brought up to it since, by a writer that appends pieces.
+        if self.version is None or self.version >= 7:
+            return self.version is not None
+        if cursor is None:
+            return self.db.query(sql.HAS_STATUS_PIECES)[0][0]
+        cursor.execute(sql.HAS_STATUS_PIECES)
+        return cursor.fetchone()[0]
 
     def _head_span(self, run):
         # The times of a block of batches: the run's span, or what a run

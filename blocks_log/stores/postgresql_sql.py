@@ -28,9 +28,13 @@ __all__ = ['SCHEMA_VERSION', 'STATUS_TIME']
 #: clock of packed blocks in ``blocks_log_clocks`` (see
 #: :mod:`blocks_log.stores.clock`); a database of version 5 has no clock,
 #: and gets the table when opened for writing.
-SCHEMA_VERSION = 6
+#: Version 7: status lists that only grow stored by what they gain, in
+#: ``blocks_log_status_pieces`` (see :mod:`.status_pieces`), as SQLite's
+#: version 7 does; a database of version 6 gets the table when opened for
+#: writing.
+SCHEMA_VERSION = 7
 #: Versions read; older ones are migrated when opened for writing.
-READABLE_VERSIONS = (3, 4, 5, 6)
+READABLE_VERSIONS = (3, 4, 5, 6, 7)
 
 TABLES = {
     'blocks_log_meta': {'name', 'value'},
@@ -42,6 +46,8 @@ TABLES = {
                           'step', 'kind', 'times', 'values', 'checksum'},
 }
 TABLES['blocks_log_clocks'] = set(TABLES['blocks_log_chunks'])
+TABLES['blocks_log_status_pieces'] = {'run', 'key', 'piece', 'f', 'i', 't',
+                                      'b'}
 # What version 3 lacks.
 COLUMNS_ADDED_IN_4 = {'blocks_log_chunks': {'checksum'}}
 _CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
@@ -59,10 +65,23 @@ _CREATE_CHUNKS = """CREATE TABLE IF NOT EXISTS blocks_log_chunks (
            PRIMARY KEY (run, block, key, first))"""
 _CREATE_CLOCKS = _CREATE_CHUNKS.replace('blocks_log_chunks',
                                         'blocks_log_clocks')
+# A piece's value in the columns of its storage class, as an entry's: the
+# token of piece 0 in i, the items of the others in b.
+_CREATE_STATUS_PIECES = """CREATE TABLE IF NOT EXISTS
+           blocks_log_status_pieces (
+           run integer NOT NULL,
+           key integer NOT NULL,
+           piece integer NOT NULL,
+           f double precision,
+           i bigint,
+           t text,
+           b bytea,
+           PRIMARY KEY (run, key, piece))"""
 MIGRATIONS = {
     3: ('ALTER TABLE blocks_log_chunks ADD COLUMN checksum bigint',),
     4: (),
     5: (_CREATE_CLOCKS,),
+    6: (_CREATE_STATUS_PIECES,),
 }
 CREATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS blocks_log_meta (
@@ -91,6 +110,7 @@ CREATE_SCHEMA = (
            PRIMARY KEY (run, time, key))""",
     _CREATE_CHUNKS,
     _CREATE_CLOCKS,
+    _CREATE_STATUS_PIECES,
 )
 INSERT_SCHEMA_VERSION = (
     "INSERT INTO blocks_log_meta (name, value) VALUES ('schema_version', %s) "
@@ -242,6 +262,42 @@ DELETE_STATUS = ("DELETE FROM blocks_log_entries WHERE run = %s AND time = "
 SELECT_STATUS = ("SELECT k.name, e.f, e.i, e.t, e.b FROM blocks_log_entries e "
                  "JOIN blocks_log_keys k ON k.id = e.key "
                  "WHERE e.run = %s AND e.time = {}".format(STATUS_TIME))
+# The pieces of status lists (version 7), as sqlite_sql's. The status and
+# its pieces in one statement, which sees one state of the database: the
+# values (piece 0) first, then the pieces in order.
+SELECT_STATUS_AND_PIECES = (
+    "SELECT k.name, 0, e.f, e.i, e.t, e.b FROM blocks_log_entries e "
+    "JOIN blocks_log_keys k ON k.id = e.key "
+    "WHERE e.run = %s AND e.time = {} UNION ALL "
+    "SELECT k.name, p.piece, p.f, p.i, p.t, p.b FROM blocks_log_status_pieces "
+    "p JOIN blocks_log_keys k ON k.id = p.key WHERE p.run = %s AND "
+    "p.piece > 0 ORDER BY 2".format(STATUS_TIME))
+SELECT_STATUS_PIECES = ("SELECT k.name, p.f, p.i, p.t, p.b FROM "
+                        "blocks_log_status_pieces p JOIN blocks_log_keys k "
+                        "ON k.id = p.key WHERE p.run = %s AND p.piece > 0 "
+                        "ORDER BY p.key, p.piece")
+SELECT_STATUS_PIECES_TOKEN = ("SELECT i FROM blocks_log_status_pieces "
+                              "WHERE run = %s AND key = %s AND piece = 0")
+SELECT_KEYS_OF_STATUS_PIECES = ("SELECT DISTINCT k.name FROM "
+                                "blocks_log_status_pieces p JOIN "
+                                "blocks_log_keys k ON k.id = p.key "
+                                "WHERE p.run = %s")
+DELETE_STATUS_PIECES = ("DELETE FROM blocks_log_status_pieces "
+                        "WHERE run = %s AND key = %s AND piece >= %s")
+INSERT_STATUS_PIECE = ("INSERT INTO blocks_log_status_pieces "
+                       "(run, key, piece, f, i, t, b) "
+                       "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+# In the current schema, as SELECT_TABLES looks: one of the same name
+# further on the search_path (another database's) would not do.
+HAS_STATUS_PIECES = ("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE "
+                     "schemaname = current_schema() AND "
+                     "tablename = 'blocks_log_status_pieces')")
+
+
+def status_piece(ref, key_id, index, stored):
+    """The parameters of :data:`INSERT_STATUS_PIECE`."""
+    return (ref, key_id, index) + columns_of(stored)
+
 
 # Packing (see blocks_log.stores.packing): a block's rows read (from the
 # database, when the writer does not remember them), their times found,

@@ -218,7 +218,7 @@ class SQLiteStore(SQLiteReads, Store):
                 self._packing[run.ref] = packing.going_on_in(
                     connection, run.ref, self._spans.get(run.ref), sql)
                 self._pieced[run.ref] = status_pieces.keys_with_pieces(
-                    connection.execute, run.ref)
+                    connection.execute, run.ref, sql)
         except BaseException:
             self._let_go(run.ref)
             raise
@@ -233,8 +233,9 @@ class SQLiteStore(SQLiteReads, Store):
             running = self._packing[run.ref] = packing.going_on(
                 self._spans.get(run.ref), lambda statement: self.db.query(
                     statement, (run.ref,))[0][0], sql)
-            self._pieced[run.ref] = status_pieces.keys_with_pieces(
-                self.db.query, run.ref) if self._has_status_pieces() else set()
+            self._pieced[run.ref] = set(
+                status_pieces.keys_with_pieces(self.db.query, run.ref, sql)
+                if self._has_status_pieces() else ())
         return running
 
     def _hold(self, ref, uuid, connection=None):
@@ -295,7 +296,7 @@ class SQLiteStore(SQLiteReads, Store):
         # transaction.
         due = running.due()
         if self._pid != os.getpid():
-            self._forked()  # by C code, which runs no at-fork hook
+            self._in_forked_child()  # by C code, which runs no at-fork hook
         pieced = self._pieced[ref]
         if not (due or deleted_status or deletions or pieces or (
                 status and status_pieces.may_have_pieces(pieced, status)) or
@@ -362,7 +363,7 @@ class SQLiteStore(SQLiteReads, Store):
                 if pieces or pieced or pieced is None:
                     now_pieced = status_pieces.write(
                         connection, ref, ids, pieced, status, deleted_status,
-                        pieces, self.appends_status)
+                        pieces, self.appends_status, sql)
         except BaseException:
             if saved is not None:
                 running.undo(saved)
@@ -476,10 +477,10 @@ class SQLiteStore(SQLiteReads, Store):
 
     def after_fork(self, child):
         if child:
-            self._forked()
+            self._in_forked_child()
         self.db.after_fork(child)
 
-    def _forked(self):
+    def _in_forked_child(self):
         # In a forked child. Its parent goes on with the pieces of status
         # lists: the child writes none, and looks for them where it writes
         # status.

@@ -240,6 +240,11 @@ HAS_STATUS_PIECES = ("SELECT 1 FROM sqlite_master WHERE type = 'table' "
                      "AND name = 'blocks_log_status_pieces'")
 
 
+def status_piece(ref, key_id, index, stored):
+    """The parameters of :data:`INSERT_STATUS_PIECE`."""
+    return ref, key_id, index, stored
+
+
 def upsert_entries(rows):
     """Statements that write `rows`, as ``(sql, parameters)`` pairs.
 

@@ -1,4 +1,5 @@
-"""The pieces of status lists in an SQLite store (schema version 7).
+"""The pieces of status lists in a store's tables (schema version 7, in
+SQLite and PostgreSQL alike).
 
 A status list that only grows (``_epoch_ends``, an int an epoch) is
 stored as its value at ``STATUS_TIME`` followed by the items of its
@@ -10,7 +11,6 @@ that both write the list never leave one's pieces on the other's value.
 
 """
 from blocks_log import codec
-from blocks_log.stores import sqlite_sql as sql
 from blocks_log.stores.base import StalePieces
 
 
@@ -23,15 +23,16 @@ def may_have_pieces(pieced, status):
     return bool(pieced) and not pieced.isdisjoint(status)
 
 
-def keys_with_pieces(query, ref):
+def keys_with_pieces(query, ref, sql):
     """The names of the status keys of run `ref` that have pieces, read
-    with `query` (``connection.execute``, or a store's ``db.query``)."""
+    with `query` (``connection.execute``, or a store's ``db.query``) in
+    the dialect of `sql` (the store's SQL module)."""
     return set(key for key, in query(sql.SELECT_KEYS_OF_STATUS_PIECES,
                                      (ref,)))
 
 
 def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
-          appends):
+          appends, sql):
     """Write, in the write transaction of `connection`, the `pieces` of a
     commit of run `ref` (see :meth:`Store.write
     <blocks_log.stores.base.Store.write>`), and drop those of the keys of
@@ -46,6 +47,8 @@ def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
     appends : bool
         Whether this store goes on with pieces (not in a forked child,
         whose session may have made some before it knew).
+    sql : module
+        The store's SQL (:mod:`.sqlite_sql` or :mod:`.postgresql_sql`).
 
     Returns
     -------
@@ -57,7 +60,7 @@ def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
     StalePieces
         If a piece does not go on from the pieces begun under its token.
     """
-    pieced = set(keys_with_pieces(connection.execute, ref)
+    pieced = set(keys_with_pieces(connection.execute, ref, sql)
                  if pieced is None else pieced)
     pieces = pieces or {}
     # Dropped, once each: the pieces of the values written whole or
@@ -82,7 +85,7 @@ def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
         else:
             stored = token
         connection.execute(sql.INSERT_STATUS_PIECE,
-                           (ref, key_id, index, stored))
+                           sql.status_piece(ref, key_id, index, stored))
         pieced.add(key)
     return pieced
 
