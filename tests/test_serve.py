@@ -21,7 +21,8 @@ import blocks_log
 from blocks_log import SQLiteLog, TrainingLog
 from blocks_log import tables
 from blocks_log.sources import Source
-from blocks_log.web import data, streamed
+from blocks_log.web import charts, data, downsampling, streamed
+from blocks_log.web import rows as rows_api
 
 from helpers import ROOT, file_state, log_sparse_run
 from web import get, serving
@@ -124,7 +125,7 @@ def test_the_clock_of_each_time_named_is_sent(tmp_path, monkeypatch, window):
     # base64 alike, whole or zoomed; read a window of the clock at a time
     # or in one.
     if window:
-        monkeypatch.setattr(data, 'CLOCK_WINDOW', window)
+        monkeypatch.setattr(charts, 'CLOCK_WINDOW', window)
     path = str(tmp_path / 'clocked.sqlite')
     with SQLiteLog(path) as log:
         for time in range(1, 3001):
@@ -180,7 +181,7 @@ def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path,
     # Smoothed a window at a time (of the default size, or of one value, or
     # ending at or beside the last value): the smoothing of the whole run.
     if window is not None:
-        monkeypatch.setattr(data, 'SMOOTHING_WINDOW', window)
+        monkeypatch.setattr(charts, 'SMOOTHING_WINDOW', window)
     # TensorBoard's smoothing over every value logged, before they are
     # downsampled; a zoomed range goes on from what came before it; the
     # state it ends in is where a page goes on from.
@@ -245,13 +246,13 @@ def check_drawn_by_window(path, write, query, windows, monkeypatch):
         uuid = log.h_uuid
     query = dict(query, runs=uuid)
     with Source(path, strict=True) as opened:
-        at_once = data.series(opened, query)
-    monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
-    monkeypatch.setattr(data, 'SHORT_RANGE', 0)
+        at_once = charts.series(opened, query)
+    monkeypatch.setattr(charts, 'READ_AT_ONCE', 0)
+    monkeypatch.setattr(charts, 'SHORT_RANGE', 0)
     for window in windows:
         monkeypatch.setattr(streamed, 'WINDOW', window)
         with Source(path, strict=True) as opened:
-            by_window = data.series(opened, query)
+            by_window = charts.series(opened, query)
         assert by_window == at_once, window
 
 
@@ -310,13 +311,13 @@ def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
         with Source(path, strict=True) as opened:
             tracemalloc.start()
             try:
-                answer = data.series(opened, {'runs': uuid,
+                answer = charts.series(opened, {'runs': uuid,
                                               'smoothing': '0.6'})
                 return answer, tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
     by_key, peak = peak_of_a_request()
-    monkeypatch.setattr(data, 'READ_AT_ONCE', 10 ** 9)
+    monkeypatch.setattr(charts, 'READ_AT_ONCE', 10 ** 9)
     at_once, peak_at_once = peak_of_a_request()
     assert by_key == at_once
     assert sorted(by_key['runs'][uuid]['keys']) == sorted(keys)
@@ -331,7 +332,7 @@ def test_what_a_request_holds_does_not_grow_with_the_run(tmp_path,
     # request's peak is about the same for both (read at once, it grew
     # fourfold).
     import tracemalloc
-    monkeypatch.setattr(data, 'READ_AT_ONCE', 0)
+    monkeypatch.setattr(charts, 'READ_AT_ONCE', 0)
     monkeypatch.setattr(streamed, 'WINDOW', 5000)
     peaks = {}
     for iterations in (40000, 160000):
@@ -347,7 +348,7 @@ def test_what_a_request_holds_does_not_grow_with_the_run(tmp_path,
             with Source(path, strict=True) as opened:
                 tracemalloc.start()
                 try:
-                    answer = data.series(opened, dict(
+                    answer = charts.series(opened, dict(
                         extra, runs=uuid, smoothing='0.6', points='400'))
                     peaks[iterations, len(extra)] = (
                         tracemalloc.get_traced_memory()[1])
@@ -422,23 +423,23 @@ def test_a_sparse_key_zoomed_holds_a_point_beyond_each_end(
 
 
 def test_downsample_keeps_gaps_and_short_series_whole():
-    times, values = data.downsample([1, 2, 3], [1.0, float('nan'), 'x'], 10)
+    times, values = downsampling.downsample([1, 2, 3], [1.0, float('nan'), 'x'], 10)
     assert (times, values) == ([1, 2], [1.0, None])
     # a bucket of nothing but infinities is a gap; the others hold their
     # smallest and largest numbers
     # at the times they were logged
-    times, values = data.downsample(list(range(100)), [float('inf')] * 20 + [
+    times, values = downsampling.downsample(list(range(100)), [float('inf')] * 20 + [
         float(t) for t in range(20, 100)], 10)
     assert times == [0, 20, 39, 40, 59, 60, 79, 80, 99]
     assert values == [None, 20.0, 39.0, 40.0, 59.0, 60.0, 79.0, 80.0, 99.0]
     # the largest before the smallest where it came first; one point where
     # they are one value
-    times, values = data.downsample([1, 2, 3, 4, 5, 6], [5, 1, 1, 7, 7, 7], 4)
+    times, values = downsampling.downsample([1, 2, 3, 4, 5, 6], [5, 1, 1, 7, 7, 7], 4)
     assert (times, values) == ([1, 2, 4], [5.0, 1.0, 7.0])
 
 
 def reference_downsample(times, values, points):
-    """The meaning of data.downsample, value by value: buckets of equal
+    """The meaning of downsampling.downsample, value by value: buckets of equal
     width, a bucket to a pixel; of each, its smallest and its largest
     finite number, each at the time it was logged, in time order."""
     def drawable(value):
@@ -486,7 +487,7 @@ def test_downsample_is_the_extremes_of_each_bucket(values, points, step,
         times = list(times)
     if as_array and all(type(v) is float for v in values):
         values = array.array('d', values)
-    assert data.downsample(times, values, points) == reference_downsample(
+    assert downsampling.downsample(times, values, points) == reference_downsample(
         list(times), list(values), points)
 
 
@@ -510,7 +511,7 @@ def test_bucket_edges_in_a_range_of_times(start, step, count, near):
     times = range(start, start + step * count, step)
     bounds = sorted(start + index * step + fraction * step
                     for index, fraction in near)
-    assert data._places(times, bounds) == [
+    assert downsampling.places_of(times, bounds) == [
         bisect.bisect_left(times, bound) for bound in bounds]
 
 
@@ -552,7 +553,7 @@ def test_the_last_rows_are_those_of_the_whole_run(tmp_path, backend, keys,
     query.update((name, str(value)) for name, value in (
         ('start', start), ('stop', stop)) if value is not None)
     with Source(source, strict=True) as opened:
-        sent = data.rows(opened, query)
+        sent = rows_api.rows(opened, query)
     every = sorted(
         (time, dict((key, value) for key, value in row.items()
                     if keys is None or key in keys))
@@ -897,14 +898,14 @@ def test_the_work_for_a_closed_connection_stops(tmp_path, monkeypatch):
             log[1]['loss'] = 1.0
             uuids.append(log.h_uuid)
     opened, closed = [], threading.Event()
-    real_open = data._open
+    real_open = data.open_run
 
     def counting_open(source, name):
         opened.append(name)
         if len(opened) == 3:
             closed.wait(30)  # the client is gone by the next run
         return real_open(source, name)
-    monkeypatch.setattr(data, '_open', counting_open)
+    monkeypatch.setattr(data, 'open_run', counting_open)
     with serving(path) as server:
         with socket.create_connection(server.server_address[:2],
                                       timeout=30) as client:
@@ -942,7 +943,7 @@ def test_the_last_rows_are_read_from_the_end(tmp_path, monkeypatch):
         return columns
     monkeypatch.setattr(SQLiteLog, 'series', measured_series)
     with Source(path, strict=True) as opened:
-        answer = data.rows(opened, {'run': log.h_uuid, 'limit': '3'})
+        answer = rows_api.rows(opened, {'run': log.h_uuid, 'limit': '3'})
     assert [row[0] for row in answer['rows']] == [4998, 4999, 5000]
     assert sum(read) <= 2 * 64
     read[:] = []
@@ -1123,15 +1124,15 @@ def test_exports_are_sent_as_they_are_read(tmp_path, monkeypatch, query):
         with SQLiteLog(path) as log:
             log_sparse_run(log)
             uuids.append(log.h_uuid)
-    monkeypatch.setattr(data, 'EXPORT_ROWS', 7)
+    monkeypatch.setattr(rows_api, 'EXPORT_ROWS', 7)
     read = []
-    rows_of = data.rows_of
+    rows_of = rows_api.rows_of
 
     def counted(*arguments, **options):
         found = rows_of(*arguments, **options)
         read.append(len(found[1]))
         return found
-    monkeypatch.setattr(data, 'rows_of', counted)
+    monkeypatch.setattr(rows_api, 'rows_of', counted)
     with serving(path) as server:
         status, headers, text = get(server, '/api/csv?runs={}{}'.format(
             ','.join(uuids), query))
@@ -1157,6 +1158,6 @@ def test_exports_are_sent_as_they_are_read(tmp_path, monkeypatch, query):
     exported = json.loads(exported)
     for uuid in uuids:
         assert exported[uuid] == dict(
-            (key, [[time, data._json_value(values[key])] for time, values
+            (key, [[time, rows_api._json_value(values[key])] for time, values
                    in sorted(rows.items()) if key in values])
             for key in keys)

@@ -6,8 +6,8 @@ name it (a ``Host`` of this machine: a page elsewhere cannot reach the
 runs through DNS rebinding), gives each connection :data:`IDLE_SECONDS`
 between requests and :data:`REQUEST_SECONDS` to send one, answers
 :data:`MAX_CONNECTIONS` at once (a 503 past them), bounds what one request
-may ask for (see :mod:`.data`), and stops reading the runs for a client
-that went away.
+may ask for (see :mod:`.data`, :mod:`.charts` and :mod:`.rows`), and stops
+reading the runs for a client that went away.
 
 """
 import http.server
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from blocks_log.errors import LogError, UnknownKeyError
 from blocks_log.sources import Source
-from blocks_log.web import data, pages
+from blocks_log.web import charts, data, pages, rows
 
 #: Seconds a connection may wait idle for its next request.
 IDLE_SECONDS = 15
@@ -152,16 +152,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == '/api/runs':
             self._json(data.run_list(source))
         elif path == '/api/series':
-            self._json(data.series(source, query, self.gone))
+            self._json(charts.series(source, query, self.gone))
         elif path == '/api/summary':
             self._json(data.summary(source, query, self.gone))
         elif path == '/api/rows':
-            self._json(data.rows(source, query))
+            self._json(rows.rows(source, query))
         elif path == '/api/json':
-            self._stream(data.json_text(source, query), 'application/json',
+            self._stream(rows.json_text(source, query), 'application/json',
                          'blocks-log.json')
         elif path == '/api/csv':
-            self._stream(data.csv_text(source, query),
+            self._stream(rows.csv_text(source, query),
                          'text/csv; charset=utf-8', 'blocks-log.csv')
         else:
             raise data.NotFound('no page {}'.format(path))

@@ -1,6 +1,6 @@
 """The chart of one key of a large run, read a window of times at a time.
 
-What :func:`blocks_log.web.data.series` answers of a key, made in one pass
+What :func:`blocks_log.web.charts.series` answers of a key, made in one pass
 over its values in windows of :data:`WINDOW` times, so that a request
 holds one window of one key, the points picked (at most the chart's) and
 a few numbers, whatever the size of the run (but where a key holds no
@@ -28,7 +28,7 @@ WINDOW = 65536
 def chart(log, key, start, stop, points, weight, edges, places, check,
           named=False):
     """The chart of `key` of `log` over ``[start, stop)`` (``None``: from
-    its first time, to its last), as :func:`blocks_log.web.data.series`
+    its first time, to its last), as :func:`blocks_log.web.charts.series`
     answers it: ``(shown, buckets, count, last, smoothed)``: `shown` the
     ``[[times], [values]]`` drawn, with `edges` (the points beyond each
     end, found by the caller, as ``[[times], [values]]``); `buckets`
@@ -174,7 +174,7 @@ def _drawable(times, values):
 
 class _Smoothing(object):
     """TensorBoard's smoothing of a key's numbers as they pass (see
-    :func:`blocks_log.web.data._smoothed`), and its values and the numbers
+    :func:`blocks_log.web.charts._smoothed`), and its values and the numbers
     at the times that may be drawn: each point picked, and `edges`."""
 
     def __init__(self, weight, edges):
@@ -207,7 +207,7 @@ class _Smoothing(object):
 
     def at(self, times, picked):
         """(smoothed values at `times`, the state it ends in) as
-        :func:`blocks_log.web.data._smoothed` gives them; `picked` holds
+        :func:`blocks_log.web.charts._smoothed` gives them; `picked` holds
         (smoothed, number) of each point picked, in order."""
         found, place = [], 0
         for time in times:
