@@ -332,12 +332,12 @@ def test_a_block_of_keys_at_times_of_their_own_packs_right(factory,
 def test_columns_slice_only_what_shares_its_times():
     # The keys of the first time repeat, but not at the same times: no
     # slicing, every value at its own time.
-    from blocks_log.stores import packing
-    numbers, rest, _ = packing.columns([((1, 1, 2, 3), (5, 6, 5, 6),
+    from blocks_log.stores import block_columns
+    numbers, rest, _ = block_columns.columns([((1, 1, 2, 3), (5, 6, 5, 6),
                                          (1.0, 1.0, 2.0, 3.0), None, False,
                                          True)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([1, 3], [1.0, 3.0])}
-    numbers, rest, _ = packing.columns([
+    numbers, rest, _ = block_columns.columns([
         ((1, 1), (5, 6), (1.0, 'x'), None, False, False),
         ((2, 2), (5, 6), (2.0, 2), None, False, False)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([2], [2])}
@@ -370,7 +370,7 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
     # of 0); told floats, or not, when they are (as RunPacking.batches
     # tells). Sliced or not, the columns and the clock are what looking at
     # every part gives.
-    from blocks_log.stores import clock, packing
+    from blocks_log.stores import block_columns, clock
     parts, time = [], 10
     for step, kind, anything, stamped in commits:
         keys = tuple(kinds[kind % len(kinds)])
@@ -389,9 +389,9 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
             iteration or not data or data.draw(st.booleans()))
         parts.append((times, keys, drawn, wall, iteration, floats))
     looked_at = [part[:4] + (False, False) for part in parts]
-    numbers, rest, kind = packing.columns(parts)
-    assert (numbers, rest) == packing.split(packing.latest(parts))[:2]
-    assert packing.columns(looked_at)[:2] == (numbers, rest)
+    numbers, rest, kind = block_columns.columns(parts)
+    assert (numbers, rest) == block_columns.split(block_columns.latest(parts))[:2]
+    assert block_columns.columns(looked_at)[:2] == (numbers, rest)
     first_walls = {}  # each time's wall: that of the first part holding it
     for times, _, _, wall, _, _ in parts:
         for time in times if wall is not None else ():
@@ -399,11 +399,11 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
     clocked = sorted(first_walls)
     assert clock.of_parts(parts) == (clocked, [
         first_walls[time] for time in clocked]) == clock.of_parts(looked_at)
-    found, times, width = packing.sliced_columns(parts)
+    found, times, width = block_columns.sliced_columns(parts)
     assert found == (numbers, rest, kind)
     if times is not None and all(part[5] for part in parts):
         assert kind == 'f'  # sliced, and told floats
-    assert packing.clock_of(parts, times, width) == clock.of_parts(parts)
+    assert block_columns.clock_of(parts, times, width) == clock.of_parts(parts)
     floats = [type(value) is float for part in parts for value in part[2]]
     if kind == 'f':
         assert all(floats)
@@ -422,7 +422,7 @@ def test_a_block_of_commits_told_floats_is_not_looked_at_again(
     # Commits of several iterations each, told floats as their batches'
     # encoding found them: packed as floats without a look at the type
     # of each value (which took 3% of a loop committing every 100).
-    from blocks_log.stores import packing
+    from blocks_log.stores import block_columns
 
     class Unasked(object):
         def issuperset(self, types):
@@ -430,8 +430,8 @@ def test_a_block_of_commits_told_floats_is_not_looked_at_again(
     times = [time for time in range(8) for _ in range(2)]
     parts = [(times[:6], [1, 2] * 3, [0.5] * 6, None, False, True),
              (times[6:], [1, 2] * 5, [1.5] * 10, None, False, True)]
-    monkeypatch.setattr(packing, '_FLOAT_TYPE', Unasked())
-    numbers, rest, kind = packing.columns(parts)
+    monkeypatch.setattr(block_columns, '_FLOAT_TYPE', Unasked())
+    numbers, rest, kind = block_columns.columns(parts)
     assert kind == 'f' and rest == [] and numbers == {
         1: (list(range(8)), [0.5] * 3 + [1.5] * 5),
         2: (list(range(8)), [0.5] * 3 + [1.5] * 5)}
@@ -451,7 +451,7 @@ def test_the_clock_of_a_loop_block_is_the_first_commit_of_each_time(
     # when full), stamped or not; the last part holds the rest. Each
     # time's wall is that of the first part holding it, found by slicing
     # as by looking at every part.
-    from blocks_log.stores import clock, packing
+    from blocks_log.stores import block_columns, clock
     times, time = [], 10
     for step in steps:
         time += step
@@ -470,14 +470,14 @@ def test_the_clock_of_a_loop_block_is_the_first_commit_of_each_time(
                           1e9 + len(parts) if stamped else None,
                           one and stamped, one and stamped))
         start = stop
-    found, times, width = packing.sliced_columns(parts)
-    assert found == packing.columns(parts) and times is not None
+    found, times, width = block_columns.sliced_columns(parts)
+    assert found == block_columns.columns(parts) and times is not None
     first_walls = {}
     for part_times, _, _, wall, _, _ in parts:
         for each in part_times if wall is not None else ():
             first_walls.setdefault(each, wall)
     clocked = sorted(first_walls)
-    assert packing.clock_of(parts, times, width) == (
+    assert block_columns.clock_of(parts, times, width) == (
         clocked, [first_walls[each] for each in clocked]) == (
         clock.of_parts(parts))
 

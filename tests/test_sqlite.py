@@ -13,7 +13,7 @@ from hypothesis import given, settings
 
 import blocks_log
 from blocks_log import BACKENDS, SQLiteLog, codec
-from blocks_log.stores import chunks, packing
+from blocks_log.stores import chunks, packing, run_packing
 from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
 from blocks_log.stores import sqlite_sql as sql
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
@@ -655,7 +655,7 @@ class TestChunks:
         # packed a few at a time by the commits of the next, so that no
         # iteration takes the whole backlog; its close packs the rest.
         with monkeypatch.context() as patched:
-            patched.setattr(packing.RunPacking, 'due', lambda self: False)
+            patched.setattr(run_packing.RunPacking, 'due', lambda self: False)
             with SQLiteLog(path) as log:
                 self.write(log, 10 * 256, lambda time: dict(
                     ('k{}'.format(key), time / 2.0) for key in range(10)))

@@ -45,7 +45,7 @@ def wall_of_commit(stamp, latest):
 
 def of_parts(parts):
     """``([times], [walls])`` of `parts` (what each commit wrote into a
-    block, oldest first, as :func:`.packing.columns` takes them; a wall
+    block, oldest first, as :func:`.block_columns.columns` takes them; a wall
     ``None`` where not stamped): each time once, with the wall of the
     first commit that held it, in increasing time."""
     if all(map(_ITERATION, parts)):

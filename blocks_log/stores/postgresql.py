@@ -21,7 +21,8 @@ import time as _time
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
 from blocks_log.stores import (chunks, claims, clock, packing,
-                               postgresql_sql as sql, status_pieces)
+                               postgresql_sql as sql, run_packing,
+                               status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.postgresql_connection import (
     RECONNECT_AT_EXIT_FOR, PostgreSQLConnection)
@@ -71,7 +72,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         self.read_only = read_only
         self.allow_pickle = allow_pickle
         self._key_ids, self._key_names, self._spans = {}, {}, {}
-        # ref -> packing.RunPacking of each run this store writes.
+        # ref -> run_packing.RunPacking of each run this store writes.
         self._packing = {}
         # ref -> claim of each run this store writes (its session holds
         # them); the runs another writer took while the connection was lost.
@@ -177,7 +178,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 self._take(connection, ref, uuid)
             return ref, new_ids
         ref, new_ids = self._transact(work)
-        self._committed_claim(ref, claim, packing.RunPacking(
+        self._committed_claim(ref, claim, run_packing.RunPacking(
             chunks.SPAN, 0, 0, 0, new=True), set())
         self._key_ids.update(new_ids)
         return self.find_run(uuid)
@@ -187,7 +188,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
             self._prepare(connection)
             self._take(connection, run.ref, run.uuid)
             connection.execute(sql.SET_WRITER, (claim, run.ref))
-            return packing.going_on_in(
+            return run_packing.going_on_in(
                 connection, run.ref, self._spans.get(run.ref), sql), (
                     status_pieces.keys_with_pieces(connection.execute,
                                                    run.ref, sql))
@@ -200,7 +201,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         if running is None:
             self.find_run(run.uuid)  # its span
             running = self._packing[run.ref] = self._transact(
-                lambda connection: packing.going_on_in(
+                lambda connection: run_packing.going_on_in(
                     connection, run.ref, self._spans.get(run.ref), sql))
             self._pieced[run.ref] = set(
                 status_pieces.keys_with_pieces(self.db.query, run.ref, sql)
@@ -238,7 +239,7 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         return self.held_runs() & set(run.ref for run in runs)
 
     def counted(self, run):
-        return packing.counted(self._packing.get(run.ref), self._key_name)
+        return run_packing.counted(self._packing.get(run.ref), self._key_name)
 
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)

@@ -10,7 +10,7 @@ import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import (chunks, claims, clock, packing,
+from blocks_log.stores import (chunks, claims, clock, packing, run_packing,
                                sqlite_sql as sql, status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
@@ -67,7 +67,7 @@ class SQLiteStore(SQLiteReads, Store):
         self._key_names = {}
         # ref -> times per block of the run's chunks (None: no chunks).
         self._spans = {}
-        # ref -> packing.RunPacking of each run this store writes.
+        # ref -> run_packing.RunPacking of each run this store writes.
         self._packing = {}
         # ref -> claims.FileClaim of each run this store writes.
         self._held = {}
@@ -197,8 +197,8 @@ class SQLiteStore(SQLiteReads, Store):
         self.version = sql.SCHEMA_VERSION
         self._key_ids.update(new_ids)
         run = self.find_run(uuid)
-        self._packing[run.ref] = packing.RunPacking(chunks.SPAN, 0, 0, 0,
-                                                    new=True)
+        self._packing[run.ref] = run_packing.RunPacking(
+            chunks.SPAN, 0, 0, 0, new=True)
         self._pieced[run.ref] = set()
         return run
 
@@ -215,7 +215,7 @@ class SQLiteStore(SQLiteReads, Store):
                         not is_stale(writer)):
                     raise claims.in_use(self.name, run.uuid, writer)
                 connection.execute(sql.SET_WRITER, (claim, run.ref))
-                self._packing[run.ref] = packing.going_on_in(
+                self._packing[run.ref] = run_packing.going_on_in(
                     connection, run.ref, self._spans.get(run.ref), sql)
                 self._pieced[run.ref] = status_pieces.keys_with_pieces(
                     connection.execute, run.ref, sql)
@@ -230,7 +230,7 @@ class SQLiteStore(SQLiteReads, Store):
         running = self._packing.get(run.ref)
         if running is None:
             self.find_run(run.uuid)  # its span
-            running = self._packing[run.ref] = packing.going_on(
+            running = self._packing[run.ref] = run_packing.going_on(
                 self._spans.get(run.ref), lambda statement: self.db.query(
                     statement, (run.ref,))[0][0], sql)
             self._pieced[run.ref] = set(
@@ -270,7 +270,7 @@ class SQLiteStore(SQLiteReads, Store):
             found.writer))
 
     def counted(self, run):
-        return packing.counted(self._packing.get(run.ref), self._key_name)
+        return run_packing.counted(self._packing.get(run.ref), self._key_name)
 
     def release_run(self, run, claim, summary=None):
         self._packing.pop(run.ref, None)

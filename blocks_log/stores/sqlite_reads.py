@@ -10,7 +10,7 @@ from blocks_log import codec, series
 from blocks_log.stores import (batches, chunks, clock, sqlite_sql as sql,
                                status_pieces)
 from blocks_log.stores.keys import KeyIds
-from blocks_log.stores.packing import HEAD_SPAN
+from blocks_log.stores.run_packing import HEAD_SPAN
 
 # Its stored form, as SQL compares it.
 _DELETED_STORED = codec.DELETED_STORED
