@@ -142,24 +142,31 @@ def main():
                 ('  every 60 s', lambda: log_step(SQLiteLog(
                     os.path.join(directory, 'every60s.sqlite'),
                     commit_seconds=60)))]:
-            step, close = make()
-            costs, slowest, own, passes, walls = block_costs(
-                step, args.iterations)
-            close()
-            early = statistics.median(costs[BLOCKS // 10:BLOCKS // 10 + 3])
-            last = statistics.median(costs[-3:])
-
-            def ms(times):
-                return ', '.join('{:.2f}'.format(seconds * 1e3)
-                                 for seconds in times[-3:])
-            print('{:<16} early blocks {:7.2f} us/iteration, last blocks '
-                  '{:7.2f} us/iteration ({} iterations): {:.2f}x; slowest '
-                  'iterations {} ms CPU; without a full collection (of {}) '
-                  '{} ms; in wall time {} ms'.format(
-                      name, early * 1e6, last * 1e6, args.iterations,
-                      last / early, ms(slowest), passes, ms(own), ms(walls)))
+            grown(name, make, args.iterations)
     finally:
         shutil.rmtree(directory)
+
+
+def grown(name, make, iterations):
+    """Run `iterations` of the step that ``make()`` gives (with what closes
+    it) and print the line of contender `name`: the cost per iteration of
+    its early and its last blocks, their ratio, and its slowest
+    iterations."""
+    step, close = make()
+    costs, slowest, own, passes, walls = block_costs(step, iterations)
+    close()
+    early = statistics.median(costs[BLOCKS // 10:BLOCKS // 10 + 3])
+    last = statistics.median(costs[-3:])
+
+    def ms(times):
+        return ', '.join('{:.2f}'.format(seconds * 1e3)
+                         for seconds in times[-3:])
+    print('{:<16} early blocks {:7.2f} us/iteration, last blocks '
+          '{:7.2f} us/iteration ({} iterations): {:.2f}x; slowest '
+          'iterations {} ms CPU; without a full collection (of {}) '
+          '{} ms; in wall time {} ms'.format(
+              name, early * 1e6, last * 1e6, iterations, last / early,
+              ms(slowest), passes, ms(own), ms(walls)))
 
 
 if __name__ == '__main__':

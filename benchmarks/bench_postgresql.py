@@ -34,14 +34,18 @@ RAW_SCHEMA = ('CREATE TABLE IF NOT EXISTS raw (run text, time bigint, '
               'key text, value float8, PRIMARY KEY (run, time, key))')
 
 
-def raw_limit(psycopg, dsn, iterations, synchronous_commit, status=False):
+def raw_step(psycopg, dsn, synchronous_commit, status=False):
+    """``(step, close, run)``: ``step(iteration)`` writes an iteration of
+    the limit (see the module's docstring) into run `run`."""
     connection = psycopg.connect(dsn, autocommit=True, options=(
         '-c synchronous_commit=' + synchronous_commit))
+    connection.execute(RAW_SCHEMA)
     run = uuid.uuid4().hex
     statement = ('INSERT INTO raw VALUES ' + ', '.join(
         ['(%s, %s, %s, %s)'] * (len(KEYS) + status)) +
         ' ON CONFLICT (run, time, key) DO UPDATE SET value = EXCLUDED.value')
-    for iteration in range(1, iterations + 1):
+
+    def step(iteration):
         value = iteration * 0.5
         parameters = []
         for key in KEYS:
@@ -50,7 +54,14 @@ def raw_limit(psycopg, dsn, iterations, synchronous_commit, status=False):
             parameters += [run, STATUS_TIME, 'iterations_done',
                            float(iteration)]
         connection.execute(statement, parameters)
-    connection.close()
+    return step, connection.close, run
+
+
+def raw_limit(psycopg, dsn, iterations, synchronous_commit, status=False):
+    step, close, run = raw_step(psycopg, dsn, synchronous_commit, status)
+    for iteration in range(1, iterations + 1):
+        step(iteration)
+    close()
     return run
 
 
