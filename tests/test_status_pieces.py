@@ -225,6 +225,23 @@ def test_a_run_opened_again_drops_the_pieces_of_a_list_it_changes(
             'SELECT piece FROM blocks_log_status_pieces') == []
 
 
+def test_a_server_restart_between_epochs_keeps_the_list_in_pieces(
+        postgresql_dsn, postgres_server):
+    # The log connects again and goes on with its pieces: its token is
+    # still its own, so the list is not written whole again.
+    database = Database('postgresql', dsn=postgresql_dsn)
+    log = a_log_with_pieces(database)
+    postgres_server.restart()
+    for time in range(21, 41):
+        log.status['_epoch_ends'] += [time]
+        log.status['iterations_done'] = time
+    assert read_status(database, log.uuid)['_epoch_ends'] == list(
+        range(1, 41))
+    value, pieces = stored(database)
+    assert value == codec.encode([1]) and pieces[:2] == [0, 1]
+    log.close()
+
+
 FORKS = {
     'os.fork': os.fork,
     # C code's fork runs no at-fork hook: the store finds it by its pid.
