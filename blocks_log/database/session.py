@@ -116,7 +116,7 @@ class Session(MergedReads, StatusCommits, Commits):
         self.mutable = {}  # key -> (stored, copy) of mutable status values
         # Status lists that grew: key -> the items they gained since the
         # last commit; and key -> (token, sizes) of those stored in pieces
-        # by this session (see appends).
+        # by this session (see Store.appends_status).
         self.appended, self.pieces = {}, {}
         lifecycle.register(self)
 

@@ -362,11 +362,9 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                     if key in key_ids])
             if deletions:
                 connection.execute(sql.MARK_DELETIONS, (ref,))
-            now_pieced = pieced
-            if pieces or pieced or pieced is None:
-                now_pieced = status_pieces.write(
-                    connection, ref, key_ids, pieced, status, deleted_status,
-                    pieces, self.appends_status, sql)
+            now_pieced = status_pieces.write(
+                connection, ref, key_ids, pieced, status, deleted_status,
+                pieces, self.appends_status, sql)
             return new_ids, found, now_pieced
         try:
             new_ids, found, now_pieced = self._transact(work)

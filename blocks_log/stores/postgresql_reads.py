@@ -50,7 +50,8 @@ class PostgreSQLReads(KeyIds):
             rows = self.db.query(sql.SELECT_STATUS_AND_PIECES,
                                  (run.ref, run.ref), binary=True)
         else:
-            rows = self._read(lambda cursor: self._status_rows(cursor, run))
+            rows = self._read(lambda cursor: self._old_status_rows(
+                cursor, run))
         status = {}
         for key, piece, *columns in rows:
             value = self._decode(*columns)
@@ -58,27 +59,24 @@ class PostgreSQLReads(KeyIds):
                 status.get(key), value) if piece else value
         return status
 
-    def _status_rows(self, cursor, run):
-        # Those of SELECT_STATUS_AND_PIECES in a database opened at a
-        # version before 7: the pieces, if a writer made their table
-        # since, in the snapshot of the values (a table made after the
-        # first statement holds none in it).
-        cursor.execute(sql.SELECT_STATUS, (run.ref,))
-        rows = [(key, 0) + tuple(columns) for key, *columns in cursor]
-        if self._has_status_pieces(cursor):
-            cursor.execute(sql.SELECT_STATUS_PIECES, (run.ref,))
-            rows += [(key, 1) + tuple(columns) for key, *columns in cursor]
-        return rows
+    def _old_status_rows(self, cursor, run):
+        # The rows of the status of a database opened at a version before
+        # 7, with its pieces if a writer has made their table since. The
+        # table is looked for first, which takes the snapshot of the
+        # transaction: one made after it holds no piece in it.
+        cursor.execute(sql.HAS_STATUS_PIECES)
+        if cursor.fetchone()[0]:
+            cursor.execute(sql.SELECT_STATUS_AND_PIECES, (run.ref, run.ref))
+        else:
+            cursor.execute(sql.SELECT_STATUS, (run.ref,))
+        return cursor.fetchall()
 
-    def _has_status_pieces(self, cursor=None):
+    def _has_status_pieces(self):
         # Version 7 and up; a database opened at an earlier one may have
         # been brought up to it since, by a writer that appends pieces.
         if self.version is None or self.version >= 7:
             return self.version is not None
-        if cursor is None:
-            return self.db.query(sql.HAS_STATUS_PIECES)[0][0]
-        cursor.execute(sql.HAS_STATUS_PIECES)
-        return cursor.fetchone()[0]
+        return self.db.query(sql.HAS_STATUS_PIECES)[0][0]
 
     def _head_span(self, run):
         # The times of a block of batches: the run's span, or what a run

@@ -259,23 +259,17 @@ def array_literal(values, kind):
 
 DELETE_STATUS = ("DELETE FROM blocks_log_entries WHERE run = %s AND time = "
                  "{} AND key = %s".format(STATUS_TIME))
-SELECT_STATUS = ("SELECT k.name, e.f, e.i, e.t, e.b FROM blocks_log_entries e "
-                 "JOIN blocks_log_keys k ON k.id = e.key "
+# The status of a run: (key, piece, f, i, t, b), its values as piece 0.
+SELECT_STATUS = ("SELECT k.name, 0, e.f, e.i, e.t, e.b FROM "
+                 "blocks_log_entries e JOIN blocks_log_keys k ON k.id = e.key "
                  "WHERE e.run = %s AND e.time = {}".format(STATUS_TIME))
 # The pieces of status lists (version 7), as sqlite_sql's. The status and
 # its pieces in one statement, which sees one state of the database: the
 # values (piece 0) first, then the pieces in order.
 SELECT_STATUS_AND_PIECES = (
-    "SELECT k.name, 0, e.f, e.i, e.t, e.b FROM blocks_log_entries e "
-    "JOIN blocks_log_keys k ON k.id = e.key "
-    "WHERE e.run = %s AND e.time = {} UNION ALL "
-    "SELECT k.name, p.piece, p.f, p.i, p.t, p.b FROM blocks_log_status_pieces "
-    "p JOIN blocks_log_keys k ON k.id = p.key WHERE p.run = %s AND "
-    "p.piece > 0 ORDER BY 2".format(STATUS_TIME))
-SELECT_STATUS_PIECES = ("SELECT k.name, p.f, p.i, p.t, p.b FROM "
-                        "blocks_log_status_pieces p JOIN blocks_log_keys k "
-                        "ON k.id = p.key WHERE p.run = %s AND p.piece > 0 "
-                        "ORDER BY p.key, p.piece")
+    SELECT_STATUS + " UNION ALL SELECT k.name, p.piece, p.f, p.i, p.t, p.b "
+    "FROM blocks_log_status_pieces p JOIN blocks_log_keys k ON k.id = p.key "
+    "WHERE p.run = %s AND p.piece > 0 ORDER BY 2")
 SELECT_STATUS_PIECES_TOKEN = ("SELECT i FROM blocks_log_status_pieces "
                               "WHERE run = %s AND key = %s AND piece = 0")
 SELECT_KEYS_OF_STATUS_PIECES = ("SELECT DISTINCT k.name FROM "

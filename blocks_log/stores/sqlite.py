@@ -325,7 +325,6 @@ class SQLiteStore(SQLiteReads, Store):
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
         saved = None  # what to forget if it rolls back
-        now_pieced = pieced
         try:
             with self.db.transaction() as connection:
                 # A key never written before gets its id in this same
@@ -360,10 +359,9 @@ class SQLiteStore(SQLiteReads, Store):
                         if key in ids])
                 if deletions:
                     connection.execute(sql.MARK_DELETIONS, (ref,))
-                if pieces or pieced or pieced is None:
-                    now_pieced = status_pieces.write(
-                        connection, ref, ids, pieced, status, deleted_status,
-                        pieces, self.appends_status, sql)
+                now_pieced = status_pieces.write(
+                    connection, ref, ids, pieced, status, deleted_status,
+                    pieces, self.appends_status, sql)
         except BaseException:
             if saved is not None:
                 running.undo(saved)

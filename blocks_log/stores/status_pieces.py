@@ -60,6 +60,8 @@ def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
     StalePieces
         If a piece does not go on from the pieces begun under its token.
     """
+    if not pieces and pieced is not None and not pieced:
+        return pieced  # none to write, none to drop
     pieced = set(keys_with_pieces(connection.execute, ref, sql)
                  if pieced is None else pieced)
     pieces = pieces or {}
