@@ -202,6 +202,44 @@ class TestFork:
                                         2: {'parent': 2}, 3: {'child': 3}}
         assert committed(path, 'PRAGMA integrity_check') == [('ok',)]
 
+    def test_a_child_forked_by_c_code_while_the_wal_starts_again_writes(
+            self, path):
+        # The checkpoints' thread holds its locks while it has the WAL start
+        # again (here a thread of the test's holds them for it); a fork
+        # made by C code, which runs no at-fork hook, copies them held. The
+        # child's writer, which takes one at each commit, must not hang.
+        libc = ctypes.CDLL(None, use_errno=True)
+        log = SQLiteLog(path)
+        log[0]['parent'] = 0
+        log.flush()
+        checkpointer = log._session.store.db.checkpointer
+        holding, done = threading.Event(), threading.Event()
+
+        def restart():
+            with checkpointer.lock, checkpointer.writing:
+                holding.set()
+                done.wait(60)
+        thread = threading.Thread(target=restart)
+        thread.start()
+        assert holding.wait(60)
+        pid = libc.fork()
+        if pid == 0:
+            status = 1
+            try:
+                log[1]['child'] = 1  # a new key: a transaction
+                log.flush()
+                log[2]['child'] = 2  # one statement
+                log.flush()
+                status = 0
+            finally:
+                os._exit(status)
+        done.set()
+        thread.join()
+        assert exits_within(pid, 60) == 0
+        log.close()
+        assert read(path, log.uuid) == {0: {'parent': 0}, 1: {'child': 1},
+                                        2: {'child': 2}}
+
     def test_fork_while_another_thread_commits(self, path):
         # Every child must finish: one that inherited a lock in its held
         # state would hang, and its alarm would kill it.
@@ -370,33 +408,94 @@ class TestPromisesOfTheWritePath:
         log.close()
         reader.close()
 
-    def test_the_writer_restarts_a_large_wal_and_the_thread_never_blocks_it(
+    def test_the_thread_restarts_a_large_wal_between_the_writers_commits(
             self, path, monkeypatch):
-        # The thread's checkpoints are all PASSIVE, which never hold the
-        # writer up; the writer has the WAL start again (RESTART), at a
-        # commit after the thread's pass, and SQLite cuts the file down.
+        # After its PASSIVE passes, the thread has the WAL start again
+        # (RESTART) holding the writer's lock, so that no commit of the
+        # writer's waits for it in SQLite's busy handler; the writer runs no
+        # checkpoint, and its next commit has SQLite cut the file down.
         small_wal_bounds(monkeypatch, idle_wait=600)
         statements = traced_checkpoints(monkeypatch)
         log = SQLiteLog(path)
         log.flush()
         trace_checkpoints(log.conn, statements)
+        checkpointer = log._session.store.db.checkpointer
+        held_at_restart = []
+        real_checkpoint_waiting = sqlite_checkpointer._checkpoint_waiting
+
+        def checkpoint_waiting(connection, mode, wait):
+            # The writer commits nothing meanwhile: a held lock is the
+            # thread's own.
+            free = checkpointer.writing.acquire(False)
+            if free:
+                checkpointer.writing.release()
+            held_at_restart.append((mode, not free))
+            return real_checkpoint_waiting(connection, mode, wait)
+        monkeypatch.setattr(sqlite_checkpointer, '_checkpoint_waiting',
+                            checkpoint_waiting)
         grow_the_wal(log, path)
-        restart = ('MainThread', 'PRAGMA wal_checkpoint(RESTART)')
-        deadline = _time.monotonic() + 60
-        # Commits without a pause: SQLite has the WAL start again by itself
-        # at a commit after a checkpoint that copied all of it (and then cuts
-        # the file), which a writer that pauses lets the thread's passes do.
-        while restart not in statements and _time.monotonic() < deadline:
-            log.status['iterations_done'] += 1
-        assert restart in statements
+        commit_until_the_wal_is_found_large(log)
+        assert eventually(lambda: checkpointer.emptying is (
+            sqlite_checkpointer.RESTARTED))
+        assert held_at_restart == [('RESTART', True)]
         for _ in range(3):  # the WAL starts again, then the file is cut
             log.status['iterations_done'] += 1
         # Cut down to the bound, no further: the WAL starts again at the
         # file's beginning.
         assert wal_size(path) == sqlite_checkpointer.MAX_WAL_BYTES
-        assert set(statement for thread, statement in statements
-                   if thread.startswith('blocks_log checkpoints')) == set([
-                       'PRAGMA wal_checkpoint(PASSIVE)'])
+        assert checkpointer.emptying is None
+        by_thread = [statement for thread, statement in statements
+                     if thread.startswith('blocks_log checkpoints')]
+        assert by_thread[-1] == 'PRAGMA wal_checkpoint(RESTART)'
+        assert set(by_thread[:-1]) == set(['PRAGMA wal_checkpoint(PASSIVE)'])
+        assert not [statement for thread, statement in statements
+                    if not thread.startswith('blocks_log checkpoints')]
+        log.close()
+
+    def test_each_commit_of_the_writer_holds_its_lock_while_the_thread_passes(
+            self, path, monkeypatch):
+        # What keeps the thread's RESTART between two commits: while the
+        # thread passes over a large file, the writer holds `writing` from
+        # each commit's beginning to its end, in one statement (an
+        # iteration's) or a transaction (a new key's).
+        small_wal_bounds(monkeypatch, idle_wait=600)
+        in_pass, go_on = threading.Event(), threading.Event()
+        real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
+
+        def checkpoint(self, connection, mode):
+            if self.emptying is sqlite_checkpointer.PASSING:
+                in_pass.set()
+                go_on.wait(60)
+            return real_checkpoint(self, connection, mode)
+        monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint',
+                            checkpoint)
+        log = SQLiteLog(path)
+        log.flush()
+        grow_the_wal(log, path)
+        checkpointer = commit_until_the_wal_is_found_large(log)
+        assert in_pass.wait(60)
+        held = []
+
+        def trace(statement):
+            free = checkpointer.writing.acquire(False)
+            if free:
+                checkpointer.writing.release()
+            held.append((statement.split()[0], not free))
+        log.conn.set_trace_callback(trace)
+        log.status['iterations_done'] += 1
+        log.current_row['a'] = 1.0  # a new key: a transaction
+        log.status['iterations_done'] += 1
+        log.current_row['a'] = 2.0  # an iteration: one statement
+        log.status['iterations_done'] += 1
+        log.conn.set_trace_callback(None)
+        assert checkpointer.emptying is sqlite_checkpointer.PASSING
+        go_on.set()
+        verbs = [verb for verb, _ in held]
+        assert verbs.count('BEGIN') == 1
+        assert 'INSERT' in verbs[verbs.index('COMMIT') + 1:]
+        assert all(holding for _, holding in held)
+        assert checkpointer.writing.acquire(False)
+        checkpointer.writing.release()
         log.close()
 
     def test_no_checkpoint_is_asked_of_the_thread_while_it_passes_over(
@@ -410,7 +509,7 @@ class TestPromisesOfTheWritePath:
         real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
 
         def checkpoint(self, connection, mode):
-            if self._handover is sqlite_checkpointer._ASKED:
+            if self.emptying is sqlite_checkpointer.PASSING:
                 in_pass.set()
                 go_on.wait(60)
             return real_checkpoint(self, connection, mode)
@@ -424,8 +523,8 @@ class TestPromisesOfTheWritePath:
         for _ in range(2 * sqlite_checkpointer.COMMITS):
             log.status['iterations_done'] += 1
         go_on.set()
-        assert eventually(lambda: checkpointer._handover is not (
-            sqlite_checkpointer._ASKED))
+        assert eventually(lambda: checkpointer.emptying is not (
+            sqlite_checkpointer.PASSING))
         for _ in range(3):  # the WAL starts again, then the file is cut
             log.status['iterations_done'] += 1
         assert wal_size(path) <= sqlite_checkpointer.MAX_WAL_BYTES
@@ -436,9 +535,10 @@ class TestPromisesOfTheWritePath:
     def test_the_thread_passes_again_over_what_was_committed_meanwhile(
             self, path, monkeypatch, bound, count):
         # The writer commits megabytes while the thread passes over a
-        # large file: the thread passes again over them, so that the
-        # writer, having the WAL start again, has nothing left to copy in
-        # its own thread (here, where it commits nothing during that pass);
+        # large file: the thread passes again over them, so that its
+        # RESTART, which the writer's commits may wait for, has nothing
+        # left to copy (here, where the writer commits nothing during that
+        # pass);
         # a pass that copies nothing is the last, if PASSES (`bound`) is
         # not reached first.
         small_wal_bounds(monkeypatch, idle_wait=600)
@@ -476,8 +576,8 @@ class TestPromisesOfTheWritePath:
             log.current_row['text'] = 'x' * 10000
         assert frames_not_copied(path) > 1000
         go_on.set()
-        assert eventually(lambda: checkpointer._handover is (
-            sqlite_checkpointer._PASSED))
+        assert eventually(lambda: checkpointer.emptying is (
+            sqlite_checkpointer.RESTARTED))
         assert frames_not_copied(path) == 0
         assert passes == ['PASSIVE'] * count
         log.close()
@@ -492,7 +592,7 @@ class TestPromisesOfTheWritePath:
         real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
 
         def checkpoint(self, connection, mode):
-            if self._handover is sqlite_checkpointer._ASKED and (
+            if self.emptying is sqlite_checkpointer.PASSING and (
                     not go_on.is_set()):
                 in_pass.set()
                 go_on.wait(60)
@@ -536,26 +636,30 @@ class TestPromisesOfTheWritePath:
                    'TRUNCATE' in statement for thread, statement in statements)
         log.close()
 
-    def test_a_wal_a_reader_keeps_the_writer_from_emptying_is_the_threads(
+    def test_a_large_wal_a_reader_holds_is_emptied_once_it_lets_go(
             self, path, monkeypatch):
-        # The writer, which waits for no one, cannot empty the file while
-        # a reader reads it: the thread waits for the reader, and does.
+        # A RESTART, which waits for no one, cannot go through while a
+        # reader reads an older state: the thread then empties the file
+        # (TRUNCATE), waiting for the reader.
         small_wal_bounds(monkeypatch, idle_wait=600)
+        statements = traced_checkpoints(monkeypatch)
         log = SQLiteLog(path)
         log.flush()
         grow_the_wal(log, path)
         reader = sqlite3.connect(path, isolation_level=None)
         reader.execute('BEGIN')
         reader.execute('SELECT count(*) FROM blocks_log_entries').fetchone()
-        checkpointer = commit_until_the_wal_is_found_large(log)
-        assert eventually(lambda: checkpointer._handover is (
-            sqlite_checkpointer._PASSED))
-        log.status['iterations_done'] += 1  # the writer tries, and cannot
-        assert checkpointer._mode == 'TRUNCATE'
+        commit_until_the_wal_is_found_large(log)
+        assert eventually(lambda: 'PRAGMA wal_checkpoint(TRUNCATE)' in (
+            statement for _, statement in statements))
+        assert 'PRAGMA wal_checkpoint(RESTART)' in (
+            statement for _, statement in statements)
         assert wal_size(path) > sqlite_checkpointer.MAX_WAL_BYTES
         reader.execute('COMMIT')
         assert eventually(lambda: wal_size(path) <= (
             sqlite_checkpointer.MAX_WAL_BYTES))
+        assert all(thread.startswith('blocks_log checkpoints')
+                   for thread, _ in statements)
         reader.close()
         log.close()
 

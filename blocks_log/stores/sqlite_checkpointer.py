@@ -20,27 +20,33 @@ A PASSIVE checkpoint copies what no reader still reads; while writers keep
 writing, it may never catch up, and the -wal file grows (480 MB beside a
 database of 6 MB, after 64 writers). Past :data:`MAX_WAL_BYTES`, the thread
 runs PASSIVE checkpoints, each copying what the writer committed during the
-one before, until one copies few pages (see :data:`PASSES`), and the writer,
-at its next commit, has the WAL start again from its beginning (a RESTART
-checkpoint that waits for no one), copying only what it committed while the
-thread's last ran; SQLite then
-cuts the file down to :data:`MAX_WAL_BYTES` (``journal_size_limit``, see
-:func:`size_limit_pragma`), and no further: the WAL is written again from
-the file's beginning, and a cut down to 4 MiB, the kernel dropping the
-cached pages of the rest, made the commit after it the slowest iteration in
-wall time (about 6 ms committing each iteration; 2 to 3 ms now).
-If the writer commits nothing within :data:`IDLE_WAIT`, the thread empties
-the file (TRUNCATE). A TRUNCATE run by the thread while the writer wrote
-stalled the writer: it holds the write lock while it copies, and the writer
-waits in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15... ms between
-tries. The slowest iterations in wall time (``benchmarks/bench_growth.py``,
-300,000 iterations) were 9 to 19 ms committing each iteration, 35 with
-``commit_every=100`` and 85 with ``commit_seconds`` alone; they are 5, 6 to
-8 and 17 to 19 ms this way (a TRUNCATE by the writer: 8, 11 and 29 ms, and
-twice the CPU time, the file's cut). Where readers, or other writers, keep the
-writer from it, the thread empties the file as it did, waiting for them
-(each reads or writes one commit, a few milliseconds). A writer that lets
-the file go empties it too if it is that large.
+one before, until one copies few pages (see :data:`PASSES`), then has the
+WAL start again from its beginning (a RESTART checkpoint that waits for no
+one), copying what the writer committed during its last pass, between two
+of the writer's commits: it holds :attr:`Checkpointer.writing`, which the
+writer holds from the beginning of each commit to its end (see
+:mod:`.sqlite_connection`). At the writer's next commit, SQLite writes the
+WAL from the file's beginning again and cuts the file down to
+:data:`MAX_WAL_BYTES` (``journal_size_limit``, see
+:func:`size_limit_pragma`), and no further: a cut down to 4 MiB, the kernel
+dropping the cached pages of the rest, made the commit after it the slowest
+iteration in wall time (about 6 ms committing each iteration; 2 to 3 ms
+now). The writer ran that RESTART itself until this release, in its own
+thread: 0.7 to 2.5 ms of its CPU, on top of the commit it followed (by
+time alone, one of 4,096 values, 1.6 ms: the run's slowest iteration, up
+to 4.1 ms; ``benchmarks/bench_growth.py``).
+
+A checkpoint that holds SQLite's write lock while the writer commits
+stalls the writer: it waits in SQLite's busy handler, which sleeps 1, 2, 5,
+10, 15... ms between tries. A TRUNCATE run by the thread while the writer
+wrote made the slowest iterations in wall time (300,000 iterations) 9 to
+19 ms committing each iteration, 35 with ``commit_every=100`` and 85 with
+``commit_seconds`` alone; hence the PASSIVE passes, and the RESTART between
+commits. If the writer commits nothing within :data:`IDLE_WAIT` of it, the
+thread empties the file (TRUNCATE). Where readers, or other writers, keep
+the RESTART from going through, the thread empties the file instead,
+waiting for them (each reads or writes one commit, a few milliseconds). A
+writer that lets the file go empties it too if it is that large.
 
 """
 import os
@@ -57,22 +63,25 @@ MAX_WAL_BYTES = 16 * 2 ** 20
 STUCK_WAL_BYTES = 4 * MAX_WAL_BYTES
 #: Seconds a writer letting its file go waits to empty its -wal file.
 CLOSING_WAIT = 1.0
-#: Seconds the thread leaves a large -wal file for the writer to empty, at
-#: its next commit, before it empties it itself (the writer makes none).
+#: Seconds the thread, having had the WAL start again, leaves a large -wal
+#: file for the writer's next commit to cut down, before it empties it
+#: itself (the writer makes none).
 IDLE_WAIT = 0.1
-#: Passes the thread makes at most over a large -wal file before the writer
-#: has the WAL start again: the first copies what the file holds, each next
-#: what the writer committed during the one before, for the writer to copy
-#: the least. After one pass, the writer's copy of what a loop committing
-#: every 5 ms wrote during a pass over 16 MiB took 2.7 to 3.8 ms of its CPU,
-#: the slowest iteration of the run; after up to three, 0.5 to 0.9 as a rule
-#: (``benchmarks/bench_growth.py``, ``commit_seconds`` alone).
+#: Passes the thread makes at most over a large -wal file before it has the
+#: WAL start again: the first copies what the file holds, each next what the
+#: writer committed during the one before, for the RESTART, which the
+#: writer's next commit may wait for, to copy the least. After one pass, a
+#: RESTART (the writer's then) of what a loop committing every 5 ms wrote
+#: during a pass over 16 MiB took 2.7 to 3.8 ms of CPU; after up to three,
+#: 0.5 to 0.9 as a rule (``benchmarks/bench_growth.py``, ``commit_seconds``
+#: alone).
 PASSES = 3
 #: Pages (frames of the WAL) a pass may copy and be the last: what was
 #: committed during it is as little.
 FEW_FRAMES = 64
-# The states of Checkpointer._handover, compared by identity.
-_ASKED, _PASSED = 'asked', 'passed'
+#: The states of :attr:`Checkpointer.emptying` (besides ``None``), compared
+#: by identity.
+PASSING, RESTARTED = 'passing', 'restarted'
 
 
 def size_limit_pragma():
@@ -103,6 +112,22 @@ class Checkpointer(object):
     inline : bool, optional
         Run the checkpoints on the writer's connection, in its thread.
 
+    Attributes
+    ----------
+    emptying : {None, PASSING, RESTARTED}
+        Where the emptying of a large -wal file stands: :data:`PASSING`,
+        asked of the thread, which passes over the file and then has the WAL
+        start again (no other checkpoint is asked for meanwhile);
+        :data:`RESTARTED`, the writer's next commit writes the WAL from its
+        beginning again, and SQLite cuts the file down.
+    writing : threading.Lock
+        While the thread is :data:`PASSING`, held by the writer from the
+        beginning of each commit to its end, and by the thread while it has
+        the WAL start again: so that neither waits for the other in
+        SQLite's busy handler. Only then: taking a lock at each commit cost
+        1% of an iteration's instructions (callgrind). Made anew in a
+        forked child.
+
     """
     def __init__(self, path, connect, inline=False):
         self.path = path
@@ -113,18 +138,16 @@ class Checkpointer(object):
         self._pid = None
         self._commits = 0
         self._closed = False
-        # Where the emptying of a large -wal file stands: None, _ASKED of
-        # the thread (which makes a pass over it; no other checkpoint is
-        # asked for meanwhile), _PASSED (the writer's next commit has the
-        # WAL start again).
-        self._handover = None
+        self.emptying = None
 
     def _make_locks(self):
         # Every lock the thread takes, made anew in a forked child: a child
         # that started with one held (the thread held it at the fork) hung
         # at its exit. Held while a checkpoint runs.
         self.lock = threading.Lock()
-        # Held to hand what follows the thread's pass to one side.
+        # See the class's docstring.
+        self.writing = threading.Lock()
+        # Held to hand what follows the thread's RESTART to one side.
         self._handoff = threading.Lock()
         # Held to wake the thread, and by the thread to wait.
         self._wake = threading.Condition(threading.Lock())
@@ -133,8 +156,9 @@ class Checkpointer(object):
 
     def committed(self, connection, sized=False):
         """Count a commit of `connection`, the writer's; every
-        :data:`COMMITS`, have a checkpoint run; have a large WAL start
-        again with it once the thread has copied what it could.
+        :data:`COMMITS`, have a checkpoint run; past
+        :data:`MAX_WAL_BYTES`, have the thread pass over the file and have
+        the WAL start again.
 
         With `sized`, the -wal file's size is looked at now, whatever the
         count: for a commit that may write much (one of many iterations,
@@ -143,10 +167,10 @@ class Checkpointer(object):
         iterations: a cut of 17 MiB, 6 to 13 ms of the writer's CPU).
         """
         self._commits += 1
-        if self._handover is _PASSED and self._take_passed():
-            if not _writer_checkpoint(connection, 'RESTART', 0):
-                self._in_thread('TRUNCATE')  # readers, or other writers
-            return
+        if self.emptying is RESTARTED:
+            # This commit wrote the WAL from its beginning again, and SQLite
+            # cut the file down: nothing is left for the thread to empty.
+            self._take_restarted()
         if self._commits < COMMITS and not sized:
             return
         size = wal_size(self.path)
@@ -154,17 +178,17 @@ class Checkpointer(object):
             return
         self._commits = 0
         if self.inline and size > MAX_WAL_BYTES:
-            _writer_checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
+            _checkpoint_waiting(connection, 'TRUNCATE', CLOSING_WAIT)
             return
         if size > STUCK_WAL_BYTES or self.inline:
             connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
             return
-        if self._handover is not None:
+        if self.emptying is not None:
             # A checkpoint of the thread's now would keep the writer from
             # having the WAL start again.
             return
         if size > MAX_WAL_BYTES:
-            self._handover = _ASKED
+            self.emptying = PASSING
             self._in_thread('EMPTY')
         else:
             self._in_thread('PASSIVE')
@@ -201,16 +225,17 @@ class Checkpointer(object):
                 connection, _ = self._checkpoint(connection, mode)
                 continue
             connection, done = self._pass_over(connection)
+            if done:
+                connection, done = self._restart(connection)
             if not done:
-                self._handover = None  # asked again at a later commit
+                self.emptying = None  # asked again at a later commit
                 continue
-            # The writer has the WAL start again at its next commit; if it
-            # makes none soon (its loop paused, or ended), the thread
-            # empties the file, with no writer there to hold up.
-            self._handover = _PASSED
+            # The writer's next commit cuts the file down; if it makes none
+            # soon (its loop paused, or ended), the thread empties it.
+            self.emptying = RESTARTED
             with self._wake:
                 self._wake.wait_for(lambda: self._woken, IDLE_WAIT)
-            if self._take_passed() and not self._closed:
+            if self._take_restarted() and not self._closed:
                 connection, _ = self._checkpoint(connection, 'TRUNCATE')
         if connection is not None:
             connection.close()
@@ -249,13 +274,27 @@ class Checkpointer(object):
                 return connection, None
         return connection, backfilled
 
-    def _take_passed(self):
-        # Whether what follows the thread's pass over a large -wal file
-        # was left to do, and now to the caller alone.
+    def _restart(self, connection):
+        # Has the WAL start again (see the module's docstring), between two
+        # of the writer's commits: the connection, and whether it went
+        # through. Where readers or other writers keep it from going
+        # through, empties the file instead, waiting for them, without
+        # holding `writing` (a wait of seconds, for other processes).
+        with self.lock:
+            with self.writing:
+                restarted = _checkpoint_waiting(connection, 'RESTART', 0)
+        if restarted:
+            return connection, True
+        connection, _ = self._checkpoint(connection, 'TRUNCATE')
+        return connection, False
+
+    def _take_restarted(self):
+        # Whether what follows the thread's RESTART was left to do, and
+        # now to the caller alone.
         with self._handoff:
-            taken = self._handover is _PASSED
+            taken = self.emptying is RESTARTED
             if taken:
-                self._handover = None
+                self.emptying = None
         return taken
 
     def before_fork(self):
@@ -269,7 +308,7 @@ class Checkpointer(object):
         if child:
             self._make_locks()
             self._thread = None
-            self._handover = None  # the parent's thread is not here
+            self.emptying = None  # the parent's thread is not here
         else:
             self.lock.release()
 
@@ -278,7 +317,7 @@ class Checkpointer(object):
         with `connection` (the writer's), waiting at most
         :data:`CLOSING_WAIT` for the file's readers."""
         if wal_size(self.path) > MAX_WAL_BYTES:
-            _writer_checkpoint(connection, 'TRUNCATE', CLOSING_WAIT)
+            _checkpoint_waiting(connection, 'TRUNCATE', CLOSING_WAIT)
 
     def close(self):
         """Stop the thread (of this process), after its checkpoint."""
@@ -289,10 +328,10 @@ class Checkpointer(object):
         self._thread = None
 
 
-def _writer_checkpoint(connection, mode, wait):
+def _checkpoint_waiting(connection, mode, wait):
     # A checkpoint in `mode` (RESTART: the WAL starts again at the next
     # commit, and SQLite cuts the file down to MAX_WAL_BYTES; TRUNCATE:
-    # the file emptied) with the writer's `connection`, waiting at most
+    # the file emptied) with `connection`, waiting at most
     # `wait` seconds for the file's readers (and other writers); whether
     # it went through (else a later checkpoint will).
     waited, = connection.execute('PRAGMA busy_timeout').fetchone()

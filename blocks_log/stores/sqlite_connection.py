@@ -9,7 +9,7 @@ import time
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
 from blocks_log.stores import claims
-from blocks_log.stores.sqlite_checkpointer import (Checkpointer,
+from blocks_log.stores.sqlite_checkpointer import (PASSING, Checkpointer,
                                                    size_limit_pragma)
 
 # Seconds a statement waits for another process's lock before SQLite gives
@@ -111,6 +111,12 @@ class SQLiteConnection(object):
                                         not self.in_memory):
             if self._connection is not None:
                 _INHERITED.append(self._connection)
+            if self.checkpointer is not None and (
+                    self._pid not in (None, os.getpid())):
+                # A fork, perhaps one made by C code, which runs no at-fork
+                # hook: the checkpointer starts afresh, its locks free
+                # whatever the parent's thread held at the fork.
+                self.checkpointer.after_fork(child=True)
             self._connection = self._open()
             self._cursor = self._connection.cursor()
             self._pid = os.getpid()
@@ -256,6 +262,12 @@ class SQLiteConnection(object):
                 connection = self.connection
             if not self._ready_to_write:
                 self._prepare_to_write(connection)
+            checkpointer, writing = self.checkpointer, None
+            if checkpointer is not None and checkpointer.emptying is PASSING:
+                # The checkpoints' thread has the WAL start again between
+                # two commits only (see sqlite_checkpointer).
+                writing = checkpointer.writing
+                writing.acquire()
             try:
                 # The cursor kept: connection.execute() makes one each time.
                 changes = self._cursor.execute(statement, parameters).rowcount
@@ -265,11 +277,14 @@ class SQLiteConnection(object):
                 # Another process holds the lock: again, while it may.
                 changes = _retry(connection.execute, statement,
                                  parameters).rowcount
+            finally:
+                if writing is not None:
+                    writing.release()
         except sqlite3.Error as error:
             raise LogWriteError('{}: cannot write ({})'.format(
                 self.path, error))
-        if self.checkpointer is not None:  # committed(), a frame fewer
-            self.checkpointer.committed(connection)
+        if checkpointer is not None:  # committed(), a frame fewer
+            checkpointer.committed(connection)
         return changes
 
     def reading(self):
@@ -389,11 +404,12 @@ class _Transaction(object):
     re-entrant: transactions do not nest.
 
     """
-    __slots__ = ('_db', '_connection')
+    __slots__ = ('_db', '_connection', '_writing')
 
     def __init__(self, db):
         self._db = db
         self._connection = None
+        self._writing = None
 
     def __enter__(self):
         db = self._db
@@ -403,7 +419,17 @@ class _Transaction(object):
                 connection = db.connection
             if not db._ready_to_write:
                 db._prepare_to_write(connection)
-            _retry(connection.execute, 'BEGIN IMMEDIATE')
+            # Held to the commit's end (see SQLiteConnection.write).
+            checkpointer, writing = db.checkpointer, None
+            if checkpointer is not None and checkpointer.emptying is PASSING:
+                writing = checkpointer.writing
+                writing.acquire()
+            self._writing = writing
+            try:
+                _retry(connection.execute, 'BEGIN IMMEDIATE')
+            except BaseException:
+                self._release()
+                raise
         except sqlite3.Error as error:
             raise LogWriteError('{}: cannot write ({})'.format(
                 db.path, error))
@@ -411,6 +437,17 @@ class _Transaction(object):
         return connection
 
     def __exit__(self, error_type, error, traceback):
+        try:
+            return self._end(error_type, error)
+        finally:
+            self._release()
+
+    def _release(self):
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.release()
+
+    def _end(self, error_type, error):
         connection = self._connection
         if error_type is None:
             try:
