@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from blocks_log.stores import chunks
+from blocks_log.stores import chunks, merging
 
 from conftest import backend_factories, use_backend
 
@@ -497,7 +497,7 @@ def test_the_times_of_chunks_join_as_a_set_would(pieces, loose, start, stop):
         times = range(first, first + step * count, step)
         made.append(times if form == 'r' else list(times) if form == 'l'
                     else array.array('q', times))
-    joined = chunks.union_of(made, loose, start, stop)
+    joined = merging.union_of(made, loose, start, stop)
     assert type(joined) is list
     assert joined == sorted(time for time in set(loose).union(*made)
                             if start <= time < stop)

@@ -6,9 +6,10 @@ per value in files of before). Once the run has moved past a block of
 :data:`SPAN` times, the writer packs that block's numbers, one chunk per
 key (its times and its values as arrays), and deletes its rows, in the
 transaction of a later commit (see :mod:`.packing`): a crash keeps both or
-neither. Reads take the chunks and the head; where both hold a (time,
-key), the head wins (a value written into a block after it was packed).
-Other values (strings, tuples, bools, deleted values) stay in the head.
+neither. Reads take the chunks and the head (see :mod:`.merging`); where
+both hold a (time, key), the head wins (a value written into a block after
+it was packed). Other values (strings, tuples, bools, deleted values) stay
+in the head.
 
 A chunk holds a key's numbers of one block whatever their types: floats
 (``'f'``, float64), ints (``'i'``, int64), or both (``'m'``: 8-byte words,
@@ -32,9 +33,7 @@ gives the slowest iteration, one that packs.
 
 """
 import array
-import bisect
 import itertools
-import operator
 import struct
 import sys
 import zlib
@@ -265,9 +264,9 @@ def read(run, span, row, start=0, stop=None, checked=True):
     """
     stop = _INT64[1] if stop is None else stop
     if checked:
-        plain = _plain(run, span, row)
+        plain = plain_of(run, span, row)
         if plain is not None:
-            found = _series_of_plain(*plain[:4], blobs=[plain[4]])
+            found = series_of_plain(*plain[:4], blobs=[plain[4]])
             if plain[2] >= start and plain[3] < stop:
                 return found
             return series.between(found, start, stop)
@@ -283,11 +282,12 @@ def read(run, span, row, start=0, stop=None, checked=True):
     return series.between((times, values), start, stop)
 
 
-def _plain(run, span, row):
-    # ``(kind, step, first, last, values BLOB)`` of the usual chunk, floats
-    # or ints at evenly spaced times (step None for one value), if it
-    # checks; else None, for _read to say why. One frame: a read of a
-    # million iterations checks 40,000 chunks.
+def plain_of(run, span, row):
+    """``(kind, step, first, last, values BLOB)`` of the usual chunk (`row`
+    as for :func:`read`): floats or ints at evenly spaced times (`step`
+    ``None`` for a chunk of one value), if it checks; else ``None``, for
+    :func:`read` to say why. Never raises."""
+    # One frame: a read of a million iterations checks 40,000 chunks.
     key, block, first, last, count, kind, step, times_blob, values_blob, \
         stored_checksum = row
     if times_blob is not None or type(stored_checksum) is not int or type(
@@ -314,51 +314,16 @@ def _plain(run, span, row):
     return kind, step, first, last, values_blob
 
 
-def _series_of_plain(kind, step, first, last, blobs):
+def series_of_plain(kind, step, first, last, blobs):
+    """The series ``(times, values)`` of plain chunks (see :func:`plain_of`)
+    that go on from one another at the same step, from `first` to `last`:
+    times a ``range``, values an array made of their values BLOBs
+    (`blobs`, in time order)."""
     values = array.array(_TYPECODES[kind])
     values.frombytes(blobs[0] if len(blobs) == 1 else b''.join(blobs))
     if _SWAP:
         values.byteswap()
     return range(first, last + 1, step or 1), values
-
-
-def times_of(run, span, rows, checked=True):
-    """The times of the chunks `rows` of `run` (each as for
-    :func:`read_times`, its values BLOB left out): a list of increasing
-    sequences of times, one per set of them. The keys of a block mostly
-    share their times: each set of them is unpacked and listed once (each
-    chunk's checked against its own header and checksum)."""
-    unpacked, listed = {}, {}
-    for row in rows:
-        found = read_times(run, span, row, unpacked, checked)
-        # By identity: the same times, unpacked once, shared by the
-        # chunks that hold them; kept in `listed` so that no id is reused.
-        listed[id(found)] = found
-    return list(listed.values())
-
-
-def union_of(pieces, loose, start, stop):
-    """The times in ``[start, stop)`` of `pieces` (increasing sequences of
-    times, as :func:`times_of` gives them) and of `loose` (any iterable of
-    times), each once, as an increasing list. Pieces that do not overlap
-    (a block's times after the block before, as a run's chunks hold them)
-    are joined end to end, in C, rather than hashed time by time:
-    ``len(log)`` of 1,000,000 iterations took 227 ms, and takes 58."""
-    pieces = sorted((piece for piece in pieces if len(piece)),
-                    key=operator.itemgetter(0))
-    loose = sorted(set(loose))
-    joined = []
-    for piece in pieces + [loose]:
-        if joined and piece and piece[0] <= joined[-1]:
-            # Overlapping times (two runs of a lineage, a time written
-            # again after its block was packed): each once, by a set.
-            joined = sorted(set(itertools.chain(loose, *pieces)))
-            break
-        joined.extend(piece)
-    if joined and (joined[0] < start or joined[-1] >= stop):
-        return joined[bisect.bisect_left(joined, start):
-                      bisect.bisect_left(joined, stop)]
-    return joined
 
 
 def read_times(run, span, row, unpacked=None, checked=True):
@@ -458,89 +423,3 @@ def checksums(rows, spans):
         values = _blob(values, 'values')
         yield (checksum(run, key, block, first, last, count, kind, step,
                         times, values), run, block, key, first)
-
-
-def end_of(lasts, stop):
-    """What :meth:`~blocks_log.stores.base.Store.read_end` gives of the
-    last times found of rows and chunks (``None`` for none; what is no
-    time, in a damaged chunk, counts as `stop`)."""
-    ends = [min(last + 1, stop) if type(last) is int else stop
-            for last in lasts if last is not None]
-    return max(ends) if ends else None
-
-
-def merged_row(rows, time, depth, spans, checked=True):
-    """The values of one time from `rows` of chunks and entries of the
-    head, ``(run, order, key id, stored, chunk)``: a chunk has order 0, key
-    and stored ``None`` and its columns as :func:`read` takes them in
-    ``chunk``; an entry (see :func:`blocks_log.stores.batches.head`) its
-    order, and no chunk. Key id -> stored, the nearest run
-    (``depth[run]``) winning, and in a run the highest order (the head
-    over chunks, a later commit over an earlier one). `spans` gives each
-    run's span; `checked` as for :func:`read`."""
-    rows = sorted(rows, key=lambda row: (-depth[row[0]], row[1]))
-    values = {}
-    for run, _, key, stored, chunk in rows:
-        if chunk is not None:  # a chunk: find the time in it
-            times, found = read(run, spans[run], chunk, time, time + 1,
-                                checked)
-            if not len(times):
-                continue
-            key, stored = chunk[0], found[0]
-        values[key] = stored
-    return values
-
-
-def _extends(chain, plain):
-    # Whether the plain chunk `plain` goes on from `chain` (kind, step,
-    # first, last, BLOBs) at the same step.
-    kind, step, _, last, _ = chain
-    gap = plain[2] - last
-    return (plain[0] == kind and gap > 0 and (step or gap) == gap and
-            (plain[1] or gap) == gap)
-
-
-def run_series(run, span, chunk_rows, head_rows, start, stop,
-               checked=True):
-    """Key id -> series of one run over ``[start, stop)``, from its chunks
-    (as :func:`read` takes them, in time order) and its rows (``(time,
-    key, value)``, decoded, in any order): a row wins over a chunk.
-    `checked` as for :func:`read`."""
-    pieces, chains = {}, {}
-    for row in chunk_rows:
-        key = row[0]
-        plain = _plain(run, span, row) if checked else None
-        chain = chains.get(key)
-        if chain is not None and plain is not None and _extends(chain,
-                                                                plain):
-            # Evenly spaced on from the chunk before: one range, and one
-            # array made of every BLOB of the chain at the end.
-            chain[1] = chain[1] or plain[2] - chain[3]
-            chain[3] = plain[3]
-            chain[4].append(plain[4])
-            continue
-        if chain is not None:
-            pieces.setdefault(key, []).append(_series_of_plain(*chain))
-        if plain is not None:
-            chains[key] = list(plain[:4]) + [[plain[4]]]
-        else:
-            chains.pop(key, None)
-            pieces.setdefault(key, []).append(read(run, span, row, start,
-                                                   stop, checked))
-    for key, chain in chains.items():
-        pieces.setdefault(key, []).append(_series_of_plain(*chain))
-    rows = {}
-    for time, key, value in head_rows:
-        column = rows.get(key)
-        if column is None:
-            column = rows[key] = ([], [])
-        column[0].append(time)
-        column[1].append(value)
-    columns = {}
-    for key in list(pieces) + [key for key in rows if key not in pieces]:
-        column = series.between(series.concatenate(pieces.get(key, [])),
-                                start, stop)
-        if key in rows:
-            column = series.merge(column, series.ordered(rows[key]))
-        columns[key] = column
-    return columns

@@ -27,7 +27,7 @@ import time as _time
 
 from blocks_log import series
 from blocks_log.analysis import all_finite
-from blocks_log.stores import batches, chunks
+from blocks_log.stores import batches, chunks, merging
 
 #: The key id of a chunk of the clock (no key has it).
 KEY = 0
@@ -88,8 +88,8 @@ def run_clock(run, span, packed_rows, head_rows, start, stop, checked=True):
     order) and the rows of its head (``(time, key, stored)`` as the table
     holds them): a chunk (of the first commits) wins over a batch, and of
     batches the earliest. `checked` as for :func:`.chunks.read`."""
-    packed = chunks.run_series(run, span, packed_rows, [], start, stop,
-                               checked).get(KEY, series.empty())
+    packed = merging.run_series(run, span, packed_rows, [], start, stop,
+                                checked).get(KEY, series.empty())
     packed = _walls_only(packed)
     stamped = []
     for time, key, stored in head_rows:

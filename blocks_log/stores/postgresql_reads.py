@@ -10,8 +10,8 @@ then rows missed the blocks packed in between).
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import (batches, chunks, clock, postgresql_sql as sql,
-                               status_pieces)
+from blocks_log.stores import (batches, chunks, clock, merging,
+                               postgresql_sql as sql, status_pieces)
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.run_packing import HEAD_SPAN
 
@@ -141,7 +141,7 @@ class PostgreSQLReads(KeyIds):
                     time // span, group, time, time] + key_parameter)
                 rows.extend(cursor.fetchall())
             return rows
-        # (run, order, key, stored, chunk), as chunks.merged_row takes
+        # (run, order, key, stored, chunk), as merging.merged_row takes
         # them: a chunk of order 0, below the head's.
         merged_rows = []
         for row in self._read(work):
@@ -155,7 +155,7 @@ class PostgreSQLReads(KeyIds):
                     time) if entry_time == time)
         depth = dict((ref, index) for index, ref in enumerate(refs))
         return dict((self._key_name(name), _decode(stored, self.allow_pickle))
-                    for name, stored in chunks.merged_row(
+                    for name, stored in merging.merged_row(
                         merged_rows, time, depth, spans,
                         self.version != 3).items())
 
@@ -170,11 +170,11 @@ class PostgreSQLReads(KeyIds):
                 for (time, _), stored in batches.latest_of(self._head(
                         cursor, run, start, stop, values=False)).items():
                     (marked if stored == _DELETED_STORED else loose).add(time)
-                pieces += chunks.times_of(
+                pieces += merging.times_of(
                     run.ref, self._spans.get(run.ref), self._chunks(
                         cursor, run, None, start, stop, values=False),
                     self.version != 3)
-            times = chunks.union_of(pieces, loose, start, stop)
+            times = merging.union_of(pieces, loose, start, stop)
             deletions = False
             if marked:
                 cursor.execute(sql.SELECT_DELETIONS,
@@ -212,7 +212,7 @@ class PostgreSQLReads(KeyIds):
                         start))
                     ends.extend(last for last, in cursor.fetchall())
             return ends
-        return chunks.end_of(self._read(work), stop)
+        return merging.end_of(self._read(work), stop)
 
     def _chunks(self, cursor, run, key_ids, start, stop, values=True):
         span = self._spans.get(run.ref)
@@ -274,7 +274,7 @@ class PostgreSQLReads(KeyIds):
         for run, pieces, entries in self._read(work):
             head = [(time, key, _decode(stored, self.allow_pickle))
                     for time, key, stored, _ in entries]
-            for key, column in chunks.run_series(
+            for key, column in merging.run_series(
                     run.ref, self._spans.get(run.ref), pieces, head, start,
                     stop, self.version != 3).items():
                 name = self._key_name(key)

@@ -7,7 +7,7 @@ see each commit, a packing included, whole.
 
 """
 from blocks_log import codec, series
-from blocks_log.stores import (batches, chunks, clock, sqlite_sql as sql,
+from blocks_log.stores import (batches, clock, merging, sqlite_sql as sql,
                                status_pieces)
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.run_packing import HEAD_SPAN
@@ -117,7 +117,7 @@ class SQLiteReads(KeyIds):
                             batches.head([(row_time, row_key, stored)],
                                          wanted, time) if entry_time == time)
         return dict((self._key_name(key), self._decode(stored))
-                    for key, stored in chunks.merged_row(
+                    for key, stored in merging.merged_row(
                         rows, time, depth, spans, self._checked).items())
 
     def _row_query(self, runs, time, key_id):
@@ -161,10 +161,10 @@ class SQLiteReads(KeyIds):
                 for (time, _), stored in batches.latest_of(
                         self._head(run, start, stop, values=False)).items():
                     (marked if stored == _DELETED_STORED else loose).add(time)
-                pieces += chunks.times_of(
+                pieces += merging.times_of(
                     run.ref, self._span(run), self._chunks(
                         run, None, start, stop, values=False), self._checked)
-            times = chunks.union_of(pieces, loose, start, stop)
+            times = merging.union_of(pieces, loose, start, stop)
             if marked and self._has_deletions(runs):
                 times = self._without_deleted(runs, times, marked)
         return times
@@ -201,7 +201,7 @@ class SQLiteReads(KeyIds):
                         sql.SELECT_LAST_CHUNK_TIME, (
                             run.ref, start // span, (stop - 1) // span,
                             stop, start)))
-        return chunks.end_of(ends, stop)
+        return merging.end_of(ends, stop)
 
     def _chunks(self, run, key_ids, start, stop, values=True):
         span = self._span(run)
@@ -259,6 +259,6 @@ class SQLiteReads(KeyIds):
                 self._head(run, start, stop, None if key_ids is None else
                            set(key_ids))]
         return dict((self._key_name(key), column) for key, column in
-                    chunks.run_series(run.ref, self._span(run), self._chunks(
+                    merging.run_series(run.ref, self._span(run), self._chunks(
                         run, key_ids, start, stop), head, start, stop,
                         self._checked).items())
