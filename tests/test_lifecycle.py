@@ -203,42 +203,46 @@ class TestFork:
         assert committed(path, 'PRAGMA integrity_check') == [('ok',)]
 
     def test_a_child_forked_by_c_code_while_the_wal_starts_again_writes(
-            self, path):
+            self, path, monkeypatch):
         # The checkpoints' thread holds its locks while it has the WAL start
-        # again (here a thread of the test's holds them for it); a fork
-        # made by C code, which runs no at-fork hook, copies them held. The
-        # child's writer, which takes one at each commit, must not hang.
+        # again, and the writer takes one at each commit meanwhile; a fork
+        # made by C code, which runs no at-fork hook, copies them held, and
+        # the thread not. The child's writer must not hang.
         libc = ctypes.CDLL(None, use_errno=True)
-        log = SQLiteLog(path)
-        log[0]['parent'] = 0
-        log.flush()
-        checkpointer = log._session.store.db.checkpointer
-        holding, done = threading.Event(), threading.Event()
+        restarting, go_on = threading.Event(), threading.Event()
+        real_checkpoint_waiting = sqlite_checkpointer._checkpoint_waiting
 
-        def restart():
-            with checkpointer.lock, checkpointer.writing:
-                holding.set()
-                done.wait(60)
-        thread = threading.Thread(target=restart)
-        thread.start()
-        assert holding.wait(60)
+        def checkpoint_waiting(connection, mode, wait):
+            if mode == 'RESTART':
+                restarting.set()
+                go_on.wait(60)
+            return real_checkpoint_waiting(connection, mode, wait)
+        monkeypatch.setattr(sqlite_checkpointer, '_checkpoint_waiting',
+                            checkpoint_waiting)
+        small_wal_bounds(monkeypatch, idle_wait=600)
+        log = SQLiteLog(path)
+        log.flush()
+        grow_the_wal(log, path)
+        checkpointer = commit_until_the_wal_is_found_large(log)
+        assert restarting.wait(60)
+        assert checkpointer.writing.locked()
         pid = libc.fork()
         if pid == 0:
             status = 1
             try:
-                log[1]['child'] = 1  # a new key: a transaction
+                log[10 ** 6]['child'] = 1  # a new key: a transaction
                 log.flush()
-                log[2]['child'] = 2  # one statement
+                log[10 ** 6 + 1]['child'] = 2  # one statement
                 log.flush()
                 status = 0
             finally:
                 os._exit(status)
-        done.set()
-        thread.join()
+        go_on.set()
         assert exits_within(pid, 60) == 0
         log.close()
-        assert read(path, log.uuid) == {0: {'parent': 0}, 1: {'child': 1},
-                                        2: {'child': 2}}
+        with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
+            assert again.history('child') == [(10 ** 6, 1),
+                                              (10 ** 6 + 1, 2)]
 
     def test_fork_while_another_thread_commits(self, path):
         # Every child must finish: one that inherited a lock in its held
@@ -426,10 +430,7 @@ class TestPromisesOfTheWritePath:
         def checkpoint_waiting(connection, mode, wait):
             # The writer commits nothing meanwhile: a held lock is the
             # thread's own.
-            free = checkpointer.writing.acquire(False)
-            if free:
-                checkpointer.writing.release()
-            held_at_restart.append((mode, not free))
+            held_at_restart.append((mode, checkpointer.writing.locked()))
             return real_checkpoint_waiting(connection, mode, wait)
         monkeypatch.setattr(sqlite_checkpointer, '_checkpoint_waiting',
                             checkpoint_waiting)
@@ -458,30 +459,12 @@ class TestPromisesOfTheWritePath:
         # thread passes over a large file, the writer holds `writing` from
         # each commit's beginning to its end, in one statement (an
         # iteration's) or a transaction (a new key's).
-        small_wal_bounds(monkeypatch, idle_wait=600)
-        in_pass, go_on = threading.Event(), threading.Event()
-        real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
-
-        def checkpoint(self, connection, mode):
-            if self.emptying is sqlite_checkpointer.PASSING:
-                in_pass.set()
-                go_on.wait(60)
-            return real_checkpoint(self, connection, mode)
-        monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint',
-                            checkpoint)
-        log = SQLiteLog(path)
-        log.flush()
-        grow_the_wal(log, path)
-        checkpointer = commit_until_the_wal_is_found_large(log)
-        assert in_pass.wait(60)
+        log, checkpointer, go_on = a_log_whose_thread_passes(path,
+                                                             monkeypatch)
         held = []
 
-        def trace(statement):
-            free = checkpointer.writing.acquire(False)
-            if free:
-                checkpointer.writing.release()
-            held.append((statement.split()[0], not free))
-        log.conn.set_trace_callback(trace)
+        log.conn.set_trace_callback(lambda statement: held.append((
+            statement.split()[0], checkpointer.writing.locked())))
         log.status['iterations_done'] += 1
         log.current_row['a'] = 1.0  # a new key: a transaction
         log.status['iterations_done'] += 1
@@ -494,8 +477,7 @@ class TestPromisesOfTheWritePath:
         assert verbs.count('BEGIN') == 1
         assert 'INSERT' in verbs[verbs.index('COMMIT') + 1:]
         assert all(holding for _, holding in held)
-        assert checkpointer.writing.acquire(False)
-        checkpointer.writing.release()
+        assert not checkpointer.writing.locked()
         log.close()
 
     def test_no_checkpoint_is_asked_of_the_thread_while_it_passes_over(
@@ -503,23 +485,9 @@ class TestPromisesOfTheWritePath:
         # Commits go on while the thread makes its pass over a large file:
         # none of them wakes it again, which would have it take the
         # writer's turn (a TRUNCATE that holds the writer up).
-        small_wal_bounds(monkeypatch, idle_wait=600)
         statements = traced_checkpoints(monkeypatch)
-        in_pass, go_on = threading.Event(), threading.Event()
-        real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
-
-        def checkpoint(self, connection, mode):
-            if self.emptying is sqlite_checkpointer.PASSING:
-                in_pass.set()
-                go_on.wait(60)
-            return real_checkpoint(self, connection, mode)
-        monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint',
-                            checkpoint)
-        log = SQLiteLog(path)
-        log.flush()
-        grow_the_wal(log, path)
-        checkpointer = commit_until_the_wal_is_found_large(log)
-        assert in_pass.wait(60)
+        log, checkpointer, go_on = a_log_whose_thread_passes(path,
+                                                             monkeypatch)
         for _ in range(2 * sqlite_checkpointer.COMMITS):
             log.status['iterations_done'] += 1
         go_on.set()
@@ -587,23 +555,8 @@ class TestPromisesOfTheWritePath:
             self, path, monkeypatch):
         # The parent's thread, busy with a pass over a large file at the
         # fork, does not run in the child, which asks its own.
-        small_wal_bounds(monkeypatch, idle_wait=600)
-        in_pass, go_on = threading.Event(), threading.Event()
-        real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
-
-        def checkpoint(self, connection, mode):
-            if self.emptying is sqlite_checkpointer.PASSING and (
-                    not go_on.is_set()):
-                in_pass.set()
-                go_on.wait(60)
-            return real_checkpoint(self, connection, mode)
-        monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint',
-                            checkpoint)
-        log = SQLiteLog(path)
-        log.flush()
-        grow_the_wal(log, path)
-        commit_until_the_wal_is_found_large(log)
-        assert in_pass.wait(60)
+        log, checkpointer, go_on = a_log_whose_thread_passes(path,
+                                                             monkeypatch)
 
         def child():
             go_on.set()  # the child's own thread passes as it is asked
@@ -956,6 +909,40 @@ def small_wal_bounds(monkeypatch, idle_wait):
     monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
     monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 8 * 2 ** 20)
     monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', idle_wait)
+
+
+def a_log_whose_thread_passes(path, monkeypatch):
+    """A new SQLiteLog at `path` whose checkpoints' thread passes over a
+    large -wal file, and waits there (see
+    :func:`hold_the_thread_in_its_pass`) with the bounds of
+    :func:`small_wal_bounds`: the log, its checkpointer, and the event
+    that lets the thread go on."""
+    small_wal_bounds(monkeypatch, idle_wait=600)
+    in_pass, go_on = hold_the_thread_in_its_pass(monkeypatch)
+    log = SQLiteLog(path)
+    log.flush()
+    grow_the_wal(log, path)
+    checkpointer = commit_until_the_wal_is_found_large(log)
+    assert in_pass.wait(60)
+    return log, checkpointer, go_on
+
+
+def hold_the_thread_in_its_pass(monkeypatch):
+    """Have the checkpoints' thread, at each checkpoint of its passes over
+    a large -wal file, wait until the returned `go_on` is set; the returned
+    `in_pass` is set once it does."""
+    in_pass, go_on = threading.Event(), threading.Event()
+    real_checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
+
+    def checkpoint(self, connection, mode):
+        if self.emptying is sqlite_checkpointer.PASSING and (
+                not go_on.is_set()):
+            in_pass.set()
+            go_on.wait(60)
+        return real_checkpoint(self, connection, mode)
+    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint',
+                        checkpoint)
+    return in_pass, go_on
 
 
 def commit_until_the_wal_is_found_large(log):
