@@ -24,10 +24,10 @@ one before, until one copies few pages (see :data:`PASSES`), then has the
 WAL start again from its beginning (a RESTART checkpoint that waits for no
 one), copying what the writer committed during its last pass, between two
 of the writer's commits: it holds :attr:`Checkpointer.writing`, which the
-writer holds from the beginning of each commit to its end (see
-:mod:`.sqlite_connection`). At the writer's next commit, SQLite writes the
-WAL from the file's beginning again and cuts the file down to
-:data:`MAX_WAL_BYTES` (``journal_size_limit``, see
+writer, while the thread passes, holds from the beginning of each commit
+to its end (see :mod:`.sqlite_connection`). At the writer's next commit,
+SQLite writes the WAL from the file's beginning again and cuts the file
+down to :data:`MAX_WAL_BYTES` (``journal_size_limit``, see
 :func:`size_limit_pragma`), and no further: a cut down to 4 MiB, the kernel
 dropping the cached pages of the rest, made the commit after it the slowest
 iteration in wall time (about 6 ms committing each iteration; 2 to 3 ms
@@ -184,8 +184,8 @@ class Checkpointer(object):
             connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
             return
         if self.emptying is not None:
-            # A checkpoint of the thread's now would keep the writer from
-            # having the WAL start again.
+            # The thread is emptying the file: another checkpoint now
+            # would hold off its RESTART.
             return
         if size > MAX_WAL_BYTES:
             self.emptying = PASSING
@@ -195,8 +195,8 @@ class Checkpointer(object):
 
     def _in_thread(self, mode):
         # Have the thread (started in this process if it runs in none)
-        # checkpoint: in `mode`, or PASSIVE for 'EMPTY', which the writer
-        # then finishes (see committed()).
+        # checkpoint: in `mode`, or, for 'EMPTY', pass over a large file and
+        # have the WAL start again (see _run()).
         self._mode = mode
         if self._thread is None or self._pid != os.getpid():
             self._pid = os.getpid()
@@ -232,7 +232,6 @@ class Checkpointer(object):
                 continue
             # The writer's next commit cuts the file down; if it makes none
             # soon (its loop paused, or ended), the thread empties it.
-            self.emptying = RESTARTED
             with self._wake:
                 self._wake.wait_for(lambda: self._woken, IDLE_WAIT)
             if self._take_restarted() and not self._closed:
@@ -242,7 +241,7 @@ class Checkpointer(object):
 
     def _pass_over(self, connection):
         # PASSIVE checkpoints over a large -wal file, up to PASSES, for
-        # the writer to copy little (see PASSES): the connection, and
+        # the RESTART to copy little (see PASSES): the connection, and
         # whether the first ran.
         connection, backfilled = self._checkpoint(connection, 'PASSIVE')
         if backfilled is None:
@@ -251,7 +250,7 @@ class Checkpointer(object):
         while copied > FEW_FRAMES and passes < PASSES:
             connection, now = self._checkpoint(connection, 'PASSIVE')
             if now is None:
-                break  # the writer copies more
+                break  # the RESTART copies more
             # All it copied, if the WAL started again since the last pass.
             copied = now - backfilled if now >= backfilled else now
             backfilled = now
@@ -283,6 +282,10 @@ class Checkpointer(object):
         with self.lock:
             with self.writing:
                 restarted = _checkpoint_waiting(connection, 'RESTART', 0)
+                if restarted:
+                    # Before the writer's next commit, which cuts the file
+                    # down, so that it finds the RESTART done.
+                    self.emptying = RESTARTED
         if restarted:
             return connection, True
         connection, _ = self._checkpoint(connection, 'TRUNCATE')
