@@ -33,8 +33,8 @@ dropping the cached pages of the rest, made the commit after it the slowest
 iteration in wall time (about 6 ms committing each iteration; 2 to 3 ms
 now). The writer ran that RESTART itself until this release, in its own
 thread: 0.7 to 2.5 ms of its CPU, on top of the commit it followed (by
-time alone, one of 4,096 values, 1.6 ms: the run's slowest iteration, up
-to 4.1 ms; ``benchmarks/bench_growth.py``).
+time alone, one of 4,096 values, 1.6 ms): the run's slowest iteration, up
+to 4.4 ms (``benchmarks/bench_growth.py``).
 
 A checkpoint that holds SQLite's write lock while the writer commits
 stalls the writer: it waits in SQLite's busy handler, which sleeps 1, 2, 5,
@@ -125,7 +125,7 @@ class Checkpointer(object):
         beginning of each commit to its end, and by the thread while it has
         the WAL start again: so that neither waits for the other in
         SQLite's busy handler. Only then: taking a lock at each commit cost
-        1% of an iteration's instructions (callgrind). Made anew in a
+        2% of an iteration's instructions (callgrind). Made anew in a
         forked child.
 
     """
