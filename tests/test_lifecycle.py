@@ -462,14 +462,15 @@ class TestPromisesOfTheWritePath:
         log, checkpointer, go_on = a_log_whose_thread_passes(path,
                                                              monkeypatch)
         held = []
-
         log.conn.set_trace_callback(lambda statement: held.append((
             statement.split()[0], checkpointer.writing.locked())))
-        log.status['iterations_done'] += 1
-        log.current_row['a'] = 1.0  # a new key: a transaction
-        log.status['iterations_done'] += 1
-        log.current_row['a'] = 2.0  # an iteration: one statement
-        log.status['iterations_done'] += 1
+        # The status alone, then a new key (a transaction), then an
+        # iteration (one statement); the lock let go at each commit's end.
+        for value in (None, 1.0, 2.0):
+            if value is not None:
+                log.current_row['a'] = value
+            log.status['iterations_done'] += 1
+            assert not checkpointer.writing.locked()
         log.conn.set_trace_callback(None)
         assert checkpointer.emptying is sqlite_checkpointer.PASSING
         go_on.set()
@@ -477,7 +478,6 @@ class TestPromisesOfTheWritePath:
         assert verbs.count('BEGIN') == 1
         assert 'INSERT' in verbs[verbs.index('COMMIT') + 1:]
         assert all(holding for _, holding in held)
-        assert not checkpointer.writing.locked()
         log.close()
 
     def test_no_checkpoint_is_asked_of_the_thread_while_it_passes_over(
