@@ -302,26 +302,43 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         # packed from what this writer remembers of them, in this commit's
         # transaction.
         due = running.due()
-        values = None
         if not (due or deleted_status or deletions or pieces or (
                 status and status_pieces.may_have_pieces(pieced, status)) or
-                running.crosses(items)):
-            try:
-                values, found = self._values(running, items, status,
-                                             self._key_ids, True, stamp)
-            except KeyError:  # a key with no id yet
-                pass
-            if values == {}:
-                return
-        if values is not None:
-            def commit(connection):
-                self._check_held(run)
-                return connection.execute(*sql.upsert(ref, values)).rowcount
-            if self.db.run(commit, writing=True) == len(values):
-                running.committed(found)
-                return
-            # A batch of the same part and time is there, a forked
-            # process's, and kept: this commit goes again, as below.
+                running.crosses(items)) and self._write_in_one_statement(
+                    run, running, items, status, stamp):
+            return
+        self._write_in_transaction(run, running, items, status,
+                                   deleted_status, deletions, stamp, pieces,
+                                   due)
+
+    def _write_in_one_statement(self, run, running, items, status, stamp):
+        # A commit that packs nothing, changes no status list and deletes
+        # nothing, in one statement; False if it takes a transaction (a key
+        # with no id yet), or if a batch of the same part and time is
+        # there, a forked process's, and kept: the commit then goes again
+        # in a transaction, in parts above every one.
+        try:
+            values, found = self._values(running, items, status,
+                                         self._key_ids, True, stamp)
+        except KeyError:  # a key with no id yet
+            return False
+        if not values:
+            return True
+
+        def commit(connection):
+            self._check_held(run)
+            return connection.execute(*sql.upsert(run.ref, values)).rowcount
+        if self.db.run(commit, writing=True) != len(values):
+            return False
+        running.committed(found)
+        return True
+
+    def _write_in_transaction(self, run, running, items, status,
+                              deleted_status, deletions, stamp, pieces, due):
+        # Any commit: new keys' ids, the blocks `due` packed, the status
+        # lists' pieces, deletions.
+        ref = run.ref
+        pieced = self._pieced[ref]
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
 

@@ -287,7 +287,7 @@ class SQLiteStore(SQLiteReads, Store):
     def write(self, run, items, status, deleted_status, deletions=False,
               stamp=True, pieces=None):
         # Once per iteration: one statement in autocommit, as a rule.
-        ref, key_ids = run.ref, self._key_ids
+        ref = run.ref
         running = self._packing.get(ref) or self._running(run)
         if deletions:
             running.rows = None  # a time may be left with nothing
@@ -300,28 +300,45 @@ class SQLiteStore(SQLiteReads, Store):
         pieced = self._pieced[ref]
         if not (due or deleted_status or deletions or pieces or (
                 status and status_pieces.may_have_pieces(pieced, status)) or
-                running.crosses(items)):
-            written = None
-            if items and len(status) == 1 and (
-                    items[0] == items[-3]):  # an iteration's
-                (key, stored), = status.items()
-                written = self.write_iteration(run, items, key, stored,
-                                               stamp)
-                if written:
-                    return
-            statement = None if written is False else self._statement(
-                ref, running, items, status, stamp)
-            if statement is not None:
-                parameters, found = statement
-                if not parameters:
-                    return
-                count = len(parameters) // 4
-                if self.db.write(sql.upsert_statement(count),
-                                 parameters) == count:
-                    running.committed(found)
-                    return
-                # A batch of the same part and time is there, a forked
-                # process's, and kept: this commit goes again, as below.
+                running.crosses(items)) and self._write_in_one_statement(
+                    run, running, items, status, stamp):
+            return
+        self._write_in_transaction(run, running, items, status,
+                                   deleted_status, deletions, stamp, pieces,
+                                   due)
+
+    def _write_in_one_statement(self, run, running, items, status, stamp):
+        # A commit that packs nothing, changes no status list and deletes
+        # nothing, in one statement, as a rule; False if it takes a
+        # transaction (see _statement), or if a batch of the same part and
+        # time is there, a forked process's, and kept: the commit then goes
+        # again in a transaction, in parts above every one.
+        written = None
+        if items and len(status) == 1 and (
+                items[0] == items[-3]):  # an iteration's
+            (key, stored), = status.items()
+            written = self.write_iteration(run, items, key, stored, stamp)
+            if written:
+                return True
+        statement = None if written is False else self._statement(
+            run.ref, running, items, status, stamp)
+        if statement is None:
+            return False
+        parameters, found = statement
+        if not parameters:
+            return True
+        count = len(parameters) // 4
+        if self.db.write(sql.upsert_statement(count), parameters) != count:
+            return False
+        running.committed(found)
+        return True
+
+    def _write_in_transaction(self, run, running, items, status,
+                              deleted_status, deletions, stamp, pieces, due):
+        # Any commit: new keys' ids, the blocks `due` packed, the status
+        # lists' pieces, deletions.
+        ref = run.ref
+        pieced = self._pieced[ref]
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
         saved = None  # what to forget if it rolls back
@@ -331,7 +348,7 @@ class SQLiteStore(SQLiteReads, Store):
                 # transaction, and is forgotten if it rolls back.
                 new_ids = self._new_ids_of_commit(connection, items,
                                                   status)
-                ids = dict(key_ids, **new_ids)
+                ids = dict(self._key_ids, **new_ids)
                 rows, found, saved, packed = packing.pack_in_commit(
                     connection, ref, running, sql, items, due,
                     lambda: self._rows(ref, running, items, status, ids,
