@@ -114,6 +114,9 @@ class Session(MergedReads, StatusCommits, Commits):
         self.dirty = {}  # status values to commit: key -> stored
         self.deleted_status = set()
         self.mutable = {}  # key -> (stored, copy) of mutable status values
+        # The lists among them that only a reference to them can change,
+        # and whether one may have been (see StatusCommits).
+        self.flat_lists, self.handed_out = set(), True
         # Status lists that grew: key -> the items they gained since the
         # last commit; and key -> (token, sizes) of those stored in pieces
         # by this session (see Store.appends_status).
@@ -200,6 +203,7 @@ class Session(MergedReads, StatusCommits, Commits):
         self.writable = (store is self.store and not self.read_only
                          and not self.closed)
         self.mutable, self.appended, self.pieces = {}, {}, {}
+        self.flat_lists, self.handed_out = set(), True
         if self.writable:
             for key, value in values.items():
                 if type(value) not in IMMUTABLE:

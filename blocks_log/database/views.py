@@ -12,6 +12,7 @@ except ImportError:  # pragma: no cover (Python 2)
     from collections import Mapping, MutableMapping
 
 from blocks_log import codec
+from blocks_log.database.status import IMMUTABLE
 
 _encode = codec.encode
 
@@ -203,7 +204,12 @@ class DatabaseStatus(MutableMapping):
         session = self._session
         if session.refreshing:
             return session.status_values()[key]
-        return session.values[key]
+        value = session.values[key]
+        if type(value) not in IMMUTABLE:
+            # Once its reference is taken: a commit that clears the mark
+            # before then counts it (see StatusCommits._changed_in_place).
+            session.handed_out = True
+        return value
 
     def __setitem__(self, key, value):
         self._session.set_status(key, value)
@@ -221,5 +227,9 @@ class DatabaseStatus(MutableMapping):
         return repr(self._session.status_values())
 
     def __reduce__(self):
-        # Pickled alone, the status is the plain dict it stands for.
-        return dict, (dict(self._session.status_values()),)
+        # Pickled alone, the status is the plain dict it stands for; copied
+        # (copy.copy), one holding the same values, handed out as in
+        # __getitem__.
+        values = dict(self._session.status_values())
+        self._session.handed_out = True
+        return dict, (values,)

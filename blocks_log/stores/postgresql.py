@@ -127,8 +127,8 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                         sql.SELECT_SPANS).fetchall())
                     updates = chunks.checksums(connection.execute(
                         sql.SELECT_UNCHECKED_CHUNKS).fetchall(), spans)
-                    connection.cursor().executemany(sql.UPDATE_CHECKSUM,
-                                          list(updates))
+                    connection.cursor().executemany(
+                        sql.UPDATE_CHECKSUM, list(updates))
         connection.execute(sql.INSERT_SCHEMA_VERSION, (sql.SCHEMA_VERSION,))
 
     def _transact(self, work, writing=True):
