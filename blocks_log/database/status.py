@@ -111,9 +111,9 @@ class StatusCommits(object):
         # does): each compared in C with a copy, and encoded only if it
         # differs (see _store_changed_in_place). A list in `flat_lists`
         # that the status alone holds, and that was not handed out since
-        # it last equalled its copy (`handed_out`), is not compared: only a
-        # reference to it could have changed it. Nor could code holding
-        # none (gc.get_objects() aside).
+        # it last equalled its copy (`handed_out`), is not compared: only
+        # code holding a reference to it could have changed it (one found
+        # by gc.get_objects() or ctypes aside).
         values = self.values
         changed = []
         # Cleared before any count is read: a reference handed out
