@@ -3,10 +3,11 @@ runs on many machines.
 
 The layout, lineage, chunks and claims of the SQLite store (see
 :mod:`.sqlite`), in PostgreSQL's dialect (:mod:`.postgresql_sql`), through
-psycopg 3 (:mod:`.postgresql_connection`). A commit of an iteration is one
-statement in autocommit, one round trip; a connection lost or a server
-restarted mid-run costs a wait, not an iteration: the buffer stays, the
-store connects again and commits it.
+psycopg 3 (:mod:`.postgresql_connection`); its reads in
+:mod:`.postgresql_reads`, its writes in :mod:`.postgresql_writes`. A
+commit of an iteration is one statement in autocommit, one round trip; a
+connection lost or a server restarted mid-run costs a wait, not an
+iteration: the buffer stays, the store connects again and commits it.
 
 Plain SQL throughout (no temporary tables), but for claims: the session
 of a writer holds an advisory lock on its run, which the server lets go
@@ -20,16 +21,16 @@ import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import (chunks, claims, clock, packing,
-                               postgresql_sql as sql, run_packing,
-                               status_pieces)
+from blocks_log.stores import (chunks, claims, postgresql_sql as sql,
+                               run_packing, status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.postgresql_connection import (
     RECONNECT_AT_EXIT_FOR, PostgreSQLConnection)
 from blocks_log.stores.postgresql_reads import PostgreSQLReads
+from blocks_log.stores.postgresql_writes import PostgreSQLWrites
 
 
-class PostgreSQLStore(PostgreSQLReads, Store):
+class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
     """blocks_log's runs in a PostgreSQL database.
 
     Opening reads the schema and changes nothing; the tables are created by
@@ -287,144 +288,6 @@ class PostgreSQLStore(PostgreSQLReads, Store):
                 'connection was lost; nothing more is written into '
                 'it'.format(self.name, run.uuid))
 
-    def write(self, run, items, status, deleted_status, deletions=False,
-              stamp=True, pieces=None):
-        # Once per iteration: one statement in autocommit, as a rule.
-        ref = run.ref
-        if self._pid != os.getpid():
-            self._in_forked_child()  # by C code, which runs no at-fork hook
-        self._check_held(run)
-        running = self._running(run)
-        pieced = self._pieced[ref]
-        if deletions:
-            running.rows = None  # a time may be left with nothing
-        # Blocks that earlier commits moved past, or that this one does:
-        # packed from what this writer remembers of them, in this commit's
-        # transaction.
-        due = running.due()
-        if not (due or deleted_status or deletions or pieces or (
-                status and status_pieces.may_have_pieces(pieced, status)) or
-                running.crosses(items)) and self._write_in_one_statement(
-                    run, running, items, status, stamp):
-            return
-        self._write_in_transaction(run, running, items, status,
-                                   deleted_status, deletions, stamp, pieces,
-                                   due)
-
-    def _write_in_one_statement(self, run, running, items, status, stamp):
-        # A commit that packs nothing, changes no status list and deletes
-        # nothing, in one statement; False if it takes a transaction (a key
-        # with no id yet), or if a batch of the same part and time is
-        # there, a forked process's, and kept: the commit then goes again
-        # in a transaction, in parts above every one.
-        try:
-            values, found = self._values(running, items, status,
-                                         self._key_ids, True, stamp)
-        except KeyError:  # a key with no id yet
-            return False
-        if not values:
-            return True
-
-        def commit(connection):
-            self._check_held(run)
-            return connection.execute(*sql.upsert(run.ref, values)).rowcount
-        if self.db.run(commit, writing=True) != len(values):
-            return False
-        running.committed(found)
-        return True
-
-    def _write_in_transaction(self, run, running, items, status,
-                              deleted_status, deletions, stamp, pieces, due):
-        # Any commit: new keys' ids, the blocks `due` packed, the status
-        # lists' pieces, deletions.
-        ref = run.ref
-        pieced = self._pieced[ref]
-        for key in deleted_status:
-            self._key_id(key)  # its id, if another handle made it
-
-        # What to forget of an attempt that packed this commit's blocks
-        # with it, if it did not land (it may be run again, reconnected).
-        attempts = []
-
-        def work(connection):
-            if attempts:
-                running.undo(attempts.pop())
-            self._check_held(run)
-            # A key never written before gets its id in this same
-            # transaction, and is forgotten if it rolls back.
-            new_ids = self._new_ids_of_commit(connection, items, status)
-            key_ids = dict(self._key_ids, **new_ids)
-            values, found, saved, packed = packing.pack_in_commit(
-                connection, ref, running, sql, items, due,
-                lambda: self._values(running, items, status, key_ids,
-                                     not new_ids, stamp))
-            if saved is not None:
-                attempts.append(saved)
-                values = _unpacked(values, packed)
-            if values and connection.execute(*sql.upsert(
-                    ref, values)).rowcount != len(values):
-                # A batch of the same part and time is there, a forked
-                # process's (parent and child count parts alike), and
-                # kept: this commit's go again, in parts above every one.
-                lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
-                                             (ref,)).fetchone()
-                running.above(lowest)
-                values, found = self._values(running, items, status,
-                                             key_ids, not new_ids, stamp)
-                connection.execute(*sql.upsert(ref, _unpacked(
-                    values, packed)))
-            if deleted_status:
-                connection.cursor().executemany(sql.DELETE_STATUS, [
-                    (ref, key_ids[key]) for key in deleted_status
-                    if key in key_ids])
-            if deletions:
-                connection.execute(sql.MARK_DELETIONS, (ref,))
-            now_pieced = status_pieces.write(
-                connection, ref, key_ids, pieced, status, deleted_status,
-                pieces, self.appends_status, sql)
-            return new_ids, found, now_pieced
-        try:
-            new_ids, found, now_pieced = self._transact(work)
-        except BaseException:
-            if attempts:
-                running.undo(attempts.pop())
-            raise
-        self._key_ids.update(new_ids)
-        if pieced is not None:
-            self._pieced[ref] = now_pieced
-        running.commit_landed(found, bool(attempts), due)
-
-    @staticmethod
-    def _values(running, items, status, key_ids, committed_ids, stamp):
-        # ``{(time, key id): stored}`` of a commit (its batches, then the
-        # status), for UPSERT_ENTRIES, and what the packing remembers of
-        # them (see RunPacking.batches).
-        head, found = running.batches(
-            items, key_ids, committed_ids, stamp) if items else ([], [])
-        values = dict(((time, key), blob) for time, key, blob in head)
-        status_time = sql.STATUS_TIME
-        values.update(((status_time, key_ids[key]), stored)
-                      for key, stored in status.items())
-        return values, found
-
-    def write_clock(self, run, times, walls):
-        span = self._running(run).span
-        if not span or not len(times):
-            return
-        rows = clock.chunk_rows(run.ref, span, times, walls)
-        self._transact(lambda connection: connection.cursor().executemany(
-            sql.INSERT_CLOCK, rows))
-
-    def compact(self, run):
-        running = self._running(run)
-        while running.due():
-            before = running.packed
-            self._transact(lambda connection: packing.pack(
-                connection, run.ref, running, sql))
-            running.landed()
-            if running.packed == before:
-                break
-
     def close(self):
         self.db.close()
 
@@ -451,9 +314,3 @@ class PostgreSQLStore(PostgreSQLReads, Store):
         self.appends_status = False
         self._pieced = dict.fromkeys(self._pieced)
         self._pid = os.getpid()
-
-
-def _unpacked(values, packed):
-    # The rows of `values` ({(time, key id): stored}) outside the range of
-    # times `packed`.
-    return dict(item for item in values.items() if item[0][0] not in packed)

@@ -169,7 +169,7 @@ SELECT_KEYS = "SELECT id, name FROM blocks_log_keys"
 # batch (key below 0) never does: a batch of that time and part is another
 # process's (parent and child of a fork count parts alike), and is kept.
 # The statement's count of rows then falls short, and the writer writes
-# its batch again in a new part (see postgresql.PostgreSQLStore.write).
+# its batch again in a new part (see postgresql_writes.PostgreSQLWrites.write).
 UPSERT_ENTRIES = (
     "INSERT INTO blocks_log_entries (run, key, time, f, i, t, b) "
     "SELECT %s, * FROM unnest(%s::int4[], %s::int8[], %s::float8[], "

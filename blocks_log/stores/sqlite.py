@@ -1,8 +1,9 @@
 """The SQLite store: blocks_log's tables in an SQLite file (or memory).
 
-All of the SQLite dialect lives here, in :mod:`.sqlite_reads` and in
-:mod:`.sqlite_sql`; the connection, its pragmas and its errors in
-:mod:`.sqlite_connection`; the packing of numbers in :mod:`.chunks`.
+All of the SQLite dialect lives here, in :mod:`.sqlite_reads`,
+:mod:`.sqlite_writes` and :mod:`.sqlite_sql`; the connection, its pragmas
+and its errors in :mod:`.sqlite_connection`; the packing of numbers in
+:mod:`.chunks`.
 
 """
 import os
@@ -10,20 +11,18 @@ import time as _time
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import (chunks, claims, clock, packing, run_packing,
+from blocks_log.stores import (chunks, claims, run_packing,
                                sqlite_sql as sql, status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
 from blocks_log.stores.sqlite_reads import SQLiteReads
+from blocks_log.stores.sqlite_writes import SQLiteWrites
 
 #: Blocks' own tables, which :mod:`blocks_log.stores.blocks` reads.
 BLOCKS_TABLES = frozenset(['entries', 'status'])
-# The statement of a training loop's commit (see write_iteration).
-_TWO_ROWS = sql.upsert_statement(2)
-_STATUS_TIME = sql.STATUS_TIME
 
 
-class SQLiteStore(SQLiteReads, Store):
+class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
     """blocks_log's runs in an SQLite database.
 
     Opening reads the schema and changes nothing; the tables are created
@@ -282,193 +281,6 @@ class SQLiteStore(SQLiteReads, Store):
         finally:
             self._let_go(run.ref)
 
-    # Writing.
-
-    def write(self, run, items, status, deleted_status, deletions=False,
-              stamp=True, pieces=None):
-        # Once per iteration: one statement in autocommit, as a rule.
-        ref = run.ref
-        running = self._packing.get(ref) or self._running(run)
-        if deletions:
-            running.rows = None  # a time may be left with nothing
-        # Blocks that earlier commits moved past (this one's batches are
-        # remembered once it lands), or that this one does: packed in its
-        # transaction.
-        due = running.due()
-        if self._pid != os.getpid():
-            self._in_forked_child()  # by C code, which runs no at-fork hook
-        pieced = self._pieced[ref]
-        if not (due or deleted_status or deletions or pieces or (
-                status and status_pieces.may_have_pieces(pieced, status)) or
-                running.crosses(items)) and self._write_in_one_statement(
-                    run, running, items, status, stamp):
-            return
-        self._write_in_transaction(run, running, items, status,
-                                   deleted_status, deletions, stamp, pieces,
-                                   due)
-
-    def _write_in_one_statement(self, run, running, items, status, stamp):
-        # A commit that packs nothing, changes no status list and deletes
-        # nothing, in one statement, as a rule; False if it takes a
-        # transaction (see _statement), or if a batch of the same part and
-        # time is there, a forked process's, and kept: the commit then goes
-        # again in a transaction, in parts above every one.
-        written = None
-        if items and len(status) == 1 and (
-                items[0] == items[-3]):  # an iteration's
-            (key, stored), = status.items()
-            written = self.write_iteration(run, items, key, stored, stamp)
-            if written:
-                return True
-        statement = None if written is False else self._statement(
-            run.ref, running, items, status, stamp)
-        if statement is None:
-            return False
-        parameters, found = statement
-        if not parameters:
-            return True
-        count = len(parameters) // 4
-        if self.db.write(sql.upsert_statement(count), parameters) != count:
-            return False
-        running.committed(found)
-        return True
-
-    def _write_in_transaction(self, run, running, items, status,
-                              deleted_status, deletions, stamp, pieces, due):
-        # Any commit: new keys' ids, the blocks `due` packed, the status
-        # lists' pieces, deletions.
-        ref = run.ref
-        pieced = self._pieced[ref]
-        for key in deleted_status:
-            self._key_id(key)  # its id, if another handle made it
-        saved = None  # what to forget if it rolls back
-        try:
-            with self.db.transaction() as connection:
-                # A key never written before gets its id in this same
-                # transaction, and is forgotten if it rolls back.
-                new_ids = self._new_ids_of_commit(connection, items,
-                                                  status)
-                ids = dict(self._key_ids, **new_ids)
-                rows, found, saved, packed = packing.pack_in_commit(
-                    connection, ref, running, sql, items, due,
-                    lambda: self._rows(ref, running, items, status, ids,
-                                       not new_ids, stamp))
-                rows = _unpacked(rows, packed)
-                written = sum(connection.execute(statement, parameters)
-                              .rowcount for statement, parameters in
-                              sql.upsert_entries(rows))
-                if written != len(rows):
-                    # A batch of the same part and time is there, a forked
-                    # process's (parent and child count parts alike), and
-                    # kept: this commit's go again, in parts above every
-                    # one.
-                    lowest, = connection.execute(sql.SELECT_LOWEST_KEY,
-                                                 (ref,)).fetchone()
-                    running.above(lowest)
-                    rows, found = self._rows(ref, running, items, status,
-                                             ids, not new_ids, stamp)
-                    for statement, parameters in sql.upsert_entries(
-                            _unpacked(rows, packed)):
-                        connection.execute(statement, parameters)
-                if deleted_status:
-                    connection.executemany(sql.DELETE_STATUS, [
-                        (ref, ids[key]) for key in deleted_status
-                        if key in ids])
-                if deletions:
-                    connection.execute(sql.MARK_DELETIONS, (ref,))
-                now_pieced = status_pieces.write(
-                    connection, ref, ids, pieced, status, deleted_status,
-                    pieces, self.appends_status, sql)
-        except BaseException:
-            if saved is not None:
-                running.undo(saved)
-            raise
-        if new_ids:
-            self._key_ids.update(new_ids)
-        if pieced is not None:
-            self._pieced[ref] = now_pieced
-        running.commit_landed(found, saved is not None, due)
-
-    def write_iteration(self, run, items, key, stored, stamp):
-        # One statement of two rows (the iteration's batch and the status
-        # value) made in fewer steps than write() and _statement() take
-        # (4,800 instructions fewer an iteration of the training-loop
-        # workload, 3%, callgrind). None if the commit is not that (or
-        # holds a key never written before, or packing is due); False if a
-        # forked process's batch was in the way (see write()).
-        ref = run.ref
-        running = self._packing.get(ref)
-        key_id = self._key_ids.get(key)
-        if running is None or key_id is None or running.due():
-            return None
-        times, keys, values = items[0::3], tuple(items[1::3]), items[2::3]
-        try:
-            made = running.iteration(times, keys, values, self._key_ids,
-                                     True, stamp)
-        except KeyError:
-            return None
-        if made is None:
-            return None
-        time, column, blob, part = made
-        if self.db.write(_TWO_ROWS, (ref, time, column, blob, ref,
-                                     _STATUS_TIME, key_id, stored)) != 2:
-            return False
-        running.remember(time, part)
-        return True
-
-    def _statement(self, ref, running, items, status, stamp):
-        # The parameters of the one UPSERT_ENTRY statement of a commit,
-        # and what the packing remembers of it; None if it takes a
-        # transaction (a key never written before, too many rows).
-        key_ids = self._key_ids
-        try:
-            head, found = running.batches(
-                items, key_ids, True, stamp) if items else ([], [])
-        except KeyError:
-            return None
-        if len(head) + len(status) > sql.UPSERT_CHUNK:
-            return None
-        parameters = []
-        for time, key, blob in head:
-            parameters += ref, time, key, blob
-        status_time = sql.STATUS_TIME
-        for key, stored in status.items():
-            key_id = key_ids.get(key)
-            if key_id is None:
-                return None
-            parameters += ref, status_time, key_id, stored
-        return parameters, found
-
-    @staticmethod
-    def _rows(ref, running, items, status, key_ids, committed_ids, stamp):
-        # The rows of UPSERT_ENTRY of a commit (its batches, then the
-        # status), and what the packing remembers of them (see
-        # RunPacking.batches).
-        head, found = running.batches(
-            items, key_ids, committed_ids, stamp) if items else ([], [])
-        status_time = sql.STATUS_TIME
-        return [(ref, time, key, blob) for time, key, blob in head] + [
-            (ref, status_time, key_ids[key], stored)
-            for key, stored in status.items()], found
-
-    def write_clock(self, run, times, walls):
-        span = self._running(run).span
-        if not span or not len(times):
-            return
-        with self.db.transaction() as connection:
-            connection.executemany(sql.INSERT_CLOCK, clock.chunk_rows(
-                run.ref, span, times, walls))
-
-    def compact(self, run):
-        running = self._running(run)
-        while running.due():
-            before = running.packed
-            with self.db.transaction() as connection:
-                packing.pack(connection, run.ref, running, sql)
-            running.landed()
-            if running.packed == before:
-                break
-
     def _status_rows(self, connection, ref, status):
         """`status` as rows of :data:`sql.UPSERT_ENTRY`, and the key ids
         made for them, in a write transaction."""
@@ -502,9 +314,3 @@ class SQLiteStore(SQLiteReads, Store):
         self.appends_status = False
         self._pieced = dict.fromkeys(self._pieced)
         self._pid = os.getpid()
-
-
-def _unpacked(rows, packed):
-    # The rows of UPSERT_ENTRY (run, time, key id, stored) outside the
-    # range of times `packed` (packed with the commit's own values).
-    return [row for row in rows if row[1] not in packed] if packed else rows

@@ -206,7 +206,7 @@ UPSERT_ENTRY = ("INSERT INTO blocks_log_entries "
 # does: a batch of that time and part is another process's (parent and
 # child of a fork count parts alike), and is kept. The statement's count
 # of changes then falls short, and the writer writes its batch again in a
-# new part (see sqlite.SQLiteStore.write).
+# new part (see sqlite_writes.SQLiteWrites.write).
 _ON_CONFLICT = (" ON CONFLICT (run, time, key) DO UPDATE SET value = "
                 "excluded.value WHERE excluded.key >= 0")
 # Rows per statement of upsert_entries(): within every SQLite's limit of
