@@ -13,8 +13,9 @@ from blocks_log.stores import (clock, packing, postgresql_sql as sql,
 
 class PostgreSQLWrites(object):
     """What :class:`~blocks_log.stores.postgresql.PostgreSQLStore` writes
-    with; its ``db``, ``_transact``, ``_check_held``, ``_packing``,
-    ``_pieced``, ``_pid`` and key caches."""
+    with, over its ``db``, ``_transact()``, ``_check_held()``,
+    ``_running()``, ``_pieced``, ``_in_forked_child()``, ``appends_status``
+    and key ids."""
 
     def write(self, run, items, status, deleted_status, deletions=False,
               stamp=True, pieces=None):

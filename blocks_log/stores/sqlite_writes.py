@@ -14,8 +14,9 @@ _STATUS_TIME = sql.STATUS_TIME
 
 
 class SQLiteWrites(object):
-    """What :class:`~blocks_log.stores.sqlite.SQLiteStore` writes with; its
-    ``db``, ``_packing``, ``_pieced``, ``_pid`` and key caches."""
+    """What :class:`~blocks_log.stores.sqlite.SQLiteStore` writes with, over
+    its ``db``, ``_packing``, ``_pieced``, ``_running()``,
+    ``_in_forked_child()``, ``appends_status`` and key ids."""
 
     def write(self, run, items, status, deleted_status, deletions=False,
               stamp=True, pieces=None):
