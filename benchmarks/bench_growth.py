@@ -23,7 +23,8 @@ cause (a preemption on a shared machine, as much as a lock the log's own
 threads hold or a disk sync), with SQLiteLog committing each iteration,
 with an epoch ended each 100 iterations (as Blocks' main loop ends them:
 a run of a million iterations ends 10,000), every 100, and by time alone
-(``commit_seconds=60``: a commit each 4,096 values in a loop this fast).
+(``commit_seconds=60``: a commit at the end of the iteration past 2,048
+values, in a loop this fast).
 
 Run: ``python benchmarks/bench_growth.py [-n ITERATIONS]``.
 

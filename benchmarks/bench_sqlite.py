@@ -11,10 +11,10 @@ floats through ``current_row``. Side by side, in one run:
   iterations, scaled up: it is that slow).
 
 Then the same with ``commit_every=100`` and with ``commit_seconds=60``
-alone (a run this short then commits past each 4,096 values waiting),
-against the same limit, and the raw limit committing every 100 iterations
-too, and the loop on ``TrainingLog``, in memory: what the loop's own
-Python takes, with nothing stored; and with
+alone (a run this short then commits at an iteration's end past 2,048
+values waiting), against the same limit, and the raw limit committing
+every 100 iterations too, and the loop on ``TrainingLog``, in memory: what
+the loop's own Python takes, with nothing stored; and with
 ``synchronous='FULL'`` (against the raw limit with ``FULL``: a disk sync
 each commit).
 

@@ -54,8 +54,8 @@ class SQLiteLog(DatabaseLog):
         the cost of one disk sync per iteration. ``commit_every=N`` commits
         every N iterations only, and may lose up to N-1 of them in a crash;
         ``commit_seconds=S`` commits at least every S seconds (alone, only
-        then, and past 4,096 values waiting), and may lose up to S seconds
-        of them.
+        then, and at an iteration's end past 2,048 values waiting), and may
+        lose up to S seconds of them.
 
     Parameters
     ----------

@@ -113,6 +113,33 @@ def test_alone_it_commits_with_time_not_each_iteration(backend):
         again.close()
 
 
+def test_alone_it_commits_whole_iterations_past_a_bound(backend):
+    # In a loop faster than its time, a log that commits with time alone
+    # commits at the end of the iteration that took its buffer past
+    # TIMED_VALUES values (smaller commits, a shorter slowest iteration),
+    # never inside one; a log that counts iterations waits for its count.
+    from blocks_log.database.session import TIMED_VALUES
+    width = 100
+    whole = -(-TIMED_VALUES // width)  # the iterations that pass it
+    alone = backend(commit_seconds=3600)
+    counting = backend(commit_every=10 ** 6, commit_seconds=3600)
+    for log in (alone, counting):
+        for index in range(whole - 1):
+            for key in range(width):
+                log.current_row['k{}'.format(key)] = float(index)
+            log.status['iterations_done'] += 1
+        for key in range(width):
+            log.current_row['k{}'.format(key)] = 1.0
+        assert committed_times(backend, log) == []
+        log.status['iterations_done'] += 1
+    assert committed_times(backend, alone) == list(range(whole))
+    assert committed_times(backend, counting) == []
+    with reader(backend, alone) as seen:
+        assert seen.status['iterations_done'] == whole
+        assert dict(seen[whole - 2]) == dict(
+            ('k{}'.format(key), float(whole - 2)) for key in range(width))
+
+
 def test_closing_stops_the_thread(backend):
     log = backend(commit_seconds=SECONDS, commit_every=10)
     train(log, 1)

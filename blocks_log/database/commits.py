@@ -77,7 +77,7 @@ class Commits(object):
         else:
             self.forget_row_of_now()
         self.completed = len(self.pending)
-        if flushing:
+        if flushing or self.completed >= self.timed_items:
             self._flush(stamp=stamp)
         elif self.timer is not None:
             if _time.monotonic() - self.committed_at >= self.commit_seconds:
