@@ -6,10 +6,12 @@ PostgreSQL DSN or URL), in rounds. A round starts a writer process that
 logs iterations (10 floats, a string every 5th, an epoch ended every 37th
 as Blocks' main loop ends one) under a commit policy drawn at random (a
 commit each iteration, every 7 or every 100, with ``commit_seconds=0.05``
-or without), kills it with ``SIGKILL`` a random while later (now and then
-while it opens the run), and reads the run back read-only: every
-iteration before the last one committed must read back whole and exact,
-none after it, and the status's epochs as the loop ended them. The next
+or without, or by time alone: every 0.05 s or 60 s, and at the end of
+each iteration that passes 2,048 values waiting), kills it with
+``SIGKILL`` a random while later (now and then while it opens the run),
+and reads the run back read-only: every iteration before the last one
+committed must read back whole and exact, none after it, and the status's
+epochs as the loop ended them. The next
 round opens the same run again (a killed writer holds nothing) and goes on
 from the iteration that the kill cut short, as a loop restarted from its
 log would.
@@ -41,7 +43,8 @@ EPOCH = 37
 SPARSE = 5
 POLICIES = [{'commit_every': 1}, {'commit_every': 7},
             {'commit_every': 100}, {'commit_every': 1, 'commit_seconds': 0.05},
-            {'commit_every': 100, 'commit_seconds': 0.05}]
+            {'commit_every': 100, 'commit_seconds': 0.05},
+            {'commit_seconds': 0.05}, {'commit_seconds': 60}]
 
 
 def log_class(database):
