@@ -33,17 +33,6 @@ from blocks_log.stores.base import resolve_run
 #: slowest iteration of the run; one of 4,096, 2 ms; the same values/s,
 #: ``benchmarks/bench_sqlite.py``).
 MAX_PENDING = 4096
-#: Values buffered after which a log that commits with time alone
-#: (``commit_seconds`` without ``commit_every``) commits at the end of an
-#: iteration. In a fast loop its commits are that large, and each is the
-#: slowest iteration of its stretch of the run: over a million
-#: iterations, the slowest took 2.3 to 3.0 ms of the training thread's
-#: CPU (median 2.9) while they were :data:`MAX_PENDING` values, 1.9 to
-#: 3.5 (median 2.2) at this (``benchmarks/MEASUREMENTS.rst``).
-#: :data:`MAX_PENDING`, which bounds an iteration too, stays higher: at
-#: 2,048, an iteration of 3,000 values committing each iteration took two
-#: commits, and 9% longer.
-TIMED_VALUES = 2048
 #: ``commit_every`` of a log that commits with time alone (``commit_seconds``
 #: without ``commit_every``): a count no loop reaches, and an int, so that
 #: a pickle of the log opens again as it was.
@@ -96,8 +85,9 @@ class Session(MergedReads, StatusCommits, Commits):
         self.commit_every = commit_every
         self.commit_seconds = commit_seconds
         # Buffer items (three a value) after which an iteration's end
-        # commits (see TIMED_VALUES).
-        self.timed_items = 3 * TIMED_VALUES if (
+        # commits, by time alone (see Store.timed_commit_values).
+        timed = store.timed_commit_values
+        self.timed_items = 3 * timed if timed and (
             commit_every == NO_COUNT and commit_seconds is not None) else (
                 NO_COUNT)
         self.timer = None if commit_seconds is None else CommitTimer(

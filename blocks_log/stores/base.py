@@ -136,6 +136,11 @@ class Store(metaclass=abc.ABCMeta):
     max_value_size : int or None
         The most bytes one stored text or BLOB may take here (``None``: no
         bound but memory's).
+    timed_commit_values : int or None
+        Buffered values after which a log that commits with time alone
+        commits at the end of an iteration, where a commit costs the
+        training thread in proportion to its size (``None``: only past the
+        buffer's own bound, where a commit's cost is its round trips).
 
     """
     name = None
@@ -146,6 +151,7 @@ class Store(metaclass=abc.ABCMeta):
     #: Times must be below this.
     max_time = 2 ** 63 - 1
     max_value_size = None
+    timed_commit_values = None
 
     # Runs.
 
