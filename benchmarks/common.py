@@ -137,7 +137,7 @@ def report(title, medians, limit, values, extra=None):
             # The ratio of each round (the contenders run interleaved):
             # min/median/max.
             ratios = sorted(mine / its for mine, its in zip(rounds[name],
-                                                             rounds[limit]))
+                                                            rounds[limit]))
             note = '[{:.2f}/{:.2f}/{:.2f}] {}'.format(
                 ratios[0], statistics.median(ratios), ratios[-1], note)
         print('  {:<34} {:9.4f} s  {:8.0f} ns/value  {:6.2f}x {}'.format(

@@ -294,7 +294,7 @@ class TrainingLogBase(metaclass=ABCMeta):
         """
         keys = analysis.check_keys(keys)
         columns = {} if keys is None else dict((key, ([], []))
-                                              for key in keys)
+                                               for key in keys)
         for time, key, value in self.records(start, stop):
             if keys is None or key in columns:
                 column = columns.setdefault(key, ([], []))

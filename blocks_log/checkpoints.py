@@ -119,7 +119,7 @@ class Checkpoint(object):
         """
         if MAIN_LOOP not in self._members:
             raise CheckpointError('{}: holds no {}'.format(self.path,
-                                                          MAIN_LOOP))
+                                                           MAIN_LOOP))
         return self._unpickle(MAIN_LOOP)
 
     @property

@@ -179,7 +179,7 @@ def _copy_values(store, run, destination, copy, progress, start=0):
                 progress(run.uuid, done, total)
     destination.write(copy, items, {}, set(), deletions, stamp=False)
     destination.write_clock(copy, *store.read_clock([run], start,
-                                                     store.max_time))
+                                                    store.max_time))
     if progress:
         progress(run.uuid, total, total)
 

@@ -150,7 +150,7 @@ class Placeholder(object):
 
     def __repr__(self):
         return '<placeholder for {}.{}>'.format(self.pickle_module,
-                                                 self.pickle_name)
+                                                self.pickle_name)
 
 
 def placeholder_class(module, name):

@@ -75,7 +75,7 @@ class Server(object):
             hba.write('host all all 0.0.0.0/0 scram-sha-256\n')
         self.start()
         self.psql("CREATE ROLE {} LOGIN PASSWORD '{}'".format(USER,
-                                                             PASSWORD))
+                                                              PASSWORD))
         self.psql('CREATE DATABASE {} OWNER {}'.format(DATABASE, USER))
         self.dsn = ('host=127.0.0.1 port={} dbname={} user={} password={}'
                     .format(self.port, DATABASE, USER, PASSWORD))

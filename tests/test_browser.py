@@ -687,12 +687,12 @@ def rgb(text):
     if text.startswith('#'):
         return tuple(int(text[i:i + 2], 16) for i in (1, 3, 5))
     return tuple(int(float(part)) for part in text[text.index('(') + 1:
-                                                    -1].split(',')[:3])
+                                                   -1].split(',')[:3])
 
 
 @pytest.mark.parametrize('scheme', ['light', 'dark'])
 def test_many_runs_look_apart_in_either_scheme(chromium, tmp_path, scheme,
-                                              screenshots):
+                                               screenshots):
     # 16 runs compared: no two drawn alike (colour and dash), colour never
     # the only cue (dashes differ between neighbours), each line 3:1
     # against the chart; the page follows prefers-color-scheme.

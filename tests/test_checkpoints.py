@@ -172,7 +172,7 @@ def test_the_command_line_reads_a_checkpoint(tmp_path):
 
 @pytest.mark.parametrize('name', NAMES)
 def test_a_checkpoint_is_copied_into_a_database_with_its_uuid(name,
-                                                               tmp_path):
+                                                              tmp_path):
     from test_cli import run_cli
     path = os.path.join(CHECKPOINTS, name)
     expected = EXPECTED[name]

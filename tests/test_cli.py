@@ -115,7 +115,7 @@ def test_compare(demo_db):
                              '--keys', 'valid_loss', '--json')
     table = json.loads(output)
     assert status == 0 and [row['run'] for row in table] == [runs[0],
-                                                              runs[2]]
+                                                             runs[2]]
     with SQLiteLog(path, uuid=runs[2], read_only=True) as log:
         losses = log.history('valid_loss')
     final = table[1]

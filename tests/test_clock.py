@@ -49,7 +49,7 @@ def check_walls(found, bounds):
 
 
 def test_each_time_has_the_wall_of_its_first_commit(make_database_log,
-                                                   small_blocks):
+                                                    small_blocks):
     log = make_database_log()
     bounds = commit_each(log, range(1, 4 * SPAN + 3))
     # Written again later: in a block packed (its clock in a chunk), and
@@ -119,7 +119,7 @@ def test_times_past_the_iterations_done_get_the_wall_of_their_commit(
 
 
 def test_the_iterations_of_a_commit_share_its_wall(make_database_log,
-                                                    small_blocks):
+                                                   small_blocks):
     log = make_database_log(commit_every=5)
     for _ in range(3 * SPAN):
         log.status['iterations_done'] += 1

@@ -119,7 +119,7 @@ class Recursive(list):
     (lambda: _nested(codec.MAX_DEPTH + 5), ValueError, 'nested deeper'),
 ])
 def test_what_would_not_read_back_is_refused_naming_the_key(make, error,
-                                                             words):
+                                                            words):
     with pytest.raises(error, match=words) as raised:
         codec.encode(make(), 'loss')
     assert "'loss'" in str(raised.value)

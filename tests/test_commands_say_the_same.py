@@ -125,7 +125,7 @@ UNWRITABLE = [
 
 
 @pytest.mark.parametrize('argv', UNWRITABLE, ids=[a[0] + ' ' + a[-1]
-                                                   for a in UNWRITABLE])
+                                                  for a in UNWRITABLE])
 def test_an_output_that_cannot_be_written_is_one_line(database, tmp_path,
                                                       argv):
     # Outputs on read-only media (a read-only bind mount, which refuses

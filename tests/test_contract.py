@@ -164,7 +164,7 @@ class TestRelativeRows:
             log.last_epoch_row
 
     def test_a_row_read_before_a_commit_reads_what_is_written_after(self,
-                                                                     log):
+                                                                    log):
         log.current_row['a'] = 0.0
         log.status['iterations_done'] = 1  # 'a' known from now on
         row = log.current_row
@@ -418,6 +418,7 @@ class TestBlocksWays:
 
 class BlocksStyleLog(TrainingLogBase):
     """A backend written Blocks' way: it sets self.status itself."""
+
     def __init__(self, uuid=None):
         self.rows = {}
         self.status = {}

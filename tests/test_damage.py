@@ -438,6 +438,7 @@ def damaged_batch(damage, blob):
     damaged = BATCH_DAMAGES[damage](blob[len(stamp):])
     return damaged if isinstance(damaged, str) else stamp + damaged
 
+
 #: The last batch of several times, its time, key and BLOB (the column of
 #: the BLOB named).
 LAST_SPREAD_BATCH = ('SELECT time, key, {} FROM blocks_log_entries WHERE '
@@ -590,7 +591,7 @@ def test_a_damaged_batch_is_kept_when_its_run_packs_past_it(
 def test_a_damaged_batch_of_postgresql(damage, postgresql_dsn, small_blocks):
     import psycopg
     uuid = write_run(blocks_log.PostgreSQLLog(postgresql_dsn,
-                                                      commit_every=3))
+                                              commit_every=3))
     with psycopg.connect(postgresql_dsn) as connection:
         time, key, blob = connection.execute(LAST_SPREAD_BATCH.format(
             'b')).fetchone()

@@ -91,7 +91,7 @@ def test_the_log_holds_what_lightning_reported(kind, tmp_path):
 
 @pytest.mark.parametrize('kind', ['memory', 'sqlite'])
 def test_a_fit_resumed_from_a_checkpoint_goes_on_in_a_child_run(kind,
-                                                                 tmp_path):
+                                                                tmp_path):
     database = str(tmp_path / 'lightning.sqlite')
     first, first_rows = fit(make_log(kind, database), tmp_path, 3)
     stopped = first.training_log

@@ -638,7 +638,7 @@ class TestPromisesOfTheWritePath:
         log.close()
 
     def test_a_writer_that_lets_a_large_wal_go_empties_it(self, path,
-                                                           monkeypatch):
+                                                          monkeypatch):
         # Another connection keeps the file open, so that SQLite does not
         # delete the -wal file: the writer empties it as it closes.
         monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 10 ** 9)
@@ -1003,6 +1003,7 @@ def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
     monkeypatch.setattr(chunks, 'SPAN', 4)
     log = make_database_log()
     log[1]['child'] = log[1]['parent'] = 1.0
+
     def child():
         for time in range(20, 24):
             log[time]['child'] = float(time)

@@ -334,8 +334,8 @@ def test_columns_slice_only_what_shares_its_times():
     # slicing, every value at its own time.
     from blocks_log.stores import block_columns
     numbers, rest, _ = block_columns.columns([((1, 1, 2, 3), (5, 6, 5, 6),
-                                         (1.0, 1.0, 2.0, 3.0), None, False,
-                                         True)])
+                                               (1.0, 1.0, 2.0, 3.0), None, False,
+                                               True)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([1, 3], [1.0, 3.0])}
     numbers, rest, _ = block_columns.columns([
         ((1, 1), (5, 6), (1.0, 'x'), None, False, False),

@@ -153,7 +153,6 @@ class TestOneWriter:
         with PostgreSQLLog(dsn, uuid=run) as log:
             log[10 ** 6]['taken over'] = True
 
-
     def test_a_writer_of_another_role_is_refused(self, dsn, postgres_server):
         # PostgreSQL hides the sessions of other roles from
         # pg_stat_activity: a claim that looked there found the live
@@ -277,8 +276,8 @@ class TestLostConnections:
             print('ready', flush=True)
             sys.stdin.readline()
             '''), dsn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, universal_newlines=True,
-            env=dict(os.environ, PYTHONPATH=ROOT))
+                                   stderr=subprocess.PIPE, universal_newlines=True,
+                                   env=dict(os.environ, PYTHONPATH=ROOT))
         try:
             assert process.stdout.readline().strip() == 'ready'
             postgres_server.halt()
@@ -306,6 +305,7 @@ def test_fork(dsn, first):
     log = PostgreSQLLog(dsn)
     log[0]['parent'] = 0
     parent_done, child_go = os.pipe()
+
     def child():
         if first == 'parent':
             os.read(parent_done, 1)

@@ -118,6 +118,7 @@ def test_fork(tmp_path):
     log[0]['parent'] = 1  # buffered: flushed before the fork
     log.resume()
     child_run = log.h_uuid
+
     def child():  # writes through its own connection
         log[1]['child'] = 2
         log.close()
@@ -142,6 +143,7 @@ def test_parent_and_child_commit_the_same_time(tmp_path, times):
     for time in times:
         log[time]['a'] = log[time]['b'] = 0.0
     log.status['iterations_done'] = 1
+
     def child():
         for time in times:
             log[time]['a'] = 1.0

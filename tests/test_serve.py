@@ -292,7 +292,7 @@ def test_a_large_run_drawn_a_window_at_a_time_is_the_same_answer(
 
 
 def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
-                                                         monkeypatch):
+                                                          monkeypatch):
     # 12 keys of 200,000 iterations (2.4 million values): read one key at
     # a time, a request's peak is a fraction of that of reading them all
     # at once (as it did), and the same answer.
@@ -312,7 +312,7 @@ def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
             tracemalloc.start()
             try:
                 answer = charts.series(opened, {'runs': uuid,
-                                              'smoothing': '0.6'})
+                                                'smoothing': '0.6'})
                 return answer, tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
@@ -326,7 +326,7 @@ def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
 
 
 def test_what_a_request_holds_does_not_grow_with_the_run(tmp_path,
-                                                        monkeypatch):
+                                                         monkeypatch):
     # Two keys of 40,000 and of 160,000 iterations, smoothed, whole,
     # zoomed, and one key named: read a window of 5,000 times at a time, a
     # request's peak is about the same for both (read at once, it grew

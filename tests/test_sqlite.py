@@ -826,7 +826,7 @@ class TestChunks:
             assert dict((t, dict(writer[t])) for t in writer) == rows
             self.write(writer, 10, lambda time: {'new': float(time)})
         assert committed(path, 'SELECT value FROM blocks_log_meta') == [(
-        sql.SCHEMA_VERSION,)]
+            sql.SCHEMA_VERSION,)]
         with SQLiteLog(path, uuid=runs[-1]['uuid'], read_only=True) as again:
             assert dict(again.status)['epochs_done'] == status['epochs_done']
             assert dict(again[1])['train_loss'] == rows[1]['train_loss']
@@ -849,4 +849,3 @@ def test_each_commit_of_a_training_loop_is_a_part_of_its_own(tmp_path):
     parts = [batches.part_of(key) for _, key in rows]
     assert [time for time, _ in rows] == [0, 1, 2, 3, 4, 5, 5]
     assert parts == sorted(set(parts))
-

@@ -196,6 +196,7 @@ def test_a_run_written_by_parent_and_child_is_summarized_from_its_data(
     # summary the last to let the run go saves is read from the run.
     log = open_log(source)
     train(log, 3)
+
     def child():
         log[9]['child'] = 1.0
         log.flush()

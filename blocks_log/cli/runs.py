@@ -24,7 +24,7 @@ def cmd_runs(args, out):
                              'written by ' + run.written_by)]
              for run in found]
     print(common.table(header, lines, right=('iterations', 'epochs', 'rows',
-                                              'last time')), file=out)
+                                             'last time')), file=out)
 
 
 def _when(created):

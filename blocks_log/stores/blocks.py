@@ -125,5 +125,5 @@ class BlocksStore(Store):
                 if wanted is None or key in wanted:
                     columns.setdefault(key, {})[time] = self._decode(stored)
         return dict((key, (sorted(column), [column[time] for time in
-                                             sorted(column)]))
+                                            sorted(column)]))
                     for key, column in columns.items())

@@ -343,7 +343,7 @@ INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, last, '
 # The clock of a packed block (see blocks_log.stores.clock); a copy of a
 # run writes its clock again where it finishes an interrupted one.
 INSERT_CLOCK = INSERT_CHUNK.replace('blocks_log_chunks',
-                                   'blocks_log_clocks') + (
+                                    'blocks_log_clocks') + (
     ' ON CONFLICT (run, block, key, first) DO UPDATE SET last = '
     'EXCLUDED.last, count = EXCLUDED.count, step = EXCLUDED.step, kind = '
     'EXCLUDED.kind, times = EXCLUDED.times, "values" = EXCLUDED."values", '

@@ -297,7 +297,7 @@ INSERT_CHUNK = ('INSERT INTO blocks_log_chunks (run, block, key, first, '
 # The clock of a packed block (see blocks_log.stores.clock); a copy of a
 # run writes its clock again where it finishes an interrupted one.
 INSERT_CLOCK = INSERT_CHUNK.replace('INTO blocks_log_chunks',
-                                   'OR REPLACE INTO blocks_log_clocks')
+                                    'OR REPLACE INTO blocks_log_clocks')
 # Version 3 to 4: the checksums of the chunks there are.
 SELECT_UNCHECKED_CHUNKS = ('SELECT run, key, block, first, last, count, kind, '
                            'step, times, "values", checksum '

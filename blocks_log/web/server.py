@@ -60,6 +60,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     """Answers the pages and the API for ``self.server.source``."""
     server_version = 'blocks-log'
     protocol_version = 'HTTP/1.1'
+
     @property
     def timeout(self):
         """Seconds each read or write of the connection may wait
