@@ -17,10 +17,13 @@ written again, in one batch of the block.
 
 What a writer remembers, and where it stands, is a
 :class:`~.run_packing.RunPacking`; a block's parts become columns in
-:mod:`.block_columns`; this module writes them.
+:mod:`.block_columns`; this module writes them, and sends a commit that
+packs into a transaction (:class:`PackingWrites`).
 
 """
-from blocks_log.stores import batches, chunks, clock
+import os
+
+from blocks_log.stores import batches, chunks, clock, status_pieces
 from blocks_log.stores.block_columns import (clock_of, latest,
                                              sliced_columns, split)
 
@@ -28,6 +31,39 @@ from blocks_log.stores.block_columns import (clock_of, latest,
 #: of one iteration packs one block (about 2 ms for 10 keys), one of many
 #: every block they complete.
 PACK_VALUES = 4096
+
+
+class PackingWrites(object):
+    """:meth:`.Store.write` of a store whose writer packs its runs'
+    blocks in its commits (SQLite's, PostgreSQL's): in one statement where
+    the commit packs nothing, deletes nothing and changes no status list
+    stored in pieces, else in a transaction that does. The store gives
+    ``_running_to_write(run)`` (the :class:`~.run_packing.RunPacking` of a
+    run it may write), ``_write_in_one_statement()`` (False if the commit
+    takes a transaction after all), ``_write_in_transaction()``,
+    ``_in_forked_child()``, ``_pid`` and ``_pieced``."""
+
+    def write(self, run, items, status, deleted_status, deletions=False,
+              stamp=True, pieces=None):
+        # Once per iteration: one statement in autocommit, as a rule.
+        if self._pid != os.getpid():
+            self._in_forked_child()  # by C code, which runs no at-fork hook
+        running = self._running_to_write(run)
+        if deletions:
+            running.rows = None  # a time may be left with nothing
+        # Blocks that earlier commits moved past (this one's batches are
+        # remembered once it lands), or that this one does: packed in its
+        # transaction.
+        due = running.due()
+        pieced = self._pieced[run.ref]
+        if not (due or deleted_status or deletions or pieces or (
+                status and status_pieces.may_have_pieces(pieced, status)) or
+                running.crosses(items)) and self._write_in_one_statement(
+                    run, running, items, status, stamp):
+            return
+        self._write_in_transaction(run, running, items, status,
+                                   deleted_status, deletions, stamp, pieces,
+                                   due)
 
 
 def pack_in_commit(connection, ref, packing, dialect, items, due,

@@ -5,41 +5,19 @@ run again on a new connection if the server was lost; the clock;
 compacting a run.
 
 """
-import os
-
 from blocks_log.stores import (clock, packing, postgresql_sql as sql,
                                status_pieces)
 
 
-class PostgreSQLWrites(object):
+class PostgreSQLWrites(packing.PackingWrites):
     """What :class:`~blocks_log.stores.postgresql.PostgreSQLStore` writes
     with, over its ``db``, ``_transact()``, ``_check_held()``,
     ``_running()``, ``_pieced``, ``_in_forked_child()``, ``appends_status``
     and key ids."""
 
-    def write(self, run, items, status, deleted_status, deletions=False,
-              stamp=True, pieces=None):
-        # Once per iteration: one statement in autocommit, as a rule.
-        ref = run.ref
-        if self._pid != os.getpid():
-            self._in_forked_child()  # by C code, which runs no at-fork hook
+    def _running_to_write(self, run):
         self._check_held(run)
-        running = self._running(run)
-        pieced = self._pieced[ref]
-        if deletions:
-            running.rows = None  # a time may be left with nothing
-        # Blocks that earlier commits moved past, or that this one does:
-        # packed from what this writer remembers of them, in this commit's
-        # transaction.
-        due = running.due()
-        if not (due or deleted_status or deletions or pieces or (
-                status and status_pieces.may_have_pieces(pieced, status)) or
-                running.crosses(items)) and self._write_in_one_statement(
-                    run, running, items, status, stamp):
-            return
-        self._write_in_transaction(run, running, items, status,
-                                   deleted_status, deletions, stamp, pieces,
-                                   due)
+        return self._running(run)
 
     def _write_in_one_statement(self, run, running, items, status, stamp):
         # A commit that packs nothing, changes no status list and deletes

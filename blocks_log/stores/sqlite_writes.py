@@ -4,8 +4,6 @@ blocks the run's writes moved past (see :mod:`.packing`); the clock;
 compacting a run.
 
 """
-import os
-
 from blocks_log.stores import clock, packing, sqlite_sql as sql, status_pieces
 
 # The statement of a training loop's commit (see write_iteration).
@@ -13,33 +11,13 @@ _TWO_ROWS = sql.upsert_statement(2)
 _STATUS_TIME = sql.STATUS_TIME
 
 
-class SQLiteWrites(object):
+class SQLiteWrites(packing.PackingWrites):
     """What :class:`~blocks_log.stores.sqlite.SQLiteStore` writes with, over
     its ``db``, ``_packing``, ``_pieced``, ``_running()``,
     ``_in_forked_child()``, ``appends_status`` and key ids."""
 
-    def write(self, run, items, status, deleted_status, deletions=False,
-              stamp=True, pieces=None):
-        # Once per iteration: one statement in autocommit, as a rule.
-        ref = run.ref
-        running = self._packing.get(ref) or self._running(run)
-        if deletions:
-            running.rows = None  # a time may be left with nothing
-        # Blocks that earlier commits moved past (this one's batches are
-        # remembered once it lands), or that this one does: packed in its
-        # transaction.
-        due = running.due()
-        if self._pid != os.getpid():
-            self._in_forked_child()  # by C code, which runs no at-fork hook
-        pieced = self._pieced[ref]
-        if not (due or deleted_status or deletions or pieces or (
-                status and status_pieces.may_have_pieces(pieced, status)) or
-                running.crosses(items)) and self._write_in_one_statement(
-                    run, running, items, status, stamp):
-            return
-        self._write_in_transaction(run, running, items, status,
-                                   deleted_status, deletions, stamp, pieces,
-                                   due)
+    def _running_to_write(self, run):
+        return self._packing.get(run.ref) or self._running(run)
 
     def _write_in_one_statement(self, run, running, items, status, stamp):
         # A commit that packs nothing, changes no status list and deletes
