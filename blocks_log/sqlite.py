@@ -102,13 +102,16 @@ class SQLiteLog(DatabaseLog):
         If `uuid` names no run of the database, or the file does not exist
         (a ``KeyError``); nothing is created then.
     LogDatabaseError
-        If the file is not a database, or is corrupt (a ``ValueError``).
+        If the file is not a database, is corrupt, or cannot be opened (a
+        ``ValueError``; of an I/O error on a full disk, the message gives
+        the bytes left).
     SchemaVersionError
         If the file was written by a newer blocks_log.
     RunInUseError
         If another handle writes that run.
     LogWriteError
-        If a new run cannot be written (an ``OSError``).
+        If a new run cannot be written (an ``OSError``: a read-only file, a
+        full disk).
 
     """
     def __init__(self, database=None, *, uuid=None, read_only=False,

@@ -160,6 +160,9 @@ class Checkpointer(object):
         :data:`MAX_WAL_BYTES`, have the thread pass over the file and have
         the WAL start again.
 
+        Never raises: a checkpoint that fails leaves the -wal file to the
+        next (the commit counted landed whatever a checkpoint does).
+
         With `sized`, the -wal file's size is looked at now, whatever the
         count: for a commit that may write much (one of many iterations,
         or packing blocks), after which a count of commits finds a file
@@ -181,7 +184,13 @@ class Checkpointer(object):
             _checkpoint_waiting(connection, 'TRUNCATE', CLOSING_WAIT)
             return
         if size > STUCK_WAL_BYTES or self.inline:
-            connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
+            try:
+                connection.execute('PRAGMA wal_checkpoint(PASSIVE)')
+            except sqlite3.Error:
+                # The commit landed all the same (a full disk fails the
+                # copy into the database, not the WAL's frames): the next
+                # count tries again.
+                pass
             return
         if self.emptying is not None:
             # The thread is emptying the file: another checkpoint now

@@ -22,6 +22,9 @@ RETRY_FOR = 600.0
 RECOVERY_WAIT = 30.0
 INDEX_WAIT = 2.0
 SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
+#: Bytes free on a disk below which an I/O error says how many: a commit
+#: of one iteration takes a few KiB, a new -shm index 32 KiB.
+LOW_SPACE = 2 ** 20
 # Connections a child process inherited by a fork it was not told of (one
 # made by C code): never closed there, as SQLite asks, since closing one
 # can act on the parent's file locks and WAL.
@@ -47,6 +50,25 @@ PRAGMAS = (
 def _is_busy(error):
     message = str(error).lower()
     return 'locked' in message or 'busy' in message
+
+
+def failure(path, what, error):
+    """The message of an error of `path`: `what` failed (``'cannot
+    write'``...), and SQLite's `error`; with the bytes its disk has left
+    where that is an I/O error and the disk is (nearly) full: on a full
+    disk SQLite says "database or disk is full" of a write, but "disk I/O
+    error" of an open that cannot make its -shm index."""
+    message = '{}: {} ({})'.format(path, what, error)
+    if 'disk' in str(error).lower() and path != ':memory:':
+        import shutil  # only when a disk fails
+        try:
+            free = shutil.disk_usage(
+                os.path.dirname(os.path.abspath(path))).free
+        except OSError:
+            free = None
+        if free is not None and free < LOW_SPACE:
+            message += '; its disk has {} bytes free'.format(free)
+    return message
 
 
 def _quote_path(path):
@@ -174,9 +196,8 @@ class SQLiteConnection(object):
                         'read_only=True to read it'.format(self.path, error))
                 if not (self.read_only and os.path.exists(self.path + '-wal')
                         and not os.path.exists(self.path + '-shm')):
-                    raise LogDatabaseError('{}: cannot be opened as a log '
-                                           'database ({})'.format(
-                                               self.path, error))
+                    raise LogDatabaseError(failure(
+                        self.path, 'cannot be opened', error))
                 # A -wal file without its -shm index: a writer starting
                 # makes one a moment before the other; on read-only media,
                 # a killed writer left only the -wal, which SQLite cannot
@@ -217,7 +238,8 @@ class SQLiteConnection(object):
         Raises
         ------
         LogDatabaseError
-            If SQLite reports any error (corrupt file, not a database).
+            If SQLite reports any error (corrupt file, not a database, an
+            I/O error).
 
         """
         try:
@@ -225,7 +247,8 @@ class SQLiteConnection(object):
                 lambda: self.connection.execute(sql, parameters).fetchall(),
                 read_only=self.read_only)
         except sqlite3.Error as error:
-            raise LogDatabaseError('{}: {}'.format(self.path, error))
+            raise LogDatabaseError(failure(self.path, 'cannot be read',
+                                           error))
 
     def transaction(self):
         """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled
@@ -281,8 +304,7 @@ class SQLiteConnection(object):
                 if writing is not None:
                     writing.release()
         except sqlite3.Error as error:
-            raise LogWriteError('{}: cannot write ({})'.format(
-                self.path, error))
+            raise LogWriteError(failure(self.path, 'cannot write', error))
         if checkpointer is not None:  # committed(), a frame fewer
             checkpointer.committed(connection)
         return changes
@@ -431,8 +453,7 @@ class _Transaction(object):
                 self._release()
                 raise
         except sqlite3.Error as error:
-            raise LogWriteError('{}: cannot write ({})'.format(
-                db.path, error))
+            raise LogWriteError(failure(db.path, 'cannot write', error))
         self._connection = connection
         return connection
 
@@ -462,8 +483,8 @@ class _Transaction(object):
             except sqlite3.Error:
                 pass  # SQLite rolls back on its own when it cannot
         if isinstance(error, sqlite3.Error):
-            raise LogWriteError('{}: cannot write ({})'.format(
-                self._db.path, error))
+            raise LogWriteError(failure(self._db.path, 'cannot write',
+                                        error))
         return False
 
 
