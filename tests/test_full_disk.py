@@ -171,6 +171,7 @@ def test_opening_on_a_full_disk_says_why(disk):
     with pytest.raises(LogWriteError) as raised:
         SQLiteLog(new)
     assert says_full(raised.value, new)
+    assert not os.path.exists(new)  # a failed open makes no file
     # An existing run, to go on writing: SQLite cannot make the -shm
     # index, and says "disk I/O error"; the message says how full.
     with pytest.raises(LogDatabaseError) as raised:

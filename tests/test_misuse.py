@@ -1,6 +1,7 @@
 """Misuse, bad options, bad values, read-only opens and broken or hostile
 files (SPEC sections 4 and 5): each gets a clear error, and nothing already
 logged is lost or changed."""
+import gc
 import os
 import pickle
 import sqlite3
@@ -14,7 +15,10 @@ import pytest
 from blocks_log import SQLiteLog, codec
 from blocks_log.errors import (ClosedLogError, LogDatabaseError,
                                LogWriteError, ReadOnlyLogError,
-                               SchemaVersionError, UnknownRunError)
+                               RunInUseError, SchemaVersionError,
+                               UnknownRunError)
+from blocks_log.stores import sqlite_checkpointer as checkpointer
+from blocks_log.stores import sqlite_connection
 from blocks_log.stores import sqlite_sql as sql
 
 from test_codec import Opaque
@@ -222,6 +226,88 @@ class TestMisuse:
             assert again.status['iterations_done'] == 1
             assert len(again.status['note']) == 100000
             assert 'gone' not in again.status
+
+    @pytest.mark.parametrize('how', ['deleted', 'replaced', 'moved'])
+    @pytest.mark.parametrize('key', ['loss', 'new'],
+                             ids=['one-statement', 'a-transaction'])
+    @pytest.mark.parametrize('options', [
+        {}, {'commit_every': 10}, {'synchronous': 'FULL'}],
+        ids=['each', 'every-10', 'full-sync'])
+    def test_a_file_taken_from_under_its_writer_is_said(
+            self, tmp_path, path, monkeypatch, how, key, options):
+        # SQLite goes on writing a file deleted, moved or replaced under
+        # it, where the path no longer reaches. The writer looks before a
+        # commit (every LOOK_EVERY seconds; here, each commit): the commit
+        # is refused, its values kept, no file is made at the path, nor the
+        # one put there changed.
+        monkeypatch.setattr(sqlite_connection, 'LOOK_EVERY', 0.0)
+        log, written = SQLiteLog(path, **options), {}
+
+        def iteration(log, loss, key='loss'):
+            # A commit of a key never written takes a transaction.
+            try:
+                log.status['iterations_done'] += 1
+            finally:
+                log.current_row[key] = written[
+                    log.status['iterations_done'], key] = loss
+        for _ in range(3):
+            iteration(log, 1.0)
+        log.flush()
+        other = str(tmp_path / 'other.sqlite')
+        if how == 'deleted':
+            for name in os.listdir(str(tmp_path)):
+                os.remove(str(tmp_path / name))
+        elif how == 'replaced':
+            with SQLiteLog(other) as another:
+                another[1]['x'] = 2.0
+            os.replace(other, path)
+        else:
+            os.rename(path, other)
+        there = file_state(path)
+        with pytest.raises(LogWriteError) as raised:
+            for _ in range(10):
+                iteration(log, 2.0, key)
+        assert path in str(raised.value)
+        assert 'deleted or replaced' in str(raised.value)
+        with pytest.raises(LogWriteError):
+            iteration(log, 3.0)  # and so on
+        with pytest.raises(LogWriteError):
+            log.close()
+        assert file_state(path) == there
+        # Kept: committed before, or buffered since.
+        assert dict((time_key, log[time_key[0]][time_key[1]])
+                    for time_key in written) == written
+        raised = None  # its traceback holds the log
+        with pytest.warns(RuntimeWarning, match='lost at exit'):
+            del log
+            gc.collect()
+
+    def test_a_relative_path_stays_where_the_log_was_opened(
+            self, tmp_path, monkeypatch):
+        # After a chdir (Hydra makes one), the look at the file (above) and
+        # the connection of the checkpoints' thread (made at the first
+        # checkpoint, after checkpointer.COMMITS commits) find the file the
+        # log opened, not a new one in the new working directory.
+        monkeypatch.setattr(sqlite_connection, 'LOOK_EVERY', 0.0)
+        monkeypatch.chdir(tmp_path)
+        log = SQLiteLog('log.sqlite')
+        log.status['iterations_done'] += 1
+        log.current_row['loss'] = 1.0
+        elsewhere = tmp_path / 'elsewhere'
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        for _ in range(checkpointer.COMMITS + 10):
+            log.status['iterations_done'] += 1
+            log.current_row['loss'] = 2.0
+        log.resume()  # a new run, claimed in the file's -claims file
+        with pytest.raises(RunInUseError):
+            SQLiteLog(str(tmp_path / 'log.sqlite'), uuid=log.h_uuid)
+        log.close()
+        assert os.listdir(str(elsewhere)) == []
+        with SQLiteLog(str(tmp_path / 'log.sqlite'), uuid=log.h_uuid,
+                       read_only=True) as again:
+            assert len(again) == checkpointer.COMMITS + 11
+            assert again[checkpointer.COMMITS + 11]['loss'] == 2.0
 
     def test_writes_from_another_thread(self, path):
         import threading

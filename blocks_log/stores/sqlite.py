@@ -210,7 +210,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         return run
 
     def claim_run(self, run, claim, is_stale):
-        if claims.file_claims(self.name):
+        if claims.file_claims(self.db.path):
             self._hold(run.ref, run.uuid)
         held = run.ref in self._held
         try:
@@ -247,10 +247,10 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
 
     def _hold(self, ref, uuid, connection=None):
         # The file claim on run `ref`, if this file's writers make them.
-        if not claims.file_claims(self.name):
+        if not claims.file_claims(self.db.path):
             return
         try:
-            held = claims.FileClaim.take(self.name, ref)
+            held = claims.FileClaim.take(self.db.path, ref)
         except PermissionError:
             return  # its claims file is another user's: by process, then
         except OSError as error:
@@ -268,8 +268,8 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
             held.let_go()
 
     def is_written(self, run):
-        if claims.file_claims(self.name):
-            held = claims.file_held(self.name, run.ref)
+        if claims.file_claims(self.db.path):
+            held = claims.file_held(self.db.path, run.ref)
             if held is not None:
                 return held
         found = self.find_run(run.uuid)

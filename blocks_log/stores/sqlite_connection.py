@@ -6,6 +6,7 @@ after ``fork``, and turning every ``sqlite3.Error`` into one of ours.
 import os
 import sqlite3
 import time
+from time import monotonic as _monotonic
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
 from blocks_log.stores import claims
@@ -22,6 +23,9 @@ RETRY_FOR = 600.0
 RECOVERY_WAIT = 30.0
 INDEX_WAIT = 2.0
 SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
+#: Seconds between two looks at whether the file written is still at its
+#: path (see SQLiteConnection._look_at_the_file).
+LOOK_EVERY = 1.0
 #: Bytes free on a disk below which an I/O error says how many: a commit
 #: of one iteration takes a few KiB, a new -shm index 32 KiB.
 LOW_SPACE = 2 ** 20
@@ -62,8 +66,7 @@ def failure(path, what, error):
     if 'disk' in str(error).lower() and path != ':memory:':
         import shutil  # only when a disk fails
         try:
-            free = shutil.disk_usage(
-                os.path.dirname(os.path.abspath(path))).free
+            free = shutil.disk_usage(os.path.dirname(path)).free
         except OSError:
             free = None
         if free is not None and free < LOW_SPACE:
@@ -103,13 +106,25 @@ class SQLiteConnection(object):
                 synchronous.upper() not in SYNCHRONOUS):
             raise ValueError("synchronous must be 'NORMAL', 'FULL' or "
                              "'EXTRA', got {!r}".format(synchronous))
-        self.path = path
+        # Absolute, as SQLite keeps it: a relative path must not follow the
+        # process into another working directory (Hydra changes it) when
+        # a connection is made again (a checkpoint's thread, a forked
+        # child) or the file looked at.
+        self.path = path if path == ':memory:' else os.path.abspath(path)
         self.read_only = read_only
         self.synchronous = synchronous.upper()
         self._connection = None
         self._cursor = None  # of the connection, for write()
         self._pid = None
         self._ready_to_write = False
+        # (device, inode) of the file written, from the first write on (a
+        # child of a fork, opening the path again, must find the same), and
+        # when to look at the path again (see _look_at_the_file).
+        self._identity = None
+        # Whether the first connection made the file (see close).
+        self._made = None
+        self._look_again = float('inf') if (
+            read_only or path == ':memory:') else 0.0
         self.checkpointer = None  # of a file written to
         self._immutable = False
         # Counts the connections opened: a new one may see anything anew.
@@ -148,8 +163,12 @@ class SQLiteConnection(object):
     def _prepare_to_write(self, connection):
         # The pragmas that change the file, applied at the first write
         # rather than at opening, so that an open that fails (an unknown
-        # run) or only reads changes nothing.
+        # run) or only reads changes nothing; and, then and every
+        # LOOK_EVERY seconds, a look at the file.
         if not self.in_memory and not self.read_only:
+            self._look_at_the_file()
+            if self._ready_to_write:
+                return
             for pragma in PRAGMAS + (size_limit_pragma(),):
                 _retry(connection.execute, pragma)
             if self.checkpointer is None:
@@ -157,6 +176,24 @@ class SQLiteConnection(object):
                     self.path, lambda: self._connect(self._uri()),
                     inline=self.synchronous != 'NORMAL')
         self._ready_to_write = True
+
+    def _look_at_the_file(self):
+        # SQLite goes on writing a file deleted, moved or replaced under it
+        # (SQLITE_READONLY_DBMOVED is of rollback journals only), where
+        # the path no longer reaches: the file at the path must be the one
+        # written, by device and inode (as logging.handlers.
+        # WatchedFileHandler tells), at the first write and then before
+        # the first commit each LOOK_EVERY seconds (a stat of the path,
+        # 1.8 us: at each commit, 6% of a training iteration's).
+        identity = _identity(self.path)
+        if identity is None or identity != (self._identity or identity):
+            raise LogWriteError(
+                '{}: the file was deleted or replaced while this log wrote '
+                'it; its commits of the last {} s at most went to the file '
+                'it has open, which is no longer there, and it writes no '
+                'more'.format(self.path, LOOK_EVERY))
+        self._identity = identity
+        self._look_again = time.monotonic() + LOOK_EVERY
 
     def _uri(self, immutable=False):
         if self.in_memory:
@@ -167,7 +204,7 @@ class SQLiteConnection(object):
         # An immutable file is opened read-only.
         options = '?immutable=1' if immutable else (
             '?mode=ro&readonly_shm=1' if self.read_only else '')
-        return 'file:' + _quote_path(os.path.abspath(self.path)) + options
+        return 'file:' + _quote_path(self.path) + options
 
     def _open(self):
         if self.read_only and not self.in_memory and not os.path.isfile(
@@ -184,6 +221,8 @@ class SQLiteConnection(object):
             self.generation += 1
             try:
                 if not self.read_only or self.in_memory:
+                    if self._made is None:
+                        self._made = not os.path.exists(self.path)
                     return self._connect(self._uri())
                 with claims.opening(self.path):
                     return self._connect(self._uri(self._immutable))
@@ -283,7 +322,8 @@ class SQLiteConnection(object):
         try:
             if connection is None or self._pid != os.getpid():
                 connection = self.connection
-            if not self._ready_to_write:
+            if not self._ready_to_write or (
+                    _monotonic() >= self._look_again):
                 self._prepare_to_write(connection)
             checkpointer, writing = self.checkpointer, None
             if checkpointer is not None and checkpointer.emptying is PASSING:
@@ -374,6 +414,25 @@ class SQLiteConnection(object):
                 self.checkpointer.finish(self._connection)
             self.checkpointer = None
         self._close_connection()
+        if self._made and self._pid == os.getpid():
+            self._made = False
+            try:
+                # Made, and empty: the log's first write failed (a full
+                # disk); a failed open leaves no file. (Its first write
+                # makes a page, where a writer in WAL mode marks it so.)
+                if os.path.getsize(self.path) == 0:
+                    os.remove(self.path)
+            except OSError:
+                pass
+
+
+def _identity(path):
+    # (device, inode) of the file at `path`; None if there is none.
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _holds_wal(path):
@@ -439,7 +498,7 @@ class _Transaction(object):
             connection = db._connection
             if connection is None or db._pid != os.getpid():
                 connection = db.connection
-            if not db._ready_to_write:
+            if not db._ready_to_write or _monotonic() >= db._look_again:
                 db._prepare_to_write(connection)
             # Held to the commit's end (see SQLiteConnection.write).
             checkpointer, writing = db.checkpointer, None
