@@ -9,7 +9,6 @@ where the commit is a training loop's iteration and nothing else; every
 """
 import time as _time
 
-from blocks_log.database.views import DatabaseRow
 from blocks_log.errors import LogError
 from blocks_log.stores.base import StalePieces
 
@@ -40,9 +39,8 @@ class Commits(object):
                     self._changed_in_place() or self.appended):
                 return False
             stamp = self.advanced
-            self.values['iterations_done'] = iterations_done
             self.advanced = (iterations_done, _time.time())
-            self.now(DatabaseRow(self, iterations_done))
+            self.move_on(iterations_done)
             written = None
             try:
                 written = self.store.write_iteration(
@@ -72,8 +70,7 @@ class Commits(object):
             if self.uncommitted + 1 >= self.commit_every or (
                     self.timer is not None):
                 self.advanced = (iterations_done, _time.time())
-            # The next current_row, made now rather than on first use.
-            self.now(DatabaseRow(self, iterations_done))
+            # The row of now moved on with the status (see move_on).
         else:
             self.forget_row_of_now()
         self.completed = len(self.pending)

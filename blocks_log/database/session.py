@@ -20,7 +20,7 @@ from blocks_log.database.commits import Commits
 from blocks_log.database.reads import MergedReads, lineage_groups
 from blocks_log.database.status import (IMMUTABLE, NO_SNAPSHOT,
                                         StatusCommits)
-from blocks_log.database.views import RowOfNow
+from blocks_log.database.views import DatabaseRow, RowOfNow
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
 from blocks_log.base import check_time, new_uuid
 from blocks_log.stores import claims
@@ -310,7 +310,10 @@ class Session(MergedReads, StatusCommits, Commits):
         with self.lock:
             if not self.writable:
                 self.refuse_writes()
-            self.values[key] = value
+            if counted:
+                self.move_on(value)
+            else:
+                self.values[key] = value
             self.dirty[key] = stored
             if self.deleted_status:
                 self.deleted_status.discard(key)
@@ -346,6 +349,21 @@ class Session(MergedReads, StatusCommits, Commits):
         log = self.log()
         if log is not None:
             log.__dict__['current_row'] = row
+
+    def move_on(self, iterations_done):
+        """Set ``status['iterations_done']`` to `iterations_done` (a time)
+        with the row of now (see :meth:`now`), the row made first (the
+        next ``current_row``, made now rather than on first use)."""
+        row = DatabaseRow(self, iterations_done)
+        log = self.log()
+        rows = log.__dict__ if log is not None else {}
+        # Stores alone from here, with no call between them: Ctrl-C's
+        # KeyboardInterrupt, raised as a call returns or begins, never
+        # finds the status moved on and current_row, where the loop's
+        # next values go, still the row before (they would overwrite it).
+        self.values['iterations_done'] = iterations_done
+        self.row_of_now = row
+        rows['current_row'] = row
 
     def forget_row_of_now(self):
         # The log's copy by its __dict__ (see now()); the session's own not

@@ -179,6 +179,14 @@ class PostgreSQLConnection(object):
         while True:
             try:
                 return work(self.connection)
+            except (KeyboardInterrupt, SystemExit):
+                # Raised by a signal's handler anywhere in the driver's
+                # code, it may leave a transaction open on the server, or
+                # psycopg's count of those wrong (every later one failed):
+                # the connection is closed, which rolls back, and made
+                # again at the next use, as after a lost one.
+                self.close()
+                raise
             except self.psycopg.Error as error:
                 if not self._lost(error):
                     raise (LogWriteError if writing else LogDatabaseError)(

@@ -325,6 +325,11 @@ class SQLiteConnection(object):
             if not self._ready_to_write or (
                     _monotonic() >= self._look_again):
                 self._prepare_to_write(connection)
+            if connection.in_transaction:
+                # Left open by Ctrl-C (raised as BEGIN returned, or as a
+                # `with` block's exit began): in it, this statement would
+                # not be committed.
+                _roll_back(connection)
             checkpointer, writing = self.checkpointer, None
             if checkpointer is not None and checkpointer.emptying is PASSING:
                 # The checkpoints' thread has the WAL start again between
@@ -426,6 +431,15 @@ class SQLiteConnection(object):
                 pass
 
 
+def _roll_back(connection):
+    # The transaction left open, if any, rolled back.
+    if connection.in_transaction:
+        try:
+            connection.execute('ROLLBACK')
+        except sqlite3.Error:
+            pass  # SQLite rolls back on its own when it cannot
+
+
 def _identity(path):
     # (device, inode) of the file at `path`; None if there is none.
     try:
@@ -506,6 +520,7 @@ class _Transaction(object):
                 writing = checkpointer.writing
                 writing.acquire()
             self._writing = writing
+            _roll_back(connection)  # one left open (see write())
             try:
                 _retry(connection.execute, 'BEGIN IMMEDIATE')
             except BaseException:
@@ -536,11 +551,7 @@ class _Transaction(object):
                 return False
             except sqlite3.Error as commit_error:
                 error = commit_error
-        if connection.in_transaction:
-            try:
-                connection.execute('ROLLBACK')
-            except sqlite3.Error:
-                pass  # SQLite rolls back on its own when it cannot
+        _roll_back(connection)
         if isinstance(error, sqlite3.Error):
             raise LogWriteError(failure(self._db.path, 'cannot write',
                                         error))
