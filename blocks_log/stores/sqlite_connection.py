@@ -1,6 +1,8 @@
 """The sqlite3 parts of the SQLite store: opening a file, pragmas,
 transactions, retrying while another process holds the lock, re-opening
-after ``fork``, and turning every ``sqlite3.Error`` into one of ours.
+after ``fork``, looking that the file written is still there, and turning
+every ``sqlite3.Error`` into one of ours (what the file on disk tells, in
+:mod:`.sqlite_files`).
 
 """
 import os
@@ -9,7 +11,7 @@ import time
 from time import monotonic as _monotonic
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
-from blocks_log.stores import claims
+from blocks_log.stores import claims, sqlite_files as files
 from blocks_log.stores.sqlite_checkpointer import (PASSING, Checkpointer,
                                                    size_limit_pragma)
 
@@ -26,9 +28,6 @@ SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
 #: Seconds between two looks at whether the file written is still at its
 #: path (see SQLiteConnection._look_at_the_file).
 LOOK_EVERY = 1.0
-#: Bytes free on a disk below which an I/O error says how many: a commit
-#: of one iteration takes a few KiB, a new -shm index 32 KiB.
-LOW_SPACE = 2 ** 20
 # Connections a child process inherited by a fork it was not told of (one
 # made by C code): never closed there, as SQLite asks, since closing one
 # can act on the parent's file locks and WAL.
@@ -54,29 +53,6 @@ PRAGMAS = (
 def _is_busy(error):
     message = str(error).lower()
     return 'locked' in message or 'busy' in message
-
-
-def failure(path, what, error):
-    """The message of an error of `path`: `what` failed (``'cannot
-    write'``...), and SQLite's `error`; with the bytes its disk has left
-    where that is an I/O error and the disk is (nearly) full: on a full
-    disk SQLite says "database or disk is full" of a write, but "disk I/O
-    error" of an open that cannot make its -shm index."""
-    message = '{}: {} ({})'.format(path, what, error)
-    if 'disk' in str(error).lower() and path != ':memory:':
-        import shutil  # only when a disk fails
-        try:
-            free = shutil.disk_usage(os.path.dirname(path)).free
-        except OSError:
-            free = None
-        if free is not None and free < LOW_SPACE:
-            message += '; its disk has {} bytes free'.format(free)
-    return message
-
-
-def _quote_path(path):
-    # A path inside a file: URI; '?' and '#' would start its query part.
-    return path.replace('%', '%25').replace('?', '%3f').replace('#', '%23')
 
 
 class SQLiteConnection(object):
@@ -142,7 +118,7 @@ class SQLiteConnection(object):
         """The :class:`sqlite3.Connection`, opened on first use and again
         in a child process after ``fork`` (a connection must not cross a
         fork), or when a writer starts on a file read as immutable."""
-        if self._immutable and _holds_wal(self.path):
+        if self._immutable and files.holds_wal(self.path):
             self.close()
         if self._connection is None or (self._pid != os.getpid() and
                                         not self.in_memory):
@@ -185,7 +161,7 @@ class SQLiteConnection(object):
         # WatchedFileHandler tells), at the first write and then before
         # the first commit each LOOK_EVERY seconds (a stat of the path,
         # 1.8 us: at each commit, 6% of a training iteration's).
-        identity = _identity(self.path)
+        identity = files.identity(self.path)
         if identity is None or identity != (self._identity or identity):
             raise LogWriteError(
                 '{}: the file was deleted or replaced while this log wrote '
@@ -204,7 +180,7 @@ class SQLiteConnection(object):
         # An immutable file is opened read-only.
         options = '?immutable=1' if immutable else (
             '?mode=ro&readonly_shm=1' if self.read_only else '')
-        return 'file:' + _quote_path(self.path) + options
+        return 'file:' + files.quote_path(self.path) + options
 
     def _open(self):
         if self.read_only and not self.in_memory and not os.path.isfile(
@@ -217,7 +193,7 @@ class SQLiteConnection(object):
             # (and its -shm): read it as immutable, until a writer makes
             # them (see connection).
             self._immutable = self.read_only and not self.in_memory and (
-                _is_wal(self.path) and not _holds_wal(self.path))
+                files.is_wal(self.path) and not files.holds_wal(self.path))
             self.generation += 1
             try:
                 if not self.read_only or self.in_memory:
@@ -235,7 +211,7 @@ class SQLiteConnection(object):
                         'read_only=True to read it'.format(self.path, error))
                 if not (self.read_only and os.path.exists(self.path + '-wal')
                         and not os.path.exists(self.path + '-shm')):
-                    raise LogDatabaseError(failure(
+                    raise LogDatabaseError(files.failure(
                         self.path, 'cannot be opened', error))
                 # A -wal file without its -shm index: a writer starting
                 # makes one a moment before the other; on read-only media,
@@ -286,8 +262,8 @@ class SQLiteConnection(object):
                 lambda: self.connection.execute(sql, parameters).fetchall(),
                 read_only=self.read_only)
         except sqlite3.Error as error:
-            raise LogDatabaseError(failure(self.path, 'cannot be read',
-                                           error))
+            raise LogDatabaseError(files.failure(
+                self.path, 'cannot be read', error))
 
     def transaction(self):
         """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled
@@ -349,7 +325,8 @@ class SQLiteConnection(object):
                 if writing is not None:
                     writing.release()
         except sqlite3.Error as error:
-            raise LogWriteError(failure(self.path, 'cannot write', error))
+            raise LogWriteError(files.failure(
+                self.path, 'cannot write', error))
         if checkpointer is not None:  # committed(), a frame fewer
             checkpointer.committed(connection)
         return changes
@@ -420,15 +397,10 @@ class SQLiteConnection(object):
             self.checkpointer = None
         self._close_connection()
         if self._made and self._pid == os.getpid():
+            # Made, and empty: the log's first write failed (a full disk);
+            # a failed open leaves no file.
             self._made = False
-            try:
-                # Made, and empty: the log's first write failed (a full
-                # disk); a failed open leaves no file. (Its first write
-                # makes a page, where a writer in WAL mode marks it so.)
-                if os.path.getsize(self.path) == 0:
-                    os.remove(self.path)
-            except OSError:
-                pass
+            files.remove_if_empty(self.path)
 
 
 def _roll_back(connection):
@@ -438,35 +410,6 @@ def _roll_back(connection):
             connection.execute('ROLLBACK')
         except sqlite3.Error:
             pass  # SQLite rolls back on its own when it cannot
-
-
-def _identity(path):
-    # (device, inode) of the file at `path`; None if there is none.
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
-
-
-def _holds_wal(path):
-    # Whether `path` has a WAL to read: a -wal file with commits, or one a
-    # writer is using (its -shm index beside it). An empty -wal file alone
-    # holds nothing.
-    try:
-        return os.path.getsize(path + '-wal') > 0 or os.path.exists(
-            path + '-shm')
-    except OSError:
-        return False
-
-
-def _is_wal(path):
-    # The file header's read and write versions are 2 in WAL mode.
-    try:
-        with open(path, 'rb') as header:
-            return header.read(20)[18:20] == b'\x02\x02'
-    except OSError:
-        return False
 
 
 def _retry(action, *args, read_only=False):
@@ -527,7 +470,7 @@ class _Transaction(object):
                 self._release()
                 raise
         except sqlite3.Error as error:
-            raise LogWriteError(failure(db.path, 'cannot write', error))
+            raise LogWriteError(files.failure(db.path, 'cannot write', error))
         self._connection = connection
         return connection
 
@@ -553,8 +496,8 @@ class _Transaction(object):
                 error = commit_error
         _roll_back(connection)
         if isinstance(error, sqlite3.Error):
-            raise LogWriteError(failure(self._db.path, 'cannot write',
-                                        error))
+            raise LogWriteError(files.failure(
+                self._db.path, 'cannot write', error))
         return False
 
 
