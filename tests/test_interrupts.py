@@ -9,6 +9,7 @@ SIGINT exactly there (after BEGIN, after COMMIT: the moments where a
 transaction would be left open, or a commit that landed undone); the last
 sends it at random moments, every fraction of a millisecond, under each
 commit policy."""
+import itertools
 import os
 import signal
 import sys
@@ -256,3 +257,31 @@ def test_sigint_at_random_moments(tmp_path, small_blocks, options):
     assert loop.interrupts >= 50
     assert rows == loop.rows
     assert done == max(loop.rows)
+
+
+@pytest.mark.parametrize('options', [
+    {}, {'commit_every': 7}, {'commit_seconds': 60}],
+    ids=['each', 'every-7', 'by-time'])
+def test_sigint_at_each_call_of_close(tmp_path, small_blocks, options):
+    # Ctrl-C twice: the first stops the loop, the second comes as the
+    # log closes (its last commit, packing, releasing the run). Closed
+    # again, the log holds all: for a SIGINT at each call close() makes.
+    for number in itertools.count(1):
+        assert number < 2000, 'close() makes more calls than that?'
+        loop = Loop(SQLiteLog(str(tmp_path / '{}.sqlite'.format(number)),
+                              **options))
+        for _ in range(20):
+            loop.iteration()
+        sys.setprofile(sigint_at_call(number))
+        try:
+            loop.log.close()
+        except KeyboardInterrupt:
+            pass
+        else:
+            break  # past the calls of close()
+        finally:
+            sys.setprofile(None)
+        rows, done = loop.read_back()
+        assert rows == loop.rows
+        assert done == 20
+    assert number > 100
