@@ -8,8 +8,8 @@ pickling semantics of Blocks and the process hooks, over a store of
 - :mod:`.log`: the log, a :class:`~blocks_log.log.TrainingLogBase`;
 - :mod:`.log_reads`: its reads for analysis (series, the data frame);
 - :mod:`.session`: what it holds of its open run (buffer, status, reads),
-  with :mod:`.reads`, :mod:`.status`, :mod:`.commits` and
-  :mod:`.commit_timer`;
+  with :mod:`.opening`, :mod:`.reads`, :mod:`.status`, :mod:`.commits`
+  and :mod:`.commit_timer`;
 - :mod:`.views`: its rows and status;
 - :mod:`.lifecycle`: the hooks at fork and exit.
 

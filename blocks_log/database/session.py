@@ -2,7 +2,8 @@
 
 The buffer and its commit policy (the commits in :mod:`.commits`), the
 status (what its commits store of it in :mod:`.status`), the claim on the
-run, and reads merged over the lineage and the buffer. It never holds
+run (taken and let go in :mod:`.opening`), and reads merged over the
+lineage and the buffer. It never holds
 its log (only a weak reference), so that a log dropped without ``close()``
 is garbage-collected and its session finished: flushed, released, closed.
 
@@ -17,14 +18,12 @@ from blocks_log import codec
 from blocks_log.database import lifecycle
 from blocks_log.database.commit_timer import CommitTimer
 from blocks_log.database.commits import Commits
-from blocks_log.database.reads import MergedReads, lineage_groups
-from blocks_log.database.status import (IMMUTABLE, NO_SNAPSHOT,
-                                        StatusCommits)
+from blocks_log.database.opening import Refusing, RunOpening
+from blocks_log.database.reads import MergedReads
+from blocks_log.database.status import IMMUTABLE, StatusCommits
 from blocks_log.database.views import DatabaseRow, RowOfNow
-from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
-from blocks_log.base import check_time, new_uuid
-from blocks_log.stores import claims
-from blocks_log.stores.base import resolve_run
+from blocks_log.errors import ClosedLogError, LogError
+from blocks_log.base import check_time
 
 #: Values buffered before a commit even within one iteration: bounds the
 #: memory a long iteration can hold, the work a crash can lose, and the
@@ -39,20 +38,7 @@ MAX_PENDING = 4096
 NO_COUNT = sys.maxsize
 
 
-class _Refusing(list):
-    """The buffer of a session that takes no writes: empty, and refusing
-    each write with an error that says why."""
-    __slots__ = ('error', 'message')
-
-    def __init__(self, error, message):
-        list.__init__(self)
-        self.error, self.message = error, message
-
-    def extend(self, items):
-        raise self.error(self.message)
-
-
-class Session(MergedReads, StatusCommits, Commits):
+class Session(RunOpening, MergedReads, StatusCommits, Commits):
     """The open run of a database log (see the module docstring).
 
     Parameters
@@ -112,7 +98,7 @@ class Session(MergedReads, StatusCommits, Commits):
         self.claim = None
         self.closed = self.writable = self.deletions = False
         self.refreshing = read_only
-        self.pending = _Refusing(ClosedLogError, 'the log is not open')
+        self.pending = Refusing(ClosedLogError, 'the log is not open')
         # The run open, and what of it is held here (see _enter).
         self.run = self.run_store = None
         self.groups = []  # (store, [runs]) of its lineage, nearest first
@@ -143,106 +129,6 @@ class Session(MergedReads, StatusCommits, Commits):
     def __repr__(self):
         return 'run {} of {}'.format(self.run.uuid if self.run else '?',
                                      self.store.name)
-
-    # Opening.
-
-    def start(self, status, parent=None, uuid=None):
-        """Start a new run with `status` (a dict), claimed for writing; its
-        uuid is `uuid` (hex), or a new random one."""
-        if self.read_only:
-            raise ReadOnlyLogError('{}: a read-only log needs the uuid of a '
-                                   'run'.format(self.store.name))
-        encoded = dict((key, self.encode(value, key))
-                       for key, value in status.items())
-        claim = claims.new_claim()
-        try:
-            run = self.store.create_run(uuid or new_uuid(), parent,
-                                        encoded, claim)
-        except BaseException:
-            claims.drop(claim)
-            raise
-        self._release()
-        self.claim = claim
-        self._enter(self.store, run, dict(status), encoded)
-
-    def open(self, name):
-        """Open the existing run that `name` names (its uuid, a unique
-        prefix of it, or ``'last'``): claimed for writing if it is
-        writable, else read-only.
-
-        Raises
-        ------
-        UnknownRunError
-        blocks_log.errors.AmbiguousRunError
-        blocks_log.errors.RunInUseError
-        """
-        uuid = getattr(name, 'hex', None) or str(name)
-        store, run = self._find(uuid) if len(uuid) == 32 else (None, None)
-        if run is None:
-            uuid = resolve_run(name, [found.uuid for each in (
-                self.blocks_store, self.store) if each is not None
-                for found in each.runs()], self.store.name)
-            store, run = self._find(uuid)
-        if store is self.store and not self.read_only:
-            claim = claims.new_claim()
-            try:
-                store.claim_run(run, claim, claims.is_stale)
-            except BaseException:
-                claims.drop(claim)
-                raise
-            self._release()
-            self.claim = claim
-        values = store.read_status(run)
-        self._enter(store, run, values, {})
-
-    def _find(self, uuid):
-        for store in (self.store, self.blocks_store):
-            run = store.find_run(uuid) if store is not None else None
-            if run is not None:
-                return store, run
-        return None, None
-
-    def _enter(self, store, run, values, encoded):
-        self.run, self.run_store = run, store
-        self.groups = lineage_groups(store, run, self._find)
-        self.values, self.dirty, self.deleted_status = values, {}, set()
-        self.writable = (store is self.store and not self.read_only
-                         and not self.closed)
-        self.mutable, self.appended, self.pieces = {}, {}, {}
-        self.flat_lists, self.handed_out = set(), True
-        if self.writable:
-            for key, value in values.items():
-                if type(value) not in IMMUTABLE:
-                    try:
-                        stored, copy = self._encoded_with_copy(value, key)
-                        if encoded.get(key, stored) != stored:
-                            # Changed since start() stored it: found so
-                            # at the next commit.
-                            stored, copy = encoded[key], NO_SNAPSHOT
-                        self._watch(key, stored, copy)
-                    except (TypeError, ValueError):
-                        pass  # an undecodable value: never rewritten
-            self.pending = []
-        else:
-            self.pending = _Refusing(ReadOnlyLogError, (
-                '{}: opened read-only'.format(self) if self.read_only else
-                '{} was written by Blocks; resume() it to write a new run '
-                'that reads through it'.format(self)))
-        self.uncommitted = self.completed = 0
-        self.forget_row_of_now()
-
-    def _release(self):
-        claim, self.claim = self.claim, None
-        if claim is not None:
-            try:
-                # What the last commits moved past is packed now, not left
-                # as rows until the run is written again.
-                self.store.compact(self.run)
-                self.store.release_run(self.run, claim,
-                                       self.store.summarize(self.run))
-            except LogError:
-                pass  # found stale by whoever opens the run next
-            claims.drop(claim)
 
     # Values and the status.
 
@@ -391,38 +277,6 @@ class Session(MergedReads, StatusCommits, Commits):
         self.pending.extend((time, key, codec.DELETED_STORED))
         self.deletions = True
 
-    def resume(self):
-        """Go on in a new run whose reads fall through to this one."""
-        with self.lock:
-            self.check_open()
-            if self.read_only:
-                self.refuse_writes()
-            self._flush()
-            status = dict(self.status_values())
-            status['resumed_from'] = self.run.uuid
-            self.start(status, parent=self.run.uuid)
-
-    def load_snapshot(self, uuid, records, status, clock=None):
-        """Hold, in a new run named `uuid`, what a pickled log of a
-        ``:memory:`` database carried: its values committed when they were
-        first (`clock`, ``(times, walls)``; none in a pickle of before),
-        not now."""
-        with self.lock:
-            self.start(status, parent=status.get('resumed_from'), uuid=uuid)
-            for time, key, value in records:
-                self.pending.extend((time, key, self.encode(value, key)))
-            self._flush(stamp=False)
-            if clock is not None:
-                self.store.write_clock(self.run, *clock)
-
-    def make_read_only(self):
-        """Take no more writes (a read-only log unpickled)."""
-        with self.lock:
-            self._flush()
-            self._release()
-            self.read_only = self.refreshing = True
-            self._enter(self.run_store, self.run, self.values, {})
-
     def before_fork(self):
         """Flush and drop the connection (the lock is held)."""
         try:
@@ -460,8 +314,8 @@ class Session(MergedReads, StatusCommits, Commits):
             self.timer.stop()
         self._release()
         self.closed, self.writable, self.refreshing = True, False, False
-        self.pending = _Refusing(ClosedLogError,
-                                 'the log of {} is closed'.format(self))
+        self.pending = Refusing(ClosedLogError,
+                                'the log of {} is closed'.format(self))
         self.forget_row_of_now()
         if not self.shared:
             self.store.close()
