@@ -100,7 +100,7 @@ class SQLiteConnection(object):
         # Whether the first connection made the file (see close).
         self._made = None
         self._look_again = float('inf') if (
-            read_only or path == ':memory:') else 0.0
+            read_only or self.in_memory) else 0.0
         self.checkpointer = None  # of a file written to
         self._immutable = False
         # Counts the connections opened: a new one may see anything anew.
@@ -162,7 +162,7 @@ class SQLiteConnection(object):
         # the first commit each LOOK_EVERY seconds (a stat of the path,
         # 1.8 us: at each commit, 6% of a training iteration's).
         identity = files.identity(self.path)
-        if identity is None or identity != (self._identity or identity):
+        if identity is None or self._identity not in (None, identity):
             raise LogWriteError(
                 '{}: the file was deleted or replaced while this log wrote '
                 'it; its commits of the last {} s at most went to the file '

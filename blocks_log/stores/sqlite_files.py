@@ -1,6 +1,6 @@
 """The SQLite file on disk, as the store looks at it: which file a path
 names now, whether its WAL holds commits, how much space its disk has left
-when a write fails, and the URI that opens it.
+when a write fails, the URI that opens it, and removing it while empty.
 
 """
 import os
