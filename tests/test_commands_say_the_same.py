@@ -57,15 +57,24 @@ def one_line_error(capsys, status, *words):
 
 # Never lose a file.
 
+@pytest.mark.parametrize('by_link', [False, True])
 @pytest.mark.parametrize('suffix', ['', '-wal', '-shm', '-claims'])
-def test_an_output_that_is_the_source_is_refused(database, capsys, suffix):
+def test_an_output_that_is_the_source_is_refused(database, capsys, suffix,
+                                                 by_link, tmp_path):
+    # The SOURCE named by a symbolic link too: SQLite's files (and the
+    # claims) lie beside the file linked to.
+    source = database
+    if by_link:
+        (tmp_path / 'links').mkdir()
+        source = str(tmp_path / 'links' / 'runs.sqlite')
+        os.symlink(database, source)
     with SQLiteLog(database, uuid=last_run(database)) as live:
         live.flush()  # the -wal and -shm of a file being written
         target = database + suffix
         if not os.path.exists(target):
             pytest.skip('no {} file here'.format(suffix))
         before = file_state(database)
-        status, _ = run_cli('export', database, 'last', '--format', 'csv',
+        status, _ = run_cli('export', source, 'last', '--format', 'csv',
                             '-o', target)
         one_line_error(capsys, status, 'is the SOURCE read')
         assert file_state(database) == before
@@ -114,6 +123,21 @@ def test_an_output_keeps_the_mode_of_the_file_it_replaces(database,
     assert run_cli('export', database, 'last', '--format', 'csv', '-o',
                    target)[0] == 0
     assert os.stat(target).st_mode & 0o777 == 0o640
+
+
+def test_an_output_named_by_a_symbolic_link_is_written_where_it_links(
+        database, tmp_path):
+    (tmp_path / 'results').mkdir()
+    target = str(tmp_path / 'results' / 'run7.csv')
+    with open(target, 'w') as f:
+        f.write('what was there\n')
+    os.symlink(target, str(tmp_path / 'latest.csv'))
+    assert run_cli('export', database, 'last', '--format', 'csv', '-o',
+                   str(tmp_path / 'latest.csv'))[0] == 0
+    assert os.readlink(str(tmp_path / 'latest.csv')) == target
+    with open(target) as f:
+        assert f.readline() == 'time,loss,step\n'
+    assert os.listdir(str(tmp_path / 'results')) == ['run7.csv']
 
 
 UNWRITABLE = [

@@ -389,16 +389,22 @@ class TestPromisesOfTheWritePath:
             sqlite_checkpointer.MAX_WAL_BYTES,)
         log.close()
 
-    @pytest.mark.parametrize('synchronous', ['NORMAL', 'FULL'])
+    @pytest.mark.parametrize('synchronous, by_link', [
+        ('NORMAL', False), ('FULL', False), ('NORMAL', True)])
     def test_a_large_wal_is_emptied_by_the_checkpoints(
-            self, path, monkeypatch, synchronous):
+            self, path, monkeypatch, synchronous, by_link):
         # A reader that holds a read transaction keeps every checkpoint
         # from reaching the end of the WAL, which grows; once it lets go,
-        # the checkpoints (the thread's, or the writer's) empty it.
+        # the checkpoints (the thread's, or the writer's) empty it. Opened
+        # by a symbolic link, they find the WAL beside the file linked to.
         monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 5)
         monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES',
                             8 * 2 ** 20)
-        log = SQLiteLog(path, synchronous=synchronous)
+        opened = path
+        if by_link:
+            opened = path + '.link'
+            os.symlink(path, opened)
+        log = SQLiteLog(opened, synchronous=synchronous)
         log.flush()
         reader = sqlite3.connect(path, isolation_level=None)
         reader.execute('BEGIN')

@@ -2,6 +2,7 @@
 files (SPEC sections 4 and 5): each gets a clear error, and nothing already
 logged is lost or changed."""
 import gc
+import math
 import os
 import pickle
 import sqlite3
@@ -308,6 +309,32 @@ class TestMisuse:
                        read_only=True) as again:
             assert len(again) == checkpointer.COMMITS + 11
             assert again[checkpointer.COMMITS + 11]['loss'] == 2.0
+
+    def test_a_symbolic_link_opens_the_file_it_links_to(self, tmp_path):
+        # SQLite resolves the link (the -wal and -shm files lie beside the
+        # file linked to); the claims and a reader's look for a WAL follow
+        # it, whichever name each handle opened the file by.
+        data, runs = tmp_path / 'data', tmp_path / 'runs'
+        data.mkdir()
+        runs.mkdir()
+        os.symlink(str(data / 'log.sqlite'), str(runs / 'log.sqlite'))
+        names = [str(data / 'log.sqlite'), str(runs / 'log.sqlite')]
+        for by, other in [names, names[::-1]]:
+            log = SQLiteLog(by)
+            log.status['iterations_done'] += 1
+            log.current_row['loss'] = 1.5
+            log.flush()  # in the WAL: no checkpoint after one commit
+            with pytest.raises(RunInUseError):
+                SQLiteLog(other, uuid=log.h_uuid)
+            with SQLiteLog(other, uuid=log.h_uuid, read_only=True) as reader:
+                assert dict(reader[1]) == {'loss': 1.5}
+                log.status['iterations_done'] += 1
+                log.current_row['loss'] = float('nan')
+                log.flush()
+                assert reader.status['iterations_done'] == 2
+                assert math.isnan(reader[2]['loss'])
+            log.close()
+        assert os.listdir(str(runs)) == ['log.sqlite']
 
     def test_writes_from_another_thread(self, path):
         import threading

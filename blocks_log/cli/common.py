@@ -152,6 +152,8 @@ def output_path(path, suffix, sources=()):
     if not os.path.isdir(directory):
         raise UsageError('{}: no such directory'.format(directory))
     for source in sources:
+        # SQLite's files lie beside the file a symbolic link names.
+        source = os.path.realpath(source)
         for suffix in _DATABASE_FILES:
             if _same_file(path, source + suffix):
                 raise UsageError('{}: is the SOURCE read{}; write to another '
@@ -183,7 +185,10 @@ def written(path, mode='w'):
     UsageError
         If the file cannot be written (the message says why).
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    # Through a symbolic link, as the shell's ">" writes: the file linked
+    # to is replaced, and the link kept.
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     try:
         descriptor, temporary = tempfile.mkstemp(
             dir=directory, prefix='.' + os.path.basename(path) + '.',

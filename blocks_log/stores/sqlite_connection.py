@@ -85,8 +85,12 @@ class SQLiteConnection(object):
         # Absolute, as SQLite keeps it: a relative path must not follow the
         # process into another working directory (Hydra changes it) when
         # a connection is made again (a checkpoint's thread, a forked
-        # child) or the file looked at.
-        self.path = path if path == ':memory:' else os.path.abspath(path)
+        # child) or the file looked at. And with its symbolic links
+        # resolved, as SQLite resolves them (its -wal and -shm files lie
+        # beside the file linked to): the claims, a reader's look for a
+        # WAL and the checkpointer's at its size find them there, whatever
+        # name each process opened the file by.
+        self.path = path if path == ':memory:' else os.path.realpath(path)
         self.read_only = read_only
         self.synchronous = synchronous.upper()
         self._connection = None
