@@ -24,7 +24,8 @@ threads hold or a disk sync), with SQLiteLog committing each iteration,
 with an epoch ended each 100 iterations (as Blocks' main loop ends them:
 a run of a million iterations ends 10,000), every 100, and by time alone
 (``commit_seconds=60``: a commit at the end of the iteration past 2,048
-values, in a loop this fast).
+values, in a loop this fast), and committing each iteration with a key
+never logged before in each.
 
 Run: ``python benchmarks/bench_growth.py [-n ITERATIONS]``.
 
@@ -48,16 +49,20 @@ from blocks_log import SQLiteLog, TrainingLog  # noqa
 BLOCKS = 40
 
 
-def log_step(log, epoch=None):
+def log_step(log, epoch=None, new_keys=False):
     """One iteration of the workload on `log`; with `epoch`, each `epoch`
     iterations end an epoch, as Blocks' main loop ends one:
     ``epochs_done`` counts it and ``_epoch_ends``, a list that every commit
-    compares with what it last stored, gets its last iteration."""
+    compares with what it last stored, gets its last iteration. With
+    `new_keys`, each iteration also logs a key never logged before (a key
+    named after its step, by mistake or not)."""
     def step(iteration):
         log.status['iterations_done'] += 1
         value = iteration * 0.5
         for key in KEYS:
             log.current_row[key] = value
+        if new_keys:
+            log.current_row['step_{}'.format(iteration)] = value
         if epoch is not None and (iteration + 1) % epoch == 0:
             log.status['epochs_done'] += 1
             log.status['_epoch_ends'].append(log.status['iterations_done'])
@@ -142,7 +147,10 @@ def main():
                     commit_every=100))),
                 ('  every 60 s', lambda: log_step(SQLiteLog(
                     os.path.join(directory, 'every60s.sqlite'),
-                    commit_seconds=60)))]:
+                    commit_seconds=60))),
+                ('  a new key each', lambda: log_step(SQLiteLog(
+                    os.path.join(directory, 'newkeys.sqlite')),
+                    new_keys=True))]:
             grown(name, make, args.iterations)
     finally:
         shutil.rmtree(directory)

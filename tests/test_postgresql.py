@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 import blocks_log
 from blocks_log import PostgreSQLLog, SQLiteLog
 from blocks_log.copy import copy
-from blocks_log.errors import (LogDatabaseError, ReadOnlyLogError,
-                               RunInUseError, UnknownRunError)
+from blocks_log.errors import (LogDatabaseError, LogWriteError,
+                               ReadOnlyLogError, RunInUseError,
+                               UnknownRunError)
 
 from helpers import ROOT, in_child, run_python
 from test_codec import VALUES, same
@@ -246,6 +247,48 @@ class TestLostConnections:
         log.close()
         with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
             assert [t for t, _ in again.history('v')] == list(range(1, 21))
+
+    @pytest.mark.parametrize('how', ['refused', 'lost'])
+    def test_a_commit_that_did_not_land_forgets_the_key_ids_it_made(
+            self, dsn, how):
+        # A key never written gets its id in the commit's transaction; if
+        # the server refuses that transaction (a constraint here, a full
+        # disk in life), or the connection is lost in it and it runs
+        # again, that id is not the key's: it is made again, and never
+        # names the values of another key.
+        import psycopg
+        log = PostgreSQLLog(dsn)
+        log.status['iterations_done'] += 1
+        log.current_row['loss'] = 1.0
+        log.flush()
+        side = psycopg.connect(dsn, autocommit=True)
+        if how == 'refused':
+            side.execute('ALTER TABLE blocks_log_entries ADD CONSTRAINT '
+                         'refused CHECK (false) NOT VALID')
+        else:  # the backend ends itself, once, as the values go in
+            side.execute('CREATE SEQUENCE once')
+            side.execute(
+                "CREATE FUNCTION lose() RETURNS trigger LANGUAGE plpgsql "
+                "AS $$ BEGIN IF nextval('once') = 1 THEN PERFORM "
+                "pg_terminate_backend(pg_backend_pid()); END IF; "
+                "RETURN NULL; END $$")
+            side.execute('CREATE TRIGGER lose BEFORE INSERT ON '
+                         'blocks_log_entries FOR EACH STATEMENT EXECUTE '
+                         'FUNCTION lose()')
+        log.current_row['new'] = 2.0
+        if how == 'refused':
+            with pytest.raises(LogWriteError, match='refused'):
+                log.flush()
+            side.execute('ALTER TABLE blocks_log_entries DROP CONSTRAINT '
+                         'refused')
+        log.flush()
+        with PostgreSQLLog(dsn) as other:  # the next key made
+            other.current_row['other'] = 3.0
+        log.current_row['new'] = 4.0
+        log.close()
+        side.close()
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            assert dict(again[1]) == {'loss': 1.0, 'new': 4.0}
 
     def test_a_server_restart_loses_no_completed_iteration(
             self, postgres_server, dsn):

@@ -51,21 +51,24 @@ class PostgreSQLWrites(packing.PackingWrites):
             self._key_id(key)  # its id, if another handle made it
 
         # What to forget of an attempt that packed this commit's blocks
-        # with it, if it did not land (it may be run again, reconnected).
-        attempts = []
+        # with it, and the key ids it made, if it did not land (it may be
+        # run again, reconnected).
+        attempts, made = [], {}
 
         def work(connection):
             if attempts:
                 running.undo(attempts.pop())
+            self._forget_ids(made)
+            made.clear()
             self._check_held(run)
             # A key never written before gets its id in this same
             # transaction, and is forgotten if it rolls back.
-            new_ids = self._new_ids_of_commit(connection, items, status)
-            key_ids = dict(self._key_ids, **new_ids)
+            made.update(self._new_ids_of_commit(connection, items, status))
+            key_ids = self._cache_new_ids(made)
             values, found, saved, packed = packing.pack_in_commit(
                 connection, ref, running, sql, items, due,
                 lambda: self._values(running, items, status, key_ids,
-                                     not new_ids, stamp))
+                                     not made, stamp))
             if saved is not None:
                 attempts.append(saved)
                 values = _unpacked(values, packed)
@@ -78,7 +81,7 @@ class PostgreSQLWrites(packing.PackingWrites):
                                              (ref,)).fetchone()
                 running.above(lowest)
                 values, found = self._values(running, items, status,
-                                             key_ids, not new_ids, stamp)
+                                             key_ids, not made, stamp)
                 connection.execute(*sql.upsert(ref, _unpacked(
                     values, packed)))
             if deleted_status:
@@ -90,14 +93,14 @@ class PostgreSQLWrites(packing.PackingWrites):
             now_pieced = status_pieces.write(
                 connection, ref, key_ids, pieced, status, deleted_status,
                 pieces, self.appends_status, sql)
-            return new_ids, found, now_pieced
+            return found, now_pieced
         try:
-            new_ids, found, now_pieced = self._transact(work)
+            found, now_pieced = self._transact(work)
         except BaseException:
+            self._forget_ids(made)
             if attempts:
                 running.undo(attempts.pop())
             raise
-        self._key_ids.update(new_ids)
         if pieced is not None:
             self._pieced[ref] = now_pieced
         running.commit_landed(found, bool(attempts), due)

@@ -53,14 +53,14 @@ class SQLiteWrites(packing.PackingWrites):
         pieced = self._pieced[ref]
         for key in deleted_status:
             self._key_id(key)  # its id, if another handle made it
-        saved = None  # what to forget if it rolls back
+        saved, new_ids = None, {}  # what to forget if it rolls back
         try:
             with self.db.transaction() as connection:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
                 new_ids = self._new_ids_of_commit(connection, items,
                                                   status)
-                ids = dict(self._key_ids, **new_ids)
+                ids = self._cache_new_ids(new_ids)
                 rows, found, saved, packed = packing.pack_in_commit(
                     connection, ref, running, sql, items, due,
                     lambda: self._rows(ref, running, items, status, ids,
@@ -92,11 +92,10 @@ class SQLiteWrites(packing.PackingWrites):
                     connection, ref, ids, pieced, status, deleted_status,
                     pieces, self.appends_status, sql)
         except BaseException:
+            self._forget_ids(new_ids)
             if saved is not None:
                 running.undo(saved)
             raise
-        if new_ids:
-            self._key_ids.update(new_ids)
         if pieced is not None:
             self._pieced[ref] = now_pieced
         running.commit_landed(found, saved is not None, due)
