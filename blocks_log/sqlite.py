@@ -97,7 +97,8 @@ class SQLiteLog(DatabaseLog):
     Raises
     ------
     TypeError, ValueError
-        If an option is of the wrong type or out of range.
+        If an option is of the wrong type or out of range, or `database`
+        is empty.
     UnknownRunError
         If `uuid` names no run of the database, or the file does not exist
         (a ``KeyError``); nothing is created then.
@@ -127,6 +128,11 @@ class SQLiteLog(DatabaseLog):
             raise TypeError('database must be a path, got {!r}'.format(
                 database))
         database = os.fspath(database)
+        if not database:
+            # sqlite3 would make a temporary file; the path made absolute
+            # would name the working directory.
+            raise ValueError("database must be a path or ':memory:', got "
+                             "''")
         if uuid is not None:
             if database != ':memory:' and not read_only and not (
                     os.path.exists(database)):

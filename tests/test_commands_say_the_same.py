@@ -6,6 +6,7 @@ Ctrl-C, and the small inconsistencies of a new user's first hour."""
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,7 +178,6 @@ def test_an_output_that_cannot_be_written_is_one_line(database, tmp_path,
 
 
 def test_as_another_user_an_unwritable_output_is_one_line(database):
-    import shutil
     import tempfile
     python = python_for_nobody()
     # A directory the user nobody may read, not write (pytest's own are
@@ -230,10 +230,29 @@ def check_as_nobody(python, database, top):
         universal_newlines=True, cwd='/',
         env=dict(os.environ, PYTHONPATH=ROOT, HOME='/nonexistent'))
     assert process.stdout.strip() == 'LogWriteError', process.stderr
+    # Where SQLite says only "unable to open database file", why: a new
+    # file in a directory it may not write, a file it may not read.
+    secret = os.path.join(top, 'secret.sqlite')
+    shutil.copy(database, secret)
+    os.chmod(secret, 0o600)
+    for path, says in [(os.path.join(directory, 'new.sqlite'),
+                        'its directory may not be written'),
+                       (secret, 'permission denied')]:
+        process = subprocess.run(
+            ['runuser', '-u', 'nobody', '--', python, '-c',
+             'import sys; from blocks_log import SQLiteLog\n'
+             'try:\n    SQLiteLog(sys.argv[1])\nexcept Exception as e:\n'
+             '    print(type(e).__name__, e)', path],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True, cwd='/',
+            env=dict(os.environ, PYTHONPATH=ROOT, HOME='/nonexistent'))
+        assert process.stdout.startswith('LogDatabaseError '), (
+            process.stderr)
+        assert path + ': cannot be opened' in process.stdout
+        assert says in process.stdout
 
 
 def shutil_which(name):
-    import shutil
     return shutil.which(name)
 
 

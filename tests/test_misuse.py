@@ -646,6 +646,23 @@ class TestBrokenFiles:
         with open(path, 'rb') as f:
             assert f.read() == b'this is not a database' * 100
 
+    @pytest.mark.parametrize('name, says', [
+        ('', 'must be a path'),
+        ('.', 'it is a directory'),
+        ('missing/log.sqlite', 'no such directory '),
+        ('a-file/log.sqlite', 'a-file is not a directory')])
+    def test_a_path_that_cannot_be_a_database_says_why(
+            self, tmp_path, monkeypatch, name, says):
+        # Where SQLite says only "unable to open database file".
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / 'a-file').write_text('')
+        for read_only in (False, True):
+            with pytest.raises((LogDatabaseError, ValueError)) as raised:
+                SQLiteLog(name, read_only=read_only)
+            if not read_only or not name:
+                assert says in str(raised.value)
+        assert os.listdir(str(tmp_path)) == ['a-file']
+
     def test_newer_schema(self, path):
         SQLiteLog(path).close()
         committed_write(path, "UPDATE blocks_log_meta SET value = 99")

@@ -1,6 +1,7 @@
 """The SQLite file on disk, as the store looks at it: which file a path
 names now, whether its WAL holds commits, how much space its disk has left
-when a write fails, the URI that opens it, and removing it while empty.
+when a write fails and why a file cannot be opened, the URI that opens it,
+and removing it while empty.
 
 """
 import os
@@ -17,6 +18,10 @@ def failure(path, what, error):
     disk SQLite says "database or disk is full" of a write, but "disk I/O
     error" of an open that cannot make its -shm index."""
     message = '{}: {} ({})'.format(path, what, error)
+    if 'unable to open' in str(error) and path != ':memory:':
+        reason = _why_not_opened(path)
+        if reason:
+            message = '{}: {} ({}: {})'.format(path, what, error, reason)
     if 'disk' in str(error).lower() and path != ':memory:':
         import shutil  # only when a disk fails
         try:
@@ -26,6 +31,24 @@ def failure(path, what, error):
         if free is not None and free < LOW_SPACE:
             message += '; its disk has {} bytes free'.format(free)
     return message
+
+
+def _why_not_opened(path):
+    # What the file system says of a file that SQLite says only it is
+    # "unable to open": '' if nothing there looks wrong.
+    directory = os.path.dirname(path)
+    if os.path.isdir(path):
+        return 'it is a directory'
+    if not os.path.exists(directory):
+        return 'no such directory ' + directory
+    if not os.path.isdir(directory):
+        return directory + ' is not a directory'
+    if not os.access(directory, os.W_OK | os.X_OK) and (
+            not os.path.exists(path)):
+        return 'its directory may not be written'
+    if os.path.exists(path) and not os.access(path, os.R_OK):
+        return 'permission denied'
+    return ''
 
 
 def quote_path(path):
