@@ -3,6 +3,7 @@ and as a real subprocess."""
 import csv
 import io
 import json
+import math
 import os
 import shutil
 import signal
@@ -161,10 +162,17 @@ def test_export_keeps_nan(tmp_path):
     path = str(tmp_path / 'nan.sqlite')
     with SQLiteLog(path) as log:
         log[1]['loss'] = float('nan')
+        log[2]['loss'] = float('inf')
+        log[3]['loss'] = -float('inf')
     status, output = run_cli('export', path, '--format', 'csv')
-    assert output.splitlines()[1] == '1,nan'
+    assert output.splitlines()[1:] == ['1,nan', '2,inf', '3,-inf']
     status, output = run_cli('export', path, '--format', 'jsonl')
-    assert output.strip() == '{"time": 1, "loss": NaN}'
+    assert output.splitlines() == ['{"time": 1, "loss": NaN}',
+                                   '{"time": 2, "loss": Infinity}',
+                                   '{"time": 3, "loss": -Infinity}']
+    loss = [json.loads(line)['loss'] for line in output.splitlines()]
+    assert math.isnan(loss[0]) and loss[1:] == [float('inf'),
+                                                -float('inf')]
 
 
 def test_export_several_runs(demo_db):
