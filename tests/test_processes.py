@@ -78,6 +78,38 @@ def test_kill_9_keeps_every_completed_iteration(tmp_path, seed, span, every):
         assert log.status['iterations_done'] >= completed
 
 
+@pytest.mark.parametrize('policy', [
+    {'WRITER_COMMIT_EVERY': '1'}, {'WRITER_COMMIT_EVERY': '100'},
+    {'WRITER_COMMIT_SECONDS': '60'}], ids=['each', 'every-100', '60-s'])
+@pytest.mark.parametrize('seed', range(3))
+def test_sigterm_with_readmes_handler_keeps_every_value_logged(
+        tmp_path, seed, policy):
+    # SIGTERM (SLURM's, Kubernetes') ends Python without its exit
+    # handlers, unless a handler raises SystemExit: wherever that lands in
+    # the loop, the log closes itself as the process exits, and holds
+    # every value logged; without it, values not committed are lost, as
+    # at kill -9.
+    database = str(tmp_path / 'term.sqlite')
+    process = subprocess.Popen(
+        [sys.executable, WRITER, database, '-1'], stdout=subprocess.PIPE,
+        universal_newlines=True, env=dict(
+            os.environ, WRITER_PRINT_EACH='1', WRITER_ON_SIGTERM='exit',
+            WRITER_SPAN='16', **policy))
+    run = process.stdout.readline().strip()
+    for _ in range(random.Random(seed).randint(150, 400)):
+        logged = int(process.stdout.readline())
+    process.send_signal(signal.SIGTERM)
+    process.communicate()
+    assert process.returncode == 128 + signal.SIGTERM
+    with SQLiteLog(database, uuid=run, read_only=True) as log:
+        done = check_consistent(log)
+        assert done >= logged
+        assert dict(log[logged]) == dict(
+            (key, float(logged)) for key in KEYS)
+        assert set(log[done]) <= set(KEYS)
+        assert all(value == float(done) for value in log[done].values())
+
+
 @pytest.mark.parametrize('span', [None, 5])
 def test_eight_writers_and_a_reader(tmp_path, span):
     # With small blocks, the reader reads while runs are being packed.
