@@ -21,7 +21,8 @@ from blocks_log.errors import (LogDatabaseError, LogWriteError,
 
 from helpers import ROOT, in_child, run_python
 from test_codec import VALUES, same
-from test_processes import KEYS, check_consistent, start_writer
+from test_processes import (KEYS, check_consistent, check_sigterm,
+                            start_writer)
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32', reason='POSIX')
 if os.environ.get('BLOCKS_LOG_BARE'):
@@ -289,6 +290,14 @@ class TestLostConnections:
         side.close()
         with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
             assert dict(again[1]) == {'loss': 1.0, 'new': 4.0}
+
+    @pytest.mark.parametrize('seed', range(2))
+    def test_sigterm_with_readmes_handler_keeps_every_value_logged(
+            self, dsn, seed):
+        # The handler's SystemExit may land in psycopg: the connection
+        # is closed, and the log, closing itself at exit, connects again.
+        check_sigterm(dsn, seed, {'WRITER_COMMIT_EVERY': '100'},
+                      PostgreSQLLog)
 
     def test_a_server_restart_loses_no_completed_iteration(
             self, postgres_server, dsn):

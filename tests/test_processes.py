@@ -89,7 +89,13 @@ def test_sigterm_with_readmes_handler_keeps_every_value_logged(
     # the loop, the log closes itself as the process exits, and holds
     # every value logged; without it, values not committed are lost, as
     # at kill -9.
-    database = str(tmp_path / 'term.sqlite')
+    check_sigterm(str(tmp_path / 'term.sqlite'), seed, policy, SQLiteLog)
+
+
+def check_sigterm(database, seed, policy, log_class):
+    """A writer into `database` (with `policy`, its environment) stopped
+    by SIGTERM a random while after it started, with README's handler:
+    its log holds every value logged."""
     process = subprocess.Popen(
         [sys.executable, WRITER, database, '-1'], stdout=subprocess.PIPE,
         universal_newlines=True, env=dict(
@@ -101,7 +107,7 @@ def test_sigterm_with_readmes_handler_keeps_every_value_logged(
     process.send_signal(signal.SIGTERM)
     process.communicate()
     assert process.returncode == 128 + signal.SIGTERM
-    with SQLiteLog(database, uuid=run, read_only=True) as log:
+    with log_class(database, uuid=run, read_only=True) as log:
         done = check_consistent(log)
         assert done >= logged
         assert dict(log[logged]) == dict(
