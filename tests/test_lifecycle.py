@@ -288,9 +288,13 @@ class TestFork:
 
 class TestOneWriterPerRun:
     def test_second_open_in_one_process(self, path):
+        # Most often a notebook's earlier cell holds the first: the
+        # message says it is of this process.
         log = SQLiteLog(path)
-        with pytest.raises(RunInUseError, match=log.h_uuid):
+        with pytest.raises(RunInUseError, match=log.h_uuid) as raised:
             SQLiteLog(path, uuid=log.uuid)
+        assert 'another log of this process' in str(raised.value)
+        assert 'close() that one first' in str(raised.value)
         with SQLiteLog(path, uuid=log.uuid, read_only=True):
             pass  # reading is always allowed
         log.close()
@@ -307,6 +311,7 @@ class TestOneWriterPerRun:
         assert process.returncode != 0
         assert 'RunInUseError' in process.stderr
         assert 'process {}'.format(os.getpid()) in process.stderr
+        assert 'of this process' not in process.stderr
         log.close()
 
     def test_a_killed_writer_does_not_hold_the_run(self, path):

@@ -140,8 +140,10 @@ class TestReadOnly:
 class TestOneWriter:
     def test_second_open_refused_then_taken_after_close(self, dsn):
         log = PostgreSQLLog(dsn)
-        with pytest.raises(RunInUseError, match=log.h_uuid):
+        with pytest.raises(RunInUseError, match='another log of this '
+                           'process') as raised:
             PostgreSQLLog(dsn, uuid=log.uuid)
+        assert log.h_uuid in str(raised.value)
         log.close()
         PostgreSQLLog(dsn, uuid=log.uuid).close()
 

@@ -134,6 +134,14 @@ def describe(claim):
 def in_use(store_name, run_uuid, claim):
     """The :class:`~blocks_log.errors.RunInUseError` of a second writable
     open of a run that `claim` holds."""
+    info = _parse(claim)
+    if info.get('pid') == os.getpid() and info.get('host') == _host():
+        # A notebook's earlier cell, most often, holds it.
+        return RunInUseError(
+            '{}: run {} is being written by another log of this process '
+            '({}), still open: close() that one first, or open this one '
+            'with read_only=True to read it'.format(
+                store_name, run_uuid, describe(claim)))
     return RunInUseError(
         '{}: run {} is being written by {}; open it with read_only=True to '
         'read it, or wait until that writer closes it'.format(
