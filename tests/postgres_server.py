@@ -123,3 +123,77 @@ class Server(object):
     def stop(self):
         self.run('pg_ctl', '-D', self.data, '-w', '-m', 'fast', 'stop')
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Pooler(object):
+    """pgbouncer, Debian's, in front of `server`, pooling in `mode`
+    (``'session'`` or ``'transaction'``; in transaction mode with one
+    server session per database and user, which its clients share, one
+    transaction at a time); ``dsn(database)``
+    connects to it over TCP. With `ignore_options`, ``options`` is among
+    the startup parameters it passes over (it refuses them by default),
+    as users set it up. Under ``CI=true`` a pooler that cannot start fails
+    the tests that need it; elsewhere they skip and say why."""
+
+    def __init__(self, server, mode, ignore_options=True):
+        self.binary = shutil.which('pgbouncer') or '/usr/sbin/pgbouncer'
+        if not os.path.exists(self.binary):
+            helpers.debian_install('pgbouncer')
+        if not os.path.exists(self.binary):
+            helpers.unavailable('pgbouncer', 'not installed (apt-get install '
+                                'pgbouncer)')
+        self.root = tempfile.mkdtemp(prefix='blocks_log_pgbouncer_')
+        self.port = _free_port()
+        users = os.path.join(self.root, 'users.txt')
+        with open(users, 'w') as f:
+            f.write('"{}" "{}"\n'.format(USER, PASSWORD))
+        self.config = os.path.join(self.root, 'pgbouncer.ini')
+        with open(self.config, 'w') as f:
+            f.write('[databases]\n* = host=127.0.0.1 port={}\n'
+                    '[pgbouncer]\nlisten_addr = 127.0.0.1\n'
+                    'listen_port = {}\nunix_socket_dir =\n'
+                    'auth_type = plain\nauth_file = {}\npool_mode = {}\n'
+                    'default_pool_size = {}\n'
+                    '{ignore}'
+                    'logfile = {root}/pgbouncer.log\n'
+                    'pidfile = {root}/pgbouncer.pid\n'.format(
+                        server.port, self.port, users, mode,
+                        1 if mode == 'transaction' else 4, root=self.root,
+                        ignore='ignore_startup_parameters = options\n' if (
+                            ignore_options) else ''))
+        command = [self.binary, '-d', self.config]
+        if os.geteuid() == 0:  # pgbouncer refuses root
+            for name in os.listdir(self.root) + ['']:
+                shutil.chown(os.path.join(self.root, name), server.owner)
+            command = ['runuser', '-u', server.owner, '--'] + command
+        started = subprocess.run(command, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, timeout=60,
+                                 universal_newlines=True)
+        if started.returncode or not self._listening():
+            shutil.rmtree(self.root, ignore_errors=True)
+            helpers.unavailable('pgbouncer', 'it did not start: ' + (
+                started.stdout[-500:]))
+
+    def _listening(self):
+        import time
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', self.port), 1).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def dsn(self, database):
+        return 'host=127.0.0.1 port={} dbname={} user={} password={}'.format(
+            self.port, database, USER, PASSWORD)
+
+    def stop(self):
+        import signal
+        try:
+            with open(os.path.join(self.root, 'pgbouncer.pid')) as f:
+                os.kill(int(f.read()), signal.SIGINT)  # at once
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)

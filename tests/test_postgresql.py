@@ -353,6 +353,78 @@ class TestLostConnections:
             assert check_consistent(log) >= completed
 
 
+@pytest.fixture
+def pooled(postgres_server, request):
+    """``(pooled, direct)``: DSNs of a database of the test's own through
+    pgbouncer pooling in the mode `request.param` (``'session'``,
+    ``'transaction'``, or ``'session, as installed'``: refusing the
+    startup parameter ``options``), and straight to the server."""
+    import uuid
+    from postgres_server import Pooler
+    database = 'pooled_' + uuid.uuid4().hex[:12]
+    postgres_server.psql('CREATE DATABASE {} OWNER blocks'.format(database))
+    pooler = Pooler(postgres_server, request.param.split(',')[0],
+                    ignore_options=',' not in request.param)
+    yield pooler.dsn(database), postgres_server.dsn.replace(
+        'dbname=blocks_log_test', 'dbname=' + database)
+    pooler.stop()
+
+
+def write_iterations(log, count):
+    for _ in range(count):
+        log.status['iterations_done'] += 1
+        log.current_row['x'] = float(log.status['iterations_done'])
+
+
+class TestPoolers:
+    @pytest.mark.parametrize('pooled', ['transaction'], indirect=True)
+    def test_in_transaction_mode_a_writer_is_refused_not_let_in(
+            self, pooled):
+        # pgbouncer pooling transactions runs each in whichever server
+        # session is free (here, its one): a second writer there would take
+        # the run that the session holds for the first, and write it too.
+        dsn, direct = pooled
+        log = PostgreSQLLog(dsn)
+        write_iterations(log, 20)
+        log.flush()
+        for kwargs in ({'uuid': log.uuid}, {}):
+            with pytest.raises(LogDatabaseError, match='pooler in '
+                               'transaction mode'):
+                PostgreSQLLog(dsn, **kwargs)
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as reader:
+            assert len(reader) == 20  # reading needs no session
+        write_iterations(log, 1)
+        log.close()
+        with PostgreSQLLog(direct, uuid=log.uuid, read_only=True) as again:
+            assert again.history('x') == [(time, float(time))
+                                          for time in range(1, 22)]
+
+    @pytest.mark.parametrize('pooled', ['session, as installed'],
+                             indirect=True)
+    def test_a_pooler_refusing_options_is_said(self, pooled):
+        dsn, _ = pooled
+        with pytest.raises(LogDatabaseError, match='unsupported startup '
+                           r'parameter: options\); a connection pooler'):
+            PostgreSQLLog(dsn)
+
+    @pytest.mark.parametrize('pooled', ['session'], indirect=True)
+    def test_in_session_mode_writers_hold_their_runs(self, pooled):
+        dsn, direct = pooled
+        log = PostgreSQLLog(dsn)
+        write_iterations(log, 20)
+        log.flush()
+        with pytest.raises(RunInUseError, match=log.h_uuid):
+            PostgreSQLLog(dsn, uuid=log.uuid)
+        with PostgreSQLLog(dsn) as other:
+            write_iterations(other, 5)
+        log.close()  # its server session goes back to the pool, reset
+        with PostgreSQLLog(dsn, uuid=log.uuid) as again:
+            write_iterations(again, 1)
+        with PostgreSQLLog(direct, uuid=log.uuid, read_only=True) as again:
+            assert again.history('x') == [(time, float(time))
+                                          for time in range(1, 22)]
+
+
 @pytest.mark.parametrize('first', ['child', 'parent'])
 def test_fork(dsn, first):
     # Parent and child each keep what they wrote, whichever closes first.

@@ -84,6 +84,9 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
         self._pid = os.getpid()
         # Whether this is the copy of a forked child.
         self._forked = False
+        # What marks a session as this writer's (see _own_session); a
+        # forked child's is its parent's: they write the same runs.
+        self._mark = os.urandom(8).hex()
         self._inspect()
 
     def _inspect(self):
@@ -209,9 +212,26 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
                 if self._has_status_pieces() else ())
         return running
 
+    def _own_session(self, connection):
+        # A run is held by this connection's server session: one that
+        # another writer marked is shared (see sql.MARK_SESSION), and would
+        # let a second writer of a run in, silently.
+        marked, = connection.execute(sql.MARK_SESSION,
+                                     (self._mark,)).fetchone()
+        if marked != self._mark:
+            raise LogDatabaseError(
+                '{}: the server session of this connection is shared with '
+                'another writer, as a connection pooler in transaction mode '
+                "(pgbouncer's pool_mode = transaction) shares them: a "
+                'writer holds its run through its session, and needs one '
+                'of its own. Connect to the server directly, or through a '
+                'pooler in session mode; or open the log with '
+                'read_only=True to read'.format(self.name))
+
     def _take(self, connection, ref, uuid):
         # In the transaction that records a claim: refused if a session
         # holds the run; held by this session from then on.
+        self._own_session(connection)
         if not connection.execute(sql.LOCK_RUN_ALONE, (ref,)).fetchone()[0]:
             writer, = connection.execute(sql.SELECT_WRITER,
                                          (ref,)).fetchone()

@@ -150,8 +150,17 @@ class PostgreSQLConnection(object):
             return self.psycopg.connect(self.dsn, autocommit=True,
                                         options=options, connect_timeout=10)
         except self.psycopg.Error as error:
-            raise LogDatabaseError('{}: cannot connect ({})'.format(
-                self.name, _without_secrets(str(error), self.dsn)))
+            message = '{}: cannot connect ({})'.format(
+                self.name, _without_secrets(str(error), self.dsn))
+            if 'unsupported startup parameter: options' in message:
+                message += (
+                    "; a connection pooler (pgbouncer) refuses the "
+                    "parameter by which blocks_log sets synchronous_commit"
+                    " and read-only: connect to the server directly, or "
+                    "add options to the pooler's ignore_startup_parameters"
+                    " (synchronous_commit is then the server's), in "
+                    "session mode")
+            raise LogDatabaseError(message)
 
     def _lost(self, error):
         # Whether `error` means the connection is gone (a server restart,

@@ -146,6 +146,15 @@ _RUN_LOCK = "'blocks_log_runs'::regclass::oid::int4, %s"
 LOCK_RUN_ALONE = "SELECT pg_try_advisory_xact_lock(" + _RUN_LOCK + ")"
 HOLD_RUN = "SELECT pg_try_advisory_lock_shared(" + _RUN_LOCK + ")"
 LET_GO_RUN = "SELECT pg_advisory_unlock_shared(" + _RUN_LOCK + ")"
+# A writer's session marked as its own (a setting of the session, which
+# lasts as long as it does): the mark already there, or the one given, now
+# set. A pooler in transaction mode (pgbouncer's pool_mode = transaction)
+# runs each transaction in whichever server session is free, where a lock
+# that holds a run is held for whichever client comes next, and taken by
+# it again: a session marked by another writer is shared.
+MARK_SESSION = (
+    "SELECT coalesce(nullif(current_setting('blocks_log.writer', true), "
+    "''), set_config('blocks_log.writer', %s, false))")
 # The ids of the runs some session holds: pg_locks shows every session's
 # locks to every role (pg_stat_activity hides other roles' sessions).
 SELECT_HELD_RUNS = (
