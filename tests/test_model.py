@@ -56,6 +56,7 @@ def run_model(backend, tmp_path_factory, dsn):
         def delete(self, time, key):
             if key in self.rows.get(time, {}):
                 del self.log[time][key]
+                assert key not in self.log[time]
                 del self.rows[time][key]
                 if not self.rows[time]:
                     del self.rows[time]
@@ -72,6 +73,12 @@ def run_model(backend, tmp_path_factory, dsn):
         @rule(time=TIMES)
         def read(self, time):
             assert dict(self.log[time]) == self.rows.get(time, {})
+
+        @rule(time=TIMES, key=KEYS)
+        def read_one(self, time, key):
+            row, expected = self.log[time], self.rows.get(time, {})
+            assert (key in row) == (key in expected)
+            assert row.get(key, 'absent') == expected.get(key, 'absent')
 
         @rule()
         def next_iteration(self):

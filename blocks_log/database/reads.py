@@ -11,6 +11,7 @@ from blocks_log import codec, series
 from blocks_log.stores.base import entries_of
 
 _DELETED = codec.DELETED
+_NOT_BUFFERED = object()
 
 
 def lineage_groups(store, run, find):
@@ -59,10 +60,32 @@ class MergedReads(object):
                 for t, k, stored in entries_of(self.pending[:])
                 if (time is None or t == time) and (key is None or k == key)]
 
+    def _latest_buffered(self, time, key):
+        # The value of (time, key) last buffered (DELETED if it was
+        # deleted), or _NOT_BUFFERED: found from the end, in C.
+        pending = self.pending[:]
+        keys, times = pending[-2::-3], pending[-3::-3]
+        start = 0
+        while True:
+            try:
+                index = keys.index(key, start)
+            except ValueError:
+                return _NOT_BUFFERED
+            if times[index] == time:
+                return codec.decode(pending[-1 - 3 * index],
+                                    self.allow_pickle)
+            start = index + 1
+
     def read_row(self, time, key=None):
         """The values at `time` (only `key`, if given), as a dict."""
         with self.lock:
             self.check_open()
+            if key is not None:
+                # Buffered, it is nearest of all: nothing stored is read
+                # ("loss" in log.current_row, after a write, in a loop).
+                value = self._latest_buffered(time, key)
+                if value is not _NOT_BUFFERED:
+                    return {} if value is _DELETED else {key: value}
             values = {}
             for store, runs in reversed(self.groups):
                 values.update(store.read_row(runs, time, key))
