@@ -220,24 +220,19 @@ def check_as_nobody(python, database, top):
     with open(protected) as f:
         assert f.read() == 'kept\n'
     assert os.listdir(shared) == ['protected.csv']
-    # A writable open of a file it may not write: LogWriteError.
-    process = subprocess.run(
-        ['runuser', '-u', 'nobody', '--', python, '-c',
-         'import sys; from blocks_log import SQLiteLog, LogWriteError\n'
-         'try:\n    SQLiteLog(sys.argv[1])\nexcept LogWriteError as e:\n'
-         '    print("LogWriteError")', database],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, cwd='/',
-        env=dict(os.environ, PYTHONPATH=ROOT, HOME='/nonexistent'))
-    assert process.stdout.strip() == 'LogWriteError', process.stderr
-    # Where SQLite says only "unable to open database file", why: a new
-    # file in a directory it may not write, a file it may not read.
+    # A writable open of a file it may not write; and, where SQLite says
+    # only "unable to open database file", why: a new file in a directory
+    # it may not write, a file it may not read.
     secret = os.path.join(top, 'secret.sqlite')
     shutil.copy(database, secret)
     os.chmod(secret, 0o600)
-    for path, says in [(os.path.join(directory, 'new.sqlite'),
-                        'its directory may not be written'),
-                       (secret, 'permission denied')]:
+    for path, says in [
+            (database, 'LogWriteError {}: cannot be written here'),
+            (os.path.join(directory, 'new.sqlite'), 'LogDatabaseError {}: '
+             'cannot be opened (unable to open database file: its '
+             'directory may not be written)'),
+            (secret, 'LogDatabaseError {}: cannot be opened (unable to '
+             'open database file: permission denied)')]:
         process = subprocess.run(
             ['runuser', '-u', 'nobody', '--', python, '-c',
              'import sys; from blocks_log import SQLiteLog\n'
@@ -246,10 +241,8 @@ def check_as_nobody(python, database, top):
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             universal_newlines=True, cwd='/',
             env=dict(os.environ, PYTHONPATH=ROOT, HOME='/nonexistent'))
-        assert process.stdout.startswith('LogDatabaseError '), (
-            process.stderr)
-        assert path + ': cannot be opened' in process.stdout
-        assert says in process.stdout
+        assert process.stdout.startswith(says.format(path)), (
+            process.stdout, process.stderr)
 
 
 def shutil_which(name):
