@@ -168,6 +168,29 @@ class TestOneWriter:
         log.close()
         PostgreSQLLog(intruder, uuid=log.uuid).close()
 
+    def test_a_role_that_may_not_make_the_tables_is_told_what_to_do(
+            self, dsn, postgres_server):
+        # PostgreSQL 15 lets only the database's owner create in its public
+        # schema: another role writes once they are made, and granted.
+        schema = dsn.split('search_path=')[1].rstrip("'")
+        postgres_server.psql(
+            "DO $$ BEGIN CREATE ROLE guest LOGIN; EXCEPTION WHEN "
+            "duplicate_object THEN NULL; END $$; GRANT USAGE ON SCHEMA {} "
+            "TO guest".format(schema), 'blocks_log_test')
+        guest = dsn.replace('user=blocks', 'user=guest')
+        with pytest.raises(LogWriteError, match='permission denied for '
+                           'schema .*grant this one SELECT, INSERT'):
+            PostgreSQLLog(guest)
+        PostgreSQLLog(dsn).close()
+        postgres_server.psql(
+            'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {0}'
+            ' TO guest; GRANT USAGE ON ALL SEQUENCES IN SCHEMA {0} TO '
+            'guest'.format(schema), 'blocks_log_test')
+        with PostgreSQLLog(guest) as log:
+            log.current_row['x'] = 1.5
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            assert dict(again[0]) == {'x': 1.5}
+
     def test_after_resume_and_pickling_the_runs_are_held(self, dsn):
         import pickle
         log = PostgreSQLLog(dsn)

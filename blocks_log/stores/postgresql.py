@@ -147,6 +147,15 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
             if self.version != sql.SCHEMA_VERSION and 'already exists' in str(
                     error):
                 return self.db.run(transaction, writing=writing)
+            if self.version is None and 'permission denied for schema' in (
+                    str(error)):
+                raise LogWriteError(
+                    '{}; the first writer makes blocks_log\'s tables, which '
+                    'needs the right to create in the schema (PostgreSQL 15 '
+                    'gives it in the public schema to the database\'s owner '
+                    'alone): have a role that may open a log there once, '
+                    'then grant this one SELECT, INSERT, UPDATE, DELETE on '
+                    'the tables and USAGE on their sequences'.format(error))
             raise
 
     # Runs.
