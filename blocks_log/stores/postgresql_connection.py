@@ -147,8 +147,14 @@ class PostgreSQLConnection(object):
         if self.read_only:
             options += ' -c default_transaction_read_only=on'
         try:
-            return self.psycopg.connect(self.dsn, autocommit=True,
-                                        options=options, connect_timeout=10)
+            # A reader prepares no statement: through a pooler in
+            # transaction mode (where writers are refused, see
+            # PostgreSQLStore), a server session keeps an earlier client's
+            # prepared statements, whose names psycopg would use again.
+            unprepared = {'prepare_threshold': None} if self.read_only else {}
+            return self.psycopg.connect(
+                self.dsn, autocommit=True, options=options,
+                connect_timeout=10, **unprepared)
         except self.psycopg.Error as error:
             message = '{}: cannot connect ({})'.format(
                 self.name, _without_secrets(str(error), self.dsn))
