@@ -376,6 +376,59 @@ class TestLostConnections:
             assert check_consistent(log) >= completed
 
 
+def make_keys_at_once(dsn, reverse, barrier, rounds, results):
+    """A writer making 30 new keys each round, as another does at the same
+    moment (`reverse`: in the opposite order); puts the errors it met and
+    its run."""
+    errors = []
+    log = PostgreSQLLog(dsn)
+    for round_ in range(rounds):
+        names = ['k{}_{}'.format(round_, index) for index in range(30)]
+        barrier.wait(timeout=60)
+        log.status['iterations_done'] += 1
+        for name in reversed(names) if reverse else names:
+            log.current_row[name] = float(round_)
+        try:
+            log.flush()
+        except LogWriteError as error:
+            errors.append(str(error))
+    log.close()
+    results.put((errors, log.h_uuid))
+
+
+@pytest.mark.parametrize('isolation', ['read committed', 'serializable'])
+def test_writers_making_the_same_keys_at_once(postgres_server, isolation):
+    # In opposite orders they deadlocked on the keys' index; under a
+    # database's SERIALIZABLE (or REPEATABLE READ), "could not serialize
+    # access": a commit failed, and a training loop with it.
+    import multiprocessing
+    import uuid
+    database = 'keys_' + uuid.uuid4().hex[:12]
+    postgres_server.psql('CREATE DATABASE {} OWNER blocks'.format(database))
+    postgres_server.psql("ALTER DATABASE {} SET default_transaction_isolation"
+                         " = '{}'".format(database, isolation))
+    dsn = postgres_server.dsn.replace('dbname=blocks_log_test',
+                                      'dbname=' + database)
+    PostgreSQLLog(dsn).close()  # the tables
+    context = multiprocessing.get_context('fork')
+    barrier, results = context.Barrier(2), context.Queue()
+    writers = [context.Process(target=make_keys_at_once, args=(
+        dsn, reverse, barrier, 40, results)) for reverse in (False, True)]
+    for writer in writers:
+        writer.start()
+    found = [results.get(timeout=120) for _ in writers]
+    for writer in writers:
+        writer.join()
+        assert writer.exitcode == 0
+    for errors, run in found:
+        assert errors == []
+        with PostgreSQLLog(dsn, uuid=run, read_only=True) as log:
+            for round_ in range(40):
+                assert dict(log[round_ + 1]) == dict(
+                    ('k{}_{}'.format(round_, index), float(round_))
+                    for index in range(30))
+
+
 @pytest.fixture
 def pooled(postgres_server, request):
     """``(pooled, direct)``: DSNs of a database of the test's own through

@@ -51,11 +51,14 @@ class KeyIds(object):
         transaction of `connection`; the caller caches them once it
         commits."""
         new_ids = {}
-        for name in names:
-            if name not in self._key_ids and name not in new_ids:
-                connection.execute(self.sql.INSERT_KEY, (name,))
-                new_ids[name], = connection.execute(
-                    self.sql.SELECT_KEY_ID, (name,)).fetchone()
+        # Made in one order everywhere: two writers of PostgreSQL making
+        # the same new keys in opposite orders deadlocked on the keys'
+        # index, and one's commit failed.
+        for name in sorted(set(name for name in names
+                               if name not in self._key_ids)):
+            connection.execute(self.sql.INSERT_KEY, (name,))
+            new_ids[name], = connection.execute(
+                self.sql.SELECT_KEY_ID, (name,)).fetchone()
         return new_ids
 
     def _cache_new_ids(self, new_ids):

@@ -140,8 +140,12 @@ class PostgreSQLConnection(object):
         return self._connection
 
     def _open(self):
-        # Ours after the DSN's own options (a search_path, say).
-        options = '{} -c synchronous_commit={}'.format(
+        # Ours after the DSN's own options (a search_path, say). Writes in
+        # READ COMMITTED, PostgreSQL's default, whatever the database's:
+        # under SERIALIZABLE or REPEATABLE READ, two writers making keys at
+        # once failed ("could not serialize access"). A read sets its own.
+        options = ('{} -c synchronous_commit={} -c '
+                   'default_transaction_isolation=read\\ committed').format(
             self.psycopg.conninfo.conninfo_to_dict(self.dsn).get(
                 'options', ''), self.synchronous_commit).strip()
         if self.read_only:
