@@ -165,11 +165,11 @@ class PostgreSQLConnection(object):
             if 'unsupported startup parameter: options' in message:
                 message += (
                     "; a connection pooler (pgbouncer) refuses the "
-                    "parameter by which blocks_log sets synchronous_commit"
-                    " and read-only: connect to the server directly, or "
-                    "add options to the pooler's ignore_startup_parameters"
-                    " (synchronous_commit is then the server's), in "
-                    "session mode")
+                    "parameter by which blocks_log sets synchronous_commit,"
+                    " its isolation and read-only: connect to the server "
+                    "directly, or add options to the pooler's "
+                    "ignore_startup_parameters (the server's settings then "
+                    "hold), in session mode")
             raise LogDatabaseError(message)
 
     def _lost(self, error):
