@@ -48,8 +48,9 @@ class KeyIds(object):
 
     def _new_key_ids(self, connection, names):
         """Ids of those of `names` not cached yet, made in the write
-        transaction of `connection`; the caller caches them once it
-        commits."""
+        transaction of `connection`, in the order of their names; the
+        caller caches them once it commits, or at once and forgets them
+        if it does not (see :meth:`_cache_new_ids`)."""
         new_ids = {}
         # Made in one order everywhere: two writers of PostgreSQL making
         # the same new keys in opposite orders deadlocked on the keys'
