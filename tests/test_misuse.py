@@ -646,22 +646,27 @@ class TestBrokenFiles:
         with open(path, 'rb') as f:
             assert f.read() == b'this is not a database' * 100
 
-    @pytest.mark.parametrize('name, says', [
-        ('', 'must be a path'),
-        ('.', 'it is a directory'),
-        ('missing/log.sqlite', 'no such directory '),
-        ('a-file/log.sqlite', 'a-file is not a directory')])
+    @pytest.mark.parametrize('name, says, read_only_says', [
+        ('', 'must be a path', 'must be a path'),
+        ('.', 'it is a directory', 'it is a directory'),
+        ('/dev/null', 'it is not a regular file', 'not a regular file'),
+        ('missing/log.sqlite', 'no such directory ', 'no such file'),
+        ('a-file/log.sqlite', 'a-file is not a directory', 'no such file')])
     def test_a_path_that_cannot_be_a_database_says_why(
-            self, tmp_path, monkeypatch, name, says):
-        # Where SQLite says only "unable to open database file".
+            self, tmp_path, monkeypatch, name, says, read_only_says):
+        # Where SQLite says only "unable to open database file", or fails
+        # at the first write (/dev/null, given to log nowhere, left
+        # /dev/null-claims and /dev/null-journal).
         monkeypatch.chdir(tmp_path)
         (tmp_path / 'a-file').write_text('')
         for read_only in (False, True):
             with pytest.raises((LogDatabaseError, ValueError)) as raised:
                 SQLiteLog(name, read_only=read_only)
-            if not read_only or not name:
-                assert says in str(raised.value)
+            assert (read_only_says if read_only else says) in str(
+                raised.value)
         assert os.listdir(str(tmp_path)) == ['a-file']
+        assert not [name for name in os.listdir('/dev')
+                    if name.startswith('null-')]
 
     def test_newer_schema(self, path):
         SQLiteLog(path).close()

@@ -187,6 +187,9 @@ class SQLiteConnection(object):
         return 'file:' + files.quote_path(self.path) + options
 
     def _open(self):
+        if not self.in_memory and files.not_a_file(self.path):
+            raise LogDatabaseError('{}: cannot be opened ({})'.format(
+                self.path, files.not_a_file(self.path)))
         if self.read_only and not self.in_memory and not os.path.isfile(
                 self.path):
             raise LogDatabaseError('{}: no such file'.format(self.path))

@@ -1,7 +1,7 @@
 """The SQLite file on disk, as the store looks at it: which file a path
 names now, whether its WAL holds commits, how much space its disk has left
-when a write fails and why a file cannot be opened, the URI that opens it,
-and removing it while empty.
+when a write fails and why a file cannot be opened or be a database, the
+URI that opens it, and removing it while empty.
 
 """
 import os
@@ -33,12 +33,23 @@ def failure(path, what, error):
     return message
 
 
+def not_a_file(path):
+    """Why `path` cannot be a database: it is there and not a regular file
+    (``/dev/null``, given to log nowhere, would have SQLite fail at the
+    first write, and leave its journal beside it); else ''."""
+    if os.path.isdir(path):
+        return 'it is a directory'
+    if os.path.exists(path) and not os.path.isfile(path):
+        return 'it is not a regular file'
+    return ''
+
+
 def _why_not_opened(path):
     # What the file system says of a file that SQLite says only it is
     # "unable to open": '' if nothing there looks wrong.
     directory = os.path.dirname(path)
-    if os.path.isdir(path):
-        return 'it is a directory'
+    if not_a_file(path):
+        return not_a_file(path)
     if not os.path.exists(directory):
         return 'no such directory ' + directory
     if not os.path.isdir(directory):
