@@ -103,9 +103,10 @@ class SQLiteLog(DatabaseLog):
         If `uuid` names no run of the database, or the file does not exist
         (a ``KeyError``); nothing is created then.
     LogDatabaseError
-        If the file is not a database, is corrupt, or cannot be opened (a
-        ``ValueError``; of an I/O error on a full disk, the message gives
-        the bytes left).
+        If the file is not a database, is corrupt, is not a regular file
+        (a directory, ``/dev/null``), or cannot be opened (a
+        ``ValueError``; the message says why where the file system tells,
+        and of an I/O error on a full disk gives the bytes left).
     SchemaVersionError
         If the file was written by a newer blocks_log.
     RunInUseError
