@@ -285,3 +285,37 @@ def test_sigint_at_each_call_of_close(tmp_path, small_blocks, options):
         assert rows == loop.rows
         assert done == 20
     assert number > 100
+
+
+@pytest.mark.parametrize('options', [{}, {'commit_every': 7}],
+                         ids=['each', 'every-7'])
+def test_sigint_at_each_call_of_resume(tmp_path, small_blocks, options):
+    # Ctrl-C as the log resumes (its flush, the new run made and claimed,
+    # the old one compacted and let go), caught and gone on from: the log
+    # holds every value, in whichever run it then writes, and once closed
+    # no run of the file is held (a claim forgotten while held was held
+    # until the process ended).
+    from blocks_log import list_runs
+    for number in itertools.count(1):
+        assert number < 2000, 'resume() makes more calls than that?'
+        path = str(tmp_path / '{}.sqlite'.format(number))
+        loop = Loop(SQLiteLog(path, **options))
+        for _ in range(5):
+            loop.iteration()
+        sys.setprofile(sigint_at_call(number))
+        try:
+            loop.log.resume()
+        except KeyboardInterrupt:
+            pass
+        else:
+            break  # past the calls of resume()
+        finally:
+            sys.setprofile(None)
+        for _ in range(5):
+            loop.iteration()
+        rows, done = loop.read_back()
+        assert rows == loop.rows
+        assert done == 10
+        for run in list_runs(path):
+            SQLiteLog(path, uuid=run.uuid).close()  # none held
+    assert number > 100

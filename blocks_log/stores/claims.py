@@ -208,9 +208,11 @@ class FileClaim(object):
     def let_go(self):
         """Release the run: this handle's descriptor is closed (a forked
         child that shares it holds the run until it closes its own)."""
-        if self.descriptor is not None:
-            os.close(self.descriptor)
-            self.descriptor = None
+        # Forgotten first: Ctrl-C after the close must not leave its
+        # number to be closed again, when it may be another file's.
+        descriptor, self.descriptor = self.descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 def file_held(database, ref):

@@ -263,9 +263,13 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         self._held[ref] = held
 
     def _let_go(self, ref):
-        held = self._held.pop(ref, None)
+        # Let go, then forgotten: Ctrl-C between the two leaves a claim
+        # let go (and again, harmlessly, at close), never one forgotten
+        # while held until the process ends.
+        held = self._held.get(ref)
         if held is not None:
             held.let_go()
+        self._held.pop(ref, None)
 
     def is_written(self, run):
         if claims.file_claims(self.db.path):
