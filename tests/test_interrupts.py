@@ -9,6 +9,7 @@ SIGINT exactly there (after BEGIN, after COMMIT: the moments where a
 transaction would be left open, or a commit that landed undone); the last
 sends it at random moments, every fraction of a millisecond, under each
 commit policy."""
+import gc
 import itertools
 import os
 import signal
@@ -316,6 +317,42 @@ def test_sigint_at_each_call_of_resume(tmp_path, small_blocks, options):
         rows, done = loop.read_back()
         assert rows == loop.rows
         assert done == 10
+        for run in list_runs(path):
+            SQLiteLog(path, uuid=run.uuid).close()  # none held
+    assert number > 100
+
+
+@pytest.mark.parametrize('existing', [False, True], ids=['new', 'a-run'])
+def test_sigint_at_each_call_of_opening(tmp_path, existing):
+    # Ctrl-C as a log opens (a new file made, a run made and claimed; or
+    # a run of a file opened and claimed again): once it is gone, no run
+    # is held, and the next log opens and writes. A lock taken as Ctrl-C
+    # came, never handed over, was held until the process ended: the next
+    # run made (a run rolled back gives its id again) could not be
+    # claimed, by any process.
+    from blocks_log import list_runs
+    for number in itertools.count(1):
+        assert number < 2000, 'opening makes more calls than that?'
+        path = str(tmp_path / '{}.sqlite'.format(number))
+        run = None
+        if existing:
+            with SQLiteLog(path) as log:
+                log.current_row['loss'] = 0.25
+                run = log.uuid
+        sys.setprofile(sigint_at_call(number))
+        try:
+            opened = SQLiteLog(path, uuid=run)
+        except KeyboardInterrupt:
+            pass
+        else:
+            sys.setprofile(None)
+            opened.close()
+            break  # past the calls of opening
+        finally:
+            sys.setprofile(None)
+        gc.collect()
+        with SQLiteLog(path) as log:
+            log.current_row['loss'] = 0.5
         for run in list_runs(path):
             SQLiteLog(path, uuid=run.uuid).close()  # none held
     assert number > 100

@@ -45,7 +45,7 @@ class RunOpening(object):
             claims.drop(claim)
             raise
         self._release()
-        self.claim = claim
+        self._take(claim, self.store, run)
         self._enter(self.store, run, dict(status), encoded)
 
     def open(self, name):
@@ -66,6 +66,7 @@ class RunOpening(object):
                 self.blocks_store, self.store) if each is not None
                 for found in each.runs()], self.store.name)
             store, run = self._find(uuid)
+        claim = None
         if store is self.store and not self.read_only:
             claim = claims.new_claim()
             try:
@@ -73,10 +74,18 @@ class RunOpening(object):
             except BaseException:
                 claims.drop(claim)
                 raise
-            self._release()
-            self.claim = claim
         values = store.read_status(run)
+        if claim is not None:
+            self._release()
+            self._take(claim, store, run)
         self._enter(store, run, values, {})
+
+    def _take(self, claim, store, run):
+        # The run and its claim, held from now on: set together, with no
+        # call between (where Ctrl-C comes), so that _release() never lets
+        # go of one run by the claim of another (or of none, at the first
+        # open, where it failed on a run None).
+        self.claim, self.run, self.run_store = claim, run, store
 
     def _find(self, uuid):
         for store in (self.store, self.blocks_store):

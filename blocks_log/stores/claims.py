@@ -189,21 +189,26 @@ class FileClaim(object):
         path = database + CLAIMS_SUFFIX
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            # Whoever may write the database may claim its runs (as SQLite
-            # gives its -wal and -shm files the database's mode).
-            if os.fstat(descriptor).st_mode & 0o777 == 0o600:
-                os.fchmod(descriptor, os.stat(database).st_mode & 0o666)
-        except OSError:
-            pass  # not its owner: as it is
-        try:
+            try:
+                # Whoever may write the database may claim its runs (as
+                # SQLite gives its -wal and -shm files the database's mode).
+                if os.fstat(descriptor).st_mode & 0o777 == 0o600:
+                    os.fchmod(descriptor, os.stat(database).st_mode & 0o666)
+            except OSError:
+                pass  # not its owner: as it is
             fcntl.fcntl(descriptor, fcntl.F_OFD_SETLK, _FLOCK.pack(
                 fcntl.F_WRLCK, os.SEEK_SET, ref, 1, 0))
-        except OSError as error:
+            return cls(descriptor)
+        except BaseException as error:
+            # Ctrl-C too: a lock taken and never handed over was held
+            # until the process ended, and kept every process from
+            # claiming its byte, that of the next run made (a run rolled
+            # back gives its id again).
             os.close(descriptor)
-            if error.errno in (errno.EAGAIN, errno.EACCES):
+            if isinstance(error, OSError) and error.errno in (
+                    errno.EAGAIN, errno.EACCES):
                 return None
             raise
-        return cls(descriptor)
 
     def let_go(self):
         """Release the run: this handle's descriptor is closed (a forked
