@@ -167,6 +167,20 @@ def sigint_at_call(number):
     return profile
 
 
+def interrupted(number, action):
+    """Whether ``action()``, with a SIGINT at the `number`-th call that
+    blocks_log's code makes in it (see :func:`sigint_at_call`), was
+    interrupted; False if it makes fewer calls, and ran whole."""
+    sys.setprofile(sigint_at_call(number))
+    try:
+        action()
+    except KeyboardInterrupt:
+        return True
+    finally:
+        sys.setprofile(None)
+    return False
+
+
 @pytest.fixture(params=['sqlite-file', 'postgresql'])
 def backend(request, tmp_path, monkeypatch):
     """A callable making a log of a store, and one reopening a run of it
@@ -273,15 +287,8 @@ def test_sigint_at_each_call_of_close(tmp_path, small_blocks, options):
                               **options))
         for _ in range(20):
             loop.iteration()
-        sys.setprofile(sigint_at_call(number))
-        try:
-            loop.log.close()
-        except KeyboardInterrupt:
-            pass
-        else:
+        if not interrupted(number, loop.log.close):
             break  # past the calls of close()
-        finally:
-            sys.setprofile(None)
         rows, done = loop.read_back()
         assert rows == loop.rows
         assert done == 20
@@ -303,15 +310,8 @@ def test_sigint_at_each_call_of_resume(tmp_path, small_blocks, options):
         loop = Loop(SQLiteLog(path, **options))
         for _ in range(5):
             loop.iteration()
-        sys.setprofile(sigint_at_call(number))
-        try:
-            loop.log.resume()
-        except KeyboardInterrupt:
-            pass
-        else:
+        if not interrupted(number, loop.log.resume):
             break  # past the calls of resume()
-        finally:
-            sys.setprofile(None)
         for _ in range(5):
             loop.iteration()
         rows, done = loop.read_back()
@@ -339,17 +339,11 @@ def test_sigint_at_each_call_of_opening(tmp_path, existing):
             with SQLiteLog(path) as log:
                 log.current_row['loss'] = 0.25
                 run = log.uuid
-        sys.setprofile(sigint_at_call(number))
-        try:
-            opened = SQLiteLog(path, uuid=run)
-        except KeyboardInterrupt:
-            pass
-        else:
-            sys.setprofile(None)
-            opened.close()
+        opened = []
+        if not interrupted(number, lambda: opened.append(
+                SQLiteLog(path, uuid=run))):
+            opened[0].close()
             break  # past the calls of opening
-        finally:
-            sys.setprofile(None)
         gc.collect()
         with SQLiteLog(path) as log:
             log.current_row['loss'] = 0.5
