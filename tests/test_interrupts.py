@@ -331,14 +331,15 @@ def test_sigint_at_each_call_of_opening(tmp_path, existing):
     # run made (a run rolled back gives its id again) could not be
     # claimed, by any process.
     from blocks_log import list_runs
+    path, run = str(tmp_path / 'log.sqlite'), None
+    if existing:  # one run, opened again and again
+        with SQLiteLog(path) as log:
+            log.current_row['loss'] = 0.25
+        run = log.uuid
     for number in itertools.count(1):
         assert number < 2000, 'opening makes more calls than that?'
-        path = str(tmp_path / '{}.sqlite'.format(number))
-        run = None
-        if existing:
-            with SQLiteLog(path) as log:
-                log.current_row['loss'] = 0.25
-                run = log.uuid
+        if not existing:
+            path = str(tmp_path / '{}.sqlite'.format(number))
         opened = []
         if not interrupted(number, lambda: opened.append(
                 SQLiteLog(path, uuid=run))):
@@ -347,6 +348,8 @@ def test_sigint_at_each_call_of_opening(tmp_path, existing):
         gc.collect()
         with SQLiteLog(path) as log:
             log.current_row['loss'] = 0.5
-        for run in list_runs(path):
-            SQLiteLog(path, uuid=run.uuid).close()  # none held
+        runs = [run] if existing else [found.uuid
+                                       for found in list_runs(path)]
+        for held in runs + [log.uuid]:
+            SQLiteLog(path, uuid=held).close()  # none held
     assert number > 100
