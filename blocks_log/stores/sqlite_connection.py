@@ -173,7 +173,7 @@ class SQLiteConnection(object):
                 'it has open, which is no longer there, and it writes no '
                 'more'.format(self.path, LOOK_EVERY))
         self._identity = identity
-        self._look_again = time.monotonic() + LOOK_EVERY
+        self._look_again = _monotonic() + LOOK_EVERY
 
     def _uri(self, immutable=False):
         if self.in_memory:
@@ -187,9 +187,11 @@ class SQLiteConnection(object):
         return 'file:' + files.quote_path(self.path) + options
 
     def _open(self):
-        if not self.in_memory and files.not_a_file(self.path):
-            raise LogDatabaseError('{}: cannot be opened ({})'.format(
-                self.path, files.not_a_file(self.path)))
+        if not self.in_memory:
+            reason = files.not_a_file(self.path)
+            if reason:
+                raise LogDatabaseError('{}: cannot be opened ({})'.format(
+                    self.path, reason))
         if self.read_only and not self.in_memory and not os.path.isfile(
                 self.path):
             raise LogDatabaseError('{}: no such file'.format(self.path))

@@ -47,9 +47,9 @@ def not_a_file(path):
 def _why_not_opened(path):
     # What the file system says of a file that SQLite says only it is
     # "unable to open": '' if nothing there looks wrong.
-    directory = os.path.dirname(path)
-    if not_a_file(path):
-        return not_a_file(path)
+    directory, reason = os.path.dirname(path), not_a_file(path)
+    if reason:
+        return reason
     if not os.path.exists(directory):
         return 'no such directory ' + directory
     if not os.path.isdir(directory):
