@@ -10,6 +10,8 @@ temporary directory, with fsync on), and runs, side by side:
   log saves ``iterations_done`` with each iteration), to tell what the
   status costs from what the log's own code does;
 - ``PostgreSQLLog.current_row``, 10 floats per iteration;
+- the same as Blocks' main loop runs it, with a read of the current row
+  each iteration (``current_row.get('training_finish_requested')``);
 
 each with ``synchronous_commit`` on and off. Then reads: ``to_dataframe()``
 against a binary SELECT plus a dict pivot (no pandas), and bytes on disk
@@ -26,7 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
 from benchmarks.common import (  # noqa
-    KEYS, columns_of, parse_args, report, run_rounds, train)
+    KEYS, columns_of, parse_args, report, run_rounds, train,
+    train_as_blocks)
 from blocks_log import PostgreSQLLog  # noqa
 
 STATUS_TIME = 2 ** 63 - 1
@@ -65,9 +68,9 @@ def raw_limit(psycopg, dsn, iterations, synchronous_commit, status=False):
     return run
 
 
-def log_limit(dsn, iterations, synchronous_commit):
+def log_limit(dsn, iterations, synchronous_commit, loop=train):
     log = PostgreSQLLog(dsn, synchronous_commit=synchronous_commit)
-    train(log, iterations)
+    loop(log, iterations)
     return log.uuid
 
 
@@ -110,6 +113,8 @@ def main():
                     psycopg, dsn, n, setting, status=True)),
                 ('PostgreSQLLog.current_row', lambda: log_limit(
                     dsn, n, setting)),
+                ('PostgreSQLLog, as Blocks', lambda: log_limit(
+                    dsn, n, setting, loop=train_as_blocks)),
             ], args.rounds)
             report('write, synchronous_commit={} ({} iterations x {} '
                    'values)'.format(setting, n, len(KEYS)), medians,
@@ -121,6 +126,10 @@ def main():
                   'with a status row'.format(
                       medians['raw psycopg, and a status row'] /
                       medians['PostgreSQLLog.current_row']))
+            print('  PostgreSQLLog, as Blocks: {:.2f}x the raw limit\'s '
+                  'values/s'.format(
+                      medians['raw psycopg, upsert per iteration'] /
+                      medians['PostgreSQLLog, as Blocks']))
         read_n = 3000
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute('TRUNCATE raw, blocks_log_entries, '

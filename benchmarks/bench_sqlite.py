@@ -16,7 +16,13 @@ values waiting), against the same limit, and the raw limit committing
 every 100 iterations too, and the loop on ``TrainingLog``, in memory: what
 the loop's own Python takes, with nothing stored; and with
 ``synchronous='FULL'`` (against the raw limit with ``FULL``: a disk sync
-each commit).
+each commit). And Blocks' main loop: the same, with a read of the current
+row after every batch (``current_row.get('training_finish_requested')``,
+a key nothing wrote), in a new run, in a run resumed from another (as
+every run is once Blocks' checkpoint extension pickled the log), and in a
+file where a run before set that key (as each run of Blocks' default
+database did when it finished), against the same limit (which reads
+nothing: a loop on raw sqlite3 knows what it did not write).
 
 Read: ``to_dataframe()`` of 3,000 iterations x 10 values against a raw
 SELECT plus a dict pivot (no pandas: the limit does only the reading; see
@@ -36,7 +42,8 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from benchmarks.common import (  # noqa
-    KEYS, columns_of, numbered, parse_args, report, run_rounds, train)
+    KEYS, columns_of, numbered, parse_args, report, run_rounds, train,
+    train_as_blocks)
 from blocks_log import SQLiteLog, TrainingLog  # noqa
 
 BLOCKS_SCHEMA = ('CREATE TABLE IF NOT EXISTS entries (uuid TEXT NOT NULL, '
@@ -88,9 +95,17 @@ def blocks_way(path, iterations):
     connection.close()
 
 
-def sqlite_log(path, iterations, **options):
+def sqlite_log(path, iterations, loop=train, resumed=False, after=False,
+               **options):
+    if after:
+        # A run before, in the same file, that Blocks' loop finished: the
+        # key it reads each iteration is one the file holds.
+        with SQLiteLog(path) as before:
+            before.current_row['training_finish_requested'] = True
     log = SQLiteLog(path, **options)
-    train(log, iterations)
+    if resumed:
+        log.resume()
+    loop(log, iterations)
     return log.uuid
 
 
@@ -178,6 +193,24 @@ def main():
         ], args.rounds, n * len(KEYS), compared=[
             'TrainingLog, nothing stored', 'SQLiteLog(commit_every=100)',
             'SQLiteLog(commit_seconds=60)'])
+        writes_against(
+            "Blocks' main loop: a read of the current row each iteration", [
+                ('raw sqlite3, executemany+commit', lambda: raw_limit(
+                    fresh('raw'), n)),
+                ('SQLiteLog.current_row', lambda: sqlite_log(
+                    fresh('log'), n)),
+                ('SQLiteLog, as Blocks', lambda: sqlite_log(
+                    fresh('logblocks'), n, loop=train_as_blocks)),
+                ('SQLiteLog, as Blocks, resumed', lambda: sqlite_log(
+                    fresh('logresumed'), n, loop=train_as_blocks,
+                    resumed=True)),
+                ('SQLiteLog, as Blocks, after a run', lambda: sqlite_log(
+                    fresh('logafter'), n, loop=train_as_blocks,
+                    after=True)),
+            ], args.rounds, n * len(KEYS), compared=[
+                'SQLiteLog.current_row', 'SQLiteLog, as Blocks',
+                'SQLiteLog, as Blocks, resumed',
+                'SQLiteLog, as Blocks, after a run'])
         writes_against('a disk sync each commit (synchronous=FULL)', [
             ('raw sqlite3, synchronous=FULL', lambda: raw_limit(
                 fresh('rawfull'), n, synchronous='FULL')),

@@ -46,6 +46,20 @@ def train(log, iterations):
     log.close()
 
 
+def train_as_blocks(log, iterations):
+    """:func:`train`, with what Blocks' main loop adds after every batch:
+    ``log.current_row.get('training_finish_requested')``, a key nothing
+    wrote."""
+    for iteration in range(iterations):
+        log.status['iterations_done'] += 1
+        value = iteration * 0.5
+        for key in KEYS:
+            log.current_row[key] = value
+        if log.current_row.get('training_finish_requested'):
+            break
+    log.close()
+
+
 def numbered(directory, suffix='.sqlite'):
     """``path(name)``: a new path in `directory` at each call, numbered."""
     counter = [0]

@@ -85,6 +85,16 @@ def run_model(backend, tmp_path_factory, dsn):
             self.log.status['iterations_done'] += 1
             self.status['iterations_done'] += 1
 
+        @rule(writes=st.lists(st.tuples(st.integers(0, 2), KEYS, VALUES),
+                              min_size=2, max_size=5))
+        def iterations_unread(self, writes):
+            # Several commits with no read between them (the invariant
+            # reads after each rule), some into rows before the last.
+            for back, key, value in writes:
+                self.next_iteration()
+                self.write(max(0, self.status['iterations_done'] - back),
+                           key, value)
+
         @rule(time=TIMES)
         def jump(self, time):
             self.log.status['iterations_done'] = time

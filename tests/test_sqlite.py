@@ -562,10 +562,11 @@ class TestBlocksFidelity:
             each.close()
 
     def test_membership_is_one_indexed_query(self, path):
-        with SQLiteLog(path) as log:
+        with SQLiteLog(path) as writer:
             for time in range(500):
-                log[time]['v'] = time
-            log.flush()
+                writer[time]['v'] = time
+        # Read by a reader: the writer knows what it last committed.
+        with SQLiteLog(path, uuid=writer.uuid, read_only=True) as log:
             queries = []
             log.conn.set_trace_callback(queries.append)
             assert 250 in log and 600 not in log
@@ -591,10 +592,10 @@ class TestBlocksFidelity:
             assert len(decoded) == 100
 
     def test_a_row_is_read_once_by_dict(self, path):
-        with SQLiteLog(path) as log:
-            log[5].update(('key{}'.format(index), index)
-                          for index in range(2000))
-            log.flush()
+        with SQLiteLog(path) as writer:
+            writer[5].update(('key{}'.format(index), index)
+                             for index in range(2000))
+        with SQLiteLog(path, uuid=writer.uuid, read_only=True) as log:
             queries = []
             log.conn.set_trace_callback(queries.append)
             row = dict(log[5])

@@ -18,7 +18,8 @@ class Commits(object):
     mixin over its buffer (``pending``), its status (see
     :class:`~blocks_log.database.status.StatusCommits`), its commit policy
     (``commit_every``, ``commit_seconds``, ``timer``), ``store`` and
-    ``run``."""
+    ``run``; it counts its commits in ``flushes``, and keeps the items of
+    the last in ``last_commit`` (see :mod:`.stored_tail`)."""
 
     def _next_iteration(self, iterations_done):
         # set_status('iterations_done', iterations_done) in a training loop
@@ -42,16 +43,18 @@ class Commits(object):
             self.advanced = (iterations_done, _time.time())
             self.move_on(iterations_done)
             written = None
+            items = pending[:count]
             try:
                 written = self.store.write_iteration(
-                    self.run, pending[:count], 'iterations_done',
-                    iterations_done, stamp)
+                    self.run, items, 'iterations_done', iterations_done,
+                    stamp)
             finally:
                 if not written:  # left to commit, as _advance() leaves it
                     self.dirty['iterations_done'] = iterations_done
             if written:
                 del pending[:count]
                 self.flushes += 1
+                self.last_commit = items
             else:
                 self._flush(stamp=stamp)
             return True
@@ -135,9 +138,10 @@ class Commits(object):
         deletions, self.deletions = self.deletions, False
         if stamp is None:
             stamp = self.advanced
+        items = pending[:count]
         try:
-            self.store.write(self.run, pending[:count], written, deleted,
-                             deletions, stamp, pieces)
+            self.store.write(self.run, items, written, deleted, deletions,
+                             stamp, pieces)
         except BaseException as error:
             self.dirty, self.deleted_status = status, deleted
             self.deletions = self.deletions or deletions
@@ -155,6 +159,7 @@ class Commits(object):
         # Only the prefix committed: values appended meanwhile by another
         # thread stay for the next flush.
         del pending[:count]
+        self.last_commit = items
         # Never less than the completed iterations hold: the buffer only
         # grows between the iteration that counted them and a flush.
         self.completed = 0

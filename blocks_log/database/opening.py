@@ -47,6 +47,9 @@ class RunOpening(object):
         self._release()
         self._take(claim, self.store, run)
         self._enter(self.store, run, dict(status), encoded)
+        if self.tail.sole:
+            # A new run, resumed from none: no rows.
+            self.tail.looked(0, self.flushes)
 
     def open(self, name):
         """Open the existing run that `name` names (its uuid, a unique
@@ -100,6 +103,8 @@ class RunOpening(object):
         self.values, self.dirty, self.deleted_status = values, {}, set()
         self.writable = (store is self.store and not self.read_only
                          and not self.closed)
+        self.tail.enter(self.writable and self.claim is not None and (
+            self.groups == [(store, [run])]))
         self.mutable, self.appended, self.pieces = {}, {}, {}
         self.flat_lists, self.handed_out = set(), True
         if self.writable:

@@ -38,59 +38,110 @@ def lineage_groups(store, run, find):
     return groups
 
 
+def _decoded(items, time, key, allow_pickle):
+    # (time, key, value) of the flat `items` (a copy of the buffer, or a
+    # commit's), of `time` and `key` if given.
+    return [(t, k, codec.decode(stored, allow_pickle))
+            for t, k, stored in entries_of(items)
+            if (time is None or t == time) and (key is None or k == key)]
+
+
+def _latest(items, time, key, allow_pickle):
+    # The value of (time, key) in the flat `items` last (DELETED if it was
+    # deleted), or _NOT_BUFFERED: found from the end, in C.
+    keys = items[-2::-3]
+    if key not in keys:  # as a rule: no exception raised and caught
+        return _NOT_BUFFERED
+    times = items[-3::-3]
+    start = 0
+    while True:
+        try:
+            index = keys.index(key, start)
+        except ValueError:
+            return _NOT_BUFFERED
+        if times[index] == time:
+            return codec.decode(items[-1 - 3 * index], allow_pickle)
+        start = index + 1
+
+
 class MergedReads(object):
     """What :class:`~blocks_log.database.session.Session` reads with.
 
     Uses the session's ``lock``, ``groups`` (``(store, runs)`` of the
     lineage, nearest first), ``pending`` (the buffer, flat: see
-    :func:`~blocks_log.stores.base.entries_of`), ``allow_pickle``,
-    ``max_time``, ``flushes`` and ``check_open()``.
+    :func:`~blocks_log.stores.base.entries_of`), ``known_keys`` (each key
+    it wrote is among them), ``deletions`` (whether the buffer holds a
+    deleted value), ``writable``, ``allow_pickle``, ``max_time``,
+    ``flushes`` (its count of commits) and ``last_commit`` (the items of
+    the last), ``tail`` (a
+    :class:`~blocks_log.database.stored_tail.StoredTail`) and
+    ``check_open()``.
 
     """
     def stamp(self):
         """What changes whenever a read could give something new, or
         ``None`` if the store cannot tell cheaply."""
+        if self.tail.sole:  # nothing else writes the lineage
+            return self.flushes, len(self.pending)
         version = self.store.data_version()
         if version is None:
             return None
         return self.flushes, len(self.pending), version
 
     def _buffered(self, time=None, key=None):
-        return [(t, k, codec.decode(stored, self.allow_pickle))
-                for t, k, stored in entries_of(self.pending[:])
-                if (time is None or t == time) and (key is None or k == key)]
+        return _decoded(self.pending[:], time, key, self.allow_pickle)
 
     def _latest_buffered(self, time, key):
-        # The value of (time, key) last buffered (DELETED if it was
-        # deleted), or _NOT_BUFFERED: found from the end, in C.
-        pending = self.pending[:]
-        keys, times = pending[-2::-3], pending[-3::-3]
-        start = 0
-        while True:
-            try:
-                index = keys.index(key, start)
-            except ValueError:
-                return _NOT_BUFFERED
-            if times[index] == time:
-                return codec.decode(pending[-1 - 3 * index],
-                                    self.allow_pickle)
-            start = index + 1
+        return _latest(self.pending[:], time, key, self.allow_pickle)
+
+    def _stored_items(self, time):
+        """Flat items that hold all the store holds of the lineage at
+        `time`, known without reading it (see :mod:`.stored_tail`); or
+        ``None`` if the store is to be read."""
+        tail = self.tail
+        if not tail.sole:
+            if not self.writable:
+                return None
+            stamp = self.store.data_version()
+            if stamp is None or not tail.still_holds(stamp, self.flushes):
+                return None
+        if tail.catch_up(self.flushes, self.last_commit):
+            ends = [store.read_end(runs, 0, self.max_time)
+                    for store, runs in self.groups]
+            tail.looked(max([end for end in ends if end is not None] or [0]),
+                        self.flushes)
+        return tail.items_at(time)
 
     def read_row(self, time, key=None):
         """The values at `time` (only `key`, if given), as a dict."""
         with self.lock:
             self.check_open()
-            if key is not None:
+            # A key this session never wrote is in its buffer and its
+            # commits only where it deleted it: found at once, with no
+            # look at a buffer of many iterations (commit_every).
+            written = key is None or key in self.known_keys
+            if key is not None and (written or self.deletions):
                 # Buffered, it is nearest of all: nothing stored is read
                 # ("loss" in log.current_row, after a write, in a loop).
                 value = self._latest_buffered(time, key)
                 if value is not _NOT_BUFFERED:
                     return {} if value is _DELETED else {key: value}
-            values = {}
-            for store, runs in reversed(self.groups):
-                values.update(store.read_row(runs, time, key))
-            for _, name, value in self._buffered(time, key):
-                values[name] = value
+            known = self._stored_items(time)
+            if known is None:
+                values = {}
+                for store, runs in reversed(self.groups):
+                    values.update(store.read_row(runs, time, key))
+            elif key is not None:
+                value = _latest(known, time, key, self.allow_pickle) if (
+                    written) else _NOT_BUFFERED
+                return {} if value is _NOT_BUFFERED or (
+                    value is _DELETED) else {key: value}
+            else:
+                values = dict((name, value) for _, name, value in _decoded(
+                    known, time, None, self.allow_pickle))
+            if key is None:
+                for _, name, value in self._buffered(time):
+                    values[name] = value
         return dict((name, value) for name, value in values.items()
                     if value is not _DELETED)
 

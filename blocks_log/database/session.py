@@ -21,6 +21,7 @@ from blocks_log.database.commits import Commits
 from blocks_log.database.opening import Refusing, RunOpening
 from blocks_log.database.reads import MergedReads
 from blocks_log.database.status import IMMUTABLE, StatusCommits
+from blocks_log.database.stored_tail import StoredTail
 from blocks_log.database.views import DatabaseRow, RowOfNow
 from blocks_log.errors import ClosedLogError, LogError
 from blocks_log.base import check_time
@@ -95,6 +96,7 @@ class Session(RunOpening, MergedReads, StatusCommits, Commits):
         self.lock = threading.RLock()
         self.known_keys = set()
         self.flushes = self.uncommitted = 0
+        self.last_commit = []
         self.claim = None
         self.closed = self.writable = self.deletions = False
         self.refreshing = read_only
@@ -102,6 +104,7 @@ class Session(RunOpening, MergedReads, StatusCommits, Commits):
         # The run open, and what of it is held here (see _enter).
         self.run = self.run_store = None
         self.groups = []  # (store, [runs]) of its lineage, nearest first
+        self.tail = StoredTail()  # what the store holds of it, known
         self.values = {}  # the status
         self.dirty = {}  # status values to commit: key -> stored
         self.deleted_status = set()
@@ -283,6 +286,7 @@ class Session(RunOpening, MergedReads, StatusCommits, Commits):
             self._flush()
         except LogError:
             pass  # kept, and committed by parent or child later
+        self.tail.fork()
         self.store.before_fork()
 
     def close(self):

@@ -107,6 +107,12 @@ class DatabaseRow(MutableMapping):
     def __contains__(self, key):
         return key in self._values(key)
 
+    def get(self, key, default=None):
+        """The value of `key`, or `default` if the row holds none."""
+        # Mapping's get raises and catches a KeyError for a key the row
+        # does not hold: Blocks' main loop asks for one after every batch.
+        return self._values(key).get(key, default)
+
     def __delitem__(self, key):
         """Delete `key` from this row, in the runs resumed from too.
 
