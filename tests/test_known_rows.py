@@ -10,6 +10,7 @@ import os
 import pytest
 
 from blocks_log import SQLiteLog
+from blocks_log.database import stored_tail
 
 from helpers import in_child
 
@@ -160,3 +161,22 @@ def test_a_reader_reads_each_commit_of_the_writer_it_follows(
     # never looks for where the rows end, which would tell it nothing.
     asked = statements_of(reader, read)
     assert asked and not [each for each in asked if 'max(time)' in each]
+
+
+def test_a_writer_in_a_busy_file_reads_it_at_once(tmp_path):
+    # Another run of the file commits before each read of a resumed run:
+    # data_version changes each time, so the writer stops asking it for a
+    # while, and reads the file at once; what it reads stays right.
+    path = str(tmp_path / 'log.sqlite')
+    with SQLiteLog(path) as log, SQLiteLog(path) as other:
+        log.resume()
+        for time in range(1, stored_tail.BUSY + 3):
+            other[time]['x'] = 1.0
+            other.flush()
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = float(time)
+            assert log.current_row.get('x') is None
+            assert log.previous_row.get('loss') == (
+                None if time == 1 else time - 1.0)
+        asked = statements_of(log, lambda: log.current_row.get('x'))
+        assert asked and 'PRAGMA data_version' not in asked

@@ -100,7 +100,7 @@ class MergedReads(object):
         ``None`` if the store is to be read."""
         tail = self.tail
         if not tail.sole:
-            if not self.writable:
+            if not self.writable or tail.skipped():
                 return None
             stamp = self.store.data_version()
             if stamp is None or not tail.still_holds(stamp, self.flushes):

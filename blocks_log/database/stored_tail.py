@@ -18,9 +18,13 @@ else, while nothing else writes the lineage:
   its process forked, as a data loader's) knows it while the store's
   ``data_version``, which changes when another connection commits, stays
   as it was; where it changed (another run of the file committed, say),
-  the store is read, and looked at again only once it stays the same
-  from one read to the next. A store that cannot tell it (PostgreSQL),
-  and a reader, read the store each time, as before.
+  the store is read, and looked at again only once it stayed the same
+  for :data:`STEADY` reads. In a file that other writers commit to as
+  often as that, a read would cost that statement and the store's read
+  too: after :data:`BUSY` such changes in a row, the next
+  :data:`BUSY_READS` reads go to the store at once. A store that cannot
+  tell it (PostgreSQL), and a reader, read the store each time, as
+  before.
 
 A commit costs the training loop one more store of a reference: its items
 are kept. A read that finds one commit made since the read before takes
@@ -28,6 +32,15 @@ them into account; one that finds more reads the store (a loop that reads
 each iteration finds one).
 
 """
+
+#: Reads with the same ``data_version`` before a writer that is not sole
+#: looks at the store again (see the module docstring).
+STEADY = 8
+#: Changes of ``data_version`` in a row, each before it stayed STEADY
+#: reads, after which a writer that is not sole reads the store at once...
+BUSY = 8
+#: ... for this many reads.
+BUSY_READS = 1024
 
 
 class StoredTail(object):
@@ -40,7 +53,9 @@ class StoredTail(object):
         docstring); :attr:`stamp` is then not looked at.
     stamp : object
         Else, the store's ``data_version`` when this was last found to
-        hold.
+        hold, and ``steady`` the reads that found it since; ``busy``
+        counts the changes of it in a row that came before STEADY reads,
+        and ``skips`` the reads left that go to the store at once.
     forked : bool
         The session was forked: never sole again.
     end : int or None
@@ -56,13 +71,13 @@ class StoredTail(object):
         date.
 
     """
-    __slots__ = ('sole', 'forked', 'stamp', 'end', 'recent_from', 'recent',
-                 'flushes')
+    __slots__ = ('sole', 'forked', 'stamp', 'steady', 'busy', 'skips', 'end',
+                 'recent_from', 'recent', 'flushes')
 
     def __init__(self):
         self.sole = self.forked = False
         self.stamp = None
-        self.flushes = 0
+        self.steady = self.busy = self.skips = self.flushes = 0
         self.forget()
 
     def enter(self, sole):
@@ -82,14 +97,29 @@ class StoredTail(object):
         self.end = None
         self.recent_from, self.recent = 0, []
 
-    def still_holds(self, stamp, flushes):
-        """Whether what this knows still holds where the store's
-        ``data_version`` is now `stamp` (a session that is not sole, its
-        commit number `flushes`); if not, it is forgotten, to be looked at
-        again by the next read, if `stamp` stays."""
-        if stamp == self.stamp:
+    def skipped(self):
+        """Whether a writer that is not sole reads the store at once, with
+        no look at ``data_version`` (the file is busy)."""
+        if self.skips:
+            self.skips -= 1
             return True
-        self.stamp, self.flushes = stamp, flushes
+        return False
+
+    def still_holds(self, stamp, flushes):
+        """Whether what this knows holds where the store's ``data_version``
+        is now `stamp` (a session that is not sole, its commit number
+        `flushes`): if it has not changed for STEADY reads. If it has
+        changed, what this knows is forgotten."""
+        if stamp == self.stamp:
+            self.steady += 1
+            if self.steady < STEADY:
+                return False
+            self.busy = 0
+            return True
+        self.busy = self.busy + 1 if self.steady < STEADY else 1
+        if self.busy >= BUSY:
+            self.busy, self.skips = 0, BUSY_READS
+        self.stamp, self.steady, self.flushes = stamp, 0, flushes
         self.forget()
         return False
 
