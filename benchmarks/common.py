@@ -47,15 +47,16 @@ def train(log, iterations):
 
 
 def train_as_blocks(log, iterations):
-    """:func:`train`, with what Blocks' main loop adds after every batch:
+    """:func:`train`, with what Blocks' main loop asks after every batch:
     ``log.current_row.get('training_finish_requested')``, a key nothing
-    wrote."""
+    wrote, and ``log.status.get('batch_interrupt_received')``."""
     for iteration in range(iterations):
         log.status['iterations_done'] += 1
         value = iteration * 0.5
         for key in KEYS:
             log.current_row[key] = value
-        if log.current_row.get('training_finish_requested'):
+        if log.current_row.get('training_finish_requested') or (
+                log.status.get('batch_interrupt_received')):
             break
     log.close()
 

@@ -217,6 +217,22 @@ class DatabaseStatus(MutableMapping):
             session.handed_out = True
         return value
 
+    def get(self, key, default=None):
+        """The status value of `key`, or `default` if there is none."""
+        # Mapping's get raises and catches a KeyError for a key not there:
+        # Blocks' main loop asks for one after every batch.
+        session = self._session
+        if not session.refreshing and key not in session.values:
+            return default
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key):
+        # Not through __getitem__: asking hands no value out.
+        return key in self._session.status_values()
+
     def __setitem__(self, key, value):
         self._session.set_status(key, value)
 
