@@ -5,8 +5,8 @@ A training loop reads the rows it is writing: Blocks' main loop asks
 ``log.current_row.get('training_finish_requested')`` after every batch,
 where nothing is stored yet, and extensions read ``previous_row``, which
 the last commit wrote. Each read asked the store: one query of SQLite (15
-to 27 us, as long as the rest of the iteration), one round trip to a
-PostgreSQL server. But a session that commits knows what it committed.
+to 80 us, as long as the rest of the iteration or longer), one round trip
+to a PostgreSQL server. But a session that commits knows what it committed.
 From the time past all that its lineage held when it last looked (its
 ``end``), the store holds what the session committed since, and nothing
 else, while nothing else writes the lineage:
