@@ -180,3 +180,15 @@ def log_sparse_run(log, iterations=700):
         if time % 7 == 0:
             log.current_row['every_7'] = time
     log[5]['late'] = -1.0
+
+
+def statements_of(log, action):
+    """The SQL statements that `action()` asks of an SQLiteLog's
+    connection, in order."""
+    statements = []
+    log.conn.set_trace_callback(statements.append)
+    try:
+        action()
+    finally:
+        log.conn.set_trace_callback(None)
+    return statements

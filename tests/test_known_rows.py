@@ -12,7 +12,7 @@ import pytest
 from blocks_log import SQLiteLog
 from blocks_log.database import stored_tail
 
-from helpers import in_child
+from helpers import in_child, statements_of
 
 needs_fork = pytest.mark.skipif(not hasattr(os, 'fork'), reason='no fork')
 
@@ -29,17 +29,6 @@ def train(log, until, keys=('loss', 'acc')):
             previous = dict(log.previous_row)
             assert [previous.get(key) for key in keys] == [
                 log.status['iterations_done'] - 1.0] * len(keys)
-
-
-def statements_of(log, action):
-    """What `action()` asks of an SQLiteLog's connection."""
-    statements = []
-    log.conn.set_trace_callback(statements.append)
-    try:
-        action()
-    finally:
-        log.conn.set_trace_callback(None)
-    return statements
 
 
 def test_the_main_loop_reads_its_rows_without_asking_the_file(tmp_path):

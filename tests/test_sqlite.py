@@ -19,7 +19,8 @@ from blocks_log.stores import sqlite_sql as sql
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
 
 from conftest import FIXTURES
-from helpers import committed, count_entries, file_state, head_values
+from helpers import (
+    committed, count_entries, file_state, head_values, statements_of)
 from test_codec import VALUES, same
 
 
@@ -567,10 +568,9 @@ class TestBlocksFidelity:
                 writer[time]['v'] = time
         # Read by a reader: the writer knows what it last committed.
         with SQLiteLog(path, uuid=writer.uuid, read_only=True) as log:
-            queries = []
-            log.conn.set_trace_callback(queries.append)
-            assert 250 in log and 600 not in log
-            log.conn.set_trace_callback(None)
+            def member():
+                assert 250 in log and 600 not in log
+            queries = statements_of(log, member)
             selects = [q for q in queries if 'blocks_log_entries' in q]
             assert len(selects) == 2
             plan = log.conn.execute(
@@ -596,10 +596,9 @@ class TestBlocksFidelity:
             writer[5].update(('key{}'.format(index), index)
                              for index in range(2000))
         with SQLiteLog(path, uuid=writer.uuid, read_only=True) as log:
-            queries = []
-            log.conn.set_trace_callback(queries.append)
-            row = dict(log[5])
-            log.conn.set_trace_callback(None)
+            rows = []
+            queries = statements_of(log, lambda: rows.append(dict(log[5])))
+            row, = rows
             assert row == dict(('key{}'.format(index), index)
                                for index in range(2000))
             reads = [q for q in queries if 'blocks_log_entries' in q]

@@ -106,9 +106,7 @@ class MergedReads(object):
             if stamp is None or not tail.still_holds(stamp, self.flushes):
                 return None
         if tail.catch_up(self.flushes, self.last_commit):
-            ends = [store.read_end(runs, 0, self.max_time)
-                    for store, runs in self.groups]
-            tail.looked(max([end for end in ends if end is not None] or [0]),
+            tail.looked(max(self._stored_ends(0, self.max_time) or [0]),
                         self.flushes)
         return tail.items_at(time)
 
@@ -216,12 +214,17 @@ class MergedReads(object):
         nothing there may hold one."""
         with self.lock:
             self.check_open()
-            ends = [store.read_end(runs, start, stop)
-                    for store, runs in self.groups]
-            ends += [time + 1 for time in self.pending[0::3]
-                     if start <= time < stop]
-        ends = [end for end in ends if end is not None]
+            ends = self._stored_ends(start, stop) + [
+                time + 1 for time in self.pending[0::3]
+                if start <= time < stop]
         return min(max(ends), stop) if ends else None
+
+    def _stored_ends(self, start, stop):
+        # What each store of the lineage says its read_end is (those that
+        # say one), the buffer left out.
+        ends = [store.read_end(runs, start, stop)
+                for store, runs in self.groups]
+        return [end for end in ends if end is not None]
 
     def read_times(self, start=0, stop=None):
         """The times that hold a value, increasing."""
