@@ -2,18 +2,24 @@
 with a file until the kernel says ENOSPC, and frees again. Each failed
 commit raises LogWriteError naming the file and the cause; nothing logged
 is lost, and once space is back the run holds every value, exactly, as
-a plain dict does. Root only (mount); skipped elsewhere, a failure under
-CI=true."""
+a plain dict does. The same for PostgreSQL, whose tables the test puts in
+a tablespace on such a tmpfs. Root only (mount); skipped elsewhere, a
+failure under CI=true."""
+import contextlib
 import errno
 import os
 import pickle
 import subprocess
+import tempfile
 
 import pytest
 
 import blocks_log
-from blocks_log import LogDatabaseError, LogWriteError, SQLiteLog
+from blocks_log import (LogDatabaseError, LogWriteError, PostgreSQLLog,
+                        SQLiteLog)
+from blocks_log.stores import chunks
 from helpers import unavailable
+from postgres_server import DATABASE, USER
 
 SIZE = '16m'
 KEYS = ['loss', 'cost', 'rate']
@@ -24,21 +30,60 @@ KEYS = ['loss', 'cost', 'rate']
 BEFORE, WHILE_FULL, AFTER = 700, 1500, 300
 
 
+@contextlib.contextmanager
+def mounted(mount, options=''):
+    """Mount a tmpfs of :data:`SIZE` on `mount` for the time of a `with`."""
+    if os.geteuid() != 0:
+        unavailable('a tmpfs mount', 'mounting one needs root')
+    made = subprocess.run(['mount', '-t', 'tmpfs', '-o',
+                           'size=' + SIZE + options, 'tmpfs', str(mount)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=30)
+    if made.returncode:
+        unavailable('a tmpfs mount', made.stdout.decode(errors='replace'))
+    try:
+        yield
+    finally:
+        # Lazily: a log the test left open still holds its files.
+        subprocess.run(['umount', '-l', str(mount)], timeout=30)
+
+
 @pytest.fixture
 def disk(tmp_path):
     """A directory on a tmpfs of :data:`SIZE` of its own."""
     mount = tmp_path / 'disk'
     mount.mkdir()
-    if os.geteuid() != 0:
-        unavailable('a tmpfs mount', 'mounting one needs root')
-    made = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=' + SIZE,
-                           'tmpfs', str(mount)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, timeout=30)
-    if made.returncode:
-        unavailable('a tmpfs mount', made.stdout.decode(errors='replace'))
-    yield mount
-    # Lazily: a log the test left open still holds its files.
-    subprocess.run(['umount', '-l', str(mount)], timeout=30)
+    with mounted(mount):
+        yield mount
+
+
+@pytest.fixture
+def postgresql_disk(postgres_server, postgresql_dsn):
+    """(dsn, directory): a database whose tables the server puts on a
+    tmpfs of :data:`SIZE` (a tablespace there, the default of the DSN's
+    connections), and the directory that tmpfs is mounted on."""
+    import pwd
+    owner = pwd.getpwnam(postgres_server.owner or 'root')
+    # Where the cluster's owner can reach it (pytest's tmp_path is not).
+    mount = tempfile.mkdtemp(prefix='blocks_log_full_disk_')
+    os.chmod(mount, 0o755)
+    space = 'full_disk_' + os.path.basename(mount)[-8:].lower()
+    with mounted(mount, ',uid={},gid={},mode=0700'.format(
+            owner.pw_uid, owner.pw_gid)):
+        postgres_server.psql("CREATE TABLESPACE {} LOCATION '{}'".format(
+            space, mount))
+        postgres_server.psql('GRANT CREATE ON TABLESPACE {} TO {}'.format(
+            space, USER))
+        try:
+            yield (postgresql_dsn.rstrip("'") + " -c default_tablespace={}'"
+                   .format(space)), mount
+        finally:
+            # The tables first, so that the tablespace is empty.
+            schema = postgresql_dsn.split('search_path=')[1].rstrip("'")
+            postgres_server.psql('DROP SCHEMA {} CASCADE'.format(schema),
+                                 DATABASE)
+            postgres_server.psql('DROP TABLESPACE ' + space)
+    os.rmdir(mount)
 
 
 def fill(directory):
@@ -179,3 +224,41 @@ def test_opening_on_a_full_disk_says_why(disk):
     message = str(raised.value)
     assert existing in message and 'bytes free' in message
     assert 'as a log database' not in message
+
+
+@pytest.mark.parametrize('options', [
+    {}, {'commit_every': 100}, {'commit_seconds': 60}],
+    ids=['each', 'every-100', 'by-time'])
+def test_a_full_disk_on_the_server_loses_nothing_logged(
+        postgresql_disk, options):
+    # The server's own errors: "could not extend file ...: No space left
+    # on device", for the values, for the chunks of a pack, or for the
+    # index of either; the server rolls the transaction back.
+    dsn, mount = postgresql_disk
+    loop = Logged(PostgreSQLLog(dsn, **options))
+    for _ in range(3 * chunks.SPAN):
+        assert loop.iteration() is None
+    # Committed past a block's end: the next commit packs that block, and
+    # fails. (By time alone, a server's log commits 4,096 values.)
+    loop.log.flush()
+    filler = fill(mount)
+    for _ in range(WHILE_FULL):
+        loop.iteration()
+        if len(loop.failures) >= 3:
+            break
+    assert len(loop.failures) >= 3, 'the disk never filled'
+    for failure in loop.failures:
+        message = str(failure)
+        assert DATABASE in message and 'No space left' in message, message
+    with PostgreSQLLog(dsn, uuid=loop.log.h_uuid, read_only=True) as reader:
+        committed = dict((time, dict(reader[time])) for time in reader)
+    assert committed and all(loop.rows[time] == row
+                             for time, row in committed.items())
+    os.remove(filler)
+    for _ in range(AFTER):
+        assert loop.iteration() is None
+    loop.log.close()
+    with PostgreSQLLog(dsn, uuid=loop.log.h_uuid, read_only=True) as reader:
+        assert dict((time, dict(reader[time])) for time in reader) == (
+            loop.rows)
+        assert reader.status['iterations_done'] == max(loop.rows)
