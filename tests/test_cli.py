@@ -198,6 +198,47 @@ def test_export_names_the_file_it_wrote(demo_db, tmp_path):
     assert os.path.exists(target + '.csv')
 
 
+def test_export_takes_its_format_from_the_file_it_writes(demo_db, tmp_path):
+    path, _ = demo_db
+    run = last_run(path)[:6]
+    _, csv_text = run_cli('export', path, run, '--format', 'csv')
+    _, jsonl_text = run_cli('export', path, run, '--format', 'jsonl')
+    for name, expected in [('rows.csv', csv_text), ('rows.JSONL', jsonl_text)]:
+        target = str(tmp_path / name)
+        assert run_cli('export', path, run, '-o', target) == (
+            0, 'wrote {}\n'.format(target))
+        with open(target) as f:
+            assert f.read() == expected
+    # A name of no format, with one chosen: that one.
+    target = str(tmp_path / 'rows.txt')
+    assert run_cli('export', path, run, '--format', 'jsonl', '-o', target)[
+        0] == 0
+    with open(target) as f:
+        assert f.read() == jsonl_text
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['--format', 'csv', '-o', 'rows.jsonl'],
+     ['rows.jsonl', '.jsonl name for --format csv', 'name it .csv',
+      '--format jsonl']),
+    (['--format', 'jsonl', '-o', 'rows.csv'], ['rows.csv', 'name it .jsonl']),
+    (['-o', 'rows.txt'], ['which format?', 'rows.txt names none']),
+    (['-o', 'rows'], ['which format?', 'rows names none']),
+    ([], ['which format?', '--format csv', 'named .csv or .jsonl'])],
+    ids=['csv-as-jsonl', 'jsonl-as-csv', 'unknown', 'no-suffix', 'stdout'])
+def test_export_refuses_a_format_its_file_is_not_named_for(
+        demo_db, tmp_path, capsys, argv, words):
+    path, _ = demo_db
+    argv = [str(tmp_path / each) if each.startswith('rows') else each
+            for each in argv]
+    status, output = run_cli('export', path, last_run(path)[:6], *argv)
+    error = capsys.readouterr().err
+    assert status == 2 and output == '' and len(error.splitlines()) == 1
+    for word in words:
+        assert word in error, error
+    assert os.listdir(str(tmp_path)) == []
+
+
 def test_plot_terminal(demo_db, monkeypatch):
     path, _ = demo_db
     run = last_run(path)[:6]

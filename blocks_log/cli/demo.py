@@ -142,7 +142,7 @@ def cmd_demo(args, out):
 #: What the demo suggests next (README.rst runs each of these in a test).
 NEXT_COMMANDS = ('runs {db}', 'show {db} {run} --tail 5',
                  'compare {db} --keys valid_loss',
-                 'export {db} {run} --format csv -o losses.csv',
+                 'export {db} {run} -o losses.csv',
                  'plot {db} {run} --keys train_loss valid_loss',
                  'serve {db}')
 

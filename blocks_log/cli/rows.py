@@ -1,6 +1,7 @@
 """``blocks-log show`` and ``blocks-log export``: a run's rows."""
 import csv
 import json
+import os
 
 from blocks_log.analysis import series_records
 from blocks_log.cli import common
@@ -27,17 +28,47 @@ def cmd_show(args, out):
     print(common.table(header, lines, right=header), file=out)
 
 
+#: The suffix of a file of each format of ``export``.
+SUFFIXES = {'csv': '.csv', 'jsonl': '.jsonl'}
+
+
+def export_format(chosen, output):
+    """The format ``export`` writes: `chosen` (``--format``), else the one
+    that the suffix of `output` (``-o``) names.
+
+    Raises
+    ------
+    UsageError
+        If neither names one, or the suffix names another than `chosen`:
+        a file named ``.jsonl`` holding CSV would surprise whoever reads
+        it. A suffix that names none (``.txt``) takes `chosen`.
+    """
+    suffix = os.path.splitext(output or '')[1].lower()
+    named = dict((each, name) for name, each in SUFFIXES.items()).get(suffix)
+    if chosen is None and named is None:
+        raise common.UsageError(
+            'which format? --format csv or --format jsonl{}'.format(
+                ', or an output FILE named .csv or .jsonl' if output is None
+                else ' ({} names none)'.format(output)))
+    if chosen is not None and named not in (None, chosen):
+        raise common.UsageError(
+            '{}: a {} name for --format {}; name it {}, or pass --format '
+            '{}'.format(output, suffix, chosen, SUFFIXES[chosen], named))
+    return chosen or named
+
+
 def cmd_export(args, out):
     keys = common.keys_of(args)
-    path = common.output_path(args.output, '.' + args.format, [
+    form = export_format(args.format, args.output)
+    path = common.output_path(args.output, SUFFIXES[form], [
         args.source]) if args.output else None
     with common.open_source(args) as source:
         uuids = [source.find(run) for run in args.runs] or source.uuids()
         source.check_keys(keys, uuids)
         if args.long:
-            write = _long_csv if args.format == 'csv' else _long_jsonl
+            write = _long_csv if form == 'csv' else _long_jsonl
         else:
-            write = _wide_csv if args.format == 'csv' else _wide_jsonl
+            write = _wide_csv if form == 'csv' else _wide_jsonl
         if path is None:
             write(source, uuids, keys, out)
             return
@@ -110,12 +141,13 @@ def add_commands(command):
     parser.set_defaults(run_command=cmd_show)
 
     parser = command('export', "write runs' rows as CSV or JSON Lines",
-                     'blocks-log export demo.sqlite 3fa8 --format csv -o '
-                     'log.csv')
+                     'blocks-log export demo.sqlite 3fa8 -o log.csv')
     common.add_source(parser, runs='*')
-    parser.add_argument('--format', choices=['csv', 'jsonl'], required=True,
+    parser.add_argument('--format', choices=sorted(SUFFIXES),
                         help='CSV: a header, then a row per time (NaN and '
-                             'inf as such); JSON Lines: an object per row')
+                             'inf as such); JSON Lines: an object per row; '
+                             'default: the one the output FILE is named '
+                             'for (.csv, .jsonl)')
     parser.add_argument('--long', action='store_true',
                         help='one record per value (run, time, key, value) '
                              'instead of one per time')
