@@ -257,7 +257,7 @@ def test_plot_draws_numpy_scalars():
     pytest.importorskip('numpy')
     status, output = run_cli('plot', os.path.join(
         FIXTURES, 'blocks_training_log.p4.pkl'), '--keys', 'np_loss')
-    assert status == 0 and 'non-finite' not in output
+    assert status == 0 and 'not drawn' not in output
     assert output.count('*') > 5
 
 
@@ -280,6 +280,65 @@ def test_plot_png(demo_db, tmp_path, monkeypatch):
     assert 'demo.sqlite' in axes.get_title() and runs[1][:8] in (
         axes.get_title())
     assert len(axes.get_legend().get_texts()) == 2
+
+
+@pytest.fixture
+def undrawable(tmp_path):
+    """A log whose keys hold NaN, inf, text and lists among numbers."""
+    path = str(tmp_path / 'undrawable.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 11):
+            log[time]['loss'] = (float('nan') if time in (3, 4) else
+                                 float('-inf') if time == 8 else time / 2.0)
+            log[time]['note'] = 'epoch' if time % 5 else [time]
+            log[time]['stage'] = 'warm-up' if time < 6 else 2.5
+    return path
+
+
+def test_plot_says_what_it_does_not_draw(undrawable, monkeypatch):
+    monkeypatch.setattr(shutil, 'get_terminal_size',
+                        lambda *args, **kwargs: os.terminal_size((80, 40)))
+    status, output = run_cli('plot', undrawable, '--keys', 'loss', 'note',
+                             'stage')
+    legend = output.splitlines()[-3:]
+    assert status == 0 and legend == [
+        '  * loss (3 NaN or inf: not drawn)',
+        '  + note (10 not numbers: not drawn)',
+        '  o stage (5 not numbers: not drawn)']
+
+
+def test_plot_png_leaves_gaps_and_says_so(undrawable, tmp_path, monkeypatch):
+    pyplot = pytest.importorskip('matplotlib.pyplot')
+    figures = []
+    real_savefig = pyplot.Figure.savefig
+    monkeypatch.setattr(pyplot.Figure, 'savefig', lambda self, *args, **kw: (
+        figures.append(self), real_savefig(self, *args, **kw)))
+    status, _ = run_cli('plot', undrawable, '--keys', 'loss', 'stage', '-o',
+                        str(tmp_path / 'chart.png'))
+    assert status == 0
+    loss, stage = figures[0].axes[0].get_lines()
+    assert [text.get_text() for text in figures[0].axes[0].get_legend(
+        ).get_texts()] == ['loss (3 NaN or inf: not drawn)',
+                           'stage (5 not numbers: not drawn)']
+    # A gap where a value is not drawn: a line across it would hide it.
+    assert list(loss.get_xdata()) == list(range(1, 11))
+    assert [time for time, value in zip(loss.get_xdata(), loss.get_ydata())
+            if math.isnan(value)] == [3, 4, 8]
+    assert list(stage.get_ydata())[5:] == [2.5] * 5
+
+
+@pytest.mark.parametrize('output', [None, 'chart.png'])
+def test_plot_of_nothing_drawable_is_refused(undrawable, tmp_path, capsys,
+                                              output):
+    argv = ['-o', str(tmp_path / output)] if output else []
+    if output:
+        pytest.importorskip('matplotlib')
+    status, printed = run_cli('plot', undrawable, '--keys', 'note', *argv)
+    error = capsys.readouterr().err
+    assert status == 2 and printed == '' and error.splitlines() == [
+        'blocks-log plot: nothing to plot: no finite number in note (10 not '
+        'numbers)']
+    assert not os.path.exists(str(tmp_path / 'chart.png'))
 
 
 @pytest.mark.parametrize('target, words', [

@@ -5,7 +5,7 @@ import shutil
 import sys
 import time as _time
 
-from blocks_log.analysis import finite, series_records
+from blocks_log.analysis import series_records
 from blocks_log.cli import common, termplot
 from blocks_log.sources import checked_series, is_postgresql
 from blocks_log.tables import cell
@@ -34,6 +34,7 @@ def cmd_plot(args, out):
     if path is None:
         with common.open_source(args) as source:
             curves, _, _ = _curves(args, source)
+        _check_drawable(curves)
         width = shutil.get_terminal_size((80, 24)).columns
         print(termplot.chart(curves, width=max(20, width - 14)), file=out)
         return
@@ -55,6 +56,7 @@ def cmd_plot(args, out):
                         figure.canvas.get_supported_filetypes()))))
         with common.open_source(args) as source:
             curves, epochs, uuids = _curves(args, source)
+        _check_drawable(curves)
         _draw(axes, curves, epochs, uuids, args)
         figure.tight_layout()
         with common.written(path, 'wb') as target:
@@ -64,12 +66,22 @@ def cmd_plot(args, out):
     print('wrote {}'.format(path), file=out)
 
 
+def _check_drawable(curves):
+    # No chart, rather than an empty one, of keys that hold no numbers.
+    nothing = termplot.nothing_to_draw(curves)
+    if nothing is not None:
+        raise common.UsageError(nothing)
+
+
 def _draw(axes, curves, epochs, uuids, args):
-    for label, points in curves.items():
-        points = [(t, finite(v)) for t, v in points]
-        points = [(t, v) for t, v in points if v is not None]
-        axes.plot([t for t, _ in points], [v for _, v in points],
-                  label=label)
+    for label, values in curves.items():
+        points, left_out = termplot.drawable(values)
+        # What is left out is a gap, as on the web page: a line across a
+        # NaN would hide it.
+        drawn = dict(points)
+        axes.plot([t for t, _ in values],
+                  [drawn.get(t, float('nan')) for t, _ in values],
+                  label=termplot.legend(label, left_out))
     for end in epochs:
         axes.axvline(end, color='0.85', linewidth=0.8, zorder=0)
     keys = common.keys_of(args)
