@@ -328,8 +328,8 @@ def test_plot_png_leaves_gaps_and_says_so(undrawable, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize('output', [None, 'chart.png'])
-def test_plot_of_nothing_drawable_is_refused(undrawable, tmp_path, capsys,
-                                              output):
+def test_plot_of_nothing_drawable_is_refused(
+        undrawable, tmp_path, capsys, output):
     argv = ['-o', str(tmp_path / output)] if output else []
     if output:
         pytest.importorskip('matplotlib')
