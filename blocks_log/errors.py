@@ -70,7 +70,8 @@ class RunInUseError(LogError, RuntimeError):
     Two writers on one run would interleave their iterations silently, so
     the second writable open is refused; the message names the run and its
     writer. A writer that was killed does not hold the run: its claim is
-    found stale and taken over.
+    found stale and taken over. A writer of an SQLite file is refused too
+    while another machine writes the file (see :class:`~blocks_log.SQLiteLog`).
 
     """
 

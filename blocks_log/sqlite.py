@@ -110,7 +110,8 @@ class SQLiteLog(DatabaseLog):
     SchemaVersionError
         If the file was written by a newer blocks_log.
     RunInUseError
-        If another handle writes that run.
+        If another handle writes that run, or another machine writes any
+        run of the file (a file on a network filesystem).
     LogWriteError
         If a new run cannot be written (an ``OSError``: a read-only file, a
         full disk).

@@ -1,7 +1,8 @@
 """Claims: which handle writes a run, and whether it is still there.
 
-A writable handle records a claim on its run (host, process id, the
-process's start time and a random handle id), which says who writes it;
+A writable handle records a claim on its run (host, the kernel's boot id,
+process id, the process's start time and a random handle id), which says
+who writes it, and from which machine;
 a second writable open of the run is refused while the claim is held.
 
 Whether it is held is the kernel's or the server's to say, wherever they
@@ -43,6 +44,16 @@ def _host():
     return socket.gethostname()
 
 
+def _boot():
+    # The running kernel's boot id (Linux): shared by every container of a
+    # machine, another on another machine (or after a reboot).
+    try:
+        with open('/proc/sys/kernel/random/boot_id') as boot_id:
+            return boot_id.read().strip() or None
+    except OSError:
+        return None
+
+
 def _start_time(pid):
     """The start time of process `pid` in clock ticks since boot, or None
     where /proc does not tell (not Linux)."""
@@ -77,7 +88,7 @@ def new_claim():
     pid = os.getpid()
     handle = os.urandom(16).hex()
     _LIVE_HANDLES.add(handle)
-    return json.dumps({'host': _host(), 'pid': pid,
+    return json.dumps({'host': _host(), 'pid': pid, 'boot': _boot(),
                        'start': _start_time(pid), 'handle': handle},
                       sort_keys=True)
 
@@ -123,6 +134,15 @@ def is_stale(claim):
     return start is not None and info.get('start') not in (None, start)
 
 
+def on_another_machine(claim):
+    """Whether `claim` was made on another machine than this process runs
+    on: under another running kernel (containers of one machine share
+    theirs, whatever their host names). ``False`` where either side does
+    not tell (not Linux; a claim of an earlier blocks_log)."""
+    theirs, ours = _parse(claim).get('boot'), _boot()
+    return bool(theirs and ours and theirs != ours)
+
+
 def describe(claim):
     """A claim in words, for error messages."""
     info = _parse(claim)
@@ -145,6 +165,20 @@ def in_use(store_name, run_uuid, claim):
     return RunInUseError(
         '{}: run {} is being written by {}; open it with read_only=True to '
         'read it, or wait until that writer closes it'.format(
+            store_name, run_uuid, describe(claim)))
+
+
+def on_two_machines(store_name, run_uuid, claim):
+    """The :class:`~blocks_log.errors.RunInUseError` of a writable open of
+    an SQLite file that `claim`, made on another machine, writes run
+    `run_uuid` of."""
+    return RunInUseError(
+        '{}: run {} of this file is being written on another machine ({}); '
+        'an SQLite file written from two machines at once (on a network '
+        'filesystem) is damaged, as the index of its WAL is in memory that '
+        'only the processes of one machine share: give each machine a '
+        'file of its own (on its own disk, or by $BLOCKS_SQLITEDB), or '
+        'log runs of many machines to PostgreSQL (PostgreSQLLog)'.format(
             store_name, run_uuid, describe(claim)))
 
 

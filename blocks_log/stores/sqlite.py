@@ -189,6 +189,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         try:
             with self.db.transaction() as connection:
                 self._prepare(connection)
+                self._refuse_another_machine(connection)
                 ref = connection.execute(sql.INSERT_RUN, (
                     uuid, parent, created or _time.time(), claim,
                     chunks.SPAN)).lastrowid
@@ -216,6 +217,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         try:
             with self.db.transaction() as connection:
                 self._prepare(connection)
+                self._refuse_another_machine(connection)
                 writer, = connection.execute(sql.SELECT_WRITER,
                                              (run.ref,)).fetchone()
                 if not held and writer is not None and writer != claim and (
@@ -230,6 +232,19 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
             self._let_go(run.ref)
             raise
         self.version = sql.SCHEMA_VERSION
+
+    def _refuse_another_machine(self, connection):
+        # A writer's open, in its transaction: refused while another
+        # machine writes the file. Its writer is known there by its lock
+        # alone (where the network filesystem passes locks on): a claim
+        # that no lock holds may be a crashed machine's, and must not keep
+        # every writer out for ever.
+        if not claims.file_claims(self.db.path):
+            return
+        for ref, uuid, writer in connection.execute(sql.SELECT_WRITERS):
+            if claims.on_another_machine(writer) and claims.file_held(
+                    self.db.path, ref):
+                raise claims.on_two_machines(self.name, uuid, writer)
 
     def _running(self, run):
         # The packing of a run this store writes; of one it writes without

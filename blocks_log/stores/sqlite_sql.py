@@ -187,6 +187,8 @@ SELECT_RUN = ("SELECT id, uuid, resumed_from, created, {writer}, "
 SELECT_RUNS = ("SELECT id, uuid, resumed_from, created, {writer}, "
                "{summary}, {span} FROM blocks_log_runs ORDER BY id")
 SELECT_WRITER = "SELECT writer FROM blocks_log_runs WHERE id = ?"
+SELECT_WRITERS = ("SELECT id, uuid, writer FROM blocks_log_runs "
+                  "WHERE writer IS NOT NULL")
 SET_WRITER = ("UPDATE blocks_log_runs SET writer = ?, summary = NULL "
               "WHERE id = ?")
 RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL, summary = ? "
