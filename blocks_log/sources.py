@@ -259,8 +259,14 @@ class Source(object):
             held.update(self.keys(name))
         unknown = [key for key in keys if key not in held]
         if unknown:
+            # A key mistyped, most often: the key it is nearest to, if any
+            # is near, among what may be many.
+            import difflib  # an error's alone
+            named = [key + ''.join(' (did you mean {}?)'.format(near) for near
+                                   in difflib.get_close_matches(
+                                       key, held, n=1)) for key in unknown]
             raise UnknownKeyError('unknown key{} {}; {} hold{}: {}'.format(
-                's' if len(unknown) > 1 else '', ', '.join(unknown),
+                's' if len(unknown) > 1 else '', ', '.join(named),
                 'the run' if len(names or [None]) == 1 else 'the runs',
                 's' if len(names or [None]) == 1 else '',
                 ', '.join(sorted(held)) or 'nothing'))

@@ -289,6 +289,17 @@ def test_an_unknown_key_is_the_same_error_everywhere(database, pickled,
     assert output == ''
 
 
+@pytest.mark.parametrize('source', ['db', 'pickle'])
+def test_a_mistyped_key_is_told_the_key_it_is_near(
+        database, pickled, capsys, source):
+    path = database if source == 'db' else pickled[0]
+    status, _ = run_cli('show', path, *(['last'] if source == 'db' else [])
+                        + ['--keys', 'los,nope'])
+    error = one_line_error(capsys, status, 'unknown keys los (did you mean '
+                           'loss?), nope; the run holds')
+    assert error.count('did you mean') == 1
+
+
 def test_an_unknown_key_in_the_api_is_a_400(database):
     with serving(database) as server:
         for path in ('/api/csv?runs=last&keys=nope',
