@@ -19,7 +19,7 @@ import threading
 import pytest
 
 from blocks_log import SQLiteLog
-from blocks_log.stores import chunks, sqlite_connection
+from blocks_log.stores import chunks, sqlite_transactions
 from conftest import backend_factories, use_backend
 
 KEYS = ['loss', 'rate', 'note']
@@ -107,7 +107,7 @@ class Loop(object):
 def sigint_after(statement, monkeypatch, times=1):
     """Send this process SIGINT as `statement` (its first `times` runs)
     returns to Python, where its handler then runs."""
-    retry, left = sqlite_connection._retry, [times]
+    retry, left = sqlite_transactions.retry, [times]
 
     def retrying(action, *args, **kwargs):
         result = retry(action, *args, **kwargs)
@@ -115,7 +115,7 @@ def sigint_after(statement, monkeypatch, times=1):
             left[0] -= 1
             signal.raise_signal(signal.SIGINT)
         return result
-    monkeypatch.setattr(sqlite_connection, '_retry', retrying)
+    monkeypatch.setattr(sqlite_transactions, 'retry', retrying)
     return left
 
 

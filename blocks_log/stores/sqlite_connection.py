@@ -1,8 +1,8 @@
 """The sqlite3 parts of the SQLite store: opening a file, pragmas,
-transactions, retrying while another process holds the lock, re-opening
-after ``fork``, looking that the file written is still there, and turning
-every ``sqlite3.Error`` into one of ours (what the file on disk tells, in
-:mod:`.sqlite_files`).
+statements (retried while another process holds the lock; transactions
+in :mod:`.sqlite_transactions`), re-opening after ``fork``, looking that
+the file written is still there, and turning every ``sqlite3.Error`` into
+one of ours (what the file on disk tells, in :mod:`.sqlite_files`).
 
 """
 import os
@@ -12,6 +12,8 @@ from time import monotonic as _monotonic
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
 from blocks_log.stores import claims, sqlite_files as files
+from blocks_log.stores.sqlite_transactions import (Reading, Transaction,
+                                                   is_busy, retry, roll_back)
 from blocks_log.stores.sqlite_checkpointer import (PASSING, Checkpointer,
                                                    size_limit_pragma)
 
@@ -19,10 +21,7 @@ from blocks_log.stores.sqlite_checkpointer import (PASSING, Checkpointer,
 # up; then the statement is retried, so that "database is locked" does not
 # reach the user while another writer is merely slow.
 BUSY_TIMEOUT = 30.0
-RETRY_FOR = 600.0
-#: Seconds a reader waits for a writer to rebuild the index of the WAL,
-#: or to make it.
-RECOVERY_WAIT = 30.0
+#: Seconds a reader waits for a writer to make the index of the WAL.
 INDEX_WAIT = 2.0
 SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
 #: Seconds between two looks at whether the file written is still at its
@@ -48,11 +47,6 @@ PRAGMAS = (
     # commit costs one append to the log instead of a rewrite of pages.
     'PRAGMA journal_mode = WAL',
 )
-
-
-def _is_busy(error):
-    message = str(error).lower()
-    return 'locked' in message or 'busy' in message
 
 
 class SQLiteConnection(object):
@@ -110,7 +104,7 @@ class SQLiteConnection(object):
         # Counts the connections opened: a new one may see anything anew.
         self.generation = 0
         # One per database, made once: a transaction runs per iteration.
-        self._transaction = _Transaction(self)
+        self._transaction = Transaction(self)
 
     @property
     def in_memory(self):
@@ -140,6 +134,25 @@ class SQLiteConnection(object):
             self._ready_to_write = False
         return self._connection
 
+    def connection_to_write(self):
+        """The connection, ready for a write: opened (again after
+        ``fork``), the file's pragmas applied at its first write, and the
+        file looked at (see :meth:`write`, which does the same inline).
+
+        Raises
+        ------
+        sqlite3.Error
+            If the pragmas cannot be applied.
+        LogWriteError
+            If the file was deleted or replaced.
+        """
+        connection = self._connection
+        if connection is None or self._pid != os.getpid():
+            connection = self.connection
+        if not self._ready_to_write or _monotonic() >= self._look_again:
+            self._prepare_to_write(connection)
+        return connection
+
     def _prepare_to_write(self, connection):
         # The pragmas that change the file, applied at the first write
         # rather than at opening, so that an open that fails (an unknown
@@ -150,7 +163,7 @@ class SQLiteConnection(object):
             if self._ready_to_write:
                 return
             for pragma in PRAGMAS + (size_limit_pragma(),):
-                _retry(connection.execute, pragma)
+                retry(connection.execute, pragma)
             if self.checkpointer is None:
                 self.checkpointer = Checkpointer(
                     self.path, lambda: self._connect(self._uri()),
@@ -247,10 +260,10 @@ class SQLiteConnection(object):
             # The first statement reads the WAL's index: while a writer
             # rebuilds it (after one was killed), a reader waits, whichever
             # statement comes first.
-            _retry(connection.execute, 'PRAGMA synchronous = {}'.format(
+            retry(connection.execute, 'PRAGMA synchronous = {}'.format(
                 self.synchronous), read_only=self.read_only)
-            _retry(connection.execute, 'SELECT count(*) FROM sqlite_master',
-                   read_only=self.read_only)
+            retry(connection.execute, 'SELECT count(*) FROM sqlite_master',
+                  read_only=self.read_only)
         except BaseException:
             connection.close()
             raise
@@ -267,7 +280,7 @@ class SQLiteConnection(object):
 
         """
         try:
-            return _retry(
+            return retry(
                 lambda: self.connection.execute(sql, parameters).fetchall(),
                 read_only=self.read_only)
         except sqlite3.Error as error:
@@ -314,7 +327,7 @@ class SQLiteConnection(object):
                 # Left open by Ctrl-C (raised as BEGIN returned, or as a
                 # `with` block's exit began): in it, this statement would
                 # not be committed.
-                _roll_back(connection)
+                roll_back(connection)
             checkpointer, writing = self.checkpointer, None
             if checkpointer is not None and checkpointer.emptying is PASSING:
                 # The checkpoints' thread has the WAL start again between
@@ -325,11 +338,11 @@ class SQLiteConnection(object):
                 # The cursor kept: connection.execute() makes one each time.
                 changes = self._cursor.execute(statement, parameters).rowcount
             except sqlite3.OperationalError as error:
-                if not _is_busy(error):
+                if not is_busy(error):
                     raise
                 # Another process holds the lock: again, while it may.
-                changes = _retry(connection.execute, statement,
-                                 parameters).rowcount
+                changes = retry(connection.execute, statement,
+                                parameters).rowcount
             finally:
                 if writing is not None:
                     writing.release()
@@ -350,7 +363,7 @@ class SQLiteConnection(object):
             If it cannot begin (corrupt file).
 
         """
-        return _Reading(self)
+        return Reading(self)
 
     def max_length(self):
         """The most bytes SQLite holds in one text, BLOB or row here
@@ -410,123 +423,3 @@ class SQLiteConnection(object):
             # a failed open leaves no file.
             self._made = False
             files.remove_if_empty(self.path)
-
-
-def _roll_back(connection):
-    # The transaction left open, if any, rolled back.
-    if connection.in_transaction:
-        try:
-            connection.execute('ROLLBACK')
-        except sqlite3.Error:
-            pass  # SQLite rolls back on its own when it cannot
-
-
-def _retry(action, *args, read_only=False):
-    # `action(*args)`, again while another process holds the lock; for a
-    # read-only connection, again while the WAL's index is being rebuilt
-    # by a writer (SQLITE_READONLY_RECOVERY: a reader that never writes
-    # the -shm file cannot rebuild it, and waits for whoever does).
-    deadline = None
-    while True:
-        try:
-            return action(*args)
-        except sqlite3.OperationalError as error:
-            recovering = read_only and 'readonly' in str(error).lower()
-            if not (recovering or _is_busy(error)):
-                raise
-            if deadline is None:
-                deadline = time.monotonic() + (
-                    RECOVERY_WAIT if recovering else RETRY_FOR)
-            elif time.monotonic() > deadline:
-                raise
-            import random  # only when another process holds the lock
-            time.sleep(random.uniform(0.005, 0.05))
-
-
-class _Transaction(object):
-    """What :meth:`SQLiteConnection.transaction` returns.
-
-    A class rather than :func:`contextlib.contextmanager`: it runs once per
-    training iteration, and costs a third of a generator's overhead. Not
-    re-entrant: transactions do not nest.
-
-    """
-    __slots__ = ('_db', '_connection', '_writing')
-
-    def __init__(self, db):
-        self._db = db
-        self._connection = None
-        self._writing = None
-
-    def __enter__(self):
-        db = self._db
-        try:
-            connection = db._connection
-            if connection is None or db._pid != os.getpid():
-                connection = db.connection
-            if not db._ready_to_write or _monotonic() >= db._look_again:
-                db._prepare_to_write(connection)
-            # Held to the commit's end (see SQLiteConnection.write).
-            checkpointer, writing = db.checkpointer, None
-            if checkpointer is not None and checkpointer.emptying is PASSING:
-                writing = checkpointer.writing
-                writing.acquire()
-            self._writing = writing
-            _roll_back(connection)  # one left open (see write())
-            try:
-                _retry(connection.execute, 'BEGIN IMMEDIATE')
-            except BaseException:
-                self._release()
-                raise
-        except sqlite3.Error as error:
-            raise LogWriteError(files.failure(db.path, 'cannot write', error))
-        self._connection = connection
-        return connection
-
-    def __exit__(self, error_type, error, traceback):
-        try:
-            return self._end(error_type, error)
-        finally:
-            self._release()
-
-    def _release(self):
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.release()
-
-    def _end(self, error_type, error):
-        connection = self._connection
-        if error_type is None:
-            try:
-                _retry(connection.execute, 'COMMIT')
-                self._db.committed()
-                return False
-            except sqlite3.Error as commit_error:
-                error = commit_error
-        _roll_back(connection)
-        if isinstance(error, sqlite3.Error):
-            raise LogWriteError(files.failure(
-                self._db.path, 'cannot write', error))
-        return False
-
-
-class _Reading(object):
-    """What :meth:`SQLiteConnection.reading` returns."""
-    __slots__ = ('_db', '_began')
-
-    def __init__(self, db):
-        self._db = db
-        self._began = False
-
-    def __enter__(self):
-        connection = self._db.connection
-        # Inside a transaction already (the writer's): it sees one state.
-        self._began = not connection.in_transaction
-        if self._began:
-            self._db.query('BEGIN')
-        return connection
-
-    def __exit__(self, *exc_info):
-        if self._began and self._db.connection.in_transaction:
-            self._db.query('COMMIT')
-        return False

@@ -1,0 +1,145 @@
+"""The transactions of the SQLite store's connection: a write transaction
+(``BEGIN IMMEDIATE`` ... ``COMMIT``), a read transaction, and retrying a
+statement while another process holds the lock (see
+:mod:`.sqlite_connection`).
+
+"""
+import sqlite3
+import time
+
+from blocks_log.errors import LogWriteError
+from blocks_log.stores import sqlite_files as files
+from blocks_log.stores.sqlite_checkpointer import PASSING
+
+#: Seconds a statement is retried while another process holds the lock
+#: (SQLite's own wait, BUSY_TIMEOUT of sqlite_connection, comes first).
+RETRY_FOR = 600.0
+#: Seconds a reader waits for a writer to rebuild the index of the WAL.
+RECOVERY_WAIT = 30.0
+
+
+def is_busy(error):
+    """Whether an ``sqlite3.OperationalError`` says another process holds
+    the lock."""
+    message = str(error).lower()
+    return 'locked' in message or 'busy' in message
+
+
+def roll_back(connection):
+    """Roll back the transaction left open on `connection`, if any."""
+    if connection.in_transaction:
+        try:
+            connection.execute('ROLLBACK')
+        except sqlite3.Error:
+            pass  # SQLite rolls back on its own when it cannot
+
+
+def retry(action, *args, read_only=False):
+    """``action(*args)``, again while another process holds the lock; for
+    a read-only connection, again while the WAL's index is being rebuilt
+    by a writer (SQLITE_READONLY_RECOVERY: a reader that never writes the
+    -shm file cannot rebuild it, and waits for whoever does). Raises the
+    last ``sqlite3.OperationalError`` once that has lasted
+    :data:`RETRY_FOR` (or :data:`RECOVERY_WAIT`) seconds."""
+    deadline = None
+    while True:
+        try:
+            return action(*args)
+        except sqlite3.OperationalError as error:
+            recovering = read_only and 'readonly' in str(error).lower()
+            if not (recovering or is_busy(error)):
+                raise
+            if deadline is None:
+                deadline = time.monotonic() + (
+                    RECOVERY_WAIT if recovering else RETRY_FOR)
+            elif time.monotonic() > deadline:
+                raise
+            import random  # only when another process holds the lock
+            time.sleep(random.uniform(0.005, 0.05))
+
+
+class Transaction(object):
+    """What :meth:`.SQLiteConnection.transaction` returns: a write
+    transaction on the connection of `db`.
+
+    A class rather than :func:`contextlib.contextmanager`: it runs once per
+    training iteration, and costs a third of a generator's overhead. Not
+    re-entrant: transactions do not nest.
+
+    """
+    __slots__ = ('_db', '_connection', '_writing')
+
+    def __init__(self, db):
+        self._db = db
+        self._connection = None
+        self._writing = None
+
+    def __enter__(self):
+        db = self._db
+        try:
+            connection = db.connection_to_write()
+            # Held to the commit's end (see SQLiteConnection.write).
+            checkpointer, writing = db.checkpointer, None
+            if checkpointer is not None and checkpointer.emptying is PASSING:
+                writing = checkpointer.writing
+                writing.acquire()
+            self._writing = writing
+            roll_back(connection)  # one left open (see write())
+            try:
+                retry(connection.execute, 'BEGIN IMMEDIATE')
+            except BaseException:
+                self._release()
+                raise
+        except sqlite3.Error as error:
+            raise LogWriteError(files.failure(db.path, 'cannot write', error))
+        self._connection = connection
+        return connection
+
+    def __exit__(self, error_type, error, traceback):
+        try:
+            return self._end(error_type, error)
+        finally:
+            self._release()
+
+    def _release(self):
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.release()
+
+    def _end(self, error_type, error):
+        connection = self._connection
+        if error_type is None:
+            try:
+                retry(connection.execute, 'COMMIT')
+                self._db.committed()
+                return False
+            except sqlite3.Error as commit_error:
+                error = commit_error
+        roll_back(connection)
+        if isinstance(error, sqlite3.Error):
+            raise LogWriteError(files.failure(
+                self._db.path, 'cannot write', error))
+        return False
+
+
+class Reading(object):
+    """What :meth:`.SQLiteConnection.reading` returns: a read transaction
+    on the connection of `db`."""
+    __slots__ = ('_db', '_began')
+
+    def __init__(self, db):
+        self._db = db
+        self._began = False
+
+    def __enter__(self):
+        connection = self._db.connection
+        # Inside a transaction already (the writer's): it sees one state.
+        self._began = not connection.in_transaction
+        if self._began:
+            self._db.query('BEGIN')
+        return connection
+
+    def __exit__(self, *exc_info):
+        if self._began and self._db.connection.in_transaction:
+            self._db.query('COMMIT')
+        return False
