@@ -116,6 +116,12 @@ class SQLiteLog(DatabaseLog):
         If a new run cannot be written (an ``OSError``: a read-only file, a
         full disk).
 
+    Warns
+    -----
+    RuntimeWarning
+        Opened `read_only` while another machine writes a run of the file:
+        what is read may be out of date.
+
     """
     def __init__(self, database=None, *, uuid=None, read_only=False,
                  allow_pickle=False, synchronous='NORMAL',

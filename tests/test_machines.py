@@ -2,7 +2,8 @@
 filesystem (a home directory on NFS, where ``~/blocks_log.sqlite`` lies),
 is damaged: the index of its WAL is in memory that only one machine's
 processes share. The second machine's writer is refused, and says what to
-do instead; containers of one machine share a file as processes do.
+do instead; its reader is warned that what it reads may be out of date.
+Containers of one machine share a file as processes do.
 
 The other machine is a writer in a mount and UTS namespace of its own, with
 another host name and another kernel boot id bound over
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+import warnings
 
 import pytest
 
@@ -83,6 +85,9 @@ def test_a_second_machine_is_refused_and_loses_nothing(tmp_path, elsewhere):
         earlier.current_row['loss'] = 1.0
     writer, run = start(lambda argv: elsewhere(argv, 'node-b'), database,
                         40, pause=20)
+    # Two runs written there: a reader is told once.
+    second, _ = start(lambda argv: elsewhere(argv, 'node-b'), database,
+                      40, pause=20)
     try:
         # A new run, and a run of the file taken up again: both refused.
         for options in ({}, {'uuid': earlier.h_uuid}):
@@ -92,14 +97,32 @@ def test_a_second_machine_is_refused_and_loses_nothing(tmp_path, elsewhere):
             for words in (database, run, 'another machine', 'node-b',
                           'a file of its own', 'PostgreSQL'):
                 assert words in message, message
-        # Reading is not refused, and the refusals took nothing away.
-        with SQLiteLog(database, uuid=earlier.h_uuid,
-                       read_only=True) as reader:
-            assert dict(reader[0]) == {'loss': 1.0}
-        assert [each.uuid for each in blocks_log.list_runs(database)] == [
-            earlier.h_uuid, run]
+        # Reading is not refused, and the refusals took nothing away; a
+        # reader is told that it may be behind that machine.
+        with pytest.warns(RuntimeWarning) as told:
+            with SQLiteLog(database, uuid=earlier.h_uuid,
+                           read_only=True) as reader:
+                assert dict(reader[0]) == {'loss': 1.0}
+        message, = [str(each.message) for each in told]
+        for words in (database, run, 'another machine', 'node-b',
+                      'may be out of date', 'PostgreSQL'):
+            assert words in message, message
+        with pytest.warns(RuntimeWarning):
+            assert [each.uuid for each in blocks_log.list_runs(
+                database)][:2] == [earlier.h_uuid, run]
+        # The command line says it on one line, and goes on.
+        shown = subprocess.run(
+            [sys.executable, '-m', 'blocks_log', 'show', database, run[:8],
+             '--tail', '1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True, timeout=60)
+        assert shown.returncode == 0
+        assert shown.stdout.splitlines()[-1].split() == ['20'] * 11
+        warning, = shown.stderr.splitlines()
+        assert warning.startswith('blocks-log show: warning: ' + database)
+        assert 'node-b' in warning
     finally:
         finish(writer)
+        finish(second)
     assert rows_of(database, run) == written(40)
     # Once that machine is done, this one writes.
     with SQLiteLog(database) as log:
@@ -130,8 +153,11 @@ def test_containers_of_one_machine_share_a_file(tmp_path, elsewhere):
         lambda argv: elsewhere(argv, 'container-b', same_machine=True),
         database, 40, pause=20)
     try:
-        with SQLiteLog(database) as log:
-            log.current_row['loss'] = 1.0
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')  # and no reader is warned
+            with SQLiteLog(database) as log:
+                log.current_row['loss'] = 1.0
+            assert rows_of(database, run) == written(20)
     finally:
         finish(writer)
     assert rows_of(database, run) == written(40)

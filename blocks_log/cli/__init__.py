@@ -13,6 +13,7 @@ never its password.
 """
 import argparse
 import sys
+import warnings
 
 from blocks_log.cli import (charts, common, copying, demo, rows, runs,
                             serve)
@@ -53,6 +54,12 @@ def build_parser():
     return parser
 
 
+def _say(command, message):
+    # On one line of standard error, with no password.
+    print('blocks-log {}: {}'.format(command, common.redact(
+        ' '.join(str(message).split()))), file=sys.stderr)
+
+
 def main(argv=None, out=None):
     """Run the command line; return the exit status.
 
@@ -67,15 +74,19 @@ def main(argv=None, out=None):
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
     try:
-        args.run_command(args, out)
+        with warnings.catch_warnings():
+            # A warning on one line too, as an error is, never a file and
+            # line of blocks_log's.
+            warnings.showwarning = lambda message, *rest: _say(
+                args.command, 'warning: {}'.format(message))
+            args.run_command(args, out)
     except KeyboardInterrupt:
         # Stopped by Ctrl-C (watch, serve): as a shell reports SIGINT.
         return 130
     except (common.UsageError, LogError) as error:
         # LogError: a database that cannot be used (not a database, not
         # writable, a newer schema); the message names it.
-        print('blocks-log {}: {}'.format(args.command, common.redact(
-            ' '.join(str(error).split()))), file=sys.stderr)
+        _say(args.command, error)
         return 2
     except BrokenPipeError:
         return 0

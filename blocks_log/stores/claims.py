@@ -19,6 +19,7 @@ garbage-collected.
 """
 import contextlib
 import errno
+import functools
 import json
 import os
 import struct
@@ -44,9 +45,11 @@ def _host():
     return socket.gethostname()
 
 
+@functools.lru_cache(maxsize=None)
 def _boot():
     # The running kernel's boot id (Linux): shared by every container of a
-    # machine, another on another machine (or after a reboot).
+    # machine, another on another machine (or after a reboot). Read once:
+    # a process does not change machines.
     try:
         with open('/proc/sys/kernel/random/boot_id') as boot_id:
             return boot_id.read().strip() or None
@@ -180,6 +183,18 @@ def on_two_machines(store_name, run_uuid, claim):
         'file of its own (on its own disk, or by $BLOCKS_SQLITEDB), or '
         'log runs of many machines to PostgreSQL (PostgreSQLLog)'.format(
             store_name, run_uuid, describe(claim)))
+
+
+def read_from_another_machine(store_name, run_uuid, claim):
+    """What to tell a reader of an SQLite file that `claim`, made on
+    another machine, writes run `run_uuid` of."""
+    return (
+        '{}: run {} is being written on another machine ({}); what is read '
+        'here may be out of date, or fail: the index of an SQLite file\'s '
+        'WAL is in memory that only the processes of one machine share. '
+        'Read it on that machine, or log runs of many machines to '
+        'PostgreSQL (PostgreSQLLog)'.format(store_name, run_uuid,
+                                            describe(claim)))
 
 
 #: The file beside a database whose bytes its writers lock.

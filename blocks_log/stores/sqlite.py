@@ -8,6 +8,7 @@ and its errors in :mod:`.sqlite_connection`; the packing of numbers in
 """
 import os
 import time as _time
+import warnings
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
@@ -122,6 +123,8 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         if missing and self.version is not None:
             raise LogDatabaseError('{}: tables {} are missing'.format(
                 self.name, ', '.join(sorted(missing))))
+        if self.read_only and self.version not in (None, 2):
+            self._warn_of_another_machine()
 
     def _stored_version(self):
         rows = self.db.query(sql.SELECT_SCHEMA_VERSION)
@@ -233,18 +236,28 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
             raise
         self.version = sql.SCHEMA_VERSION
 
+    def _written_elsewhere(self, execute):
+        # (uuid, claim) of the runs that another machine writes, known by
+        # their locks alone (where the network filesystem passes locks
+        # on): a claim that no lock holds may be a crashed machine's, and
+        # must not keep every writer out for ever.
+        if not claims.file_claims(self.db.path):
+            return []
+        return [(uuid, writer) for ref, uuid, writer in execute(
+            sql.SELECT_WRITERS) if claims.on_another_machine(writer) and
+            claims.file_held(self.db.path, ref)]
+
     def _refuse_another_machine(self, connection):
         # A writer's open, in its transaction: refused while another
-        # machine writes the file. Its writer is known there by its lock
-        # alone (where the network filesystem passes locks on): a claim
-        # that no lock holds may be a crashed machine's, and must not keep
-        # every writer out for ever.
-        if not claims.file_claims(self.db.path):
-            return
-        for ref, uuid, writer in connection.execute(sql.SELECT_WRITERS):
-            if claims.on_another_machine(writer) and claims.file_held(
-                    self.db.path, ref):
-                raise claims.on_two_machines(self.name, uuid, writer)
+        # machine writes the file.
+        for uuid, writer in self._written_elsewhere(connection.execute):
+            raise claims.on_two_machines(self.name, uuid, writer)
+
+    def _warn_of_another_machine(self):
+        # A reader's open: told, once, that what it reads may be stale.
+        for uuid, writer in self._written_elsewhere(self.db.query)[:1]:
+            warnings.warn(claims.read_from_another_machine(
+                self.name, uuid, writer), RuntimeWarning, stacklevel=2)
 
     def _running(self, run):
         # The packing of a run this store writes; of one it writes without
