@@ -130,6 +130,25 @@ class Logged(object):
             self.failures.append(failed)
         return failed
 
+    def while_full(self):
+        """Iterations until three commits failed (the disk full)."""
+        for _ in range(WHILE_FULL):
+            self.iteration()
+            if len(self.failures) >= 3:
+                break
+        assert len(self.failures) >= 3, 'the disk never filled'
+
+    def committed_as_logged(self, committed):
+        """Whether `committed` (rows read back) holds rows, as logged."""
+        return committed and all(self.rows[time] == row
+                                 for time, row in committed.items())
+
+    def once_freed(self):
+        """Iterations once the disk is freed, each committed; closed."""
+        for _ in range(AFTER):
+            assert self.iteration() is None
+        self.log.close()
+
 
 def read_back(path, uuid):
     with SQLiteLog(path, uuid=uuid, read_only=True) as log:
@@ -147,22 +166,15 @@ def test_a_full_disk_loses_nothing_logged(disk, options):
     for _ in range(BEFORE):
         assert loop.iteration() is None
     filler = fill(disk)
-    for _ in range(WHILE_FULL):
-        loop.iteration()
-        if len(loop.failures) >= 3:
-            break
-    assert len(loop.failures) >= 3, 'the disk never filled'
+    loop.while_full()
     for failure in loop.failures:
         assert says_full(failure, path), failure
         assert 'bytes free' in str(failure)
     # A reader reads what was committed, on a full disk.
     committed, _ = read_back(path, loop.log.h_uuid)
-    assert committed and all(loop.rows[time] == row
-                             for time, row in committed.items())
+    assert loop.committed_as_logged(committed)
     os.remove(filler)
-    for _ in range(AFTER):
-        assert loop.iteration() is None
-    loop.log.close()
+    loop.once_freed()
     rows, done = read_back(path, loop.log.h_uuid)
     assert done == max(loop.rows)
     assert rows == loop.rows
@@ -242,22 +254,15 @@ def test_a_full_disk_on_the_server_loses_nothing_logged(
     # fails. (By time alone, a server's log commits 4,096 values.)
     loop.log.flush()
     filler = fill(mount)
-    for _ in range(WHILE_FULL):
-        loop.iteration()
-        if len(loop.failures) >= 3:
-            break
-    assert len(loop.failures) >= 3, 'the disk never filled'
+    loop.while_full()
     for failure in loop.failures:
         message = str(failure)
         assert DATABASE in message and 'No space left' in message, message
     with PostgreSQLLog(dsn, uuid=loop.log.h_uuid, read_only=True) as reader:
         committed = dict((time, dict(reader[time])) for time in reader)
-    assert committed and all(loop.rows[time] == row
-                             for time, row in committed.items())
+    assert loop.committed_as_logged(committed)
     os.remove(filler)
-    for _ in range(AFTER):
-        assert loop.iteration() is None
-    loop.log.close()
+    loop.once_freed()
     with PostgreSQLLog(dsn, uuid=loop.log.h_uuid, read_only=True) as reader:
         assert dict((time, dict(reader[time])) for time in reader) == (
             loop.rows)
