@@ -63,6 +63,10 @@ MAX_DEPTH = 100
 #: indexes its keys, and PostgreSQL's index refuses about 2,700 bytes.
 MAX_KEY_BYTES = 1000
 
+#: The types of stored values whose size is their value's (arrays and
+#: bytes as BLOBs, texts), which a buffer counts in bytes.
+SIZED = frozenset([bytes, str])
+
 _INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
 # Array dtypes whose bytes are the whole value (no Python objects inside).
 _ARRAY_KINDS = frozenset('biufcmMSU')

@@ -4,7 +4,7 @@ import os
 import pytest
 
 import blocks_log
-from blocks_log.stores import chunks
+from blocks_log.stores import chunks, packing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'blocks')
@@ -13,6 +13,10 @@ FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'blocks')
 #: are packed into chunks after a few iterations, and every read goes
 #: through chunks and rows alike.
 SMALL_SPAN = 3
+#: Its bytes of a batch of a block's values that are not numbers, written
+#: again in a pack (see packing.REST_BATCH_BYTES): small, so that a block
+#: holding any two of them writes them as several batches.
+SMALL_REST_BATCH = 1
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -63,6 +67,7 @@ def use_backend(name, monkeypatch, request):
     DSN of a PostgreSQL database of the test's own, for that backend."""
     if name == 'sqlite-chunked':
         monkeypatch.setattr(chunks, 'SPAN', SMALL_SPAN)
+        monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
     if name == 'postgresql':
         return request.getfixturevalue('postgresql_dsn')
     return None

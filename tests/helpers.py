@@ -192,3 +192,22 @@ def statements_of(log, action):
     finally:
         log.conn.set_trace_callback(None)
     return statements
+
+
+def refuse_inserts(log, table, refusing):
+    """Make every insert into `table` of `log`'s database fail (a trigger
+    of the database's own), or, not `refusing`, no longer."""
+    if hasattr(log, 'database'):
+        log._session.store.connection.execute(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.{} BEGIN "
+            "SELECT RAISE(ABORT, 'not today'); END".format(table)
+            if refusing else 'DROP TRIGGER refuse')
+        return
+    import psycopg
+    with psycopg.connect(log.dsn, autocommit=True) as connection:
+        connection.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE "
+            "EXCEPTION 'not today'; END $$ LANGUAGE plpgsql; CREATE TRIGGER "
+            "refuse BEFORE INSERT ON {} FOR EACH ROW EXECUTE FUNCTION "
+            "refuse()".format(table) if refusing else
+            'DROP TRIGGER refuse ON {}; DROP FUNCTION refuse()'.format(table))

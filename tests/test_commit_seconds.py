@@ -12,8 +12,9 @@ import time
 
 import pytest
 
+from blocks_log import LogWriteError
 from conftest import backend_factories, use_backend
-from helpers import ROOT
+from helpers import ROOT, refuse_inserts
 
 BACKENDS = ['sqlite-file', 'postgresql']
 SECONDS = 0.2
@@ -143,6 +144,67 @@ def test_alone_it_commits_whole_iterations_past_a_bound(backend):
         assert seen.status['iterations_done'] == whole
         assert dict(seen[whole - 2]) == dict(
             ('k{}'.format(key), float(whole - 2)) for key in range(width))
+
+
+@pytest.mark.parametrize('kind', [bytes, str])
+def test_large_values_are_committed_past_a_bound_in_bytes(backend, kind):
+    # An array an iteration, committed by time: the buffer holds at most
+    # MAX_PENDING_BYTES of them (and the value that passes it), committed
+    # as it passes, inside an iteration too; then it counts again from
+    # what it holds.
+    from blocks_log.database.session import MAX_PENDING_BYTES
+    size = MAX_PENDING_BYTES // 4
+    value = (b'\x01' if kind is bytes else 'x') * size
+    log = backend(commit_seconds=3600)
+    for _ in range(3):
+        log.current_row['image'] = value
+        log.current_row['loss'] = 0.5  # a float: never counted
+        log.status['iterations_done'] += 1
+    assert committed_times(backend, log) == []
+    log.current_row['image'] = value  # the fourth: the buffer is full
+    assert committed_times(backend, log) == [0, 1, 2, 3]
+    log.current_row['loss'] = 0.5
+    for _ in range(2):
+        log.status['iterations_done'] += 1
+        log.current_row['image'] = value
+    assert committed_times(backend, log) == [0, 1, 2, 3]
+    log.flush()
+    with reader(backend, log) as seen:
+        assert [time for time, _ in seen.history('image')] == list(range(6))
+        assert seen[5]['image'] == value
+
+
+def test_a_commit_each_iteration_counts_bytes_from_there(backend):
+    # Each iteration committed as it ends: what it wrote is no longer
+    # counted, and a large value inside the next waits for its end.
+    from blocks_log.database.session import MAX_PENDING_BYTES
+    value = b'\x01' * (MAX_PENDING_BYTES // 4)
+    log = backend()
+    for _ in range(8):
+        log.current_row['image'] = value
+        log.status['iterations_done'] += 1
+    log.current_row['image'] = value
+    assert committed_times(backend, log) == list(range(8))
+
+
+def test_a_large_value_whose_commit_fails_stays_buffered(backend):
+    # The commit that its bytes called for fails (the database refuses
+    # it): the value is kept, and the next commit writes it.
+    from blocks_log.database.session import MAX_PENDING_BYTES
+    log = backend(commit_seconds=3600)
+    log.current_row['loss'] = 0.5
+    log.flush()
+    refuse_inserts(log, 'blocks_log_entries', True)
+    with pytest.raises(LogWriteError, match='not today'):
+        log.current_row['image'] = b'\x01' * MAX_PENDING_BYTES
+    with pytest.raises(LogWriteError, match='not today'):
+        log.current_row['text'] = 'x' * 10  # past the bound: again
+    refuse_inserts(log, 'blocks_log_entries', False)
+    log.status['iterations_done'] += 1
+    log.flush()
+    with reader(backend, log) as seen:
+        assert dict(seen[0]) == {'loss': 0.5, 'image': b'\x01' *
+                                 MAX_PENDING_BYTES, 'text': 'x' * 10}
 
 
 def test_closing_stops_the_thread(backend):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from blocks_log.stores import chunks, merging
 
 from conftest import backend_factories, use_backend
+from helpers import refuse_inserts
 
 SPAN = 4
 BACKENDS = ['sqlite-file', 'postgresql']
@@ -172,23 +173,56 @@ def test_a_late_write_into_a_block_packed_in_its_commit_wins(factory):
         assert reader.history('step') == [(1, 0.5), (2, 2), (SPAN + 1, 1)]
 
 
-def refuse(log, table, refusing):
-    """Make every insert into `table` of `log`'s database fail (a trigger
-    of the database's own), or, not `refusing`, no longer."""
+def head_batches(log):
+    """``[(first time, times)]`` of the batches in the head of `log`'s own
+    run (the status left out), as the database holds them."""
+    from blocks_log.stores import batches
+    query = ('SELECT e.time, e.key, e.{} FROM blocks_log_entries e JOIN '
+             'blocks_log_runs r ON r.id = e.run WHERE r.uuid = ? AND '
+             'e.time < 9223372036854775807 AND e.key < 0 ORDER BY e.time')
     if hasattr(log, 'database'):
-        log._session.store.connection.execute(
-            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.{} BEGIN "
-            "SELECT RAISE(ABORT, 'not today'); END".format(table)
-            if refusing else 'DROP TRIGGER refuse')
-        return
-    import psycopg
-    with psycopg.connect(log.dsn, autocommit=True) as connection:
-        connection.execute(
-            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE "
-            "EXCEPTION 'not today'; END $$ LANGUAGE plpgsql; CREATE TRIGGER "
-            "refuse BEFORE INSERT ON {} FOR EACH ROW EXECUTE FUNCTION "
-            "refuse()".format(table) if refusing else
-            'DROP TRIGGER refuse ON {}; DROP FUNCTION refuse()'.format(table))
+        import sqlite3
+        connection = sqlite3.connect(log.database)
+        try:
+            rows = connection.execute(query.format('value'),
+                                      (log.h_uuid,)).fetchall()
+        finally:
+            connection.close()
+    else:
+        import psycopg
+        with psycopg.connect(log.dsn) as connection:
+            rows = connection.execute(query.format('b').replace('?', '%s'),
+                                      (log.h_uuid,)).fetchall()
+    return [(time, sorted(set(entry[0] for entry in batches.head([
+        (time, key, blob)])))) for time, key, blob in rows]
+
+
+@pytest.mark.parametrize('size', [10, 40 * 1024])
+def test_a_block_s_values_that_are_not_numbers_are_packed_a_few_times_a_batch(
+        factory, size):
+    # Written again in a pack: in one batch if small (strings, flags), in
+    # batches of a few times each if large (arrays), so that a read of a
+    # time decodes those alone, and a pack holds one at a time.
+    log = factory()
+    logged = {}
+    for time in range(1, 2 * SPAN + 1):
+        log.status['iterations_done'] = time
+        log.current_row['step'] = float(time)
+        log.current_row['note'] = str(time) * size
+        logged[time] = {'step': float(time), 'note': str(time) * size}
+    log.flush()
+    packed = [(first, times) for first, times in head_batches(log)
+              if times[-1] < SPAN]
+    # The block of times 0 to SPAN - 1 packed (time 0 holds nothing).
+    assert [times for _, times in packed] == (
+        [[1, 2, 3]] if size == 10 else [[1, 2], [3]])
+    assert all(first == times[0] for first, times in packed)
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        for each in (log, reader):
+            assert dict((time, dict(each[time])) for time in each) == logged
+            assert each.history('note') == [
+                (time, row['note']) for time, row in sorted(logged.items())]
 
 
 @pytest.mark.parametrize('table', ['blocks_log_chunks',
@@ -207,13 +241,13 @@ def test_a_commit_that_packs_and_fails_leaves_its_writer_as_it_was(factory,
     before = store.summarize(run)
     assert before['rows'] == 3 * SPAN
     train(log, 3 * SPAN)
-    refuse(log, table, True)
+    refuse_inserts(log, table, True)
     try:
         with pytest.raises(LogWriteError, match='not today'):
             log.flush()
         assert store.summarize(run) == before
     finally:
-        refuse(log, table, False)
+        refuse_inserts(log, table, False)
     train(log, 3 * SPAN)
     log.flush()
     assert store.summarize(run)['rows'] == 9 * SPAN

@@ -9,6 +9,7 @@ where the commit is a training loop's iteration and nothing else; every
 """
 import time as _time
 
+from blocks_log import codec
 from blocks_log.errors import LogError
 from blocks_log.stores.base import StalePieces
 
@@ -55,6 +56,8 @@ class Commits(object):
                 del pending[:count]
                 self.flushes += 1
                 self.last_commit = items
+                if self.pending_bytes:
+                    self.pending_bytes = _sized_bytes(pending)
             else:
                 self._flush(stamp=stamp)
             return True
@@ -160,6 +163,8 @@ class Commits(object):
         # thread stay for the next flush.
         del pending[:count]
         self.last_commit = items
+        if self.pending_bytes:
+            self.pending_bytes = _sized_bytes(pending)
         # Never less than the completed iterations hold: the buffer only
         # grows between the iteration that counted them and a flush.
         self.completed = 0
@@ -167,3 +172,9 @@ class Commits(object):
         if self.timer is not None:
             self.committed_at = _time.monotonic()
         self.flushes += 1
+
+
+def _sized_bytes(pending):
+    # Session.pending_bytes of the values `pending` (a buffer) holds.
+    return sum(len(stored) for stored in pending[2::3]
+               if type(stored) in codec.SIZED)

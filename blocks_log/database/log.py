@@ -79,8 +79,9 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
     changes (every `commit_every` changes), on :meth:`flush`,
     :meth:`close`, leaving a ``with`` block, pickling, before ``fork``, at
     interpreter exit, when the log is garbage-collected, and when
-    :data:`~blocks_log.database.session.MAX_PENDING` values wait. Reads see
-    buffered writes.
+    :data:`~blocks_log.database.session.MAX_PENDING` values wait, or
+    :data:`~blocks_log.database.session.MAX_PENDING_BYTES` of arrays and
+    texts. Reads see buffered writes.
 
     One handle writes a run: a second writable open of it is refused
     (:class:`~blocks_log.errors.RunInUseError`) until the first is closed,

@@ -15,6 +15,7 @@ from blocks_log import codec
 from blocks_log.database.status import IMMUTABLE
 
 _encode = codec.encode
+_SIZED = codec.SIZED
 
 
 class DatabaseRow(MutableMapping):
@@ -74,6 +75,9 @@ class DatabaseRow(MutableMapping):
             # instructions an iteration fewer (callgrind).
             value = _encode(value, key, session.allow_pickle,
                             session.max_size)
+            if type(value) in _SIZED:  # counted in bytes too
+                session.buffer_sized(self._time, key, value)
+                return
         pending = session.pending
         # One extend, atomic under the GIL: a write takes no lock, and a
         # flush commits only the prefix it saw. Refused, with the reason,

@@ -12,8 +12,9 @@ writing its batches of them (see :func:`pack_in_commit`). A block that
 holds rows written before this writer opened the run (before a restart,
 by a run of blocks_log 0.2), or after a fork (parent and child write the
 same run, and each remembers only its own), is packed from the database
-instead. Values that are not numbers (strings, deleted values...) are
-written again, in one batch of the block.
+instead. Values that are not numbers (strings, arrays, deleted
+values...) are written again, in batches of about
+:data:`REST_BATCH_BYTES` at most (or of one value).
 
 What a writer remembers, and where it stands, is a
 :class:`~.run_packing.RunPacking`; a block's parts become columns in
@@ -23,6 +24,7 @@ packs into a transaction (:class:`PackingWrites`).
 """
 import os
 
+from blocks_log import codec
 from blocks_log.stores import batches, chunks, clock, status_pieces
 from blocks_log.stores.block_columns import (clock_of, latest,
                                              sliced_columns, split)
@@ -31,6 +33,13 @@ from blocks_log.stores.block_columns import (clock_of, latest,
 #: of one iteration packs one block (about 2 ms for 10 keys), one of many
 #: every block they complete.
 PACK_VALUES = 4096
+#: Bytes of stored values past which the rest of a block (its values that
+#: are not numbers) goes on in another batch: a read of a time decodes the
+#: batches that may hold it, not a block's worth of arrays (a block of 256
+#: iterations of a 1 MiB array each was one batch of 256 MiB), and a pack
+#: holds one batch at a time (that block's pack took 1 GiB of memory at
+#: its peak).
+REST_BATCH_BYTES = 2 ** 16
 
 
 class PackingWrites(object):
@@ -200,5 +209,19 @@ def _write_block(connection, ref, block, span, found, dialect, packing):
             shared = times, chunks.stored_times(times)
         connection.execute(dialect.INSERT_CHUNK, chunks.pack(
             ref, key, span, times, values, kind, shared[1]))
-    if rest:
-        dialect.write_rest(connection, ref, rest, packing)
+    for batch in _rest_batches(rest):
+        dialect.write_rest(connection, ref, batch, packing)
+
+
+def _rest_batches(rest):
+    # `rest` (by time) cut where its values pass REST_BATCH_BYTES.
+    batch, size = [], 0
+    for entry in rest:
+        if size >= REST_BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        stored = entry[2]
+        size += len(stored) if type(stored) in codec.SIZED else 8
+    if batch:
+        yield batch
