@@ -105,8 +105,27 @@ def jsonable(value):
     return repr(value)
 
 
+#: Characters of a value that a table shows at most: the rest is cut
+#: (``...``), and an array of more numbers than fit shows its dtype and
+#: shape. ``--json``, ``export`` and the CSV of a page write it whole.
+CELL_WIDTH = 60
+
+
 def cell(value):
-    """`value` as a cell of a table."""
+    """`value` as a cell of a table: :func:`text_of` it, cut to
+    :data:`CELL_WIDTH` characters."""
+    if hasattr(value, 'dtype') and getattr(value, 'size', 1) > (
+            CELL_WIDTH // 2):
+        return '<{} array {}>'.format(value.dtype, 'x'.join(
+            map(str, value.shape)))
+    text = text_of(value)
+    return text if len(text) <= CELL_WIDTH else (
+        text[:CELL_WIDTH - 3] + '...')
+
+
+def text_of(value):
+    """`value` as text, whole: a float to 6 significant digits, a str or
+    an int as it is, anything else as JSON."""
     if value is None:
         return ''
     if isinstance(value, float) or (hasattr(value, 'dtype') and
@@ -120,7 +139,7 @@ def cell(value):
 
 def csv_cell(value):
     """`value` as a cell of a CSV file: a float exactly (``repr``: NaN and
-    inf as such), anything else as :func:`cell` shows it."""
+    inf as such), anything else whole, as :func:`text_of` gives it."""
     if isinstance(value, float):
         return repr(value)
-    return cell(value)
+    return text_of(value)

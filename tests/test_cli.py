@@ -239,6 +239,27 @@ def test_export_refuses_a_format_its_file_is_not_named_for(
     assert os.listdir(str(tmp_path)) == []
 
 
+def test_a_table_cuts_long_values_and_json_and_csv_keep_them(tmp_path):
+    numpy = pytest.importorskip('numpy')
+    path = str(tmp_path / 'long.sqlite')
+    note, small = 'n' * 100, numpy.eye(2)
+    with SQLiteLog(path) as log:
+        log.current_row.update({'note': note, 'weights': numpy.ones((16, 8)),
+                                'small': small})
+    status, output = run_cli('show', path)
+    row = output.splitlines()[1]
+    assert status == 0 and '<float64 array 16x8>' in row
+    assert 'n' * 57 + '...' in row and 'n' * 58 not in row
+    assert '[[1.0, 0.0], [0.0, 1.0]]' in row  # short enough: whole
+    status, output = run_cli('show', path, '--json')
+    shown, = json.loads(output)
+    assert shown['note'] == note and shown['weights'] == [[1.0] * 8] * 16
+    status, output = run_cli('export', path, '--format', 'csv')
+    exported = dict(zip(*csv.reader(output.splitlines())))
+    assert exported['note'] == note
+    assert json.loads(exported['weights']) == [[1.0] * 8] * 16
+
+
 def test_plot_terminal(demo_db, monkeypatch):
     path, _ = demo_db
     run = last_run(path)[:6]
