@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks_log import cli
-from blocks_log.stores import chunks
+from blocks_log.stores import chunks, packing
 
-from conftest import backend_factories, use_backend
+from conftest import SMALL_REST_BATCH, backend_factories, use_backend
 
 #: Times per block: small, so that a run of a few dozen iterations crosses
 #: many block edges and most values are read from chunks.
@@ -229,6 +229,8 @@ def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
                                       monkeypatch, request):
     dsn = use_backend(backend, monkeypatch, request)
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
+    # A block's values that are not numbers, packed, as several batches.
+    monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
     run_plans(backend, tmp_path_factory, dsn,
               examples=150 if backend != 'postgresql' else 40)
 
