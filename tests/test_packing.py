@@ -32,32 +32,37 @@ def factory(request, tmp_path, monkeypatch):
         log.close()
 
 
-def counts(log):
-    """``(numbers in chunks, values in the head)`` of `log`'s own run, as
-    the database holds them (the status left out)."""
-    from blocks_log.stores import batches
-    packed = ('SELECT coalesce(sum(c.count), 0) FROM blocks_log_chunks c '
-              'JOIN blocks_log_runs r ON r.id = c.run WHERE r.uuid = ?')
-    head = ('SELECT e.time, e.key, e.{} FROM blocks_log_entries e JOIN '
-            'blocks_log_runs r ON r.id = e.run WHERE r.uuid = ? AND '
-            'e.time < 9223372036854775807')
+def select(log, statement, *parameters):
+    """The rows of `statement` (``?`` its parameters, ``{value}`` the
+    head's column of stored values) in `log`'s database."""
     if hasattr(log, 'database'):
         import sqlite3
         connection = sqlite3.connect(log.database)
         try:
-            chunked, = connection.execute(packed, (log.h_uuid,)).fetchone()
-            rows = connection.execute(head.format('value'),
-                                      (log.h_uuid,)).fetchall()
+            return connection.execute(statement.format(value='value'),
+                                      parameters).fetchall()
         finally:
             connection.close()
-    else:
-        import psycopg
-        with psycopg.connect(log.dsn) as connection:
-            chunked, = connection.execute(packed.replace('?', '%s'),
-                                          (log.h_uuid,)).fetchone()
-            rows = connection.execute(head.format('b').replace('?', '%s'),
-                                      (log.h_uuid,)).fetchall()
-    return chunked, len(batches.head(rows))
+    import psycopg
+    with psycopg.connect(log.dsn) as connection:
+        return connection.execute(statement.format(value='b').replace(
+            '?', '%s'), parameters).fetchall()
+
+
+HEAD = ('SELECT e.time, e.key, e.{value} FROM blocks_log_entries e JOIN '
+        'blocks_log_runs r ON r.id = e.run WHERE r.uuid = ? AND '
+        'e.time < 9223372036854775807')
+
+
+def counts(log):
+    """``(numbers in chunks, values in the head)`` of `log`'s own run, as
+    the database holds them (the status left out)."""
+    from blocks_log.stores import batches
+    (chunked,), = select(
+        log, 'SELECT coalesce(sum(c.count), 0) FROM blocks_log_chunks c '
+        'JOIN blocks_log_runs r ON r.id = c.run WHERE r.uuid = ?',
+        log.h_uuid)
+    return chunked, len(batches.head(select(log, HEAD, log.h_uuid)))
 
 
 def train(log, iterations):
@@ -177,22 +182,7 @@ def head_batches(log):
     """``[(first time, times)]`` of the batches in the head of `log`'s own
     run (the status left out), as the database holds them."""
     from blocks_log.stores import batches
-    query = ('SELECT e.time, e.key, e.{} FROM blocks_log_entries e JOIN '
-             'blocks_log_runs r ON r.id = e.run WHERE r.uuid = ? AND '
-             'e.time < 9223372036854775807 AND e.key < 0 ORDER BY e.time')
-    if hasattr(log, 'database'):
-        import sqlite3
-        connection = sqlite3.connect(log.database)
-        try:
-            rows = connection.execute(query.format('value'),
-                                      (log.h_uuid,)).fetchall()
-        finally:
-            connection.close()
-    else:
-        import psycopg
-        with psycopg.connect(log.dsn) as connection:
-            rows = connection.execute(query.format('b').replace('?', '%s'),
-                                      (log.h_uuid,)).fetchall()
+    rows = select(log, HEAD + ' AND e.key < 0 ORDER BY e.time', log.h_uuid)
     return [(time, sorted(set(entry[0] for entry in batches.head([
         (time, key, blob)])))) for time, key, blob in rows]
 
