@@ -159,6 +159,9 @@ class Session(RunOpening, MergedReads, StatusCommits, Commits):
         LogWriteError
             If that commit fails; `stored` stays buffered.
         """
+        # Without the lock, as every write: a commit by another thread
+        # meanwhile may leave the count high, which only brings the next
+        # commit sooner (each commit counts again what it leaves).
         pending = self.pending
         pending.extend((time, key, stored))
         self.pending_bytes += len(stored)
