@@ -58,7 +58,7 @@ def disk(tmp_path):
 
 
 @pytest.fixture
-def postgresql_disk(postgres_server, postgresql_dsn):
+def postgresql_disk(postgresql_dsn, postgres_server):
     """(dsn, directory): a database whose tables the server puts on a
     tmpfs of :data:`SIZE` (a tablespace there, the default of the DSN's
     connections), and the directory that tmpfs is mounted on."""
