@@ -203,14 +203,19 @@ CLAIMS_SUFFIX = '-claims'
 # child writes on for its parent), let go when the last descriptor of it
 # closes (never by another handle's close, as a process's locks are), and
 # seen by every process on the host. struct flock of 64-bit Linux.
-_OFD = hasattr(fcntl, 'F_OFD_SETLK') and sys.maxsize > 2 ** 32
+_OFD = sys.platform.startswith('linux') and sys.maxsize > 2 ** 32
+# Their commands, by Linux's numbers (the same on every architecture) where
+# Python does not name them (3.8).
+_GETLK = getattr(fcntl, 'F_OFD_GETLK', 36)
+_SETLK = getattr(fcntl, 'F_OFD_SETLK', 37)
+_SETLKW = getattr(fcntl, 'F_OFD_SETLKW', 38)
 _FLOCK = struct.Struct('hhqqi4x')
 
 
 def file_claims(database):
     """Whether writers of the SQLite file `database` claim runs with
     :class:`FileClaim` (a file, on a system with such locks)."""
-    return bool(_OFD) and database != ':memory:'
+    return _OFD and database != ':memory:'
 
 
 class FileClaim(object):
@@ -245,7 +250,7 @@ class FileClaim(object):
                     os.fchmod(descriptor, os.stat(database).st_mode & 0o666)
             except OSError:
                 pass  # not its owner: as it is
-            fcntl.fcntl(descriptor, fcntl.F_OFD_SETLK, _FLOCK.pack(
+            fcntl.fcntl(descriptor, _SETLK, _FLOCK.pack(
                 fcntl.F_WRLCK, os.SEEK_SET, ref, 1, 0))
             return cls(descriptor)
         except BaseException as error:
@@ -278,7 +283,7 @@ def file_held(database, ref):
     except OSError:
         return None
     try:
-        found = fcntl.fcntl(descriptor, fcntl.F_OFD_GETLK, _FLOCK.pack(
+        found = fcntl.fcntl(descriptor, _GETLK, _FLOCK.pack(
             fcntl.F_WRLCK, os.SEEK_SET, ref, 1, 0))
     finally:
         os.close(descriptor)
@@ -293,34 +298,43 @@ def file_held(database, ref):
 _GATE = 2 ** 62
 
 
-@contextlib.contextmanager
-def _gate(database, kind, flags):
+# What a gate is where there is none to take.
+_NO_GATE = contextlib.nullcontext()
+
+
+def _gate(database, kind, mode):
+    # The gate, locked: the claims file opened unbuffered, whose __exit__
+    # (that of io.FileIO) is C code that closes it, and so lets the lock
+    # go, with no Python frame on the way where a Ctrl-C could land first
+    # (as at the start of a class's __exit__, or of a generator resumed by
+    # contextlib.contextmanager's: Python 3.9 then ended the generator
+    # with no `finally` run, and the lock was held until the process
+    # ended: the next reader waited for ever). Between this return and
+    # the `with` that takes it, Python runs no signal handler.
     if not file_claims(database):
-        yield
-        return
+        return _NO_GATE
     try:
-        descriptor = os.open(database + CLAIMS_SUFFIX, flags)
+        gate = open(database + CLAIMS_SUFFIX, mode, buffering=0)
     except OSError:  # no writer made it: no writer of ours to wait for
-        yield
-        return
+        return _NO_GATE
     try:
-        try:
-            fcntl.fcntl(descriptor, fcntl.F_OFD_SETLKW, _FLOCK.pack(
-                kind, os.SEEK_SET, _GATE, 1, 0))
-        except OSError:
-            pass  # a file system without such locks: as before them
-        yield
-    finally:
-        os.close(descriptor)
+        fcntl.fcntl(gate, _SETLKW, _FLOCK.pack(
+            kind, os.SEEK_SET, _GATE, 1, 0))
+    except OSError:
+        pass  # a file system without such locks: as before them
+    except BaseException:
+        gate.close()  # Ctrl-C as it was locked
+        raise
+    return gate
 
 
 def opening(database):
     """``with opening(database):`` around a reader's opening of an SQLite
     file: no writer closes it meanwhile. Makes no file."""
-    return _gate(database, fcntl.F_RDLCK if fcntl else None, os.O_RDONLY)
+    return _gate(database, fcntl.F_RDLCK if fcntl else None, 'rb')
 
 
 def closing(database):
     """``with closing(database):`` around a writer's closing of its
     connection to an SQLite file: no reader opens it meanwhile."""
-    return _gate(database, fcntl.F_WRLCK if fcntl else None, os.O_RDWR)
+    return _gate(database, fcntl.F_WRLCK if fcntl else None, 'r+b')
