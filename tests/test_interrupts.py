@@ -19,7 +19,7 @@ import threading
 import pytest
 
 from blocks_log import SQLiteLog
-from blocks_log.stores import chunks, sqlite_transactions
+from blocks_log.stores import chunks, sqlite_checkpointer, sqlite_transactions
 from conftest import backend_factories, use_backend
 
 KEYS = ['loss', 'rate', 'note']
@@ -213,6 +213,61 @@ def test_sigint_at_each_call_of_an_iteration(backend, small_blocks,
     assert loop.interrupts > 50
     assert rows == loop.rows
     assert done == max(loop.rows)
+
+
+class WritingLock(object):
+    """A checkpointer's `writing` lock that, taken again while held, fails
+    the test rather than wait for ever (held by this thread, it is never
+    let go)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def acquire(self):
+        if not self.lock.acquire(timeout=10):
+            raise RuntimeError('writing left held')
+        return True
+
+    def release(self):
+        self.lock.release()
+
+    def locked(self):
+        return self.lock.locked()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+@pytest.mark.parametrize('options', [{}, {'commit_every': 7}],
+                         ids=['each', 'every-7'])
+def test_sigint_at_each_call_as_the_checkpoints_pass(
+        tmp_path, small_blocks, monkeypatch, options):
+    # While the checkpoints' thread passes over a large -wal file, each
+    # commit holds the checkpointer's `writing` lock, from its beginning
+    # to its end (see sqlite_checkpointer): a SIGINT at any call of an
+    # iteration never leaves it held. Left held, the writer's next commit,
+    # and the thread's next RESTART, waited for ever. The thread runs no
+    # checkpoint here, and the writer passes all along.
+    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, 'committed',
+                        lambda self, connection=None, sized=False: None)
+    loop = Loop(SQLiteLog(str(tmp_path / 'log.sqlite'), **options))
+    checkpointer = loop.log._session.store.db.checkpointer
+    checkpointer.writing = WritingLock()
+    checkpointer.emptying = sqlite_checkpointer.PASSING
+    calls = CALLS['sqlite-file']
+    for index in range(2 * calls):
+        sys.setprofile(sigint_at_call(1 + index % calls))
+        try:
+            loop.iteration()
+        finally:
+            sys.setprofile(None)
+        assert not checkpointer.writing.locked(), index
+    checkpointer.emptying = None
+    rows, done = loop.read_back()
+    assert loop.interrupts > 50
+    assert rows == loop.rows
 
 
 @pytest.mark.parametrize('options', [{}, {'commit_every': 7}])

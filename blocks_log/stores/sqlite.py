@@ -190,7 +190,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
     def create_run(self, uuid, parent, status, claim, created=None):
         ref = None
         try:
-            with self.db.transaction() as connection:
+            with self.db.commit_lock(), self.db.transaction() as connection:
                 self._prepare(connection)
                 self._refuse_another_machine(connection)
                 ref = connection.execute(sql.INSERT_RUN, (
@@ -218,7 +218,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
             self._hold(run.ref, run.uuid)
         held = run.ref in self._held
         try:
-            with self.db.transaction() as connection:
+            with self.db.commit_lock(), self.db.transaction() as connection:
                 self._prepare(connection)
                 self._refuse_another_machine(connection)
                 writer, = connection.execute(sql.SELECT_WRITER,
@@ -315,7 +315,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         self._packing.pop(run.ref, None)
         self._pieced.pop(run.ref, None)
         try:
-            with self.db.transaction() as connection:
+            with self.db.commit_lock(), self.db.transaction() as connection:
                 connection.execute(sql.RELEASE_WRITER, (
                     summary_text(summary), run.ref, claim))
         finally:

@@ -9,7 +9,6 @@ import time
 
 from blocks_log.errors import LogWriteError
 from blocks_log.stores import sqlite_files as files
-from blocks_log.stores.sqlite_checkpointer import PASSING
 
 #: Seconds a statement is retried while another process holds the lock
 #: (SQLite's own wait, BUSY_TIMEOUT of sqlite_connection, comes first).
@@ -67,46 +66,24 @@ class Transaction(object):
     re-entrant: transactions do not nest.
 
     """
-    __slots__ = ('_db', '_connection', '_writing')
+    __slots__ = ('_db', '_connection')
 
     def __init__(self, db):
         self._db = db
         self._connection = None
-        self._writing = None
 
     def __enter__(self):
         db = self._db
         try:
             connection = db.connection_to_write()
-            # Held to the commit's end (see SQLiteConnection.write).
-            checkpointer, writing = db.checkpointer, None
-            if checkpointer is not None and checkpointer.emptying is PASSING:
-                writing = checkpointer.writing
-                writing.acquire()
-            self._writing = writing
             roll_back(connection)  # one left open (see write())
-            try:
-                retry(connection.execute, 'BEGIN IMMEDIATE')
-            except BaseException:
-                self._release()
-                raise
+            retry(connection.execute, 'BEGIN IMMEDIATE')
         except sqlite3.Error as error:
             raise LogWriteError(files.failure(db.path, 'cannot write', error))
         self._connection = connection
         return connection
 
     def __exit__(self, error_type, error, traceback):
-        try:
-            return self._end(error_type, error)
-        finally:
-            self._release()
-
-    def _release(self):
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.release()
-
-    def _end(self, error_type, error):
         connection = self._connection
         if error_type is None:
             try:

@@ -55,7 +55,7 @@ class SQLiteWrites(packing.PackingWrites):
             self._key_id(key)  # its id, if another handle made it
         saved, new_ids = None, {}  # what to forget if it rolls back
         try:
-            with self.db.transaction() as connection:
+            with self.db.commit_lock(), self.db.transaction() as connection:
                 # A key never written before gets its id in this same
                 # transaction, and is forgotten if it rolls back.
                 new_ids = self._new_ids_of_commit(connection, items,
@@ -166,7 +166,7 @@ class SQLiteWrites(packing.PackingWrites):
         span = self._running(run).span
         if not span or not len(times):
             return
-        with self.db.transaction() as connection:
+        with self.db.commit_lock(), self.db.transaction() as connection:
             connection.executemany(sql.INSERT_CLOCK, clock.chunk_rows(
                 run.ref, span, times, walls))
 
@@ -174,7 +174,7 @@ class SQLiteWrites(packing.PackingWrites):
         running = self._running(run)
         while running.due():
             before = running.packed
-            with self.db.transaction() as connection:
+            with self.db.commit_lock(), self.db.transaction() as connection:
                 packing.pack(connection, run.ref, running, sql)
             running.landed()
             if running.packed == before:
