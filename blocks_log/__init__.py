@@ -10,6 +10,8 @@ from blocks_log.errors import (AmbiguousRunError, ClosedLogError,
                                RowNotAvailableError, RunInUseError,
                                SchemaVersionError, UnknownKeyError,
                                UnknownRunError)
+from blocks_log.placeholders import (DamagedBatch, DamagedChunk, Pickled,
+                                     Undecodable)
 from blocks_log.base import TrainingLogBase
 from blocks_log.log import TrainingLog
 from blocks_log.sqlite import SQLiteLog
@@ -57,4 +59,5 @@ __all__ = ['TrainingLogBase', 'TrainingLog', 'SQLiteLog', 'PostgreSQLLog',
            'AmbiguousRunError', 'UnknownKeyError', 'DamagedLogError',
            'RunInUseError', 'ReadOnlyLogError',
            'LogWriteError', 'ClosedLogError', 'RowNotAvailableError',
+           'Undecodable', 'Pickled', 'DamagedChunk', 'DamagedBatch',
            '__version__']

@@ -14,7 +14,7 @@ missed).
 """
 import sys
 
-from blocks_log import codec
+from blocks_log import codec, placeholders
 from blocks_log.errors import LogDatabaseError, UnknownRunError
 from blocks_log.stores.base import RunInfo, Store
 
@@ -56,9 +56,9 @@ def _stored(value):
     # A value read from a store, as a store keeps it again.
     if value is codec.DELETED:
         return codec.DELETED_STORED
-    if isinstance(value, codec.Pickled):
+    if isinstance(value, placeholders.Pickled):
         return codec.PICKLE_TAG + value.data
-    if isinstance(value, codec.Undecodable):
+    if isinstance(value, placeholders.Undecodable):
         return value.data
     return codec.encode(value, allow_pickle=True)
 

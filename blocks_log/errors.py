@@ -33,8 +33,9 @@ class LogDatabaseError(LogError, ValueError):
 
 class DamagedLogError(LogDatabaseError):
     """What a reading command met was damaged: numbers of a run packed in
-    a chunk that does not check (see :class:`blocks_log.codec.DamagedChunk`,
-    which reads from Python give in their place). The message names the
+    a chunk that does not check (see
+    :class:`blocks_log.placeholders.DamagedChunk`, which reads from Python
+    give in their place). The message names the
     run, the key and the times."""
 
 

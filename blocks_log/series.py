@@ -13,7 +13,7 @@ import bisect
 import itertools
 import operator
 
-from blocks_log.codec import DamagedChunk
+from blocks_log.placeholders import DamagedChunk
 
 # The values an array of each typecode holds, exactly.
 _EXACT = {'d': float, 'q': int}
@@ -173,8 +173,8 @@ def overlay(columns, records):
 
 def damaged(columns):
     """The first ``(key, placeholder)`` of `columns` (key -> series) whose
-    value is a :class:`~blocks_log.codec.DamagedChunk` (or a
-    :class:`~blocks_log.codec.DamagedBatch`), or ``None``.
+    value is a :class:`~blocks_log.placeholders.DamagedChunk` (or a
+    :class:`~blocks_log.placeholders.DamagedBatch`), or ``None``.
 
     Only lists are looked at: an array holds no placeholder."""
     for key, (_, values) in columns.items():

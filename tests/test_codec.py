@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blocks_log import codec
+from blocks_log import codec, placeholders
 
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(),
@@ -92,7 +92,7 @@ def test_pickle_opt_in():
     stored = codec.encode(Opaque(), 'k', allow_pickle=True)
     assert codec.decode(stored, allow_pickle=True) == Opaque()
     placeholder = codec.decode(stored)
-    assert isinstance(placeholder, codec.Pickled)
+    assert isinstance(placeholder, placeholders.Pickled)
     assert 'allow_pickle' in repr(placeholder)
 
 
@@ -104,7 +104,7 @@ def test_what_cannot_be_decoded_is_a_placeholder_saying_why(stored, reason):
     if stored.startswith(b'N['):
         pytest.importorskip('numpy')
     value = codec.decode(stored)
-    assert isinstance(value, codec.Undecodable)
+    assert isinstance(value, placeholders.Undecodable)
     assert reason in value.reason and value.data == stored
 
 
@@ -164,7 +164,7 @@ def test_numpy_strings_beyond_unicode_are_refused_and_never_read():
         good = codec.encode(numpy.array(['AB']), 'k')
         forged = good.replace(numpy.array(['AB']).tobytes(),
                               bad.tobytes()[:8])
-        assert isinstance(codec.decode(forged), codec.Undecodable)
+        assert isinstance(codec.decode(forged), placeholders.Undecodable)
     assert codec.decode(codec.encode(numpy.array(['ok', 'é']))).tolist() == [
         'ok', 'é']
 

@@ -6,7 +6,7 @@ both, a key of irregular times and one of text), damages one chunk row in
 the database file (or server) as a disk, a bad copy or a hand would, and
 reads everything back: no read raises, every number read is the one
 written, a number is missing only where the damaged chunk was and a
-:class:`~blocks_log.codec.DamagedChunk` stands there, and ``blocks-log``
+:class:`~blocks_log.placeholders.DamagedChunk` stands there, and ``blocks-log``
 says so in one line and exits 2.
 
 """
@@ -17,7 +17,7 @@ import zlib
 import pytest
 
 import blocks_log
-from blocks_log import cli, codec
+from blocks_log import DamagedBatch, DamagedChunk, cli
 from blocks_log.stores import batches, chunks, sqlite_sql
 
 from conftest import FIXTURES
@@ -228,10 +228,10 @@ def check_reads(log, damaged_key, noticed):
                         for time in range(1, ITERATIONS + 1)
                         if key in values_at(time))
         placeholders = [time for time, value in history
-                        if isinstance(value, codec.DamagedChunk)]
+                        if isinstance(value, DamagedChunk)]
         found.extend(placeholders)
         for time, value in history:
-            if not isinstance(value, codec.DamagedChunk):
+            if not isinstance(value, DamagedChunk):
                 assert same(value, expected.get(time)), (key, time, value)
         missing = set(expected) - set(times)
         if key == damaged_key and noticed:
@@ -244,7 +244,7 @@ def check_reads(log, damaged_key, noticed):
     assert len(log) <= ITERATIONS + 2
     for time in range(ITERATIONS + 2):
         for key, value in dict(log[time]).items():
-            if not isinstance(value, codec.DamagedChunk):
+            if not isinstance(value, DamagedChunk):
                 assert same(value, values_at(time).get(key)), (time, key)
     records = list(log.records())
     assert [time for time, _, _ in records] == sorted(
@@ -401,7 +401,7 @@ def test_a_zip_bomb_in_a_chunk_without_checksum_costs_no_memory(
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    assert any(isinstance(value, codec.DamagedChunk) for _, value in history)
+    assert any(isinstance(value, DamagedChunk) for _, value in history)
     assert peak < 20 * 2 ** 20
 
 
@@ -458,9 +458,9 @@ def check_batch_reads(log, times):
                         for time in range(1, BATCH_ITERATIONS + 1)
                         if key in values_at(time))
         placeholders = [time for time, value in history
-                        if isinstance(value, codec.DamagedBatch)]
+                        if isinstance(value, DamagedBatch)]
         read = dict((time, value) for time, value in history
-                    if not isinstance(value, codec.DamagedBatch))
+                    if not isinstance(value, DamagedBatch))
         for time, value in read.items():
             assert same(value, expected.get(time)), (key, time, value)
         missing = set(expected) - set(read)
@@ -472,14 +472,14 @@ def check_batch_reads(log, times):
             _, values = log.series([key], start, start + 1)[key]
             if start in missing:
                 assert [type(value) for value in values] == [
-                    codec.DamagedBatch], (key, start)
+                    DamagedBatch], (key, start)
     for time in range(BATCH_ITERATIONS + 2):
         row = dict(log[time])
         for key, value in row.items():
-            if not isinstance(value, codec.DamagedBatch):
+            if not isinstance(value, DamagedBatch):
                 assert same(value, values_at(time).get(key)), (time, key)
         if time in times:
-            assert any(isinstance(value, codec.DamagedBatch)
+            assert any(isinstance(value, DamagedBatch)
                        for value in row.values()), time
         for key, value in row.items():  # each read by its name, too
             assert same(log[time][key], value) or (
@@ -548,12 +548,12 @@ def test_a_damaged_batch_of_one_iteration_of_sqlite(damage, tmp_path,
                     [name])[name]))):
                 assert found[:-1] == expected[name]
                 assert found[-1][0] == time == ITERATIONS
-                assert isinstance(found[-1][1], codec.DamagedBatch), name
+                assert isinstance(found[-1][1], DamagedBatch), name
         # read with every key: which keys it held cannot be told
         every = dict((name, list(zip(*column)))
                      for name, column in log.series().items())
         (at, placeholder), = every.pop(batches.DAMAGED_NAME)
-        assert at == time and isinstance(placeholder, codec.DamagedBatch)
+        assert at == time and isinstance(placeholder, DamagedBatch)
         assert every == expected
 
 
@@ -583,7 +583,7 @@ def test_a_damaged_batch_is_kept_when_its_run_packs_past_it(
         history = log.history('later')
         assert [(each, value) for each, value in history
                 if each in later] == [(each, each * 0.25) for each in later]
-        assert all(isinstance(value, codec.DamagedBatch)
+        assert all(isinstance(value, DamagedBatch)
                    for each, value in history if each not in later)
 
 

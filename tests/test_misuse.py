@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from blocks_log import SQLiteLog, codec
+from blocks_log import SQLiteLog, codec, placeholders
 from blocks_log.errors import (ClosedLogError, LogDatabaseError,
                                LogWriteError, ReadOnlyLogError,
                                RunInUseError, SchemaVersionError,
@@ -714,7 +714,7 @@ class TestBrokenFiles:
         with SQLiteLog(path, uuid=log.uuid, read_only=True) as again:
             assert again[0]['good'] == 1.5 and again[1]['good'] == 2.5
             bad = again[0]['bad']
-            assert isinstance(bad, codec.Undecodable)
+            assert isinstance(bad, placeholders.Undecodable)
             assert 'JSONDecodeError' in repr(bad)
             assert [key for _, key, _ in again.records()] == [
                 'good', 'bad', 'good'] or len(list(again.records())) == 3

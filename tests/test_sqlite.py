@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 
 import blocks_log
-from blocks_log import BACKENDS, SQLiteLog, codec
+from blocks_log import BACKENDS, SQLiteLog, codec, placeholders
 from blocks_log.stores import chunks, packing, run_packing
 from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
 from blocks_log.stores import sqlite_sql as sql
@@ -496,7 +496,7 @@ class TestBlocksDatabase:
         with SQLiteLog(path, uuid=expected['root_uuid'],
                        read_only=True) as log:
             refused = log[99]['x']
-            assert isinstance(refused, codec.Undecodable)
+            assert isinstance(refused, placeholders.Undecodable)
             assert 'system' in refused.reason
             assert log[5]['saved_to'] == ('ckpt_5.tar',)
 

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from blocks_log import PostgreSQLLog, SQLiteLog, codec
+from blocks_log import PostgreSQLLog, SQLiteLog, codec, placeholders
 from blocks_log.stores import postgresql_sql, sqlite_sql as sql
 
 from conftest import FIXTURES
@@ -416,7 +416,7 @@ def test_a_damaged_piece_gives_an_undecodable_list_and_nothing_else(
             'piece = (SELECT max(piece) FROM blocks_log_status_pieces)', ())
     with database.log(uuid=log.uuid, read_only=True) as reader:
         ends = reader.status['_epoch_ends']
-        assert isinstance(ends, codec.Undecodable), ends
+        assert isinstance(ends, placeholders.Undecodable), ends
         assert reader.status['iterations_done'] == 19
         assert reader.history('loss') == [(time - 1, float(time))
                                           for time in range(1, 20)]

@@ -51,7 +51,7 @@ class BatchError(ValueError):
 
 
 #: The key id (no key has it) under which a batch that cannot be read
-#: reads, as an :class:`~blocks_log.codec.Undecodable` at its time.
+#: reads, as an :class:`~blocks_log.placeholders.Undecodable` at its time.
 DAMAGED_KEY = 0
 #: Its name.
 DAMAGED_NAME = '<a damaged batch>'
@@ -67,10 +67,11 @@ def head(rows, key_ids=None, start=None, values=True):
     deleted value, or a value that is not a number, is read as ever.
 
     A batch that cannot be read is a
-    :class:`~blocks_log.codec.DamagedBatch` saying why, never nothing: an
-    entry of :data:`DAMAGED_KEY`, or one for each of `key_ids` (which of
-    them it held cannot be told), at its time, or at `start` (the first
-    time the read looks at) if it held several times and began before."""
+    :class:`~blocks_log.placeholders.DamagedBatch` saying why, never
+    nothing: an entry of :data:`DAMAGED_KEY`, or one for each of `key_ids`
+    (which of them it held cannot be told), at its time, or at `start`
+    (the first time the read looks at) if it held several times and began
+    before."""
     entries = []
     layouts = {}  # what _wanted_floats learnt of each set of keys
     for time, key, stored in rows:
@@ -88,7 +89,7 @@ def head(rows, key_ids=None, start=None, values=True):
         try:
             times, ids, found = decode(time, stored, values)
         except BatchError as error:
-            from blocks_log.codec import DamagedBatch
+            from blocks_log.placeholders import DamagedBatch
             placeholder = DamagedBatch(time, str(error))
             at = time
             if start is not None and start > time and spread_of(key):

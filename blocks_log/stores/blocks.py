@@ -10,7 +10,7 @@ tables (:mod:`blocks_log.stores.sqlite`), whose reads fall through to it.
 import io
 import pickle
 
-from blocks_log import codec
+from blocks_log import placeholders
 from blocks_log.pickles import RestrictedUnpickler
 from blocks_log.stores.base import RunInfo, Store
 
@@ -38,7 +38,8 @@ def decode(stored, allow_pickle=False):
     Blocks pickled every value SQLite has no type for, and stored ``bytes``
     as they are: a BLOB that is no pickle is raw bytes. A pickle that names
     anything but containers and numpy arrays reads as an
-    :class:`~blocks_log.codec.Undecodable` saying so, unless `allow_pickle`.
+    :class:`~blocks_log.placeholders.Undecodable` saying so, unless
+    `allow_pickle`.
 
     """
     if not isinstance(stored, bytes):
@@ -51,7 +52,7 @@ def decode(stored, allow_pickle=False):
             value = RestrictedUnpickler(stream, placeholders=False).load()
     except pickle.UnpicklingError as error:
         if 'refusing' in str(error):
-            return codec.Undecodable(stored, str(error))
+            return placeholders.Undecodable(stored, str(error))
         return stored
     except Exception:  # not a pickle: what a forged BLOB makes it raise
         return stored

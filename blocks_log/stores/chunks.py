@@ -22,9 +22,9 @@ last times against its block and against the bytes of its arrays (so that
 no size read from a file is trusted), its times against its first and last,
 and (schema version 4) two CRC32 checksums, of its header and times and of
 its values. A chunk that does not check reads as one
-:class:`~blocks_log.codec.DamagedChunk` placeholder that says why (at each
-of its times, when only its values are damaged; else at its first time),
-and the rest of the run reads as usual.
+:class:`~blocks_log.placeholders.DamagedChunk` placeholder that says why
+(at each of its times, when only its values are damaged; else at its
+first time), and the rest of the run reads as usual.
 
 Measured on SQLite (``benchmarks/bench_read.py``): a million iterations of
 10 floats read into pandas in 0.04x the time one row per value takes, at
@@ -38,7 +38,7 @@ import struct
 import sys
 import zlib
 
-from blocks_log import codec, series
+from blocks_log import codec, placeholders, series
 
 #: Times per block, for a new run.
 SPAN = 256
@@ -258,7 +258,7 @@ def read(run, span, row, start=0, stop=None, checked=True):
     `row` is ``(key, block, first, last, count, kind, step, times,
     values, checksum)`` as the store holds it; `checked` is false for a
     store of schema version 3, whose chunks have no checksum. A chunk that
-    does not check reads as :class:`~blocks_log.codec.DamagedChunk`
+    does not check reads as :class:`~blocks_log.placeholders.DamagedChunk`
     placeholders (see the module docstring). Never raises.
 
     """
@@ -389,7 +389,7 @@ def _read(run, span, row, values, checked, unpacked=None):
 
 def _placeholder(row, reason):
     key, block, first, last, count = row[:5]
-    return codec.DamagedChunk(first, last, count, reason)
+    return placeholders.DamagedChunk(first, last, count, reason)
 
 
 def _damaged(span, row, reason, start, stop):

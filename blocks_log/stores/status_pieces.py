@@ -10,7 +10,7 @@ goes on only with the pieces it began, so that a forked parent and child
 that both write the list never leave one's pieces on the other's value.
 
 """
-from blocks_log import codec
+from blocks_log import placeholders
 from blocks_log.stores.base import StalePieces
 
 
@@ -94,14 +94,14 @@ def write(connection, ref, key_ids, pieced, status, deleted_status, pieces,
 
 def extended(value, piece):
     """The status list `value` extended by its next `piece` (both decoded);
-    an :class:`~blocks_log.codec.Undecodable` if either is damaged, or not
-    a list."""
+    an :class:`~blocks_log.placeholders.Undecodable` if either is damaged,
+    or not a list."""
     if type(value) is list and type(piece) is list:
         value.extend(piece)
         return value
     for part in (value, piece):
-        if isinstance(part, codec.Undecodable):
+        if isinstance(part, placeholders.Undecodable):
             return part
-    return codec.Undecodable(piece, 'a piece of a status list, over a '
-                             '{} rather than a list'.format(
-                                 type(value).__name__))
+    return placeholders.Undecodable(
+        piece, 'a piece of a status list, over a {} rather than a '
+        'list'.format(type(value).__name__))
