@@ -327,7 +327,10 @@ class TrainingLogBase(metaclass=ABCMeta):
         """Return the log as a :class:`pandas.DataFrame`.
 
         The index is the time (named ``time``), one column per key that
-        appears anywhere in the selected rows, in order of first appearance;
+        appears anywhere in the selected rows, in order of first appearance
+        (keys first logged at one time: in the order they were logged, in
+        memory; by name, in a database, where a row keeps no order once
+        packed);
         a key first logged late is missing (NaN) in earlier rows. One row per
         time that holds at least one selected key.
 
