@@ -330,9 +330,8 @@ class TrainingLogBase(metaclass=ABCMeta):
         appears anywhere in the selected rows, in order of first appearance
         (keys first logged at one time: in the order they were logged, in
         memory; by name, in a database, where a row keeps no order once
-        packed);
-        a key first logged late is missing (NaN) in earlier rows. One row per
-        time that holds at least one selected key.
+        packed); a key first logged late is missing (NaN) in earlier rows.
+        One row per time that holds at least one selected key.
 
         Parameters
         ----------
