@@ -143,12 +143,23 @@ def _scalar_item(value, key):
         _array_parts(value, key)  # refuses what .item() would fail on
     plain = item()
     if type(plain) not in _PLAIN_ITEMS:
-        # numpy.longdouble, complex: no SQL value holds them.
+        # numpy.longdouble, complex, dates: no SQL value holds them.
         raise TypeError(
             'cannot store a {}{}: its .item() is a {}, not a plain Python '
-            'value (convert it with float() first)'.format(
-                type(value).__name__, _where(key), type(plain).__name__))
+            'value ({})'.format(type(value).__name__, _where(key),
+                                type(plain).__name__, _how_to_store(plain)))
     return plain
+
+
+def _how_to_store(plain):
+    # What to log instead of a scalar whose .item() is `plain`: advice
+    # that works for it (float() fails on a complex or a date).
+    if isinstance(plain, complex):
+        return 'log its .real and .imag, or abs(), as numbers of their own'
+    if hasattr(plain, 'isoformat') or hasattr(plain, 'total_seconds'):
+        return ('log str(value), or a number: value.astype("int64") counts '
+                'its units')
+    return 'convert it with float() first'
 
 
 def _is_array(value):

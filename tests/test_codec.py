@@ -184,11 +184,21 @@ def test_what_takes_more_than_the_store_holds_is_refused():
         assert codec.decode(codec.encode(value, 'k', max_size=10)) == value
 
 
-def test_numpy_longdouble_and_complex_scalars_are_refused():
+def test_scalars_no_sql_value_holds_are_refused_with_advice_that_works():
+    # Each message says what to log instead; float() fails on a complex
+    # or a date, so each says what works for it.
     numpy = pytest.importorskip('numpy')
-    for value in (numpy.longdouble(1.5), numpy.complex64(1j)):
-        with pytest.raises(TypeError, match="for key 'x'.*float"):
+    for value, advice, instead in [
+            (numpy.longdouble(1.5), 'float()', float),
+            (numpy.complex64(1j), '.real and .imag', lambda value: [
+                value.real, value.imag]),
+            (numpy.datetime64('2020-01-02'), 'astype("int64")',
+             lambda value: value.astype('int64')),
+            (numpy.timedelta64(5, 's'), 'str(value)', str)]:
+        with pytest.raises(TypeError, match="for key 'x'") as refused:
             codec.encode(value, 'x')
+        assert advice in str(refused.value)
+        assert codec.encode(instead(value), 'x') is not None
     assert codec.decode(codec.encode(numpy.str_('s'))) == 's'
 
 
