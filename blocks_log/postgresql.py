@@ -12,13 +12,6 @@ from blocks_log.stores.postgresql_connection import (default_dsn,
                                                      without_password)
 
 
-def is_postgresql(source):
-    """Whether `source` names a PostgreSQL database (a ``postgresql://`` or
-    ``postgres://`` URL)."""
-    return isinstance(source, str) and source.startswith(
-        ('postgresql://', 'postgres://'))
-
-
 class PostgreSQLLog(DatabaseLog):
     """Training log stored in a PostgreSQL database.
 

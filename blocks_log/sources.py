@@ -1,6 +1,6 @@
 """Sources: what a command or a page reads runs from, opened once.
 
-A SOURCE is an SQLite file, a ``postgresql://`` URL, a pickle holding a
+A SOURCE is an SQLite file, a PostgreSQL URL or DSN, a pickle holding a
 training log (or an object that holds one), or a checkpoint tar of Blocks.
 :class:`Source` opens it once, read-only, and is passed down, the way a
 TensorBoard plugin holds one data provider: its file is looked at once,
@@ -10,6 +10,7 @@ stores already open. Nothing here creates or changes a file.
 
 """
 import os
+import re
 
 from blocks_log.database import DatabaseLog
 from blocks_log.errors import (DamagedLogError, LogDatabaseError, LogError,
@@ -23,11 +24,30 @@ SQLITE_MAGIC = b'SQLite format 3\x00'
 __all__ = ['LAST', 'Run', 'Source', 'is_postgresql', 'is_sqlite']
 
 
+# A pair of libpq's key=value DSN: a key, and a value quoted or not.
+_DSN_PAIR = re.compile(r"\s*([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']+)")
+# Keys that say where a database is: one of them makes a DSN of the pairs.
+_DSN_KEYS = frozenset(['host', 'hostaddr', 'port', 'dbname', 'user',
+                       'service'])
+
+
 def is_postgresql(source):
-    """Whether `source` names a PostgreSQL database (a ``postgresql://`` or
-    ``postgres://`` URL)."""
-    return isinstance(source, str) and source.startswith(
-        ('postgresql://', 'postgres://'))
+    """Whether `source` names a PostgreSQL database: a ``postgresql://`` or
+    ``postgres://`` URL, or a DSN of libpq's ``key=value`` pairs
+    (``'host=db.lab dbname=runs'``, as :class:`~blocks_log.PostgreSQLLog`
+    takes) that no file is named."""
+    if not isinstance(source, str):
+        return False
+    if source.startswith(('postgresql://', 'postgres://')):
+        return True
+    keys, at = set(), 0
+    while at < len(source.rstrip()):
+        pair = _DSN_PAIR.match(source, at)
+        if pair is None:
+            return False
+        keys.add(pair.group(1))
+        at = pair.end()
+    return bool(keys & _DSN_KEYS) and not os.path.exists(source)
 
 
 def is_sqlite(path):

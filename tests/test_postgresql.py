@@ -2,6 +2,7 @@
 that the tests start (tests/postgres_server.py): connections, errors,
 values, claims, a dropped connection, a server restart, writers killed
 and writers on several hosts, and copies between stores."""
+import io
 import math
 import os
 import signal
@@ -594,6 +595,30 @@ def test_copy_there_and_back(postgresql_url, tmp_path, monkeypatch):
                     a.records(), other.records()))
                 assert len(list(a.records())) == len(list(other.records()))
                 assert dict(other.status) == dict(a.status)
+
+
+def test_the_dsn_a_log_took_is_a_source(postgresql_dsn, tmp_path,
+                                        monkeypatch):
+    # libpq's key=value DSN, as PostgreSQLLog took it, names the database
+    # to every reader too (it was taken for a file: "no such file"),
+    # unless a file has that name.
+    from blocks_log import cli
+    from blocks_log.sources import is_postgresql
+    assert '=' in postgresql_dsn and not is_postgresql(
+        postgresql_dsn.replace('host=', 'host '))
+    with PostgreSQLLog(dsn=postgresql_dsn) as log:
+        log[3]['loss'] = 0.25
+    assert [run.uuid for run in blocks_log.list_runs(postgresql_dsn)] == [
+        log.h_uuid]
+    out = io.StringIO()
+    assert cli.main(['export', postgresql_dsn, '--format', 'csv'],
+                    out=out) == 0
+    assert out.getvalue().splitlines() == ['time,loss', '3,0.25']
+    monkeypatch.chdir(tmp_path)
+    with SQLiteLog('dbname=runs') as there:
+        there[1]['loss'] = 0.5
+    assert [run.uuid for run in blocks_log.list_runs('dbname=runs')] == [
+        there.h_uuid]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason='network namespaces need root')

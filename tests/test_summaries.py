@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import blocks_log
 from blocks_log.sources import Source
-from blocks_log.postgresql import is_postgresql
+from blocks_log.sources import is_postgresql
 from blocks_log.stores import base, chunks
 
 from helpers import in_child

@@ -37,8 +37,9 @@ def build_parser():
         prog='blocks-log',
         description='Look at training logs written by blocks_log or Blocks.',
         epilog='A run is named by its uuid or any unique prefix of it. A '
-               'SOURCE is an SQLite log database, a postgresql:// URL, a '
-               'pickled log or a checkpoint tar of Blocks.')
+               "SOURCE is an SQLite log database, a PostgreSQL database (a "
+               "postgresql:// URL, or libpq's 'host=... dbname=...'), a "
+               "pickled log or a checkpoint tar of Blocks.")
     parser.add_argument('--version', action='version',
                         version='blocks-log ' + __version__)
     commands = parser.add_subparsers(dest='command', metavar='COMMAND',

@@ -47,8 +47,9 @@ def add_source(parser, runs='?', trust=True):
     nargs)."""
     parser.add_argument(
         'source', metavar='SOURCE',
-        help='an SQLite log database, a postgresql:// URL, a pickled log or '
-             'a checkpoint tar of Blocks')
+        help="an SQLite log database, a PostgreSQL database (a "
+             "postgresql:// URL, or libpq's 'host=... dbname=...'), a "
+             "pickled log or a checkpoint tar of Blocks")
     if runs is not None:
         parser.add_argument(
             'runs' if runs != '?' else 'run', nargs=runs, metavar='RUN',

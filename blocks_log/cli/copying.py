@@ -26,8 +26,9 @@ def add_commands(command):
                      'postgresql://me@db.lab/runs')
     common.add_source(parser, runs=None)
     parser.add_argument('destination', metavar='DESTINATION',
-                        help='an SQLite file (made if missing) or a '
-                             'postgresql:// URL')
+                        help="an SQLite file (made if missing) or a "
+                             "PostgreSQL database (a postgresql:// URL, or "
+                             "libpq's 'host=... dbname=...')")
     parser.add_argument('runs', nargs='*', metavar='RUN',
                         help='uuids or unique prefixes; default: every run')
     parser.set_defaults(run_command=cmd_copy)
