@@ -154,23 +154,43 @@ def test_sigint_as_a_transaction_begins_or_lands(
     assert done == max(loop.rows)
 
 
+def counted(frame, event):
+    """Whether a profile function's `event` in `frame` is a call that
+    blocks_log's code makes or returns from (of Python or C): where Python
+    runs a signal's handler. Not in a __del__ (a driver's object collected
+    meanwhile): Python drops what one raises, and the call it came in goes
+    on."""
+    return event in ('call', 'c_return') and any(
+        name in frame.f_code.co_filename for name in LIBRARIES) and (
+        frame.f_code.co_name != '__del__')
+
+
 def sigint_at_call(number):
-    """A profile function that sends SIGINT at the `number`-th call that
-    blocks_log's code makes or returns from (of Python or C), and then
-    profiles no more: where Python runs a signal's handler."""
+    """A profile function that sends SIGINT at the `number`-th call (see
+    :func:`counted`), and then profiles no more."""
     count = [0]
 
     def profile(frame, event, argument):
-        # Not in a __del__ (a driver's object collected meanwhile): Python
-        # drops what one raises, and the call it came in is not stopped.
-        if event in ('call', 'c_return') and any(
-                name in frame.f_code.co_filename for name in LIBRARIES) and (
-                frame.f_code.co_name != '__del__'):
+        if counted(frame, event):
             count[0] += 1
             if count[0] == number:
                 sys.setprofile(None)
                 signal.raise_signal(signal.SIGINT)
     return profile
+
+
+def calls_of(action):
+    """How many calls (see :func:`counted`) ``action()`` makes."""
+    count = [0]
+
+    def profile(frame, event, argument):
+        count[0] += counted(frame, event)
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return count[0]
 
 
 def interrupted(number, action):
@@ -385,6 +405,39 @@ def test_sigint_at_each_call_of_resume(backend, small_blocks, options):
                 seen.add(run.uuid)
                 backend(uuid=run.uuid).close()  # none held
     assert number > 100
+
+
+@pytest.mark.parametrize('read', ['row', 'history', 'records'])
+def test_sigint_at_each_call_of_a_read(tmp_path, small_blocks, read):
+    # Ctrl-C as a reader reads (a notebook's stop button), caught: the
+    # reader's next reads see what was committed since, never the state
+    # the interrupted one saw.
+    path = str(tmp_path / 'log.sqlite')
+    writer = SQLiteLog(path)
+    for time in range(1, 30):
+        writer[time]['loss'] = float(time)
+    writer.flush()
+    reader = SQLiteLog(path, uuid=writer.uuid, read_only=True)
+    reads = {'row': lambda: dict(reader[20]),
+             'history': lambda: reader.history('loss'),
+             'records': lambda: list(reader.records(stop=30))}
+    reads[read]()  # what it caches, read
+    calls = calls_of(reads[read])
+    assert calls > 10
+    for number in range(1, calls + 1):
+        if not interrupted(number, reads[read]):
+            break  # a read of a longer log, ended sooner
+        # Written after it, and read: the reads it was made for, and the
+        # read interrupted, each the same calls again.
+        time = 100 + number
+        writer[time]['seen'] = float(number)
+        writer.flush()
+        assert reader.history('seen')[-1] == (time, number), number
+        assert dict(reader[time]) == {'seen': number}, number
+        assert reads[read]() == reads[read](), number
+    assert number > calls // 2
+    reader.close()
+    writer.close()
 
 
 @pytest.mark.parametrize('existing', [False, True], ids=['new', 'a-run'])

@@ -101,22 +101,23 @@ class Transaction(object):
 
 class Reading(object):
     """What :meth:`.SQLiteConnection.reading` returns: a read transaction
-    on the connection of `db`."""
-    __slots__ = ('_db', '_began')
+    on the connection of `db`. Readings do not nest, nor run inside a
+    write transaction."""
+    __slots__ = ('_db',)
 
     def __init__(self, db):
         self._db = db
-        self._began = False
 
     def __enter__(self):
         connection = self._db.connection
-        # Inside a transaction already (the writer's): it sees one state.
-        self._began = not connection.in_transaction
-        if self._began:
-            self._db.query('BEGIN')
+        # One open here was left by a Ctrl-C (as BEGIN returned, or as a
+        # `with` block's exit began): reads in it saw the state it began
+        # in, for ever, whatever was committed since.
+        roll_back(connection)
+        self._db.query('BEGIN')
         return connection
 
     def __exit__(self, *exc_info):
-        if self._began and self._db.connection.in_transaction:
+        if self._db.connection.in_transaction:
             self._db.query('COMMIT')
         return False
