@@ -35,8 +35,12 @@ stored as their number. numpy is imported only when an array is decoded.
 """
 import json
 
-
+from blocks_log import placeholders
 from blocks_log.placeholders import Pickled, Undecodable
+
+# Where pickles made when the placeholders were defined here find them.
+DamagedChunk = placeholders.DamagedChunk
+DamagedBatch = placeholders.DamagedBatch
 
 BYTES_TAG = b'B'
 JSON_TAG = b'J'

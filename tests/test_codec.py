@@ -202,6 +202,22 @@ def test_scalars_no_sql_value_holds_are_refused_with_advice_that_works():
     assert codec.decode(codec.encode(numpy.str_('s'))) == 's'
 
 
+def test_pickles_that_name_the_placeholders_in_codec_load():
+    # The placeholders were defined in codec: a pickle made then (of a
+    # TrainingLog holding what a damaged database read as) names them
+    # there.
+    import pickle
+    for value in (placeholders.Pickled(b'x'),
+                  placeholders.Undecodable(b'y', 'why'),
+                  placeholders.DamagedChunk(1, 2, 3, 'why'),
+                  placeholders.DamagedBatch(4, 'why')):
+        made = pickle.dumps(value, protocol=2).replace(
+            b'blocks_log.placeholders\n', b'blocks_log.codec\n')
+        assert b'blocks_log.codec\n' in made
+        again = pickle.loads(made)
+        assert type(again) is type(value) and again == value
+
+
 def test_deleted_values_are_their_own_tag():
     assert codec.decode(codec.DELETED_STORED) is codec.DELETED
     assert codec.encode(b'X') != codec.DELETED_STORED
