@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time as _time
 import traceback
 
 import pytest
@@ -211,3 +212,15 @@ def refuse_inserts(log, table, refusing):
             "refuse BEFORE INSERT ON {} FOR EACH ROW EXECUTE FUNCTION "
             "refuse()".format(table) if refusing else
             'DROP TRIGGER refuse ON {}; DROP FUNCTION refuse()'.format(table))
+
+
+def eventually(condition, seconds=30):
+    """Whether `condition()` holds within `seconds` (a thread's or a
+    process's work that the test waits for; a failure, not a slow machine,
+    if it never does)."""
+    deadline = _time.monotonic() + seconds
+    while not condition():
+        if _time.monotonic() > deadline:
+            return False
+        _time.sleep(0.02)
+    return True

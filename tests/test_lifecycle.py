@@ -22,8 +22,8 @@ from blocks_log.stores import chunks, sqlite_checkpointer
 from blocks_log.stores import sqlite_connection
 
 from blocks_log.stores.sqlite_checkpointer import wal_size
-from helpers import (committed, count_entries, head_values, in_child,
-                     run_python, unavailable)
+from helpers import (committed, count_entries, eventually, head_values,
+                     in_child, run_python, unavailable)
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX processes and fork')
@@ -992,15 +992,6 @@ def traced_checkpoints(monkeypatch):
     return statements
 
 
-def eventually(condition, seconds=30):
-    """Whether `condition()` holds within `seconds` (a thread's work that
-    the test waits for; a failure, not a slow machine, if it never does)."""
-    deadline = _time.monotonic() + seconds
-    while not condition():
-        if _time.monotonic() > deadline:
-            return False
-        _time.sleep(0.02)
-    return True
 
 
 @pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')

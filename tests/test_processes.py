@@ -10,7 +10,7 @@ import pytest
 
 from blocks_log import SQLiteLog
 
-from helpers import in_child
+from helpers import eventually, in_child
 
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       'writer.py')
@@ -196,3 +196,68 @@ def test_parent_and_child_commit_the_same_time(tmp_path, times):
     with SQLiteLog(database, uuid=run, read_only=True) as again:
         for time in times:
             assert dict(again[time]) == {'a': 1.0, 'b': 2.0}
+
+
+STOPPED_AS_IT_CLOSES = '''
+import os, signal, sys
+from blocks_log import SQLiteLog
+from blocks_log.stores import claims
+
+real_closing = claims.closing
+
+
+class Stopping(object):
+    # The gate taken as the writer closes its connection, and the
+    # process stopped there, as Ctrl-Z would stop it.
+    def __init__(self, database):
+        self.gate = real_closing(database)
+
+    def __enter__(self):
+        self.gate.__enter__()
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+    def __exit__(self, *exc_info):
+        return self.gate.__exit__(*exc_info)
+
+
+claims.closing = Stopping
+log = SQLiteLog(sys.argv[1])
+log[1]['loss'] = 0.5
+log.flush()
+print(log.h_uuid, flush=True)
+log.close()
+'''
+
+
+def stopped(pid):
+    with open('/proc/{}/stat'.format(pid)) as stat:
+        return stat.read().rsplit(')', 1)[1].split()[0] == 'T'
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'),
+                    reason='the gate is a Linux lock; /proc')
+def test_a_writer_stopped_as_it_closes_holds_no_reader_for_ever(
+        tmp_path, monkeypatch):
+    # A reader waits at the gate while a writer closes the file (see
+    # claims): for a writer stopped there, GATE_WAIT seconds, and then it
+    # says why it cannot open the file, rather than wait for ever.
+    from blocks_log.errors import LogDatabaseError
+    from blocks_log.stores import claims
+    path = str(tmp_path / 'log.sqlite')
+    writer = subprocess.Popen([sys.executable, '-c', STOPPED_AS_IT_CLOSES,
+                               path], stdout=subprocess.PIPE)
+    try:
+        uuid = writer.stdout.readline().decode().strip()
+        assert eventually(lambda: stopped(writer.pid))
+        monkeypatch.setattr(claims, 'GATE_WAIT', 0.5)
+        with pytest.raises(LogDatabaseError) as refused:
+            SQLiteLog(path, uuid=uuid, read_only=True)
+        assert path in str(refused.value)
+        assert 'stopped (Ctrl-Z, SIGSTOP)' in str(refused.value)
+        os.kill(writer.pid, signal.SIGCONT)
+        assert writer.wait(30) == 0
+    finally:
+        writer.kill()
+        writer.wait()
+    with SQLiteLog(path, uuid=uuid, read_only=True) as log:
+        assert log.history('loss') == [(1, 0.5)]

@@ -24,13 +24,14 @@ import json
 import os
 import struct
 import sys
+import time
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover (not a POSIX system)
     fcntl = None
 
-from blocks_log.errors import RunInUseError
+from blocks_log.errors import LogDatabaseError, RunInUseError
 
 # The handle ids of this process's open writable handles.
 _LIVE_HANDLES = set()
@@ -298,6 +299,10 @@ def file_held(database, ref):
 _GATE = 2 ** 62
 
 
+#: Seconds a reader waits at the gate for a writer that closes the file
+#: (milliseconds, as a rule) before it gives up: a writer stopped as it
+#: closed (Ctrl-Z, SIGSTOP) held every reader for as long.
+GATE_WAIT = 30.0
 # What a gate is where there is none to take.
 _NO_GATE = contextlib.nullcontext()
 
@@ -318,19 +323,55 @@ def _gate(database, kind, mode):
     except OSError:  # no writer made it: no writer of ours to wait for
         return _NO_GATE
     try:
-        fcntl.fcntl(gate, _SETLKW, _FLOCK.pack(
-            kind, os.SEEK_SET, _GATE, 1, 0))
+        if kind == fcntl.F_RDLCK:
+            _wait_for_the_writer(gate, database)
+        else:
+            # Readers hold it as long as an open takes, and never stop
+            # holding it there (a stopped reader is not opening a file).
+            fcntl.fcntl(gate, _SETLKW, _FLOCK.pack(
+                kind, os.SEEK_SET, _GATE, 1, 0))
     except OSError:
         pass  # a file system without such locks: as before them
     except BaseException:
-        gate.close()  # Ctrl-C as it was locked
+        gate.close()  # Ctrl-C as it was locked, or no writer let go
         raise
     return gate
 
 
+def _wait_for_the_writer(gate, database):
+    # The reader's lock on the gate, taken once no writer holds it, tried
+    # again and again for at most GATE_WAIT seconds (the lock's own wait
+    # has no end).
+    deadline, pause = None, 0.001
+    while True:
+        try:
+            fcntl.fcntl(gate, _SETLK, _FLOCK.pack(
+                fcntl.F_RDLCK, os.SEEK_SET, _GATE, 1, 0))
+            return
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        deadline = deadline or time.monotonic() + GATE_WAIT
+        if time.monotonic() > deadline:
+            raise LogDatabaseError(
+                '{}: a writer has been closing this file for {:g} s, and '
+                'no reader may open it meanwhile: is that process stopped '
+                '(Ctrl-Z, SIGSTOP)? Let it go on, or end it, and read '
+                'again'.format(database, GATE_WAIT))
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def opening(database):
     """``with opening(database):`` around a reader's opening of an SQLite
-    file: no writer closes it meanwhile. Makes no file."""
+    file: no writer closes it meanwhile. Makes no file.
+
+    Raises
+    ------
+    LogDatabaseError
+        If a writer has been closing the file for :data:`GATE_WAIT`
+        seconds (a process stopped as it closed it).
+    """
     return _gate(database, fcntl.F_RDLCK if fcntl else None, 'rb')
 
 
