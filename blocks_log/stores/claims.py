@@ -326,8 +326,8 @@ def _gate(database, kind, mode):
         if kind == fcntl.F_RDLCK:
             _wait_for_the_writer(gate, database)
         else:
-            # Readers hold it as long as an open takes, and never stop
-            # holding it there (a stopped reader is not opening a file).
+            # Readers hold it only while they open the file (milliseconds):
+            # a writer waits for them without a bound.
             fcntl.fcntl(gate, _SETLKW, _FLOCK.pack(
                 kind, os.SEEK_SET, _GATE, 1, 0))
     except OSError:
