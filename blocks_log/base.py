@@ -253,6 +253,12 @@ class TrainingLogBase(metaclass=ABCMeta):
     #: this run, so that more of it may come (a log held in memory: never).
     being_written = False
 
+    # Whether a read of a range of times costs what the range holds (an
+    # index finds it), rather than what the log holds (a log in memory
+    # sorts all its times for each): whether a long range is best read a
+    # window at a time (see tables.windows_of).
+    _reads_ranges = False
+
     def last_time(self, start=None, stop=None):
         """The last time ``start <= time < stop`` at which the log holds a
         value, or ``None`` if it holds none there.

@@ -183,3 +183,51 @@ def damaged(columns):
                 if isinstance(value, DamagedChunk):
                     return key, value
     return None
+
+
+def windows(read, holds, start, end, values, span):
+    """Iterate over ``(stop, columns)``: ``read(low, stop)`` (key ->
+    series) for consecutive windows of times ``[low, stop)`` that cover
+    ``[start, end)``, those that hold a value, so that what is held at
+    once does not grow with the range.
+
+    `holds(low, high)` says whether ``[low, high)`` may hold a value
+    (``True`` where unsure); it should be cheap, reading no value. The
+    first window spans `span` times, and each next one as many as should
+    hold about `values` values, as the window before held them (eight
+    times as many at most). A window that holds none is followed by one
+    from the first time that `holds` finds a value at (by bisection: a
+    gap of any length, as before a resumed run's own first time, is
+    crossed in a few dozen calls), as wide as it was; eight times as wide
+    if `holds` found one there that `read` did not (another key's).
+
+    """
+    found = False
+    while start < end:
+        stop = min(start + span, end)
+        columns = read(start, stop)
+        count = sum(len(times) for times, _ in columns.values())
+        if count:
+            yield stop, columns
+            span = max(1, min(span * 8, span * values // count))
+            start, found = stop, False
+            continue
+        if found:
+            span *= 8
+        start, found = _first_held(holds, stop, end), True
+        if start is None:
+            return
+
+
+def _first_held(holds, low, high):
+    # The first time of [low, high) at which holds() finds a value, or
+    # None: none in [low, time), one in [time, time + 1).
+    if low >= high or not holds(low, high):
+        return None
+    while high - low > 1:
+        middle = (low + high) // 2
+        if holds(low, middle):
+            high = middle
+        else:
+            low = middle
+    return low

@@ -224,3 +224,16 @@ def eventually(condition, seconds=30):
             return False
         _time.sleep(0.02)
     return True
+
+
+def pickled_log(path, iterations=3000):
+    """Pickle into `path` a :class:`TrainingLog` holding a ``loss`` at each
+    of `iterations` times from 1; return `path`."""
+    import pickle
+    from blocks_log import TrainingLog
+    log = TrainingLog()
+    for time in range(1, iterations + 1):
+        log[time]['loss'] = time * 0.5
+    with open(path, 'wb') as pickled:
+        pickle.dump(log, pickled)
+    return path

@@ -6,6 +6,7 @@ from blocks_log import SQLiteLog, cli
 from blocks_log.copy import copy
 from blocks_log.runs import list_runs
 
+from helpers import pickled_log
 from test_processes import KEYS, start_writer
 
 
@@ -80,3 +81,63 @@ def test_a_run_is_copied_with_its_ancestors_first_and_its_deletions(
         assert reads(destination, uuid) == reads(source, uuid)
     assert [run.uuid for run in list_runs(destination)] == lineage
     assert unrelated in [run.uuid for run in list_runs(source)]
+
+
+def reads_of(store_class, monkeypatch):
+    """The values each ``read_series`` of a store of `store_class` reads,
+    listed as they are read."""
+    counts = []
+    read_series = store_class.read_series
+
+    def counted(self, *arguments):
+        columns = read_series(self, *arguments)
+        counts.append(sum(len(times) for times, _ in columns.values()))
+        return columns
+    monkeypatch.setattr(store_class, 'read_series', counted)
+    return counts
+
+
+def test_a_long_run_is_copied_a_window_at_a_time(tmp_path, monkeypatch):
+    # What a copy holds at once does not grow with the run: about BATCH
+    # values a read (a whole run of 1,000,000 iterations took 1.5 GB); a
+    # resumed run's own values, which begin late (and after a gap of a
+    # trillion times), are found in a few reads.
+    from blocks_log import copy as copying
+    from blocks_log.stores.sqlite import SQLiteStore
+    source = str(tmp_path / 'long.sqlite')
+    destination = str(tmp_path / 'copy.sqlite')
+    with SQLiteLog(source, commit_every=100) as log:
+        for time in range(1, 3001):
+            log.status['iterations_done'] = time
+            for key in KEYS:
+                log.current_row[key] = time * 0.5
+        log.resume()
+        for time in range(10 ** 12, 10 ** 12 + 2000):
+            log.status['iterations_done'] = time
+            for key in KEYS:
+                log.current_row[key] = -float(time)
+    monkeypatch.setattr(copying, 'BATCH', 1000)
+    counts = reads_of(SQLiteStore, monkeypatch)
+    progress = []
+    copy(source, destination, progress=lambda *done: progress.append(done))
+    assert sum(counts) == 5000 * len(KEYS)
+    # Each run's progress goes up, to the whole of it.
+    for run in list_runs(source):
+        done = [(done, total) for uuid, done, total in progress
+                if uuid == run.uuid]
+        assert len(done) > 2 and done == sorted(done)
+        assert done[-1][0] == done[-1][1]
+    assert max(counts) <= 8 * 1000 and len(counts) < 100
+    for run in list_runs(source):
+        assert reads(destination, run.uuid) == reads(source, run.uuid)
+
+
+def test_a_pickled_log_is_copied_in_one_read(tmp_path, monkeypatch):
+    # A log in memory sorts all its times at each read of a range: read in
+    # windows, a copy of it would take time that grows as its square.
+    from blocks_log import copy as copying
+    source = pickled_log(str(tmp_path / 'log.pkl'))
+    monkeypatch.setattr(copying, 'BATCH', 100)
+    counts = reads_of(copying.LogStore, monkeypatch)
+    copy(source, str(tmp_path / 'copy.sqlite'))
+    assert counts == [3000]

@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant,
                                  precondition, rule)
 
+from blocks_log import SQLiteLog
+from blocks_log import copy as copying
+
 from conftest import BACKEND_NAMES, backend_factories, use_backend
 
 TIMES = st.integers(min_value=0, max_value=12)
@@ -25,8 +28,8 @@ def run_model(backend, tmp_path_factory, dsn):
 
         def __init__(self):
             super(LogModel, self).__init__()
-            self.factories = backend_factories(
-                tmp_path_factory.mktemp('model'), dsn)
+            self.directory = tmp_path_factory.mktemp('model')
+            self.factories = backend_factories(self.directory, dsn)
             self.log = self.factories[backend]()
             self.rows = {}
             self.status = copy.deepcopy(dict(self.log.status))
@@ -189,6 +192,37 @@ def run_model(backend, tmp_path_factory, dsn):
             self.log.close()
             self.log = type(self.log)(source, uuid=self.uuid)
 
+        @precondition(lambda self: backend != 'sqlite-memory')
+        @rule()
+        def copy_into_a_new_file(self):
+            # blocks-log copy of the log as it is now (a pickled log's,
+            # for the one in memory) into a new SQLite file: its run there
+            # holds what the model holds.
+            self.copies = getattr(self, 'copies', 0) + 1
+            destination = str(self.directory / 'copy{}.sqlite'.format(
+                self.copies))
+            if backend == 'python':
+                source = str(self.directory / 'log{}.pkl'.format(
+                    self.copies))
+                with open(source, 'wb') as pickled:
+                    pickle.dump(self.log, pickled)
+            else:
+                self.log.flush()
+                source = getattr(self.log, 'database', None) or self.log.dsn
+            # The run and its ancestors (a PostgreSQL database holds the
+            # runs of every example before).
+            copying.copy(source, destination, [self.log.h_uuid])
+            with SQLiteLog(destination, uuid=self.uuid,
+                           read_only=True) as copied:
+                rows = dict((time, dict(copied[time])) for time in copied)
+                assert rows == self.rows
+                status = dict(copied.status)
+                status['_epoch_ends'] = list(status['_epoch_ends'])
+                # A run still written is "copied so far": the copy marks
+                # where a later copy goes on from.
+                status.pop('_blocks_log_copying', None)
+                assert status == self.status
+
         @precondition(lambda self: self.status['iterations_done'] > 0)
         @rule()
         def previous_row(self):
@@ -233,4 +267,7 @@ def test_log_behaves_as_the_model(backend, tmp_path_factory, tmp_path,
     dsn = use_backend(backend, monkeypatch, request)
     if backend not in backend_factories(tmp_path, dsn):
         pytest.skip('backend {} is not available'.format(backend))
+    # A copy read and written in windows of a few times and values.
+    monkeypatch.setattr(copying, 'FIRST_SPAN', 2)
+    monkeypatch.setattr(copying, 'BATCH', 3)
     run_model(backend, tmp_path_factory, dsn)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blocks_log import cli
+from blocks_log import cli, tables
 from blocks_log.stores import chunks, packing
 
 from conftest import SMALL_REST_BATCH, backend_factories, use_backend
@@ -231,6 +231,10 @@ def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
     # A block's values that are not numbers, packed, as several batches.
     monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
+    # An export read in windows of a few times, each edge a place to lose
+    # or repeat a row.
+    monkeypatch.setattr(tables, 'WINDOW_SPAN', 2)
+    monkeypatch.setattr(tables, 'WINDOW_VALUES', 3)
     run_plans(backend, tmp_path_factory, dsn,
               examples=150 if backend != 'postgresql' else 40)
 

@@ -5,7 +5,9 @@ import os
 
 from blocks_log.analysis import series_records
 from blocks_log.cli import common
-from blocks_log.tables import cell, csv_cell, jsonable, rows_of
+from blocks_log.tables import (
+    cell, csv_cell, jsonable, keys_in_order, row_windows, rows_of,
+    windows_of)
 
 
 def cmd_show(args, out):
@@ -65,6 +67,11 @@ def cmd_export(args, out):
     with common.open_source(args) as source:
         uuids = [source.find(run) for run in args.runs] or source.uuids()
         source.check_keys(keys, uuids)
+        if keys is None:
+            # Every key, in the order it first appears: the header's, and
+            # within a time the order of a record's values, whatever
+            # windows the values are read in (see tables.windows_of).
+            keys = keys_in_order([source.open(uuid) for uuid in uuids])
         if args.long:
             write = _long_csv if form == 'csv' else _long_jsonl
         else:
@@ -77,38 +84,40 @@ def cmd_export(args, out):
     print('wrote {}'.format(path), file=out)
 
 
+# Each writes the values of `keys` (a list: the order of a header, and of
+# a time's values) of the runs `uuids`, read a window at a time (see
+# tables.windows_of).
+
 def _wide_csv(source, uuids, keys, target):
     several = len(uuids) > 1
-    tables = [(uuid,) + rows_of(source.open(uuid), keys) for uuid in uuids]
-    columns = []
-    for _, each, _ in tables:
-        columns.extend(key for key in each if key not in columns)
     writer = csv.writer(target, lineterminator='\n')
-    writer.writerow((['run'] if several else []) + ['time'] + columns)
-    for uuid, _, rows in tables:
-        for time, values in rows:
-            writer.writerow(([uuid] if several else []) + [time] + [
-                csv_cell(values.get(key)) for key in columns])
+    writer.writerow((['run'] if several else []) + ['time'] + keys)
+    for uuid in uuids:
+        for rows in row_windows(source.open(uuid), keys):
+            writer.writerows(([uuid] if several else []) + [time] + [
+                csv_cell(values.get(key)) for key in keys]
+                for time, values in rows)
 
 
 def _wide_jsonl(source, uuids, keys, target):
     several = len(uuids) > 1
     for uuid in uuids:
-        _, rows = rows_of(source.open(uuid), keys)
-        for time, values in rows:
-            record = {'run': uuid} if several else {}
-            record['time'] = time
-            record.update((key, jsonable(value))
-                          for key, value in values.items())
-            target.write(json.dumps(record) + '\n')
+        for rows in row_windows(source.open(uuid), keys):
+            for time, values in rows:
+                record = {'run': uuid} if several else {}
+                record['time'] = time
+                record.update((key, jsonable(value))
+                              for key, value in values.items())
+                target.write(json.dumps(record) + '\n')
 
 
 def _long_records(source, uuids, keys):
     # One record per value: what a SQL view of (run, time, key, value)
     # would give, read from chunks and rows alike.
     for uuid in uuids:
-        for time, key, value in series_records(source.read(uuid, keys)[1]):
-            yield uuid, time, key, value
+        for columns in windows_of(source.open(uuid), keys):
+            for time, key, value in series_records(columns):
+                yield uuid, time, key, value
 
 
 def _long_csv(source, uuids, keys, target):

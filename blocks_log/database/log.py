@@ -163,6 +163,7 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
         The status of this run (see :class:`TrainingLogBase`): a mutable
         mapping, written with the next commit.""")
     current_row = CurrentRow()
+    _reads_ranges = True  # see TrainingLogBase
 
     def __setattr__(self, name, value):
         # current_row is the session's to set (see CurrentRow).

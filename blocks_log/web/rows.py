@@ -9,7 +9,7 @@ import math
 from numbers import Integral
 
 from blocks_log.analysis import is_number
-from blocks_log.tables import cell, csv_cell, rows_of
+from blocks_log.tables import cell, csv_cell, row_windows, rows_of
 from blocks_log.web import data
 
 #: The most rows a request may ask for (more is a 400).
@@ -40,9 +40,10 @@ def rows(source, query):
         for t, values in found]}
 
 
-#: Rows an export reads at a time: what one request holds, whatever the
-#: size of the runs it exports.
-EXPORT_ROWS = 4096
+#: Values an export reads at a time, about (see
+#: :func:`blocks_log.tables.windows_of`): what one request holds, whatever
+#: the size of the runs it exports.
+EXPORT_VALUES = 4096
 
 
 def _export(source, query):
@@ -60,16 +61,6 @@ def _export(source, query):
     return uuids, columns, start or 0, stop
 
 
-def _pages(log, keys, start, stop):
-    # The rows of `log` in [start, stop), EXPORT_ROWS at a time.
-    while True:
-        _, rows = rows_of(log, keys, start, stop, head=EXPORT_ROWS)
-        if not rows:
-            return
-        yield rows
-        start = rows[-1][0] + 1
-
-
 def json_text(source, query):
     """JSON of the runs and keys of `query` (as :func:`csv_text`), every
     value logged in the range, as pieces of text to send in turn::
@@ -79,7 +70,7 @@ def json_text(source, query):
     A finite number as a number; NaN, inf and anything else as the text a
     CSV cell holds (``'nan'``, ``'inf'``...), which JSON cannot hold as
     numbers. The runs and keys are checked at once; the values are read a
-    key and :data:`EXPORT_ROWS` rows at a time.
+    key and about :data:`EXPORT_VALUES` of them at a time.
 
     Raises
     ------
@@ -96,7 +87,8 @@ def json_text(source, query):
             for key_at, key in enumerate(columns):
                 yield '{}{}: ['.format(', ' if key_at else '', json.dumps(key))
                 first = True
-                for rows in _pages(log, [key], start, stop):
+                for rows in row_windows(log, [key], start, stop,
+                                        EXPORT_VALUES):
                     pairs = [[time, _json_value(values[key])]
                              for time, values in rows if key in values]
                     if pairs:
@@ -122,8 +114,8 @@ def csv_text(source, query):
     """CSV of the runs and keys of `query` (``runs``, ``keys``, ``start``,
     ``stop``): what the page shows, a row per run and time, a column per
     key named (or of the runs, sorted), as pieces of text to send in turn.
-    The runs and keys are checked at once; the rows are read
-    :data:`EXPORT_ROWS` at a time.
+    The runs and keys are checked at once; the rows are read about
+    :data:`EXPORT_VALUES` values at a time.
 
     Raises
     ------
@@ -141,7 +133,8 @@ def csv_text(source, query):
     def pieces():
         yield lines([['run', 'time'] + columns])
         for uuid in uuids:
-            for rows in _pages(source.open(uuid), columns, start, stop):
+            for rows in row_windows(source.open(uuid), columns, start,
+                                    stop, EXPORT_VALUES):
                 yield lines([[uuid, time] + [csv_cell(values.get(key))
                                              for key in columns]
                              for time, values in rows])
