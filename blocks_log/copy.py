@@ -4,14 +4,16 @@ databases and pickled logs (and checkpoints) into either.
 A run is copied whole: its uuid, its parent, its status, every value,
 typed as it was (values the copy cannot decode, such as pickles read
 without the opt-in, are copied as they are stored), and when each time
-was logged (its clock). Runs are copied
-parents first, so that the lineage holds in the copy. Copying again
-changes nothing: a run the destination holds is left as it is, unless an
-earlier copy of it was interrupted, or made while the run was still being
-written, which is then finished (from the first iteration it may have
-missed).
+was logged (its clock). Runs are copied parents first, so that the
+lineage holds in the copy. A run the destination holds already is
+compared with the source, value by value, and what differs is written:
+copying again changes nothing if nothing changed, and otherwise brings
+the copy up to date, whatever changed (an interrupted copy, more
+iterations of a run then being written, or a write, or a deletion, into
+a row before where the last copy got).
 
 """
+import struct
 import sys
 
 from blocks_log import codec, placeholders, series
@@ -22,8 +24,11 @@ from blocks_log.stores.base import RunInfo, Store
 #: times its first read spans.
 BATCH = 50000
 FIRST_SPAN = 64
-# In the status of a run being copied, until its values are all there.
+# In the status of a copy of a run then being written: the iterations it
+# had done.
 _COPYING = '_blocks_log_copying'
+_DOUBLE = struct.Struct('<d')
+_MISSING = object()
 
 
 class LogStore(Store):
@@ -79,14 +84,16 @@ def copy_runs(sources, destination, uuids=None, progress=None):
         by default.
     progress : callable, optional
         Called as ``progress(run uuid, done, total)`` as a run is copied:
-        `done` of the `total` times it spans copied.
+        `done` of the `total` times it spans copied, or compared.
 
     Returns
     -------
     list of (str, str)
         For each run: its uuid and ``'copied'``, ``'finished'`` (an
-        interrupted copy, or one of a run then being written), ``'present'``
-        or ``'copied so far'`` (the run is being written: a later copy
+        interrupted copy, or one of a run then being written),
+        ``'updated'`` (the run changed since it was copied), ``'present'``
+        (the copy holds the run as it is: nothing was written) or
+        ``'copied so far'`` (the run is being written: a later copy
         finishes it).
 
     Raises
@@ -105,40 +112,42 @@ def copy_runs(sources, destination, uuids=None, progress=None):
     results = []
     for uuid in order:
         store, run = found[uuid]
-        present = destination.find_run(uuid)
-        start = 0
-        if present is not None:
-            start = destination.read_status(present).get(_COPYING)
-            if start is None:
-                results.append((uuid, 'present'))
-                continue
-            if type(start) is not int:  # a copy of 0.2.0.dev0: True
-                start = 0
         # Whether a writer holds it, asked before its status is read: the
         # times below the iterations done that status says are whole.
         live = store.is_written(run)
         values = store.read_status(run)
         status = dict((key, _stored(value)) for key, value in
                       values.items())
-        if present is None:
-            created = destination.create_run(
+        copied = destination.find_run(uuid)
+        if copied is None:
+            copied = destination.create_run(
                 uuid, run.parent, dict(status, **{
                     _COPYING: codec.encode(0)}), None, created=run.created)
-        _copy_values(store, run, destination, present or created, progress,
-                     start)
-        if live:
-            # A later copy goes on from the first iteration not whole now.
-            done = values.get('iterations_done')
-            again = max(start, done if type(done) is int else 0)
-            destination.write(present or created, [], dict(status, **{
-                _COPYING: codec.encode(again)}), set())
+            state = 'copied'
         else:
-            destination.write(present or created, [], status,
-                              set([_COPYING]))
-        destination.compact(present or created)
-        destination.release_run(present or created, None)
-        results.append((uuid, 'copied so far' if live else
-                        'copied' if present is None else 'finished'))
+            held = destination.read_status(copied)
+            state = 'finished' if _COPYING in held else 'present'
+            held.pop(_COPYING, None)
+            if set(held) != set(values) or not all(
+                    _same(value, held[key]) for key, value in values.items()):
+                state = 'updated' if state == 'present' else state
+        if _copy_values(store, run, destination, copied, progress):
+            state = 'updated' if state == 'present' else state
+        if live:
+            done = values.get('iterations_done')
+            destination.write(copied, [], dict(status, **{
+                _COPYING: codec.encode(done if type(done) is int else 0)}),
+                set())
+            state = 'copied so far'
+        if state != 'present':
+            # The clock as well: an interrupted copy may have written none.
+            destination.write_clock(copied, *store.read_clock(
+                [run], 0, store.max_time))
+            if not live:
+                destination.write(copied, [], status, set([_COPYING]))
+            destination.compact(copied)
+            destination.release_run(copied, None)
+        results.append((uuid, state))
     return results
 
 
@@ -160,38 +169,94 @@ def _parents_first(found, uuids):
     return order
 
 
-def _copy_values(store, run, destination, copy, progress, start=0):
-    # The values of `run` from time `start` on, and their clock (the
-    # copy's commits stamp none: a time was committed when the run wrote
-    # it, not when it was copied). Read a window of times at a time (see
-    # series.windows): whole, a run of 1,000,000 iterations of 10 values
-    # took 1.5 GB.
-    end = store.read_end([run], start, store.max_time)
+def _copy_values(store, run, destination, copied, progress):
+    # The values of `run` (its own, and the marks of those deleted) that
+    # `copied` does not hold as they are, written into it (stamped with no
+    # clock: a time was committed when the run wrote it, not when it was
+    # copied); whether any was. Read from both a window of times at a time
+    # (see series.windows): whole, a run of 1,000,000 iterations of 10
+    # values took 1.5 GB.
+    end = max(store.read_end([run], 0, store.max_time) or 0,
+              destination.read_end([copied], 0, destination.max_time) or 0)
     items = []  # flat, as Store.write takes them
-    deletions = False
+    low, deletions, changed = 0, False, False
     for stop, columns in series.windows(
             lambda low, high: store.read_series([run], None, low, high),
             lambda low, high: store.read_end([run], low, high) is not None,
-            start, end or start, BATCH,
+            0, end, BATCH,
             # A log in memory, whole: each read of it sorts its every time.
-            (end or start) - start if isinstance(store, LogStore) else
-            FIRST_SPAN):
-        for time, key, value in sorted(
-                (time, key, value) for key, (times, values) in
-                columns.items() for time, value in zip(times, values)):
+            end if isinstance(store, LogStore) else FIRST_SPAN):
+        held = destination.read_series([copied], None, low, stop)
+        for time, key, value in sorted(_differences(columns, held)):
             items.extend((time, key, _stored(value)))
             deletions = deletions or value is codec.DELETED
-            if len(items) >= 3 * BATCH:
-                destination.write(copy, items, {}, set(), deletions,
-                                  stamp=False)
-                items = []
+        if len(items) >= 3 * BATCH:
+            destination.write(copied, items, {}, set(), deletions,
+                              stamp=False)
+            items, changed = [], True
         if progress and stop < end:
-            progress(run.uuid, stop - start, end - start)
-    destination.write(copy, items, {}, set(), deletions, stamp=False)
-    destination.write_clock(copy, *store.read_clock([run], start,
-                                                    store.max_time))
-    if progress and end is not None:
-        progress(run.uuid, end - start, end - start)
+            progress(run.uuid, stop, end)
+        low = stop
+    # What the copy holds past the run's last value, the run does not.
+    for time, key, value in sorted(_differences(
+            {}, destination.read_series([copied], None, low, end or low))):
+        items.extend((time, key, _stored(value)))
+        deletions = True
+    if items:
+        destination.write(copied, items, {}, set(), deletions, stamp=False)
+        changed = True
+    if progress and end:
+        progress(run.uuid, end, end)
+    return changed
+
+
+def _differences(mine, held):
+    # (time, key, value) of `mine` (key -> series: a run's) where `held`
+    # (a copy's) holds none, or another; and a deleted mark where `held`
+    # holds a value that `mine` does not.
+    for key in set(mine) | set(held):
+        ours = mine.get(key) or series.empty()
+        theirs = held.get(key) or series.empty()
+        if _identical(ours, theirs):
+            continue
+        theirs = dict(zip(*theirs))
+        for time, value in zip(*ours):
+            other = theirs.pop(time, _MISSING)
+            if other is _MISSING or not _same(value, other):
+                yield time, key, value
+        for time, other in theirs.items():
+            if other is not codec.DELETED:
+                yield time, key, codec.DELETED
+
+
+def _identical(series, other):
+    # Whether two series hold the same values at the same times: arrays
+    # compared by their bytes, at once.
+    (times, values), (other_times, other_values) = series, other
+    if len(times) != len(other_times):
+        return False
+    if type(times) is not type(other_times):
+        times, other_times = list(times), list(other_times)
+    if times != other_times:
+        return False
+    if type(values) is type(other_values) is not list and (
+            values.typecode == other_values.typecode):
+        return values.tobytes() == other_values.tobytes()
+    return all(map(_same, values, other_values))
+
+
+def _same(value, other):
+    # Whether a copy holding `other` holds `value`: stored alike (a numpy
+    # float as a float; True not as 1), a float of the same bits (NaN is
+    # NaN, -0.0 is not 0.0).
+    if value is codec.DELETED or other is codec.DELETED:
+        return value is other
+    value, other = _stored(value), _stored(other)
+    if type(value) is not type(other):
+        return False
+    if type(value) is float:
+        return _DOUBLE.pack(value) == _DOUBLE.pack(other)
+    return value == other
 
 
 def print_progress(stream=sys.stderr):

@@ -193,17 +193,19 @@ def run_model(backend, tmp_path_factory, dsn):
             self.log = type(self.log)(source, uuid=self.uuid)
 
         @precondition(lambda self: backend != 'sqlite-memory')
-        @rule()
-        def copy_into_a_new_file(self):
+        @rule(again=st.booleans())
+        def copy_into_a_file(self, again):
             # blocks-log copy of the log as it is now (a pickled log's,
-            # for the one in memory) into a new SQLite file: its run there
-            # holds what the model holds.
-            self.copies = getattr(self, 'copies', 0) + 1
+            # for the one in memory) into a new SQLite file, or `again`
+            # into the file of the last copy (which it brings up to date,
+            # whatever changed since): its run there holds what the model
+            # holds.
+            self.copies = getattr(self, 'copies', 0) + (
+                0 if again and getattr(self, 'copies', 0) else 1)
             destination = str(self.directory / 'copy{}.sqlite'.format(
                 self.copies))
             if backend == 'python':
-                source = str(self.directory / 'log{}.pkl'.format(
-                    self.copies))
+                source = str(self.directory / 'log.pkl')
                 with open(source, 'wb') as pickled:
                     pickle.dump(self.log, pickled)
             else:

@@ -21,8 +21,8 @@ def add_commands(command):
     """Declare the commands of this module with `command(name, help,
     example)`."""
     parser = command('copy', 'copy runs (with their parents, status and '
-                     'typed values) into another database; again, it '
-                     'changes nothing', 'blocks-log copy runs.sqlite '
+                     'typed values) into another database; again, only '
+                     'what changed', 'blocks-log copy runs.sqlite '
                      'postgresql://me@db.lab/runs')
     common.add_source(parser, runs=None)
     parser.add_argument('destination', metavar='DESTINATION',
