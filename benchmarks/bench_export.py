@@ -11,7 +11,9 @@ loop writes it, and the same values in Blocks' layout (one row per value in
   and nothing more);
 - copy: raw ``sqlite3``, ``INSERT INTO copy.entries SELECT * FROM
   entries`` into an attached new file, in one transaction (SQLite copying
-  rows in C: the floor of any copy).
+  rows in C: the floor of any copy); and ``blocks-log copy`` again into a
+  file that holds the run as it is (it compares the two, and writes
+  nothing).
 
 Each contender runs in a process of its own, so that its peak resident
 memory (``ru_maxrss``) is its own; its time is the process' whole wall
@@ -94,6 +96,8 @@ def main():
         make_raw(raw, args.iterations)
         make_ours(ours, args.iterations)
         fresh = iter(range(10 ** 6))
+        again = os.path.join(directory, 'again.sqlite')
+        measure(OURS, 'copy', ours, again)
 
         def target(suffix):
             return os.path.join(directory, 'out{}{}'.format(
@@ -108,6 +112,8 @@ def main():
                 RAW_COPY, raw, target('.sqlite'))),
             ('copy: blocks-log copy', lambda: measure(
                 OURS, 'copy', ours, target('.sqlite'))),
+            ('copy again, nothing changed', lambda: measure(
+                OURS, 'copy', ours, again)),
         ]
         results = dict((name, []) for name, _ in contenders)
         for _ in range(args.rounds):
@@ -118,9 +124,9 @@ def main():
                         os.remove(os.path.join(directory, entry))
         print('a run of {} iterations x {} values, {} rounds'.format(
             args.iterations, len(KEYS), args.rounds))
-        for limit, mine in ((0, 1), (2, 3)):
+        for limit, mine in ((0, [1]), (2, [3, 4])):
             base = contenders[limit][0]
-            for name in (base, contenders[mine][0]):
+            for name in [base] + [contenders[each][0] for each in mine]:
                 seconds = sorted(s for s, _ in results[name])
                 peaks = sorted(m for _, m in results[name])
                 ratios = sorted(s / b for (s, _), (b, _) in zip(
