@@ -119,6 +119,7 @@ def copy_runs(sources, destination, uuids=None, progress=None):
         status = dict((key, _stored(value)) for key, value in
                       values.items())
         copied = destination.find_run(uuid)
+        stale = set()  # status keys of the copy that the run has not
         if copied is None:
             copied = destination.create_run(
                 uuid, run.parent, dict(status, **{
@@ -128,8 +129,9 @@ def copy_runs(sources, destination, uuids=None, progress=None):
             held = destination.read_status(copied)
             state = 'finished' if _COPYING in held else 'present'
             held.pop(_COPYING, None)
-            if set(held) != set(values) or not all(
-                    _same(value, held[key]) for key, value in values.items()):
+            stale = set(held) - set(values)
+            if stale or not all(key in held and _same(value, held[key])
+                                for key, value in values.items()):
                 state = 'updated' if state == 'present' else state
         if _copy_values(store, run, destination, copied, progress):
             state = 'updated' if state == 'present' else state
@@ -137,14 +139,14 @@ def copy_runs(sources, destination, uuids=None, progress=None):
             done = values.get('iterations_done')
             destination.write(copied, [], dict(status, **{
                 _COPYING: codec.encode(done if type(done) is int else 0)}),
-                set())
+                stale)
             state = 'copied so far'
         if state != 'present':
             # The clock as well: an interrupted copy may have written none.
             destination.write_clock(copied, *store.read_clock(
                 [run], 0, store.max_time))
             if not live:
-                destination.write(copied, [], status, set([_COPYING]))
+                destination.write(copied, [], status, stale | {_COPYING})
             destination.compact(copied)
             destination.release_run(copied, None)
         results.append((uuid, state))
@@ -229,10 +231,10 @@ def _differences(mine, held):
                 yield time, key, codec.DELETED
 
 
-def _identical(series, other):
+def _identical(column, other):
     # Whether two series hold the same values at the same times: arrays
     # compared by their bytes, at once.
-    (times, values), (other_times, other_values) = series, other
+    (times, values), (other_times, other_values) = column, other
     if len(times) != len(other_times):
         return False
     if type(times) is not type(other_times):

@@ -564,7 +564,7 @@ def reads_of_series(monkeypatch):
                                   ['--format', 'csv', '--keys', 'late']])
 def test_export_reads_a_window_at_a_time(tmp_path, monkeypatch, form):
     # What an export holds at once does not grow with the run (its rows at
-    # once, 1,000,000 iterations of 10 values took 860 MB); it writes what
+    # once, 1,000,000 iterations of 10 values took 842 MB); it writes what
     # the whole run read at once writes, the header too (every key in the
     # order it first appears: 'late' last); a key logged only at the end
     # is found in a few reads.

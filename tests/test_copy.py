@@ -214,6 +214,10 @@ def test_a_copy_again_writes_what_changed_before_where_it_got(
     with SQLiteLog(source, uuid=log.h_uuid) as again:
         again.status['note'] = 'changed'
     assert copy(source, destination) == [(log.h_uuid, 'updated')]
+    with SQLiteLog(source, uuid=log.h_uuid) as again:
+        del again.status['note']
+    assert copy(source, destination) == [(log.h_uuid, 'updated')]
+    assert 'note' not in reads(destination, log.h_uuid)[3]
     with SQLiteLog(destination, uuid=log.h_uuid) as copied:
         copied[7]['stray'] = 1
     assert copy(source, destination) == [(log.h_uuid, 'updated')]
