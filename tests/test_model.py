@@ -220,8 +220,8 @@ def run_model(backend, tmp_path_factory, dsn):
                 assert rows == self.rows
                 status = dict(copied.status)
                 status['_epoch_ends'] = list(status['_epoch_ends'])
-                # A run still written is "copied so far": the copy marks
-                # where a later copy goes on from.
+                # A run still written is "copied so far": its copy's
+                # status keeps the iterations it had done.
                 status.pop('_blocks_log_copying', None)
                 assert status == self.status
 
