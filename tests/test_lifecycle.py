@@ -68,6 +68,35 @@ class TestDroppedWithoutClose:
         assert process.returncode == 0, process.stderr
         assert read(path, process.stdout.strip()) == {0: {'kept': 1}}
 
+    def test_a_ctrl_c_as_its_finalizer_begins(self, path):
+        # weakref.finalize forgets itself, then calls: a Ctrl-C between
+        # the two is ignored there ("Exception ignored in"), and the log
+        # is finished at exit instead (it was never finished).
+        process = run_python('''
+            import gc, sys, weakref
+            from blocks_log import SQLiteLog
+            log = SQLiteLog(sys.argv[1], commit_every=1000)
+            for time in range(1, 6):
+                log.status['iterations_done'] = time
+                log.current_row['kept'] = time
+            print(log.h_uuid)
+            call = weakref.finalize.__call__.__code__
+
+            def interrupt(frame, event, argument):
+                if event == 'c_return' and frame.f_code is call:
+                    sys.setprofile(None)
+                    raise KeyboardInterrupt
+            sys.setprofile(interrupt)
+            del log
+            sys.setprofile(None)
+            gc.collect()  # nothing else holds the session now
+            ''', path)
+        assert process.returncode == 0, process.stderr
+        assert 'Exception ignored' in process.stderr
+        assert 'KeyboardInterrupt' in process.stderr
+        assert read(path, process.stdout.strip()) == dict(
+            (time, {'kept': time}) for time in range(1, 6))
+
     def test_the_run_is_released(self, path):
         log = SQLiteLog(path)
         run = log.uuid

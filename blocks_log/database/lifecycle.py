@@ -13,11 +13,16 @@ its session is finished: flushed, its run released, its connection closed
 (see :class:`blocks_log.database.session.Session`).
 
 """
+import atexit
 import os
 import threading
-import weakref
+import warnings
 
-_SESSIONS = weakref.WeakSet()
+# Held strongly until closed: a log's finalizer that a Ctrl-C stopped as
+# it began (weakref.finalize forgets itself, then calls, in Python code
+# where a signal handler may run between the two) leaves its session here,
+# to be finished at exit rather than lose what it buffered.
+_SESSIONS = set()
 # The sessions locked by _before_fork, released after it.
 _LOCKED = []
 
@@ -55,6 +60,18 @@ def _after_fork_in_child():
         session.lock = threading.RLock()
 
 
+def _at_exit():
+    # After the logs' own finalizers (atexit runs the hooks registered
+    # last first: weakref.finalize registers its own at the first log).
+    for session in list(_SESSIONS):
+        try:
+            session.finalize()
+        except Exception as error:  # the next session is finished still
+            warnings.warn('{}: not closed at exit ({!r})'.format(
+                session, error), RuntimeWarning)
+
+
+atexit.register(_at_exit)
 if hasattr(os, 'register_at_fork'):
     os.register_at_fork(before=_before_fork,
                         after_in_parent=_after_fork_in_parent,
