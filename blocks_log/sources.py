@@ -40,8 +40,8 @@ def is_postgresql(source):
         return False
     if source.startswith(('postgresql://', 'postgres://')):
         return True
-    keys, at = set(), 0
-    while at < len(source.rstrip()):
+    keys, at, end = set(), 0, len(source.rstrip())
+    while at < end:
         pair = _DSN_PAIR.match(source, at)
         if pair is None:
             return False

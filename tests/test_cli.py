@@ -580,8 +580,13 @@ def test_export_reads_a_window_at_a_time(tmp_path, monkeypatch, form):
     whole = run_cli('export', path, *form)
     monkeypatch.setattr(tables, 'WINDOW_VALUES', 100)
     counts = reads_of_series(monkeypatch)
+    from blocks_log.sources import Source
+    opened, open_run = [], Source.open
+    monkeypatch.setattr(Source, 'open', lambda self, *name: opened.append(
+        name) or open_run(self, *name))
     status, output = run_cli('export', path, *form)
     assert status == 0 and output == whole[1]
+    assert len(opened) == 1  # the run opened once, its keys read from it
     if form[1] == 'csv' and len(form) == 2:
         assert output.splitlines()[0] == 'time,loss,acc,late'
     assert max(counts) <= 8 * 100 and len(counts) < 200

@@ -102,7 +102,7 @@ def test_a_failed_write_truncates_nothing(database, tmp_path, monkeypatch,
         f.write('what was there\n')
     from blocks_log.cli import rows
 
-    def failing(source, uuids, keys, out):
+    def failing(runs, keys, out):
         out.write('time,loss\n')
         raise OSError(28, 'No space left on device')
     monkeypatch.setattr(rows, '_wide_csv', failing)

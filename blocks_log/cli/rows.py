@@ -67,42 +67,43 @@ def cmd_export(args, out):
     with common.open_source(args) as source:
         uuids = [source.find(run) for run in args.runs] or source.uuids()
         source.check_keys(keys, uuids)
+        runs = [(uuid, source.open(uuid)) for uuid in uuids]
         if keys is None:
             # Every key, in the order it first appears: the header's, and
             # within a time the order of a record's values, whatever
             # windows the values are read in (see tables.windows_of).
-            keys = keys_in_order([source.open(uuid) for uuid in uuids])
+            keys = keys_in_order([log for _, log in runs])
         if args.long:
             write = _long_csv if form == 'csv' else _long_jsonl
         else:
             write = _wide_csv if form == 'csv' else _wide_jsonl
         if path is None:
-            write(source, uuids, keys, out)
+            write(runs, keys, out)
             return
         with common.written(path) as target:
-            write(source, uuids, keys, target)
+            write(runs, keys, target)
     print('wrote {}'.format(path), file=out)
 
 
 # Each writes the values of `keys` (a list: the order of a header, and of
-# a time's values) of the runs `uuids`, read a window at a time (see
-# tables.windows_of).
+# a time's values) of `runs` ((uuid, log) each), read a window at a time
+# (see tables.windows_of).
 
-def _wide_csv(source, uuids, keys, target):
-    several = len(uuids) > 1
+def _wide_csv(runs, keys, target):
+    several = len(runs) > 1
     writer = csv.writer(target, lineterminator='\n')
     writer.writerow((['run'] if several else []) + ['time'] + keys)
-    for uuid in uuids:
-        for rows in row_windows(source.open(uuid), keys):
+    for uuid, log in runs:
+        for rows in row_windows(log, keys):
             writer.writerows(([uuid] if several else []) + [time] + [
                 csv_cell(values.get(key)) for key in keys]
                 for time, values in rows)
 
 
-def _wide_jsonl(source, uuids, keys, target):
-    several = len(uuids) > 1
-    for uuid in uuids:
-        for rows in row_windows(source.open(uuid), keys):
+def _wide_jsonl(runs, keys, target):
+    several = len(runs) > 1
+    for uuid, log in runs:
+        for rows in row_windows(log, keys):
             for time, values in rows:
                 record = {'run': uuid} if several else {}
                 record['time'] = time
@@ -111,24 +112,24 @@ def _wide_jsonl(source, uuids, keys, target):
                 target.write(json.dumps(record) + '\n')
 
 
-def _long_records(source, uuids, keys):
+def _long_records(runs, keys):
     # One record per value: what a SQL view of (run, time, key, value)
     # would give, read from chunks and rows alike.
-    for uuid in uuids:
-        for columns in windows_of(source.open(uuid), keys):
+    for uuid, log in runs:
+        for columns in windows_of(log, keys):
             for time, key, value in series_records(columns):
                 yield uuid, time, key, value
 
 
-def _long_csv(source, uuids, keys, target):
+def _long_csv(runs, keys, target):
     writer = csv.writer(target, lineterminator='\n')
     writer.writerow(['run', 'time', 'key', 'value'])
-    for uuid, time, key, value in _long_records(source, uuids, keys):
+    for uuid, time, key, value in _long_records(runs, keys):
         writer.writerow([uuid, time, key, csv_cell(value)])
 
 
-def _long_jsonl(source, uuids, keys, target):
-    for uuid, time, key, value in _long_records(source, uuids, keys):
+def _long_jsonl(runs, keys, target):
+    for uuid, time, key, value in _long_records(runs, keys):
         target.write(json.dumps({'run': uuid, 'time': time, 'key': key,
                                  'value': jsonable(value)}) + '\n')
 
