@@ -714,8 +714,8 @@ def test_many_runs_look_apart_in_either_scheme(chromium, tmp_path, scheme,
                 '.textContent];')
             drawn = chromium.execute_script(
                 'return window.blocksLog.charts.loss.chart.series.slice(1)'
-                '.map(function (s) { return [s._stroke, (s.dash || []).join()];'
-                ' });')
+                '.map(function (s) {'
+                ' return [s._stroke, (s.dash || []).join()]; });')
             background = chromium.execute_script(
                 'return [getComputedStyle(document.querySelector(".chart"))'
                 '.backgroundColor, getComputedStyle(document.body).color];')

@@ -357,9 +357,8 @@ def test_columns_slice_only_what_shares_its_times():
     # The keys of the first time repeat, but not at the same times: no
     # slicing, every value at its own time.
     from blocks_log.stores import block_columns
-    numbers, rest, _ = block_columns.columns([((1, 1, 2, 3), (5, 6, 5, 6),
-                                               (1.0, 1.0, 2.0, 3.0), None, False,
-                                               True)])
+    numbers, rest, _ = block_columns.columns([(
+        (1, 1, 2, 3), (5, 6, 5, 6), (1.0, 1.0, 2.0, 3.0), None, False, True)])
     assert numbers == {5: ([1, 2], [1.0, 2.0]), 6: ([1, 3], [1.0, 3.0])}
     numbers, rest, _ = block_columns.columns([
         ((1, 1), (5, 6), (1.0, 'x'), None, False, False),
@@ -414,7 +413,8 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
         parts.append((times, keys, drawn, wall, iteration, floats))
     looked_at = [part[:4] + (False, False) for part in parts]
     numbers, rest, kind = block_columns.columns(parts)
-    assert (numbers, rest) == block_columns.split(block_columns.latest(parts))[:2]
+    latest = block_columns.latest(parts)
+    assert (numbers, rest) == block_columns.split(latest)[:2]
     assert block_columns.columns(looked_at)[:2] == (numbers, rest)
     first_walls = {}  # each time's wall: that of the first part holding it
     for times, _, _, wall, _, _ in parts:

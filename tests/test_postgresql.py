@@ -354,7 +354,8 @@ class TestLostConnections:
             print('ready', flush=True)
             sys.stdin.readline()
             '''), dsn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, universal_newlines=True,
+                                   stderr=subprocess.PIPE,
+                                   universal_newlines=True,
                                    env=dict(os.environ, PYTHONPATH=ROOT))
         try:
             assert process.stdout.readline().strip() == 'ready'

@@ -187,7 +187,8 @@ def test_smoothing_is_that_of_the_whole_run_however_zoomed(tmp_path,
     # state it ends in is where a page goes on from.
     from blocks_log import smoothing
     path = str(tmp_path / 'noisy.sqlite')
-    logged = [(time, math.sin(time) + time / 1000.0) for time in range(1, 5001)]
+    logged = [(time, math.sin(time) + time / 1000.0)
+              for time in range(1, 5001)]
     with SQLiteLog(path) as log:
         for time, value in logged:
             log.status['iterations_done'] = time
@@ -423,18 +424,21 @@ def test_a_sparse_key_zoomed_holds_a_point_beyond_each_end(
 
 
 def test_downsample_keeps_gaps_and_short_series_whole():
-    times, values = downsampling.downsample([1, 2, 3], [1.0, float('nan'), 'x'], 10)
+    times, values = downsampling.downsample(
+        [1, 2, 3], [1.0, float('nan'), 'x'], 10)
     assert (times, values) == ([1, 2], [1.0, None])
     # a bucket of nothing but infinities is a gap; the others hold their
     # smallest and largest numbers
     # at the times they were logged
-    times, values = downsampling.downsample(list(range(100)), [float('inf')] * 20 + [
-        float(t) for t in range(20, 100)], 10)
+    times, values = downsampling.downsample(
+        list(range(100)),
+        [float('inf')] * 20 + [float(t) for t in range(20, 100)], 10)
     assert times == [0, 20, 39, 40, 59, 60, 79, 80, 99]
     assert values == [None, 20.0, 39.0, 40.0, 59.0, 60.0, 79.0, 80.0, 99.0]
     # the largest before the smallest where it came first; one point where
     # they are one value
-    times, values = downsampling.downsample([1, 2, 3, 4, 5, 6], [5, 1, 1, 7, 7, 7], 4)
+    times, values = downsampling.downsample(
+        [1, 2, 3, 4, 5, 6], [5, 1, 1, 7, 7, 7], 4)
     assert (times, values) == ([1, 2, 4], [5.0, 1.0, 7.0])
 
 
@@ -487,8 +491,8 @@ def test_downsample_is_the_extremes_of_each_bucket(values, points, step,
         times = list(times)
     if as_array and all(type(v) is float for v in values):
         values = array.array('d', values)
-    assert downsampling.downsample(times, values, points) == reference_downsample(
-        list(times), list(values), points)
+    assert downsampling.downsample(times, values, points) == (
+        reference_downsample(list(times), list(values), points))
 
 
 @settings(max_examples=500, deadline=None)
