@@ -33,12 +33,21 @@ _MISSING = object()
 
 class LogStore(Store):
     """A log held in memory (a pickled log, a checkpoint's), as a store of
-    its one run, read-only."""
+    its one run, read-only.
+
+    The run has no parent here, whatever its ``status['resumed_from']``
+    says (which its copy keeps): the log holds every row it reads, its
+    ancestors' as they were when it resumed, and its copy reads those
+    alone. Had its copy fallen through to a copy of its parent, it would
+    read what the log deleted from the parent's rows, and what the parent
+    logged after the log resumed from it (a ``TrainingLog`` keeps its
+    uuid when pickled: a later checkpoint of the parent holds more of
+    it).
+    """
 
     def __init__(self, log, name):
         self.log, self.name = log, name
-        self.run = RunInfo(None, log.h_uuid, log.status.get('resumed_from'),
-                           None, None)
+        self.run = RunInfo(None, log.h_uuid, None, None, None)
 
     def find_run(self, uuid):
         return self.run if uuid == self.run.uuid else None

@@ -144,6 +144,50 @@ def test_a_pickled_log_is_copied_in_one_read(tmp_path, monkeypatch):
     assert counts == [3000]
 
 
+def test_a_pickled_log_resumed_reads_in_its_copy_as_it_did_pickled(
+        tmp_path):
+    # A checkpoint's log resumed from a run that the destination holds
+    # (a copy of an earlier checkpoint, and of a later one of the same
+    # run: a TrainingLog keeps its uuid when pickled). Its copy reads what
+    # the log held, its parent's rows as they were when it resumed: not
+    # what it deleted from them, nor what the parent logged later.
+    import pickle
+    from blocks_log import TrainingLog
+
+    def checkpoint(log, name):
+        path = str(tmp_path / name)
+        with open(path, 'wb') as pickled:
+            pickle.dump(log, pickled)
+        copy(path, destination)
+        return path
+
+    destination = str(tmp_path / 'copy.sqlite')
+    parent = TrainingLog()
+    for time in range(1, 4):
+        parent[time]['loss'] = float(time)
+    parent[2]['accuracy'] = 0.5
+    early = checkpoint(parent, 'early.pkl')
+    for time in range(4, 7):
+        parent[time]['loss'] = float(time)
+        parent[time]['accuracy'] = 0.75
+    checkpoint(parent, 'late.pkl')
+    with open(early, 'rb') as pickled:
+        child = pickle.load(pickled)
+    child.resume()
+    del child[2]['accuracy']
+    child[4]['loss'] = -4.0
+    checkpoint(child, 'child.pkl')
+    with SQLiteLog(destination, uuid=child.h_uuid, read_only=True) as copied:
+        assert dict((time, dict(copied[time])) for time in copied) == {
+            1: {'loss': 1.0}, 2: {'loss': 2.0}, 3: {'loss': 3.0},
+            4: {'loss': -4.0}}
+        assert copied.status['resumed_from'] == parent.h_uuid
+    with SQLiteLog(destination, uuid=parent.h_uuid,
+                   read_only=True) as copied:
+        assert len(copied) == 6 and dict(copied[2]) == {
+            'loss': 2.0, 'accuracy': 0.5}
+
+
 def written_by(store_class, monkeypatch):
     """The values each ``write`` of a store of `store_class` writes (those
     of its items), listed as they are written."""

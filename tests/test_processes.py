@@ -5,6 +5,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import warnings
 
 import pytest
 
@@ -261,3 +263,81 @@ def test_a_writer_stopped_as_it_closes_holds_no_reader_for_ever(
         writer.wait()
     with SQLiteLog(path, uuid=uuid, read_only=True) as log:
         assert log.history('loss') == [(1, 0.5)]
+
+
+STOPPED_AS_IT_OPENS = '''
+import os, signal, sys
+from blocks_log import SQLiteLog
+from blocks_log.stores import claims
+
+real_opening = claims.opening
+
+
+class Stopping(object):
+    # The gate taken as the reader first opens the file, and the process
+    # stopped there, as Ctrl-Z would stop it.
+    stops = 1
+
+    def __init__(self, database):
+        self.gate = real_opening(database)
+
+    def __enter__(self):
+        self.gate.__enter__()
+        if Stopping.stops:
+            Stopping.stops -= 1
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+    def __exit__(self, *exc_info):
+        return self.gate.__exit__(*exc_info)
+
+
+claims.opening = Stopping
+with SQLiteLog(sys.argv[1], uuid=sys.argv[2], read_only=True) as log:
+    print(log.history('loss'), flush=True)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'),
+                    reason='the gate is a Linux lock; /proc')
+def test_a_reader_stopped_as_it_opens_holds_no_writer_for_ever(
+        tmp_path, monkeypatch):
+    # The other side of the gate: a writer closing the file waits for a
+    # reader that opens it GATE_WAIT seconds, and then closes all the same,
+    # and says so, rather than hold the training process at its exit for
+    # ever. The reader, let go on, reads what the writer wrote.
+    from blocks_log.stores import claims
+    path = str(tmp_path / 'log.sqlite')
+    log = SQLiteLog(path)
+    log[1]['loss'] = 0.5
+    log.flush()
+    reader = subprocess.Popen([sys.executable, '-c', STOPPED_AS_IT_OPENS,
+                               path, log.h_uuid], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+    warned = []
+
+    def close():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            log.close()
+        warned.extend(caught)
+    # In a thread, so that a writer that waits for ever fails the test.
+    closer = threading.Thread(target=close)
+    try:
+        assert eventually(lambda: stopped(reader.pid))
+        monkeypatch.setattr(claims, 'GATE_WAIT', 0.5)
+        closer.start()
+        closer.join(30)
+        assert not closer.is_alive()
+        assert [warning.category for warning in warned] == [RuntimeWarning]
+        message = str(warned[0].message)
+        assert path in message and 'stopped: Ctrl-Z, SIGSTOP' in message
+        assert not os.path.exists(path + '-wal')  # closed: SQLite deleted it
+        os.kill(reader.pid, signal.SIGCONT)
+        out, err = reader.communicate(timeout=60)
+        assert (reader.returncode, out) == (0, '[(1, 0.5)]\n'), err
+    finally:
+        reader.send_signal(signal.SIGCONT)  # no-op once it ended
+        reader.kill()
+        reader.communicate()
+        if closer.is_alive():
+            closer.join()

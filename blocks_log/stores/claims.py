@@ -25,6 +25,7 @@ import os
 import struct
 import sys
 import time
+import warnings
 
 try:
     import fcntl
@@ -209,7 +210,6 @@ _OFD = sys.platform.startswith('linux') and sys.maxsize > 2 ** 32
 # Python does not name them (3.8).
 _GETLK = getattr(fcntl, 'F_OFD_GETLK', 36)
 _SETLK = getattr(fcntl, 'F_OFD_SETLK', 37)
-_SETLKW = getattr(fcntl, 'F_OFD_SETLKW', 38)
 _FLOCK = struct.Struct('hhqqi4x')
 
 
@@ -301,7 +301,10 @@ _GATE = 2 ** 62
 
 #: Seconds a reader waits at the gate for a writer that closes the file
 #: (milliseconds, as a rule) before it gives up: a writer stopped as it
-#: closed (Ctrl-Z, SIGSTOP) held every reader for as long.
+#: closed (Ctrl-Z, SIGSTOP) held every reader for as long. A writer waits
+#: as long for the readers that open the file, then closes it without the
+#: gate: a reader stopped as it opened the file held the training process
+#: at its exit for as long.
 GATE_WAIT = 30.0
 # What a gate is where there is none to take.
 _NO_GATE = contextlib.nullcontext()
@@ -323,13 +326,21 @@ def _gate(database, kind, mode):
     except OSError:  # no writer made it: no writer of ours to wait for
         return _NO_GATE
     try:
-        if kind == fcntl.F_RDLCK:
-            _wait_for_the_writer(gate, database)
-        else:
-            # Readers hold it only while they open the file (milliseconds):
-            # a writer waits for them without a bound.
-            fcntl.fcntl(gate, _SETLKW, _FLOCK.pack(
-                kind, os.SEEK_SET, _GATE, 1, 0))
+        if not _wait_at_the_gate(gate, kind):
+            if kind == fcntl.F_RDLCK:
+                raise LogDatabaseError(
+                    '{}: a writer has been closing this file for {:g} s, '
+                    'and no reader may open it meanwhile: is that process '
+                    'stopped (Ctrl-Z, SIGSTOP)? Let it go on, or end it, '
+                    'and read again'.format(database, GATE_WAIT))
+            # The writer closes all the same: what it wrote is in the
+            # file; the reader, once it goes on, opens the file again if
+            # its -wal went meanwhile (see sqlite_connection).
+            warnings.warn(
+                '{}: a reader has been opening this file for {:g} s (is '
+                'that process stopped: Ctrl-Z, SIGSTOP?); closed without '
+                'waiting for it'.format(database, GATE_WAIT),
+                RuntimeWarning)
     except OSError:
         pass  # a file system without such locks: as before them
     except BaseException:
@@ -338,26 +349,22 @@ def _gate(database, kind, mode):
     return gate
 
 
-def _wait_for_the_writer(gate, database):
-    # The reader's lock on the gate, taken once no writer holds it, tried
-    # again and again for at most GATE_WAIT seconds (the lock's own wait
-    # has no end).
+def _wait_at_the_gate(gate, kind):
+    # Lock the gate (a lock of `kind`), tried again and again for at most
+    # GATE_WAIT seconds (the lock's own wait has no end): whether it was
+    # taken. Each side holds it for milliseconds, as a rule.
     deadline, pause = None, 0.001
     while True:
         try:
             fcntl.fcntl(gate, _SETLK, _FLOCK.pack(
-                fcntl.F_RDLCK, os.SEEK_SET, _GATE, 1, 0))
-            return
+                kind, os.SEEK_SET, _GATE, 1, 0))
+            return True
         except OSError as error:
             if error.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
         deadline = deadline or time.monotonic() + GATE_WAIT
         if time.monotonic() > deadline:
-            raise LogDatabaseError(
-                '{}: a writer has been closing this file for {:g} s, and '
-                'no reader may open it meanwhile: is that process stopped '
-                '(Ctrl-Z, SIGSTOP)? Let it go on, or end it, and read '
-                'again'.format(database, GATE_WAIT))
+            return False
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
 
@@ -377,5 +384,14 @@ def opening(database):
 
 def closing(database):
     """``with closing(database):`` around a writer's closing of its
-    connection to an SQLite file: no reader opens it meanwhile."""
+    connection to an SQLite file: no reader opens it meanwhile. Makes no
+    file.
+
+    Warns
+    -----
+    RuntimeWarning
+        If a reader has been opening the file for :data:`GATE_WAIT`
+        seconds (a process stopped as it opened it): the writer then
+        closes without the gate.
+    """
     return _gate(database, fcntl.F_WRLCK if fcntl else None, 'r+b')
