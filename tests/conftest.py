@@ -86,6 +86,13 @@ def postgres_server():
 def postgresql_dsn(request):
     """The DSN of an empty database (a schema) of this test's own, on the
     unix socket, with psycopg installed."""
+    return new_postgresql_database(request)
+
+
+def new_postgresql_database(request):
+    """The DSN of a new, empty database (a schema) on the tests' server,
+    on the unix socket, with psycopg installed (else the test skips in the
+    bare environment, and fails under CI)."""
     import uuid
     import postgres_server as module
     try:

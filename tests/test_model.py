@@ -1,6 +1,8 @@
 """Model-based test: random operations on a log of each backend, checked
 against a plain-dict model of what it must hold."""
 import copy
+import functools
+import os
 import pickle
 
 import pytest
@@ -9,10 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant,
                                  precondition, rule)
 
-from blocks_log import SQLiteLog
+from blocks_log import BACKENDS
 from blocks_log import copy as copying
 
-from conftest import BACKEND_NAMES, backend_factories, use_backend
+from conftest import (BACKEND_NAMES, backend_factories,
+                      new_postgresql_database, use_backend)
 
 TIMES = st.integers(min_value=0, max_value=12)
 KEYS = st.sampled_from(['loss', 'acc', 'saved_to', "it's"])
@@ -22,7 +25,7 @@ VALUES = st.one_of(
     st.tuples(st.integers(), st.text(max_size=3)))
 
 
-def run_model(backend, tmp_path_factory, dsn):
+def run_model(backend, tmp_path_factory, dsn, new_database=None):
     class LogModel(RuleBasedStateMachine):
         """The log against ``rows`` (time -> dict) and ``status``."""
 
@@ -193,17 +196,22 @@ def run_model(backend, tmp_path_factory, dsn):
             self.log = type(self.log)(source, uuid=self.uuid)
 
         @precondition(lambda self: backend != 'sqlite-memory')
-        @rule(again=st.booleans())
-        def copy_into_a_file(self, again):
+        @rule(again=st.booleans(), into_postgresql=st.booleans())
+        def copy_into_a_file(self, again, into_postgresql):
             # blocks-log copy of the log as it is now (a pickled log's,
-            # for the one in memory) into a new SQLite file, or `again`
-            # into the file of the last copy (which it brings up to date,
-            # whatever changed since): its run there holds what the model
-            # holds.
-            self.copies = getattr(self, 'copies', 0) + (
-                0 if again and getattr(self, 'copies', 0) else 1)
-            destination = str(self.directory / 'copy{}.sqlite'.format(
-                self.copies))
+            # for the one in memory) into a new SQLite file (or PostgreSQL
+            # database, where there is a server), or `again` into the
+            # last copy's (which it brings up to date, whatever changed
+            # since): its run there holds what the model holds.
+            kind = 'postgresql' if into_postgresql and new_database else (
+                'sqlite')
+            self.copies = getattr(self, 'copies', {})  # kind: the last
+            if not again or kind not in self.copies:
+                self.made = getattr(self, 'made', 0) + 1
+                self.copies[kind] = new_database() if kind == (
+                    'postgresql') else str(self.directory / (
+                        'copy{}.sqlite'.format(self.made)))
+            destination = self.copies[kind]
             if backend == 'python':
                 source = str(self.directory / 'log.pkl')
                 with open(source, 'wb') as pickled:
@@ -214,8 +222,10 @@ def run_model(backend, tmp_path_factory, dsn):
             # The run and its ancestors (a PostgreSQL database holds the
             # runs of every example before).
             copying.copy(source, destination, [self.log.h_uuid])
-            with SQLiteLog(destination, uuid=self.uuid,
-                           read_only=True) as copied:
+            opened = dict(database=destination) if kind == 'sqlite' else (
+                dict(dsn=destination))
+            with BACKENDS[kind](uuid=self.uuid, read_only=True,
+                                **opened) as copied:
                 rows = dict((time, dict(copied[time])) for time in copied)
                 assert rows == self.rows
                 status = dict(copied.status)
@@ -272,4 +282,14 @@ def test_log_behaves_as_the_model(backend, tmp_path_factory, tmp_path,
     # A copy read and written in windows of a few times and values.
     monkeypatch.setattr(copying, 'FIRST_SPAN', 2)
     monkeypatch.setattr(copying, 'BATCH', 3)
-    run_model(backend, tmp_path_factory, dsn)
+    new_database = None
+    if not os.environ.get('BLOCKS_LOG_BARE'):
+        # Copies into PostgreSQL too, where the tests have a server.
+        try:
+            new_postgresql_database(request)
+        except pytest.skip.Exception:
+            pass
+        else:
+            new_database = functools.partial(new_postgresql_database,
+                                             request)
+    run_model(backend, tmp_path_factory, dsn, new_database)
