@@ -334,8 +334,10 @@ def _gate(database, kind, mode):
                     'stopped (Ctrl-Z, SIGSTOP)? Let it go on, or end it, '
                     'and read again'.format(database, GATE_WAIT))
             # The writer closes all the same: what it wrote is in the
-            # file; the reader, once it goes on, opens the file again if
-            # its -wal went meanwhile (see sqlite_connection).
+            # file. The reader, once it goes on, finds the -wal file gone:
+            # SQLite makes it again, empty, and fails for want of a -shm
+            # beside it; the reader then reads the file as immutable (see
+            # sqlite_connection), and the empty -wal file stays.
             warnings.warn(
                 '{}: a reader has been opening this file for {:g} s (is '
                 'that process stopped: Ctrl-Z, SIGSTOP?); closed without '
