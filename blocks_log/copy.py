@@ -10,13 +10,19 @@ compared with the source, value by value, and what differs is written:
 copying again changes nothing if nothing changed, and otherwise brings
 the copy up to date, whatever changed (an interrupted copy, more
 iterations of a run then being written, or a write, or a deletion, into
-a row before where the last copy got).
+a row before where the last copy got). It reads through to the parent
+its source's does, and what the copy alone holds gives way to what the
+run reads there through its ancestors (or to a deleted mark): the run
+reads as its source, whatever the copy held before (a value written into
+it, or a copy of a pickled log, which holds its parent's rows as its own
+and reads through to none; see :class:`LogStore`).
 
 """
 import struct
 import sys
 
 from blocks_log import codec, placeholders, series
+from blocks_log.database.reads import lineage_groups
 from blocks_log.errors import LogDatabaseError, UnknownRunError
 from blocks_log.stores.base import RunInfo, Store
 
@@ -142,7 +148,18 @@ def copy_runs(sources, destination, uuids=None, progress=None):
             if stale or not all(key in held and _same(value, held[key])
                                 for key, value in values.items()):
                 state = 'updated' if state == 'present' else state
-        if _copy_values(store, run, destination, copied, progress):
+            if copied.parent != run.parent:
+                # Copied from a source where it read through to another
+                # run (a pickled log's, read through to none; see
+                # LogStore): it reads as this source's now.
+                copied = destination.set_parent(copied, run.parent)
+                state = 'updated' if state == 'present' else state
+        groups = lineage_groups(store, run, lambda parent: found.get(
+            parent, (None, None)))
+        ancestors = [(group_store, runs) for group_store, runs in (
+            [(store, groups[0][1][1:])] + groups[1:]) if runs]
+        if _copy_values(store, run, destination, copied, ancestors,
+                        progress):
             state = 'updated' if state == 'present' else state
         if live:
             done = values.get('iterations_done')
@@ -180,13 +197,14 @@ def _parents_first(found, uuids):
     return order
 
 
-def _copy_values(store, run, destination, copied, progress):
+def _copy_values(store, run, destination, copied, ancestors, progress):
     # The values of `run` (its own, and the marks of those deleted) that
     # `copied` does not hold as they are, written into it (stamped with no
     # clock: a time was committed when the run wrote it, not when it was
     # copied); whether any was. Read from both a window of times at a time
     # (see series.windows): whole, a run of 1,000,000 iterations of 10
-    # values took 1.5 GB.
+    # values took 1.5 GB. `ancestors`: the run's, as (store, runs) pairs,
+    # nearest first (see _Inherited).
     end = max(store.read_end([run], 0, store.max_time) or 0,
               destination.read_end([copied], 0, destination.max_time) or 0)
     items = []  # flat, as Store.write takes them
@@ -198,7 +216,8 @@ def _copy_values(store, run, destination, copied, progress):
             # A log in memory, whole: each read of it sorts its every time.
             end if isinstance(store, LogStore) else FIRST_SPAN):
         held = destination.read_series([copied], None, low, stop)
-        for time, key, value in sorted(_differences(columns, held)):
+        for time, key, value in sorted(_differences(
+                columns, held, _Inherited(ancestors, low, stop))):
             items.extend((time, key, _stored(value)))
             deletions = deletions or value is codec.DELETED
         if len(items) >= 3 * BATCH:
@@ -210,7 +229,8 @@ def _copy_values(store, run, destination, copied, progress):
         low = stop
     # What the copy holds past the run's last value, the run does not.
     for time, key, value in sorted(_differences(
-            {}, destination.read_series([copied], None, low, end or low))):
+            {}, destination.read_series([copied], None, low, end or low),
+            _Inherited(ancestors, low, end or low))):
         items.extend((time, key, _stored(value)))
         deletions = True
     if items:
@@ -221,10 +241,13 @@ def _copy_values(store, run, destination, copied, progress):
     return changed
 
 
-def _differences(mine, held):
+def _differences(mine, held, inherited):
     # (time, key, value) of `mine` (key -> series: a run's) where `held`
-    # (a copy's) holds none, or another; and a deleted mark where `held`
-    # holds a value that `mine` does not.
+    # (a copy's) holds none, or another; and where `held` holds what
+    # `mine` does not, what the run reads there through its ancestors
+    # (`inherited`, see _Inherited), or a deleted mark if it reads
+    # nothing: a value written into the copy, or the rows of a parent
+    # that a pickled log's copy held as its own.
     for key in set(mine) | set(held):
         ours = mine.get(key) or series.empty()
         theirs = held.get(key) or series.empty()
@@ -235,9 +258,32 @@ def _differences(mine, held):
             other = theirs.pop(time, _MISSING)
             if other is _MISSING or not _same(value, other):
                 yield time, key, value
+        if theirs:
+            through = inherited(key)
         for time, other in theirs.items():
-            if other is not codec.DELETED:
-                yield time, key, codec.DELETED
+            value = through.get(time, codec.DELETED)
+            if not _same(value, other):
+                yield time, key, value
+
+
+class _Inherited(object):
+    """What a run reads through its ancestors, a key at a time, over
+    ``[start, stop)``: called with a key, ``{time: value}`` (a deleted
+    mark where the nearest of them deleted it). `ancestors`: ``(store,
+    runs)`` pairs, nearest first. Read only when asked: as a rule a copy
+    holds nothing that its run does not."""
+
+    def __init__(self, ancestors, start, stop):
+        self.ancestors, self.start, self.stop = ancestors, start, stop
+
+    def __call__(self, key):
+        values = {}
+        for store, runs in self.ancestors:
+            column = store.read_series(runs, [key], self.start,
+                                       self.stop).get(key)
+            for time, value in zip(*(column or series.empty())):
+                values.setdefault(time, value)
+        return values
 
 
 def _identical(column, other):

@@ -1,6 +1,9 @@
 """``blocks-log copy`` of a run still being written: what the copy holds
 is exact as far as it goes, and a later copy finishes it (issue 19)."""
 import io
+import os
+
+import pytest
 
 from blocks_log import SQLiteLog, cli
 from blocks_log.copy import copy
@@ -43,8 +46,10 @@ def test_a_run_being_written_is_finished_by_a_later_copy(tmp_path):
 
 def reads(path, run):
     """What a log of `run` reads: its times, their count, its rows and its
-    status."""
-    with SQLiteLog(path, uuid=run, read_only=True) as log:
+    status (in an SQLite file, or a PostgreSQL database given its DSN)."""
+    from blocks_log.sources import is_postgresql
+    opened = open_copy(path) if is_postgresql(path) else SQLiteLog
+    with opened(path, uuid=run, read_only=True) as log:
         times = list(log)
         return times, len(log), [dict(log[time]) for time in times], dict(
             log.status)
@@ -186,6 +191,107 @@ def test_a_pickled_log_resumed_reads_in_its_copy_as_it_did_pickled(
                    read_only=True) as copied:
         assert len(copied) == 6 and dict(copied[2]) == {
             'loss': 2.0, 'accuracy': 0.5}
+
+
+def open_copy(dsn):
+    from blocks_log import PostgreSQLLog
+    return lambda _, **options: PostgreSQLLog(dsn, **options)
+
+
+@pytest.mark.parametrize('into', ['sqlite', 'postgresql'])
+@pytest.mark.parametrize('first', ['checkpoint', 'database'])
+def test_a_checkpoint_and_its_database_copied_into_one_file(
+        tmp_path, request, first, into):
+    # A checkpoint of an SQLiteLog holds its rows and its parent's as its
+    # own, and reads through to none; its database's run holds its own and
+    # reads through to its parent. Copied one after the other into one
+    # file, in either order, the run there reads as the source copied
+    # last: its parent, and no value of the parent hidden, or shown where
+    # the run deleted it.
+    import pickle
+    source = str(tmp_path / 'training.sqlite')
+    destination = str(tmp_path / 'copy.sqlite') if into == 'sqlite' else (
+        request.getfixturevalue('postgresql_dsn'))
+    log = SQLiteLog(source)
+    for time in range(1, 6):
+        log[time]['loss'] = float(time)
+    parent = log.h_uuid
+    log.resume()
+    del log[2]['loss']
+    log[6]['loss'] = 6.0
+    checkpoint = str(tmp_path / 'checkpoint.pkl')
+    run = log.h_uuid
+    with open(checkpoint, 'wb') as pickled:
+        pickle.dump(log, pickled)  # the live log moves on to a child
+    log.close()
+    expected = reads(source, run)
+    assert [row for row in expected[2]] == [
+        {'loss': 1.0}, {'loss': 3.0}, {'loss': 4.0}, {'loss': 5.0},
+        {'loss': 6.0}]
+    order = [checkpoint, source] if first == 'checkpoint' else [
+        source, checkpoint]
+    for copied_from in order + order:
+        copy(copied_from, destination, [run])
+        assert reads(destination, run) == expected
+        opened = SQLiteLog if into == 'sqlite' else open_copy(destination)
+        with opened(destination, uuid=run, read_only=True) as copied:
+            assert copied._session.run.parent == (
+                parent if copied_from == source else None)
+    # Nothing changed: nothing written.
+    assert copy(order[-1], destination, [run])[-1] == (run, 'present')
+
+
+def test_a_value_written_into_a_copy_gives_way_to_the_parents(tmp_path):
+    # A value written into a copy of a resumed run, where the run holds
+    # none of its own but its parent does: the next copy makes it read the
+    # parent's again (a deleted mark in its place hid the parent's).
+    source = str(tmp_path / 'training.sqlite')
+    destination = str(tmp_path / 'copy.sqlite')
+    with SQLiteLog(source) as log:
+        log[1]['loss'] = 1.0
+        log[2]['loss'] = 2.0
+        log.resume()
+        log[3]['loss'] = 3.0
+        run = log.h_uuid
+    copy(source, destination)
+    with SQLiteLog(destination, uuid=run) as copied:
+        copied[2]['loss'] = 99.0
+        copied[2]['stray'] = 'x'
+        copied[3]['loss'] = -3.0
+    assert copy(source, destination, [run])[-1] == (run, 'updated')
+    assert reads(destination, run) == reads(source, run)
+    assert copy(source, destination, [run])[-1] == (run, 'present')
+
+
+def test_a_value_written_into_a_copy_gives_way_to_the_nearest_ancestors(
+        tmp_path):
+    # The same through a lineage that spans both kinds of run: resumed
+    # from a run of ours, itself resumed from a run of Blocks' in the same
+    # file; the nearer one's value wins.
+    import json
+    import shutil
+    from conftest import FIXTURES
+    source = str(tmp_path / 'blocks.sqlite')
+    destination = str(tmp_path / 'copy.sqlite')
+    shutil.copy(os.path.join(FIXTURES, 'blocks_log.sqlite'), source)
+    with open(os.path.join(FIXTURES, 'expected.json')) as expected:
+        blocks_run = json.load(expected)['sqlite']['live_child_uuid']
+    with SQLiteLog(source, uuid=blocks_run) as log:
+        assert log[3]['loss'] == 1 / 3.0
+        log.resume()
+        log[3]['loss'] = 30.0
+        log.resume()
+        log[11]['loss'] = 11.0
+        run = log.h_uuid
+    copy(source, destination, [run])
+    with SQLiteLog(destination, uuid=run) as copied:
+        copied[3]['loss'] = 99.0  # over the run of ours
+        copied[5]['loss'] = 99.0  # over Blocks' alone
+    assert copy(source, destination, [run])[-1] == (run, 'updated')
+    # repr: Blocks' run holds numpy arrays.
+    assert repr(reads(destination, run)) == repr(reads(source, run))
+    with SQLiteLog(destination, uuid=run, read_only=True) as copied:
+        assert copied[3]['loss'] == 30.0
 
 
 def written_by(store_class, monkeypatch):

@@ -205,6 +205,22 @@ class Store(metaclass=abc.ABCMeta):
         """Drop `claim` from `run`, if it still holds it, and keep its
         `summary` (see :meth:`summarize`) until a writer takes it again."""
 
+    def set_parent(self, run, parent):
+        """Make `parent` (a hex uuid, or ``None``) the run that `run` (a
+        :class:`RunInfo`) was resumed from, and so reads through to: what
+        a copy does, to hold a run as its source does.
+
+        Returns
+        -------
+        RunInfo
+            `run`, as it is now.
+
+        Raises
+        ------
+        blocks_log.errors.LogWriteError
+        """
+        raise NotImplementedError('{} holds no new runs'.format(self.name))
+
     def summarize(self, run):
         """What a list of runs shows of `run` (a :class:`RunInfo`): a dict
         of its ``iterations`` and ``epochs`` (of its status), ``rows`` (the

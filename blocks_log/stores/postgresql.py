@@ -285,6 +285,11 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
             connection.execute(sql.LET_GO_RUN, (run.ref,))
         self.db.run(work, writing=True)
 
+    def set_parent(self, run, parent):
+        self.db.run(lambda connection: connection.execute(
+            sql.SET_PARENT, (parent, run.ref)), writing=True)
+        return run._replace(parent=parent)
+
     def _hold_again(self, connection):
         # A new connection (after a lost one, or in a forked child): a new
         # session, which holds the runs this store writes again, unless

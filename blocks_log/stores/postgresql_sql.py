@@ -132,6 +132,7 @@ SET_WRITER = ("UPDATE blocks_log_runs SET writer = %s, summary = NULL "
               "WHERE id = %s")
 RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL, summary = %s "
                   "WHERE id = %s AND writer = %s")
+SET_PARENT = "UPDATE blocks_log_runs SET resumed_from = %s WHERE id = %s"
 MARK_DELETIONS = ("UPDATE blocks_log_runs SET deletions = true "
                   "WHERE id = %s AND NOT deletions")
 SELECT_DELETIONS = ("SELECT 1 FROM blocks_log_runs WHERE deletions "

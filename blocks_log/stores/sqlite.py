@@ -321,6 +321,11 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         finally:
             self._let_go(run.ref)
 
+    def set_parent(self, run, parent):
+        with self.db.commit_lock(), self.db.transaction() as connection:
+            connection.execute(sql.SET_PARENT, (parent, run.ref))
+        return run._replace(parent=parent)
+
     def _status_rows(self, connection, ref, status):
         """`status` as rows of :data:`sql.UPSERT_ENTRY`, and the key ids
         made for them, in a write transaction."""

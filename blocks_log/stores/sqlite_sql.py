@@ -193,6 +193,7 @@ SET_WRITER = ("UPDATE blocks_log_runs SET writer = ?, summary = NULL "
               "WHERE id = ?")
 RELEASE_WRITER = ("UPDATE blocks_log_runs SET writer = NULL, summary = ? "
                   "WHERE id = ? AND writer = ?")
+SET_PARENT = "UPDATE blocks_log_runs SET resumed_from = ? WHERE id = ?"
 SELECT_DELETIONS = ("SELECT 1 FROM blocks_log_runs "
                     "WHERE deletions = 1 AND id IN {runs}")
 MARK_DELETIONS = ("UPDATE blocks_log_runs SET deletions = 1 "
