@@ -196,13 +196,17 @@ def run_model(backend, tmp_path_factory, dsn, new_database=None):
             self.log = type(self.log)(source, uuid=self.uuid)
 
         @precondition(lambda self: backend != 'sqlite-memory')
-        @rule(again=st.booleans(), into_postgresql=st.booleans())
-        def copy_into_a_file(self, again, into_postgresql):
+        @rule(again=st.booleans(), into_postgresql=st.booleans(),
+              stray=st.one_of(st.none(), st.tuples(
+                  st.integers(0, 99), TIMES, KEYS, VALUES)))
+        def copy_into_a_file(self, again, into_postgresql, stray):
             # blocks-log copy of the log as it is now (a pickled log's,
             # for the one in memory) into a new SQLite file (or PostgreSQL
             # database, where there is a server), or `again` into the
             # last copy's (which it brings up to date, whatever changed
-            # since): its run there holds what the model holds.
+            # since, in the source, or in the copy: a `stray` write into
+            # it after the last copy was read): its run there holds what
+            # the model holds.
             kind = 'postgresql' if into_postgresql and new_database else (
                 'sqlite')
             self.copies = getattr(self, 'copies', {})  # kind: the last
@@ -234,6 +238,24 @@ def run_model(backend, tmp_path_factory, dsn, new_database=None):
                 # status keeps the iterations it had done.
                 status.pop('_blocks_log_copying', None)
                 assert status == self.status
+            if stray is not None:
+                self.stray_into(destination, kind, *stray)
+
+        def stray_into(self, destination, kind, held, time, key, value):
+            # A write into the run copied, in its copy, or a deletion there
+            # of what it reads (perhaps through its ancestors; `held`
+            # picks one of the model's values, if odd).
+            values = sorted((time, key) for time in self.rows
+                            for key in self.rows[time])
+            if values and held % 2:
+                time, key = values[held // 2 % len(values)]
+            opened = dict(database=destination) if kind == 'sqlite' else (
+                dict(dsn=destination))
+            with BACKENDS[kind](uuid=self.uuid, **opened) as copied:
+                if key in copied[time]:
+                    del copied[time][key]
+                else:
+                    copied[time][key] = value
 
         @precondition(lambda self: self.status['iterations_done'] > 0)
         @rule()
