@@ -232,7 +232,7 @@ def _copy_values(store, run, destination, copied, ancestors, progress):
             {}, destination.read_series([copied], None, low, end or low),
             _Inherited(ancestors, low, end or low))):
         items.extend((time, key, _stored(value)))
-        deletions = True
+        deletions = deletions or value is codec.DELETED
     if items:
         destination.write(copied, items, {}, set(), deletions, stamp=False)
         changed = True

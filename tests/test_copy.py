@@ -258,6 +258,7 @@ def test_a_value_written_into_a_copy_gives_way_to_the_parents(tmp_path):
         copied[2]['loss'] = 99.0
         copied[2]['stray'] = 'x'
         copied[3]['loss'] = -3.0
+        copied[9]['stray'] = 'past the last value of the run'
     assert copy(source, destination, [run])[-1] == (run, 'updated')
     assert reads(destination, run) == reads(source, run)
     assert copy(source, destination, [run])[-1] == (run, 'present')
