@@ -219,7 +219,7 @@ class Store(metaclass=abc.ABCMeta):
         ------
         blocks_log.errors.LogWriteError
         """
-        raise NotImplementedError('{} holds no new runs'.format(self.name))
+        raise NotImplementedError('{} changes no run'.format(self.name))
 
     def summarize(self, run):
         """What a list of runs shows of `run` (a :class:`RunInfo`): a dict
