@@ -106,8 +106,10 @@ def copy_runs(sources, destination, uuids=None, progress=None):
     list of (str, str)
         For each run: its uuid and ``'copied'``, ``'finished'`` (an
         interrupted copy, or one of a run then being written),
-        ``'updated'`` (the run changed since it was copied), ``'present'``
-        (the copy holds the run as it is: nothing was written) or
+        ``'updated'`` (the run changed since it was copied, or its copy
+        did, or was made from a source where the run read through to
+        another parent), ``'present'`` (the copy holds the run as it is:
+        nothing was written) or
         ``'copied so far'`` (the run is being written: a later copy
         finishes it).
 
