@@ -204,22 +204,38 @@ def _copy_values(store, run, destination, copied, ancestors, progress):
     # `copied` does not hold as they are, written into it (stamped with no
     # clock: a time was committed when the run wrote it, not when it was
     # copied); whether any was. Read from both a window of times at a time
-    # (see series.windows): whole, a run of 1,000,000 iterations of 10
-    # values took 1.5 GB. `ancestors`: the run's, as (store, runs) pairs,
+    # (see series.windows), each sized by what both sides held in the one
+    # before: whole, a run of 1,000,000 iterations of 10 values took
+    # 1.5 GB; sized by the run's alone, a window of a run with few values
+    # of its own read all that a copy held of its parent's rows (a
+    # pickled log's). `ancestors`: the run's, as (store, runs) pairs,
     # nearest first (see _Inherited).
     end = max(store.read_end([run], 0, store.max_time) or 0,
               destination.read_end([copied], 0, destination.max_time) or 0)
+
+    def read(low, high):
+        # {(whether the run's, key): series}
+        columns = dict(((True, key), column) for key, column in
+                       store.read_series([run], None, low, high).items())
+        for key, column in destination.read_series(
+                [copied], None, low, high).items():
+            columns[False, key] = column
+        return columns
+
+    def holds(low, high):
+        return store.read_end([run], low, high) is not None or (
+            destination.read_end([copied], low, high) is not None)
     items = []  # flat, as Store.write takes them
     low, deletions, changed = 0, False, False
     for stop, columns in series.windows(
-            lambda low, high: store.read_series([run], None, low, high),
-            lambda low, high: store.read_end([run], low, high) is not None,
-            0, end, BATCH,
+            read, holds, 0, end, 2 * BATCH,
             # A log in memory, whole: each read of it sorts its every time.
             end if isinstance(store, LogStore) else FIRST_SPAN):
-        held = destination.read_series([copied], None, low, stop)
+        mine, held = {}, {}
+        for (ours, key), column in columns.items():
+            (mine if ours else held)[key] = column
         for time, key, value in sorted(_differences(
-                columns, held, _Inherited(ancestors, low, stop))):
+                mine, held, _Inherited(ancestors, low, stop))):
             items.extend((time, key, _stored(value)))
             deletions = deletions or value is codec.DELETED
         if len(items) >= 3 * BATCH:
@@ -229,12 +245,6 @@ def _copy_values(store, run, destination, copied, ancestors, progress):
         if progress and stop < end:
             progress(run.uuid, stop, end)
         low = stop
-    # What the copy holds past the run's last value, the run does not.
-    for time, key, value in sorted(_differences(
-            {}, destination.read_series([copied], None, low, end or low),
-            _Inherited(ancestors, low, end or low))):
-        items.extend((time, key, _stored(value)))
-        deletions = deletions or value is codec.DELETED
     if items:
         destination.write(copied, items, {}, set(), deletions, stamp=False)
         changed = True

@@ -136,6 +136,45 @@ def test_a_long_run_is_copied_a_window_at_a_time(tmp_path, monkeypatch):
     assert max(counts) <= 8 * 1000 and len(counts) < 200
     for run in list_runs(source):
         assert reads(destination, run.uuid) == reads(source, run.uuid)
+    # A value written into the copy, in the gap before the resumed run's
+    # own values: the windows cross the gap where neither side holds one.
+    with SQLiteLog(destination, uuid=log.h_uuid) as copied:
+        copied[5 * 10 ** 11]['stray'] = 1
+    assert copy(source, destination, [log.h_uuid])[-1] == (
+        log.h_uuid, 'updated')
+    assert reads(destination, log.h_uuid) == reads(source, log.h_uuid)
+
+
+def test_a_copy_holding_more_than_the_run_is_read_a_window_at_a_time(
+        tmp_path, monkeypatch):
+    # A checkpoint's copy holds its parent's rows as the run's own; its
+    # database's run, copied next, holds a few values of its own, late:
+    # the windows are sized by what both sides hold, so that no read of
+    # the copy takes all of those rows at once.
+    import pickle
+    from blocks_log import copy as copying
+    from blocks_log.stores.sqlite import SQLiteStore
+    source = str(tmp_path / 'long.sqlite')
+    destination = str(tmp_path / 'copy.sqlite')
+    with SQLiteLog(source, commit_every=100) as log:
+        for time in range(1, 3001):
+            log.status['iterations_done'] = time
+            for key in KEYS:
+                log.current_row[key] = time * 0.5
+        log.resume()
+        for time in range(3001, 3006):
+            log.status['iterations_done'] = time
+            log.current_row['loss'] = -float(time)
+        run = log.h_uuid
+        checkpoint = str(tmp_path / 'checkpoint.pkl')
+        with open(checkpoint, 'wb') as pickled:
+            pickle.dump(log, pickled)
+    copy(checkpoint, destination)
+    monkeypatch.setattr(copying, 'BATCH', 1000)
+    counts = reads_of(SQLiteStore, monkeypatch)
+    assert copy(source, destination, [run])[-1] == (run, 'updated')
+    assert max(counts) <= 8 * 2 * 1000
+    assert reads(destination, run) == reads(source, run)
 
 
 def test_a_pickled_log_is_copied_in_one_read(tmp_path, monkeypatch):
