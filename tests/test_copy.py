@@ -102,6 +102,15 @@ def reads_of(store_class, monkeypatch):
     return counts
 
 
+def train(log, times, keys, sign=1):
+    """Log, as a training loop, a value of each of `keys` at each of
+    `times`: ``sign * time / 2``."""
+    for time in times:
+        log.status['iterations_done'] = time
+        for key in keys:
+            log.current_row[key] = sign * time * 0.5
+
+
 def test_a_long_run_is_copied_a_window_at_a_time(tmp_path, monkeypatch):
     # What a copy holds at once does not grow with the run: about BATCH
     # values a read (a whole run of 1,000,000 iterations took 1.5 GB); a
@@ -112,15 +121,9 @@ def test_a_long_run_is_copied_a_window_at_a_time(tmp_path, monkeypatch):
     source = str(tmp_path / 'long.sqlite')
     destination = str(tmp_path / 'copy.sqlite')
     with SQLiteLog(source, commit_every=100) as log:
-        for time in range(1, 3001):
-            log.status['iterations_done'] = time
-            for key in KEYS:
-                log.current_row[key] = time * 0.5
+        train(log, range(1, 3001), KEYS)
         log.resume()
-        for time in range(10 ** 12, 10 ** 12 + 2000):
-            log.status['iterations_done'] = time
-            for key in KEYS:
-                log.current_row[key] = -float(time)
+        train(log, range(10 ** 12, 10 ** 12 + 2000), KEYS, sign=-1)
     monkeypatch.setattr(copying, 'BATCH', 1000)
     counts = reads_of(SQLiteStore, monkeypatch)
     progress = []
@@ -157,14 +160,9 @@ def test_a_copy_holding_more_than_the_run_is_read_a_window_at_a_time(
     source = str(tmp_path / 'long.sqlite')
     destination = str(tmp_path / 'copy.sqlite')
     with SQLiteLog(source, commit_every=100) as log:
-        for time in range(1, 3001):
-            log.status['iterations_done'] = time
-            for key in KEYS:
-                log.current_row[key] = time * 0.5
+        train(log, range(1, 3001), KEYS)
         log.resume()
-        for time in range(3001, 3006):
-            log.status['iterations_done'] = time
-            log.current_row['loss'] = -float(time)
+        train(log, range(3001, 3006), ['loss'], sign=-1)
         run = log.h_uuid
         checkpoint = str(tmp_path / 'checkpoint.pkl')
         with open(checkpoint, 'wb') as pickled:
