@@ -289,13 +289,13 @@ class _Inherited(object):
         self.ancestors, self.start, self.stop = ancestors, start, stop
 
     def __call__(self, key):
-        values = {}
-        for store, runs in self.ancestors:
-            column = store.read_series(runs, [key], self.start,
-                                       self.stop).get(key)
-            for time, value in zip(*(column or series.empty())):
-                values.setdefault(time, value)
-        return values
+        # Merged as a log merges its lineage's stores: farthest first.
+        column = series.empty()
+        for store, runs in reversed(self.ancestors):
+            column = series.merge(column, store.read_series(
+                runs, [key], self.start, self.stop).get(key) or (
+                    series.empty()))
+        return dict(zip(*column))
 
 
 def _identical(column, other):
