@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import blocks_log
-from blocks_log import SQLiteLog, cli
+from blocks_log import SQLiteLog, cli, tables
 
 from conftest import FIXTURES, ROOT
 from helpers import (ctrl_c_stops, file_state, log_sparse_run,
@@ -238,6 +238,79 @@ def test_export_refuses_a_format_its_file_is_not_named_for(
     for word in words:
         assert word in error, error
     assert os.listdir(str(tmp_path)) == []
+
+
+def show_reading_windows(monkeypatch):
+    """Make ``show`` read a window of about 10 values at a time, and align
+    its table over its first 8 lines: the ranges of times it reads."""
+    monkeypatch.setattr(tables, 'WINDOW_VALUES', 10)
+    monkeypatch.setattr(cli.common, 'TABLE_HELD', 8)
+    read = tables.checked_series
+    ranges = []
+
+    def recorded(log, keys, start, stop):
+        ranges.append((start, stop))
+        return read(log, keys, start, stop)
+    monkeypatch.setattr(tables, 'checked_series', recorded)
+    return ranges
+
+
+@pytest.mark.parametrize('keys', [None, ['every_7', 'first']])
+def test_a_whole_run_is_shown_a_window_at_a_time(tmp_path, monkeypatch,
+                                                 keys):
+    path = str(tmp_path / 'sparse.sqlite')
+    with SQLiteLog(path) as log:
+        log_sparse_run(log, 300)
+        # Wider and wider cells: a later window widens its columns.
+        log[250]['every_7'] = 10 ** 12
+        log[10 ** 5]['every_3'] = 0.5  # the times' column as wide from 0
+        rows = [(time, dict((key, value) for key, value in log[time].items()
+                            if keys is None or key in keys)) for time in log]
+    rows = [(time, values) for time, values in rows if values]
+    columns = keys or ['first', 'every_3', 'late', 'every_7']
+    ranges = show_reading_windows(monkeypatch)
+    keys_asked = ['--keys'] + keys if keys else []
+    status, output = run_cli('show', path, '--json', *keys_asked)
+    assert status == 0
+    assert output == json.dumps([dict(time=time, **values)
+                                 for time, values in rows], indent=1) + '\n'
+    assert len(ranges) > 3 and max(high - low for low, high in ranges) < 300
+    status, output = run_cli('show', path, *keys_asked)
+    lines = output.splitlines()
+    header = ['time'] + columns
+    shown = [[str(time)] + [tables.cell(values.get(key)) for key in columns]
+             for time, values in rows]
+    assert status == 0 and [line.split() for line in lines] == [
+        ' '.join(line).split() for line in [header] + shown]
+    # The first lines aligned as a table of them and the last time alone;
+    # the column of the widest cell widened only from the window where it
+    # comes.
+    assert lines[:9] == cli.common.table(
+        header, shown[:8] + [['100000'] + [''] * len(columns)],
+        right=header).splitlines()[:9]
+    line_at = dict((time, line) for (time, _), line in zip(rows, lines[1:]))
+    assert line_at[250].endswith(' 1000000000000')
+    assert len(line_at[252]) == len(line_at[250]) == len(line_at[7]) + 6
+
+
+def test_a_run_with_no_rows_is_shown_empty(tmp_path):
+    path = str(tmp_path / 'empty.sqlite')
+    SQLiteLog(path).close()
+    assert run_cli('show', path) == (0, 'time\n')
+    assert run_cli('show', path, '--json') == (0, '[]\n')
+
+
+def test_a_table_in_batches_aligns_over_its_first_lines():
+    header, right = ['name', 'n'], ('n',)
+    batches = [[['a', '1'], ['bb', '22']], [['c', '333']], [],
+               [['ddddd', '4']]]
+    assert list(cli.common.table_lines(header, batches, right, held=3)) == (
+        cli.common.table(header, batches[0] + batches[1],
+                         right).splitlines() + ['ddddd    4'])
+    assert list(cli.common.table_lines(header, batches, right)) == (
+        cli.common.table(header, sum(batches, []), right).splitlines())
+    assert list(cli.common.table_lines(header, [], right, least=[6])) == [
+        'name    n']
 
 
 def test_a_table_cuts_long_values_and_json_and_csv_keep_them(tmp_path):

@@ -257,16 +257,18 @@ def check_reads(log, damaged_key, noticed):
 
 
 def check_command_line(source, uuid, capsys, damaged):
-    """``blocks-log export`` of a run that reads `damaged`: one line and
-    exit status 2; of one that does not, its rows."""
-    out = io.StringIO()
-    status = cli.main(['export', source, uuid, '--format', 'csv'], out)
-    error = capsys.readouterr().err
-    if not damaged:
-        assert status == 0 and not error
-        return
-    assert status == 2
-    assert len(error.strip().splitlines()) == 1 and 'damaged' in error
+    """``blocks-log export`` and ``show`` (both a window at a time) of a
+    run that reads `damaged`: one line and exit status 2; of one that does
+    not, its rows."""
+    for command in (['export', source, uuid, '--format', 'csv'],
+                    ['show', source, uuid]):
+        status = cli.main(command, io.StringIO())
+        error = capsys.readouterr().err
+        if not damaged:
+            assert status == 0 and not error
+            continue
+        assert status == 2
+        assert len(error.strip().splitlines()) == 1 and 'damaged' in error
 
 
 def keeps_the_chunk(damage):

@@ -3,6 +3,7 @@ arguments every command names the same way, tables of text, and files
 written whole or not at all."""
 import argparse
 import contextlib
+import itertools
 import math
 import os
 import tempfile
@@ -12,7 +13,7 @@ from blocks_log.sources import Source
 from blocks_log.tables import redact
 
 __all__ = ['UsageError', 'redact', 'open_source', 'output_path', 'written',
-           'table']
+           'table', 'table_lines']
 
 # Files beside an SQLite database that are part of it.
 _DATABASE_FILES = ('', '-wal', '-shm', '-journal', '-claims')
@@ -126,12 +127,46 @@ def seconds(text):
 def table(header, lines, right=()):
     """Aligned columns: `header` and `lines` of strings; columns named in
     `right` aligned right."""
-    lines = [header] + lines
-    widths = [max(map(len, column)) for column in zip(*lines)]
+    return '\n'.join(table_lines(header, [lines], right))
+
+
+#: Lines of a table held, at least, to align its columns (see
+#: :func:`table_lines`).
+TABLE_HELD = 10000
+
+
+def table_lines(header, batches, right=(), least=(), held=None):
+    """The lines of :func:`table` of `header` and the lines of `batches`
+    (an iterable of lists of lines), made a batch at a time: a table of any
+    length in the memory of its first lines and one batch.
+
+    Columns are as wide as the header, `least` (widths, column by column)
+    and the lines of the first batches, up to `held` lines or more
+    (:data:`TABLE_HELD` by default), make them: a table of no more lines
+    is aligned as :func:`table` aligns it. A later batch with a line wider
+    than its column widens the column from that batch on.
+    """
+    held = TABLE_HELD if held is None else held
+    batches = iter(batches)
+    first = [header]
+    for batch in batches:
+        first.extend(batch)
+        if len(first) > held:
+            break
+    widths = list(least) + [0] * (len(header) - len(least))
     justify = [str.rjust if name in right else str.ljust for name in header]
-    return '\n'.join('  '.join(
-        align(text, width) for text, width, align in zip(
-            line, widths, justify)).rstrip() for line in lines)
+    for batch in itertools.chain([first], batches):
+        widths = _widths(batch, widths)
+        for line in batch:
+            yield '  '.join(align(text, width) for text, width, align in zip(
+                line, widths, justify)).rstrip()
+
+
+def _widths(lines, widths):
+    # `widths`, each widened to the widest text of its column in `lines`
+    # (lists of strings).
+    return [max(width, *map(len, column)) for width, column in zip(
+        widths, zip(*lines))] if lines else widths
 
 
 def output_path(path, suffix, sources=()):

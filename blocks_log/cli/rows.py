@@ -14,20 +14,50 @@ def cmd_show(args, out):
     keys = common.keys_of(args)
     with common.open_source(args) as source:
         log = source.open(args.run)
+        if args.head is None and args.tail is None:
+            # A whole run: read and printed a window at a time, as export
+            # writes it (1,000,000 iterations of 10 values took 1.9 GB
+            # read whole, and printed nothing until then).
+            if keys is None:
+                keys = keys_in_order([log])
+            else:
+                source.check_keys(keys, [log.h_uuid])
+            last = log.last_time()
+            _print_rows(keys, row_windows(log, keys), args.json, out,
+                        len(str(last)) if last is not None else 0)
+            return
         columns, rows = rows_of(log, keys, head=args.head, tail=args.tail)
         if keys is not None and not set(keys) <= set(
                 key for _, values in rows for key in values):
             # Only a key missing from what is shown is looked up.
             source.check_keys(keys, [log.h_uuid])
-    if args.json:
-        print(json.dumps([dict(time=time, **dict(
-            (key, jsonable(value)) for key, value in values.items()))
-            for time, values in rows], indent=1), file=out)
+    _print_rows(columns, [rows], args.json, out)
+
+
+def _print_rows(columns, windows, as_json, out, time_width=0):
+    # The rows of `windows` (lists of (time, {key: value})), of the keys
+    # `columns`: as a table, or a JSON list (as json.dumps(rows, indent=1)
+    # writes it); a window at a time.
+    if as_json:
+        opened = False
+        for rows in windows:
+            if not rows:
+                continue
+            # The window's records as json.dumps writes them in a list,
+            # without the list's brackets.
+            records = json.dumps([dict(time=time, **dict(
+                (key, jsonable(value)) for key, value in values.items()))
+                for time, values in rows], indent=1)[2:-2]
+            out.write((',\n' if opened else '[\n') + records)
+            opened = True
+        print('\n]' if opened else '[]', file=out)
         return
     header = ['time'] + columns
-    lines = [[str(time)] + [cell(values.get(key)) for key in columns]
-             for time, values in rows]
-    print(common.table(header, lines, right=header), file=out)
+    for line in common.table_lines(header, (
+            [[str(time)] + [cell(values.get(key)) for key in columns]
+             for time, values in rows] for rows in windows),
+            right=header, least=[time_width]):
+        print(line, file=out)
 
 
 #: The suffix of a file of each format of ``export``.
