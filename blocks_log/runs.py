@@ -12,6 +12,7 @@ Everything here reads: nothing creates or changes a file.
 """
 from blocks_log import analysis
 from blocks_log.sources import LAST, Run, Source, is_postgresql, is_sqlite
+from blocks_log.tables import windows_of
 
 __all__ = ['LAST', 'Run', 'compare', 'find_run', 'is_database', 'is_sqlite',
            'list_runs', 'open_source', 'read_runs', 'runs_dataframe',
@@ -156,9 +157,14 @@ def read_runs(source, runs=None, keys=None, start=None, stop=None,
 
 
 def _read_runs(source, runs, keys, start, stop):
-    uuids = source.uuids() if runs is None else [source.find(run)
-                                                 for run in runs]
-    return [source.read(uuid, keys, start, stop) for uuid in uuids]
+    return [source.read(uuid, keys, start, stop)
+            for uuid in _uuids(source, runs)]
+
+
+def _uuids(source, runs):
+    # The uuids of `runs` (names), or of every run of `source`.
+    return source.uuids() if runs is None else [source.find(run)
+                                                for run in runs]
 
 
 def runs_dataframe(source, runs=None, keys=None, start=None, stop=None,
@@ -203,33 +209,80 @@ def compare(source, runs, keys=None, trusted=False):
     """For each run and key: how many values, the first and last time, the
     last value, and the smallest and largest with their times (of the
     values that are numbers, NaN left out; ``None`` where a key holds
-    none).
+    none). Each run is read a window of times at a time (see
+    :func:`blocks_log.tables.windows_of`): what this holds at once does not
+    grow with the runs.
 
     Returns
     -------
     list of dict
         Keys ``run``, ``key``, ``count``, ``first_time``, ``last_time``,
-        ``last``, ``min``, ``min_time``, ``max``, ``max_time``.
+        ``last``, ``min``, ``min_time``, ``max``, ``max_time``; runs in the
+        order given (of the source, by default), and each run's keys
+        sorted: every key of `keys`, or each key that holds a value.
 
     Raises
     ------
     LogError, TypeError, ValueError
         As :func:`read_runs`.
     """
+    if isinstance(source, Source):
+        return _compare(source, runs, keys)
+    with Source(source, trusted) as opened:
+        return _compare(opened, runs, keys)
+
+
+def _compare(source, runs, keys):
     table = []
-    for uuid, columns in read_runs(source, runs, keys, trusted=trusted):
-        for key in sorted(columns):
-            times, values = columns[key]
-            numbers = [(value, time) for time, value in zip(times, values)
-                       if analysis.orders(value)]
-            table.append({
-                'run': uuid, 'key': key, 'count': len(times),
-                'first_time': times[0] if len(times) else None,
-                'last_time': times[-1] if len(times) else None,
-                'last': values[-1] if len(times) else None,
-                'min': min(numbers)[0] if numbers else None,
-                'min_time': min(numbers)[1] if numbers else None,
-                'max': max(numbers)[0] if numbers else None,
-                'max_time': max(numbers, key=lambda item: (
-                    item[0], -item[1]))[1] if numbers else None})
+    for uuid in _uuids(source, runs):
+        log = source.open(uuid)
+        found = dict((key, _Summary()) for key in keys or ())
+        for columns in windows_of(log, keys, strict=source.strict):
+            for key, (times, values) in columns.items():
+                if len(times):
+                    if key not in found:
+                        found[key] = _Summary()
+                    found[key].add(times, values)
+        table.extend(found[key].row(log.h_uuid, key) for key in sorted(found))
     return table
+
+
+def _largest_earliest(item):
+    # Of (value, time) pairs, the largest value, and of equal ones the
+    # earliest time.
+    return item[0], -item[1]
+
+
+class _Summary(object):
+    # What compare() says of a key of a run, gathered a window at a time.
+
+    def __init__(self):
+        self.count = 0
+        self.first_time = self.last_time = self.last = None
+        self.smallest = self.largest = None  # (value, time)
+
+    def add(self, times, values):
+        # The series (`times`, `values`) of a window after the last added.
+        if not self.count:
+            self.first_time = times[0]
+        self.count += len(times)
+        self.last_time, self.last = times[-1], values[-1]
+        numbers = [(value, time) for time, value in zip(times, values)
+                   if analysis.orders(value)]
+        if not numbers:
+            return
+        smallest = min(numbers)
+        largest = max(numbers, key=_largest_earliest)
+        if self.smallest is not None:
+            smallest = min(self.smallest, smallest)
+            largest = max(self.largest, largest, key=_largest_earliest)
+        self.smallest, self.largest = smallest, largest
+
+    def row(self, uuid, key):
+        smallest = self.smallest or (None, None)
+        largest = self.largest or (None, None)
+        return {'run': uuid, 'key': key, 'count': self.count,
+                'first_time': self.first_time, 'last_time': self.last_time,
+                'last': self.last, 'min': smallest[0],
+                'min_time': smallest[1], 'max': largest[0],
+                'max_time': largest[1]}

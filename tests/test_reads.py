@@ -5,9 +5,9 @@ are read from chunks), on SQLite and PostgreSQL (issue 19).
 
 A wrong number read back without an error is the worst defect there is:
 ``history``, ``series`` and ``to_dataframe`` over random ranges,
-``records``, ``log[t]``, ``len`` and iteration, and ``blocks-log export``
-are each checked against the dict the same writes make, through the
-writer and through a reader of its own.
+``records``, ``log[t]``, ``len`` and iteration, ``blocks-log export`` and
+``runs.compare`` are each checked against the dict the same writes make,
+through the writer and through a reader of its own.
 
 """
 import csv
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blocks_log import cli, tables
+from blocks_log import SQLiteLog, cli, runs, tables
 from blocks_log.stores import chunks, packing
 
 from conftest import SMALL_REST_BATCH, backend_factories, use_backend
@@ -196,6 +196,35 @@ def check_export(source, uuid, model):
                                      values.items() if cell(value))
 
 
+def check_compare(source, uuid, model):
+    """``runs.compare`` of the run (read in windows): per key, the count,
+    first and last time, last value, and the smallest and largest number
+    (ints and floats, inf included, NaN and bools not) with its time, the
+    earliest of equal ones."""
+    def orders(value):
+        return type(value) in (int, float) and not (
+            isinstance(value, float) and math.isnan(value))
+    table = runs.compare(source, [uuid])
+    assert [row['key'] for row in table] == sorted(set(
+        key for values in model.values() for key in values))
+    for row in table:
+        series = [(time, model[time][row['key']]) for time in sorted(model)
+                  if row['key'] in model[time]]
+        numbers = [(value, time) for time, value in series if orders(value)]
+        smallest = min(numbers, key=lambda pair: (pair[0], pair[1]),
+                       default=(None, None))
+        largest = min(numbers, key=lambda pair: (-pair[0], pair[1]),
+                      default=(None, None))
+        assert row['count'] == len(series), row
+        assert (row['first_time'], row['last_time']) == (
+            series[0][0], series[-1][0]), row
+        assert same(row['last'], series[-1][1]), row
+        assert (row['min_time'], row['max_time']) == (
+            smallest[1], largest[1]), row
+        assert same(row['min'], smallest[0]) and same(
+            row['max'], largest[0]), row
+
+
 def run_plans(backend, tmp_path_factory, dsn, examples):
     counter = []
 
@@ -217,6 +246,7 @@ def run_plans(backend, tmp_path_factory, dsn, examples):
                 check_reads(reader, model, plan['ranges'])
             if backend != 'postgresql':
                 check_export(source, log.h_uuid, model)
+            check_compare(source, log.h_uuid, model)
         finally:
             for log in opened:
                 log.close()
@@ -237,6 +267,24 @@ def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
     monkeypatch.setattr(tables, 'WINDOW_VALUES', 3)
     run_plans(backend, tmp_path_factory, dsn,
               examples=150 if backend != 'postgresql' else 40)
+
+
+def test_compare_takes_the_earliest_of_equal_values(tmp_path, monkeypatch):
+    # Equal smallest and largest values in every window of the read.
+    monkeypatch.setattr(tables, 'WINDOW_SPAN', 2)
+    monkeypatch.setattr(tables, 'WINDOW_VALUES', 3)
+    path = str(tmp_path / 'flat.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 31):
+            log[time]['flat'] = 1.0
+            log[time]['zeros'] = -0.0 if time % 2 else 0
+        uuid = log.h_uuid
+    flat, zeros = runs.compare(path, [uuid])
+    assert (flat['min_time'], flat['max_time']) == (1, 1)
+    assert (zeros['min_time'], zeros['max_time']) == (1, 1)
+    assert same(zeros['min'], -0.0) and same(zeros['max'], -0.0)
+    assert (zeros['count'], zeros['last_time']) == (30, 30)
+    assert same(zeros['last'], 0)
 
 
 @pytest.mark.parametrize('backend', ['sqlite-file', 'postgresql'])
