@@ -554,6 +554,22 @@ def test_watch_a_finished_run_and_a_pickle(demo_db):
     assert status == 0 and len(output.splitlines()) > 5
 
 
+def test_watch_reads_a_run_a_window_at_a_time(tmp_path, monkeypatch):
+    path = str(tmp_path / 'sparse.sqlite')
+    with SQLiteLog(path) as log:
+        log_sparse_run(log, 300)
+        rows = [(time, dict(log[time])) for time in log]
+    ranges = show_reading_windows(monkeypatch)
+    status, output = run_cli('watch', path)
+    assert status == 0
+    assert [(int(line.split()[0]), set(line.split('  ')[1:]))
+            for line in output.splitlines()] == [
+        (time, set('{}={}'.format(key, tables.cell(value))
+                   for key, value in values.items()))
+        for time, values in rows]
+    assert len(ranges) > 3 and max(high - low for low, high in ranges) < 300
+
+
 def test_watch_stops_on_ctrl_c(tmp_path):
     database = str(tmp_path / 'watched.sqlite')
     writer, run = start_writer(database, -1)
