@@ -158,12 +158,17 @@ def orders(value):
 def all_finite(values):
     """Whether `values` are all finite floats and ints (as a store reads a
     column of numbers), checked in C: a chart then needs no check of each
-    (bools and numpy's numbers are checked one by one elsewhere)."""
+    (bools and numpy's numbers are checked one by one elsewhere). An int
+    past a float's range (``10 ** 400``) is not finite here: a chart
+    cannot draw it (see :func:`finite`)."""
     if type(values) is array.array:
         return values.typecode == 'q' or (values.typecode == 'd' and all(
             map(math.isfinite, values)))
-    return _PLAIN.issuperset(map(type, values)) and all(
-        map(math.isfinite, values))
+    try:
+        return _PLAIN.issuperset(map(type, values)) and all(
+            map(math.isfinite, values))
+    except OverflowError:
+        return False
 
 
 _PLAIN = frozenset([float, int])
@@ -171,11 +176,15 @@ _PLAIN = frozenset([float, int])
 
 def finite(value):
     """`value` as a float if it is a finite real number (numpy's too, not a
-    bool), else ``None``: what a chart can draw (NaN, inf and what is no
-    number are gaps)."""
+    bool), else ``None``: what a chart can draw (NaN, inf, an int past a
+    float's range and what is no number are gaps). The one check of a
+    finite number of the charts, the command line's and the page's."""
     if not is_number(value):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int, such as 10 ** 400
+        return None
     return number if math.isfinite(number) else None
 
 

@@ -379,12 +379,14 @@ def test_plot_png(demo_db, tmp_path, monkeypatch):
 
 @pytest.fixture
 def undrawable(tmp_path):
-    """A log whose keys hold NaN, inf, text and lists among numbers."""
+    """A log whose keys hold NaN, inf, an int past a float's range, text
+    and lists among numbers."""
     path = str(tmp_path / 'undrawable.sqlite')
     with SQLiteLog(path) as log:
         for time in range(1, 11):
             log[time]['loss'] = (float('nan') if time in (3, 4) else
-                                 float('-inf') if time == 8 else time / 2.0)
+                                 float('-inf') if time == 8 else
+                                 10 ** 400 if time == 9 else time / 2.0)
             log[time]['note'] = 'epoch' if time % 5 else [time]
             log[time]['stage'] = 'warm-up' if time < 6 else 2.5
     return path
@@ -397,7 +399,7 @@ def test_plot_says_what_it_does_not_draw(undrawable, monkeypatch):
                              'stage')
     legend = output.splitlines()[-3:]
     assert status == 0 and legend == [
-        '  * loss (3 NaN or inf: not drawn)',
+        '  * loss (3 NaN or inf, 1 too large for a float: not drawn)',
         '  + note (10 not numbers: not drawn)',
         '  o stage (5 not numbers: not drawn)']
 
@@ -413,12 +415,13 @@ def test_plot_png_leaves_gaps_and_says_so(undrawable, tmp_path, monkeypatch):
     assert status == 0
     loss, stage = figures[0].axes[0].get_lines()
     assert [text.get_text() for text in figures[0].axes[0].get_legend(
-        ).get_texts()] == ['loss (3 NaN or inf: not drawn)',
+        ).get_texts()] == ['loss (3 NaN or inf, 1 too large for a float: '
+                           'not drawn)',
                            'stage (5 not numbers: not drawn)']
     # A gap where a value is not drawn: a line across it would hide it.
     assert list(loss.get_xdata()) == list(range(1, 11))
     assert [time for time, value in zip(loss.get_xdata(), loss.get_ydata())
-            if math.isnan(value)] == [3, 4, 8]
+            if math.isnan(value)] == [3, 4, 8, 9]
     assert list(stage.get_ydata())[5:] == [2.5] * 5
 
 

@@ -258,17 +258,19 @@ def check_drawn_by_window(path, write, query, windows, monkeypatch):
 
 
 def log_awkward_run(log, iterations=3000):
-    """Keys a chart gets wrong most easily: NaN, inf, text and bools among
-    numbers, ints and floats mixed, a constant, a key logged now and then
-    with long stretches of nothing, equal extremes."""
+    """Keys a chart gets wrong most easily: NaN, inf, text, bools and ints
+    past a float's range among numbers, ints and floats mixed, a constant,
+    a key logged now and then with long stretches of nothing, equal
+    extremes."""
     for time in range(1, iterations):
         log.status['iterations_done'] = time
         row = log.current_row
         row['wave'] = float('nan') if time % 97 == 0 else float(
             'inf') if time % 389 == 0 else math.sin(time / 30.0)
         row['const'] = 1.0
-        row['mixed'] = 'text' if time % 50 == 0 else time % 7 if (
-            time % 2) else time * 0.25
+        row['mixed'] = 'text' if time % 50 == 0 else (
+            10 ** 400 if time % 613 == 0 else time % 7) if (
+                time % 2) else time * 0.25
         if time % 40 == 0 or 1700 < time < 1710:
             row['sparse'] = float(time % 3)
         if 900 <= time < 1100:
@@ -361,6 +363,38 @@ def test_what_a_request_holds_does_not_grow_with_the_run(tmp_path,
         assert peaks[160000, extra] < 1.3 * peaks[40000, extra], peaks
 
 
+def test_an_int_past_a_floats_range_is_a_gap_not_an_error(tmp_path):
+    # 10 ** 400 is stored and read back as it is; a chart cannot draw it
+    # (float() of it raises): a gap there, the rest of the key drawn, and
+    # its digits in the rows, JSON and CSV.
+    path = str(tmp_path / 'huge.sqlite')
+    huge = 10 ** 400
+    with SQLiteLog(path) as log:
+        for time in range(1, 301):
+            log[time]['loss'] = -huge if time == 150 else (
+                huge if time % 100 == 0 else time * 0.5)
+        uuid = log.h_uuid
+    with serving(path) as server:
+        # Each value, or downsampled; smoothed, or not.
+        for points, smoothing in [('1000', '0.6'), ('20', '0.6'),
+                                  ('20', '0')]:
+            status, _, body = get(server, '/api/series?smoothing={}&points='
+                                  '{}&runs={}'.format(smoothing, points, uuid))
+            assert status == 200, body
+            times, values = json.loads(body)['runs'][uuid]['keys']['loss']
+            drawn = dict(zip(times, values))
+            assert all(drawn.get(time) is None for time in (100, 150, 200))
+            assert drawn.get(1) == 0.5 and len(drawn) > 10
+        status, _, body = get(server, '/api/summary?key=loss&runs=' + uuid)
+        assert status == 200 and json.loads(body)[uuid] == {
+            'last': [299, 149.5], 'min': [1, 0.5], 'max': [299, 149.5]}
+        status, _, body = get(server, '/api/json?runs=' + uuid)
+        assert status == 200 and json.loads(body)[uuid]['loss'][99] == [
+            100, str(huge)]
+        status, _, body = get(server, '/api/csv?runs=' + uuid)
+        assert status == 200 and ',150,' + str(-huge) in body
+
+
 def test_numbers_in_base64_are_the_numbers_of_the_json(tmp_path):
     # What the page asks for: each list of values as float64s, a gap NaN;
     # the same values as the JSON answer, bit for bit, gaps included.
@@ -451,8 +485,9 @@ def reference_downsample(times, values, points):
                                  not isinstance(value, bool))
 
     def finite(value):
-        return None if value is None or not math.isfinite(value) else float(
-            value)
+        if value is None or (isinstance(value, int) and abs(value) > 1e308):
+            return None  # an int past a float's range: not drawn
+        return float(value) if math.isfinite(value) else None
     if len(times) <= points:
         kept = [(t, finite(v)) for t, v in zip(times, values) if drawable(v)]
         return [[t for t, _ in kept], [v for _, v in kept]]
@@ -480,7 +515,8 @@ def reference_downsample(times, values, points):
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.lists(st.floats(), max_size=60), st.lists(st.one_of(
     st.floats(), st.integers(-10 ** 6, 10 ** 6), st.none(), st.booleans(),
-    st.just('text')), max_size=60)), st.integers(2, 12),
+    st.just('text'), st.sampled_from([10 ** 400, -10 ** 400])),
+    max_size=60)), st.integers(2, 12),
     st.integers(1, 3), st.booleans(), st.integers(0, 10 ** 12),
     st.booleans())
 def test_downsample_is_the_extremes_of_each_bucket(values, points, step,

@@ -128,8 +128,9 @@ def cmd_demo(args, out):
         print(common.table(['time'] + columns, [
             [str(t)] + [cell(values.get(key)) for key in columns]
             for t, values in rows], right=['time'] + columns), file=out)
+        losses = log.series(['train_loss', 'valid_loss'])
         print('\n' + termplot.chart(dict(
-            (key, log.history(key)) for key in ('train_loss', 'valid_loss'))),
+            (key, losses[key]) for key in ('train_loss', 'valid_loss'))),
             file=out)
         database, short = os.path.abspath(log.database), log.h_uuid[:8]
     print('\ndone in {:.2f} s; the log is in {}. Look at it with:'.format(

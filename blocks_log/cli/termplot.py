@@ -1,41 +1,73 @@
 """Charts drawn with characters, for a terminal; no dependency. What any
 chart of the command line draws of a curve, and says it left out."""
-from blocks_log.analysis import finite, is_number
+import array
+from numbers import Integral
+
+from blocks_log.analysis import all_finite, finite, is_number
 
 MARKERS = '*+ox#@%&'
+_NAN = float('nan')
 # Values labelled on the vertical axis.
 TICKS = 5
 
 
-def drawable(values):
-    """What a chart draws of a curve, and what it says of the rest.
+def drawable(times, values):
+    """What a chart draws of a series, and what it says of the rest.
 
     Parameters
     ----------
-    values : list
-        ``(time, value)`` pairs.
+    times, values : sequence
+        A series, as a log reads it (see :mod:`blocks_log.series`).
 
     Returns
     -------
-    points : list
-        ``(time, float)`` of the values that are finite real numbers.
+    times, numbers : sequence
+        The times and values (as floats) of the values that are finite
+        real numbers: the series itself where all are (as a store reads a
+        column of numbers, at no cost in memory).
     left_out : str
-        ``''``, or what was left out: ``2 NaN or inf, 3 not numbers``.
+        ``''``, or what was left out: ``2 NaN or inf, 1 too large for a
+        float, 3 not numbers``.
 
     """
-    points, infinite, other = [], 0, 0
-    for time, value in values:
+    if all_finite(values):
+        return times, _floats(values), ''
+    kept_times, numbers = [], array.array('d')
+    infinite = large = other = 0
+    for time, value in zip(times, values):
         number = finite(value)
         if number is not None:
-            points.append((time, number))
-        elif is_number(value):
-            infinite += 1
-        else:
+            kept_times.append(time)
+            numbers.append(number)
+        elif not is_number(value):
             other += 1
+        elif isinstance(value, Integral):  # such as 10 ** 400
+            large += 1
+        else:
+            infinite += 1
     left = ['{} NaN or inf'.format(infinite)] if infinite else []
+    if large:
+        left.append('{} too large for a float'.format(large))
     if other:
         left.append('{} not number{}'.format(other, 's' * (other > 1)))
-    return points, ', '.join(left)
+    return kept_times, numbers, ', '.join(left)
+
+
+def _floats(numbers):
+    # Finite `numbers` as floats (the series itself if they are).
+    if type(numbers) is array.array and numbers.typecode == 'd':
+        return numbers
+    return array.array('d', map(float, numbers))
+
+
+def gapped(values):
+    """The numbers of a chart's line through `values`: each as a float
+    where it is a finite real number, else NaN (a gap: a line across a
+    NaN would hide it)."""
+    if all_finite(values):
+        return values
+    return array.array('d', [_NAN if number is None else number
+                             for number in map(finite, values)])
 
 
 def legend(name, left_out):
@@ -44,12 +76,12 @@ def legend(name, left_out):
 
 
 def nothing_to_draw(series):
-    """What to say if no curve of `series` (name -> ``(time, value)``
-    pairs) has a point to draw; ``None`` if one has."""
+    """What to say if no curve of `series` (name -> ``(times, values)``)
+    has a point to draw; ``None`` if one has."""
     said = []
-    for name, values in series.items():
-        points, left_out = drawable(values)
-        if points:
+    for name, (times, values) in series.items():
+        kept, _, left_out = drawable(times, values)
+        if len(kept):
             return None
         said.append('{} ({})'.format(name, left_out or 'no values'))
     return 'nothing to plot: no finite number in {}'.format(', '.join(said))
@@ -61,9 +93,10 @@ def chart(series, width=72, height=16):
     Parameters
     ----------
     series : dict
-        name -> list of ``(time, value)``, one curve at least with a point
-        to draw (see :func:`nothing_to_draw`). Values that are not finite
-        numbers are left out (and counted in the legend).
+        name -> ``(times, values)`` (a series, times increasing), one
+        curve at least with a point to draw (see :func:`nothing_to_draw`).
+        Values that are not finite numbers are left out (and counted in
+        the legend).
     width, height : int
         The size of the plotting area in characters.
 
@@ -73,18 +106,22 @@ def chart(series, width=72, height=16):
         The chart, its axes and a legend, as lines of text.
 
     """
-    drawn = dict((name, drawable(values)) for name, values in series.items())
-    points = dict((name, kept) for name, (kept, _) in drawn.items())
-    everything = [point for values in points.values() for point in values]
-    low_t = min(t for t, _ in everything)
-    high_t = max(t for t, _ in everything)
-    low_v = min(v for _, v in everything)
-    high_v = max(v for _, v in everything)
+    drawn = dict((name, drawable(times, values))
+                 for name, (times, values) in series.items())
+    points = dict((name, (times, numbers)) for name, (times, numbers, _) in
+                  drawn.items())
+    drawing = [(times, numbers) for times, numbers in points.values()
+               if len(times)]
+    low_t = min(times[0] for times, _ in drawing)
+    high_t = max(times[-1] for times, _ in drawing)
+    low_v = min(min(numbers) for _, numbers in drawing)
+    high_v = max(max(numbers) for _, numbers in drawing)
     span_t = float(high_t - low_t) or 1.0
     span_v = float(high_v - low_v) or 1.0
     grid = [[' '] * width for _ in range(height)]
-    for marker, (name, values) in zip(MARKERS * 8, points.items()):
-        for t, v in values:
+    for marker, (name, (times, numbers)) in zip(MARKERS * 8,
+                                                points.items()):
+        for t, v in zip(times, numbers):
             column = int(round((t - low_t) / span_t * (width - 1)))
             row = int(round((high_v - v) / span_v * (height - 1)))
             grid[row][column] = marker
@@ -103,5 +140,5 @@ def chart(series, width=72, height=16):
     lines.append(' ' * (margin + 2) + left +
                  right.rjust(width - len(left)) + '  (time)')
     for marker, name in zip(MARKERS * 8, points):
-        lines.append('  {} {}'.format(marker, legend(name, drawn[name][1])))
+        lines.append('  {} {}'.format(marker, legend(name, drawn[name][2])))
     return '\n'.join(lines)

@@ -120,8 +120,7 @@ def _extremes(part):
     # finite is checked value by value).
     try:
         low, high = min(part), max(part)
-        if is_number(low) and is_number(high) and math.isfinite(
-                low) and math.isfinite(high):
+        if finite(low) is not None and finite(high) is not None:
             return _in_order(part.index(low), float(low), part.index(high),
                              float(high))
     except TypeError:  # strings, None among the numbers

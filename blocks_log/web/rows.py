@@ -5,10 +5,9 @@ page's table, and CSV and JSON exports of runs, sent a piece at a time.
 import csv
 import io
 import json
-import math
 from numbers import Integral
 
-from blocks_log.analysis import is_number
+from blocks_log.analysis import finite
 from blocks_log.tables import cell, csv_cell, row_windows, rows_of
 from blocks_log.web import data
 
@@ -105,7 +104,7 @@ def json_text(source, query):
 def _json_value(value):
     # What JSON holds of a value: a finite number as one (numpy's too), and
     # anything else as the text of its CSV cell.
-    if is_number(value) and math.isfinite(value):
+    if finite(value) is not None:
         return int(value) if isinstance(value, Integral) else float(value)
     return csv_cell(value)
 

@@ -224,10 +224,6 @@ class _Smoothing(object):
                     self.before)
 
 
-def _is_finite(value):
-    return value - value == 0
-
-
 class _Picking(object):
     """The points drawn of a key as its values pass in time order: each
     one while they are at most `points`, else the extremes of each of
@@ -290,8 +286,7 @@ class _Picking(object):
         bucket = self.bucket
         try:
             low, high = min(values), max(values)
-            plain = is_number(low) and is_number(high) and _is_finite(
-                low) and _is_finite(high)
+            plain = finite(low) is not None and finite(high) is not None
         except TypeError:
             plain = False
         if plain:
