@@ -24,6 +24,30 @@ def redact(text):
     return text
 
 
+def split_names(text):
+    """The names of the comma-separated list `text`, as the command
+    line's ``--keys`` and the page's ``?keys=`` take them: a comma within
+    a name written ``\\,``, and a backslash before a comma or another
+    backslash ``\\\\`` (keys are data: ``loss,top5`` is one key). Any
+    other backslash is itself. Empty names are kept (``'a,'`` is ``['a',
+    '']``)."""
+    names, name, index = [], [], 0
+    while index < len(text):
+        char = text[index]
+        if char == '\\' and text[index + 1:index + 2] in (',', '\\'):
+            name.append(text[index + 1])
+            index += 2
+            continue
+        if char == ',':
+            names.append(''.join(name))
+            name = []
+        else:
+            name.append(char)
+        index += 1
+    names.append(''.join(name))
+    return names
+
+
 def rows_of(log, keys=None, start=None, stop=None, head=None, tail=None):
     """``(columns, [(time, {key: value})])`` of `log`: the rows of times
     ``start <= time < stop`` (only the first `head` or the last `tail` of

@@ -6,10 +6,13 @@ page is open; a hostile key.
 A screenshot of each page is saved in ``$BLOCKS_LOG_SCREENSHOTS``, or else
 in ``screenshots/`` of pytest's temporary directory of the run.
 """
+import csv
+import io
 import json
 import math
 import os
 import time as clock
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -443,6 +446,46 @@ def test_a_zoomed_page_follows_the_run_and_exports_its_range(
         range(max(low, 1), min(high, 501)))
     assert '800 iterations' in header and still == [low, high]
     assert whole == 800
+
+
+def test_keys_with_commas_and_backslashes(chromium, tmp_path):
+    # Keys are data: the page names them in its lists (its URL, what it
+    # asks for, its CSV links) with each comma and backslash escaped.
+    database = str(tmp_path / 'commas.sqlite')
+    keys = ['loss', 'loss,top5', 'back\\slash,']
+    with SQLiteLog(database) as log:
+        for time in range(1, 301):
+            log.status['iterations_done'] = time
+            for index, key in enumerate(keys):
+                log.current_row[key] = time * (index + 1.0)
+        uuid = log.h_uuid
+    with serving(database) as server:
+        # Two of the three picked, as the page's own URL says it.
+        open_page(chromium, server.url + 'run/' + uuid + '?keys=' +
+                  urllib.parse.quote('loss\\,top5,back\\\\slash\\,'))
+        wait(chromium, 'document.querySelectorAll(".chart").length === 2')
+        assert set(points(chromium)) == set(keys[1:])
+        chromium.execute_script(
+            'window.blocksLog.charts["loss,top5"].chart.setSelect('
+            '{left: 100, width: 50, top: 0, height: 10});')
+        wait(chromium, 'window.blocksLog.view !== null')
+        wait(chromium, 'Object.values(window.blocksLog.charts).every('
+                       'function (c) { return c.box.dataset.logged > 0; })')
+        low, high = chromium.execute_script('return window.blocksLog.zoom')
+        zoomed = logged(chromium)
+        links = [chromium.find_element('id', 'csv').get_attribute('href')] + [
+            chromium.execute_script(
+                'return window.blocksLog.charts[arguments[0]].box'
+                '.querySelector("a.csv").href', key) for key in keys[1:]]
+        headers = []
+        for link in links:
+            with urllib.request.urlopen(link) as response:
+                headers.append(next(csv.reader(io.StringIO(
+                    response.read().decode())))[2:])
+        assert errors(chromium) == []
+    inside = min(high, 301) - max(low, 1)
+    assert zoomed == dict((key, inside) for key in keys[1:])
+    assert headers == [keys[1:], keys[1:2], keys[2:]]
 
 
 def test_a_hidden_page_asks_for_nothing(chromium, tmp_path):

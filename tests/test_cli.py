@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import blocks_log
 from blocks_log import SQLiteLog, cli, tables
@@ -311,6 +313,30 @@ def test_a_table_in_batches_aligns_over_its_first_lines():
         cli.common.table(header, sum(batches, []), right).splitlines())
     assert list(cli.common.table_lines(header, [], right, least=[6])) == [
         'name    n']
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from('a,\\b '), max_size=6) |
+                st.text(), min_size=1))
+def test_a_list_of_keys_reads_back_what_was_joined(keys):
+    # As the page joins a list: each backslash, then each comma, escaped.
+    joined = ','.join(key.replace('\\', '\\\\').replace(',', '\\,')
+                      for key in keys)
+    assert tables.split_names(joined) == keys
+
+
+def test_keys_holding_commas_and_backslashes_are_named(tmp_path):
+    path = str(tmp_path / 'commas.sqlite')
+    with SQLiteLog(path) as log:
+        log.current_row.update({'loss': 1.0, 'loss,top5': 2.0,
+                                'a\\b': 3.0, 'c\\': 4.0})
+    status, output = run_cli('show', path, '--json', '--keys',
+                             'loss\\,top5,a\\b', 'c\\\\')
+    assert status == 0 and json.loads(output) == [
+        {'time': 0, 'loss,top5': 2.0, 'a\\b': 3.0, 'c\\': 4.0}]
+    status, output = run_cli('export', path, '--format', 'csv', '--keys',
+                             'loss\\,top5')
+    assert status == 0 and output.splitlines()[0] == 'time,"loss,top5"'
 
 
 def test_a_table_cuts_long_values_and_json_and_csv_keep_them(tmp_path):

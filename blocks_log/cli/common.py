@@ -10,7 +10,7 @@ import tempfile
 
 from blocks_log.errors import LogError
 from blocks_log.sources import Source
-from blocks_log.tables import redact
+from blocks_log.tables import redact, split_names
 
 __all__ = ['UsageError', 'redact', 'open_source', 'output_path', 'written',
            'table', 'table_lines']
@@ -72,7 +72,8 @@ def add_keys(parser, required=False):
     """``--keys KEY [KEY ...]``, the same in every command."""
     parser.add_argument(
         '--keys', nargs='+', metavar='KEY', required=required,
-        help='the keys to use (also comma-separated); a key no run holds is '
+        help='the keys to use (also comma-separated; a comma within a key '
+             'written \\, as in loss\\,top5); a key no run holds is '
              'an error that lists the keys there are' +
              ('' if required else '; default: every key'))
 
@@ -83,10 +84,11 @@ def add_json(parser):
 
 
 def keys_of(args):
-    """The keys of ``--keys`` (split at commas too), or ``None``."""
+    """The keys of ``--keys`` (split at commas too, see
+    :func:`blocks_log.tables.split_names`), or ``None``."""
     if not getattr(args, 'keys', None):
         return None
-    return [key for word in args.keys for key in word.split(',') if key]
+    return [key for word in args.keys for key in split_names(word) if key]
 
 
 def whole_number(text):

@@ -7,6 +7,7 @@ exports in :mod:`.rows`.
 
 """
 from blocks_log.sources import checked
+from blocks_log.tables import split_names
 from blocks_log.web import streamed
 
 #: What one request may name, at most: runs and keys (points of a series
@@ -116,8 +117,8 @@ _MOST = {'runs': MAX_RUNS, 'keys': MAX_KEYS}
 
 
 def names(query, name):
-    """The comma-separated list `name` of a query (empty if missing), each
-    item once, in order.
+    """The comma-separated list `name` of a query (empty if missing; see
+    :func:`blocks_log.tables.split_names`), each item once, in order.
 
     Raises
     ------
@@ -126,7 +127,7 @@ def names(query, name):
         keys.
     """
     items = []
-    for item in (query.get(name) or '').split(','):
+    for item in split_names(query.get(name) or ''):
         if item and item not in items:
             items.append(item)
     most = _MOST.get(name)

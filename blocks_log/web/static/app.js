@@ -40,6 +40,33 @@
     });
   }
 
+  // A list of keys as the server splits it: a comma within a key written
+  // \, and a backslash \\ (keys are data: "loss,top5" is one key).
+  function names(keys) {
+    return keys.map(function (key) {
+      return key.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
+    }).join(',');
+  }
+
+  // The keys of such a list (the page's own URL holds one).
+  function splitNames(text) {
+    var found = [], name = '';
+    for (var index = 0; index < text.length; index += 1) {
+      var char = text[index], next = text[index + 1];
+      if (char === '\\' && (next === ',' || next === '\\')) {
+        name += next;
+        index += 1;
+      } else if (char === ',') {
+        found.push(name);
+        name = '';
+      } else {
+        name += char;
+      }
+    }
+    found.push(name);
+    return found;
+  }
+
   function query(parameters) {
     return Object.keys(parameters).filter(function (name) {
       return parameters[name] !== null && parameters[name] !== undefined &&
@@ -249,7 +276,7 @@
       }
     };
     set('keys', state.picked && state.picked.length !== state.keys.length ?
-        state.picked.join(',') : null);
+        names(state.picked) : null);
     set('smoothing', state.smoothing === SMOOTHING ? null : state.smoothing);
     set('start', state.zoom && state.zoom[0]);
     set('stop', state.zoom && state.zoom[1]);
@@ -640,11 +667,11 @@
     var range = {start: state.zoom && state.zoom[0], stop: state.zoom && state.zoom[1]};
     var link = document.getElementById('csv');
     link.href = '/api/csv?' + query(Object.assign({
-      runs: runs.join(','), keys: state.picked.join(',')}, range));
+      runs: runs.join(','), keys: names(state.picked)}, range));
     Object.keys(state.charts).forEach(function (key) {
       ['csv', 'json'].forEach(function (format) {
         state.charts[key].box.querySelector('a.' + format).href = '/api/' + format +
-          '?' + query(Object.assign({runs: runs.join(','), keys: key}, range));
+          '?' + query(Object.assign({runs: runs.join(','), keys: names([key])}, range));
       });
     });
   }
@@ -847,7 +874,7 @@
 
   function load(start, stop, keys, smooth) {
     return fetchJSON('/api/series?' + query({
-      runs: runs.join(','), keys: keys ? keys.join(',') : null, start: start,
+      runs: runs.join(','), keys: keys ? names(keys) : null, start: start,
       stop: stop, points: wantedPoints(), numbers: 'base64',
       clock: state.axis === 'step' ? null : 1,
       smoothing: smooth && state.smoothing > 0 ? state.smoothing : null}))
@@ -1085,7 +1112,7 @@
   load(null, null, null, true).then(function (data) {
     state.full = data;
     state.keys = keysOf(data);
-    var named = (asked.get('keys') || '').split(',').filter(function (key) {
+    var named = splitNames(asked.get('keys') || '').filter(function (key) {
       return state.keys.indexOf(key) >= 0;
     });
     state.picked = named.length ? named : state.keys.slice();
