@@ -294,6 +294,29 @@ def test_a_large_run_drawn_a_window_at_a_time_is_the_same_answer(
                           query, (1, 7, 100, 65536), monkeypatch)
 
 
+@pytest.mark.parametrize('query', [
+    {'points': '20'}, {'points': '20', 'smoothing': '0.6'}, {}])
+def test_a_key_holding_arrays_among_numbers_is_drawn(tmp_path, monkeypatch,
+                                                      query):
+    # Arrays are not drawn; comparing one with a number has no truth value
+    # (it raised ValueError: a request answered 500).
+    numpy = pytest.importorskip('numpy')
+
+    def write(log):
+        for time in range(1, 400):
+            log[time]['mixed'] = numpy.array([1.0, time]) if (
+                time % 3 == 0) else time * 0.5
+    check_drawn_by_window(str(tmp_path / 'arrays.sqlite'), write, query,
+                          (1, 7, 100), monkeypatch)
+    with Source(str(tmp_path / 'arrays.sqlite'), strict=True) as opened:
+        answer = charts.series(opened, dict(query, runs='last'))
+    run, = answer['runs'].values()
+    times, values = run['keys']['mixed']
+    # Left out, not gaps: only the numbers, the first of them first.
+    assert all(time % 3 for time in times) and None not in values
+    assert values[0] == 0.5 and len(times) == (20 if query else 266)
+
+
 def test_a_request_holds_one_key_of_a_large_run_at_a_time(tmp_path,
                                                           monkeypatch):
     # 12 keys of 200,000 iterations (2.4 million values): read one key at

@@ -123,7 +123,9 @@ def _extremes(part):
         if finite(low) is not None and finite(high) is not None:
             return _in_order(part.index(low), float(low), part.index(high),
                              float(high))
-    except TypeError:  # strings, None among the numbers
+    except (TypeError, ValueError):
+        # Strings, None among the numbers; arrays (whose comparison with a
+        # number has no truth value).
         pass
     numbers = [(offset, number) for offset, number in (
         (offset, finite(value)) for offset, value in enumerate(part)

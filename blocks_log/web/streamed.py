@@ -287,7 +287,7 @@ class _Picking(object):
         try:
             low, high = min(values), max(values)
             plain = finite(low) is not None and finite(high) is not None
-        except TypeError:
+        except (TypeError, ValueError):  # as in downsampling._extremes
             plain = False
         if plain:
             lowest = (float(low), times[values.index(low)])
