@@ -15,6 +15,21 @@ _PASSWORDS = (re.compile(r'(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@'),
               re.compile(r"(password\s*=\s*)('[^']*'|\S+)"))
 
 
+# What a terminal would act on rather than show: C0 and C1 control
+# characters (line breaks, tabs, escapes), and DEL.
+_UNPRINTABLE = re.compile('[\x00-\x1f\x7f-\x9f]')
+
+
+def printable(text):
+    """`text` with each control character written as a str's ``repr``
+    writes it (``\\n``, ``\\t``, ``\\x1b``...): a key or a value printed
+    to a terminal holds no line break that cuts a table's row, and no
+    escape that the terminal would act on (a log someone sent you)."""
+    if not _UNPRINTABLE.search(text):
+        return text
+    return _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def redact(text):
     """`text` with every password of a URL or DSN in it replaced by
     ``***``: messages and pages name a database, never its password."""

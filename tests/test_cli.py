@@ -5,6 +5,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -337,6 +338,40 @@ def test_keys_holding_commas_and_backslashes_are_named(tmp_path):
     status, output = run_cli('export', path, '--format', 'csv', '--keys',
                              'loss\\,top5')
     assert status == 0 and output.splitlines()[0] == 'time,"loss,top5"'
+
+
+def test_what_a_terminal_would_act_on_is_shown_escaped(tmp_path, capsys,
+                                                       monkeypatch):
+    # A log someone sent: keys and values holding line breaks, tabs and
+    # escapes, printed as a str's repr writes them; JSON and CSV whole.
+    monkeypatch.setattr(shutil, 'get_terminal_size',
+                        lambda *args, **kwargs: os.terminal_size((80, 40)))
+    path = str(tmp_path / 'sent.sqlite')
+    key, text = 'loss\n\x1b[2J', 'line\nbreak\t\x9b'
+    with SQLiteLog(path) as log:
+        for time in (1, 2):
+            log[time].update({key: time / 2.0, 'note': text})
+    printed = []
+    for argv in (['show', path], ['compare', path], ['watch', path],
+                 ['runs', path], ['plot', path, '--keys', key],
+                 ['show', path, '--keys', '\x1bnope']):
+        printed.append(run_cli(*argv)[1] + capsys.readouterr().err)
+    show, compare, watch, runs, plot, error = printed
+    shown = show.splitlines()
+    assert [re.split(' {2,}', line.strip()) for line in shown] == [
+        ['time', 'loss\\n\\x1b[2J', 'note'],
+        ['1', '0.5', 'line\\nbreak\\t\\x9b'],
+        ['2', '1', 'line\\nbreak\\t\\x9b']]
+    assert len(set(map(len, shown))) == 1  # aligned
+    assert len(compare.splitlines()) == 3 and len(watch.splitlines()) == 2
+    assert 'loss\\n\\x1b[2J=0.5  note=line\\nbreak' in watch
+    assert '* loss\\n\\x1b[2J' in plot and len(runs.splitlines()) == 2
+    assert error.startswith('blocks-log show: unknown key \\x1bnope ')
+    assert 'loss \\x1b[2J' in error and len(error.splitlines()) == 1
+    for output in printed:
+        assert not re.search('[\x00-\x09\x0b-\x1f\x7f-\x9f]', output)
+    assert json.loads(run_cli('show', path, '--json')[1])[0] == {
+        'time': 1, key: 0.5, 'note': text}
 
 
 def test_a_table_cuts_long_values_and_json_and_csv_keep_them(tmp_path):

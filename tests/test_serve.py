@@ -297,7 +297,7 @@ def test_a_large_run_drawn_a_window_at_a_time_is_the_same_answer(
 @pytest.mark.parametrize('query', [
     {'points': '20'}, {'points': '20', 'smoothing': '0.6'}, {}])
 def test_a_key_holding_arrays_among_numbers_is_drawn(tmp_path, monkeypatch,
-                                                      query):
+                                                     query):
     # Arrays are not drawn; comparing one with a number has no truth value
     # (it raised ValueError: a request answered 500).
     numpy = pytest.importorskip('numpy')

@@ -18,6 +18,7 @@ import warnings
 from blocks_log.cli import (charts, common, copying, demo, rows, runs,
                             serve)
 from blocks_log.errors import LogError
+from blocks_log.tables import printable
 
 MODULES = (demo, runs, rows, charts, copying, serve)
 
@@ -56,9 +57,11 @@ def build_parser():
 
 
 def _say(command, message):
-    # On one line of standard error, with no password.
-    print('blocks-log {}: {}'.format(command, common.redact(
-        ' '.join(str(message).split()))), file=sys.stderr)
+    # On one line of standard error (a driver's message of several lines
+    # too), with no password, nor an escape that the terminal would act on
+    # (a key of a log someone sent).
+    print('blocks-log {}: {}'.format(command, common.redact(printable(
+        ' '.join(str(message).split())))), file=sys.stderr)
 
 
 def main(argv=None, out=None):

@@ -7,7 +7,7 @@ import time as _time
 
 from blocks_log.cli import common, termplot
 from blocks_log.sources import is_postgresql
-from blocks_log.tables import cell, row_windows
+from blocks_log.tables import cell, printable, row_windows
 
 
 def _curves(args, source):
@@ -148,9 +148,9 @@ def _follow(log, keys, interval, out):
                                 done if writing else None):
             for time, values in rows:
                 seen.update(values)
-                print('{}  {}'.format(time, '  '.join(
+                print(printable('{}  {}'.format(time, '  '.join(
                     '{}={}'.format(key, cell(value))
-                    for key, value in values.items())), file=out)
+                    for key, value in values.items()))), file=out)
             out.flush()
         if not writing:
             return seen

@@ -10,7 +10,7 @@ import tempfile
 
 from blocks_log.errors import LogError
 from blocks_log.sources import Source
-from blocks_log.tables import redact, split_names
+from blocks_log.tables import printable, redact, split_names
 
 __all__ = ['UsageError', 'redact', 'open_source', 'output_path', 'written',
            'table', 'table_lines']
@@ -158,10 +158,20 @@ def table_lines(header, batches, right=(), least=(), held=None):
     widths = list(least) + [0] * (len(header) - len(least))
     justify = [str.rjust if name in right else str.ljust for name in header]
     for batch in itertools.chain([first], batches):
+        batch = _printable(batch)
         widths = _widths(batch, widths)
         for line in batch:
             yield '  '.join(align(text, width) for text, width, align in zip(
                 line, widths, justify)).rstrip()
+
+
+def _printable(lines):
+    # `lines` (lists of strings) with each string printable (see
+    # tables.printable): as they are where all are, found in one search.
+    joined = ' '.join(map(' '.join, lines))
+    if printable(joined) is joined:
+        return lines
+    return [[printable(text) for text in line] for line in lines]
 
 
 def _widths(lines, widths):

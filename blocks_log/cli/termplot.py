@@ -4,6 +4,7 @@ import array
 from numbers import Integral
 
 from blocks_log.analysis import all_finite, finite, is_number
+from blocks_log.tables import printable
 
 MARKERS = '*+ox#@%&'
 _NAN = float('nan')
@@ -71,8 +72,10 @@ def gapped(values):
 
 
 def legend(name, left_out):
-    """The legend of curve `name`, saying what :func:`drawable` left out."""
-    return name + (left_out and ' ({}: not drawn)'.format(left_out))
+    """The legend of curve `name`, saying what :func:`drawable` left out;
+    printable (see :func:`blocks_log.tables.printable`)."""
+    return printable(name) + (left_out and ' ({}: not drawn)'.format(
+        left_out))
 
 
 def nothing_to_draw(series):
