@@ -105,6 +105,18 @@ def test_runs(demo_db):
     assert runs[-1]['parent'] == runs[0]['uuid'] and runs[0]['created']
 
 
+def test_runs_of_many_keys_says_how_many(tmp_path):
+    path = str(tmp_path / 'keys.sqlite')
+    keys = ['step_{}'.format(index) for index in range(1000)]
+    with SQLiteLog(path) as log:
+        log.current_row.update(dict.fromkeys(keys, 1.0))
+    line = run_cli('runs', path)[1].splitlines()[1]
+    assert line.split()[7] == ','.join(sorted(keys))[:57] + '...'
+    assert '(1,000 keys)' in line and len(line) < 160
+    assert json.loads(run_cli('runs', path, '--json')[1])[0]['keys'] == (
+        sorted(keys))
+
+
 def test_show_json(demo_db):
     path, _ = demo_db
     status, output = run_cli('show', path, last_run(path)[:6], '--json',

@@ -4,7 +4,7 @@ import time
 
 from blocks_log import runs
 from blocks_log.cli import common
-from blocks_log.tables import cell, jsonable
+from blocks_log.tables import CELL_WIDTH, cell, jsonable
 
 
 def cmd_runs(args, out):
@@ -19,12 +19,22 @@ def cmd_runs(args, out):
               'keys', 'last time', 'writer']
     lines = [[run.uuid[:8], (run.parent or '-')[:8], _when(run.created),
               _count(run.iterations), _count(run.epochs), str(run.rows),
-              ','.join(run.keys) or '-', _count(run.last_time),
+              _keys(run.keys), _count(run.last_time),
               run.writer or ('-' if run.written_by == 'blocks_log' else
                              'written by ' + run.written_by)]
              for run in found]
     print(common.table(header, lines, right=('iterations', 'epochs', 'rows',
                                              'last time')), file=out)
+
+
+def _keys(keys):
+    # The keys of a run, as many as a cell holds, and how many there are
+    # if not all (a run logging a key named after each step had 400,000
+    # in one line); --json lists them all.
+    text = ','.join(keys) or '-'
+    if len(text) <= CELL_WIDTH:
+        return text
+    return '{}... ({:,} keys)'.format(text[:CELL_WIDTH - 3], len(keys))
 
 
 def _when(created):
