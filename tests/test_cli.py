@@ -386,6 +386,21 @@ def test_what_a_terminal_would_act_on_is_shown_escaped(tmp_path, capsys,
         'time': 1, key: 0.5, 'note': text}
 
 
+def test_a_table_aligns_wide_and_combining_characters(tmp_path):
+    # A terminal gives a CJK character or an emoji two columns, and a
+    # combining accent none.
+    path = str(tmp_path / 'wide.sqlite')
+    with SQLiteLog(path) as log:
+        for time, note in enumerate(['e\u0301t\u00e9', '学习率很高',
+                                     'ok \U0001F600'], 1):
+            log[time].update({'损失': time / 3.0, 'note': note, 'acc': 0.5})
+    assert run_cli('show', path)[1].splitlines() == [
+        'time  acc        note      损失',
+        '   1  0.5         e\u0301t\u00e9  0.333333',
+        '   2  0.5  学习率很高  0.666667',
+        '   3  0.5       ok \U0001F600         1']
+
+
 def test_a_table_cuts_long_values_and_json_and_csv_keep_them(tmp_path):
     numpy = pytest.importorskip('numpy')
     path = str(tmp_path / 'long.sqlite')

@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import tempfile
+import unicodedata
 
 from blocks_log.errors import LogError
 from blocks_log.sources import Source
@@ -156,10 +157,15 @@ def table_lines(header, batches, right=(), least=(), held=None):
         if len(first) > held:
             break
     widths = list(least) + [0] * (len(header) - len(least))
-    justify = [str.rjust if name in right else str.ljust for name in header]
+    plain = [str.rjust if name in right else str.ljust for name in header]
+    wide = [_wide_rjust if name in right else _wide_ljust for name in header]
     for batch in itertools.chain([first], batches):
-        batch = _printable(batch)
-        widths = _widths(batch, widths)
+        batch, ascii_only = _printable(batch)
+        # Padded by str's own ljust and rjust where every text is ASCII,
+        # as a rule (a call of ours for each cell cost show 7% more time);
+        # else by the columns each character takes.
+        widths = _widths(batch, widths, len if ascii_only else _columns)
+        justify = plain if ascii_only else wide
         for line in batch:
             yield '  '.join(align(text, width) for text, width, align in zip(
                 line, widths, justify)).rstrip()
@@ -167,17 +173,35 @@ def table_lines(header, batches, right=(), least=(), held=None):
 
 def _printable(lines):
     # `lines` (lists of strings) with each string printable (see
-    # tables.printable): as they are where all are, found in one search.
+    # tables.printable), found in one search (as they are where all are);
+    # and whether all are ASCII.
     joined = ' '.join(map(' '.join, lines))
-    if printable(joined) is joined:
-        return lines
-    return [[printable(text) for text in line] for line in lines]
+    if printable(joined) is not joined:
+        lines = [[printable(text) for text in line] for line in lines]
+    return lines, joined.isascii()
 
 
-def _widths(lines, widths):
+def _columns(text):
+    # The columns of a terminal that `text` takes: two a wide character
+    # (CJK, most emoji), none a combining one.
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(char) else 2 if (
+        unicodedata.east_asian_width(char) in 'WF') else 1 for char in text)
+
+
+def _wide_rjust(text, width):
+    return ' ' * (width - _columns(text)) + text
+
+
+def _wide_ljust(text, width):
+    return text + ' ' * (width - _columns(text))
+
+
+def _widths(lines, widths, width_of=len):
     # `widths`, each widened to the widest text of its column in `lines`
-    # (lists of strings).
-    return [max(width, *map(len, column)) for width, column in zip(
+    # (lists of strings), as `width_of` measures a text.
+    return [max(width, *map(width_of, column)) for width, column in zip(
         widths, zip(*lines))] if lines else widths
 
 
