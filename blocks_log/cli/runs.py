@@ -4,7 +4,7 @@ import time
 
 from blocks_log import runs
 from blocks_log.cli import common
-from blocks_log.tables import CELL_WIDTH, cell, jsonable
+from blocks_log.tables import cell, jsonable
 
 
 def cmd_runs(args, out):
@@ -32,9 +32,9 @@ def _keys(keys):
     # if not all (a run logging a key named after each step had 400,000
     # in one line); --json lists them all.
     text = ','.join(keys) or '-'
-    if len(text) <= CELL_WIDTH:
-        return text
-    return '{}... ({:,} keys)'.format(text[:CELL_WIDTH - 3], len(keys))
+    shown = cell(text)
+    return shown if shown == text else '{} ({:,} keys)'.format(
+        shown, len(keys))
 
 
 def _when(created):

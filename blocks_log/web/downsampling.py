@@ -120,9 +120,10 @@ def _extremes(part):
     # finite is checked value by value).
     try:
         low, high = min(part), max(part)
-        if finite(low) is not None and finite(high) is not None:
-            return _in_order(part.index(low), float(low), part.index(high),
-                             float(high))
+        low_number, high_number = finite(low), finite(high)
+        if low_number is not None and high_number is not None:
+            return _in_order(part.index(low), low_number, part.index(high),
+                             high_number)
     except (TypeError, ValueError):
         # Strings, None among the numbers; arrays (whose comparison with a
         # number has no truth value).

@@ -286,12 +286,13 @@ class _Picking(object):
         bucket = self.bucket
         try:
             low, high = min(values), max(values)
-            plain = finite(low) is not None and finite(high) is not None
+            low_number, high_number = finite(low), finite(high)
+            plain = low_number is not None and high_number is not None
         except (TypeError, ValueError):  # as in downsampling._extremes
             plain = False
         if plain:
-            lowest = (float(low), times[values.index(low)])
-            highest = (float(high), times[values.index(high)])
+            lowest = (low_number, times[values.index(low)])
+            highest = (high_number, times[values.index(high)])
             drawable = times[0]
         else:
             kept = _drawable(times, values)
