@@ -9,6 +9,10 @@ import heapq
 import math
 from numbers import Integral, Real
 
+#: A float64 holds every int of at most this magnitude exactly, and only
+#: some past it: its significand has 53 bits.
+EXACT_INTS = 2 ** 53
+
 PANDAS_HINT = ("this needs pandas, an optional dependency of blocks_log: "
                "pip install 'blocks-log[pandas]'")
 
@@ -30,7 +34,8 @@ def import_pandas():
 
 
 def check_keys(keys):
-    """Return `keys` as a list of strings, or ``None`` for all keys.
+    """Return `keys` as a list of strings, each once (a key named again is
+    dropped), or ``None`` for all keys.
 
     Raises
     ------
@@ -48,7 +53,7 @@ def check_keys(keys):
         if not isinstance(key, str):
             raise TypeError("keys must be strings, got {!r} ({})"
                             .format(key, type(key).__name__))
-    return keys
+    return list(dict.fromkeys(keys))
 
 
 def check_range(start, stop):
@@ -132,14 +137,71 @@ def columns_to_dataframe(pandas, times, columns):
 
     The dtype of each column is pandas' inference: numbers with gaps become
     float with NaN in the gaps, as ``DataFrame.from_dict(log,
-    orient='index')`` makes them; anything else is an object column.
+    orient='index')`` makes them, unless a float would round one (see
+    :func:`keep_ints_exact`); anything else is an object column.
 
     """
     index = pandas.Index(times, name='time', dtype='int64')
-    return pandas.DataFrame(
+    frame = pandas.DataFrame(
         dict((key, pandas.Series(values, index=index))
              for key, values in columns.items()),
         index=index, columns=list(columns))
+    return keep_ints_exact(frame, lambda key: pandas.Series(
+        columns[key], index=index, dtype=object))
+
+
+def keep_ints_exact(frame, logged, keys=None):
+    """Make each float column of `frame` in which a float rounded an int
+    an object column of the values as logged.
+
+    pandas makes a column of numbers float64 where it has gaps (NaN), or
+    floats as well as ints; an int past :data:`EXACT_INTS` (a seed, a
+    hash, a count of bytes) would then silently read back as another
+    number. Its column holds the ints themselves instead, NaN in the gaps.
+    Only columns holding a float of that magnitude are looked into.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Its columns each named once; changed in place.
+    logged : callable
+        ``logged(key)``: the values of column `key` as logged, a
+        ``pandas.Series`` of dtype object on the frame's index.
+    keys : iterable of str, optional
+        Only these columns (those of values that may be ints); all by
+        default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        `frame`.
+
+    """
+    import numpy
+    for key in frame.columns if keys is None else keys:
+        column = frame[key]
+        if column.dtype.kind != 'f':
+            continue
+        numbers = column.to_numpy()
+        # NaN compares False; inf is never a rounded int.
+        suspect = (numpy.abs(numbers) >= EXACT_INTS) & numpy.isfinite(numbers)
+        if not suspect.any():
+            continue
+        values = logged(key)
+        if any(map(rounded_by_float, values.to_numpy()[suspect])):
+            frame[key] = values
+    return frame
+
+
+def rounded_by_float(value):
+    """Whether `value` is an int (numpy's too, not a bool) that no float
+    equals."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        return False
+    try:
+        return int(float(value)) != int(value)
+    except OverflowError:  # past any float: pandas keeps it an object
+        return True
 
 
 def is_number(value):
@@ -202,13 +264,22 @@ def runs_to_dataframe(pandas, runs, long=False):
         frame = pandas.DataFrame(columns, columns=['run', 'time', 'key',
                                                    'value'])
         frame['time'] = frame['time'].astype('int64')
-        return frame
+        return keep_ints_exact(frame, lambda key: pandas.Series(
+            columns[key], dtype=object))
     frames = [series_to_dataframe(pandas, keys) for _, keys in runs]
     if not frames:
         return pandas.DataFrame(index=pandas.MultiIndex.from_arrays(
             [[], []], names=['run', 'time']))
-    return pandas.concat(frames, keys=[uuid for uuid, _ in runs],
-                         names=['run', 'time'], sort=False)
+    # A column of ints in one run, missing in another (or floats there),
+    # is float in the whole: each run's column as logged, if it rounds.
+    return keep_ints_exact(
+        pandas.concat(frames, keys=[uuid for uuid, _ in runs],
+                      names=['run', 'time'], sort=False),
+        lambda key: pandas.concat(
+            [frame[key].astype(object) if key in frame.columns else
+             pandas.Series(float('nan'), index=frame.index, dtype=object)
+             for frame in frames],
+            keys=[uuid for uuid, _ in runs], names=['run', 'time']))
 
 
 def series_records(columns):
@@ -234,7 +305,8 @@ def series_to_dataframe(pandas, columns):
     Columns of arrays become numpy arrays without a copy; when every column
     has the same times (a key logged at every iteration) no alignment is
     needed at all. Otherwise the dtype of each column is pandas' inference,
-    as ``DataFrame.from_dict(log, orient='index')`` makes it.
+    as ``DataFrame.from_dict(log, orient='index')`` makes it, unless a
+    float would round one of its ints (see :func:`keep_ints_exact`).
 
     """
     import numpy
@@ -250,17 +322,26 @@ def series_to_dataframe(pandas, columns):
             break
     if shared is not None:
         index = pandas.Index(shared, name='time')
-        return pandas.DataFrame(
+        frame = pandas.DataFrame(
             dict((key, values) for key, (_, values) in arrays.items()),
             index=index, columns=list(arrays))
-    frame = pandas.DataFrame(dict(
-        (key, pandas.Series(values, index=times))
-        for key, (times, values) in arrays.items()), columns=list(arrays))
-    if not len(frame.index):
-        frame.index = pandas.Index([], dtype='int64')
-    frame = frame.sort_index()
-    frame.index.name = 'time'
-    return frame
+    else:
+        frame = pandas.DataFrame(dict(
+            (key, pandas.Series(values, index=times))
+            for key, (times, values) in arrays.items()), columns=list(arrays))
+        if not len(frame.index):
+            frame.index = pandas.Index([], dtype='int64')
+        frame = frame.sort_index()
+        frame.index.name = 'time'
+
+    def logged(key):
+        times, values = arrays[key]
+        return pandas.Series(values, index=times, dtype=object).reindex(
+            frame.index)
+    # A column read as floats (an array('d')) holds no int to round.
+    return keep_ints_exact(frame, logged, [
+        key for key, (_, values) in arrays.items()
+        if getattr(values, 'dtype', None) != numpy.float64])
 
 
 def _as_numpy(numpy, sequence, dtype):

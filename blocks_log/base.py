@@ -337,7 +337,11 @@ class TrainingLogBase(metaclass=ABCMeta):
         (keys first logged at one time: in the order they were logged, in
         memory; by name, in a database, where a row keeps no order once
         packed); a key first logged late is missing (NaN) in earlier rows.
-        One row per time that holds at least one selected key.
+        One row per time that holds at least one selected key. Each column's
+        dtype is pandas' inference (numbers with gaps are floats), but
+        where a float would round an int logged (one past 2 ** 53): that
+        column holds the values as logged (dtype object). A key named twice
+        in `keys` is one column.
 
         Parameters
         ----------

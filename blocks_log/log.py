@@ -15,6 +15,7 @@ __all__ = ['TrainingLogBase', 'TrainingLog', 'check_time', 'default_status']
 # The rows in the state of a TrainingLog pickled by blocks_log 0.1.
 _ROWS = '__rows__'
 _INT_ONLY = {int}
+_NAN = float('nan')
 _dict_get = dict.get
 _dict_getitem = dict.__getitem__
 _dict_setdefault = dict.setdefault
@@ -181,8 +182,11 @@ class TrainingLog(defaultdict, TrainingLogBase):
         index = pandas.Index(times, name='time', dtype='int64')
         if not times:
             return pandas.DataFrame(index=index, columns=keys)
-        return pandas.DataFrame([_dict_getitem(self, time) for time in times],
-                                index=index, columns=keys)
+        rows = [_dict_getitem(self, time) for time in times]
+        return analysis.keep_ints_exact(
+            pandas.DataFrame(rows, index=index, columns=keys),
+            lambda key: pandas.Series([row.get(key, _NAN) for row in rows],
+                                      index=index, dtype=object))
 
     def __copy__(self):
         copy = self.__class__()

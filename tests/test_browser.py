@@ -848,6 +848,24 @@ def test_hundreds_of_runs_filtered_sorted_and_summed_up(chromium, tmp_path):
     assert again == sorted_down
 
 
+def test_the_runs_page_shows_an_int_as_logged(chromium, tmp_path):
+    # Past 2 ** 53, a JavaScript number is not the int logged.
+    path = str(tmp_path / 'seed.sqlite')
+    with SQLiteLog(path) as log:
+        log[1]['seed'] = 0.5
+        log[2]['seed'] = 2 ** 60 + 1
+    with serving(path) as server:
+        open_page(chromium, server.url + '?key=seed')
+        wait(chromium, 'Object.keys(window.blocksLogRuns.summary).length'
+                       ' === 1')
+        shown = chromium.execute_script(
+            'var row = document.querySelector("#runs tbody tr");'
+            'return [row.querySelector(".last").textContent,'
+            ' row.querySelector(".best").textContent];')
+        assert errors(chromium) == []
+    assert shown == [str(2 ** 60 + 1), '0.5']
+
+
 def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,
                                                  screenshots):
     # Two runs, two keys: the cursor over one chart shows every run's

@@ -1,5 +1,6 @@
 """The contract of TrainingLogBase (SPEC sections 2 and 6), once, run over
 every backend through the ``make_log`` fixture."""
+import math
 import pickle
 import sys
 import uuid
@@ -344,6 +345,36 @@ class TestAnalysis:
         self.fill(log)
         frame = log.to_dataframe(keys=['loss', 'typo'])
         assert frame['typo'].isna().all()
+
+    def test_dataframe_keeps_each_number_logged(self, log):
+        # pandas makes a column of numbers with gaps, or of ints and
+        # floats, float64: past 2 ** 53, an int would read back rounded.
+        pytest.importorskip('pandas')
+        import numpy
+        seed = 2 ** 60 + 1
+        log[1]['seed'] = seed  # once: a gap at every other time
+        log[2]['numpy'] = numpy.int64(seed)
+        log[1]['ints'] = 2 ** 53 + 1
+        log[2]['ints'] = 0.5  # ints and floats, no gap
+        log[1]['small'] = 3  # in a float's range: float, as from_dict
+        log[1]['huge'] = 1e300
+        log[2]['huge'] = float('inf')
+        log[2]['every'] = -2 ** 62 - 1  # no gap: ints stay int64
+        log[1]['every'] = 2 ** 62 + 1
+        frame = log.to_dataframe()
+        assert frame['seed'].dtype == object
+        assert frame.at[1, 'seed'] == seed and type(frame.at[1, 'seed']) is (
+            int)
+        assert math.isnan(frame.at[2, 'seed'])
+        assert frame['numpy'].dtype == object
+        assert int(frame.at[2, 'numpy']) == seed
+        assert frame['ints'].tolist() == [2 ** 53 + 1, 0.5]
+        assert frame['small'].dtype == 'float64'
+        assert frame['huge'].dtype == 'float64'
+        assert frame['every'].dtype == 'int64'
+        assert frame['every'].tolist() == [2 ** 62 + 1, -2 ** 62 - 1]
+        only = log.to_dataframe(keys=['seed', 'seed'], start=1, stop=2)
+        assert list(only.columns) == ['seed'] and only.at[1, 'seed'] == seed
 
     def test_dataframe_bad_arguments(self, log):
         with pytest.raises(TypeError, match='single string'):

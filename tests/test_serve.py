@@ -1147,6 +1147,27 @@ def test_the_summary_of_a_key_is_its_last_and_extreme_numbers(tmp_path):
         none: {'last': None, 'min': None, 'max': None}}
 
 
+@pytest.mark.parametrize('window', [1, 65536])
+def test_the_summary_gives_ints_as_logged(tmp_path, monkeypatch, window):
+    # Ints past 2 ** 53 (seeds, say) among floats and NaN, read in windows
+    # of one value each (ints alone) and in one window (a mix): the
+    # page's summary holds them exactly, as text, which a JavaScript number
+    # would round; a float, and an int a float holds, as numbers.
+    path = str(tmp_path / 'ints.sqlite')
+    with SQLiteLog(path) as log:
+        for time, value in enumerate([2 ** 60 + 3, float('nan'), 2 ** 60 + 1,
+                                      0.5, -2 ** 60 - 1, 2 ** 53], 1):
+            log[time]['seed'] = value
+        uuid = log.h_uuid
+    monkeypatch.setattr(streamed, 'WINDOW', window)
+    with Source(path, strict=True) as opened:
+        found = json.loads(json.dumps(data.summary(opened,
+                                                   {'key': 'seed'})))
+    assert found[uuid] == {'last': [6, 2 ** 53],
+                           'min': [5, str(-2 ** 60 - 1)],
+                           'max': [1, str(2 ** 60 + 3)]}
+
+
 @pytest.mark.parametrize('window', [1, 7, 65536])
 def test_the_summary_read_a_window_at_a_time(tmp_path, monkeypatch,
                                              window):

@@ -6,6 +6,7 @@ errors a request gets. The charts' series are in :mod:`.charts`, rows and
 exports in :mod:`.rows`.
 
 """
+from blocks_log.analysis import EXACT_INTS
 from blocks_log.sources import checked
 from blocks_log.tables import split_names
 from blocks_log.web import streamed
@@ -154,7 +155,8 @@ def summary(source, query, gone=None):
                 'max': [time, value]}}
 
     (``None`` where it logged no number). What the runs page sorts and
-    shows runs by.
+    shows runs by. An int past 2 ** 53, which a JavaScript number would
+    round, is the text of its digits.
 
     Raises
     ------
@@ -175,5 +177,16 @@ def summary(source, query, gone=None):
         # A window at a time: a request holds no more of a run than that.
         log = source.open(run.uuid)
         last, low, high = streamed.extremes(log, key, checking(log, key))
-        answer[run.uuid] = {'last': last, 'min': low, 'max': high}
+        answer[run.uuid] = {'last': _exact_in_javascript(last),
+                            'min': _exact_in_javascript(low),
+                            'max': _exact_in_javascript(high)}
     return answer
+
+
+def _exact_in_javascript(found):
+    # `found` ([time, value] or None) as the page shows it: an int that a
+    # JavaScript number (a float64) would round as its digits.
+    if found is not None and type(found[1]) is int and not (
+            -EXACT_INTS <= found[1] <= EXACT_INTS):
+        return [found[0], str(found[1])]
+    return found

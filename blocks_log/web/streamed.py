@@ -16,6 +16,7 @@ the same pass, and is kept where a point may be drawn.
 
 """
 import bisect
+from numbers import Integral
 
 from blocks_log import smoothing
 from blocks_log.analysis import all_finite, finite, is_number
@@ -78,15 +79,17 @@ def extremes(log, key, check):
     """``(last, smallest, largest)`` finite numbers of `key` of `log`, each
     ``[time, value]`` (the first of equal ones), or ``None`` where it holds
     no finite number; read a window at a time. `check` as for
-    :func:`chart`."""
+    :func:`chart`. An int is given as logged (a float may round it), any
+    other number as a float."""
     bound = log.last_time()
     last = low = high = None
     for times, values in _windows(log, key, 0, -1 if bound is None else (
             bound + 1)):
         check(times, values)
         if not all_finite(values):
-            times, values = _drawable(times, values)
-            kept = [(time, number) for time, number in zip(times, values)
+            kept = [(time, int(value) if isinstance(value, Integral) else
+                     number) for time, value, number in zip(
+                         times, values, map(finite, values))
                     if number is not None]
             if not kept:
                 continue
