@@ -866,6 +866,37 @@ def test_the_runs_page_shows_an_int_as_logged(chromium, tmp_path):
     assert shown == [str(2 ** 60 + 1), '0.5']
 
 
+def test_a_chart_says_a_big_value_is_a_float(chromium, tmp_path):
+    # Drawn, 2 ** 60 + 1 is the float 1152921504606846976, which JavaScript
+    # writes 1152921504606847000: digits that read as an int logged. The
+    # legend and the tooltip (its bucket's extremes too, the run drawn
+    # downsampled) write it as a float instead.
+    path = str(tmp_path / 'big.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 5001):
+            log.status['iterations_done'] = time
+            log.current_row['bytes'] = 2 ** 60 + 1 if time == 3001 else 1
+        uuid = log.h_uuid
+    with serving(path) as server:
+        open_page(chromium, server.url + 'run/' + uuid + '?smoothing=0')
+        wait(chromium, 'window.blocksLog.charts.bytes')
+        shown = chromium.execute_script(
+            'var chart = window.blocksLog.charts.bytes.chart;'
+            'var texts = function (left) {'
+            '  chart.setCursor({left: chart.valToPos(left, "x"), top: 5});'
+            '  return [chart.root.querySelectorAll(".u-legend .u-value")[1]'
+            '          .textContent, chart.root.parentNode.querySelector('
+            '          ".tip div:not(.step)").textContent];'
+            '};'
+            'return [texts(3001), texts(2)];')
+        assert errors(chromium) == []
+    (legend, tip), small = shown
+    assert legend == '1.152921504606847e+18'
+    assert tip.startswith('bytes: 1.152921504606847e+18 '
+                          '(1\u20131.152921504606847e+18 over steps ')
+    assert small[0] == '1' and small[1].startswith('bytes: 1 (1\u20131 over')
+
+
 def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,
                                                  screenshots):
     # Two runs, two keys: the cursor over one chart shows every run's

@@ -20,6 +20,7 @@
   var Y_AXIS = 60;         // the width of a chart's value axis
   var RIGHT_PAD = 24;      // room for the last label of the time axis
   var MAX_KEYS = 256;      // what the server lets a request name
+  var EXACT_INTS = 9007199254740992;  // 2 ** 53: past it, not every int is a float
   var EPOCH_COLOUR = DARK ? 'rgba(255, 140, 150, 0.6)' : 'rgba(209, 73, 91, 0.55)';
   var POLL_MS = 500;       // new iterations appear within 2 s
   var RUNS_POLL_MS = 2000; // the runs page: new runs within a few s
@@ -589,13 +590,23 @@
       var smooth = state.smoothing > 0;
       series.push({label: smooth ? label + ' (logged)' : label,
                    stroke: smooth ? faint(colour) : colour, width: smooth ? 1 : 1.5,
-                   dash: dash, spanGaps: false, points: {show: false}});
+                   dash: dash, spanGaps: false, points: {show: false}, value: legendValue});
       if (smooth) {
         series.push({label: label, stroke: colour, width: 1.5, dash: dash,
-                     spanGaps: false, points: {show: false}});
+                     spanGaps: false, points: {show: false}, value: legendValue});
       }
     });
     return series;
+  }
+
+  function drawnText(value, text) {
+    // A value drawn (a float), as text: past 2 ** 53 a float may stand for
+    // an int logged that it rounds, and its digits would read as that int.
+    return Math.abs(value) >= EXACT_INTS ? value.toExponential() : text(value);
+  }
+
+  function legendValue(u, value) {
+    return value === null || value === undefined ? '--' : drawnText(value, uPlot.fmtNum);
   }
 
   function drawChart(key) {
@@ -712,8 +723,8 @@
       }
     });
     if (high <= low || !values.length) { return ''; }
-    return ' (' + Math.min.apply(null, values) + '\u2013' +
-      Math.max.apply(null, values) + ' over steps ' + uPlot.fmtNum(low) +
+    return ' (' + drawnText(Math.min.apply(null, values), String) + '\u2013' +
+      drawnText(Math.max.apply(null, values), String) + ' over steps ' + uPlot.fmtNum(low) +
       '\u2013' + uPlot.fmtNum(high) + ')';
   }
 
@@ -756,8 +767,8 @@
       mark.style.borderTopColor = line.colour;
       mark.style.borderTopStyle = markerDash(line.dash);
       row.appendChild(mark);
-      row.appendChild(document.createTextNode(line.label + ': ' + line.value +
-                                              line.bucket));
+      row.appendChild(document.createTextNode(line.label + ': ' +
+                                              drawnText(line.value, String) + line.bucket));
       tip.appendChild(row);
     });
     tip.hidden = false;
