@@ -42,7 +42,7 @@ def check_reported(log, history):
         row = log[entry['step']]
         for name, value in entry.items():
             if name not in ('step', 'epoch'):
-                assert row[name] == pytest.approx(value), (entry, name)
+                assert row[name] == value, (entry, name)
 
 
 @pytest.mark.parametrize('kind', ['memory', 'sqlite'])
