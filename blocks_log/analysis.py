@@ -13,6 +13,9 @@ from numbers import Integral, Real
 #: some past it: its significand has 53 bits.
 EXACT_INTS = 2 ** 53
 
+#: The last time an int64 index holds.
+MAX_INDEX_TIME = 2 ** 63 - 1
+
 PANDAS_HINT = ("this needs pandas, an optional dependency of blocks_log: "
                "pip install 'blocks-log[pandas]'")
 
@@ -141,13 +144,31 @@ def columns_to_dataframe(pandas, times, columns):
     :func:`keep_ints_exact`); anything else is an object column.
 
     """
-    index = pandas.Index(times, name='time', dtype='int64')
+    index = time_index(pandas, times)
     frame = pandas.DataFrame(
         dict((key, pandas.Series(values, index=index))
              for key, values in columns.items()),
         index=index, columns=list(columns))
     return keep_ints_exact(frame, lambda key: pandas.Series(
         columns[key], index=index, dtype=object))
+
+
+def time_index(pandas, times):
+    """The index of a data frame of `times` (increasing): int64, named
+    ``time``.
+
+    Raises
+    ------
+    OverflowError
+        If a time is past what an int64 holds (a log in memory takes any
+        int), naming it.
+    """
+    if times and times[-1] > MAX_INDEX_TIME:
+        raise OverflowError(
+            'time {} is past what a data frame\'s index holds (int64, at '
+            'most {}); read those rows with records()'.format(
+                times[-1], MAX_INDEX_TIME))
+    return pandas.Index(times, name='time', dtype='int64')
 
 
 def keep_ints_exact(frame, logged, keys=None):

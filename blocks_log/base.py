@@ -363,6 +363,9 @@ class TrainingLogBase(metaclass=ABCMeta):
             If `keys` is a single string rather than a collection of them.
         ValueError
             If `start` or `stop` is not a non-negative integer.
+        OverflowError
+            If a time selected is past what an int64 holds (a log in memory
+            takes any int); the message names it.
 
         """
         return analysis.records_to_dataframe(

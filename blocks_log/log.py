@@ -179,7 +179,7 @@ class TrainingLog(defaultdict, TrainingLogBase):
             wanted = set(keys)
             times = [time for time in times
                      if not wanted.isdisjoint(_dict_getitem(self, time))]
-        index = pandas.Index(times, name='time', dtype='int64')
+        index = analysis.time_index(pandas, times)
         if not times:
             return pandas.DataFrame(index=index, columns=keys)
         rows = [_dict_getitem(self, time) for time in times]

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blocks_log import SQLiteLog, runs
+from blocks_log import SQLiteLog, TrainingLog, runs
 
 from conftest import backend_factories, use_backend
 from test_contract import BlocksStyleLog
@@ -123,3 +123,16 @@ def test_a_column_of_ints_in_one_run_only_keeps_them(tmp_path):
     assert wide.loc[second.h_uuid]['seed'].isna().all()
     only_first = runs.runs_dataframe(path, runs=[first.h_uuid])
     assert only_first['seed'].dtype == 'int64'
+
+
+@pytest.mark.parametrize('kind', ['python', 'base'])
+def test_a_time_past_an_int64_is_named(kind):
+    # A log in memory takes any int as a time; a frame's index does not.
+    log = {'python': TrainingLog, 'base': BlocksStyleLog}[kind]()
+    log[1]['a'] = 1
+    log[2 ** 63]['a'] = 2
+    with pytest.raises(OverflowError, match=r'time 9223372036854775808 is '
+                       r'past .*\(int64'):
+        log.to_dataframe()
+    assert list(log.to_dataframe(stop=2 ** 63)['a']) == [1]
+    assert len(log.to_dataframe(start=2 ** 63 - 1, stop=2 ** 63).index) == 0
