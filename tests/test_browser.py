@@ -897,6 +897,28 @@ def test_a_chart_says_a_big_value_is_a_float(chromium, tmp_path):
     assert small[0] == '1' and small[1].startswith('bytes: 1 (1\u20131 over')
 
 
+def test_a_chart_of_steps_past_a_float_says_so(chromium, tmp_path):
+    # A clock's nanoseconds as the time: JavaScript places 10 ** 18 + 1 at
+    # 10 ** 18, and the page says its steps are not exact.
+    path = str(tmp_path / 'nanoseconds.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(10 ** 18, 10 ** 18 + 5):
+            log[time]['loss'] = 1.0
+        uuid = log.h_uuid
+    with serving(path) as server:
+        open_page(chromium, server.url + 'run/' + uuid + '?smoothing=0')
+        wait(chromium, 'window.blocksLog.charts.loss')
+        note = chromium.find_element('css selector', '.chart .drawn').text
+        step = chromium.execute_script(
+            'var chart = window.blocksLog.charts.loss.chart;'
+            'chart.setCursor({left: chart.valToPos(1e18, "x"), top: 5});'
+            'return chart.root.parentNode.querySelector(".tip .step")'
+            '.textContent;')
+        assert errors(chromium) == []
+    assert note.endswith(', steps past 2^53 placed as floats (not exact)')
+    assert step == 'step 1e+18'
+
+
 def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,
                                                  screenshots):
     # Two runs, two keys: the cursor over one chart shows every run's

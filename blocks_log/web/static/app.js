@@ -478,7 +478,7 @@
   function xText(x) {
     if (state.axis === 'wall') { return new Date(x * 1000).toLocaleString(); }
     if (state.axis === 'relative') { return duration(x); }
-    return 'step ' + uPlot.fmtNum(x);
+    return 'step ' + drawnText(x, uPlot.fmtNum);
   }
 
   function restartMarks(u) {
@@ -554,10 +554,15 @@
     var missing = 0;
     (state.steps[key] || []).forEach(function (steps) { missing += steps.missing; });
     entry.box.dataset.unclocked = String(missing);
+    // Steps past 2 ** 53 (a clock's nanoseconds as the time): a float, as
+    // JavaScript holds a number, places them to the nearest one it holds.
+    var steps = data[0], rounded = state.axis === 'step' && steps.length > 0 &&
+      Math.abs(steps[steps.length - 1]) >= EXACT_INTS;
     entry.note.textContent = logged(key).toLocaleString('en') + ' logged / ' +
       drawn.toLocaleString('en') + ' drawn' + (missing ? ', ' +
       missing.toLocaleString('en') + ' with no wall clock (written before ' +
-      'blocks_log kept one, or held in memory)' : '');
+      'blocks_log kept one, or held in memory)' : '') +
+      (rounded ? ', steps past 2^53 placed as floats (not exact)' : '');
   }
 
   function faint(colour) {
