@@ -340,6 +340,23 @@ class TestAnalysis:
         only_valid = log.to_dataframe(keys=['valid'])
         assert list(only_valid.index) == [3, 4]
 
+    def test_a_range_past_every_time_a_store_holds(self, log):
+        # As range() takes any int: a bound past 2 ** 63 is no bound, not
+        # an int that SQL refuses.
+        self.fill(log)
+        past = 10 ** 23
+        assert log.series(start=past) == {}
+        assert log.last_time(past) is None and log.last_time(0, past) == 4
+        assert [list(times) for times, _ in log.series(
+            ['loss'], 0, past).values()] == [[1, 2, 3, 4]]
+
+    def test_dataframe_of_a_range_past_every_time(self, log):
+        pytest.importorskip('pandas')
+        self.fill(log)
+        past = 10 ** 23
+        assert len(log.to_dataframe(start=past, stop=past + 1).index) == 0
+        assert list(log.to_dataframe(stop=past).index) == [0, 1, 2, 3, 4]
+
     def test_dataframe_unknown_key_is_an_empty_column(self, log):
         pytest.importorskip('pandas')
         self.fill(log)

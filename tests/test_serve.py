@@ -294,6 +294,35 @@ def test_a_large_run_drawn_a_window_at_a_time_is_the_same_answer(
                           query, (1, 7, 100, 65536), monkeypatch)
 
 
+def test_a_range_past_every_time_a_store_holds(tmp_path):
+    # A bound past 2 ** 63 is no bound (a stop) or past everything (a
+    # start), as for range(): not a 500 of an int SQL refuses.
+    path = str(tmp_path / 'bounds.sqlite')
+    with SQLiteLog(path) as log:
+        for time in range(1, 6):
+            log[time]['loss'] = 1.0 / time
+        uuid = log.h_uuid
+    past = str(10 ** 23)
+    with serving(path) as server:
+        answers = dict((name, get(server, '/api/{}?runs={}&keys=loss{}'.format(
+            endpoint, uuid, bounds))) for name, endpoint, bounds in [
+                ('series', 'series', ''),
+                ('series, stop', 'series', '&stop=' + past),
+                ('series, start', 'series', '&start=' + past),
+                ('series, start 100', 'series', '&start=100'),
+                ('csv, stop', 'csv', '&stop=' + past),
+                ('json, start', 'json', '&start=' + past)])
+    assert dict((name, status) for name, (status, _, _) in
+                answers.items()) == dict.fromkeys(answers, 200)
+    assert answers['series, stop'][2] == answers['series'][2]
+    # The nearest value before the range, which a chart's line comes from.
+    assert answers['series, start'][2] == answers['series, start 100'][2]
+    assert json.loads(answers['series, start'][2])['runs'][uuid]['keys'] == {
+        'loss': [[5], [0.2]]}
+    assert answers['csv, stop'][2].count('\n') == 6
+    assert json.loads(answers['json, start'][2]) == {uuid: {'loss': []}}
+
+
 @pytest.mark.parametrize('query', [
     {'points': '20'}, {'points': '20', 'smoothing': '0.6'}, {}])
 def test_a_key_holding_arrays_among_numbers_is_drawn(tmp_path, monkeypatch,

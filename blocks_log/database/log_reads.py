@@ -83,9 +83,7 @@ class LogReads(object):
         rows and the chunks' last times, then read in a window below it."""
         analysis.check_range(start, stop)
         session = self._session
-        start = start or 0
-        stop = session.max_time if stop is None else min(stop,
-                                                         session.max_time)
+        start, stop = session.bounded(start or 0, stop)
         bound = session.read_end(start, stop)
         width = 64
         while bound is not None and bound > start:

@@ -143,12 +143,19 @@ class MergedReads(object):
         return dict((name, value) for name, value in values.items()
                     if value is not _DELETED)
 
+    def bounded(self, start, stop):
+        """``(start, stop)`` of a read (`stop` ``None``: no bound) within
+        the times a store holds: a bound past them, as big as Python's ints
+        go, is no bound, where SQL would refuse the int."""
+        bound = self.max_time
+        return min(start, bound), bound if stop is None else min(stop, bound)
+
     def read_series(self, keys=None, start=0, stop=None):
         """``{key: (times, values)}`` over ``[start, stop)`` (see
         :mod:`blocks_log.series`), keys in the order of `keys`, else in the
         order of their first time, and of their names within a time: the
         same whatever the store, and however its values are packed."""
-        stop = self.max_time if stop is None else min(stop, self.max_time)
+        start, stop = self.bounded(start, stop)
         with self.lock:
             self.check_open()
             columns = {} if keys is None else dict(
@@ -181,7 +188,7 @@ class MergedReads(object):
         ``[start, stop)``, as a series (see
         :meth:`blocks_log.stores.base.Store.read_clock`): the nearest run
         winning, as for values. The buffer has none yet."""
-        stop = self.max_time if stop is None else min(stop, self.max_time)
+        start, stop = self.bounded(start, stop)
         with self.lock:
             self.check_open()
             found = series.empty()
@@ -228,7 +235,7 @@ class MergedReads(object):
 
     def read_times(self, start=0, stop=None):
         """The times that hold a value, increasing."""
-        stop = self.max_time if stop is None else min(stop, self.max_time)
+        start, stop = self.bounded(start, stop)
         with self.lock:
             if len(self.groups) > 1:  # a run resumed from one of Blocks'
                 return sorted(set(
