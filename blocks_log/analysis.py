@@ -7,6 +7,7 @@ else.
 import array
 import heapq
 import math
+import operator
 from numbers import Integral, Real
 
 #: A float64 holds every int of at most this magnitude exactly, and only
@@ -60,7 +61,9 @@ def check_keys(keys):
 
 
 def check_range(start, stop):
-    """Check the `start` and `stop` of a range of times.
+    """Return `start` and `stop`, the bounds of a range of times, as
+    ``int`` (or ``None``): a numpy integer would reach SQL as the bytes of
+    its buffer, which compare past every time.
 
     Raises
     ------
@@ -73,6 +76,8 @@ def check_range(start, stop):
                                   bound < 0):
             raise ValueError("{} must be a non-negative integer or None, "
                              "got {!r}".format(name, bound))
+    return (None if start is None else operator.index(start),
+            None if stop is None else operator.index(stop))
 
 
 def in_range(time, start, stop):
@@ -129,7 +134,7 @@ def records_to_dataframe(records, keys=None, start=None, stop=None):
 
     """
     keys = check_keys(keys)
-    check_range(start, stop)
+    start, stop = check_range(start, stop)
     pandas = import_pandas()
     times, columns = pivot(records, keys, start, stop)
     return columns_to_dataframe(pandas, times, columns)

@@ -230,7 +230,7 @@ class TrainingLogBase(metaclass=ABCMeta):
 
         Parameters
         ----------
-        start, stop : int, optional
+        start, stop : int (numpy's too), optional
             Only times ``start <= time < stop``, as in :func:`range`.
 
         Returns
@@ -243,7 +243,7 @@ class TrainingLogBase(metaclass=ABCMeta):
             If `start` or `stop` is not a non-negative integer.
 
         """
-        analysis.check_range(start, stop)
+        start, stop = analysis.check_range(start, stop)
         for time in sorted(self):
             if analysis.in_range(time, start, stop):
                 for key, value in self[time].items():
@@ -285,7 +285,7 @@ class TrainingLogBase(metaclass=ABCMeta):
         ----------
         keys : iterable of str, optional
             Only these keys; a key never logged has an empty series.
-        start, stop : int, optional
+        start, stop : int (numpy's too), optional
             Only times ``start <= time < stop``.
 
         Returns
@@ -348,7 +348,7 @@ class TrainingLogBase(metaclass=ABCMeta):
         keys : iterable of str, optional
             Only these columns, in this order. A key that was never logged
             is an all-missing column.
-        start, stop : int, optional
+        start, stop : int (numpy's too), optional
             Only times ``start <= time < stop``, as in :func:`range`.
 
         Returns

@@ -168,7 +168,7 @@ class TrainingLog(defaultdict, TrainingLogBase):
         themselves, in half the time of ``DataFrame.from_dict(log,
         orient='index')`` (``benchmarks/bench_memory.py``)."""
         keys = analysis.check_keys(keys)
-        analysis.check_range(start, stop)
+        start, stop = analysis.check_range(start, stop)
         pandas = analysis.import_pandas()
         if start is None and stop is None:
             times = sorted(time for time, row in dict.items(self) if row)

@@ -137,7 +137,7 @@ def read_runs(source, runs=None, keys=None, start=None, stop=None,
         default.
     keys : list of str, optional
         Only these keys.
-    start, stop : int, optional
+    start, stop : int (numpy's too), optional
         Only times ``start <= time < stop``.
     trusted : bool, optional
         Unpickle a pickled SOURCE as :func:`pickle.load` would.

@@ -350,6 +350,22 @@ class TestAnalysis:
         assert [list(times) for times, _ in log.series(
             ['loss'], 0, past).values()] == [[1, 2, 3, 4]]
 
+    def test_numpy_ints_as_bounds(self, log):
+        # As np.argmax() gives them; SQL took one for a BLOB, past every
+        # time: an empty answer, silently.
+        numpy = pytest.importorskip('numpy')
+        self.fill(log)
+        log.flush()  # read from the store, not the buffer
+        start, stop = numpy.int64(2), numpy.uint64(4)
+        assert [list(times) for times, _ in log.series(
+            ['loss'], start, stop).values()] == [[2, 3]]
+        assert log.last_time(start, stop) == 3
+        assert sorted(set(time for time, _, _ in log.records(
+            start, stop))) == [2, 3]
+        if 'pandas' in sys.modules:
+            assert list(log.to_dataframe(start=start, stop=stop).index) == [
+                2, 3]
+
     def test_dataframe_of_a_range_past_every_time(self, log):
         pytest.importorskip('pandas')
         self.fill(log)

@@ -53,15 +53,21 @@ ITERATION = st.fixed_dictionaries({
     # handle, packed from the database.
     'reopen': st.integers(0, 11).map(lambda number: number == 0),
 })
+try:
+    import numpy
+except ImportError:
+    numpy = None
+#: A bound of a range read: None, an int, or a numpy int (as np.argmax()
+#: gives one).
+BOUNDS = st.one_of(st.none(), st.integers(0, 45), *(
+    [st.integers(0, 45).map(numpy.int64)] if numpy is not None else []))
 PLANS = st.fixed_dictionaries({
     'iterations': st.lists(ITERATION, min_size=1, max_size=40),
     'commit_every': st.sampled_from([1, 1, 3, 50]),
     # A metric that is 0 at one iteration and 0.37 at the next: ints and
     # floats interleaved in each block.
     'alternate': st.booleans(),
-    'ranges': st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 45)),
-                                 st.one_of(st.none(), st.integers(0, 45))),
-                       max_size=3),
+    'ranges': st.lists(st.tuples(BOUNDS, BOUNDS), max_size=3),
 })
 
 

@@ -17,7 +17,7 @@ class LogReads(object):
         Reads with a few queries over the lineage, not one per row.
 
         """
-        analysis.check_range(start, stop)
+        start, stop = analysis.check_range(start, stop)
         return analysis.series_records(
             self._session.read_series(None, start or 0, stop))
 
@@ -25,7 +25,7 @@ class LogReads(object):
         """As :meth:`TrainingLogBase.series`, read with a few queries: times
         as ``range`` or ``array('q')``, numbers as arrays where they can."""
         keys = analysis.check_keys(keys)
-        analysis.check_range(start, stop)
+        start, stop = analysis.check_range(start, stop)
         return self._session.read_series(keys, start or 0, stop)
 
     def restarts(self):
@@ -59,7 +59,7 @@ class LogReads(object):
 
         Parameters
         ----------
-        start, stop : int, optional
+        start, stop : int (numpy's too), optional
             The range of times, ``[start, stop)``.
 
         Returns
@@ -75,13 +75,13 @@ class LogReads(object):
         blocks_log.errors.ClosedLogError
             If the log is closed.
         """
-        analysis.check_range(start, stop)
+        start, stop = analysis.check_range(start, stop)
         return self._session.read_clock(start or 0, stop)
 
     def last_time(self, start=None, stop=None):
         """As :meth:`TrainingLogBase.last_time`: found from an index of the
         rows and the chunks' last times, then read in a window below it."""
-        analysis.check_range(start, stop)
+        start, stop = analysis.check_range(start, stop)
         session = self._session
         start, stop = session.bounded(start or 0, stop)
         bound = session.read_end(start, stop)
@@ -116,7 +116,7 @@ class LogReads(object):
 
         """
         keys = analysis.check_keys(keys)
-        analysis.check_range(start, stop)
+        start, stop = analysis.check_range(start, stop)
         pandas = analysis.import_pandas()
         return analysis.series_to_dataframe(
             pandas, self._session.read_series(keys, start or 0, stop))
