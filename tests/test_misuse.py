@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from blocks_log import SQLiteLog, codec, placeholders
+from blocks_log import SQLiteLog, codec, placeholders, runs
 from blocks_log.errors import (ClosedLogError, LogDatabaseError,
                                LogWriteError, ReadOnlyLogError,
                                RunInUseError, SchemaVersionError,
@@ -470,6 +470,26 @@ class TestReadOnly:
             with pytest.raises(UnknownRunError):
                 SQLiteLog(path, **options)
         assert file_state(path) == before
+
+    def test_a_run_named_by_what_names_none(self, path):
+        # Bytes (a uuid's .bytes) had a .hex method taken for its digits.
+        with SQLiteLog(path) as log:
+            log[0]['a'] = 1
+            named = log.uuid
+        before = file_state(path)
+        for name in (named.bytes, named.int, 1.5):
+            for read_only in (False, True):
+                with pytest.raises(TypeError, match=r'a run is named by a '
+                                   r'uuid\.UUID or a str .*\({}\)'.format(
+                                       type(name).__name__)):
+                    SQLiteLog(path, uuid=name, read_only=read_only)
+        assert file_state(path) == before
+        with pytest.raises(TypeError, match=r'\(bytes\)'):
+            runs.compare(path, [named.bytes])
+        for name in (named, named.hex, str(named), named.hex[:6].upper()):
+            with SQLiteLog(path, uuid=name, read_only=True) as reader:
+                assert reader.uuid == named
+            assert runs.compare(path, [name])[0]['key'] == 'a'
 
     def test_a_read_only_open_of_a_file_without_our_tables(self, path):
         connection = sqlite3.connect(path)

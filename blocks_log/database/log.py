@@ -126,6 +126,8 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
 
     Raises
     ------
+    TypeError
+        If `uuid` is neither a :class:`uuid.UUID` nor a str.
     UnknownRunError
         If `uuid` names no run (a ``KeyError``).
     blocks_log.errors.AmbiguousRunError

@@ -8,7 +8,7 @@ from blocks_log.database.reads import lineage_groups
 from blocks_log.database.status import IMMUTABLE, NO_SNAPSHOT
 from blocks_log.errors import LogError, ReadOnlyLogError
 from blocks_log.stores import claims
-from blocks_log.stores.base import resolve_run
+from blocks_log.stores.base import name_text, resolve_run
 
 
 class Refusing(list):
@@ -58,11 +58,13 @@ class RunOpening(object):
 
         Raises
         ------
+        TypeError
+            If `name` is neither a :class:`uuid.UUID` nor a str.
         UnknownRunError
         blocks_log.errors.AmbiguousRunError
         blocks_log.errors.RunInUseError
         """
-        uuid = getattr(name, 'hex', None) or str(name)
+        uuid = name_text(name)
         store, run = self._find(uuid) if len(uuid) == 32 else (None, None)
         if run is None:
             uuid = resolve_run(name, [found.uuid for each in (

@@ -40,6 +40,25 @@ def entries_of(items):
     return zip(items[0::3], items[1::3], items[2::3])
 
 
+def name_text(name):
+    """The text of `name`, a run's name: a :class:`uuid.UUID`'s hex
+    digits, or a str itself.
+
+    Raises
+    ------
+    TypeError
+        If `name` is neither (bytes, say: its ``hex`` is a method).
+    """
+    digits = getattr(name, 'hex', None)
+    if isinstance(digits, str):
+        return digits
+    if isinstance(name, str):
+        return name
+    raise TypeError('a run is named by a uuid.UUID or a str (its uuid, a '
+                    'unique prefix of it, or "last"), not {!r} ({})'.format(
+                        name, type(name).__name__))
+
+
 def resolve_run(name, uuids, where):
     """The hex uuid of the run that `name` names among `uuids` (hex uuids,
     oldest first): the one place where a run's name is read.
@@ -55,14 +74,15 @@ def resolve_run(name, uuids, where):
 
     Raises
     ------
+    TypeError
+        If `name` is neither a uuid nor a str (see :func:`name_text`).
     blocks_log.errors.UnknownRunError
         If no run matches (or `name` is neither a uuid nor hex).
     blocks_log.errors.AmbiguousRunError
         If several runs match; the message lists them.
     """
     from blocks_log.errors import AmbiguousRunError, UnknownRunError
-    prefix = getattr(name, 'hex', None) or str(name).strip().lower().replace(
-        '-', '')
+    prefix = name_text(name).strip().lower().replace('-', '')
     if prefix == LAST:
         if not uuids:
             raise UnknownRunError('{}: holds no run, so no last one'.format(
