@@ -8,6 +8,7 @@ import pickle
 import sqlite3
 import subprocess
 import sys
+import time as clock
 import uuid
 import warnings
 
@@ -49,6 +50,29 @@ class TestOptions:
         with pytest.raises(error, match='commit_seconds'):
             SQLiteLog(path, commit_seconds=value)
         assert not os.path.exists(path)
+
+    def test_numpy_numbers_are_options_as_python_numbers(self, path):
+        # A numpy float32 of seconds killed the commits' thread (an
+        # Event.wait of it raised), and no timed commit came.
+        numpy = pytest.importorskip('numpy')
+        with SQLiteLog(path, commit_every=numpy.int64(3),
+                       commit_seconds=numpy.float32(0.05)) as log:
+            session = log._session
+            assert (type(session.commit_every), session.commit_every) == (
+                int, 3)
+            assert type(session.commit_seconds) is float
+            for time in range(1, 5):
+                log.status['iterations_done'] = time
+                log.current_row['a'] = time
+            assert session.flushes == 1  # the commit of the first three
+            waited = 0
+            while session.flushes < 2 and waited < 30:
+                clock.sleep(0.05)
+                waited += 0.05
+            assert session.flushes == 2  # the thread's, of iteration 4
+            copy = pickle.loads(pickle.dumps(log, protocol=2))
+        with copy:
+            assert type(copy._session.commit_every) is int
 
     @pytest.mark.parametrize('name, value', [
         ('synchronous', 'OFF'), ('synchronous', 1), ('read_only', 'yes'),

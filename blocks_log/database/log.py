@@ -20,8 +20,8 @@ def check_options(read_only, commit_every, commit_seconds=None):
     Raises
     ------
     TypeError
-        If `read_only` is not a bool, `commit_every` not an int or
-        ``None``, or `commit_seconds` not a number or ``None``.
+        If `read_only` is not a bool, `commit_every` not an int (numpy's
+        too) or ``None``, or `commit_seconds` not a number or ``None``.
     ValueError
         If `commit_every` is below 1, or `commit_seconds` not a finite
         number above 0.
@@ -32,7 +32,7 @@ def check_options(read_only, commit_every, commit_seconds=None):
             read_only))
     if commit_every is not None:  # None: as commit_seconds says (Session)
         if isinstance(commit_every, bool) or not isinstance(
-                commit_every, int):
+                commit_every, numbers.Integral):
             raise TypeError('commit_every must be a whole number of '
                             'iterations or None, got {!r}'.format(
                                 commit_every))

@@ -8,6 +8,7 @@ its log (only a weak reference), so that a log dropped without ``close()``
 is garbage-collected and its session finished: flushed, released, closed.
 
 """
+import operator
 import sys
 import threading
 import time as _time
@@ -74,8 +75,11 @@ class Session(RunOpening, MergedReads, StatusCommits, Commits):
         self.read_only = read_only
         if commit_every is None:
             commit_every = 1 if commit_seconds is None else NO_COUNT
-        self.commit_every = commit_every
-        self.commit_seconds = commit_seconds
+        # Python's own numbers (numpy's too are taken): compared at every
+        # iteration, and pickled with the log.
+        self.commit_every = operator.index(commit_every)
+        self.commit_seconds = None if commit_seconds is None else float(
+            commit_seconds)
         # Buffer items (three a value) after which an iteration's end
         # commits, by time alone (see Store.timed_commit_values).
         timed = store.timed_commit_values
@@ -83,7 +87,7 @@ class Session(RunOpening, MergedReads, StatusCommits, Commits):
             commit_every == NO_COUNT and commit_seconds is not None) else (
                 NO_COUNT)
         self.timer = None if commit_seconds is None else CommitTimer(
-            self, commit_seconds)
+            self, self.commit_seconds)
         # When the last commit was (time.monotonic(); kept up to date only
         # with commit_seconds), and how much of the buffer the iterations
         # completed since then hold.
