@@ -211,7 +211,10 @@ def _end_window(log, keys, start, stop, count, first):
 
 def jsonable(value):
     """`value` as what JSON holds (numpy arrays and scalars as lists and
-    numbers, tuples as lists, bytes as latin-1 text, NaN as NaN)."""
+    numbers, tuples as lists, bytes as latin-1 text, NaN as NaN). What JSON
+    has no number for is text: a complex number as its ``repr``, a numpy
+    number past a float (``longdouble``) as numpy writes it, a date as
+    ISO 8601."""
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
     if isinstance(value, dict):
@@ -219,11 +222,33 @@ def jsonable(value):
                     value.items())
     if isinstance(value, bytes):
         return value.decode('latin-1')
-    if hasattr(value, 'tolist'):
-        return value.tolist()
+    value = plain(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if hasattr(value, 'tolist'):
+        listed = value.tolist()  # an array's items, as plain() makes them
+        if type(listed) is not type(value):
+            return jsonable(listed)
+    if hasattr(value, 'dtype'):  # a longdouble, which Python cannot hold
+        return str(value)
+    if hasattr(value, 'isoformat'):
+        return value.isoformat()
     return repr(value)
+
+
+def plain(value):
+    """`value` as Python holds it: a numpy scalar as the Python number (or
+    str, bytes) it is, as a store keeps it, but for those Python has none
+    for (``longdouble``, dates); anything else as it is."""
+    if hasattr(value, 'dtype') and hasattr(value, 'item') and not hasattr(
+            value, '__len__'):
+        item = value.item()
+        if type(item) in _PLAIN_ITEMS:
+            return item
+    return value
+
+
+_PLAIN_ITEMS = frozenset([bool, int, float, complex, str, bytes])
 
 
 #: Characters of a value that a table shows at most: the rest is cut
@@ -246,7 +271,9 @@ def cell(value):
 
 def text_of(value):
     """`value` as text, whole: a float to 6 significant digits, a str or
-    an int as it is, anything else as JSON."""
+    an int as it is, anything else as JSON (a numpy scalar as the Python
+    value it is, see :func:`plain`)."""
+    value = plain(value)
     if value is None:
         return ''
     if isinstance(value, float) or (hasattr(value, 'dtype') and
@@ -260,7 +287,11 @@ def text_of(value):
 
 def csv_cell(value):
     """`value` as a cell of a CSV file: a float exactly (``repr``: NaN and
-    inf as such), anything else whole, as :func:`text_of` gives it."""
+    inf as such; numpy's as the Python float it is, a ``longdouble`` as
+    numpy writes it), anything else whole, as :func:`text_of` gives it."""
+    value = plain(value)
     if isinstance(value, float):
         return repr(value)
+    if getattr(value, 'shape', None) == () and value.dtype.kind == 'f':
+        return str(value)  # its every digit, where a float has too few
     return text_of(value)

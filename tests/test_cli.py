@@ -5,6 +5,7 @@ import io
 import json
 import math
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import blocks_log
-from blocks_log import SQLiteLog, cli, tables
+from blocks_log import SQLiteLog, TrainingLog, cli, tables
 
 from conftest import FIXTURES, ROOT
 from helpers import (ctrl_c_stops, file_state, log_sparse_run,
@@ -827,3 +828,78 @@ def test_first_and_last_rows_are_those_of_every_row(tmp_path, backend, keys,
     assert rows_of(log, keys, start, stop, **{end: count}) == (
         columns, every)
     log.close()
+
+
+def test_numpy_values_are_written_as_what_they_are(tmp_path):
+    # A log in memory keeps numpy scalars (Blocks' channels are float32s);
+    # a database keeps the Python value each is. Written out, either is the
+    # same text: a float32 not cut to 6 digits, a float64 not as numpy
+    # 2's repr, a bool as a bool.
+    numpy = pytest.importorskip('numpy')
+    values = {'f32': numpy.float32(0.123456789),
+              'f64': numpy.float64(0.123456789123),
+              'f16': numpy.float16(0.1), 'i64': numpy.int64(2 ** 60 + 1),
+              'flag': numpy.bool_(True), 'nan': numpy.float32('nan')}
+    memory, database = TrainingLog(), str(tmp_path / 'values.sqlite')
+    memory[1].update(values)
+    pickled = str(tmp_path / 'values.pkl')
+    with open(pickled, 'wb') as f:
+        pickle.dump(memory, f)
+    with SQLiteLog(database) as log:
+        log[1].update(values)
+    written = {}
+    for source in (pickled, database):
+        # (A database keeps no order of the keys of a time: by name.)
+        (status, csv_text), (_, jsonl) = [
+            run_cli('export', source, 'last', '--format', format)
+            for format in ('csv', 'jsonl')]
+        assert status == 0
+        written[source] = (dict(zip(*[line.split(',') for line in
+                                      csv_text.splitlines()])), jsonl)
+    cells, jsonl = written[pickled]
+    assert cells == written[database][0]
+    assert cells == {
+        'time': '1', 'f32': repr(float(values['f32'])),
+        'f64': '0.123456789123', 'f16': '0.0999755859375',
+        'i64': str(2 ** 60 + 1), 'flag': 'True', 'nan': 'nan'}
+    record, stored = json.loads(jsonl), json.loads(written[database][1])
+    assert math.isnan(record.pop('nan')) and math.isnan(stored.pop('nan'))
+    assert record == stored
+    shown = [run_cli('show', source, 'last', '--keys', 'f32', 'flag', 'i64')
+             for source in (pickled, database)]
+    assert shown[0] == shown[1] and shown[0][1].split('\n')[1].split() == [
+        '1', '0.123457', 'True', str(2 ** 60 + 1)]
+    # A longdouble, which a database refuses, has more digits than a float.
+    memory[2]['long'] = numpy.longdouble(1) / 3
+    with open(pickled, 'wb') as f:
+        pickle.dump(memory, f)
+    status, csv_text = run_cli('export', pickled, 'last', '--keys', 'long',
+                               '--format', 'csv')
+    assert csv_text.splitlines()[1:] == [
+        '2,' + str(numpy.longdouble(1) / 3)]
+    assert record['f32'] == float(values['f32'])
+    assert record['i64'] == 2 ** 60 + 1 and record['flag'] is True
+
+
+def test_arrays_json_has_no_number_for_are_written_as_text(tmp_path):
+    # Arrays a database keeps (float128, complex, dates) were a traceback
+    # in show, export and the page's CSV: JSON has no number for them.
+    numpy = pytest.importorskip('numpy')
+    path = str(tmp_path / 'arrays.sqlite')
+    with SQLiteLog(path) as log:
+        log[1]['long'] = numpy.array([numpy.longdouble(1) / 3])
+        log[2]['complex'] = numpy.array([1 + 2j])
+        log[3]['dates'] = numpy.array(['2020-01-01'], dtype='datetime64[D]')
+    expected = {1: ('long', [str(numpy.longdouble(1) / 3)]),
+                2: ('complex', ['(1+2j)']), 3: ('dates', ['2020-01-01'])}
+    status, jsonl = run_cli('export', path, 'last', '--format', 'jsonl')
+    assert status == 0
+    for line in jsonl.splitlines():
+        record = json.loads(line)
+        key, listed = expected[record.pop('time')]
+        assert record == {key: listed}
+    status, shown = run_cli('show', path, 'last', '--json')
+    assert status == 0 and [row['complex'] for row in json.loads(shown)
+                            if 'complex' in row] == [['(1+2j)']]
+    status, csv_text = run_cli('export', path, 'last', '--format', 'csv')
+    assert status == 0 and len(csv_text.splitlines()) == 4
