@@ -240,6 +240,8 @@ def plain(value):
     """`value` as Python holds it: a numpy scalar as the Python number (or
     str, bytes) it is, as a store keeps it, but for those Python has none
     for (``longdouble``, dates); anything else as it is."""
+    if type(value) in _PLAIN_ITEMS:  # most values: no attribute to look for
+        return value
     if hasattr(value, 'dtype') and hasattr(value, 'item') and not hasattr(
             value, '__len__'):
         item = value.item()
@@ -248,7 +250,7 @@ def plain(value):
     return value
 
 
-_PLAIN_ITEMS = frozenset([bool, int, float, complex, str, bytes])
+_PLAIN_ITEMS = frozenset([bool, int, float, complex, str, bytes, type(None)])
 
 
 #: Characters of a value that a table shows at most: the rest is cut
@@ -273,7 +275,10 @@ def text_of(value):
     """`value` as text, whole: a float to 6 significant digits, a str or
     an int as it is, anything else as JSON (a numpy scalar as the Python
     value it is, see :func:`plain`)."""
-    value = plain(value)
+    if type(value) is float:  # most cells
+        return '{:.6g}'.format(value)
+    if type(value) not in _PLAIN_ITEMS:
+        value = plain(value)
     if value is None:
         return ''
     if isinstance(value, float) or (hasattr(value, 'dtype') and
@@ -289,9 +294,12 @@ def csv_cell(value):
     """`value` as a cell of a CSV file: a float exactly (``repr``: NaN and
     inf as such; numpy's as the Python float it is, a ``longdouble`` as
     numpy writes it), anything else whole, as :func:`text_of` gives it."""
-    value = plain(value)
-    if isinstance(value, float):
+    if type(value) is float:  # most cells
         return repr(value)
-    if getattr(value, 'shape', None) == () and value.dtype.kind == 'f':
-        return str(value)  # its every digit, where a float has too few
+    if type(value) not in _PLAIN_ITEMS:
+        value = plain(value)
+        if isinstance(value, float):
+            return repr(value)
+        if getattr(value, 'shape', None) == () and value.dtype.kind == 'f':
+            return str(value)  # its every digit, where a float has too few
     return text_of(value)
