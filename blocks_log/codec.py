@@ -145,6 +145,17 @@ def _scalar_item(value, key):
         return None
     if _is_array(value):
         _array_parts(value, key)  # refuses what .item() would fail on
+    kind = type(value)
+    maskable = _MASKABLE.get(kind)
+    if maskable is None:  # once a type (numpy.ma's have a mask)
+        maskable = _MASKABLE[kind] = hasattr(kind, 'mask')
+    if maskable and bool(value.mask):
+        # numpy.ma.masked: its .item() is the 0.0 (or whatever) under the
+        # mask, which would read back as a number logged.
+        raise TypeError(
+            'cannot store a masked value{}: it stands for no number (log '
+            "float('nan'), or leave the key out, where a value is "
+            'missing)'.format(_where(key)))
     plain = item()
     if type(plain) not in _PLAIN_ITEMS:
         # numpy.longdouble, complex, dates: no SQL value holds them.
@@ -152,7 +163,23 @@ def _scalar_item(value, key):
             'cannot store a {}{}: its .item() is a {}, not a plain Python '
             'value ({})'.format(type(value).__name__, _where(key),
                                 type(plain).__name__, _how_to_store(plain)))
+    if type(plain) in _CACHED_ITEMS and kind.__module__ == 'numpy' and (
+            not _is_array(value)):
+        # A numpy scalar type (never another shape; numpy.ma's types are
+        # numpy.ma's): its next values go straight to their .item()
+        # (Blocks' channels are float32s: 6,000 instructions a value
+        # rather than 19,600, callgrind).
+        _PLAIN_SCALARS.add(kind)
     return plain
+
+
+# type -> whether its values may be masked (see _scalar_item).
+_MASKABLE = {}
+# The numpy scalar types whose .item() a store holds (see _scalar_item),
+# of the items that encode() stores as _encode_other() would (a bytes_'s
+# bytes would be tagged otherwise).
+_PLAIN_SCALARS = set()
+_CACHED_ITEMS = frozenset([bool, int, float, str])
 
 
 def _how_to_store(plain):
@@ -336,6 +363,8 @@ def encode(value, key=None, allow_pickle=False, max_size=None):
 
 def _encode_other(value, kind, key, allow_pickle):
     # encode() of what is not a native value.
+    if kind in _PLAIN_SCALARS:  # a numpy float32, int64...: its number
+        return encode(value.item(), key, allow_pickle)
     if _is_array(value) and value.shape != ():
         try:
             dtype, shape, data = _array_parts(value, key)

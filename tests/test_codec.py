@@ -202,6 +202,46 @@ def test_scalars_no_sql_value_holds_are_refused_with_advice_that_works():
     assert codec.decode(codec.encode(numpy.str_('s'))) == 's'
 
 
+def test_numpy_scalars_encode_the_same_at_every_value():
+    # After the first value of a numpy scalar type, the next go straight to
+    # their .item(): stored as the first was, read back as it was.
+    numpy = pytest.importorskip('numpy')
+    codec._PLAIN_SCALARS.clear()
+    values = [numpy.float32(0.5), numpy.float32('nan'), numpy.float64(1.5),
+              numpy.int64(-2 ** 62), numpy.uint64(2 ** 64 - 1),
+              numpy.bool_(True), numpy.str_('\u00e9'), numpy.bytes_(b'x'),
+              numpy.float16(0.1), numpy.float32('-inf')]
+    first = [codec.encode(value, 'x') for value in values]
+    assert codec._PLAIN_SCALARS  # the cache is in use
+    again = [codec.encode(value, 'x') for value in values]
+    assert repr(again) == repr(first)  # NaN's JSON too
+    for value, stored in zip(values, again):
+        read = codec.decode(stored)
+        assert type(read) in (bool, int, float, str, bytes)
+        assert read == value.item() or read != read and value != value
+    for value in (numpy.ma.masked, numpy.longdouble(1)):
+        for _ in range(2):  # never taken for a plain scalar's type
+            with pytest.raises(TypeError):
+                codec.encode(value, 'x')
+
+
+def test_a_masked_value_is_refused_not_stored_as_what_its_mask_hides():
+    # numpy.ma.masked (an element of a masked array that is masked, the
+    # mean of nothing) .item()s to the 0.0 under its mask: it would read
+    # back as a number logged.
+    numpy = pytest.importorskip('numpy')
+    masked = numpy.ma.array([5.0, 1.0], mask=[True, False])
+    for value in (numpy.ma.masked, masked[0], [1.0, masked[0]],
+                  {'best': numpy.ma.masked}):
+        with pytest.raises(TypeError, match="masked value for key 'x'"):
+            codec.encode(value, 'x')
+    assert codec.encode(masked[1], 'x') == 1.0  # not masked: its number
+    assert codec.encode(numpy.ma.array(3.0), 'x') == 3.0
+    kept = codec.decode(codec.encode(numpy.ma.masked, 'x',
+                                     allow_pickle=True), allow_pickle=True)
+    assert kept is numpy.ma.masked
+
+
 def test_pickles_that_name_the_placeholders_in_codec_load():
     # The placeholders were defined in codec: a pickle made then (of a
     # TrainingLog holding what a damaged database read as) names them
