@@ -296,16 +296,15 @@ def runs_to_dataframe(pandas, runs, long=False):
     if not frames:
         return pandas.DataFrame(index=pandas.MultiIndex.from_arrays(
             [[], []], names=['run', 'time']))
+    uuids = [uuid for uuid, _ in runs]
     # A column of ints in one run, missing in another (or floats there),
     # is float in the whole: each run's column as logged, if it rounds.
     return keep_ints_exact(
-        pandas.concat(frames, keys=[uuid for uuid, _ in runs],
-                      names=['run', 'time'], sort=False),
+        pandas.concat(frames, keys=uuids, names=['run', 'time'], sort=False),
         lambda key: pandas.concat(
             [frame[key].astype(object) if key in frame.columns else
              pandas.Series(float('nan'), index=frame.index, dtype=object)
-             for frame in frames],
-            keys=[uuid for uuid, _ in runs], names=['run', 'time']))
+             for frame in frames], keys=uuids, names=['run', 'time']))
 
 
 def series_records(columns):

@@ -146,10 +146,7 @@ def _scalar_item(value, key):
     if _is_array(value):
         _array_parts(value, key)  # refuses what .item() would fail on
     kind = type(value)
-    maskable = _MASKABLE.get(kind)
-    if maskable is None:  # once a type (numpy.ma's have a mask)
-        maskable = _MASKABLE[kind] = hasattr(kind, 'mask')
-    if maskable and bool(value.mask):
+    if hasattr(kind, 'mask') and bool(value.mask):  # numpy.ma's types
         # numpy.ma.masked: its .item() is the 0.0 (or whatever) under the
         # mask, which would read back as a number logged.
         raise TypeError(
@@ -173,8 +170,6 @@ def _scalar_item(value, key):
     return plain
 
 
-# type -> whether its values may be masked (see _scalar_item).
-_MASKABLE = {}
 # The numpy scalar types whose .item() a store holds (see _scalar_item),
 # of the items that encode() stores as _encode_other() would (a bytes_'s
 # bytes would be tagged otherwise).

@@ -8,7 +8,6 @@ an int past 2 ** 53 (a seed, a hash, a count of bytes) would then read back
 as another number, without an error.
 
 """
-import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +17,7 @@ from blocks_log import SQLiteLog, TrainingLog, runs
 
 from conftest import backend_factories, use_backend
 from test_contract import BlocksStyleLog
+from test_reads import holds
 
 pandas = pytest.importorskip('pandas')
 
@@ -32,16 +32,6 @@ ROWS = st.lists(st.dictionaries(st.sampled_from(KEYS), NUMBERS, max_size=3),
                 min_size=1, max_size=12)
 
 
-def holds(cell, logged):
-    """Whether a frame's `cell` is the number `logged`: compared as Python
-    compares numbers, exactly (numpy's float64 equals an int it cannot
-    hold: it rounds the int first)."""
-    cell = cell.item() if hasattr(cell, 'item') else cell
-    if isinstance(logged, float) and math.isnan(logged):
-        return isinstance(cell, float) and math.isnan(cell)
-    return cell == logged
-
-
 def model_of(rows):
     return dict((time, row) for time, row in enumerate(rows) if row)
 
@@ -50,11 +40,8 @@ def check_frame(frame, model):
     assert list(frame.index) == sorted(model)
     for time, row in model.items():
         for key in frame.columns:
-            cell = frame.at[time, key]
-            if key in row:
-                assert holds(cell, row[key]), (time, key, cell, row[key])
-            else:
-                assert pandas.isna(cell), (time, key, cell)
+            assert holds(frame.at[time, key], row.get(key)), (
+                time, key, frame.at[time, key], row.get(key))
 
 
 @pytest.mark.parametrize('backend', ['python', 'sqlite-chunked', 'base'])

@@ -163,26 +163,28 @@ def check_frame(log, model, start, stop):
         frame = log.to_dataframe(start=start, stop=stop)
     except ImportError:
         return  # no pandas here: the bare environment
-    import pandas
     times = [time for time in sorted(model) if in_range(time, start, stop)]
     assert list(frame.index) == times
     for time in times:
         for key in frame.columns:
-            cell = frame.at[time, key]
-            if key not in model[time]:
-                assert cell is None or pandas.isna(cell), (time, key)
-                continue
-            expected = model[time][key]
-            if expected is None:  # pandas' None in a column of numbers
-                assert cell is None or pandas.isna(cell), (time, key)
-                continue
-            # Compared as Python compares numbers, exactly: numpy's float64
-            # equals an int it cannot hold (it rounds the int first).
-            cell = cell.item() if hasattr(cell, 'item') else cell
-            assert cell == expected or (
-                cell is not None and not isinstance(cell, str) and
-                expected is not None and not isinstance(expected, str) and
-                math.isnan(cell) and math.isnan(expected)), (time, key)
+            assert holds(frame.at[time, key], model[time].get(key)), (
+                time, key)
+
+
+def holds(cell, expected):
+    """Whether a data frame's `cell` holds `expected`, a value logged
+    (``None``: none, or None, which pandas makes a gap in a column of
+    numbers): numbers compared as Python compares them, exactly (numpy's
+    float64 equals an int it cannot hold: it rounds the int first), NaN
+    holding NaN."""
+    import pandas
+    if expected is None:
+        return cell is None or pandas.isna(cell)
+    cell = cell.item() if hasattr(cell, 'item') else cell
+    return cell == expected or (
+        cell is not None and not isinstance(cell, str) and
+        not isinstance(expected, str) and
+        math.isnan(cell) and math.isnan(expected))
 
 
 def check_export(source, uuid, model):
