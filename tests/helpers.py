@@ -1,4 +1,5 @@
 """Small helpers shared by the test modules."""
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -237,3 +238,53 @@ def pickled_log(path, iterations=3000):
     with open(path, 'wb') as pickled:
         pickle.dump(log, pickled)
     return path
+
+
+def lower_sqlite_limits(monkeypatch, compound_selects, variables):
+    """Open each SQLite connection of blocks_log, from now to the test's
+    end, with SQLite's limits on the SELECTs a statement joins and on the
+    values it binds lowered (those of old builds, or of smaller cases).
+    Before Python 3.11, which cannot set them, nothing changes."""
+    if not hasattr(sqlite3.Connection, 'setlimit'):
+        return
+    from blocks_log.stores.sqlite_connection import SQLiteConnection
+    connect = SQLiteConnection._connect
+
+    def limited(self, uri):
+        connection = connect(self, uri)
+        connection.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT,
+                            compound_selects)
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+        return connection
+    monkeypatch.setattr(SQLiteConnection, '_connect', limited)
+
+
+def lineage(path, runs):
+    """A run of `runs` runs in the SQLite file `path`, each resumed from
+    the one before (as a checkpoint each epoch makes them), each holding
+    its iteration's ``x``; closed; its uuid, the deepest."""
+    from blocks_log import SQLiteLog
+    with SQLiteLog(path) as log:
+        for _ in range(runs - 1):
+            log.status['iterations_done'] += 1
+            log.current_row['x'] = log.status['iterations_done']
+            log.resume()
+        log.status['iterations_done'] += 1
+        log.current_row['x'] = log.status['iterations_done']
+    return log.h_uuid
+
+
+@contextlib.contextmanager
+def shallow_stack(frames):
+    """Python's recursion limit set `frames` above the caller's depth
+    until the block ends: work that recursed once per run of a lineage
+    (thousands of runs, past the limit of 1,000) fails on a few hundred."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + frames)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)

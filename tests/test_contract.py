@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+import helpers
 from blocks_log import TrainingLogBase
 from blocks_log.errors import RowNotAvailableError
 
@@ -228,6 +229,69 @@ class TestResume:
         log.resume()
         log[1]['a'] = 'new'
         assert log[1]['a'] == 'new'
+
+    def test_a_lineage_deeper_than_a_statement_joins(
+            self, make_log, monkeypatch):
+        # A checkpoint (a pickle) begins a run, and Blocks checkpoints
+        # each epoch: a lineage hundreds of runs deep. SQLite joins at most
+        # 500 SELECTs in a statement, and builds before 3.32 bind at most
+        # 999 values; with both limits lowered, 30 runs pass them.
+        helpers.lower_sqlite_limits(monkeypatch, compound_selects=3,
+                                    variables=20)
+        log = make_log()
+        model = {}
+
+        def write(time, key, value):
+            log[time][key] = value
+            model.setdefault(time, {})[key] = value
+        for epoch in range(30):
+            log.status['iterations_done'] += 1
+            write(log.status['iterations_done'], 'loss', epoch / 4)
+            write(log.status['iterations_done'], 'step', epoch)
+            if epoch % 7 == 6:  # a value of an ancestor, anew
+                write(epoch // 2, 'loss', 'again {}'.format(epoch))
+            if epoch == 20:  # a value of an ancestor, deleted
+                del log[3]['step']
+                del model[3]['step']
+            log.status['epochs_done'] += 1
+            log.status['_epoch_ends'] += [log.status['iterations_done']]
+            if epoch % 2:
+                pickle.dumps(log)
+            else:
+                log.resume()
+        log.current_row['end'] = True
+        model[30]['end'] = True
+        for read in (log, pickle.loads(pickle.dumps(log))):
+            assert written_rows(read) == model
+            assert len(read) == len(model)
+            assert [3 in read, 31 in read] == [True, False]
+            assert dict(read.previous_row) == model[29]
+            assert dict(read.last_epoch_row) == model[30]
+            assert read[11].get('loss') == model[11]['loss']
+            assert read.last_time() == 30
+            assert sorted(read.records(), key=lambda item: item[:2]) == [
+                (time, key, value) for time in sorted(model)
+                for key, value in sorted(model[time].items())]
+
+    def test_a_read_of_more_keys_than_a_statement_binds(
+            self, make_log, monkeypatch):
+        # A log of each layer's norms holds thousands of keys, and a
+        # statement binds at most 999 values before SQLite 3.32: lowered
+        # to 20, 30 keys pass it.
+        helpers.lower_sqlite_limits(monkeypatch, compound_selects=3,
+                                    variables=20)
+        log = make_log()
+        keys = ['norm {}'.format(index) for index in range(30)]
+        for time in range(1, 13):
+            for index, key in enumerate(keys):
+                log[time][key] = time * 100 + index
+        log.status['iterations_done'] = 13
+        for read in (log, pickle.loads(pickle.dumps(log))):
+            assert dict((key, (list(times), list(values))) for key, (
+                times, values) in read.series(keys, start=2).items()) == dict(
+                (key, (list(range(2, 13)), [time * 100 + index for time in
+                                            range(2, 13)]))
+                for index, key in enumerate(keys))
 
 
 class TestPickling:

@@ -31,7 +31,7 @@ class SQLiteReads(KeyIds):
             return False
         refs = [run.ref for run in runs]
         return bool(self.db.query(sql.SELECT_DELETIONS.format(
-            runs=sql.in_list(len(refs))), refs))
+            runs=sql.ids_list(refs))))
 
     def _span(self, run):
         return self._spans.get(run.ref) if self.version != 2 else None
@@ -124,31 +124,32 @@ class SQLiteReads(KeyIds):
         # One statement over both tables: "t in log" is one indexed query,
         # and sees one commit whole. The rows of a value at `time`, the
         # batches that begin there or hold several times of its block
-        # before it; a row has NULL for a chunk's columns.
-        key_filter = '' if key_id is None else ' AND key = ?'
+        # before it; a row has NULL for a chunk's columns. Runs go by the
+        # spans of their blocks (one in all but odd lineages), not a
+        # SELECT each: a lineage of a checkpoint every epoch holds
+        # hundreds, past SQLite's 500 SELECTs a statement.
         key_parameters = [] if key_id is None else [key_id]
-        parts, parameters = [], []
+        heads, packed = {}, {}
         for run in runs:
+            heads.setdefault(self._head_span(run), []).append(run.ref)
+            if self._span(run):
+                packed.setdefault(self._span(run), []).append(run.ref)
+        parts, parameters = [], []
+        for span, refs in sorted(heads.items()):
             parts.append(
                 'SELECT run, time, key, value{} FROM blocks_log_entries '
-                'WHERE run = ? AND time >= ? AND time <= ? AND (time = ? OR '
-                '(key < 0 AND (-key - 2) % 2 = 1)){}'.format(
-                    ', NULL' * 10, '' if key_id is None else
-                    ' AND (key < 0 OR key = ?)'))
-            parameters += [run.ref, time - time % self._head_span(run),
-                           time, time] + key_parameters
-        by_span = {}
-        for run in runs:
-            if self._span(run):
-                by_span.setdefault(self._span(run), []).append(run.ref)
-        for span, span_refs in sorted(by_span.items()):
+                'WHERE run IN {} AND time >= ? AND time <= ? AND (time = ? '
+                'OR (key < 0 AND (-key - 2) % 2 = 1)){}'.format(
+                    ', NULL' * 10, sql.ids_list(refs), '' if key_id is None
+                    else ' AND (key < 0 OR key = ?)'))
+            parameters += [time - time % span, time, time] + key_parameters
+        for span, refs in sorted(packed.items()):
             parts.append(
                 'SELECT run, NULL, NULL, NULL, {} FROM blocks_log_chunks '
                 'WHERE block = ? AND run IN {} AND first <= ? AND last >= ?'
-                '{}'.format(self._chunk_columns(), sql.in_list(
-                    len(span_refs)), key_filter))
-            parameters += [time // span] + span_refs + [time, time] + (
-                key_parameters)
+                '{}'.format(self._chunk_columns(), sql.ids_list(refs),
+                            '' if key_id is None else ' AND key = ?'))
+            parameters += [time // span, time, time] + key_parameters
         return ' UNION ALL '.join(parts), parameters
 
     def read_times(self, runs, start, stop):
@@ -207,13 +208,13 @@ class SQLiteReads(KeyIds):
         span = self._span(run)
         if not span or stop <= start:
             return []
-        keys = '' if key_ids is None else 'AND key IN ' + sql.in_list(
-            len(key_ids))
+        keys = '' if key_ids is None else 'AND key IN ' + sql.ids_list(
+            key_ids)
         columns = self._chunk_columns(values).split(', ')
         query = sql.SELECT_CHUNKS.format(
             keys=keys, values=columns[8], checksum=columns[9])
         return self.db.query(query, [run.ref, start // span,
-                                     (stop - 1) // span] + (key_ids or []))
+                                     (stop - 1) // span])
 
     def read_series(self, runs, keys, start, stop):
         if self.version is None:

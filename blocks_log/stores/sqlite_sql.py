@@ -60,6 +60,7 @@ is read as it is, and migrated when opened for writing.
 """
 import functools
 import itertools
+import operator
 
 from blocks_log.stores import batches
 
@@ -287,9 +288,21 @@ def upsert_statement(count):
     return UPSERT_ENTRY + ', (?, ?, ?, ?)' * (count - 1) + _ON_CONFLICT
 
 
-def in_list(count):
-    """``(?, ?, ...)`` with `count` placeholders."""
-    return '(' + ', '.join('?' * count) + ')'
+def ids_list(ids):
+    """``(1, 2, ...)``: the integer ids `ids` (of runs, of keys) as SQL
+    literals.
+
+    A lineage has no bound on its runs (a checkpoint begins one), nor a
+    read on its keys, while a statement has on its placeholders (999
+    before SQLite 3.32) and on the SELECTs it joins (500); ints written
+    out are neither, and run no SQL of their own.
+
+    Raises
+    ------
+    TypeError
+        If an id is not an int.
+    """
+    return '(' + ', '.join(str(operator.index(id_)) for id_ in ids) + ')'
 
 
 # Chunks: written by the writer of a run, the rows they hold deleted in the
