@@ -187,15 +187,15 @@ def _parents_first(found, uuids):
         if uuid not in found:
             raise UnknownRunError('no run with uuid {} to copy'.format(uuid))
     order, seen = [], set()
-
-    def visit(uuid):
-        if uuid in seen or uuid not in found:
-            return
-        seen.add(uuid)
-        visit(found[uuid][1].parent)
-        order.append(uuid)
     for uuid in wanted:
-        visit(uuid)
+        # Up the lineage to a run already placed, in a loop: a lineage of
+        # a checkpoint every epoch is past Python's recursion limit.
+        chain = []
+        while uuid not in seen and uuid in found:
+            seen.add(uuid)
+            chain.append(uuid)
+            uuid = found[uuid][1].parent
+        order.extend(reversed(chain))
     return order
 
 

@@ -15,7 +15,7 @@ import re
 from blocks_log.database import DatabaseLog
 from blocks_log.errors import (DamagedLogError, LogDatabaseError, LogError,
                                UnknownKeyError)
-from blocks_log.series import damaged
+from blocks_log.series import damaged, empty
 from blocks_log.stores import base, claims
 from blocks_log.stores.base import LAST, resolve_run
 
@@ -143,6 +143,7 @@ class Source(object):
         self.name, self.trusted, self.strict = name, trusted, strict
         self.store = self.blocks = self._log = None
         self._infos = self._runs = None  # listed once, when first asked
+        self._by_uuid = None
         self._opened = []
         if is_postgresql(name):
             from blocks_log.stores.postgresql import PostgreSQLStore
@@ -291,6 +292,45 @@ class Source(object):
                 's' if len(names or [None]) == 1 else '',
                 ', '.join(sorted(held)) or 'nothing'))
 
+    def own_series(self, uuid, key, start, stop):
+        """``(times, values)`` of `key` that the run `uuid` of a database
+        holds itself over ``[start, stop)``, not through its lineage (see
+        :mod:`blocks_log.series`); a value it deleted is
+        :data:`blocks_log.codec.DELETED`.
+
+        Raises
+        ------
+        KeyError
+            If the source is a pickle, or holds no run `uuid`.
+        blocks_log.errors.LogError
+            If the run cannot be read.
+        """
+        store, run = self._run_info(uuid)
+        stop = min(stop, store.max_time)
+        if stop <= start:
+            return empty()
+        return store.read_series([run], [key], start, stop).get(
+            key, empty())
+
+    def own_end(self, uuid):
+        """A time past the last at which the run `uuid` of a database holds
+        a value itself (see :meth:`own_series`), or ``None``.
+
+        Raises
+        ------
+        KeyError, blocks_log.errors.LogError
+            As :meth:`own_series`.
+        """
+        store, run = self._run_info(uuid)
+        return store.read_end([run], 0, store.max_time)
+
+    def _run_info(self, uuid):
+        # (store, RunInfo) of the run `uuid` of a database.
+        if self._by_uuid is None:
+            self._by_uuid = dict((run.uuid, (store, run)) for store, found
+                                 in self._run_infos() for run in found)
+        return self._by_uuid[uuid]
+
     def open(self, name=None):
         """The log of the run `name` names (see :meth:`find`), read-only,
         on the stores already open: closing it leaves them open, and
@@ -361,11 +401,21 @@ def checked(log, columns):
     ------
     blocks_log.errors.DamagedLogError
     """
+    return checked_run(log.h_uuid, columns)
+
+
+def checked_run(uuid, columns):
+    """As :func:`checked`, of the run `uuid`.
+
+    Raises
+    ------
+    blocks_log.errors.DamagedLogError
+    """
     found = damaged(columns)
     if found is not None:
         key, placeholder = found
         raise DamagedLogError('run {}, key {!r}: {}'.format(
-            log.h_uuid, key, placeholder.reason))
+            uuid, key, placeholder.reason))
     return columns
 
 

@@ -9,7 +9,7 @@ from blocks_log import SQLiteLog, cli
 from blocks_log.copy import copy
 from blocks_log.runs import list_runs
 
-from helpers import pickled_log
+from helpers import lineage, pickled_log, shallow_stack
 from test_processes import KEYS, start_writer
 
 
@@ -109,6 +109,22 @@ def train(log, times, keys, sign=1):
         log.status['iterations_done'] = time
         for key in keys:
             log.current_row[key] = sign * time * 0.5
+
+
+def test_a_run_deeper_than_the_stack_is_copied_with_its_ancestors(
+        tmp_path):
+    # A lineage of a checkpoint each epoch, thousands of runs deep (past
+    # Python's recursion limit); its last run named alone.
+    source, destination = str(tmp_path / 'a.sqlite'), str(tmp_path / 'b')
+    deepest = lineage(source, 300)
+    with shallow_stack(150):
+        copied = copy(source, destination, [deepest])
+    ancestors = [run.uuid for run in list_runs(source)]
+    assert copied == [(uuid, 'copied') for uuid in ancestors]
+    assert [(run.uuid, run.parent) for run in list_runs(destination)] == [
+        (run.uuid, run.parent) for run in list_runs(source)]
+    assert rows(destination, deepest)[0] == dict(
+        (time, {'x': time}) for time in range(1, 301))
 
 
 def test_a_long_run_is_copied_a_window_at_a_time(tmp_path, monkeypatch):

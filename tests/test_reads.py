@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks_log import SQLiteLog, cli, runs, tables
+from blocks_log.sources import Source
 from blocks_log.stores import chunks, packing
+from blocks_log.web import data
 
 from conftest import SMALL_REST_BATCH, backend_factories, use_backend
 
@@ -236,6 +238,53 @@ def check_compare(source, uuid, model):
             row['max'], largest[0]), row
 
 
+def summary_of(times, values):
+    """The runs page's summary of a key of a run whose series (through
+    its lineage) is `times`, `values`: its last, smallest and largest
+    finite numbers (not bools), each ``[time, value]``, the earliest of
+    equal ones, an int past 2 ** 53 as its digits."""
+    numbers = [(time, value if type(value) is int else float(value))
+               for time, value in zip(times, values)
+               if isinstance(value, (int, float)) and not isinstance(
+                   value, bool) and math.isfinite(value)]
+
+    def shown(pair):
+        time, value = pair
+        exact = type(value) is not int or abs(value) <= 2 ** 53
+        return [time, value if exact else str(value)]
+    if not numbers:
+        return {'last': None, 'min': None, 'max': None}
+    return {'last': shown(numbers[-1]),
+            'min': shown(min(numbers, key=lambda pair: pair[1])),
+            'max': shown(max(numbers, key=lambda pair: pair[1]))}
+
+
+def check_summary(source, uuid, model):
+    """The runs page's summary of each key (see :func:`summary_of`), of
+    the run and of each of its ancestors (each built on its parent's),
+    against what each reads through its lineage; of the run, against the
+    dict."""
+    with Source(source, strict=True) as opened:
+        listed = dict((run.uuid, run) for run in opened.runs())
+        lineage = [uuid]
+        while listed[lineage[-1]].parent in listed:
+            lineage.append(listed[lineage[-1]].parent)
+        for key in KEYS:
+            found = data.summary(opened, {'key': key})
+            for run in lineage:
+                if key in listed[run].keys:
+                    assert found[run] == summary_of(
+                        *opened.open(run).series([key])[key]), (run, key)
+                else:
+                    assert run not in found
+            if key in listed[uuid].keys:
+                expected = [(time, model[time][key]) for time in
+                            sorted(model) if key in model[time]]
+                assert found[uuid] == summary_of(
+                    [time for time, _ in expected],
+                    [value for _, value in expected]), key
+
+
 def run_plans(backend, tmp_path_factory, dsn, examples):
     counter = []
 
@@ -258,6 +307,7 @@ def run_plans(backend, tmp_path_factory, dsn, examples):
             if backend != 'postgresql':
                 check_export(source, log.h_uuid, model)
             check_compare(source, log.h_uuid, model)
+            check_summary(source, log.h_uuid, model)
         finally:
             for log in opened:
                 log.close()

@@ -21,10 +21,11 @@ import blocks_log
 from blocks_log import SQLiteLog, TrainingLog
 from blocks_log import tables
 from blocks_log.sources import Source
-from blocks_log.web import charts, data, downsampling, streamed
+from blocks_log.web import charts, data, downsampling, pages, streamed
 from blocks_log.web import rows as rows_api
 
-from helpers import ROOT, file_state, log_sparse_run
+from helpers import (ROOT, file_state, lineage, log_sparse_run,
+                     shallow_stack)
 from web import get, serving
 
 HOSTILE = '<script>window.pwned = 1</script>'
@@ -58,6 +59,29 @@ def test_runs_page_and_api_list_the_runs_with_their_lineage(demo_database):
     for run in runs:  # a resumed run comes after the run it continues
         if run.parent:
             assert order.index(run.parent) < order.index(run.uuid)
+
+
+def test_a_lineage_deeper_than_the_stack_is_listed(tmp_path):
+    # A checkpoint each epoch begins a run: a lineage thousands of runs
+    # deep, listed each right under its parent, set in at most
+    # MAX_INDENT steps (the page grew as the square of the depth).
+    path = str(tmp_path / 'deep.sqlite')
+    deepest = lineage(path, 300)
+    with Source(path, strict=True) as source, shallow_stack(100):
+        listed = data.run_list(source)
+    assert [run['depth'] for run in listed] == list(range(300))
+    assert listed[-1]['uuid'] == deepest
+    for parent, child in zip(listed, listed[1:]):
+        assert child['parent'] == parent['uuid']
+    with serving(path) as server:
+        status, _, page = get(server, '/')
+    assert status == 200
+    indents = re.findall(r'<span class="lineage" title="resumed from '
+                         r'(\w+)">((?:&nbsp;)*)&#x2514;', page)
+    assert [parent for parent, _ in indents] == [
+        run['parent'][:8] for run in listed[1:]]
+    assert [len(spaces) // 12 for _, spaces in indents] == [
+        min(depth, pages.MAX_INDENT) - 1 for depth in range(1, 300)]
 
 
 def test_a_run_page_names_the_run_and_its_parent(demo_database):
@@ -1174,6 +1198,73 @@ def test_the_summary_of_a_key_is_its_last_and_extreme_numbers(tmp_path):
     assert json.loads(body) == {
         mixed: {'last': [7, 0.5], 'min': [3, -1.5], 'max': [1, 3.0]},
         none: {'last': None, 'min': None, 'max': None}}
+
+
+SUMMED = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-3, 3), st.sampled_from([2 ** 60 + 1, -2 ** 60, True, 'a',
+                                         None, 1.0, 0.0, -0.0]))
+LINEAGE_STEPS = st.lists(st.one_of(
+    st.tuples(st.just('next'), SUMMED),  # the next iteration's value
+    st.tuples(st.just('late'), st.integers(0, 12), SUMMED),  # a past row's
+    st.tuples(st.just('delete'), st.integers(0, 12)),
+    st.tuples(st.just('resume')),  # as a checkpoint does
+    st.tuples(st.just('branch'), st.integers(0, 30)),  # from an older run
+    st.tuples(st.just('window'), st.sampled_from([1, 2, 65536]))),
+    max_size=30)
+
+
+@settings(max_examples=100, deadline=None)
+@given(LINEAGE_STEPS)
+# A child's value at its parent's last time, hiding the parent's smallest.
+@example([('next', 5.0), ('resume',), ('late', 1, 7.0)])
+# The same, from a grandchild, past a run that holds nothing of the key.
+@example([('next', 5.0), ('resume',), ('resume',), ('late', 1, 7.0)])
+# A deleted value, in a child, of the parent's largest.
+@example([('next', 5.0), ('next', 1.0), ('resume',), ('delete', 1),
+          ('next', 2.0)])
+def test_each_runs_summary_is_read_through_its_lineage(steps):
+    # Runs that only add later times build on their parent's summary;
+    # those that write or delete values of earlier times, branch off an
+    # older run, or hold nothing of the key, each as read through their
+    # lineage; read a window of 1, 2 or 65536 times at a time.
+    import tempfile
+    from test_reads import summary_of
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, 'tree.sqlite')
+        log, uuids, window = SQLiteLog(path), [], streamed.WINDOW
+        try:
+            for step in steps:
+                uuids.append(log.h_uuid)
+                if step[0] == 'next':
+                    log.status['iterations_done'] += 1
+                    log.current_row['loss'] = step[1]
+                elif step[0] == 'late':
+                    log[step[1]]['loss'] = step[2]
+                elif step[0] == 'delete' and 'loss' in log[step[1]]:
+                    del log[step[1]]['loss']
+                elif step[0] == 'resume':
+                    log.resume()
+                elif step[0] == 'branch':
+                    log.close()
+                    log = SQLiteLog(path, uuid=uuids[step[1] % len(uuids)])
+                    log.resume()
+                elif step[0] == 'window':
+                    window = step[1]
+        finally:
+            log.close()
+        original = streamed.WINDOW
+        streamed.WINDOW = window
+        try:
+            with Source(path, strict=True) as source:
+                found = data.summary(source, {'key': 'loss'})
+                for run in source.runs():
+                    if 'loss' in run.keys:
+                        assert found.pop(run.uuid) == summary_of(
+                            *source.open(run.uuid).series(['loss'])['loss'])
+        finally:
+            streamed.WINDOW = original
+        assert found == {}
 
 
 @pytest.mark.parametrize('window', [1, 65536])

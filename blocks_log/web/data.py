@@ -7,9 +7,9 @@ exports in :mod:`.rows`.
 
 """
 from blocks_log.analysis import EXACT_INTS
-from blocks_log.sources import checked
+from blocks_log.sources import checked, checked_run
 from blocks_log.tables import split_names
-from blocks_log.web import streamed
+from blocks_log.web import summaries
 
 #: What one request may name, at most: runs and keys (points of a series
 #: and rows: see :mod:`.charts` and :mod:`.rows`). More is a 400 (3,000
@@ -33,7 +33,8 @@ class Gone(Exception):
 def run_list(source):
     """The runs of `source`, each a dict (see
     :class:`blocks_log.sources.Run`) with its ``depth`` in the lineage
-    tree, parents before their children."""
+    tree, parents before their children (each right under its parent, in
+    the source's order)."""
     found = source.runs()
     by_uuid = dict((run.uuid, run) for run in found)
     children = {}
@@ -41,12 +42,14 @@ def run_list(source):
         parent = run.parent if run.parent in by_uuid else None
         children.setdefault(parent, []).append(run)
     ordered = []
-
-    def visit(parent, depth):
-        for run in children.get(parent, []):
-            ordered.append(dict(run.as_dict(), depth=depth))
-            visit(run.uuid, depth + 1)
-    visit(None, 0)
+    # Depth first, on a stack of its own: a lineage of a checkpoint every
+    # epoch is thousands deep, past Python's recursion limit.
+    stack = [(run, 0) for run in reversed(children.get(None, []))]
+    while stack:
+        run, depth = stack.pop()
+        ordered.append(dict(run.as_dict(), depth=depth))
+        stack.extend((child, depth + 1)
+                     for child in reversed(children.get(run.uuid, [])))
     return ordered
 
 
@@ -168,18 +171,17 @@ def summary(source, query, gone=None):
     key = query.get('key')
     if not key:
         raise BadRequest('name the key: ?key=loss')
+
+    def check(uuid, times, values):
+        checked_run(uuid, {key: (times, values)})
+    lineages = summaries.Lineages(source, key, check, gone)
     answer = {}
     for run in source.runs():
-        if key not in run.keys:
-            continue
-        if gone is not None and gone():
-            raise Gone()
-        # A window at a time: a request holds no more of a run than that.
-        log = source.open(run.uuid)
-        last, low, high = streamed.extremes(log, key, checking(log, key))
-        answer[run.uuid] = {'last': _exact_in_javascript(last),
-                            'min': _exact_in_javascript(low),
-                            'max': _exact_in_javascript(high)}
+        if key in run.keys:
+            found = lineages.of(run.uuid)
+            answer[run.uuid] = {'last': _exact_in_javascript(found.last),
+                                'min': _exact_in_javascript(found.low),
+                                'max': _exact_in_javascript(found.high)}
     return answer
 
 

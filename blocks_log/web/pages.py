@@ -8,6 +8,12 @@ import os
 
 from blocks_log.tables import redact
 
+#: The most steps a run is set in under its parent. A run a checkpoint
+#: began sits under the one before it, and a lineage of a checkpoint every
+#: epoch is hundreds deep: past this depth it keeps its place right under
+#: its parent, and the marker's title names the parent.
+MAX_INDENT = 8
+
 
 def _page(title, source, body, app=None):
     data = ''
@@ -46,9 +52,12 @@ def runs_page(source, runs):
     lines = []
     for run in runs:
         uuid = html.escape(run['uuid'])
-        indent = '<span class="lineage">{}</span>'.format(
-            '&nbsp;&nbsp;' * (run['depth'] - 1) + '&#x2514;&nbsp;') if (
-                run['depth']) else ''
+        indent = ''
+        if run['depth']:
+            indent = ('<span class="lineage" title="resumed from {}">{}'
+                      '&#x2514;&nbsp;</span>').format(
+                html.escape(run['parent'][:8]),
+                '&nbsp;&nbsp;' * (min(run['depth'], MAX_INDENT) - 1))
         created = (datetime.datetime.fromtimestamp(run['created']).strftime(
             '%Y-%m-%d %H:%M') if run['created'] else '')
         lines.append(

@@ -55,7 +55,7 @@ def chart(log, key, start, stop, points, weight, edges, places, check,
     finish = last + 1
     if smoothed is not None and edges[0] and edges[0][-1] >= finish:
         finish = edges[0][-1] + 1  # the right edge is smoothed too
-    for times, values in _windows(log, key, begin, finish):
+    for times, values in windows(_reader(log, key), begin, finish):
         numbers = smoothed.add(times, values) if smoothed else None
         inside = _within(times, low, stop)
         if inside is not None:
@@ -76,32 +76,61 @@ def chart(log, key, start, stop, points, weight, edges, places, check,
 
 
 def extremes(log, key, check):
-    """``(last, smallest, largest)`` finite numbers of `key` of `log`, each
-    ``[time, value]`` (the first of equal ones), or ``None`` where it holds
-    no finite number; read a window at a time. `check` as for
-    :func:`chart`. An int is given as logged (a float may round it), any
-    other number as a float."""
+    """The :class:`Extremes` of `key` of `log`, read a window at a time.
+    `check` as for :func:`chart`."""
     bound = log.last_time()
-    last = low = high = None
-    for times, values in _windows(log, key, 0, -1 if bound is None else (
-            bound + 1)):
+    found = Extremes()
+    for times, values in windows(_reader(log, key), 0, -1 if (
+            bound is None) else bound + 1):
         check(times, values)
+        found.add(times, values)
+    return found
+
+
+class Extremes(object):
+    """The last, smallest and largest finite numbers of a key, each
+    ``[time, value]`` (the first of equal ones), or ``None`` where it holds
+    no finite number; and ``last_time``, the last time it holds any value
+    at, or ``None``. An int is given as logged (a float may round it), any
+    other number as a float."""
+    __slots__ = ('last', 'low', 'high', 'last_time')
+
+    def __init__(self):
+        self.last = self.low = self.high = self.last_time = None
+
+    def add(self, times, values):
+        """Take in the values at `times`, later than any taken so far."""
+        if not len(times):
+            return
+        self.last_time = times[-1]
         if not all_finite(values):
             kept = [(time, int(value) if isinstance(value, Integral) else
                      number) for time, value, number in zip(
                          times, values, map(finite, values))
                     if number is not None]
             if not kept:
-                continue
+                return
             times = [time for time, _ in kept]
             values = [number for _, number in kept]
-        last = [times[-1], values[-1]]
+        self.last = [times[-1], values[-1]]
         smallest, largest = min(values), max(values)
-        if low is None or smallest < low[1]:
-            low = [times[values.index(smallest)], smallest]
-        if high is None or largest > high[1]:
-            high = [times[values.index(largest)], largest]
-    return last, low, high
+        if self.low is None or smallest < self.low[1]:
+            self.low = [times[values.index(smallest)], smallest]
+        if self.high is None or largest > self.high[1]:
+            self.high = [times[values.index(largest)], largest]
+
+    def followed_by(self, later):
+        """These extremes and then `later`'s, of times after all of these
+        (a new :class:`Extremes`)."""
+        both = Extremes()
+        both.last = later.last or self.last
+        both.last_time = later.last_time if later.last_time is not None else (
+            self.last_time)
+        both.low = later.low if later.low is not None and (
+            self.low is None or later.low[1] < self.low[1]) else self.low
+        both.high = later.high if later.high is not None and (
+            self.high is None or later.high[1] > self.high[1]) else self.high
+        return both
 
 
 def first_found(read, low, high):
@@ -144,13 +173,20 @@ def _extent(log, key, low, stop):
     return first[0], last_found(times, first[0], bound + 1)[-1]
 
 
-def _windows(log, key, begin, finish):
-    # The key's series over [begin, finish), a window at a time; empty
-    # stretches crossed in growing strides.
+def _reader(log, key):
+    # read(start, stop): the series of `key` of `log` there.
+    return lambda start, stop: log.series([key], start, stop)[key]
+
+
+def windows(read, begin, finish):
+    """What ``read(start, stop)`` (a series, see :mod:`blocks_log.series`)
+    gives of ``[begin, finish)``, a window of :data:`WINDOW` times at a
+    time, in strides growing fourfold across times that hold nothing: an
+    iterator of ``(times, values)``, none empty."""
     at, width = begin, WINDOW
     while at < finish:
         upto = min(finish, at + width)
-        times, values = log.series([key], at, upto)[key]
+        times, values = read(at, upto)
         if len(times):
             width = WINDOW
             yield times, values
