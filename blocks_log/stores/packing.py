@@ -97,10 +97,13 @@ def pack_in_commit(connection, ref, packing, dialect, items, due,
     budget = PACK_VALUES + 2 * (len(items) // 3)
     if packing.crosses(items):
         rows, found = batches_of()
-        if packing.packs_whole(found):
+        if packing.packs_whole(found) and only_its_own(
+                connection, ref, packing, dialect, packing.packed,
+                packing.limit_after(found), [block for block, _, _ in found]):
             saved = packing.remember_first(found)
             try:
-                start = pack(connection, ref, packing, dialect, budget)
+                start = pack(connection, ref, packing, dialect, budget,
+                             checked=True)
             except BaseException:
                 packing.undo(saved)
                 raise
@@ -113,16 +116,21 @@ def pack_in_commit(connection, ref, packing, dialect, items, due,
     return rows, found, None, ()
 
 
-def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
+def pack(connection, ref, packing, dialect, budget=PACK_VALUES,
+         checked=False):
     """Pack the blocks of run `ref` that its writes have moved past, in the
     write transaction of `connection` (its ``execute`` as in the DB-API),
     until about `budget` values are packed; `packing.pending` is then where
-    packing stands, and where it stood is returned.
+    packing stands, and where it stood is returned. The blocks `packing`
+    remembers are packed from memory, unless the database holds rows of
+    them that its writer did not write (see :func:`only_its_own`; already
+    `checked`, by a commit that packs its own values).
 
     Where packing stands is read from the database, in the transaction.
     `dialect` holds the store's statements (``SELECT_PACKED``,
     ``SELECT_BLOCK_ROWS``, ``SELECT_NEXT_ROW``, ``INSERT_CHUNK``,
-    ``INSERT_CLOCK``, ``DELETE_BLOCK_ROWS``, ``SET_PACKED``),
+    ``INSERT_CLOCK``, ``DELETE_BLOCK_ROWS``, ``COUNT_BLOCK_ROWS``,
+    ``SET_PACKED``),
     ``write_rest(connection, ref, rest, packing)`` (writes the values of a
     block that are not numbers, ``[(time, key id, stored)]``, again) and
     ``entry_of(row)`` (``(time, key, stored)`` of a row of
@@ -135,6 +143,8 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     packing.begin(start)
     if start >= limit:
         return start
+    if packing.fresh is not None and not checked:
+        only_its_own(connection, ref, packing, dialect, start, limit)
     done = 0
     block = start // span
     while block * span < limit and done < budget:
@@ -167,6 +177,30 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES):
     connection.execute(dialect.SET_PACKED, (packed, ref))
     packing.pending = packed
     return start
+
+
+def only_its_own(connection, ref, packing, dialect, start, stop,
+                 blocks=()):
+    """Whether the blocks of times ``[start, stop)`` (those a pack is about
+    to pack) that `packing` (a :class:`~.run_packing.RunPacking`)
+    remembers, and those of `blocks` (a commit's), hold the rows its
+    writer wrote and no other (a row a commit, each a part it remembers).
+    If not,
+    it forgets them (see :meth:`~.run_packing.RunPacking.forked`) and packs
+    from the database from now on: a process forked by C code, which runs
+    no at-fork hook, wrote into the run as well, and packed from memory,
+    the other's values would be deleted with the block's rows. A count of
+    the rows of each block remembered (a block or two), where a pack reads
+    them all."""
+    span, memory = packing.span, packing.memory
+    for block in set(memory).union(blocks):
+        if start <= block * span and block * span + span <= stop:
+            count, = connection.execute(dialect.COUNT_BLOCK_ROWS, (
+                ref, block * span, block * span + span)).fetchone()
+            if count != len(memory.get(block, ())):
+                packing.forked()
+                return False
+    return True
 
 
 def _from_database(connection, ref, block, span, dialect):

@@ -314,6 +314,8 @@ SELECT_NEXT_ROW = ("SELECT min(time) FROM blocks_log_entries "
                    "WHERE run = %s AND time >= %s AND time < %s")
 DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
                      "WHERE run = %s AND time >= %s AND time < %s")
+COUNT_BLOCK_ROWS = ("SELECT count(*) FROM blocks_log_entries "
+                    "WHERE run = %s AND time >= %s AND time < %s")
 # Where a writer that opens a run goes on (see packing.going_on).
 SELECT_LOWEST_KEY = ("SELECT min(key) FROM blocks_log_entries "
                      "WHERE run = %s AND key < 0")

@@ -74,6 +74,13 @@ class RunPacking(object):
         return span is not None and (
             self.frontier - self.frontier % span > self.packed)
 
+    def limit_after(self, found):
+        """Where packing may go once a commit whose batches are `found` (as
+        :meth:`batches` gives them) is remembered: to the block of the last
+        time written."""
+        last = max([self.frontier] + [time for _, time, _ in found])
+        return last - last % self.span
+
     def above(self, lowest):
         """The next part goes above that of the batch of key column
         `lowest` (``None``: none)."""

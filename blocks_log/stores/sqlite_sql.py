@@ -333,6 +333,8 @@ SELECT_NEXT_ROW = ("SELECT min(time) FROM blocks_log_entries "
                    "WHERE run = ? AND time >= ? AND time < ?")
 DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
                      "WHERE run = ? AND time >= ? AND time < ?")
+COUNT_BLOCK_ROWS = ("SELECT count(*) FROM blocks_log_entries "
+                    "WHERE run = ? AND time >= ? AND time < ?")
 SET_PACKED = "UPDATE blocks_log_runs SET packed = ? WHERE id = ?"
 # Where a writer that opens a run goes on: its next part (above every
 # batch's), the first block past every value it holds.
