@@ -635,6 +635,84 @@ def test_watch_follows_a_writer_from_its_start(tmp_path):
                for line in output.splitlines())
 
 
+WRITER_OF_CHECKPOINTS = """
+import pickle, sys
+from blocks_log import SQLiteLog
+log = SQLiteLog(sys.argv[1])
+print(log.h_uuid, flush=True)
+for iteration in range(1, 61):
+    log.status['iterations_done'] = iteration
+    log.current_row['loss'] = iteration / 4
+    log.flush()
+    if iteration % 20 == 0:
+        sys.stdin.readline()  # the watcher is there
+        pickle.dumps(log)  # a checkpoint: the log goes on in a new run
+log.close()
+"""
+
+
+def line_reader(pipe):
+    """``read(count)``: the next `count` lines of `pipe` (text), each
+    within 60 s, read on a thread of their own; ``read()``: the lines
+    left once `pipe` is closed."""
+    import queue
+    import threading
+    lines = queue.Queue()
+    thread = threading.Thread(target=lambda: [
+        lines.put(line.rstrip('\n')) for line in pipe], daemon=True)
+    thread.start()
+
+    def read(count=None):
+        if count is None:
+            thread.join(60)
+            return [lines.get_nowait() for _ in range(lines.qsize())]
+        return [lines.get(timeout=60) for _ in range(count)]
+    return read
+
+
+def test_watch_follows_a_training_past_its_checkpoints(tmp_path):
+    # Each checkpoint (a pickle, as Blocks' extension makes one each
+    # epoch) lets the watched run go and goes on in a new one: watch goes
+    # on in it, and says so, until the training ends. Each checkpoint
+    # waits until the watcher printed the iterations before it.
+    database = str(tmp_path / 'epochs.sqlite')
+    writer = subprocess.Popen([sys.executable, '-c', WRITER_OF_CHECKPOINTS,
+                               database], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE,
+                              universal_newlines=True, cwd=ROOT)
+    run = writer.stdout.readline().strip()
+    watcher = subprocess.Popen(
+        [sys.executable, '-m', 'blocks_log', 'watch', database, run[:8],
+         '--keys', 'loss', '--interval', '0.05'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, cwd=ROOT)
+    read = line_reader(watcher.stdout)
+    try:
+        # Printed up to the iteration before the one being written.
+        output = read(19)
+        for _ in range(2):
+            writer.stdin.write('\n')
+            writer.stdin.flush()
+            output += read(20)
+        writer.communicate('\n', timeout=60)
+        error = watcher.stderr.read()
+        watcher.wait(timeout=60)
+        output += read()
+    finally:
+        for process in (writer, watcher):
+            if process.poll() is None:
+                process.kill()
+    assert watcher.returncode == 0 and writer.returncode == 0, error
+    assert output == [
+        '{}  loss={}'.format(time, tables.cell(time / 4))
+        for time in range(1, 61)]
+    lineage = [run.uuid for run in blocks_log.list_runs(database)]
+    assert len(lineage) == 4
+    assert error.splitlines() == [
+        'run {} went on in run {}'.format(parent[:8], child[:8])
+        for parent, child in zip(lineage, lineage[1:])]
+
+
 def test_watch_a_finished_run_and_a_pickle(demo_db):
     path, _ = demo_db
     status, output = run_cli('watch', path, last_run(path)[:6], '--keys',

@@ -98,18 +98,39 @@ def cmd_watch(args, out):
     if args.new and args.run:
         raise common.UsageError('--new follows the next run to start; name '
                                 'no RUN with it')
-    uuid = _new_run(args) if args.new else None
-    with common.open_source(args) as source:
-        log = source.open(uuid or args.run)
-        if not log.being_written:
-            # Done already: a key it does not hold will never come.
-            source.check_keys(keys, [log.h_uuid])
-        seen = _follow(log, keys, args.interval, out)
-        # Keys may be logged late in a run; once it is done, one that
-        # never came is an error, as everywhere.
-        missing = [key for key in keys or () if key not in seen]
-        if missing:
-            source.check_keys(missing, [log.h_uuid])
+    name = _new_run(args) if args.new else args.run
+    seen, printed, first = set(), -1, True
+    while True:
+        with common.open_source(args) as source:
+            log = source.open(name)
+            if first and not log.being_written and _went_on_in(
+                    args, source, log.h_uuid) is None:
+                # Done already: a key it does not hold will never come.
+                source.check_keys(keys, [log.h_uuid])
+            printed = _follow(log, keys, args.interval, out, seen, printed)
+            following = _went_on_in(args, source, log.h_uuid)
+            if following is None:
+                # Keys may be logged late in a run; once it is done, one
+                # that never came is an error, as everywhere.
+                missing = [key for key in keys or () if key not in seen]
+                if missing:
+                    source.check_keys(missing, [log.h_uuid])
+                return
+            print('run {} went on in run {}'.format(
+                log.h_uuid[:8], following[:8]), file=sys.stderr)
+        name, first = following, False
+
+
+def _went_on_in(args, source, uuid):
+    # The run that the training of `uuid` went on in once its writer let it
+    # go: the last begun from it (a checkpoint, a pickle or resume() begin
+    # a run before they let theirs go), listed anew; None if none, or if
+    # `source` is a pickle.
+    if not source.is_database:
+        return None
+    with common.open_source(args) as listed:
+        children = [run.uuid for run in listed.runs() if run.parent == uuid]
+    return children[-1] if children else None
 
 
 def _new_run(args):
@@ -132,11 +153,10 @@ def _uuids(args):
         return source.uuids()
 
 
-def _follow(log, keys, interval, out):
-    # Print each completed iteration of `log` until its writer is done;
-    # return the keys seen.
-    printed = -1  # every time up to this one was printed
-    seen = set()
+def _follow(log, keys, interval, out, seen, printed=-1):
+    # Print each completed iteration of `log` past `printed` until its
+    # writer is done, adding the keys printed to `seen`; return the last
+    # time printed.
     while True:
         # The status first: the rows before iterations_done are whole by
         # then. A run nobody writes is whole up to its last row.
@@ -148,12 +168,13 @@ def _follow(log, keys, interval, out):
                                 done if writing else None):
             for time, values in rows:
                 seen.update(values)
+                printed = max(printed, time)
                 print(printable('{}  {}'.format(time, '  '.join(
                     '{}={}'.format(key, cell(value))
                     for key, value in values.items()))), file=out)
             out.flush()
         if not writing:
-            return seen
+            return printed
         printed = max(printed, done - 1)
         _time.sleep(interval)
 
@@ -173,7 +194,8 @@ def add_commands(command):
     parser.set_defaults(run_command=cmd_plot)
 
     parser = command('watch', 'follow a run while it trains: print each '
-                     'completed iteration, until it ends or Ctrl-C',
+                     'completed iteration, past its checkpoints, until '
+                     'it ends or Ctrl-C',
                      'blocks-log watch demo.sqlite 3fa8 --keys train_loss')
     common.add_source(parser)
     common.add_keys(parser)
