@@ -295,6 +295,41 @@ def test_a_damaged_chunk_of_sqlite(damage, tmp_path, small_blocks, capsys):
     check_command_line(path, uuid, capsys, damaged)
 
 
+@pytest.mark.parametrize('block', [BLOCK, 5])
+def test_the_summary_of_a_damaged_chunk_is_an_error(block, tmp_path,
+                                                    small_blocks):
+    # The runs page's summary of a key (see web.summaries): a run read
+    # through its lineage (the first), and one that a checkpoint began,
+    # read alone (times 31 on): a damaged chunk of either is an error
+    # that names the run, never a number left out.
+    import pickle
+    import sqlite3
+    from blocks_log.errors import DamagedLogError
+    from blocks_log.sources import Source
+    from blocks_log.web import data
+    path = str(tmp_path / 'damaged.sqlite')
+    log = blocks_log.SQLiteLog(path)
+    runs = [log.h_uuid]
+    for time in range(1, ITERATIONS + 1):
+        log.status['iterations_done'] = time
+        log.current_row.update(values_at(time))
+        if time == 30:
+            pickle.dumps(log)  # a checkpoint: on in a new run
+            runs.append(log.h_uuid)
+    log.close()
+    db = Database(lambda: sqlite3.connect(path), '?')
+    row = db.chunk('f', block)
+    db.replace(row, DAMAGES['values cut by 8 bytes'][1](db, row))
+    damaged = runs[0] if block == BLOCK else runs[1]
+    with Source(path, strict=True) as source:
+        assert data.summary(source, {'key': 'text'}) == dict(
+            (uuid, {'last': None, 'min': None, 'max': None})
+            for uuid in runs)
+        with pytest.raises(DamagedLogError, match="run {}, key 'f'".format(
+                damaged)):
+            data.summary(source, {'key': 'f'})
+
+
 @pytest.mark.parametrize('damage', sorted(
     name for name, (_, _, typed) in DAMAGES.items() if typed))
 def test_a_damaged_chunk_of_postgresql(damage, postgresql_dsn, small_blocks):

@@ -185,13 +185,12 @@ def only_its_own(connection, ref, packing, dialect, start, stop,
     to pack) that `packing` (a :class:`~.run_packing.RunPacking`)
     remembers, and those of `blocks` (a commit's), hold the rows its
     writer wrote and no other (a row a commit, each a part it remembers).
-    If not,
-    it forgets them (see :meth:`~.run_packing.RunPacking.forked`) and packs
-    from the database from now on: a process forked by C code, which runs
-    no at-fork hook, wrote into the run as well, and packed from memory,
-    the other's values would be deleted with the block's rows. A count of
-    the rows of each block remembered (a block or two), where a pack reads
-    them all."""
+    If not, it forgets them (see :meth:`~.run_packing.RunPacking.forked`)
+    and packs from the database from now on: a process forked by C code,
+    which runs no at-fork hook, wrote into the run as well, and packed
+    from memory, the other's values would be deleted with the block's
+    rows. A count of the rows of each block remembered (a block or two),
+    where a pack reads them all."""
     span, memory = packing.span, packing.memory
     for block in set(memory).union(blocks):
         if start <= block * span and block * span + span <= stop:

@@ -13,6 +13,7 @@ a lineage's first run, one whose parent is not in the source) is read
 through its lineage.
 
 """
+from blocks_log.sources import checked_run
 from blocks_log.web import streamed
 
 
@@ -25,16 +26,12 @@ class Lineages(object):
     ----------
     source : Source
     key : str
-    check : callable
-        ``check(uuid, times, values)`` raises where a part of a run holds
-        what cannot be read (a damaged chunk).
     gone : callable, optional
         Asked before each run read: ``True`` stops with ``Gone``.
 
     """
-    def __init__(self, source, key, check, gone=None):
-        self.source, self.key, self.check = source, key, check
-        self.gone = gone
+    def __init__(self, source, key, gone=None):
+        self.source, self.key, self.gone = source, key, gone
         self.parents = dict((run.uuid, run.parent) for run in source.runs())
         self.found = {}
 
@@ -45,6 +42,8 @@ class Lineages(object):
         ------
         blocks_log.web.data.Gone
             If `gone()` says so.
+        blocks_log.errors.DamagedLogError
+            If a value read is a damaged chunk's placeholder.
         blocks_log.errors.LogError
             If a run cannot be read.
         """
@@ -68,7 +67,12 @@ class Lineages(object):
     def _through_lineage(self, uuid):
         log = self.source.open(uuid)
         return streamed.extremes(log, self.key, lambda times, values: (
-            self.check(uuid, times, values)))
+            self._check(uuid, times, values)))
+
+    def _check(self, uuid, times, values):
+        # A damaged chunk's placeholder among them: an error, never a
+        # number left out.
+        checked_run(uuid, {self.key: (times, values)})
 
     def _after(self, uuid, before):
         # The extremes of `before` (the parent's) followed by those of the
@@ -82,6 +86,6 @@ class Lineages(object):
                 self.source.own_end(uuid) or 0):
             if before.last_time is not None and times[0] <= before.last_time:
                 return self._through_lineage(uuid)
-            self.check(uuid, times, values)
+            self._check(uuid, times, values)
             own.add(times, values)  # a deleted value is no number
         return before.followed_by(own)
