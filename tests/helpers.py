@@ -2,6 +2,7 @@
 import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -108,6 +109,21 @@ def run_python(code, *args, **kwargs):
         prefix + [sys.executable, '-c', textwrap.dedent(code)] + list(args),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, env=environment, timeout=120, **kwargs)
+
+
+@contextlib.contextmanager
+def within(seconds):
+    """Fail the test, rather than hang the suite, if the block takes more
+    than `seconds` (an alarm: the main thread only)."""
+    def hung(signum, frame):
+        raise AssertionError('still running after {} s'.format(seconds))
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def ctrl_c_stops():
@@ -245,21 +261,26 @@ def pickled_log(path, iterations=3000):
     return path
 
 
-def lower_sqlite_limits(monkeypatch, compound_selects, variables):
+def lower_sqlite_limits(monkeypatch, compound_selects=None, variables=None,
+                        length=None):
     """Open each SQLite connection of blocks_log, from now to the test's
-    end, with SQLite's limits on the SELECTs a statement joins and on the
-    values it binds lowered (those of old builds, or of smaller cases).
-    Before Python 3.11, which cannot set them, nothing changes."""
+    end, with SQLite's limits on the SELECTs a statement joins, on the
+    values it binds and on the bytes of a text, BLOB or row lowered to
+    those given (those of old builds, or of smaller cases). Before Python
+    3.11, which cannot set them, nothing changes."""
     if not hasattr(sqlite3.Connection, 'setlimit'):
         return
     from blocks_log.stores.sqlite_connection import SQLiteConnection
     connect = SQLiteConnection._connect
+    limits = [(limit, value) for limit, value in (
+        (sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, compound_selects),
+        (sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables),
+        (sqlite3.SQLITE_LIMIT_LENGTH, length)) if value is not None]
 
     def limited(self, uri):
         connection = connect(self, uri)
-        connection.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT,
-                            compound_selects)
-        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+        for limit, value in limits:
+            connection.setlimit(limit, value)
         return connection
     monkeypatch.setattr(SQLiteConnection, '_connect', limited)
 

@@ -187,12 +187,13 @@ def head_batches(log):
         (time, key, blob)])))) for time, key, blob in rows]
 
 
-@pytest.mark.parametrize('size', [10, 40 * 1024])
+@pytest.mark.parametrize('size', [10, 30 * 1024, 40 * 1024])
 def test_a_block_s_values_that_are_not_numbers_are_packed_a_few_times_a_batch(
         factory, size):
     # Written again in a pack: in one batch if small (strings, flags), in
-    # batches of a few times each if large (arrays), so that a read of a
-    # time decodes those alone, and a pack holds one at a time.
+    # batches of a few times each if large (arrays), at most
+    # REST_BATCH_BYTES or one value, so that a read of a time decodes
+    # those alone, and a pack holds one at a time.
     log = factory()
     logged = {}
     for time in range(1, 2 * SPAN + 1):
@@ -204,8 +205,9 @@ def test_a_block_s_values_that_are_not_numbers_are_packed_a_few_times_a_batch(
     packed = [(first, times) for first, times in head_batches(log)
               if times[-1] < SPAN]
     # The block of times 0 to SPAN - 1 packed (time 0 holds nothing).
-    assert [times for _, times in packed] == (
-        [[1, 2, 3]] if size == 10 else [[1, 2], [3]])
+    assert [times for _, times in packed] == {
+        10: [[1, 2, 3]], 30 * 1024: [[1, 2], [3]],
+        40 * 1024: [[1], [2], [3]]}[size]
     assert all(first == times[0] for first, times in packed)
     source = getattr(log, 'database', None) or log.dsn
     with type(log)(source, uuid=log.uuid, read_only=True) as reader:

@@ -20,7 +20,7 @@ from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                ReadOnlyLogError, RunInUseError,
                                UnknownRunError)
 
-from helpers import ROOT, in_child, run_python
+from helpers import ROOT, in_child, run_python, within
 from test_codec import VALUES, same
 from test_processes import (KEYS, check_consistent, check_sigterm,
                             start_writer)
@@ -316,6 +316,73 @@ class TestLostConnections:
         side.close()
         with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
             assert dict(again[1]) == {'loss': 1.0, 'new': 4.0}
+
+    def test_a_commit_that_loses_the_connection_each_time_is_an_error(
+            self, dsn):
+        # The server ends the session at each try of this commit (as at a
+        # message over its 1 GB limit): it was sent again for ever, and the
+        # training hung. It is an error after a few tries, and the values
+        # stay buffered until a commit lands.
+        import psycopg
+        from blocks_log.stores.postgresql_connection import LOST_TRIES
+        log = PostgreSQLLog(dsn)
+        log.status['iterations_done'] += 1
+        log.current_row['loss'] = 1.0
+        log.flush()
+        side = psycopg.connect(dsn, autocommit=True)
+        side.execute('CREATE SEQUENCE tries')
+        side.execute(
+            "CREATE FUNCTION lose() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN PERFORM nextval('tries'); PERFORM "
+            "pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$")
+        side.execute('CREATE TRIGGER lose BEFORE INSERT ON blocks_log_entries'
+                     ' FOR EACH STATEMENT EXECUTE FUNCTION lose()')
+        log[2]['loss'] = 2.0
+        with within(60), pytest.raises(
+                LogWriteError, match='lost at each of 5 tries of this commit'):
+            log.flush()
+        assert side.execute('SELECT last_value FROM tries').fetchone() == (
+            LOST_TRIES,)
+        side.execute('DROP TRIGGER lose ON blocks_log_entries')
+        side.close()
+        log.close()
+        with PostgreSQLLog(dsn, uuid=log.uuid, read_only=True) as again:
+            assert list(again.history('loss')) == [(1, 1.0), (2, 2.0)]
+
+    @pytest.mark.parametrize('keys', ['new', 'known'])
+    def test_a_commit_larger_than_a_message_goes_in_several_statements(
+            self, dsn, postgres_server, keys):
+        # The server takes no message over 1 GB. Nine status values of 60
+        # MB and an iteration's batch went as arrays of hex text, 1.08 GB:
+        # the server ended the session at each try, and the commit was
+        # sent again for ever. Each value is far below what a value holds.
+        # Keys never written commit in a transaction, others in one
+        # statement as a rule. Over TCP: psycopg sends as much over the
+        # unix socket 4 times slower.
+        size = 60 * 10 ** 6
+        dsn = postgres_server.dsn + dsn[dsn.index(' options='):]
+        log = PostgreSQLLog(dsn)
+        names = ['s{}'.format(index) for index in range(9)]
+        if keys == 'known':
+            for name in names:
+                log.status[name] = None
+            log.current_row['x'] = 0.0
+            log.status['iterations_done'] += 1
+        for index, name in enumerate(names):
+            log.status[name] = bytes([index]) * size
+        log.current_row['x'] = 1.0
+        with within(120):
+            log.status['iterations_done'] += 1
+        log.close()
+        # Opened to write: its status is read once (a reader's, at each
+        # read, a value of which reads them all).
+        with PostgreSQLLog(dsn, uuid=log.uuid) as again:
+            assert again.history('x') == [(0, 0.0)] * (keys == 'known') + [
+                (log.status['iterations_done'] - 1, 1.0)]
+            status = dict(again.status)
+        for index, name in enumerate(names):
+            value = status.pop(name)
+            assert len(value) == size and value.count(index) == size
 
     @pytest.mark.parametrize('seed', range(2))
     def test_sigterm_with_readmes_handler_keeps_every_value_logged(

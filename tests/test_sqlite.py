@@ -9,7 +9,8 @@ import shutil
 import sqlite3
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import blocks_log
 from blocks_log import BACKENDS, SQLiteLog, codec, placeholders
@@ -18,7 +19,8 @@ from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
 from blocks_log.stores import sqlite_sql as sql
 from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
 
-from conftest import FIXTURES
+import helpers
+from conftest import FIXTURES, SMALL_SPAN
 from helpers import (
     committed, count_entries, file_state, head_values, statements_of)
 from test_codec import VALUES, same
@@ -415,6 +417,93 @@ def test_iterations_done_is_refused_where_writes_are(make_database_log,
     with pytest.raises(ReadOnlyLogError):
         reader.status['iterations_done'] += 1
     assert reader.status['iterations_done'] == 2
+
+
+#: SQLite's bound on a text, BLOB or row, lowered for the test below:
+#: above a chunk's row of SMALL_SPAN times, small enough that a few values
+#: pass it together.
+LENGTH = 2 ** 13
+_NEAR_LIMIT = LENGTH - 1024 - 8  # what a value may take, with its tag
+
+
+def _sized(size, fill):
+    # A text or bytes whose stored form takes about `size` bytes.
+    if isinstance(fill, int):
+        return bytes([fill]) * size
+    return fill * (size // len(fill.encode('utf-8')))
+
+
+SIZES = st.one_of(st.integers(0, 40),
+                  st.integers(_NEAR_LIMIT // 3, _NEAR_LIMIT))
+SIZED = st.builds(_sized, SIZES, st.one_of(st.integers(0, 255),
+                                           st.sampled_from('aé€😀')))
+STEP = st.tuples(st.integers(0, 4), st.dictionaries(
+    st.sampled_from(['a', 'b', 'c']),
+    st.one_of(SIZED, st.floats(allow_nan=False), st.integers()),
+    min_size=1))
+
+
+@pytest.mark.skipif(not hasattr(sqlite3.Connection, 'setlimit'),
+                    reason='Python 3.11 and later set SQLite limits')
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(commit_every=st.sampled_from([1, 2, 5, 1000]),
+       steps=st.lists(STEP, min_size=1, max_size=30),
+       in_status=st.lists(SIZED, max_size=4))
+def test_values_that_pass_the_store_limit_together_are_kept(
+        tmp_path_factory, monkeypatch, commit_every, steps, in_status):
+    # Each value within what the store holds, several together past it, in
+    # a commit's batch of a block, or a pack's batch of what is not a
+    # number: the commit failed at each try ("string or blob too big"),
+    # and every value it held was lost at exit.
+    helpers.lower_sqlite_limits(monkeypatch, length=LENGTH)
+    monkeypatch.setattr(chunks, 'SPAN', SMALL_SPAN)
+    path = str(tmp_path_factory.mktemp('limit') / 'log.sqlite')
+    model = {}
+    with SQLiteLog(path, commit_every=commit_every) as log:
+        assert log._session.store.max_value_size == LENGTH - 1024
+        for index, value in enumerate(in_status):
+            log.status['s{}'.format(index)] = value
+        for back, values in steps:
+            log.status['iterations_done'] += 1
+            time = max(0, log.status['iterations_done'] - back)
+            log[time].update(values)
+            model.setdefault(time, {}).update(values)
+        assert dict((t, dict(log[t])) for t in log) == model
+        # Each piece is a row of its writer's: it never takes them for
+        # another process's, and packs from memory on.
+        assert log._session.store._packing[
+            log._session.run.ref].fresh is not None
+    with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+        assert dict((t, dict(reader[t])) for t in reader) == model
+        assert [reader.status['s{}'.format(index)] for index in range(
+            len(in_status))] == in_status
+
+
+@pytest.mark.parametrize('wide', [False, True], ids=['arrays', 'floats'])
+def test_a_value_written_after_a_commit_cut_into_pieces_wins(
+        tmp_path, monkeypatch, wide):
+    # Each piece of a commit takes a part of its own: a later commit's
+    # batches are of parts above them all, and win. An iteration of many
+    # floats is cut too.
+    helpers.lower_sqlite_limits(monkeypatch, length=LENGTH)
+    if wide:
+        big = dict(('k{}'.format(index), float(index))
+                   for index in range(LENGTH // 8))
+    else:
+        big = dict((key, _sized(_NEAR_LIMIT, fill)) for key, fill in zip(
+            'abc', range(3)))
+    with SQLiteLog(str(tmp_path / 'log.sqlite')) as log:
+        log.status['iterations_done'] = 1
+        log[1].update(big)
+        log.status['iterations_done'] = 2  # a commit of pieces
+        for key in big:
+            log[1][key] = 2.0
+        log[2]['x'] = 3.0
+        log.status['iterations_done'] = 3  # one of batches at 1 and 2
+        assert dict(log[1]) == dict.fromkeys(big, 2.0)
+        assert committed(log.database, 'SELECT count(*) FROM '
+                         'blocks_log_entries WHERE key < 0')[0][0] >= 4
 
 
 class TestLineage:

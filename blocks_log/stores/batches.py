@@ -25,6 +25,10 @@ what it is, and each value (``q`` an int64, ``d`` a float64, ``n`` None,
 A batch of schema version 6 may begin with ``w`` and a float64, the wall
 clock of the commit that wrote it (see :mod:`blocks_log.stores.clock`).
 
+A commit's values of a block that would take more than the store holds in
+one value go in several batches, pieces each of a part of its own (see
+:func:`pieces`).
+
 Nothing of a BLOB is trusted before it is checked against its length.
 
 """
@@ -198,15 +202,18 @@ class AtOneTime(object):
     Attributes
     ----------
     key_ids : tuple of int
+    floats_size : int
+        The bytes of a BLOB of :meth:`stamped_floats`.
 
     """
-    __slots__ = ('key_ids', '_head', '_stamped_floats')
+    __slots__ = ('key_ids', 'floats_size', '_head', '_stamped_floats')
 
     def __init__(self, key_ids):
         self.key_ids = key_ids
         self._head = b'f' + _COUNT.pack(len(key_ids)) + _array('i', key_ids)
         self._stamped_floats = struct.Struct('<cd{}s{}d'.format(
             len(self._head), len(key_ids)))
+        self.floats_size = self._stamped_floats.size
 
     def encode(self, values, wall=None):
         """The BLOB of the batch of stored `values` (in the order of the key
@@ -264,6 +271,32 @@ def encode(times, key_ids, values):
     else:
         parts.append(_general(values))
     return spread, b''.join(parts)
+
+
+def pieces(times, key_ids, values, size):
+    """`times`, `key_ids` and stored `values` of a batch (as :func:`encode`
+    takes them) cut into pieces in their order, ``[(times, key ids,
+    values)]``, each of whose BLOBs takes at most about `size` bytes, or
+    holds one value: a store holds no BLOB over its limit (SQLite's
+    ``SQLITE_MAX_LENGTH``), and a commit's values of one block (arrays
+    logged over many iterations between commits, or one array near that
+    limit beside the numbers of its iteration) may pass it."""
+    cut, start, used = [], 0, 0
+    for index, value in enumerate(values):
+        kind = type(value)
+        cost = 25  # time, key id, tag, and a number or a length
+        if kind is str:
+            cost += len(value) if value.isascii() else len(
+                value.encode('utf-8'))
+        elif kind is not _FLOAT and kind is not _INT and value is not None:
+            cost += len(value)
+        if index > start and used + cost > size:
+            cut.append((start, index))
+            start, used = index, 0
+        used += cost
+    cut.append((start, len(values)))
+    return [(times[begin:end], key_ids[begin:end], values[begin:end])
+            for begin, end in cut]
 
 
 def holds_floats(blob):

@@ -24,7 +24,6 @@ packs into a transaction (:class:`PackingWrites`).
 """
 import os
 
-from blocks_log import codec
 from blocks_log.stores import batches, chunks, clock, status_pieces
 from blocks_log.stores.block_columns import (clock_of, latest,
                                              sliced_columns, split)
@@ -33,12 +32,12 @@ from blocks_log.stores.block_columns import (clock_of, latest,
 #: of one iteration packs one block (about 2 ms for 10 keys), one of many
 #: every block they complete.
 PACK_VALUES = 4096
-#: Bytes of stored values past which the rest of a block (its values that
-#: are not numbers) goes on in another batch: a read of a time decodes the
-#: batches that may hold it, not a block's worth of arrays (a block of 256
-#: iterations of a 1 MiB array each was one batch of 256 MiB), and a pack
-#: holds one batch at a time (that block's pack took 1 GiB of memory at
-#: its peak).
+#: Bytes a batch of the rest of a block (its values that are not numbers)
+#: takes at most, or one value (see batches.pieces): a read of a time
+#: decodes the batches that may hold it, not a block's worth of arrays (a
+#: block of 256 iterations of a 1 MiB array each was one batch of 256
+#: MiB), and a pack holds one batch at a time (that block's pack took 1
+#: GiB of memory at its peak).
 REST_BATCH_BYTES = 2 ** 16
 
 
@@ -131,8 +130,9 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES,
     ``SELECT_BLOCK_ROWS``, ``SELECT_NEXT_ROW``, ``INSERT_CHUNK``,
     ``INSERT_CLOCK``, ``DELETE_BLOCK_ROWS``, ``COUNT_BLOCK_ROWS``,
     ``SET_PACKED``),
-    ``write_rest(connection, ref, rest, packing)`` (writes the values of a
-    block that are not numbers, ``[(time, key id, stored)]``, again) and
+    ``write_rest(connection, ref, rest, packing)`` (writes values of a
+    block that are not numbers, ``(times, key ids, stored values)``,
+    again) and
     ``entry_of(row)`` (``(time, key, stored)`` of a row of
     ``SELECT_BLOCK_ROWS``).
 
@@ -242,19 +242,10 @@ def _write_block(connection, ref, block, span, found, dialect, packing):
             shared = times, chunks.stored_times(times)
         connection.execute(dialect.INSERT_CHUNK, chunks.pack(
             ref, key, span, times, values, kind, shared[1]))
-    for batch in _rest_batches(rest):
-        dialect.write_rest(connection, ref, batch, packing)
-
-
-def _rest_batches(rest):
-    # `rest` (by time) cut where its values pass REST_BATCH_BYTES.
-    batch, size = [], 0
-    for entry in rest:
-        if size >= REST_BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-        batch.append(entry)
-        stored = entry[2]
-        size += len(stored) if type(stored) in codec.SIZED else 8
-    if batch:
-        yield batch
+    if rest:
+        # Cut before a value that would take a batch past its bound: a
+        # value near the store's limit must not join others (the pack
+        # would fail at each commit).
+        for piece in batches.pieces(*map(list, zip(*rest)), size=min(
+                REST_BATCH_BYTES, packing.batch_bytes)):
+            dialect.write_rest(connection, ref, piece, packing)

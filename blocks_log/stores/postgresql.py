@@ -184,15 +184,17 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
             new_ids = self._new_key_ids(connection, list(status))
             key_ids = dict(self._key_ids, **new_ids)
             if status:
-                connection.execute(*sql.upsert(ref, dict(
-                    ((sql.STATUS_TIME, key_ids[key]), stored)
-                    for key, stored in status.items())))
+                for statement in sql.upserts(ref, dict(
+                        ((sql.STATUS_TIME, key_ids[key]), stored)
+                        for key, stored in status.items())):
+                    connection.execute(*statement)
             if claim is not None:
                 self._take(connection, ref, uuid)
             return ref, new_ids
         ref, new_ids = self._transact(work)
         self._committed_claim(ref, claim, run_packing.RunPacking(
-            chunks.SPAN, 0, 0, 0, new=True), set())
+            chunks.SPAN, 0, 0, 0, new=True,
+            batch_bytes=self.max_value_size), set())
         self._key_ids.update(new_ids)
         return self.find_run(uuid)
 
@@ -202,7 +204,8 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
             self._take(connection, run.ref, run.uuid)
             connection.execute(sql.SET_WRITER, (claim, run.ref))
             return run_packing.going_on_in(
-                connection, run.ref, self._spans.get(run.ref), sql), (
+                connection, run.ref, self._spans.get(run.ref), sql,
+                self.max_value_size), (
                     status_pieces.keys_with_pieces(connection.execute,
                                                    run.ref, sql))
         self._committed_claim(run.ref, claim, *self._transact(work))
@@ -215,7 +218,8 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
             self.find_run(run.uuid)  # its span
             running = self._packing[run.ref] = self._transact(
                 lambda connection: run_packing.going_on_in(
-                    connection, run.ref, self._spans.get(run.ref), sql))
+                    connection, run.ref, self._spans.get(run.ref), sql,
+                    self.max_value_size))
             self._pieced[run.ref] = set(
                 status_pieces.keys_with_pieces(self.db.query, run.ref, sql)
                 if self._has_status_pieces() else ())

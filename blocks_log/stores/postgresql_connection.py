@@ -15,6 +15,10 @@ RECONNECT_FOR = 600.0
 #: The same, for a log closed by the garbage collector or at exit: a
 #: process must not hang for minutes on its way out.
 RECONNECT_AT_EXIT_FOR = 5.0
+#: Tries of one commit or read whose connection is lost at each: a server
+#: that ends the session at a statement (one over its 1 GB message limit,
+#: a trigger) would have it sent again for ever.
+LOST_TRIES = 5
 SYNCHRONOUS_COMMIT = ('on', 'off', 'local', 'remote_write', 'remote_apply')
 # Connections a child process inherited by a fork it was not told of:
 # never closed there, as closing one would end the parent's session.
@@ -183,18 +187,20 @@ class PostgreSQLConnection(object):
     def run(self, work, writing=False):
         """Call ``work(connection)`` and return what it returns; if the
         connection is lost meanwhile, connect again (waiting up to
-        :attr:`reconnect_for` for the server) and call it again: `work` must
-        be idempotent (a transaction is).
+        :attr:`reconnect_for` for the server) and call it again, up to
+        :data:`LOST_TRIES` calls in all: `work` must be idempotent (a
+        transaction is).
 
         Raises
         ------
         LogWriteError
-            If `writing` and the work fails otherwise (nothing of it is
-            stored).
+            If `writing` and the work fails otherwise, or loses the
+            connection at each try (nothing of it is stored).
         LogDatabaseError
-            If reading fails, or the server does not come back.
+            If reading fails or loses the connection at each try, or the
+            server does not come back.
         """
-        deadline = None
+        deadline, tries = None, 0
         while True:
             try:
                 return work(self.connection)
@@ -211,6 +217,13 @@ class PostgreSQLConnection(object):
                     raise (LogWriteError if writing else LogDatabaseError)(
                         '{}: {}'.format(self.name, _without_secrets(
                             str(error), self.dsn)))
+                tries += 1
+                if tries == LOST_TRIES:
+                    raise (LogWriteError if writing else LogDatabaseError)(
+                        '{}: the connection was lost at each of {} tries of '
+                        'this {} ({})'.format(
+                            self.name, tries, 'commit' if writing else 'read',
+                            _without_secrets(str(error), self.dsn).strip()))
                 deadline = deadline or time.monotonic() + self.reconnect_for
                 self._reconnect(deadline, error)
 

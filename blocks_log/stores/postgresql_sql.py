@@ -216,6 +216,57 @@ def upsert(ref, values):
     return _upsert_rows_statement(len(values)), parameters
 
 
+#: Bytes the server gets for the values of one statement, at most, past
+#: which a commit's rows go in another (or a row alone): it takes no
+#: message over 1 GB. A value holds at most PostgreSQLStore.max_value_size
+#: (2 ** 28), and takes twice that at most (see _sent_bytes).
+STATEMENT_BYTES = 2 ** 29
+#: Rows one statement holds whatever their values: an iteration's batch
+#: and a number, as a rule; each value 2 ** 28 bytes at most, as rows of
+#: parameters (FEW_ROWS), bound as they are.
+FEW_LARGE_ROWS = 2
+
+
+def upserts(ref, values):
+    """:func:`upsert` of `values` in statements of at most
+    :data:`STATEMENT_BYTES` (or of one row): one, as a rule; a list of
+    ``(statement, parameters)``."""
+    if len(values) <= FEW_LARGE_ROWS:
+        return [upsert(ref, values)]
+    total = 0
+    for stored in values.values():
+        if type(stored) in codec.SIZED:
+            total += len(stored)
+    if total <= STATEMENT_BYTES // 12:  # as _sent_bytes counts at most
+        return [upsert(ref, values)]
+    statements, group, total = [], {}, 0
+    for row, stored in values.items():
+        size = _sent_bytes(stored)
+        if group and total + size > STATEMENT_BYTES:
+            statements.append(upsert(ref, group))
+            group, total = {}, 0
+        group[row] = stored
+        total += size
+    statements.append(upsert(ref, group))
+    return statements
+
+
+def _sent_bytes(stored):
+    # Bytes of text or bytes sent for a stored value, at most: a BLOB in
+    # an array literal is hex, a text is UTF-8 with its quotes escaped (8
+    # bytes a character at most), one holding NUL a tagged BLOB of its
+    # JSON (12 for a NUL).
+    kind = type(stored)
+    if kind is bytes:
+        return 2 * len(stored)
+    if kind is str:
+        if '\x00' in stored:  # a tagged BLOB (see columns_of)
+            return 2 * len(codec.encode_json(stored))
+        return 2 * (len(stored) if stored.isascii() else len(
+            stored.encode('utf-8')))
+    return 24
+
+
 def entry_arrays(values):
     """The array parameters of :data:`UPSERT_ENTRIES` for `values`,
     ``{(time, key id): stored}``.
@@ -333,11 +384,12 @@ def entry_of(row):
 
 
 def write_rest(connection, ref, rest, packing):
-    """Write `rest`, the values of a block that are not numbers (``(time,
-    key id, stored)``), again in a pack: as a batch of a part of its own,
-    so that what a later commit wrote (a higher part) still wins."""
-    times, key_ids, values = zip(*rest)
-    spread, blob = batches.encode(list(times), list(key_ids), list(values))
+    """Write `rest`, values of a block that are not numbers (``(times, key
+    ids, stored values)``, lists), again in a pack: as a batch of a part of
+    its own, so that what a later commit wrote (a higher part) still
+    wins."""
+    times, key_ids, values = rest
+    spread, blob = batches.encode(times, key_ids, values)
     connection.execute(*upsert(ref, {(
         times[0], batches.key_of(packing.next_part(), spread)): blob}))
 

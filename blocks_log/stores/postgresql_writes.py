@@ -22,9 +22,10 @@ class PostgreSQLWrites(packing.PackingWrites):
     def _write_in_one_statement(self, run, running, items, status, stamp):
         # A commit that packs nothing, changes no status list and deletes
         # nothing, in one statement; False if it takes a transaction (a key
-        # with no id yet), or if a batch of the same part and time is
-        # there, a forked process's, and kept: the commit then goes again
-        # in a transaction, in parts above every one.
+        # with no id yet, values too large for one statement), or if a
+        # batch of the same part and time is there, a forked process's,
+        # and kept: the commit then goes again in a transaction, in parts
+        # above every one.
         try:
             values, found = self._values(running, items, status,
                                          self._key_ids, True, stamp)
@@ -32,10 +33,17 @@ class PostgreSQLWrites(packing.PackingWrites):
             return False
         if not values:
             return True
+        if len(values) > sql.FEW_LARGE_ROWS:
+            statements = sql.upserts(run.ref, values)
+            if len(statements) > 1:
+                return False
+            statement, = statements
+        else:  # an iteration's, as a rule
+            statement = sql.upsert(run.ref, values)
 
         def commit(connection):
             self._check_held(run)
-            return connection.execute(*sql.upsert(run.ref, values)).rowcount
+            return connection.execute(*statement).rowcount
         if self.db.run(commit, writing=True) != len(values):
             return False
         running.committed(found)
@@ -72,8 +80,7 @@ class PostgreSQLWrites(packing.PackingWrites):
             if saved is not None:
                 attempts.append(saved)
                 values = _unpacked(values, packed)
-            if values and connection.execute(*sql.upsert(
-                    ref, values)).rowcount != len(values):
+            if values and _upsert(connection, ref, values) != len(values):
                 # A batch of the same part and time is there, a forked
                 # process's (parent and child count parts alike), and
                 # kept: this commit's go again, in parts above every one.
@@ -82,8 +89,7 @@ class PostgreSQLWrites(packing.PackingWrites):
                 running.above(lowest)
                 values, found = self._values(running, items, status,
                                              key_ids, not made, stamp)
-                connection.execute(*sql.upsert(ref, _unpacked(
-                    values, packed)))
+                _upsert(connection, ref, _unpacked(values, packed))
             if deleted_status:
                 connection.cursor().executemany(sql.DELETE_STATUS, [
                     (ref, key_ids[key]) for key in deleted_status
@@ -135,6 +141,13 @@ class PostgreSQLWrites(packing.PackingWrites):
             running.landed()
             if running.packed == before:
                 break
+
+
+def _upsert(connection, ref, values):
+    # Write `values` ({(time, key id): stored}) into run `ref`, in as many
+    # statements as their size takes; the rows written.
+    return sum(connection.execute(*statement).rowcount
+               for statement in sql.upserts(ref, values))
 
 
 def _unpacked(values, packed):

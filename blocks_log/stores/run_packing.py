@@ -36,6 +36,10 @@ class RunPacking(object):
         The first block of which this writer wrote everything (the first
         past every value the run held when it was opened); ``None``: pack
         from the database only.
+    batch_bytes : int
+        The most bytes the store holds in one value: a commit's batch of a
+        block that would pass it is cut into pieces, each of a part of its
+        own (see :func:`.batches.pieces`).
     new : bool, optional
         The run is new, and this writer writes all of it: count the times
         and keys of each block it packs from memory (see :func:`counted`).
@@ -51,11 +55,13 @@ class RunPacking(object):
 
     """
     __slots__ = ('span', 'packed', 'frontier', 'pending', 'part', 'fresh',
-                 'memory', '_iterations', 'rows', 'keys', '_packing_count')
+                 'memory', '_iterations', 'rows', 'keys', '_packing_count',
+                 'batch_bytes')
 
-    def __init__(self, span, packed, part, fresh, new=False):
+    def __init__(self, span, packed, part, fresh, batch_bytes, new=False):
         self.span, self.packed, self.part, self.fresh = (
             span, packed, part, fresh)
+        self.batch_bytes = batch_bytes
         self.rows = 0 if new else None
         self.keys = set()
         # What the pack in flight counted (see count()).
@@ -98,7 +104,7 @@ class RunPacking(object):
         time, as an iteration's are: ``(time, key column, BLOB, part)``,
         the head row and the part (as :func:`columns` takes it) for
         :meth:`remember` once the row is written; ``None`` if they are at
-        several times.
+        several times, or take more than :attr:`batch_bytes`.
 
         Raises
         ------
@@ -113,13 +119,18 @@ class RunPacking(object):
             if len(self._iterations) >= _ITERATION_KINDS:
                 self._iterations.clear()
             kind = batches.AtOneTime(tuple(map(key_ids.__getitem__, keys)))
+            if kind.floats_size > self.batch_bytes:
+                return None  # never kept: cut into pieces by batches()
             if committed_ids:
                 self._iterations[keys] = kind
         wall = clock.wall_of_commit(stamp, first)
         # Floats, as a rule: then packing their block need look at none.
-        floats = wall is not None and batches.all_floats(values)
-        blob = kind.stamped_floats(values, wall) if floats else kind.encode(
-            values, wall)
+        if wall is not None and batches.all_floats(values):
+            blob, floats = kind.stamped_floats(values, wall), True
+        else:
+            blob, floats = kind.encode(values, wall), False
+            if len(blob) > self.batch_bytes:
+                return None  # cut into pieces by batches()
         return (first, batches.key_of(self.part, False), blob,
                 (times, kind.key_ids, values, wall, floats, floats))
 
@@ -138,7 +149,9 @@ class RunPacking(object):
         time, ...]``, see :func:`.base.entries_of`), one per block:
         ``([(time, key, BLOB)] of the head rows, [(block, latest time,
         part)] to remember)`` (a part as :func:`columns` takes it), all of
-        the part this commit gets, each stamped with a wall
+        the part this commit gets (a block's batch cut into pieces where it
+        would pass :attr:`batch_bytes`: each piece of the next part, in
+        `found`'s order; see :func:`parts_of`), each stamped with a wall
         clock as `stamp` says (see :meth:`.Store.write` and :mod:`.clock`).
         The ids of an iteration's keys are remembered for the next, unless
         `committed_ids` is false (ids made in a transaction that may yet
@@ -171,13 +184,24 @@ class RunPacking(object):
         ids = list(map(key_ids.__getitem__, keys))
         blocks = []
         rows = []
+        size = self.batch_bytes - len(prefix)
         for block, times, ids, values, first, last in self._by_block(
                 times, ids, values, first, last, ordered):
             spread, blob = batches.encode(times, ids, values)
-            rows.append((first, batches.key_of(self.part, spread),
-                         prefix + blob))
-            blocks.append((block, last, (times, ids, values, wall, False,
-                                         batches.holds_floats(blob))))
+            if len(blob) <= size:
+                rows.append((first, batches.key_of(self.part, spread),
+                             prefix + blob))
+                blocks.append((block, last, (times, ids, values, wall, False,
+                                             batches.holds_floats(blob))))
+                continue
+            for index, (times, ids, values) in enumerate(batches.pieces(
+                    times, ids, values, size)):
+                spread, blob = batches.encode(times, ids, values)
+                rows.append((min(times), batches.key_of(
+                    self.part + index, spread), prefix + blob))
+                blocks.append((block, max(times), (
+                    times, ids, values, wall, False,
+                    batches.holds_floats(blob))))
         return rows, blocks
 
     def _by_block(self, times, ids, values, first, last, ordered):
@@ -211,9 +235,9 @@ class RunPacking(object):
                 for block, (times, ids, values) in sorted(blocks.items())]
 
     def committed(self, found):
-        """The batches `found` were committed: the next commit gets the next
-        part; remember them, and where the run stands."""
-        self.part += 1
+        """The batches `found` were committed: the next commit gets the part
+        after theirs; remember them, and where the run stands."""
+        self.part += parts_of(found)
         fresh = self.fresh
         for block, last, part in found:
             if fresh is not None and block >= fresh:
@@ -313,6 +337,18 @@ class RunPacking(object):
         self.memory.clear()
 
 
+def parts_of(found):
+    """How many parts after its first the next commit's first is, that of
+    batches `found` (as :meth:`RunPacking.batches` gives them): one, and
+    one more for each piece after the first of a block's batch cut into
+    pieces (those follow one another), so that a later commit's values
+    win over every piece's."""
+    if len(found) == 1:
+        return 1
+    return 1 + sum(1 for before, after in zip(found, found[1:])
+                   if before[0] == after[0])
+
+
 def counted(running, key_name):
     """``(rows, keys, last time)`` of a run as :class:`RunPacking` `running`
     (or ``None``) counted them while its writer wrote it, with the blocks
@@ -342,15 +378,16 @@ def _tally(found, keys):
                                    *(times for times, _ in shared))))
 
 
-def going_on(span, one, dialect):
+def going_on(span, one, dialect, batch_bytes):
     """The :class:`RunPacking` of a writer that opens a run of `span`
     (``None``: never packed, as a run of blocks_log 0.1): its part above
     every batch's, and its fresh blocks past every value the run holds.
     ``one(statement)`` gives the one value of a statement of `dialect`
     (``SELECT_PACKED``, ``SELECT_LOWEST_KEY``,
-    ``SELECT_LAST_ROW_BEFORE_STATUS``, ``SELECT_LAST_BLOCK``) on the run.
+    ``SELECT_LAST_ROW_BEFORE_STATUS``, ``SELECT_LAST_BLOCK``) on the run;
+    `batch_bytes` as :class:`RunPacking` takes it.
     """
-    running = RunPacking(None, 0, 0, None)
+    running = RunPacking(None, 0, 0, None, batch_bytes=batch_bytes)
     running.above(one(dialect.SELECT_LOWEST_KEY))
     if not span:
         return running
@@ -367,8 +404,8 @@ def going_on(span, one, dialect):
     return running
 
 
-def going_on_in(connection, ref, span, dialect):
+def going_on_in(connection, ref, span, dialect, batch_bytes):
     """:func:`going_on` of run `ref`, read in the transaction of
     `connection` (its ``execute`` as in the DB-API)."""
     return going_on(span, lambda statement: connection.execute(
-        statement, (ref,)).fetchone()[0], dialect)
+        statement, (ref,)).fetchone()[0], dialect, batch_bytes)

@@ -209,7 +209,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         self._key_ids.update(new_ids)
         run = self.find_run(uuid)
         self._packing[run.ref] = run_packing.RunPacking(
-            chunks.SPAN, 0, 0, 0, new=True)
+            chunks.SPAN, 0, 0, 0, new=True, batch_bytes=self.max_value_size)
         self._pieced[run.ref] = set()
         return run
 
@@ -228,7 +228,8 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
                     raise claims.in_use(self.name, run.uuid, writer)
                 connection.execute(sql.SET_WRITER, (claim, run.ref))
                 self._packing[run.ref] = run_packing.going_on_in(
-                    connection, run.ref, self._spans.get(run.ref), sql)
+                    connection, run.ref, self._spans.get(run.ref), sql,
+                    self.max_value_size)
                 self._pieced[run.ref] = status_pieces.keys_with_pieces(
                     connection.execute, run.ref, sql)
         except BaseException:
@@ -267,7 +268,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
             self.find_run(run.uuid)  # its span
             running = self._packing[run.ref] = run_packing.going_on(
                 self._spans.get(run.ref), lambda statement: self.db.query(
-                    statement, (run.ref,))[0][0], sql)
+                    statement, (run.ref,))[0][0], sql, self.max_value_size)
             self._pieced[run.ref] = set(
                 status_pieces.keys_with_pieces(self.db.query, run.ref, sql)
                 if self._has_status_pieces() else ())

@@ -352,11 +352,11 @@ def entry_of(row):
 
 
 def write_rest(connection, ref, rest, packing):
-    """Write `rest`, the values of a block that are not numbers (``(time,
-    key id, stored)``), again in a pack: one batch (see
+    """Write `rest`, values of a block that are not numbers (``(times, key
+    ids, stored values)``, lists), again in a pack: one batch (see
     :mod:`blocks_log.stores.batches`) of a part of its own, so that what
     is written there later wins."""
-    times, key_ids, values = (list(column) for column in zip(*rest))
+    times, key_ids, values = rest
     spread, blob = batches.encode(times, key_ids, values)
     connection.execute(upsert_statement(1), (ref, times[0], batches.key_of(
         packing.next_part(), spread), blob))
