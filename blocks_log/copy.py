@@ -226,6 +226,9 @@ def _copy_values(store, run, destination, copied, ancestors, progress):
         return store.read_end([run], low, high) is not None or (
             destination.read_end([copied], low, high) is not None)
     items = []  # flat, as Store.write takes them
+    # What the run's windows whose values `items` holds weigh (see
+    # series.weight): arrays are written a few MB at a time, not BATCH.
+    weighed = 0
     low, deletions, changed = 0, False, False
     for stop, columns in series.windows(
             read, holds, 0, end, 2 * BATCH,
@@ -238,10 +241,11 @@ def _copy_values(store, run, destination, copied, ancestors, progress):
                 mine, held, _Inherited(ancestors, low, stop))):
             items.extend((time, key, _stored(value)))
             deletions = deletions or value is codec.DELETED
-        if len(items) >= 3 * BATCH:
+        weighed += series.weight(mine)
+        if len(items) >= 3 * BATCH or (items and weighed >= BATCH):
             destination.write(copied, items, {}, set(), deletions,
                               stamp=False)
-            items, changed = [], True
+            items, changed, weighed = [], True, 0
         if progress and stop < end:
             progress(run.uuid, stop, end)
         low = stop

@@ -185,6 +185,30 @@ def damaged(columns):
     return None
 
 
+#: Bytes of a text, BLOB or array that weigh as much as a value in
+#: sizing windows (see :func:`weight`).
+VALUE_BYTES = 1024
+
+
+def weight(columns):
+    """What `columns` (key -> series) hold, in values: each value, and
+    each text, BLOB or array (anything with ``nbytes``) once more for each
+    :data:`VALUE_BYTES` bytes it takes, so that a window of a run logging
+    an array each iteration holds about as much memory as one of
+    numbers."""
+    total = 0
+    for times, values in columns.values():
+        total += len(times)
+        if type(values) is list:
+            for value in values:
+                kind = type(value)
+                if kind is bytes or kind is str:
+                    total += len(value) // VALUE_BYTES
+                elif kind is not float and kind is not int:
+                    total += getattr(value, 'nbytes', 0) // VALUE_BYTES
+    return total
+
+
 def windows(read, holds, start, end, values, span):
     """Iterate over ``(stop, columns)``: ``read(low, stop)`` (key ->
     series) for consecutive windows of times ``[low, stop)`` that cover
@@ -194,19 +218,20 @@ def windows(read, holds, start, end, values, span):
     `holds(low, high)` says whether ``[low, high)`` may hold a value
     (``True`` where unsure); it should be cheap, reading no value. The
     first window spans `span` times, and each next one as many as should
-    hold about `values` values, as the window before held them (eight
-    times as many at most). A window that holds none is followed by one
-    from the first time that `holds` finds a value at (by bisection: a
-    gap of any length, as before a resumed run's own first time, is
-    crossed in a few dozen calls), as wide as it was; eight times as wide
-    if `holds` found one there that `read` did not (another key's).
+    hold about `values` values (by :func:`weight`), as the window before
+    held them (eight times as many at most). A window that holds none is
+    followed by one from the first time that `holds` finds a value at (by
+    bisection: a gap of any length, as before a resumed run's own first
+    time, is crossed in a few dozen calls), as wide as it was; eight times
+    as wide if `holds` found one there that `read` did not (another
+    key's).
 
     """
     found = False
     while start < end:
         stop = min(start + span, end)
         columns = read(start, stop)
-        count = sum(len(times) for times, _ in columns.values())
+        count = weight(columns)
         if count:
             yield stop, columns
             span = max(1, min(span * 8, span * values // count))

@@ -217,6 +217,39 @@ def test_a_block_s_values_that_are_not_numbers_are_packed_a_few_times_a_batch(
                 (time, row['note']) for time, row in sorted(logged.items())]
 
 
+def test_a_read_of_a_few_times_late_in_a_block_reads_their_batches(
+        factory, monkeypatch):
+    # Of the batches that begin before the times read, in their block,
+    # only those of several times may hold one: a window of a few arrays
+    # late in a block read every array of the block before it (an export
+    # or a copy of a run of arrays, a window at a time, read each block's
+    # again and again).
+    from blocks_log.stores import batches
+    span = 64
+    monkeypatch.setattr(chunks, 'SPAN', span)
+    log = factory()
+    for time in range(1, span):
+        log.status['iterations_done'] = time
+        log.current_row['note'] = str(time)
+    log[1]['note'], log[span - 5]['note'] = 'again', 'late'  # one batch
+    log.flush()
+    source = getattr(log, 'database', None) or log.dsn
+    head, rows = batches.head, []
+
+    def counted(read, *arguments, **options):
+        rows.append(len(read))
+        return head(read, *arguments, **options)
+    monkeypatch.setattr(batches, 'head', counted)
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        times, values = reader.series(['note'], span - 10, span)['note']
+    assert list(times) == list(range(span - 10, span))
+    assert list(values) == [str(time) if time != span - 5 else 'late'
+                            for time in times]
+    # A batch each of 9 iterations, and the last commit's (of times 1,
+    # span - 5 and span - 1), not every batch from the block's first time.
+    assert rows == [9 + 1]
+
+
 @pytest.mark.parametrize('table', ['blocks_log_chunks',
                                    'blocks_log_entries'])
 def test_a_commit_that_packs_and_fails_leaves_its_writer_as_it_was(factory,

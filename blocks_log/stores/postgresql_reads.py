@@ -86,10 +86,10 @@ class PostgreSQLReads(KeyIds):
     def _head(self, cursor, run, start, stop, key_ids=None, values=True):
         # The head of `run` over [start, stop): (time, key id, stored,
         # order), the later winning (see batches.head); a batch that
-        # begins before `start` may hold times from it on.
+        # begins before `start` may hold times from it on: those of
+        # several times are read from its block's first time.
         first = start - start % self._head_span(run)
-        cursor.execute(sql.SELECT_RECORDS,
-                       (run.ref, first, stop))
+        cursor.execute(sql.SELECT_RECORDS, (run.ref, first, stop, start))
         rows = [(time, key, sql.stored_of(f, i, t, b))
                 for time, key, f, i, t, b in cursor.fetchall()]
         return [entry for entry in batches.head(rows, key_ids, start, values)
@@ -240,7 +240,8 @@ class PostgreSQLReads(KeyIds):
                         run.ref, start // span, (stop - 1) // span))
                     packed = cursor.fetchall()
                 cursor.execute(sql.SELECT_RECORDS, (
-                    run.ref, start - start % self._head_span(run), stop))
+                    run.ref, start - start % self._head_span(run), stop,
+                    start))
                 head = [(time, key, b if b is None else bytes(b))
                         for time, key, _, _, _, b in cursor.fetchall()
                         if key < 0]

@@ -448,8 +448,10 @@ SELECT_LAST_CHUNK_TIME = (
     "SELECT last FROM blocks_log_chunks WHERE run = %s AND block >= %s AND "
     "block <= %s AND first < %s AND last >= %s ORDER BY block DESC, "
     "last DESC LIMIT 1")
+# As sqlite_sql's.
 SELECT_RECORDS = ("SELECT time, key, f, i, t, b FROM blocks_log_entries "
-                  "WHERE run = %s AND time >= %s AND time < %s")
+                  "WHERE run = %s AND time >= %s AND time < %s AND (time >= "
+                  "%s OR (key < 0 AND (-key - 2) %% 2 = 1))")
 SELECT_CHUNKS = ('SELECT {columns} FROM blocks_log_chunks WHERE run = %s '
                  'AND block >= %s AND block <= %s{keys} '
                  'ORDER BY block, key, first')

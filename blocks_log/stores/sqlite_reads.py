@@ -78,9 +78,12 @@ class SQLiteReads(KeyIds):
     def _head(self, run, start, stop, key_ids=None, values=True):
         # The head of `run` over [start, stop): (time, key id, stored,
         # order), the later winning (see batches.head); a batch that
-        # begins before `start` may hold times from it on.
+        # begins before `start` may hold times from it on: those of
+        # several times are read from its block's first time (a window of
+        # a few arrays read each array of its block before it).
         first = start - start % self._head_span(run)
-        rows = self.db.query(sql.SELECT_RECORDS, (run.ref, first, stop))
+        rows = self.db.query(sql.SELECT_RECORDS, (run.ref, first, stop,
+                                                  start))
         return [entry for entry in batches.head(rows, key_ids, start, values)
                 if start <= entry[0] < stop]
 
@@ -250,7 +253,7 @@ class SQLiteReads(KeyIds):
                 first = start - start % self._head_span(run)
                 clocks.append(clock.run_clock(
                     run.ref, span, packed, self.db.query(
-                        sql.SELECT_RECORDS, (run.ref, first, stop)),
+                        sql.SELECT_RECORDS, (run.ref, first, stop, start)),
                     start, stop))
         return clock.lineage_clock(clocks)
 

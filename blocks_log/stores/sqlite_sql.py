@@ -385,8 +385,11 @@ SELECT_LAST_CHUNK_TIME = (
     "SELECT last FROM blocks_log_chunks WHERE run = ? AND block >= ? AND "
     "block <= ? AND first < ? AND last >= ? ORDER BY block DESC, last DESC "
     "LIMIT 1")
+# The head over [start, stop) (see Store._head): the rows there, and the
+# batches of several times that begin before it in its first block.
 SELECT_RECORDS = ("SELECT time, key, value FROM blocks_log_entries "
-                  "WHERE run = ? AND time >= ? AND time < ?")
+                  "WHERE run = ? AND time >= ? AND time < ? AND (time >= ? "
+                  "OR (key < 0 AND (-key - 2) % 2 = 1))")
 SELECT_CLOCKS = SELECT_CHUNKS.format(
     keys='', values='"values"', checksum='checksum').replace(
         'blocks_log_chunks', 'blocks_log_clocks')
