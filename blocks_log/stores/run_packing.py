@@ -149,9 +149,10 @@ class RunPacking(object):
         time, ...]``, see :func:`.base.entries_of`), one per block:
         ``([(time, key, BLOB)] of the head rows, [(block, latest time,
         part)] to remember)`` (a part as :func:`columns` takes it), all of
-        the part this commit gets (a block's batch cut into pieces where it
-        would pass :attr:`batch_bytes`: each piece of the next part, in
-        `found`'s order; see :func:`parts_of`), each stamped with a wall
+        the part this commit gets (a block's batch that would pass
+        :attr:`batch_bytes` is cut into pieces, in `found` one after
+        another, each of the part after the one before it; see
+        :func:`parts_of`), each stamped with a wall
         clock as `stamp` says (see :meth:`.Store.write` and :mod:`.clock`).
         The ids of an iteration's keys are remembered for the next, unless
         `committed_ids` is false (ids made in a transaction that may yet
@@ -338,11 +339,11 @@ class RunPacking(object):
 
 
 def parts_of(found):
-    """How many parts after its first the next commit's first is, that of
-    batches `found` (as :meth:`RunPacking.batches` gives them): one, and
-    one more for each piece after the first of a block's batch cut into
-    pieces (those follow one another), so that a later commit's values
-    win over every piece's."""
+    """How far above the part of batches `found` (as
+    :meth:`RunPacking.batches` gives them) the next commit's part is: one,
+    and one more for each piece after the first of a block's batch cut
+    into pieces (those follow one another), so that a later commit's
+    values win over every piece's."""
     if len(found) == 1:
         return 1
     return 1 + sum(1 for before, after in zip(found, found[1:])
