@@ -93,6 +93,12 @@ def _unencodable(value, key):
         "pickle anything else)".format(type(value).__name__, _where(key)))
 
 
+def utf8_size(text):
+    """The bytes of `text` (a str that :func:`check_text` passes) as
+    UTF-8: its length, where it is ASCII."""
+    return len(text) if text.isascii() else len(text.encode('utf-8'))
+
+
 def check_text(text, key=None, what='value'):
     """Raise ``ValueError`` unless `text` can be stored as UTF-8.
 
@@ -342,7 +348,7 @@ def encode(value, key=None, allow_pickle=False, max_size=None):
         if not value.isascii():
             check_text(value, key)
         if max_size is not None and len(value) > max_size // 4:
-            _check_size(len(value.encode('utf-8')), key, max_size)
+            _check_size(utf8_size(value), key, max_size)
         return value
     elif value is None:
         return value

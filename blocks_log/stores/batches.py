@@ -38,6 +38,8 @@ import operator
 import struct
 import sys
 
+from blocks_log import codec
+
 _SWAP = sys.byteorder != 'little'
 _COUNT = struct.Struct('<I')
 _LENGTH = struct.Struct('<I')
@@ -286,8 +288,7 @@ def pieces(times, key_ids, values, size):
         kind = type(value)
         cost = 25  # time, key id, tag, and a number or a length
         if kind is str:
-            cost += len(value) if value.isascii() else len(
-                value.encode('utf-8'))
+            cost += codec.utf8_size(value)
         elif kind is not _FLOAT and kind is not _INT and value is not None:
             cost += len(value)
         if index > start and used + cost > size:

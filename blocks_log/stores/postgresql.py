@@ -184,10 +184,9 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
             new_ids = self._new_key_ids(connection, list(status))
             key_ids = dict(self._key_ids, **new_ids)
             if status:
-                for statement in sql.upserts(ref, dict(
-                        ((sql.STATUS_TIME, key_ids[key]), stored)
-                        for key, stored in status.items())):
-                    connection.execute(*statement)
+                sql.write_upserts(connection, ref, dict(
+                    ((sql.STATUS_TIME, key_ids[key]), stored)
+                    for key, stored in status.items()))
             if claim is not None:
                 self._take(connection, ref, uuid)
             return ref, new_ids

@@ -221,9 +221,10 @@ def upsert(ref, values):
 #: message over 1 GB. A value holds at most PostgreSQLStore.max_value_size
 #: (2 ** 28), and takes twice that at most (see _sent_bytes).
 STATEMENT_BYTES = 2 ** 29
-#: Rows one statement holds whatever their values: an iteration's batch
-#: and a number, as a rule; each value 2 ** 28 bytes at most, as rows of
-#: parameters (FEW_ROWS), bound as they are.
+#: Rows one statement holds whatever their values (each 2 ** 28 bytes at
+#: most, bound as they are in rows of parameters, FEW_ROWS): a commit of
+#: so few (an iteration's batch and a number, as a rule) is written with
+#: upsert() alone, sparing it the sizes upserts() adds up.
 FEW_LARGE_ROWS = 2
 
 
@@ -231,8 +232,6 @@ def upserts(ref, values):
     """:func:`upsert` of `values` in statements of at most
     :data:`STATEMENT_BYTES` (or of one row): one, as a rule; a list of
     ``(statement, parameters)``."""
-    if len(values) <= FEW_LARGE_ROWS:
-        return [upsert(ref, values)]
     total = 0
     for stored in values.values():
         if type(stored) in codec.SIZED:
@@ -251,6 +250,14 @@ def upserts(ref, values):
     return statements
 
 
+def write_upserts(connection, ref, values):
+    """Write `values` (``{(time, key id): stored}``) into run `ref` with
+    `connection`, in the statements of :func:`upserts`; the rows
+    written."""
+    return sum(connection.execute(*statement).rowcount
+               for statement in upserts(ref, values))
+
+
 def _sent_bytes(stored):
     # Bytes of text or bytes sent for a stored value, at most: a BLOB in
     # an array literal is hex, a text is UTF-8 with its quotes escaped (8
@@ -262,8 +269,7 @@ def _sent_bytes(stored):
     if kind is str:
         if '\x00' in stored:  # a tagged BLOB (see columns_of)
             return 2 * len(codec.encode_json(stored))
-        return 2 * (len(stored) if stored.isascii() else len(
-            stored.encode('utf-8')))
+        return 2 * codec.utf8_size(stored)
     return 24
 
 

@@ -33,13 +33,13 @@ class PostgreSQLWrites(packing.PackingWrites):
             return False
         if not values:
             return True
-        if len(values) > sql.FEW_LARGE_ROWS:
+        if len(values) <= sql.FEW_LARGE_ROWS:  # an iteration's, as a rule
+            statement = sql.upsert(run.ref, values)  # as upserts() would
+        else:
             statements = sql.upserts(run.ref, values)
             if len(statements) > 1:
                 return False
             statement, = statements
-        else:  # an iteration's, as a rule
-            statement = sql.upsert(run.ref, values)
 
         def commit(connection):
             self._check_held(run)
@@ -80,7 +80,8 @@ class PostgreSQLWrites(packing.PackingWrites):
             if saved is not None:
                 attempts.append(saved)
                 values = _unpacked(values, packed)
-            if values and _upsert(connection, ref, values) != len(values):
+            if values and sql.write_upserts(
+                    connection, ref, values) != len(values):
                 # A batch of the same part and time is there, a forked
                 # process's (parent and child count parts alike), and
                 # kept: this commit's go again, in parts above every one.
@@ -89,7 +90,8 @@ class PostgreSQLWrites(packing.PackingWrites):
                 running.above(lowest)
                 values, found = self._values(running, items, status,
                                              key_ids, not made, stamp)
-                _upsert(connection, ref, _unpacked(values, packed))
+                sql.write_upserts(connection, ref,
+                                  _unpacked(values, packed))
             if deleted_status:
                 connection.cursor().executemany(sql.DELETE_STATUS, [
                     (ref, key_ids[key]) for key in deleted_status
@@ -141,13 +143,6 @@ class PostgreSQLWrites(packing.PackingWrites):
             running.landed()
             if running.packed == before:
                 break
-
-
-def _upsert(connection, ref, values):
-    # Write `values` ({(time, key id): stored}) into run `ref`, in as many
-    # statements as their size takes; the rows written.
-    return sum(connection.execute(*statement).rowcount
-               for statement in sql.upserts(ref, values))
 
 
 def _unpacked(values, packed):
