@@ -373,8 +373,12 @@ def _as_numpy(numpy, sequence, dtype):
     if isinstance(sequence, array.array):
         return numpy.frombuffer(sequence, dtype=sequence.typecode)
     if isinstance(sequence, range):
-        return numpy.arange(sequence.start, sequence.stop, sequence.step,
-                            dtype=numpy.int64)
+        # Not numpy.arange(start, stop, step), which counts the times in
+        # floats: past 2 ** 53, one too few or too many.
+        times = numpy.arange(len(sequence), dtype=numpy.int64)
+        times *= sequence.step
+        times += sequence.start
+        return times
     if dtype is not None:
         return numpy.asarray(sequence, dtype=dtype)
     return sequence  # a list: pandas infers its dtype

@@ -899,15 +899,28 @@ def test_a_chart_says_a_big_value_is_a_float(chromium, tmp_path):
 
 def test_a_chart_of_steps_past_a_float_says_so(chromium, tmp_path):
     # A clock's nanoseconds as the time: JavaScript places 10 ** 18 + 1 at
-    # 10 ** 18, and the page says its steps are not exact.
+    # 10 ** 18, and the page says its steps are not exact; its rows and
+    # head, which show times as digits, show them exactly.
     path = str(tmp_path / 'nanoseconds.sqlite')
     with SQLiteLog(path) as log:
         for time in range(10 ** 18, 10 ** 18 + 5):
             log[time]['loss'] = 1.0
+        log.status['iterations_done'] = 10 ** 18 + 3
         uuid = log.h_uuid
     with serving(path) as server:
         open_page(chromium, server.url + 'run/' + uuid + '?smoothing=0')
         wait(chromium, 'window.blocksLog.charts.loss')
+        wait(chromium, 'document.querySelectorAll("#rows tbody tr")'
+                       '.length === 5')
+        times = chromium.execute_script(
+            'return Array.prototype.map.call(document.querySelectorAll('
+            '"#rows tbody tr td:first-child"), function (cell) {'
+            ' return cell.textContent; });')
+        # The head, once the page has set it from what the server sent.
+        wait(chromium, 'document.getElementById("live").textContent'
+                       '.indexOf("updated") === 0')
+        iterations = chromium.find_element(
+            'css selector', '[data-field="iterations"]').text
         note = chromium.find_element('css selector', '.chart .drawn').text
         step = chromium.execute_script(
             'var chart = window.blocksLog.charts.loss.chart;'
@@ -917,6 +930,9 @@ def test_a_chart_of_steps_past_a_float_says_so(chromium, tmp_path):
         assert errors(chromium) == []
     assert note.endswith(', steps past 2^53 placed as floats (not exact)')
     assert step == 'step 1e+18'
+    assert sorted(times) == [str(time) for time in
+                             range(10 ** 18, 10 ** 18 + 5)]
+    assert iterations == str(10 ** 18 + 3)
 
 
 def test_the_cursor_tooltip_exports_and_outliers(chromium, tmp_path,

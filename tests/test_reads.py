@@ -23,6 +23,7 @@ from blocks_log.sources import Source
 from blocks_log.stores import chunks, packing
 from blocks_log.web import data
 
+import helpers
 from conftest import SMALL_REST_BATCH, backend_factories, use_backend
 
 #: Times per block: small, so that a run of a few dozen iterations crosses
@@ -43,9 +44,12 @@ VALUES = st.one_of(
 STEADY = st.fixed_dictionaries(dict(
     (key, st.floats(allow_nan=True, allow_infinity=True))
     for key in KEYS[:3]))
+#: What an iteration logs of the first keys.
+ITERATION_VALUES = st.one_of(st.dictionaries(st.sampled_from(KEYS[:3]),
+                                             VALUES, max_size=3),
+                             STEADY, STEADY)
 ITERATION = st.fixed_dictionaries({
-    'values': st.one_of(st.dictionaries(st.sampled_from(KEYS[:3]), VALUES,
-                                        max_size=3), STEADY, STEADY),
+    'values': ITERATION_VALUES,
     # A key logged now and then, and writes into past rows.
     'rare': st.one_of(st.none(), st.none(), st.none(), VALUES),
     'late': st.lists(st.tuples(st.integers(0, 40), st.sampled_from(KEYS),
@@ -71,6 +75,32 @@ PLANS = st.fixed_dictionaries({
     'alternate': st.booleans(),
     'ranges': st.lists(st.tuples(BOUNDS, BOUNDS), max_size=3),
 })
+#: The last time a log takes, and where a far plan stops leaping.
+LAST_TIME = 2 ** 63 - 2
+#: How far the next iteration is: most often the next one, else across a
+#: block, or far: past 32 and 53 bits (a time a float, or a JavaScript
+#: number, holds no more), to near the last time a log takes.
+GAPS = st.one_of(st.just(1), st.just(1), st.sampled_from(
+    [2, SPAN - 1, SPAN + 1, 2 ** 20 + 3, 2 ** 32 + 1, 2 ** 53 + 1, 2 ** 58,
+     2 ** 62, LAST_TIME]))
+#: A place near a time the plan logged at: the index of the time among
+#: them (modulo their count) and how far from it.
+NEAR = st.tuples(st.integers(0, 40), st.sampled_from([-1, 0, 0, 1, SPAN]))
+FAR_PLANS = st.fixed_dictionaries({
+    'iterations': st.lists(st.fixed_dictionaries({
+        'values': ITERATION_VALUES,
+        'rare': st.one_of(st.none(), VALUES),
+        'late': st.lists(st.tuples(NEAR, st.sampled_from(KEYS), VALUES),
+                         max_size=1),
+        'gap': GAPS,
+        'resume': st.integers(0, 11).map(lambda number: number == 0),
+        'reopen': st.integers(0, 11).map(lambda number: number == 0),
+    }), min_size=1, max_size=25),
+    'commit_every': st.sampled_from([1, 1, 3, 50]),
+    'alternate': st.booleans(),
+    'ranges': st.lists(st.tuples(st.one_of(st.none(), NEAR),
+                                 st.one_of(st.none(), NEAR)), max_size=3),
+})
 
 
 def same(a, b):
@@ -90,8 +120,10 @@ def write(opened, plan, reopen):
     model = {}
     for step in plan['iterations']:
         log = opened[-1]
-        log.status['iterations_done'] += 1
-        time = log.status['iterations_done']
+        time = log.status['iterations_done'] + step.get('gap', 1)
+        if time > LAST_TIME:
+            break  # no time left in the log
+        log.status['iterations_done'] = time
         values = dict(step['values'])
         if plan['alternate']:
             values['alternating'] = time % 7 if time % 2 else time * 0.37
@@ -101,6 +133,8 @@ def write(opened, plan, reopen):
             log.current_row[key] = value
             model.setdefault(time, {})[key] = value
         for late, key, value in step['late']:
+            if isinstance(late, tuple):
+                late = near(model, late)
             log[late][key] = value
             model.setdefault(late, {})[key] = value
         if step['resume']:
@@ -111,6 +145,14 @@ def write(opened, plan, reopen):
     return model
 
 
+def near(model, place):
+    """The time at `place` (see :data:`NEAR`) among the times of
+    `model`, within the times a log takes."""
+    times = sorted(model) or [0]
+    index, offset = place
+    return min(max(0, times[index % len(times)] + offset), LAST_TIME)
+
+
 def in_range(time, start, stop):
     return (start is None or time >= start) and (stop is None or time < stop)
 
@@ -119,7 +161,12 @@ def check_reads(log, model, ranges):
     """Every read of `log` against `model` (time -> {key: value})."""
     times = sorted(model)
     assert list(log) == times and len(log) == len(times)
-    for time in range(max(times + [0]) + 2):
+    # Every time up to past the last, or, where times are far apart, each
+    # time and those beside it.
+    probes = set(range(min(max(times + [0]) + 2, 100)))
+    probes.update(near for time in times for near in (time - 1, time + 1)
+                  if 0 <= near <= LAST_TIME)
+    for time in sorted(probes | set(times)):
         row = dict(log[time])
         expected = model.get(time, {})
         assert set(row) == set(expected), time
@@ -242,16 +289,18 @@ def summary_of(times, values):
     """The runs page's summary of a key of a run whose series (through
     its lineage) is `times`, `values`: its last, smallest and largest
     finite numbers (not bools), each ``[time, value]``, the earliest of
-    equal ones, an int past 2 ** 53 as its digits."""
+    equal ones, an int past 2 ** 53 as its digits, a time as a value."""
     numbers = [(time, value if type(value) is int else float(value))
                for time, value in zip(times, values)
                if isinstance(value, (int, float)) and not isinstance(
                    value, bool) and math.isfinite(value)]
 
+    def exact(number):
+        return number if type(number) is not int or abs(
+            number) <= 2 ** 53 else str(number)
+
     def shown(pair):
-        time, value = pair
-        exact = type(value) is not int or abs(value) <= 2 ** 53
-        return [time, value if exact else str(value)]
+        return [exact(pair[0]), exact(pair[1])]
     if not numbers:
         return {'last': None, 'min': None, 'max': None}
     return {'last': shown(numbers[-1]),
@@ -285,29 +334,37 @@ def check_summary(source, uuid, model):
                     [value for _, value in expected]), key
 
 
-def run_plans(backend, tmp_path_factory, dsn, examples):
+def check_plan(plan, opened, reopen, backend):
+    """Carry out `plan` (see :func:`write`), then check every read of
+    the log, and of a reader of its own, against the dict."""
+    model = write(opened, plan, reopen)
+    log = opened[-1]
+    ranges = [tuple(near(model, bound) if isinstance(bound, tuple) else bound
+                    for bound in bounds) for bounds in plan['ranges']]
+    check_reads(log, model, ranges)
+    log.flush()
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        check_reads(reader, model, ranges)
+    if backend != 'postgresql':
+        check_export(source, log.h_uuid, model)
+    check_compare(source, log.h_uuid, model)
+    check_summary(source, log.h_uuid, model)
+
+
+def run_plans(backend, tmp_path_factory, dsn, examples, plans=PLANS):
     counter = []
 
     @settings(max_examples=examples, deadline=None,
               suppress_health_check=list(HealthCheck))
-    @given(PLANS)
+    @given(plans)
     def test(plan):
         counter.append(None)
         factories = backend_factories(tmp_path_factory.mktemp('reads'), dsn)
         opened = [factories[backend](commit_every=plan['commit_every'])]
         try:
-            model = write(opened, plan, lambda uuid: factories[backend](
-                commit_every=plan['commit_every'], uuid=uuid))
-            log = opened[-1]
-            check_reads(log, model, plan['ranges'])
-            log.flush()
-            source = getattr(log, 'database', None) or log.dsn
-            with type(log)(source, uuid=log.uuid, read_only=True) as reader:
-                check_reads(reader, model, plan['ranges'])
-            if backend != 'postgresql':
-                check_export(source, log.h_uuid, model)
-            check_compare(source, log.h_uuid, model)
-            check_summary(source, log.h_uuid, model)
+            check_plan(plan, opened, lambda uuid: factories[backend](
+                commit_every=plan['commit_every'], uuid=uuid), backend)
         finally:
             for log in opened:
                 log.close()
@@ -328,6 +385,41 @@ def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
     monkeypatch.setattr(tables, 'WINDOW_VALUES', 3)
     run_plans(backend, tmp_path_factory, dsn,
               examples=150 if backend != 'postgresql' else 40)
+
+
+@pytest.mark.parametrize('backend', ['sqlite-chunked', 'postgresql'])
+def test_reads_hold_what_a_dict_holds_at_times_far_apart(
+        backend, tmp_path_factory, monkeypatch, request):
+    # Times past 32 and 53 bits, up to the last a log takes, and gaps of
+    # any length between them, in one commit too (see
+    # test_a_commit_of_times_far_apart for the hang that once was).
+    dsn = use_backend(backend, monkeypatch, request)
+    monkeypatch.setattr(chunks, 'SPAN', SPAN)
+    monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
+    monkeypatch.setattr(tables, 'WINDOW_SPAN', 2)
+    monkeypatch.setattr(tables, 'WINDOW_VALUES', 3)
+    run_plans(backend, tmp_path_factory, dsn, plans=FAR_PLANS,
+              examples=80 if backend != 'postgresql' else 25)
+
+
+@pytest.mark.parametrize('commit_every', [1, 100])
+def test_a_commit_of_times_far_apart(tmp_path, commit_every):
+    # One commit of times 2 ** 54 blocks apart: a commit once went through
+    # every block between them (a hang; in a child, so that a hang fails).
+    path = str(tmp_path / 'far.sqlite')
+    times = [0, 1, 2 ** 31, 2 ** 53 + 1, 2 ** 62, 2 ** 63 - 2]
+    child = helpers.run_python('''
+        import sys
+        from blocks_log import SQLiteLog
+        with SQLiteLog(sys.argv[1], commit_every=int(sys.argv[2])) as log:
+            for time in {times!r}:
+                log[time]['x'] = time
+            log.status['iterations_done'] = {times!r}[-1]
+            print(log.h_uuid)
+        '''.format(times=times), path, str(commit_every))
+    assert child.returncode == 0, child.stderr
+    with SQLiteLog(path, uuid=child.stdout.strip(), read_only=True) as log:
+        assert log.history('x') == [(time, time) for time in times]
 
 
 def test_compare_takes_the_earliest_of_equal_values(tmp_path, monkeypatch):

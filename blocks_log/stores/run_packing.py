@@ -214,14 +214,16 @@ class RunPacking(object):
         if low == high:  # iterations of one block, as a rule
             return [(low, times, ids, values, first, last)]
         if ordered:
-            # Iterations in order, across blocks: cut where each begins.
-            found, start = [], 0
-            for block in range(low, high + 1):
+            # Iterations in order, across blocks: cut where each begins,
+            # going from block to block that holds a time (a commit may
+            # hold times 0 and 2 ** 62: not every block between).
+            found, start, count = [], 0, len(times)
+            while start < count:
+                block = times[start] // span
                 stop = bisect.bisect_left(times, (block + 1) * span, start)
-                if stop > start:
-                    found.append((block, times[start:stop], ids[start:stop],
-                                  values[start:stop], times[start],
-                                  times[stop - 1]))
+                found.append((block, times[start:stop], ids[start:stop],
+                              values[start:stop], times[start],
+                              times[stop - 1]))
                 start = stop
             return found
         blocks = {}

@@ -38,7 +38,8 @@ def series(source, query, gone=None):
     ``start``, ``stop``, ``points``, ``smoothing``, ``numbers``)::
 
         {'runs': {uuid: {'keys': {key: [[times], [values]]},
-                         'epochs': [...], 'iterations': n,
+                         'epochs': [...], 'iterations': n (its digits
+                         past 2 ** 53),
                          'epochs_done': n, 'restarts': [[uuid, t]],
                          'last_time': t, 'count': {key: values in range},
                          'last': {key: its last time in range},
@@ -123,7 +124,9 @@ def series(source, query, gone=None):
             'count': counts,
             'last': lasts,
             'epochs': [int(end) for end in status.get('_epoch_ends') or []],
-            'iterations': iterations,
+            # shown as text, and so exact past 2 ** 53 (the steps drawn,
+            # and the times the page asks from, are floats, and say so)
+            'iterations': data.exact_in_javascript(iterations),
             'epochs_done': status.get('epochs_done'),
             # where each run it resumed through began (a log held in
             # memory keeps no lineage of its own)

@@ -159,7 +159,8 @@ def summary(source, query, gone=None):
 
     (``None`` where it logged no number). What the runs page sorts and
     shows runs by. An int past 2 ** 53, which a JavaScript number would
-    round, is the text of its digits.
+    round, is the text of its digits, a time as a value (see
+    :func:`exact_in_javascript`).
 
     Raises
     ------
@@ -183,9 +184,17 @@ def summary(source, query, gone=None):
 
 
 def _exact_in_javascript(found):
-    # `found` ([time, value] or None) as the page shows it: an int that a
-    # JavaScript number (a float64) would round as its digits.
-    if found is not None and type(found[1]) is int and not (
-            -EXACT_INTS <= found[1] <= EXACT_INTS):
-        return [found[0], str(found[1])]
-    return found
+    # `found` ([time, value] or None) as the page shows it.
+    if found is None:
+        return None
+    return [exact_in_javascript(found[0]), exact_in_javascript(found[1])]
+
+
+def exact_in_javascript(number):
+    """`number` as the page is sent what it shows as text: an int past
+    2 ** 53 (a time of a clock's nanoseconds, a seed), which a JavaScript
+    number (a float64) would round, as the text of its digits; anything
+    else as it is."""
+    if type(number) is int and not -EXACT_INTS <= number <= EXACT_INTS:
+        return str(number)
+    return number

@@ -18,7 +18,8 @@ MAX_ROWS = 10000
 def rows(source, query):
     """The rows of one run (``run``; ``keys``, ``start``, ``stop``,
     ``limit``: the last rows, 200 by default): ``{'columns': [...],
-    'rows': [[time, value, ...]]}``, values as text."""
+    'rows': [[time, value, ...]]}``, values as text, and a time past
+    2 ** 53 too (see :func:`.data.exact_in_javascript`)."""
     uuid = query.get('run')
     if not uuid:
         raise data.BadRequest('name the run: ?run=uuid')
@@ -35,7 +36,8 @@ def rows(source, query):
     source.check_keys(keys, [log.h_uuid])
     columns, found = rows_of(log, keys, start, stop, tail=limit)
     return {'columns': columns, 'rows': [
-        [t] + [cell(values.get(key)) for key in columns]
+        [data.exact_in_javascript(t)] + [cell(values.get(key))
+                                         for key in columns]
         for t, values in found]}
 
 

@@ -1,12 +1,12 @@
 """The chart of one key of a large run, read a window of times at a time.
 
 What :func:`blocks_log.web.charts.series` answers of a key, made in one pass
-over its values in windows of :data:`WINDOW` times, so that a request
-holds one window of one key, the points picked (at most the chart's) and
-a few numbers, whatever the size of the run (but where a key holds no
-value over a long stretch of times: the windows that cross it grow
-fourfold, and the first past it may hold up to four times its length).
-The key's first and last
+over its values in windows of about :data:`WINDOW` values, so that a
+request holds one window of one key, the points picked (at most the
+chart's) and a few numbers, whatever the size of the run (but where a
+key's values grow denser: a window is sized by the one before it, four
+times as wide at most, and the first past a sparse stretch may hold up to
+four times its length). The key's first and last
 times in the range, found first, place the buckets; then each bucket
 keeps its smallest and largest finite number as the values pass (the
 first of equal ones, as ``min`` and ``max`` find them), and the values
@@ -21,8 +21,8 @@ from numbers import Integral
 from blocks_log import smoothing
 from blocks_log.analysis import all_finite, finite, is_number
 
-#: Times of a key a request reads at once; a window that holds no value of
-#: it is followed by one four times wider, until one holds one.
+#: Times of a key a request reads at once, at first, and the values it
+#: reads at once, about (see :func:`windows`).
 WINDOW = 65536
 
 
@@ -180,16 +180,21 @@ def _reader(log, key):
 
 def windows(read, begin, finish):
     """What ``read(start, stop)`` (a series, see :mod:`blocks_log.series`)
-    gives of ``[begin, finish)``, a window of :data:`WINDOW` times at a
-    time, in strides growing fourfold across times that hold nothing: an
-    iterator of ``(times, values)``, none empty."""
+    gives of ``[begin, finish)``, a window at a time: the first of
+    :data:`WINDOW` times, each next one as wide as should hold about
+    :data:`WINDOW` values, as the one before held them, and four times as
+    wide at most (so across times that hold nothing); an iterator of
+    ``(times, values)``, none empty."""
     at, width = begin, WINDOW
     while at < finish:
         upto = min(finish, at + width)
         times, values = read(at, upto)
         if len(times):
-            width = WINDOW
             yield times, values
+            # Not back to WINDOW: values far apart (a clock's nanoseconds
+            # as the time) would take a dozen reads each.
+            width = max(WINDOW, min(width * 4,
+                                    width * WINDOW // len(times)))
         else:
             width *= 4
         at = upto
