@@ -106,7 +106,8 @@ class SQLiteLog(DatabaseLog):
         If the file is not a database, is corrupt, is not a regular file
         (a directory, ``/dev/null``), or cannot be opened (a
         ``ValueError``; the message says why where the file system tells,
-        and of an I/O error on a full disk gives the bytes left).
+        and of an I/O error on a full disk gives the bytes left); or if
+        Python's ``sqlite3`` module has an SQLite older than 3.24.
     SchemaVersionError
         If the file was written by a newer blocks_log.
     RunInUseError

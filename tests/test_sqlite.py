@@ -17,7 +17,8 @@ from blocks_log import BACKENDS, SQLiteLog, codec, placeholders
 from blocks_log.stores import chunks, packing, run_packing
 from blocks_log.sqlite import SQLiteEntry, SQLiteStatus
 from blocks_log.stores import sqlite_sql as sql
-from blocks_log.errors import ClosedLogError, LogError, ReadOnlyLogError
+from blocks_log.errors import (ClosedLogError, LogDatabaseError, LogError,
+                               ReadOnlyLogError)
 
 import helpers
 from conftest import FIXTURES, SMALL_SPAN
@@ -938,3 +939,25 @@ def test_each_commit_of_a_training_loop_is_a_part_of_its_own(tmp_path):
     parts = [batches.part_of(key) for _, key in rows]
     assert [time for time, _ in rows] == [0, 1, 2, 3, 4, 5, 5]
     assert parts == sorted(set(parts))
+
+
+def test_an_sqlite_older_than_upserts_is_named(tmp_path, monkeypatch):
+    # Python's sqlite3 module as built with SQLite 3.22 (Ubuntu 18.04's):
+    # no SQLite that old can be had here, so its version numbers stand in
+    # for it. Opening says what is needed, before a file is made, rather
+    # than fail at the first commit on a syntax error.
+    path = str(tmp_path / 'old.sqlite')
+    with SQLiteLog(path) as log:
+        log[1]['loss'] = 0.5
+    monkeypatch.setattr(sqlite3, 'sqlite_version_info', (3, 22, 0))
+    monkeypatch.setattr(sqlite3, 'sqlite_version', '3.22.0')
+    for where, options in ((path, {}), (path, {'read_only': True}),
+                           (str(tmp_path / 'new.sqlite'), {}),
+                           (':memory:', {})):
+        with pytest.raises(LogDatabaseError, match=r'needs SQLite 3\.24\.0 '
+                           r'or later, .* has SQLite 3\.22\.0'):
+            SQLiteLog(where, **options)
+    assert not os.path.exists(str(tmp_path / 'new.sqlite'))
+    monkeypatch.undo()
+    with SQLiteLog(path, uuid=log.uuid, read_only=True) as reader:
+        assert reader[1]['loss'] == 0.5

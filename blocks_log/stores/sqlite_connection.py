@@ -25,6 +25,9 @@ BUSY_TIMEOUT = 30.0
 #: Seconds a reader waits for a writer to make the index of the WAL.
 INDEX_WAIT = 2.0
 SYNCHRONOUS = ('NORMAL', 'FULL', 'EXTRA')
+#: The oldest SQLite the store writes and reads with: the first with
+#: upserts (``INSERT ... ON CONFLICT DO UPDATE``).
+OLDEST_SQLITE = (3, 24, 0)
 #: Seconds between two looks at whether the file written is still at its
 #: path (see SQLiteConnection._look_at_the_file).
 LOOK_EVERY = 1.0
@@ -204,6 +207,14 @@ class SQLiteConnection(object):
         return 'file:' + files.quote_path(self.path) + options
 
     def _open(self):
+        if sqlite3.sqlite_version_info < OLDEST_SQLITE:
+            # Before a file is made; else the first upsert's syntax error.
+            raise LogDatabaseError(
+                '{}: blocks_log needs SQLite {} or later, and this Python\'s '
+                'sqlite3 module has SQLite {} (a newer Python, or one built '
+                'with a newer SQLite, has it)'.format(
+                    self.path, '.'.join(map(str, OLDEST_SQLITE)),
+                    sqlite3.sqlite_version))
         if not self.in_memory:
             reason = files.not_a_file(self.path)
             if reason:
