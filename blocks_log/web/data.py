@@ -177,13 +177,13 @@ def summary(source, query, gone=None):
     for run in source.runs():
         if key in run.keys:
             found = lineages.of(run.uuid)
-            answer[run.uuid] = {'last': _exact_in_javascript(found.last),
-                                'min': _exact_in_javascript(found.low),
-                                'max': _exact_in_javascript(found.high)}
+            answer[run.uuid] = {'last': _pair_in_javascript(found.last),
+                                'min': _pair_in_javascript(found.low),
+                                'max': _pair_in_javascript(found.high)}
     return answer
 
 
-def _exact_in_javascript(found):
+def _pair_in_javascript(found):
     # `found` ([time, value] or None) as the page shows it.
     if found is None:
         return None
