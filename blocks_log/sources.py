@@ -129,8 +129,9 @@ class Source(object):
     Raises
     ------
     LogDatabaseError
-        If it is missing, empty, a directory, or neither a log database nor
-        a pickle holding a log (the message names it).
+        If it is missing, empty, a directory, a pipe or a device, or
+        neither a log database nor a pickle holding a log (the message
+        names it).
     blocks_log.errors.SchemaVersionError
         If it is a database of a schema version this blocks_log does not
         read.
@@ -153,6 +154,11 @@ class Source(object):
         if os.path.isdir(name):
             raise LogDatabaseError('{}: is a directory, not a log'.format(
                 name))
+        if os.path.exists(name) and not os.path.isfile(name):
+            # A pipe (a shell's <(...)) would be read twice, and a device
+            # (/dev/zero) for ever.
+            raise LogDatabaseError('{}: is not a regular file (a pipe or a '
+                                   'device), not a log'.format(name))
         if not os.path.isfile(name):
             raise LogDatabaseError('{}: no such file'.format(name))
         if is_sqlite(name):

@@ -234,6 +234,81 @@ def test_export_takes_its_format_from_the_file_it_writes(demo_db, tmp_path):
         assert f.read() == jsonl_text
 
 
+def read_a_pipe(pipe, command):
+    """What `command(descriptor)` (a status and what it printed) writes
+    into the named pipe `pipe`, read as it writes: ``(status, printed,
+    bytes)``. `descriptor` is open on the pipe's end to write (as a shell's
+    ``>(...)`` gives ``/dev/fd/63``), and closed once it returns: a command
+    that does not write the pipe leaves it empty, never a reader waiting."""
+    import threading
+    reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    writing = os.open(pipe, os.O_WRONLY)
+    os.set_blocking(reading, True)
+    read = []
+    reader = threading.Thread(target=lambda: read.append(
+        os.fdopen(reading, 'rb').read()), daemon=True)
+    reader.start()
+    try:
+        status, printed = command(writing)
+    finally:
+        os.close(writing)
+        reader.join(60)
+    return status, printed, read[0] if read else None
+
+
+@pytest.mark.parametrize('form', ['csv', 'jsonl'])
+def test_export_into_a_pipe_writes_it_as_named(demo_db, tmp_path, form):
+    # A named pipe, or a shell's >(gzip > log.csv.gz) (/dev/fd/63): no
+    # suffix added (rows.csv made beside it), no copy renamed over it (the
+    # pipe replaced by a file, and its reader left waiting), and no
+    # "wrote" line printed (into what may be the same stream).
+    path, _ = demo_db
+    run = last_run(path)[:6]
+    _, expected = run_cli('export', path, run, '--format', form)
+    pipe = str(tmp_path / 'rows')
+    os.mkfifo(pipe)
+    for name in (pipe, '/dev/fd/{}'):
+        assert read_a_pipe(pipe, lambda descriptor: run_cli(
+            'export', path, run, '--format', form, '-o',
+            name.format(descriptor))) == (0, '', expected.encode())
+        assert os.listdir(str(tmp_path)) == ['rows']
+        assert not os.path.isfile(pipe)
+
+
+def test_plot_into_a_pipe_writes_a_png(demo_db, tmp_path):
+    pytest.importorskip('matplotlib')
+    path, _ = demo_db
+    pipe = str(tmp_path / 'chart')
+    os.mkfifo(pipe)
+    status, printed, image = read_a_pipe(pipe, lambda _: run_cli(
+        'plot', path, last_run(path)[:6], '--keys', 'train_loss', '-o',
+        pipe))
+    assert (status, printed) == (0, '') and image.startswith(b'\x89PNG')
+    assert os.listdir(str(tmp_path)) == ['chart']
+
+
+def test_export_to_standard_output_by_its_name(demo_db, tmp_path):
+    # -o /dev/stdout, the shell's ">" a file: written there, rather than
+    # /dev/stdout.csv made in /dev; -o /dev/null: nothing made beside it.
+    path, _ = demo_db
+    run = last_run(path)[:6]
+    _, expected = run_cli('export', path, run, '--format', 'csv')
+    in_dev = set(os.listdir('/dev'))
+    target = str(tmp_path / 'rows.csv')
+    with open(target, 'w') as stdout:
+        subprocess.run([sys.executable, '-m', 'blocks_log', 'export', path,
+                        run, '--format', 'csv', '-o', '/dev/stdout'],
+                       stdout=stdout, check=True, cwd=ROOT)
+    assert run_cli('export', path, run, '--format', 'csv', '-o',
+                   '/dev/null') == (0, '')
+    made = set(os.listdir('/dev')) - in_dev
+    for name in made:  # by a blocks-log that writes beside them
+        os.remove(os.path.join('/dev', name))
+    assert made == set()
+    with open(target) as f:
+        assert f.read() == expected
+
+
 @pytest.mark.parametrize('argv, words', [
     (['--format', 'csv', '-o', 'rows.jsonl'],
      ['rows.jsonl', '.jsonl name for --format csv', 'name it .csv',
@@ -561,6 +636,8 @@ def test_blocks_pickle_source():
     (['watch', '{db}', '{run}', '--interval', '-1'], 'more than 0'),
     (['show', '{db}', '{run}', '--head', 'x'], 'not a whole number'),
     (['copy', '{db}', '{db}'], 'into itself'),
+    (['runs', '{pipe}'], 'not a regular file (a pipe or a device)'),
+    (['show', '/dev/zero'], 'not a regular file'),
 ])
 def test_bad_input_one_line_no_traceback(demo_db, tmp_path, capsys, argv,
                                          message):
@@ -568,7 +645,11 @@ def test_bad_input_one_line_no_traceback(demo_db, tmp_path, capsys, argv,
     junk = str(tmp_path / 'junk')
     with open(junk, 'w') as f:
         f.write('not a log')
-    values = dict(db=path, run=last_run(path)[:6], junk=junk,
+    # A pipe nobody writes, or a device of endless zeros: read, either
+    # would hang the command.
+    pipe = str(tmp_path / 'pipe')
+    os.mkfifo(pipe)
+    values = dict(db=path, run=last_run(path)[:6], junk=junk, pipe=pipe,
                   missing=str(tmp_path / 'missing.sqlite'))
     before = os.path.getmtime(path)
     try:

@@ -48,7 +48,8 @@ def cmd_plot(args, out):
                                 "chart in the terminal)")
     figure, axes = pyplot.subplots(figsize=(8, 4.5))
     try:
-        suffix = os.path.splitext(path)[1][1:].lower()
+        # PNG, into a stream (see common.is_stream) named without one.
+        suffix = os.path.splitext(path)[1][1:].lower() or 'png'
         if suffix not in figure.canvas.get_supported_filetypes():
             raise common.UsageError(
                 '{}: matplotlib writes no .{} images (it writes {})'.format(
@@ -63,7 +64,7 @@ def cmd_plot(args, out):
             figure.savefig(target, format=suffix)
     finally:
         pyplot.close(figure)
-    print('wrote {}'.format(path), file=out)
+    common.say_written(path, out)
 
 
 def _check_drawable(curves):

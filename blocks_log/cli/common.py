@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import math
 import os
+import re
 import tempfile
 import unicodedata
 
@@ -13,8 +14,13 @@ from blocks_log.errors import LogError
 from blocks_log.sources import Source
 from blocks_log.tables import printable, redact, split_names
 
-__all__ = ['UsageError', 'redact', 'open_source', 'output_path', 'written',
-           'table', 'table_lines']
+__all__ = ['UsageError', 'redact', 'open_source', 'is_stream', 'output_path',
+           'written', 'say_written', 'table', 'table_lines']
+
+# The names of a process's file descriptors: whatever they are open on (a
+# file the shell's ">" made, too), they are not a name to add a suffix to.
+_DESCRIPTOR = re.compile(r'/dev/(stdout|stderr|fd/[0-9]+)$|'
+                         r'/proc/(self|[0-9]+)/fd/[0-9]+$')
 
 # Files beside an SQLite database that are part of it.
 _DATABASE_FILES = ('', '-wal', '-shm', '-journal', '-claims')
@@ -205,9 +211,20 @@ def _widths(lines, widths, width_of=len):
         widths, zip(*lines))] if lines else widths
 
 
+def is_stream(path):
+    """Whether `path` names a file descriptor (``/dev/stdout``, the
+    ``/dev/fd/63`` of a shell's ``>(gzip > log.csv.gz)``), or is there and
+    neither a regular file nor a directory: a pipe, a terminal or another
+    device (``/dev/null``)."""
+    return bool(_DESCRIPTOR.match(os.path.abspath(path))) or (
+        os.path.exists(path) and not (
+            os.path.isfile(path) or os.path.isdir(path)))
+
+
 def output_path(path, suffix, sources=()):
     """Where to write a file the user named: `path`, with `suffix` added
-    when it has none; checked before any work is done.
+    when it has none; checked before any work is done. A stream (see
+    :func:`is_stream`) is written as it is named.
 
     Raises
     ------
@@ -218,6 +235,10 @@ def output_path(path, suffix, sources=()):
     """
     if os.path.isdir(path):
         raise UsageError('{}: is a directory'.format(path))
+    if is_stream(path):
+        # Not a name to add a suffix to (/dev/stdout.csv, made beside the
+        # device), nor a file a copy can be renamed over.
+        return path
     if not os.path.splitext(path)[1]:
         path += suffix
     directory = os.path.dirname(os.path.abspath(path))
@@ -251,12 +272,21 @@ def written(path, mode='w'):
     all: into a file beside it, renamed over it when the block ends well
     (and removed when it does not), so that a failed write truncates
     nothing. `mode` is ``'w'`` (text, newlines as written) or ``'wb'``.
+    A stream (see :func:`is_stream`) is written directly, as it goes.
 
     Raises
     ------
     UsageError
         If the file cannot be written (the message says why).
     """
+    if is_stream(path):
+        try:
+            with open(path, mode, **_text(mode)) as target:
+                yield target
+        except OSError as error:
+            raise UsageError('{}: cannot write ({})'.format(
+                path, error.strerror or error))
+        return
     # Through a symbolic link, as the shell's ">" writes: the file linked
     # to is replaced, and the link kept.
     path = os.path.realpath(path)
@@ -275,8 +305,7 @@ def written(path, mode='w'):
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(temporary, 0o666 & ~umask)
-        with open(descriptor, mode, **({} if 'b' in mode else {
-                'newline': '', 'encoding': 'utf-8'})) as target:
+        with open(descriptor, mode, **_text(mode)) as target:
             yield target
         os.replace(temporary, path)
     except OSError as error:
@@ -286,6 +315,19 @@ def written(path, mode='w'):
     except BaseException:
         _remove(temporary)
         raise
+
+
+def say_written(path, out):
+    """Print that `path` was written, unless it is a stream (see
+    :func:`is_stream`), which may be this very output (``-o /dev/stdout``:
+    a CSV would end on a line that is no row)."""
+    if not is_stream(path):
+        print('wrote {}'.format(path), file=out)
+
+
+def _text(mode):
+    # open()'s arguments for `mode`: text as the commands print it.
+    return {} if 'b' in mode else {'newline': '', 'encoding': 'utf-8'}
 
 
 def _remove(path):

@@ -112,7 +112,7 @@ def cmd_export(args, out):
             return
         with common.written(path) as target:
             write(runs, keys, target)
-    print('wrote {}'.format(path), file=out)
+    common.say_written(path, out)
 
 
 # Each writes the values of `keys` (a list: the order of a header, and of
@@ -195,5 +195,6 @@ def add_commands(command):
     parser.add_argument('-o', '--output', metavar='FILE',
                         help='the file to write (its suffix added if it has '
                              'none), whole or not at all, never the SOURCE; '
-                             'default: standard output')
+                             'a pipe or a device (/dev/stdout) as it is '
+                             'named; default: standard output')
     parser.set_defaults(run_command=cmd_export)
