@@ -234,6 +234,21 @@ def test_export_takes_its_format_from_the_file_it_writes(demo_db, tmp_path):
         assert f.read() == jsonl_text
 
 
+@pytest.mark.parametrize('command', [
+    ['show'], ['export', '--format', 'csv'], ['export', '--format', 'jsonl'],
+    ['compare'], ['plot']])
+def test_a_key_named_twice_is_one_key(demo_db, command):
+    # As the page's ?keys= takes them: a CSV had two columns "valid_loss".
+    path, _ = demo_db
+    run = last_run(path)[:6]
+    once = run_cli(command[0], path, run, *command[1:] + [
+        '--keys', 'valid_loss', 'train_loss'])
+    assert once[0] == 0
+    assert run_cli(command[0], path, run, *command[1:] + [
+        '--keys', 'valid_loss', 'train_loss,valid_loss',
+        'train_loss']) == once
+
+
 def read_a_pipe(pipe, command):
     """What `command(descriptor)` (a status and what it printed) writes
     into the named pipe `pipe`, read as it writes: ``(status, printed,

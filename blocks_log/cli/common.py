@@ -92,10 +92,13 @@ def add_json(parser):
 
 def keys_of(args):
     """The keys of ``--keys`` (split at commas too, see
-    :func:`blocks_log.tables.split_names`), or ``None``."""
+    :func:`blocks_log.tables.split_names`), each once, in order (as the
+    page takes them: ``--keys loss loss`` is no CSV of two columns
+    ``loss``), or ``None``."""
     if not getattr(args, 'keys', None):
         return None
-    return [key for word in args.keys for key in split_names(word) if key]
+    return list(dict.fromkeys(key for word in args.keys
+                              for key in split_names(word) if key))
 
 
 def whole_number(text):
