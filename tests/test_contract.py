@@ -544,6 +544,85 @@ class TestBlocksWays:
             getattr(copy, 'close', lambda: None)()
 
 
+class TestValuesChangedInPlace:
+    """A list, dict or array read from a row is the row's, as a dict's
+    value is: changed in place, the log holds the change (a database log's
+    next commit stores it)."""
+
+    def committed(self, log):
+        # What a checkpoint of the log holds, once its iteration is done.
+        log.status['iterations_done'] += 1
+        copy = pickle.loads(pickle.dumps(log))
+        try:
+            return written_rows(copy)
+        finally:
+            getattr(copy, 'close', lambda: None)()
+
+    def test_a_list_or_dict_read_from_a_row_and_changed(self, log):
+        log.current_row.setdefault('events', []).append('start')
+        log.current_row['events'].append('end')
+        assert log.current_row['events'] is log.current_row['events']
+        log[0]['nested'] = {'best': [1]}
+        log[0].get('nested')['best'].append(2)
+        log[0]['pair'] = (1, [2])
+        log[0]['pair'][1].append(3)
+        expected = {0: {'events': ['start', 'end'], 'nested': {
+            'best': [1, 2]}, 'pair': (1, [2, 3])}}
+        assert written_rows(log) == expected and log[0] == expected[0]
+        assert list(log.records()) == [(0, key, value) for key, value in
+                                       log[0].items()]
+        assert log.history('events') == [(0, ['start', 'end'])]
+        # Still the row's, after reads that found it changed.
+        events = log.current_row['events']
+        events.append('again')
+        assert log.history('events') == [(0, ['start', 'end', 'again'])]
+        events.append('end')
+        assert log.current_row['events'] is events
+        expected[0]['events'] += ['again', 'end']
+        assert self.committed(log) == expected
+        # A row of before, after its commit.
+        log[0]['events'].append('late')
+        expected[0]['events'].append('late')
+        assert self.committed(log) == expected
+
+    def test_a_list_held_across_iterations(self, log):
+        events = log.current_row.setdefault('events', [])
+        for time in range(1, 6):
+            events.append(time)
+            log.status['iterations_done'] = time
+        assert self.committed(log) == {0: {'events': [1, 2, 3, 4, 5]}}
+
+    def test_an_array_changed_in_place(self, log):
+        numpy = pytest.importorskip('numpy')
+        log.current_row['weights'] = numpy.zeros(3)
+        log.current_row['weights'][1] = 5
+        committed = self.committed(log)
+        assert committed[0]['weights'].tolist() == [0, 5, 0]
+
+    def test_a_write_or_deletion_after_wins(self, log):
+        log[0]['events'] = []
+        events = log[0]['events']
+        log[0]['events'] = ['set']
+        events.append('not the row\'s')
+        held = log[1].setdefault('gone', [])
+        del log[1]['gone']
+        held.append('not the row\'s')
+        expected = {0: {'events': ['set']}}
+        assert written_rows(log) == expected
+        assert self.committed(log) == expected
+        events.append('still not')
+        assert self.committed(log) == expected
+        # Read with values waiting in the buffer, and written over after
+        # they were committed.
+        log[5]['loss'] = 1.0
+        events = log[0]['events']
+        log.status['iterations_done'] += 1
+        log[0]['events'] = ['set again']
+        events.append('not the row\'s')
+        expected = {0: {'events': ['set again']}, 5: {'loss': 1.0}}
+        assert self.committed(log) == expected
+
+
 class BlocksStyleLog(TrainingLogBase):
     """A backend written Blocks' way: it sets self.status itself."""
 

@@ -22,7 +22,8 @@ KEYS = st.sampled_from(['loss', 'acc', 'saved_to', "it's"])
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(max_size=5),
     st.floats(allow_nan=False),
-    st.tuples(st.integers(), st.text(max_size=3)))
+    st.tuples(st.integers(), st.text(max_size=3)),
+    st.lists(st.integers(), max_size=3))
 
 
 def run_model(backend, tmp_path_factory, dsn, new_database=None):
@@ -44,19 +45,21 @@ def run_model(backend, tmp_path_factory, dsn, new_database=None):
         @rule(time=TIMES, key=KEYS, value=VALUES)
         def write(self, time, key, value):
             self.log[time][key] = value
-            self.rows.setdefault(time, {})[key] = value
+            # A copy: a list the log hands out is the one written, in
+            # memory.
+            self.rows.setdefault(time, {})[key] = copy.deepcopy(value)
 
         @rule(key=KEYS, value=VALUES)
         def write_current_row(self, key, value):
             self.log.current_row[key] = value
             time = self.status['iterations_done']
-            self.rows.setdefault(time, {})[key] = value
+            self.rows.setdefault(time, {})[key] = copy.deepcopy(value)
 
         @rule(time=TIMES, values=st.dictionaries(KEYS, VALUES, max_size=3))
         def update_row(self, time, values):
             self.log[time].update(values)
             if values:
-                self.rows.setdefault(time, {}).update(values)
+                self.rows.setdefault(time, {}).update(copy.deepcopy(values))
 
         @rule(time=TIMES, key=KEYS)
         def delete(self, time, key):
@@ -75,6 +78,23 @@ def run_model(backend, tmp_path_factory, dsn, new_database=None):
             # As Blocks' main loop does: the list changed in place.
             self.log.status['_epoch_ends'].append(time)
             self.status['_epoch_ends'] = self.status['_epoch_ends'] + [time]
+
+        @rule(pick=st.integers(0, 99), item=st.integers(),
+              held=st.booleans())
+        def change_a_list_in_place(self, pick, item, held):
+            # A list read from a row (one the model holds, picked) is the
+            # row's: changed, then perhaps held on (for the next rules'
+            # commits to compare) or dropped.
+            lists = sorted((time, key) for time, row in self.rows.items()
+                           for key, value in row.items()
+                           if type(value) is list)
+            if lists:
+                time, key = lists[pick % len(lists)]
+                value = self.log[time][key]
+                value.append(item)
+                self.rows[time][key].append(item)
+                if held:
+                    self.held = getattr(self, 'held', []) + [value]
 
         @rule(time=TIMES)
         def read(self, time):

@@ -36,7 +36,7 @@ class Commits(object):
         with self.lock:
             pending = self.pending
             count = len(pending)
-            if not count or self.dirty or (
+            if not count or self.dirty or self.lent or (
                     self.deletions or self.deleted_status or
                     self._changed_in_place() or self.appended):
                 return False
@@ -117,6 +117,10 @@ class Commits(object):
         # for Store.write (by default, when iterations_done was last set).
         if not self.writable:
             return
+        if count is None and self.lent:
+            # Not at the commit timer's (`count`): a change it found could
+            # land after a write the training thread made meanwhile.
+            self._store_lent()
         for key in self._changed_in_place():
             self._store_changed_in_place(key, self.mutable[key][0])
         pending = self.pending
@@ -162,6 +166,8 @@ class Commits(object):
         # Only the prefix committed: values appended meanwhile by another
         # thread stay for the next flush.
         del pending[:count]
+        if self.lent:
+            self._lent_committed(count)
         self.last_commit = items
         if self.pending_bytes:
             self.pending_bytes = _sized_bytes(pending)

@@ -158,6 +158,8 @@ class MergedReads(object):
         start, stop = self.bounded(start, stop)
         with self.lock:
             self.check_open()
+            if self.lent:  # what a row's value changed in place holds now
+                self._store_lent()
             columns = {} if keys is None else dict(
                 (key, series.empty()) for key in keys)
             for store, runs in reversed(self.groups):

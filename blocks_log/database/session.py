@@ -19,6 +19,7 @@ from blocks_log import codec
 from blocks_log.database import lifecycle
 from blocks_log.database.commit_timer import CommitTimer
 from blocks_log.database.commits import Commits
+from blocks_log.database.lent import LentValues
 from blocks_log.database.opening import Refusing, RunOpening
 from blocks_log.database.reads import MergedReads
 from blocks_log.database.status import IMMUTABLE, StatusCommits
@@ -45,7 +46,8 @@ MAX_PENDING_BYTES = 2 ** 24
 NO_COUNT = sys.maxsize
 
 
-class Session(RunOpening, MergedReads, StatusCommits, Commits):
+class Session(RunOpening, MergedReads, StatusCommits, LentValues,
+              Commits):
     """The open run of a database log (see the module docstring).
 
     Parameters
@@ -128,6 +130,9 @@ class Session(RunOpening, MergedReads, StatusCommits, Commits):
         # last commit; and key -> (token, sizes) of those stored in pieces
         # by this session (see Store.appends_status).
         self.appended, self.pieces = {}, {}
+        # (time, key) -> [value, stored, position] of the values rows lent
+        # (see LentValues).
+        self.lent = {}
         lifecycle.register(self)
 
     @property

@@ -12,18 +12,23 @@ except ImportError:  # pragma: no cover (Python 2)
     from collections import Mapping, MutableMapping
 
 from blocks_log import codec
+from blocks_log.database.lent import FIXED
 from blocks_log.database.status import IMMUTABLE
 
 _encode = codec.encode
 _SIZED = codec.SIZED
+_MISSING = object()
 
 
 class DatabaseRow(MutableMapping):
     """The row of one time: a live view of the log's values at that time.
 
     Reads go through the run's lineage and see buffered writes; writes are
-    buffered (see :class:`~blocks_log.database.DatabaseLog`). Blocks called
-    this class ``SQLiteEntry``.
+    buffered (see :class:`~blocks_log.database.DatabaseLog`). A list, dict
+    or array read from a row is the row's, as in a log in memory: changed
+    in place, it is stored by the next commit (see
+    :mod:`~blocks_log.database.lent`); a value written is stored as it is
+    then. Blocks called this class ``SQLiteEntry``.
 
     Attributes
     ----------
@@ -93,6 +98,8 @@ class DatabaseRow(MutableMapping):
         # (dict(row) asks for the keys, then each value).
         session = self._session
         values = session.read_row(self._time)
+        if session.lent:
+            session.lent_at(self._time, values)
         self._snapshot, self._stamp = values, session.stamp()
         return values
 
@@ -106,7 +113,10 @@ class DatabaseRow(MutableMapping):
         return self._session.read_row(self._time, key)
 
     def __getitem__(self, key):
-        return self._values(key)[key]
+        value = self._values(key)[key]
+        if type(value) in FIXED:
+            return value
+        return self._session.lend(self._time, key, value)
 
     def __contains__(self, key):
         return key in self._values(key)
@@ -115,7 +125,31 @@ class DatabaseRow(MutableMapping):
         """The value of `key`, or `default` if the row holds none."""
         # Mapping's get raises and catches a KeyError for a key the row
         # does not hold: Blocks' main loop asks for one after every batch.
-        return self._values(key).get(key, default)
+        value = self._values(key).get(key, _MISSING)
+        if type(value) in FIXED:
+            return value
+        if value is _MISSING:
+            return default
+        return self._session.lend(self._time, key, value)
+
+    def setdefault(self, key, default=None):
+        """The value of `key`; if the row holds none, `default`, written
+        first. Either is the row's (see :mod:`~blocks_log.database.lent`):
+        ``row.setdefault('events', []).append(event)`` is stored.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If `default`, to be written, cannot be stored; nothing is
+            written then.
+        """
+        value = self.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        stored = self._session.encode(default, key)
+        self[key] = default
+        self._session.lend_written(self._time, key, default, stored)
+        return default
 
     def __delitem__(self, key):
         """Delete `key` from this row, in the runs resumed from too.

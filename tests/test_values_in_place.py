@@ -1,0 +1,97 @@
+"""A database log's values changed in place (blocks_log.database.lent),
+where a database differs from a dict: what it stores, when, and what it
+stops comparing. What every backend shares is in test_contract."""
+import sys
+import warnings
+
+import pytest
+
+
+def reopened(make_database_log, log, flush=True):
+    """What another handle reads of `log`'s run (once it committed all it
+    holds, if `flush`)."""
+    if flush:
+        log.flush()
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    return dict((time, dict(reader[time])) for time in reader)
+
+
+def test_a_value_written_is_stored_as_it_is_then(make_database_log):
+    # A buffer the loop reuses, or a view of a model's weights: each
+    # iteration keeps its numbers (a log in memory holds the object, and
+    # shows the last numbers in every row).
+    numpy = pytest.importorskip('numpy')
+    log = make_database_log()
+    weights, events = numpy.zeros(2), []
+    for time in range(3):
+        weights[:] = time
+        events.append(time)
+        log.current_row['weights'] = weights
+        log.current_row['events'] = events
+        log.status['iterations_done'] += 1
+    rows = reopened(make_database_log, log)
+    assert [rows[time]['weights'].tolist() for time in range(3)] == [
+        [0, 0], [1, 1], [2, 2]]
+    assert [rows[time]['events'] for time in range(3)] == [
+        [0], [0, 1], [0, 1, 2]]
+
+
+def test_a_value_changed_in_place_is_what_another_handle_reads(
+        make_database_log):
+    log = make_database_log()
+    log.current_row['events'] = ['start']
+    log.status['iterations_done'] += 1
+    log[0]['events'].append('late')
+    # Stored by the next iteration's commit, as a write would be.
+    log.current_row['loss'] = 0.5
+    log.status['iterations_done'] += 1
+    assert reopened(make_database_log, log, flush=False) == {
+        0: {'events': ['start', 'late']}, 1: {'loss': 0.5}}
+
+
+@pytest.mark.skipif(sys.implementation.name != 'cpython',
+                    reason='references are counted in CPython only')
+def test_a_value_no_one_holds_is_compared_no_more(make_database_log):
+    # Else each commit would compare every list a loop ever read from a
+    # row (log.current_row.setdefault('events', []).append(e) at each
+    # iteration), and a commit would cost more as the run grows.
+    log = make_database_log()
+    held = []
+    for time in range(200):
+        log.current_row.setdefault('events', []).append(time)
+        if time % 50 == 0:
+            held.append(log.current_row['events'])
+        log.status['iterations_done'] += 1
+    assert len(log._session.lent) == len(held) == 4
+    del held[:]
+    log.status['iterations_done'] += 1
+    assert log._session.lent == {}
+    rows = reopened(make_database_log, log)
+    assert [rows[time]['events'] for time in range(200)] == [
+        [time] for time in range(200)]
+
+
+def test_a_change_that_cannot_be_stored_keeps_what_was(make_database_log):
+    log = make_database_log()
+    log.current_row['events'] = ['start']
+    log.current_row['loss'] = 0.5
+    log.current_row['events'].append(object())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        log.status['iterations_done'] += 1
+    assert [str(warning.message) for warning in caught if (
+        "'events' at time 0 was changed in place" in str(warning.message))]
+    log.current_row['loss'] = 0.25
+    log.status['iterations_done'] += 1
+    assert reopened(make_database_log, log) == {
+        0: {'events': ['start'], 'loss': 0.5}, 1: {'loss': 0.25}}
+
+
+def test_a_read_only_log_lends_nothing(make_database_log):
+    log = make_database_log()
+    log.current_row['events'] = ['start']
+    log.flush()
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    events = reader[0]['events']
+    events.append('not stored')
+    assert reader[0]['events'] == ['start'] and reader._session.lent == {}
