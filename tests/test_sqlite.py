@@ -229,8 +229,11 @@ def test_iterations_done_set_where_it_was_deleted_or_a_list(
     (([1],), lambda value: value[0].append(2)),
     ([1000, 2000], lambda value: value.__setitem__(1, value[1] + 1000)),
     ({'a': {'b': [None, 'x']}}, lambda value: value['a']['b'].reverse()),
+    ([(1, 'a')], lambda value: value.append((2, ('b', None)))),
+    ([(1, 'a')], lambda value: value.__setitem__(0, (3, 'c'))),
 ], ids=['list-in-list', 'dict-in-list', 'list-in-dict', 'list-in-tuple',
-        'int-in-list', 'list-in-dict-in-dict'])
+        'int-in-list', 'list-in-dict-in-dict', 'tuple-appended',
+        'tuple-replaced'])
 def test_a_status_value_changed_in_place_at_any_depth_is_committed(
         make_database_log, value, change):
     # The copy a commit compares a status value with shares only what
@@ -248,19 +251,29 @@ def test_a_status_value_changed_in_place_at_any_depth_is_committed(
         assert reader.status['value'] == expected
 
 
+#: Status lists that only a reference to them can change: of ints, and of
+#: tuples of what cannot change in place (checkpoints' (epoch, path)).
+FLAT_LISTS = pytest.mark.parametrize('key, items', [
+    ('_epoch_ends', [1, 2, 3]),
+    ('checkpoints', [(1, 'a.tar'), (2, ('b.tar', None)), (3, ())])],
+    ids=['ints', 'tuples'])
+
+
+@FLAT_LISTS
 @pytest.mark.parametrize('commit_every', [1, 3])
 @pytest.mark.parametrize('change', [
     lambda ends: ends.__setitem__(0, 99), lambda ends: ends.append(99),
     lambda ends: ends.reverse(), lambda ends: ends.clear(),
 ], ids=['an-item-set', 'appended', 'reversed', 'cleared'])
 def test_a_status_list_held_and_changed_commits_later_is_committed(
-        make_database_log, commit_every, change):
+        make_database_log, commit_every, change, key, items):
     # A loop that keeps a reference to the list and changes it through
     # that reference, many commits later, with no status read between:
     # the next commit stores the change.
     log = make_database_log(commit_every=commit_every)
-    ends = log.status['_epoch_ends']
-    ends.extend([1, 2, 3])
+    log.status.setdefault(key, [])
+    ends = log.status[key]
+    ends.extend(items)
     for _ in range(2 * commit_every + 1):
         log.status['iterations_done'] += 1
     expected = list(ends)
@@ -270,7 +283,7 @@ def test_a_status_list_held_and_changed_commits_later_is_committed(
         for _ in range(commit_every):
             log.status['iterations_done'] += 1
         reader = make_database_log(uuid=log.uuid, read_only=True)
-        assert list(reader.status['_epoch_ends']) == expected
+        assert list(reader.status[key]) == expected
 
 
 @pytest.mark.parametrize('commit_every', [1, 3])
@@ -299,8 +312,25 @@ def test_a_status_list_reached_changed_and_let_go_is_committed(
         assert list(reader.status['_epoch_ends']) == [value, 2, 3]
 
 
-def test_a_status_list_that_nothing_else_holds_is_not_compared(
+def test_a_list_in_a_tuple_of_a_status_list_held_and_changed_later(
         make_database_log):
+    # Not a list that only a reference to it can change: what its tuples
+    # hold can change too, with the list itself let go.
+    log = make_database_log()
+    log.status['pairs'] = [(1, [2])]
+    log.status['iterations_done'] += 1
+    held = log.status['pairs'][0][1]
+    for _ in range(3):
+        log.status['iterations_done'] += 1
+    held.append(3)
+    log.status['iterations_done'] += 1
+    reader = make_database_log(uuid=log.uuid, read_only=True)
+    assert reader.status['pairs'] == [(1, [2, 3])]
+
+
+@FLAT_LISTS
+def test_a_status_list_that_nothing_else_holds_is_not_compared(
+        make_database_log, key, items):
     # What keeps a commit's cost flat as a run ends epochs: the list of
     # their ends is compared with its copy only after it was handed out,
     # and at each commit while something else holds it.
@@ -317,12 +347,12 @@ def test_a_status_list_that_nothing_else_holds_is_not_compared(
         __hash__ = None
 
     log = make_database_log()
-    log.status['_epoch_ends'].append(1)
+    log.status[key] = list(items)
     for _ in range(2):
         log.status['iterations_done'] += 1
     session = log._session
-    stored, kept = session.mutable['_epoch_ends']
-    session.mutable['_epoch_ends'] = stored, Copy(kept)
+    stored, kept = session.mutable[key]
+    session.mutable[key] = stored, Copy(kept)
 
     def compares(iterations):
         del compared[:]
@@ -330,9 +360,9 @@ def test_a_status_list_that_nothing_else_holds_is_not_compared(
             log.status['iterations_done'] += 1
         return len(compared)
     assert compares(5) == 0
-    log.status['_epoch_ends']  # handed out, let go
+    log.status[key]  # handed out, let go
     assert compares(5) == 1
-    held = [log.status['_epoch_ends']]
+    held = [log.status[key]]
     assert compares(5) == 5
     del held
     assert compares(5) == 1
