@@ -217,7 +217,8 @@ class StatusCommits(object):
         if not 0 <= count < len(value):
             return False
         added = value[count:]
-        if not IMMUTABLE.issuperset(map(type, added)):
+        if not (IMMUTABLE.issuperset(map(type, added)) or
+                all(map(_fixed, added))):
             return False
         try:
             if (value[:count] == copy) is not True:
