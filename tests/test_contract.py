@@ -71,6 +71,23 @@ class TestRows:
         log[2].update(c=3.5)
         assert dict(log[2]) == {'a': 1, 'b': 'two', 'c': 3.5}
 
+    def test_what_a_dict_does(self, log):
+        # A row of a log in memory is a dict: code written for it runs on
+        # every backend.
+        log[2].update({'a': 1, 'b': [2]})
+        copied = log[2].copy()
+        assert type(copied) is dict and copied == {'a': 1, 'b': [2]}
+        copied['a'] = 'not the row\'s'
+        assert log[2] | {'a': 0, 'c': 3} == {'a': 0, 'b': [2], 'c': 3}
+        assert {'a': 0, 'c': 3} | log[2] == {'a': 1, 'b': [2], 'c': 3}
+        assert type(log[2] | {}) is dict and type({} | log[2]) is dict
+        assert list(reversed(log[2])) == list(reversed(list(log[2])))
+        log[2] |= {'c': 4}
+        row = log[2]
+        row |= {'d': 5}
+        assert row is log[2] or row == log[2]
+        assert written_rows(log) == {2: {'a': 1, 'b': [2], 'c': 4, 'd': 5}}
+
     def test_overwrite_a_value(self, log):
         log[1]['a'] = 1
         log[1]['a'] = 2

@@ -435,6 +435,21 @@ class TestMisuse:
             assert again[0]['o'] == Opaque()
 
 
+def test_a_row_is_not_set_whole(make_database_log):
+    # As in Blocks' SQLiteLog; said, rather than 'does not support item
+    # assignment'. Its own row set back (log[t] |= values) is taken.
+    log, other = make_database_log(), make_database_log()
+    log[1]['kept'] = 1
+    for time, row in [(1, {'a': 1}), (1, log[2]), (1, dict(log[1])),
+                      (1, other[1])]:
+        with pytest.raises(TypeError, match=r'log\[1\]\.update\(values\)'):
+            log[time] = row
+    with pytest.raises(ValueError, match='non-negative'):
+        log[-1] = log[1]
+    log[1] = log[1]
+    assert dict((time, dict(log[time])) for time in log) == {1: {'kept': 1}}
+
+
 class TestReadOnly:
     def test_read_only_never_writes(self, path):
         with SQLiteLog(path) as log:

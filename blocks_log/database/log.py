@@ -219,6 +219,26 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
         session.check_open()
         return DatabaseRow(session, time, self)
 
+    def __setitem__(self, time, row):
+        """Take back the row of `time` itself: ``log[time] |= values``
+        (which Python makes ``log[time] = log[time].__ior__(values)``, the
+        row written, then set), as a log in memory takes it.
+
+        Raises
+        ------
+        TypeError
+            If `row` is anything else: a row is written key by key
+            (``log[time].update(values)``), as in Blocks' SQLiteLog.
+        ValueError
+            If `time` is not a non-negative integer below the store's bound.
+        """
+        time = self._session.check_time(time)
+        if not (isinstance(row, DatabaseRow) and row.time == time and
+                row.log is self):
+            raise TypeError(
+                'a row of {} is written key by key: log[{}].update(values), '
+                'not log[{}] = values'.format(type(self).__name__, time, time))
+
     def __iter__(self):
         return iter(self._session.read_times())
 

@@ -198,6 +198,36 @@ class DatabaseRow(MutableMapping):
 
     __hash__ = None
 
+    # What a row of a log in memory (a dict) does too, so that code written
+    # for one runs on the other.
+
+    def copy(self):
+        """The row's values as a new dict (its lists, dicts and arrays the
+        row's, as :meth:`dict.copy` shares them)."""
+        return dict(self)
+
+    def __or__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        values = dict(self)
+        values.update(other)
+        return values
+
+    def __ror__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        values = dict(other)
+        values.update(self)
+        return values
+
+    def __ior__(self, other):
+        """``row |= values``: :meth:`update`, which raises what it raises."""
+        self.update(other)
+        return self
+
+    def __reversed__(self):
+        return reversed(list(self))
+
     def __repr__(self):
         return repr(self._read())
 
