@@ -130,6 +130,25 @@ class TestRows:
 
 
 class TestStatus:
+    def test_what_a_dict_does(self, log):
+        # The status of a log in memory is a dict: code written for it runs
+        # on every backend, log.status |= values too.
+        log.status |= {'custom': [1]}
+        log.status['iterations_done'] += 1
+        expected = dict(log.status)
+        assert expected['custom'] == [1] and expected['iterations_done'] == 1
+        copied = log.status.copy()
+        assert type(copied) is dict and copied == expected
+        copied['custom'] = 'not the status\'s'
+        assert log.status | {'more': 2} == dict(expected, more=2)
+        assert {'custom': 0, 'more': 2} | log.status == dict(expected, more=2)
+        assert list(reversed(log.status)) == list(reversed(list(log.status)))
+        copy = pickle.loads(pickle.dumps(log))
+        try:
+            assert dict(copy.status) == expected
+        finally:
+            getattr(copy, 'close', lambda: None)()
+
     def test_set_and_increment(self, log):
         log.status['iterations_done'] += 1
         log.status['custom'] = 'value'

@@ -448,6 +448,13 @@ def test_a_row_is_not_set_whole(make_database_log):
         log[-1] = log[1]
     log[1] = log[1]
     assert dict((time, dict(log[time])) for time in log) == {1: {'kept': 1}}
+    # Nor the status (its own taken back, as log.status |= values does).
+    status = log.status
+    for other in ({'iterations_done': 5}, other.status):
+        with pytest.raises(AttributeError, match=r'log\.status\.update'):
+            log.status = other
+    log.status = status
+    assert log.status is status and log.status['iterations_done'] == 0
 
 
 class TestReadOnly:

@@ -161,9 +161,18 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
     # The hot path of a training loop, ``log.current_row[key] = value``,
     # runs no Python code until the row is written: the status' getter is
     # C, and the row of now an attribute of the log (see CurrentRow).
-    status = property(operator.attrgetter('_status'), doc="""
+    def _set_status(self, status):
+        # log.status |= values, which Python ends with log.status = status.
+        if status is not self._status:
+            raise AttributeError(
+                'the status of {} is changed key by key: '
+                'log.status.update(values), not log.status = values'.format(
+                    type(self).__name__))
+
+    status = property(operator.attrgetter('_status'), _set_status, doc="""
         The status of this run (see :class:`TrainingLogBase`): a mutable
-        mapping, written with the next commit.""")
+        mapping, written with the next commit; set only to itself
+        (``log.status |= values``), else ``AttributeError``.""")
     current_row = CurrentRow()
     _reads_ranges = True  # see TrainingLogBase
 

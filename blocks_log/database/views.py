@@ -20,7 +20,42 @@ _SIZED = codec.SIZED
 _MISSING = object()
 
 
-class DatabaseRow(MutableMapping):
+class DictMethods(object):
+    """What a dict does besides a mutable mapping's methods: a mixin of
+    the row and the status, which are dicts in a log in memory, so that
+    code written for one runs on the other."""
+    __slots__ = ()
+
+    def copy(self):
+        """The values as a new dict (the lists, dicts and arrays they
+        hold shared, as :meth:`dict.copy` shares them)."""
+        return dict(self)
+
+    def __or__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        values = dict(self)
+        values.update(other)
+        return values
+
+    def __ror__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        values = dict(other)
+        values.update(self)
+        return values
+
+    def __ior__(self, other):
+        """``mapping |= values``: ``update``, which raises what it
+        raises."""
+        self.update(other)
+        return self
+
+    def __reversed__(self):
+        return reversed(list(self))
+
+
+class DatabaseRow(DictMethods, MutableMapping):
     """The row of one time: a live view of the log's values at that time.
 
     Reads go through the run's lineage and see buffered writes; writes are
@@ -198,36 +233,6 @@ class DatabaseRow(MutableMapping):
 
     __hash__ = None
 
-    # What a row of a log in memory (a dict) does too, so that code written
-    # for one runs on the other.
-
-    def copy(self):
-        """The row's values as a new dict (its lists, dicts and arrays the
-        row's, as :meth:`dict.copy` shares them)."""
-        return dict(self)
-
-    def __or__(self, other):
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        values = dict(self)
-        values.update(other)
-        return values
-
-    def __ror__(self, other):
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        values = dict(other)
-        values.update(self)
-        return values
-
-    def __ior__(self, other):
-        """``row |= values``: :meth:`update`, which raises what it raises."""
-        self.update(other)
-        return self
-
-    def __reversed__(self):
-        return reversed(list(self))
-
     def __repr__(self):
         return repr(self._read())
 
@@ -252,7 +257,7 @@ class RowOfNow(object):
         return row
 
 
-class DatabaseStatus(MutableMapping):
+class DatabaseStatus(DictMethods, MutableMapping):
     """The status of a run, held in memory and written with the buffer.
 
     Setting ``status['iterations_done']`` commits the buffer (see
