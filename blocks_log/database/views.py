@@ -160,11 +160,9 @@ class DatabaseRow(DictMethods, MutableMapping):
         """The value of `key`, or `default` if the row holds none."""
         # Mapping's get raises and catches a KeyError for a key the row
         # does not hold: Blocks' main loop asks for one after every batch.
-        value = self._values(key).get(key, _MISSING)
-        if type(value) in FIXED:
+        value = self._values(key).get(key, default)
+        if type(value) in FIXED or value is default:
             return value
-        if value is _MISSING:
-            return default
         return self._session.lend(self._time, key, value)
 
     def setdefault(self, key, default=None):
