@@ -29,10 +29,7 @@ import sys
 import warnings
 
 from blocks_log import codec
-from blocks_log.database.status import IMMUTABLE
-
-#: Values that cannot change in place: never lent.
-FIXED = IMMUTABLE | frozenset([complex])
+from blocks_log.database.status import fixed
 
 _getrefcount = getattr(sys, 'getrefcount', None)
 
@@ -48,17 +45,6 @@ def _references(entry):
 _ALONE = (_references([[], None])
           if sys.implementation.name == 'cpython' and
           getattr(sys, '_is_gil_enabled', lambda: True)() else None)
-
-
-def can_change(value):
-    """Whether `value` (as decoded) can change in place: a list, a dict,
-    an array, or a tuple holding one."""
-    kind = type(value)
-    if kind in FIXED:
-        return False
-    if kind is tuple:
-        return any(map(can_change, value))
-    return True
 
 
 class LentValues(object):
@@ -80,7 +66,7 @@ class LentValues(object):
             entry = self.lent.get(place)
             if entry is not None and not self._written_since(entry, place):
                 return entry[0]
-            if can_change(value):
+            if not fixed(value):
                 try:
                     stored = codec.encode(value, key, self.allow_pickle,
                                           self.max_size)
@@ -95,7 +81,7 @@ class LentValues(object):
         """Lend `value`, just written at (`time`, `key`) as `stored` (what
         ``setdefault`` hands out: the default itself, as a dict does)."""
         with self.lock:
-            if self.writable and can_change(value):
+            if self.writable and not fixed(value):
                 self.lent[time, key] = [value, stored, len(self.pending)]
 
     def lent_at(self, time, values):

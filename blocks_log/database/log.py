@@ -158,9 +158,6 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
         # log alive: the session refers to it weakly.
         self._finalizer = weakref.finalize(self, session.finalize)
 
-    # The hot path of a training loop, ``log.current_row[key] = value``,
-    # runs no Python code until the row is written: the status' getter is
-    # C, and the row of now an attribute of the log (see CurrentRow).
     def _set_status(self, status):
         # log.status |= values, which Python ends with log.status = status.
         if status is not self._status:
@@ -169,6 +166,9 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
                 'log.status.update(values), not log.status = values'.format(
                     type(self).__name__))
 
+    # The hot path of a training loop, ``log.current_row[key] = value``,
+    # runs no Python code until the row is written: the status' getter is
+    # C, and the row of now an attribute of the log (see CurrentRow).
     status = property(operator.attrgetter('_status'), _set_status, doc="""
         The status of this run (see :class:`TrainingLogBase`): a mutable
         mapping, written with the next commit; set only to itself

@@ -66,12 +66,13 @@ def _snapshot(value, depth=0):
 NO_SNAPSHOT = object()
 
 
-def _fixed(value):
-    # Whether `value` cannot change in place, nor anything it holds: a
-    # tuple of such values too (a list of (epoch, path) pairs changes only
-    # through a reference to it, as a list of ints does).
+def fixed(value):
+    """Whether `value` cannot change in place, nor anything it holds: a
+    value of :data:`IMMUTABLE`, or a tuple of such values (a list of
+    ``(epoch, path)`` pairs changes only through a reference to it, as a
+    list of ints does)."""
     kind = type(value)
-    return kind in IMMUTABLE or kind is tuple and all(map(_fixed, value))
+    return kind in IMMUTABLE or kind is tuple and all(map(fixed, value))
 
 
 _getrefcount = getattr(sys, 'getrefcount', None)
@@ -169,7 +170,7 @@ class StatusCommits(object):
         self.mutable[key] = stored, copy
         if type(self.values[key]) is list and type(copy) is list and (
                 IMMUTABLE.issuperset(map(type, copy)) or
-                all(map(_fixed, copy))):
+                all(map(fixed, copy))):
             self.flat_lists.add(key)
         else:
             self.flat_lists.discard(key)
@@ -218,7 +219,7 @@ class StatusCommits(object):
             return False
         added = value[count:]
         if not (IMMUTABLE.issuperset(map(type, added)) or
-                all(map(_fixed, added))):
+                all(map(fixed, added))):
             return False
         try:
             if (value[:count] == copy) is not True:

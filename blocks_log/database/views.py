@@ -12,7 +12,6 @@ except ImportError:  # pragma: no cover (Python 2)
     from collections import Mapping, MutableMapping
 
 from blocks_log import codec
-from blocks_log.database.lent import FIXED
 from blocks_log.database.status import IMMUTABLE
 
 _encode = codec.encode
@@ -149,7 +148,7 @@ class DatabaseRow(DictMethods, MutableMapping):
 
     def __getitem__(self, key):
         value = self._values(key)[key]
-        if type(value) in FIXED:
+        if type(value) in IMMUTABLE:
             return value
         return self._session.lend(self._time, key, value)
 
@@ -161,7 +160,7 @@ class DatabaseRow(DictMethods, MutableMapping):
         # Mapping's get raises and catches a KeyError for a key the row
         # does not hold: Blocks' main loop asks for one after every batch.
         value = self._values(key).get(key, default)
-        if type(value) in FIXED or value is default:
+        if type(value) in IMMUTABLE or value is default:
             return value
         return self._session.lend(self._time, key, value)
 
