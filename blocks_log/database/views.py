@@ -33,16 +33,12 @@ class DictMethods(object):
     def __or__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
-        values = dict(self)
-        values.update(other)
-        return values
+        return _union(self, other)
 
     def __ror__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
-        values = dict(other)
-        values.update(self)
-        return values
+        return _union(other, self)
 
     def __ior__(self, other):
         """``mapping |= values``: ``update``, which raises what it
@@ -52,6 +48,13 @@ class DictMethods(object):
 
     def __reversed__(self):
         return reversed(list(self))
+
+
+def _union(first, second):
+    # first | second, of dicts: a new dict, second's values winning.
+    values = dict(first)
+    values.update(second)
+    return values
 
 
 class DatabaseRow(DictMethods, MutableMapping):
