@@ -18,6 +18,7 @@ from blocks_log.errors import (DamagedLogError, LogDatabaseError, LogError,
 from blocks_log.series import damaged, empty
 from blocks_log.stores import base, claims
 from blocks_log.stores.base import LAST, resolve_run
+from blocks_log.stores.sqlite_files import not_a_file
 
 SQLITE_MAGIC = b'SQLite format 3\x00'
 
@@ -154,7 +155,7 @@ class Source(object):
         if os.path.isdir(name):
             raise LogDatabaseError('{}: is a directory, not a log'.format(
                 name))
-        if os.path.exists(name) and not os.path.isfile(name):
+        if not_a_file(name):
             # A pipe (a shell's <(...)) would be read twice, and a device
             # (/dev/zero) for ever.
             raise LogDatabaseError('{}: is not a regular file (a pipe or a '

@@ -56,9 +56,10 @@ class LentValues(object):
 
     def lend(self, time, key, value):
         """The value the row at `time` hands out for `key`: the one lent
-        before, if it still is, else `value` (decoded from what is
-        stored), lent from now on if it can change in place and the
-        session takes writes."""
+        before, if it still is, else `value` (decoded from what is stored,
+        or just written: ``setdefault``'s default, as a dict hands it
+        out), lent from now on if it can change in place and the session
+        takes writes."""
         place = time, key
         with self.lock:  # as a commit that compares them
             if not self.writable:
@@ -76,13 +77,6 @@ class LentValues(object):
             elif entry is not None:
                 del self.lent[place]
             return value
-
-    def lend_written(self, time, key, value, stored):
-        """Lend `value`, just written at (`time`, `key`) as `stored` (what
-        ``setdefault`` hands out: the default itself, as a dict does)."""
-        with self.lock:
-            if self.writable and not fixed(value):
-                self.lent[time, key] = [value, stored, len(self.pending)]
 
     def lent_at(self, time, values):
         """`values` (a row's, at `time`) with the values lent there, as a

@@ -107,8 +107,6 @@ class RunOpening(object):
                          and not self.closed)
         self.tail.enter(self.writable and self.claim is not None and (
             self.groups == [(store, [run])]))
-        if not self.writable:
-            self.lent = {}  # nothing to store them into
         self.mutable, self.appended, self.pieces = {}, {}, {}
         self.flat_lists, self.handed_out = set(), True
         if self.writable:

@@ -181,10 +181,9 @@ class DatabaseRow(DictMethods, MutableMapping):
         value = self.get(key, _MISSING)
         if value is not _MISSING:
             return value
-        stored = self._session.encode(default, key)
         self[key] = default
-        self._session.lend_written(self._time, key, default, stored)
-        return default
+        # Lent as written: the buffer holds it, before where it stands.
+        return self._session.lend(self._time, key, default)
 
     def __delitem__(self, key):
         """Delete `key` from this row, in the runs resumed from too.
