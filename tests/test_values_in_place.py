@@ -95,3 +95,24 @@ def test_a_read_only_log_lends_nothing(make_database_log):
     events = reader[0]['events']
     events.append('not stored')
     assert reader[0]['events'] == ['start'] and reader._session.lent == {}
+
+
+def test_a_write_over_a_value_lent_committed_by_the_timer(make_database_log):
+    # The commit timer's commits store no change of a value lent (the
+    # training thread may write meanwhile), but a write over it that they
+    # commit still wins: the value lent is not the row's after it.
+    import time
+    log = make_database_log(commit_seconds=60)
+    log.current_row['events'] = ['old']
+    log.status['iterations_done'] += 1
+    events = log[0]['events']
+    log[0]['events'] = ['new']
+    log.status['iterations_done'] += 1
+    session = log._session
+    session.committed_at -= 3600
+    flushes = session.flushes
+    session.commit_if_late(time.monotonic())
+    assert session.flushes == flushes + 1 and session.pending == []
+    assert log[0]['events'] == ['new'] and log[0]['events'] is not events
+    events.append('not the row\'s')
+    assert reopened(make_database_log, log) == {0: {'events': ['new']}}

@@ -165,9 +165,9 @@ class Commits(object):
                 self.mutable[key] = stored, self.mutable[key][1]
         # Only the prefix committed: values appended meanwhile by another
         # thread stay for the next flush.
-        del pending[:count]
         if self.lent:
             self._lent_committed(count)
+        del pending[:count]
         self.last_commit = items
         if self.pending_bytes:
             self.pending_bytes = _sized_bytes(pending)

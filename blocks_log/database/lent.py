@@ -133,7 +133,15 @@ class LentValues(object):
                 del lent[place]
 
     def _lent_committed(self, count):
-        # The buffer's first `count` items were committed and taken out of
-        # it: where it stood for each value lent moves back as much.
-        for entry in self.lent.values():
-            entry[2] = max(0, entry[2] - count)
+        # The buffer's first `count` items are committed, and about to be
+        # taken out of it: a value lent that was written over since is not
+        # the row's (found while the buffer holds the write: the commit
+        # timer's commits do not look for it before, see
+        # Commits._flush), and where the buffer stood for the others
+        # moves back as much.
+        lent = self.lent
+        for place, entry in list(lent.items()):
+            if self._written_since(entry, place):
+                del lent[place]
+            else:
+                entry[2] = max(0, entry[2] - count)
