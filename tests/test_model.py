@@ -186,6 +186,24 @@ def run_model(backend, tmp_path_factory, dsn, new_database=None):
             self.status['resumed_from'] = old
             self.uuid = self.log.uuid
 
+        @precondition(lambda self: backend != 'python')
+        @rule(values=st.integers(0, 20), over=st.integers(0, 99),
+              value=VALUES)
+        def commit_part_of_the_buffer(self, values, over, value):
+            # What the commit timer does (commit_seconds): the buffer's
+            # first values committed, the rest left, with no look at the
+            # values rows lent (the training thread may write meanwhile);
+            # after a write, if `over` is odd, over a list the last read
+            # lent (one the model holds, picked).
+            lists = sorted((time, key) for time, row in self.rows.items()
+                           for key, held in row.items()
+                           if type(held) is list)
+            if lists and over % 2:
+                self.write(*lists[over // 2 % len(lists)], value=value)
+            session = self.log._session
+            with session.lock:
+                session._flush(3 * min(values, len(session.pending) // 3))
+
         @precondition(lambda self: backend in ('sqlite-file',
                                                'sqlite-chunked',
                                                'postgresql'))
