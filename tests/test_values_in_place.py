@@ -116,3 +116,45 @@ def test_a_write_over_a_value_lent_committed_by_the_timer(make_database_log):
     assert log[0]['events'] == ['new'] and log[0]['events'] is not events
     events.append('not the row\'s')
     assert reopened(make_database_log, log) == {0: {'events': ['new']}}
+
+
+def test_a_row_read_while_the_timer_commits_a_write_over_a_value_lent(
+        make_database_log):
+    # The commit timer's thread commits between a row's read of what is
+    # stored and its look at the values lent: the read and the look are
+    # one step under the session's lock, so the row never overlays the
+    # value lent on the write over it that the commit took out of the
+    # buffer. The commit is made to come at the look, from the thread.
+    import threading
+    import time
+    log = make_database_log(commit_seconds=60)
+    log.current_row['events'] = ['old']
+    log.status['iterations_done'] += 1
+    log[0]['events']
+    log[0]['events'] = ['new']
+    log.status['iterations_done'] += 1
+    session = log._session
+    session.committed_at -= 3600
+    written_since = session._written_since
+    committing = []
+
+    def commit_at_the_look(entry, place):
+        if not committing and threading.current_thread() is (
+                threading.main_thread()):
+            committing.append(threading.Thread(
+                target=session.commit_if_late, args=(time.monotonic(),)))
+            committing[0].start()
+            # Done at once if nothing holds the lock; else left waiting.
+            committing[0].join(timeout=0.5)
+        return written_since(entry, place)
+
+    session._written_since = commit_at_the_look
+    try:
+        assert log[0] == {'events': ['new']}
+    finally:
+        del session._written_since
+        for thread in committing:
+            thread.join()
+    assert committing and session.pending == []
+    assert log[0] == {'events': ['new']}
+    assert reopened(make_database_log, log) == {0: {'events': ['new']}}

@@ -80,7 +80,8 @@ class LentValues(object):
 
     def lent_at(self, time, values):
         """`values` (a row's, at `time`) with the values lent there, as a
-        change in place left them."""
+        change in place left them; with the lock held since `values` were
+        read."""
         for place, entry in list(self.lent.items()):
             if place[0] == time and place[1] in values and (
                     not self._written_since(entry, place)):

@@ -133,11 +133,15 @@ class DatabaseRow(DictMethods, MutableMapping):
     def _read(self):
         # The whole row, kept for the __getitem__ calls that usually follow
         # (dict(row) asks for the keys, then each value).
+        # One step under the lock: a commit by the timer's thread between
+        # the read and the look at the values lent would take a write over
+        # one out of the buffer, where the look finds it.
         session = self._session
-        values = session.read_row(self._time)
-        if session.lent:
-            session.lent_at(self._time, values)
-        self._snapshot, self._stamp = values, session.stamp()
+        with session.lock:
+            values = session.read_row(self._time)
+            if session.lent:
+                session.lent_at(self._time, values)
+            self._snapshot, self._stamp = values, session.stamp()
         return values
 
     def _values(self, key):
