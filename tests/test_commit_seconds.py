@@ -283,3 +283,23 @@ def test_a_killed_writer_loses_at_most_the_time_bound(backend, fork):
     with backend(uuid=uuid, read_only=True) as log:
         assert [time for time in log if dict(log[time])] == expected
         assert 'half' not in dict(log[expected[-1] + 1])
+
+
+def test_a_value_deleted_after_what_the_thread_commits_stays_deleted(
+        backend):
+    # The thread commits the completed iterations, not a deletion made
+    # since: a read still finds it in the buffer, for a key this handle
+    # never wrote too (it reads such a key from the buffer only while the
+    # buffer holds a deletion).
+    with backend() as log:
+        log[0].update(a=1.0, b=2.0)
+        log.status['iterations_done'] += 1
+    log = backend(uuid=log.uuid, commit_every=10 ** 6,
+                  commit_seconds=SECONDS)
+    train(log, 1)
+    del log[0]['a']
+    wait_for(lambda: log._session.flushes)
+    assert 'a' not in log[0] and log[0].get('a') is None
+    assert dict(log[0]) == {'b': 2.0}
+    log.flush()
+    assert dict(reader(backend, log)[0]) == {'b': 2.0}

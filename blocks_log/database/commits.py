@@ -142,7 +142,11 @@ class Commits(object):
         self.dirty = {}
         if deleted:
             self.deleted_status = set()
-        deletions, self.deletions = self.deletions, False
+        deletions = self.deletions
+        if deletions:
+            # The commit timer's commit (`count`) may leave one buffered:
+            # reads still look for it there.
+            self.deletions = codec.DELETED_STORED in pending[count + 2::3]
         if stamp is None:
             stamp = self.advanced
         items = pending[:count]
