@@ -158,3 +158,22 @@ def test_a_row_read_while_the_timer_commits_a_write_over_a_value_lent(
     assert committing and session.pending == []
     assert log[0] == {'events': ['new']}
     assert reopened(make_database_log, log) == {0: {'events': ['new']}}
+
+
+def test_a_change_stored_before_a_commit_reads_back_by_key(
+        make_database_log):
+    # A run opened again: its handle never wrote the key it reads. A read
+    # of series stores the change (and, with nothing else holding the
+    # list, stops lending it); each read of the key then finds the change
+    # in the buffer, not what the store held before it.
+    with make_database_log() as log:
+        log[0]['events'] = ['start']
+        log.status['iterations_done'] += 1
+    log = make_database_log(uuid=log.uuid)
+    log[0]['events'].append('late')
+    assert list(log.records()) == [(0, 'events', ['start', 'late'])]
+    assert log[0]['events'] == ['start', 'late']
+    assert log[0].get('events') == ['start', 'late'] and 'events' in log[0]
+    log[0]['events'].append('later')
+    assert reopened(make_database_log, log) == {
+        0: {'events': ['start', 'late', 'later']}}

@@ -52,7 +52,8 @@ class LentValues(object):
     lent: a mixin over its ``lent`` (``{(time, key): [value, stored,
     position]}``, `position` where the buffer stood when it was lent or
     last stored), ``pending`` and ``pending_bytes`` (the buffer),
-    ``lock``, ``writable``, ``allow_pickle`` and ``max_size``."""
+    ``known_keys``, ``lock``, ``writable``, ``allow_pickle`` and
+    ``max_size``."""
 
     def lend(self, time, key, value):
         """The value the row at `time` hands out for `key`: the one lent
@@ -124,6 +125,9 @@ class LentValues(object):
                 del lent[place]
                 continue
             if stored != entry[1]:
+                # A key read, never written by this session: a read of it
+                # looks in the buffer from now on (see MergedReads).
+                self.known_keys.add(key)
                 pending.extend((time, key, stored))
                 if type(stored) in codec.SIZED:
                     self.pending_bytes += len(stored)
