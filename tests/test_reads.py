@@ -13,6 +13,7 @@ through the writer and through a reader of its own.
 import csv
 import io
 import math
+import time as time_module
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -58,7 +59,13 @@ ITERATION = st.fixed_dictionaries({
     # Closed and opened again: the run's last block left by another
     # handle, packed from the database.
     'reopen': st.integers(0, 11).map(lambda number: number == 0),
+    # With commit_seconds: the commit timer's thread commits the
+    # iterations completed, and leaves the one being written.
+    'timer': st.integers(0, 3).map(lambda number: number == 0),
 })
+#: A plan's commit_seconds: none, or an hour (the timer's commits are
+#: made when a step says, see write()).
+COMMIT_SECONDS = st.sampled_from([None, None, 3600])
 try:
     import numpy
 except ImportError:
@@ -70,6 +77,7 @@ BOUNDS = st.one_of(st.none(), st.integers(0, 45), *(
 PLANS = st.fixed_dictionaries({
     'iterations': st.lists(ITERATION, min_size=1, max_size=40),
     'commit_every': st.sampled_from([1, 1, 3, 50]),
+    'commit_seconds': COMMIT_SECONDS,
     # A metric that is 0 at one iteration and 0.37 at the next: ints and
     # floats interleaved in each block.
     'alternate': st.booleans(),
@@ -95,8 +103,10 @@ FAR_PLANS = st.fixed_dictionaries({
         'gap': GAPS,
         'resume': st.integers(0, 11).map(lambda number: number == 0),
         'reopen': st.integers(0, 11).map(lambda number: number == 0),
+        'timer': st.integers(0, 3).map(lambda number: number == 0),
     }), min_size=1, max_size=25),
     'commit_every': st.sampled_from([1, 1, 3, 50]),
+    'commit_seconds': COMMIT_SECONDS,
     'alternate': st.booleans(),
     'ranges': st.lists(st.tuples(st.one_of(st.none(), NEAR),
                                  st.one_of(st.none(), NEAR)), max_size=3),
@@ -137,6 +147,10 @@ def write(opened, plan, reopen):
                 late = near(model, late)
             log[late][key] = value
             model.setdefault(late, {})[key] = value
+        if step['timer'] and plan['commit_seconds']:
+            # As the thread does once the hour has passed.
+            log._session.commit_if_late(
+                time_module.monotonic() + 2 * plan['commit_seconds'])
         if step['resume']:
             log.resume()
         if step['reopen']:
@@ -361,10 +375,12 @@ def run_plans(backend, tmp_path_factory, dsn, examples, plans=PLANS):
     def test(plan):
         counter.append(None)
         factories = backend_factories(tmp_path_factory.mktemp('reads'), dsn)
-        opened = [factories[backend](commit_every=plan['commit_every'])]
+        options = dict(commit_every=plan['commit_every'],
+                       commit_seconds=plan['commit_seconds'])
+        opened = [factories[backend](**options)]
         try:
             check_plan(plan, opened, lambda uuid: factories[backend](
-                commit_every=plan['commit_every'], uuid=uuid), backend)
+                uuid=uuid, **options), backend)
         finally:
             for log in opened:
                 log.close()
