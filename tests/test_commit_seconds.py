@@ -303,3 +303,75 @@ def test_a_value_deleted_after_what_the_thread_commits_stays_deleted(
     assert dict(log[0]) == {'b': 2.0}
     log.flush()
     assert dict(reader(backend, log)[0]) == {'b': 2.0}
+
+
+def test_a_deletion_made_as_the_thread_commits_stays_deleted(backend):
+    # The thread's commit finds no deletion left past what it commits, and
+    # clears the mark; a deletion buffered before it stores that (between
+    # two of its instructions) would lose its mark, and a read of the key
+    # would miss it: a deletion is made with the session's lock, and the
+    # commit waits. Python's tracing stops each thread there: the deletion
+    # as it buffers, the commit as it clears the mark (if it comes).
+    import dis
+    import inspect
+    from blocks_log.database.commits import Commits
+    from blocks_log.database.session import Session
+    with backend() as log:
+        log[0].update(a=1.0, b=2.0)
+        log.status['iterations_done'] += 1
+    log = backend(uuid=log.uuid, commit_every=10 ** 6, commit_seconds=3600)
+    del log[0]['b']  # the mark set; the thread commits this deletion
+    train(log, 1)
+    flush = Commits._flush.__code__
+    clearing = [instruction.offset for instruction in dis.get_instructions(
+        flush) if instruction.opname == 'STORE_ATTR' and
+        instruction.argval == 'deletions'][0]
+    lines, first = inspect.getsourcelines(Session.delete_value)
+    buffering = first + [index for index, line in enumerate(lines)
+                         if 'pending.extend' in line][0]
+    at_the_mark, deleted, threads = (threading.Event(), threading.Event(),
+                                     [])
+
+    def stop_the_commit(frame, event, argument):
+        if event == 'opcode' and frame.f_lasti == clearing:
+            at_the_mark.set()
+            deleted.wait(timeout=0.5)
+        return stop_the_commit
+
+    def commit():
+        def tracer(frame, event, argument):
+            if frame.f_code is flush:
+                frame.f_trace_opcodes = True
+                return stop_the_commit
+            return None
+        sys.settrace(tracer)
+        try:
+            log._session.commit_if_late(time.monotonic() + 7200)
+        finally:
+            sys.settrace(None)
+
+    def start_the_commit(frame, event, argument):
+        if event == 'line' and frame.f_lineno == buffering and not threads:
+            threads.append(threading.Thread(target=commit))
+            threads[0].start()
+            at_the_mark.wait(timeout=0.5)  # none while the lock is held
+        return start_the_commit
+
+    def tracer(frame, event, argument):
+        if frame.f_code is Session.delete_value.__code__:
+            return start_the_commit
+        return None
+    tracing = sys.gettrace()  # a coverage tool's, say
+    sys.settrace(tracer)
+    try:
+        del log[0]['a']
+    finally:
+        sys.settrace(tracing)
+        deleted.set()
+        for thread in threads:
+            thread.join()
+    assert threads and log._session.flushes
+    assert 'a' not in log[0] and log[0].get('a') is None
+    assert dict(log[0]) == {}
+    log.flush()
+    assert dict(reader(backend, log)[0]) == {}

@@ -312,10 +312,14 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         KeyError
             If the row holds no `key`.
         """
-        if key not in self.read_row(time, key):
-            raise KeyError(key)
-        self.pending.extend((time, key, codec.DELETED_STORED))
-        self.deletions = True
+        # With the lock, unlike a write: a commit by the timer's thread
+        # between the deletion and its mark would clear the mark (see
+        # Commits._flush), and a read of the key would miss the deletion.
+        with self.lock:
+            if key not in self.read_row(time, key):
+                raise KeyError(key)
+            self.pending.extend((time, key, codec.DELETED_STORED))
+            self.deletions = True
 
     def before_fork(self):
         """Flush and drop the connection (the lock is held)."""
