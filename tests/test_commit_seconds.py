@@ -2,6 +2,9 @@
 of an iteration and, while the loop stalls, from the log's own thread;
 what a crash loses is bounded by it (issue 21). Real processes, real
 kill -9, on SQLite and PostgreSQL."""
+import contextlib
+import dis
+import inspect
 import os
 import signal
 import subprocess
@@ -13,6 +16,8 @@ import time
 import pytest
 
 from blocks_log import LogWriteError
+from blocks_log.database.commits import Commits
+from blocks_log.database.session import Session
 from conftest import backend_factories, use_backend
 from helpers import ROOT, refuse_inserts
 
@@ -305,73 +310,158 @@ def test_a_value_deleted_after_what_the_thread_commits_stays_deleted(
     assert dict(reader(backend, log)[0]) == {'b': 2.0}
 
 
+@contextlib.contextmanager
+def stopping(code, offset, then):
+    """Trace the calling thread: where it first comes to the instruction
+    at `offset` of `code`, it calls `then()` before it goes on. Python's
+    tracing makes a thread stop where the scheduler might switch threads,
+    so that a test sees what a switch there does."""
+    done = []
+
+    def local(frame, event, argument):
+        if event == 'opcode' and frame.f_lasti == offset and not done:
+            done.append(True)
+            then()
+        return local
+
+    def tracer(frame, event, argument):
+        if frame.f_code is code:
+            frame.f_trace_opcodes = True
+            return local
+        return None
+    tracing = sys.gettrace()  # a coverage tool's, say
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(tracing)
+    assert done, 'never came to the instruction'
+
+
+def offsets(code, *names):
+    """The offsets in `code` of the instructions of opname ``names[0]``
+    (and ``argval`` ``names[1]``, if given), in order."""
+    return [instruction.offset for instruction in dis.get_instructions(code)
+            if (instruction.opname, instruction.argval)[:len(names)] ==
+            names]
+
+
+def line_start(function, text):
+    """The offset where the line of `function` that holds `text` begins."""
+    lines, first = inspect.getsourcelines(function)
+    number = first + [index for index, line in enumerate(lines)
+                      if text in line][0]
+    return min(offset for offset, line in dis.findlinestarts(
+        function.__code__) if line == number)
+
+
+def in_a_thread(action):
+    """A started thread that does `action()`."""
+    thread = threading.Thread(target=action)
+    thread.start()
+    return thread
+
+
+FLUSH = Commits._flush.__code__
+
+
 def test_a_deletion_made_as_the_thread_commits_stays_deleted(backend):
     # The thread's commit finds no deletion left past what it commits, and
     # clears the mark; a deletion buffered before it stores that (between
     # two of its instructions) would lose its mark, and a read of the key
     # would miss it: a deletion is made with the session's lock, and the
-    # commit waits. Python's tracing stops each thread there: the deletion
-    # as it buffers, the commit as it clears the mark (if it comes).
-    import dis
-    import inspect
-    from blocks_log.database.commits import Commits
-    from blocks_log.database.session import Session
+    # commit waits. The deletion is stopped as it buffers, while the
+    # commit comes (if it can) and is stopped as it clears the mark.
     with backend() as log:
         log[0].update(a=1.0, b=2.0)
         log.status['iterations_done'] += 1
     log = backend(uuid=log.uuid, commit_every=10 ** 6, commit_seconds=3600)
     del log[0]['b']  # the mark set; the thread commits this deletion
     train(log, 1)
-    flush = Commits._flush.__code__
-    clearing = [instruction.offset for instruction in dis.get_instructions(
-        flush) if instruction.opname == 'STORE_ATTR' and
-        instruction.argval == 'deletions'][0]
-    lines, first = inspect.getsourcelines(Session.delete_value)
-    buffering = first + [index for index, line in enumerate(lines)
-                         if 'pending.extend' in line][0]
     at_the_mark, deleted, threads = (threading.Event(), threading.Event(),
                                      [])
 
-    def stop_the_commit(frame, event, argument):
-        if event == 'opcode' and frame.f_lasti == clearing:
-            at_the_mark.set()
-            deleted.wait(timeout=0.5)
-        return stop_the_commit
+    def stop_at_the_mark():
+        at_the_mark.set()
+        deleted.wait(timeout=0.5)  # for ever, if the deletion waits
 
     def commit():
-        def tracer(frame, event, argument):
-            if frame.f_code is flush:
-                frame.f_trace_opcodes = True
-                return stop_the_commit
-            return None
-        sys.settrace(tracer)
-        try:
+        with stopping(FLUSH, offsets(FLUSH, 'STORE_ATTR', 'deletions')[0],
+                      stop_at_the_mark):
             log._session.commit_if_late(time.monotonic() + 7200)
-        finally:
-            sys.settrace(None)
 
-    def start_the_commit(frame, event, argument):
-        if event == 'line' and frame.f_lineno == buffering and not threads:
-            threads.append(threading.Thread(target=commit))
-            threads[0].start()
-            at_the_mark.wait(timeout=0.5)  # none while the lock is held
-        return start_the_commit
-
-    def tracer(frame, event, argument):
-        if frame.f_code is Session.delete_value.__code__:
-            return start_the_commit
-        return None
-    tracing = sys.gettrace()  # a coverage tool's, say
-    sys.settrace(tracer)
+    def start_the_commit():
+        threads.append(in_a_thread(commit))
+        at_the_mark.wait(timeout=0.5)  # none while the lock is held
     try:
-        del log[0]['a']
+        with stopping(Session.delete_value.__code__, line_start(
+                Session.delete_value, 'pending.extend'), start_the_commit):
+            del log[0]['a']
     finally:
-        sys.settrace(tracing)
         deleted.set()
         for thread in threads:
             thread.join()
-    assert threads and log._session.flushes
+    assert log._session.flushes
     assert 'a' not in log[0] and log[0].get('a') is None
     assert dict(log[0]) == {}
     log.flush()
     assert dict(reader(backend, log)[0]) == {}
+
+
+def row_read_as_the_thread_commits(backend, stop):
+    """What ``row.get('x')`` gives, a value just written into a row kept
+    since a read, where a commit of the thread cuts the buffer by as much
+    and `stop(commit)` makes `commit()` come about."""
+    log = backend(commit_every=10 ** 6, commit_seconds=3600)
+    train(log, 1)  # the thread commits this iteration's value
+    row = log.current_row
+    assert dict(row) == {}  # kept, with its stamp
+    row['x'] = 1.0  # as much written as the thread commits
+    seen = stop(row, lambda: log._session.commit_if_late(
+        time.monotonic() + 7200))
+    assert log._session.flushes == 1
+    return seen
+
+
+def test_a_row_read_as_the_thread_commits_holds_what_was_written(backend):
+    # A row keeps what it read while nothing was committed nor written
+    # since: a stamp of the commits and the buffer's length; reads of it
+    # take no lock. A commit of the thread that cut the buffer by what was
+    # written since, then counted itself, left a stamp between the two as
+    # it was: a value just written read as missing. The commit is stopped
+    # between the two, whichever comes first, while the row is read.
+    stopped, read = threading.Event(), threading.Event()
+
+    def stop_between():
+        stopped.set()
+        read.wait(timeout=0.5)  # for ever, if the read waits
+
+    def stop(row, commit):
+        def stopped_commit():
+            with stopping(FLUSH, max(offsets(FLUSH, 'DELETE_SUBSCR') +
+                                     offsets(FLUSH, 'STORE_ATTR', 'flushes')),
+                          stop_between):
+                commit()
+        thread = in_a_thread(stopped_commit)
+        try:
+            assert stopped.wait(timeout=PATIENCE), 'the commit never came'
+            return row.get('x')
+        finally:
+            read.set()
+            thread.join()
+    assert row_read_as_the_thread_commits(backend, stop) == 1.0
+
+
+def test_a_stamp_taken_as_the_thread_commits_is_not_the_one_before(
+        backend):
+    # The same, the read stopped between its two looks (the buffer's
+    # length, the count of commits) while the commit comes and goes: the
+    # length is looked at first, so the count tells the commit.
+    stamp = Session.stamp.__code__
+
+    def stop(row, commit):
+        with stopping(stamp, max(offsets(stamp, 'LOAD_ATTR', 'pending')[0],
+                                 offsets(stamp, 'LOAD_ATTR', 'flushes')[0]),
+                      lambda: in_a_thread(commit).join()):
+            return row.get('x')
+    assert row_read_as_the_thread_commits(backend, stop) == 1.0

@@ -53,8 +53,8 @@ class Commits(object):
                 if not written:  # left to commit, as _advance() leaves it
                     self.dirty['iterations_done'] = iterations_done
             if written:
+                self.flushes += 1  # before the cut, as in _flush()
                 del pending[:count]
-                self.flushes += 1
                 self.last_commit = items
                 if self.pending_bytes:
                     self.pending_bytes = _sized_bytes(pending)
@@ -171,6 +171,8 @@ class Commits(object):
         # thread stay for the next flush.
         if self.lent:
             self._lent_committed(count)
+        # Counted before the buffer is cut (see MergedReads.stamp).
+        self.flushes += 1
         del pending[:count]
         self.last_commit = items
         if self.pending_bytes:
@@ -181,7 +183,6 @@ class Commits(object):
         self.uncommitted = 0
         if self.timer is not None:
             self.committed_at = _time.monotonic()
-        self.flushes += 1
 
 
 def _sized_bytes(pending):

@@ -81,12 +81,16 @@ class MergedReads(object):
     def stamp(self):
         """What changes whenever a read could give something new, or
         ``None`` if the store cannot tell cheaply."""
+        # Without the lock. The buffer's length is read first, and a commit
+        # counts itself before it cuts the buffer (see Commits._flush): a
+        # stamp taken while the commit timer's thread commits is never
+        # one taken before the commit, whatever the writes since.
         if self.tail.sole:  # nothing else writes the lineage
-            return self.flushes, len(self.pending)
+            return len(self.pending), self.flushes
         version = self.store.data_version()
         if version is None:
             return None
-        return self.flushes, len(self.pending), version
+        return len(self.pending), self.flushes, version
 
     def _buffered(self, time=None, key=None):
         return _decoded(self.pending[:], time, key, self.allow_pickle)
