@@ -2,9 +2,6 @@
 of an iteration and, while the loop stalls, from the log's own thread;
 what a crash loses is bounded by it (issue 21). Real processes, real
 kill -9, on SQLite and PostgreSQL."""
-import contextlib
-import dis
-import inspect
 import os
 import signal
 import subprocess
@@ -20,6 +17,7 @@ from blocks_log.database.commits import Commits
 from blocks_log.database.session import Session
 from conftest import backend_factories, use_backend
 from helpers import ROOT, refuse_inserts
+from interleaving import in_a_thread, line_start, offsets, stopping
 
 BACKENDS = ['sqlite-file', 'postgresql']
 SECONDS = 0.2
@@ -308,58 +306,6 @@ def test_a_value_deleted_after_what_the_thread_commits_stays_deleted(
     assert dict(log[0]) == {'b': 2.0}
     log.flush()
     assert dict(reader(backend, log)[0]) == {'b': 2.0}
-
-
-@contextlib.contextmanager
-def stopping(code, offset, then):
-    """Trace the calling thread: where it first comes to the instruction
-    at `offset` of `code`, it calls `then()` before it goes on. Python's
-    tracing makes a thread stop where the scheduler might switch threads,
-    so that a test sees what a switch there does."""
-    done = []
-
-    def local(frame, event, argument):
-        if event == 'opcode' and frame.f_lasti == offset and not done:
-            done.append(True)
-            then()
-        return local
-
-    def tracer(frame, event, argument):
-        if frame.f_code is code:
-            frame.f_trace_opcodes = True
-            return local
-        return None
-    tracing = sys.gettrace()  # a coverage tool's, say
-    sys.settrace(tracer)
-    try:
-        yield
-    finally:
-        sys.settrace(tracing)
-    assert done, 'never came to the instruction'
-
-
-def offsets(code, *names):
-    """The offsets in `code` of the instructions of opname ``names[0]``
-    (and ``argval`` ``names[1]``, if given), in order."""
-    return [instruction.offset for instruction in dis.get_instructions(code)
-            if (instruction.opname, instruction.argval)[:len(names)] ==
-            names]
-
-
-def line_start(function, text):
-    """The offset where the line of `function` that holds `text` begins."""
-    lines, first = inspect.getsourcelines(function)
-    number = first + [index for index, line in enumerate(lines)
-                      if text in line][0]
-    return min(offset for offset, line in dis.findlinestarts(
-        function.__code__) if line == number)
-
-
-def in_a_thread(action):
-    """A started thread that does `action()`."""
-    thread = threading.Thread(target=action)
-    thread.start()
-    return thread
 
 
 FLUSH = Commits._flush.__code__

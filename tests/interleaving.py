@@ -1,0 +1,114 @@
+"""Threads made to switch where the scheduler might switch them.
+
+Python's tracing calls back before each instruction a traced thread runs
+(``frame.f_trace_opcodes``): a thread stopped there, while another runs,
+is a switch of threads at that instruction, made at will, so that a test
+sees what a switch there does, every time.
+
+"""
+import contextlib
+import dis
+import inspect
+import sys
+import threading
+
+
+@contextlib.contextmanager
+def tracing_instructions(code, visit):
+    """Trace the calling thread: before each instruction of `code` it runs,
+    ``visit(frame)`` is called."""
+    def local(frame, event, argument):
+        if event == 'opcode':
+            visit(frame)
+        return local
+
+    def tracer(frame, event, argument):
+        if frame.f_code is code:
+            frame.f_trace_opcodes = True
+            return local
+        return None
+    tracing = sys.gettrace()  # a coverage tool's, say
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(tracing)
+
+
+@contextlib.contextmanager
+def stopping(code, offset, then):
+    """Trace the calling thread: where it first comes to the instruction
+    at `offset` of `code`, it calls `then()` before it goes on; it must
+    come there."""
+    done = []
+
+    def visit(frame):
+        if frame.f_lasti == offset and not done:
+            done.append(True)
+            then()
+    with tracing_instructions(code, visit):
+        yield
+    assert done, 'never came to the instruction'
+
+
+def offsets(code, *names):
+    """The offsets in `code` of the instructions of opname ``names[0]``
+    (and ``argval`` ``names[1]``, if given), in order."""
+    return [instruction.offset for instruction in dis.get_instructions(code)
+            if (instruction.opname, instruction.argval)[:len(names)] ==
+            names]
+
+
+def line_start(function, text):
+    """The offset where the line of `function` that holds `text` begins."""
+    lines, first = inspect.getsourcelines(function)
+    number = first + [index for index, line in enumerate(lines)
+                      if text in line][0]
+    return min(offset for offset, line in dis.findlinestarts(
+        function.__code__) if line == number)
+
+
+def in_a_thread(action):
+    """A started thread that does `action()`."""
+    thread = threading.Thread(target=action)
+    thread.start()
+    return thread
+
+
+class WatchedLock(object):
+    """A lock (an ``RLock``, a session's) that tells which threads wait
+    for it: a thread stopped where it holds the lock lets another run up
+    to the lock, then goes on."""
+
+    def __init__(self, lock):
+        self.lock, self.waiting = lock, set()
+
+    def acquire(self, blocking=True, timeout=-1):
+        if self.lock.acquire(False):
+            return True
+        if not blocking:
+            return False
+        waiter = threading.get_ident()
+        self.waiting.add(waiter)
+        try:
+            return self.lock.acquire(True, timeout)
+        finally:
+            self.waiting.discard(waiter)
+
+    def release(self):
+        self.lock.release()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *error):
+        self.release()
+
+    def run_until_done_or_waiting(self, action, poll=0.0005):
+        """A thread doing `action()`, once it has done it or waits for
+        this lock."""
+        thread = in_a_thread(action)
+        while thread.is_alive() and thread.ident not in self.waiting:
+            thread.join(poll)
+        return thread
