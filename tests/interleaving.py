@@ -60,12 +60,20 @@ def offsets(code, *names):
 
 
 def line_start(function, text):
-    """The offset where the line of `function` that holds `text` begins."""
-    lines, first = inspect.getsourcelines(function)
+    """The offset where the line of `function` (or code object) that holds
+    `text` begins."""
+    code = getattr(function, '__code__', function)
+    lines, first = inspect.getsourcelines(code)
     number = first + [index for index, line in enumerate(lines)
                       if text in line][0]
-    return min(offset for offset, line in dis.findlinestarts(
-        function.__code__) if line == number)
+    return min(offset for offset, line in dis.findlinestarts(code)
+               if line == number)
+
+
+def inner(function, name):
+    """The code of the function `name` defined inside `function`."""
+    return [constant for constant in function.__code__.co_consts
+            if getattr(constant, 'co_name', None) == name][0]
 
 
 def in_a_thread(action):

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from blocks_log import SQLiteLog
+from blocks_log import PostgreSQLLog, SQLiteLog
 from blocks_log.database import session as session_module
 from blocks_log.errors import LogWriteError, RunInUseError
 from blocks_log.stores import chunks, sqlite_checkpointer
@@ -27,6 +27,40 @@ from helpers import (committed, count_entries, eventually, head_values,
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX processes and fork')
+
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+#: A log dropped in a reference cycle, collected (gc.collect(), where the
+#: garbage collector may run) inside the write transaction of another log
+#: of the same database, which makes the same new key: argv: the tests'
+#: folder, 'sqlite' or 'postgresql', the database. Prints the dropped
+#: log's run.
+COLLECTED_INSIDE_A_COMMIT = '''
+    import gc
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from interleaving import inner, line_start, stopping
+    if sys.argv[2] == 'sqlite':
+        from blocks_log import SQLiteLog as Log
+        from blocks_log.stores.sqlite_writes import SQLiteWrites
+        write = SQLiteWrites._write_in_transaction.__code__
+    else:
+        from blocks_log import PostgreSQLLog as Log
+        from blocks_log.stores.postgresql_writes import PostgreSQLWrites
+        write = inner(PostgreSQLWrites._write_in_transaction, 'work')
+    gc.disable()
+    dropped = Log(sys.argv[3], commit_every=10 ** 6)
+    dropped[0]['shared'] = 1.0
+    dropped.me = dropped
+    print(dropped.h_uuid, flush=True)
+    del dropped
+    log = Log(sys.argv[3])
+    log[1]['shared'] = 2.0
+    with stopping(write, line_start(write, 'ids = self._cache_new_ids'),
+                  gc.collect):
+        log.flush()
+    log.close()
+    '''
 
 
 @pytest.fixture
@@ -57,10 +91,29 @@ class TestDroppedWithoutClose:
         gc.collect()
         assert read(path, run) == {0: {'kept': 1}}
 
+    @pytest.mark.parametrize('backend', ['sqlite', 'postgresql'])
+    def test_collected_inside_another_logs_commit(self, path, backend,
+                                                  request):
+        # A log in a reference cycle, collected by the garbage collector
+        # while a log of the same database commits, in the same thread:
+        # its commit would wait for that one, which waits for it to return
+        # (SQLite's write lock, retried for 600 s; a PostgreSQL key both
+        # make, for ever). It is closed by a thread of its own instead.
+        target = path if backend == 'sqlite' else request.getfixturevalue(
+            'postgresql_dsn')
+        process = run_python(COLLECTED_INSIDE_A_COMMIT, TESTS, backend,
+                             target)
+        assert process.returncode == 0, process.stderr
+        run = process.stdout.split()[0]
+        log_class = SQLiteLog if backend == 'sqlite' else PostgreSQLLog
+        with log_class(target, uuid=run, read_only=True) as log:
+            assert dict((time, dict(log[time])) for time in log) == {
+                0: {'shared': 1.0}}
+
     def test_at_interpreter_exit(self, path):
         process = run_python('''
             import sys
-            from blocks_log import SQLiteLog
+            from blocks_log import PostgreSQLLog, SQLiteLog
             log = SQLiteLog(sys.argv[1])
             log[0]['kept'] = 1
             print(log.h_uuid)
@@ -74,7 +127,7 @@ class TestDroppedWithoutClose:
         # is finished at exit instead (it was never finished).
         process = run_python('''
             import gc, sys, weakref
-            from blocks_log import SQLiteLog
+            from blocks_log import PostgreSQLLog, SQLiteLog
             log = SQLiteLog(sys.argv[1], commit_every=1000)
             for time in range(1, 6):
                 log.status['iterations_done'] = time
@@ -334,7 +387,7 @@ class TestOneWriterPerRun:
         log.flush()
         process = run_python('''
             import sys
-            from blocks_log import SQLiteLog
+            from blocks_log import PostgreSQLLog, SQLiteLog
             SQLiteLog(sys.argv[1], uuid=sys.argv[2])
             ''', path, log.h_uuid)
         assert process.returncode != 0

@@ -26,6 +26,7 @@ from blocks_log.database.status import IMMUTABLE, StatusCommits
 from blocks_log.database.stored_tail import StoredTail
 from blocks_log.database.views import DatabaseRow, RowOfNow
 from blocks_log.errors import ClosedLogError, LogError
+from blocks_log.stores import writing
 from blocks_log.base import check_time
 
 #: Values buffered before a commit even within one iteration: bounds the
@@ -345,7 +346,17 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
             self._shut()
 
     def finalize(self):
-        """Close at garbage collection or exit, saying what is lost."""
+        """Close at garbage collection or exit, saying what is lost; by a
+        thread of its own where the garbage collector ran inside a write
+        transaction of this thread (another log's: see
+        :mod:`blocks_log.stores.writing`), once that is over."""
+        if writing.in_progress():
+            threading.Thread(target=self._finalize,
+                             name='blocks_log close').start()
+            return
+        self._finalize()
+
+    def _finalize(self):
         try:
             self.store.before_exit()
             self.close()

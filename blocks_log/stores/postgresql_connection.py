@@ -9,6 +9,7 @@ import random
 import time
 
 from blocks_log.errors import LogDatabaseError, LogWriteError
+from blocks_log.stores import writing as transactions
 
 #: Seconds a commit or read waits for a server that went away to come back.
 RECONNECT_FOR = 600.0
@@ -203,7 +204,13 @@ class PostgreSQLConnection(object):
         deadline, tries = None, 0
         while True:
             try:
-                return work(self.connection)
+                if not writing:
+                    return work(self.connection)
+                transactions.began()
+                try:
+                    return work(self.connection)
+                finally:
+                    transactions.ended()
             except (KeyboardInterrupt, SystemExit):
                 # Raised by a signal's handler anywhere in the driver's
                 # code, it may leave a transaction open on the server, or

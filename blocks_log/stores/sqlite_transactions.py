@@ -8,7 +8,7 @@ import sqlite3
 import time
 
 from blocks_log.errors import LogWriteError
-from blocks_log.stores import sqlite_files as files
+from blocks_log.stores import sqlite_files as files, writing
 
 #: Seconds a statement is retried while another process holds the lock
 #: (SQLite's own wait, BUSY_TIMEOUT of sqlite_connection, comes first).
@@ -81,22 +81,26 @@ class Transaction(object):
         except sqlite3.Error as error:
             raise LogWriteError(files.failure(db.path, 'cannot write', error))
         self._connection = connection
+        writing.began()
         return connection
 
     def __exit__(self, error_type, error, traceback):
-        connection = self._connection
-        if error_type is None:
-            try:
-                retry(connection.execute, 'COMMIT')
-                self._db.committed()
-                return False
-            except sqlite3.Error as commit_error:
-                error = commit_error
-        roll_back(connection)
-        if isinstance(error, sqlite3.Error):
-            raise LogWriteError(files.failure(
-                self._db.path, 'cannot write', error))
-        return False
+        try:
+            connection = self._connection
+            if error_type is None:
+                try:
+                    retry(connection.execute, 'COMMIT')
+                    self._db.committed()
+                    return False
+                except sqlite3.Error as commit_error:
+                    error = commit_error
+            roll_back(connection)
+            if isinstance(error, sqlite3.Error):
+                raise LogWriteError(files.failure(
+                    self._db.path, 'cannot write', error))
+            return False
+        finally:
+            writing.ended()
 
 
 class Reading(object):
