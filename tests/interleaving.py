@@ -13,10 +13,9 @@ import sys
 import threading
 
 
-@contextlib.contextmanager
-def tracing_instructions(code, visit):
-    """Trace the calling thread: before each instruction of `code` it runs,
-    ``visit(frame)`` is called."""
+def _tracer(code, visit):
+    # A trace function that calls visit(frame) before each instruction of
+    # `code`.
     def local(frame, event, argument):
         if event == 'opcode':
             visit(frame)
@@ -27,12 +26,30 @@ def tracing_instructions(code, visit):
             frame.f_trace_opcodes = True
             return local
         return None
+    return tracer
+
+
+@contextlib.contextmanager
+def tracing_instructions(code, visit):
+    """Trace the calling thread: before each instruction of `code` it runs,
+    ``visit(frame)`` is called."""
     tracing = sys.gettrace()  # a coverage tool's, say
-    sys.settrace(tracer)
+    sys.settrace(_tracer(code, visit))
     try:
         yield
     finally:
         sys.settrace(tracing)
+
+
+@contextlib.contextmanager
+def tracing_new_threads(code, visit):
+    """Trace the threads started inside the block (a log's own), as
+    :func:`tracing_instructions` traces the calling thread."""
+    threading.settrace(_tracer(code, visit))
+    try:
+        yield
+    finally:
+        threading.settrace(None)
 
 
 @contextlib.contextmanager

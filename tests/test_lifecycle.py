@@ -21,9 +21,11 @@ from blocks_log.errors import LogWriteError, RunInUseError
 from blocks_log.stores import chunks, sqlite_checkpointer
 from blocks_log.stores import sqlite_connection
 
+from blocks_log.database.commits import Commits
 from blocks_log.stores.sqlite_checkpointer import wal_size
 from helpers import (committed, count_entries, eventually, head_values,
                      in_child, run_python, unavailable)
+from interleaving import line_start, tracing_new_threads
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX processes and fork')
@@ -109,6 +111,83 @@ class TestDroppedWithoutClose:
         with log_class(target, uuid=run, read_only=True) as log:
             assert dict((time, dict(log[time])) for time in log) == {
                 0: {'shared': 1.0}}
+
+    def test_collected_in_the_commit_timers_thread(self, path):
+        # Collected by the garbage collector in the commit timer's thread,
+        # half-way through a commit of that same log, under its lock: it
+        # was closed there, and the rest of the commit opened the store
+        # again and left it open (its -wal file left beside the database).
+        # It is closed by a thread of its own, once the commit is done.
+        collected = threading.Event()
+
+        def collect_in_the_timers_thread(frame):
+            if frame.f_lasti == writes and not collected.is_set() and (
+                    threading.current_thread().name == 'blocks_log commits'):
+                collected.set()
+                gc.collect()
+        flush = Commits._flush
+        writes = line_start(flush, 'self.store.write(')
+        was_enabled = gc.isenabled()
+        gc.disable()  # only there
+        try:
+            with tracing_new_threads(flush.__code__,
+                                     collect_in_the_timers_thread):
+                log = SQLiteLog(path, commit_every=10 ** 6,
+                                commit_seconds=0.2)
+                log.status['iterations_done'] = 1
+            log.current_row['kept'] = 1
+            log.status['iterations_done'] = 2
+            log.me = log
+            run, session = log.uuid, log._session
+            del log
+            assert collected.wait(30), 'the thread never committed'
+            assert eventually(lambda: session.closed and not os.path.exists(
+                path + '-wal'))
+        finally:
+            if was_enabled:
+                gc.enable()
+        assert read(path, run) == {1: {'kept': 1}}
+
+    def test_collected_in_the_checkpointers_thread(self, path,
+                                                   monkeypatch):
+        # Collected by the garbage collector in its store's checkpointer
+        # thread, during a checkpoint: closing the store there joined that
+        # thread from itself ("cannot join current thread", raised in the
+        # finalizer and ignored, the store left half closed). It is closed
+        # by a thread of its own.
+        dropped, collected = threading.Event(), threading.Event()
+        unraisable, checkpointing = [], []
+        monkeypatch.setattr(sys, 'unraisablehook', unraisable.append)
+
+        def collect_in_the_checkpoint(frame):
+            if frame.f_lasti == checkpoints and not collected.is_set():
+                dropped.wait(30)
+                checkpointing.append(threading.current_thread())
+                gc.collect()
+                collected.set()
+        checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
+        checkpoints = line_start(checkpoint, 'connection.execute(')
+        was_enabled = gc.isenabled()
+        gc.disable()  # only there
+        try:
+            with tracing_new_threads(checkpoint.__code__,
+                                     collect_in_the_checkpoint):
+                log = SQLiteLog(path)
+                for time in range(sqlite_checkpointer.COMMITS + 1):
+                    log.current_row['loss'] = float(time)
+                    log.status['iterations_done'] += 1
+            log.me = log
+            run, session = log.uuid, log._session
+            del log
+            dropped.set()
+            assert collected.wait(30), 'no checkpoint ran'
+            assert eventually(lambda: session.closed and not (
+                checkpointing[0].is_alive()))
+        finally:
+            if was_enabled:
+                gc.enable()
+        assert unraisable == []
+        assert len(read(path, run)) == sqlite_checkpointer.COMMITS + 1
 
     def test_at_interpreter_exit(self, path):
         process = run_python('''

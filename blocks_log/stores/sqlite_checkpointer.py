@@ -53,6 +53,8 @@ import os
 import sqlite3
 import threading
 
+from blocks_log.stores import writing
+
 #: Commits between two checkpoints: a training iteration writes 3 or 4
 #: pages of 1 KiB, so about SQLite's own 1,000 pages.
 COMMITS = 250
@@ -221,6 +223,7 @@ class Checkpointer(object):
             self._wake.notify()
 
     def _run(self):
+        writing.began()  # for good: a log collected here closes elsewhere
         connection = None
         while True:
             with self._wake:
