@@ -25,7 +25,7 @@ from blocks_log.database.commits import Commits
 from blocks_log.stores.sqlite_checkpointer import wal_size
 from helpers import (committed, count_entries, eventually, head_values,
                      in_child, run_python, unavailable)
-from interleaving import line_start, tracing_new_threads
+from interleaving import line_start, stopping, tracing_new_threads
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX processes and fork')
@@ -188,6 +188,32 @@ class TestDroppedWithoutClose:
                 gc.enable()
         assert unraisable == []
         assert len(read(path, run)) == sqlite_checkpointer.COMMITS + 1
+
+    def test_collected_half_way_through_its_own_commit(self, path):
+        # A row kept, its log dropped in a reference cycle: a write past
+        # the buffer's bound commits, and the garbage collector, run
+        # there, closed the log under that commit, whose rest opened the
+        # store again and left it open. It is closed once that is done.
+        was_enabled = gc.isenabled()
+        gc.disable()  # only where the commit writes
+        try:
+            log = SQLiteLog(path, commit_every=10 ** 6)
+            log.status['iterations_done'] = 1
+            row = log.current_row
+            log.me = log
+            run, session = log.uuid, log._session
+            del log
+            flush = Commits._flush
+            with stopping(flush.__code__, line_start(
+                    flush, 'self.store.write('), gc.collect):
+                for value in range(session.max_items // 3):
+                    row[str(value)] = float(value)
+        finally:
+            if was_enabled:
+                gc.enable()
+        assert eventually(lambda: session.closed and not os.path.exists(
+            path + '-wal'))
+        assert len(read(path, run)[1]) == session.max_items // 3
 
     def test_at_interpreter_exit(self, path):
         process = run_python('''

@@ -348,9 +348,12 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
     def finalize(self):
         """Close at garbage collection or exit, saying what is lost; by a
         thread of its own where the garbage collector ran inside a write
-        transaction of this thread (another log's: see
-        :mod:`blocks_log.stores.writing`), once that is over."""
-        if writing.in_progress():
+        transaction of this thread (another log's), in a thread of the
+        log's own (see :mod:`blocks_log.stores.writing`), or half-way
+        through this session's own work (a row's write that commits, its
+        log dropped): once that is over."""
+        # Held here: _is_owned(), as threading.Condition asks it of a lock.
+        if writing.in_progress() or self.lock._is_owned():
             threading.Thread(target=self._finalize,
                              name='blocks_log close').start()
             return
