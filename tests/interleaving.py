@@ -123,6 +123,9 @@ class WatchedLock(object):
     def release(self):
         self.lock.release()
 
+    def _is_owned(self):
+        return self.lock._is_owned()
+
     def __enter__(self):
         self.acquire()
         return self

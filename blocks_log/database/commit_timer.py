@@ -70,7 +70,7 @@ class CommitTimer(object):
 def _run(session_ref, stop, seconds):
     # The thread's loop: sleep until the session is next due, commit if it
     # is late; it refers to the session only while it asks.
-    writing.began()  # for good: a log collected here closes elsewhere
+    writing.own_thread()  # a log collected here closes elsewhere
     wait = seconds
     while not stop.wait(wait):
         session = session_ref()

@@ -156,7 +156,7 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
         self._status = DatabaseStatus(session)
         # Flushed and closed when collected (or at exit), never holding the
         # log alive: the session refers to it weakly.
-        self._finalizer = weakref.finalize(self, session.finalize)
+        self._finalizer = weakref.finalize(self, session.collected)
 
     def _set_status(self, status):
         # log.status |= values, which Python ends with log.status = status.

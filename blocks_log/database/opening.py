@@ -79,7 +79,9 @@ class RunOpening(object):
             except BaseException:
                 claims.drop(claim)
                 raise
-        values = store.read_status(run)
+        # A reader reads the status afresh at each access, key by key: none
+        # of it now (a list of 100,000 checkpoints' paths: 170 ms).
+        values = {} if self.refreshing else store.read_status(run)
         if claim is not None:
             self._release()
             self._take(claim, store, run)

@@ -202,11 +202,14 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         self.check_open()
         self.pending.extend(())
 
-    def status_values(self):
-        """The status as a dict: read afresh for a read-only log, so that
-        it follows a run another process writes."""
+    def status_values(self, key=None):
+        """The status as a dict (holding `key` alone, if given and read):
+        read afresh for a read-only log, so that it follows a run another
+        process writes."""
         if self.refreshing:
             self.check_open()
+            if key is not None:
+                return self.run_store.read_status(self.run, key)
             self.values = self.run_store.read_status(self.run)
         return self.values
 
@@ -345,21 +348,22 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
             self._flush()
             self._shut()
 
-    def finalize(self):
-        """Close at garbage collection or exit, saying what is lost; by a
-        thread of its own where the garbage collector ran inside a write
-        transaction of this thread (another log's), in a thread of the
-        log's own (see :mod:`blocks_log.stores.writing`), or half-way
+    def collected(self):
+        """:meth:`finalize` the session of a log the garbage collector
+        collected; by a thread of its own where the collector ran inside a
+        write transaction of this thread (another log's), in a thread of
+        the log's own (see :mod:`blocks_log.stores.writing`), or half-way
         through this session's own work (a row's write that commits, its
         log dropped): once that is over."""
         # Held here: _is_owned(), as threading.Condition asks it of a lock.
         if writing.in_progress() or self.lock._is_owned():
-            threading.Thread(target=self._finalize,
+            threading.Thread(target=self.finalize,
                              name='blocks_log close').start()
             return
-        self._finalize()
+        self.finalize()
 
-    def _finalize(self):
+    def finalize(self):
+        """Close at garbage collection or exit, saying what is lost."""
         try:
             self.store.before_exit()
             self.close()

@@ -254,7 +254,7 @@ class RowOfNow(object):
         if session is None:
             return self
         row = DatabaseRow(session, session.check_time(
-            session.status_values()['iterations_done']))
+            session.status_values('iterations_done')['iterations_done']))
         if session.writable:
             session.now(row)
         return row
@@ -266,8 +266,8 @@ class DatabaseStatus(DictMethods, MutableMapping):
     Setting ``status['iterations_done']`` commits the buffer (see
     :class:`~blocks_log.database.DatabaseLog`); a value changed in place
     (``status['_epoch_ends'].append(t)``) is saved by the next commit. A
-    read-only log reads it afresh on every access. Blocks called this class
-    ``SQLiteStatus``.
+    read-only log reads it afresh on every access, of the key asked for
+    alone where one is. Blocks called this class ``SQLiteStatus``.
 
     Raises
     ------
@@ -285,7 +285,7 @@ class DatabaseStatus(DictMethods, MutableMapping):
     def __getitem__(self, key):
         session = self._session
         if session.refreshing:
-            return session.status_values()[key]
+            return session.status_values(key)[key]
         value = session.values[key]
         if type(value) not in IMMUTABLE:
             # Once its reference is taken: a commit that clears the mark
@@ -307,7 +307,7 @@ class DatabaseStatus(DictMethods, MutableMapping):
 
     def __contains__(self, key):
         # Not through __getitem__: asking hands no value out.
-        return key in self._session.status_values()
+        return key in self._session.status_values(key)
 
     def __setitem__(self, key, value):
         self._session.set_status(key, value)

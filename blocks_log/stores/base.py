@@ -338,8 +338,9 @@ class Store(metaclass=abc.ABCMeta):
     # Reading: `runs` is a list of RunInfo, nearest first.
 
     @abc.abstractmethod
-    def read_status(self, run):
-        """The status of `run`, as ``{key: value}``."""
+    def read_status(self, run, key=None):
+        """The status of `run`, as ``{key: value}`` (only `key`, if
+        given)."""
 
     @abc.abstractmethod
     def read_row(self, runs, time, key=None):

@@ -92,9 +92,10 @@ class BlocksStore(Store):
     def _decode(self, stored):
         return decode(stored, self.allow_pickle)
 
-    def read_status(self, run):
-        return dict((key, self._decode(value)) for key, value in
-                    self.db.query(SELECT_STATUS, (run.ref,)))
+    def read_status(self, run, key=None):
+        return dict((name, self._decode(value)) for name, value in
+                    self.db.query(SELECT_STATUS, (run.ref,))
+                    if key is None or name == key)
 
     def read_row(self, runs, time, key=None):
         refs = [run.ref for run in runs]

@@ -44,6 +44,14 @@ def import_psycopg():
     return psycopg
 
 
+def _in_transaction(connection):
+    # Whether `connection` (psycopg's) is in a transaction, or running a
+    # statement: not once closed.
+    from psycopg import pq
+    return not connection.closed and (
+        connection.info.transaction_status != pq.TransactionStatus.IDLE)
+
+
 def default_dsn():
     """The DSN of a log given none: ``$BLOCKS_LOG_DSN``, else ``''`` (which
     libpq completes from its ``PG*`` variables)."""
@@ -204,13 +212,10 @@ class PostgreSQLConnection(object):
         deadline, tries = None, 0
         while True:
             try:
-                if not writing:
-                    return work(self.connection)
-                transactions.began()
-                try:
-                    return work(self.connection)
-                finally:
-                    transactions.ended()
+                connection = self.connection
+                if writing:
+                    transactions.began(connection, _in_transaction)
+                return work(connection)
             except (KeyboardInterrupt, SystemExit):
                 # Raised by a signal's handler anywhere in the driver's
                 # code, it may leave a transaction open on the server, or

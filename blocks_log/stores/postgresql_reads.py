@@ -45,18 +45,23 @@ class PostgreSQLReads(KeyIds):
             values='"values"' if values else 'NULL::bytea',
             checksum='checksum' if self.version != 3 else 'NULL::bigint')
 
-    def read_status(self, run):
+    def read_status(self, run, key=None):
+        # Of one key: a reader's status[key] decodes no other value.
         if self.version is not None and self.version >= 7:
-            rows = self.db.query(sql.SELECT_STATUS_AND_PIECES,
-                                 (run.ref, run.ref), binary=True)
+            rows = self.db.query(*(
+                (sql.SELECT_STATUS_AND_PIECES, (run.ref, run.ref))
+                if key is None else (sql.SELECT_STATUS_AND_PIECES_OF_KEY,
+                                     (run.ref, key, run.ref, key))),
+                binary=True)
         else:
-            rows = self._read(lambda cursor: self._old_status_rows(
-                cursor, run))
+            rows = [row for row in self._read(
+                lambda cursor: self._old_status_rows(cursor, run))
+                if key is None or row[0] == key]
         status = {}
-        for key, piece, *columns in rows:
+        for name, piece, *columns in rows:
             value = self._decode(*columns)
-            status[key] = status_pieces.extended(
-                status.get(key), value) if piece else value
+            status[name] = status_pieces.extended(
+                status.get(name), value) if piece else value
         return status
 
     def _old_status_rows(self, cursor, run):

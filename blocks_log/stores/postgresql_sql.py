@@ -333,10 +333,15 @@ SELECT_STATUS = ("SELECT k.name, 0, e.f, e.i, e.t, e.b FROM "
 # The pieces of status lists (version 7), as sqlite_sql's. The status and
 # its pieces in one statement, which sees one state of the database: the
 # values (piece 0) first, then the pieces in order.
-SELECT_STATUS_AND_PIECES = (
-    SELECT_STATUS + " UNION ALL SELECT k.name, p.piece, p.f, p.i, p.t, p.b "
+_STATUS_PIECES = (
+    " UNION ALL SELECT k.name, p.piece, p.f, p.i, p.t, p.b "
     "FROM blocks_log_status_pieces p JOIN blocks_log_keys k ON k.id = p.key "
-    "WHERE p.run = %s AND p.piece > 0 ORDER BY 2")
+    "WHERE p.run = %s AND p.piece > 0")
+SELECT_STATUS_AND_PIECES = SELECT_STATUS + _STATUS_PIECES + " ORDER BY 2"
+# The same, of one key: (run, key, run, key).
+_OF_KEY = " AND k.name = %s"
+SELECT_STATUS_AND_PIECES_OF_KEY = (
+    SELECT_STATUS + _OF_KEY + _STATUS_PIECES + _OF_KEY + " ORDER BY 2")
 SELECT_STATUS_PIECES_TOKEN = ("SELECT i FROM blocks_log_status_pieces "
                               "WHERE run = %s AND key = %s AND piece = 0")
 SELECT_KEYS_OF_STATUS_PIECES = ("SELECT DISTINCT k.name FROM "

@@ -223,7 +223,7 @@ class Checkpointer(object):
             self._wake.notify()
 
     def _run(self):
-        writing.began()  # for good: a log collected here closes elsewhere
+        writing.own_thread()  # a log collected here closes elsewhere
         connection = None
         while True:
             with self._wake:

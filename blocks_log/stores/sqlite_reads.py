@@ -56,16 +56,22 @@ class SQLiteReads(KeyIds):
             columns = columns.replace('"values"', 'NULL')
         return columns
 
-    def read_status(self, run):
+    def read_status(self, run, key=None):
+        # Of one key: a reader's status[key] decodes no other value (a
+        # list of 100,000 checkpoints' paths: 170 ms).
+        of_key, parameters = ('', (run.ref,)) if key is None else (
+            sql.OF_KEY, (run.ref, key))
         with self.db.reading():
-            status = dict((key, self._decode(value)) for key, value in
-                          self.db.query(sql.SELECT_STATUS, (run.ref,)))
+            status = dict((name, self._decode(value)) for name, value in
+                          self.db.query(sql.SELECT_STATUS + of_key,
+                                        parameters))
             if not self._has_status_pieces():
                 return status
-            pieces = self.db.query(sql.SELECT_STATUS_PIECES, (run.ref,))
-        for key, stored in pieces:
-            status[key] = status_pieces.extended(status.get(key),
-                                                 self._decode(stored))
+            pieces = self.db.query(sql.SELECT_STATUS_PIECES.format(of_key),
+                                   parameters)
+        for name, stored in pieces:
+            status[name] = status_pieces.extended(status.get(name),
+                                                  self._decode(stored))
         return status
 
     def _has_status_pieces(self):

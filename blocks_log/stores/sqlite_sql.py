@@ -228,8 +228,10 @@ SELECT_STATUS = ("SELECT k.name, e.value FROM blocks_log_entries e "
 # on, and a value written whole (or deleted) drops them all.
 SELECT_STATUS_PIECES = ("SELECT k.name, p.value FROM blocks_log_status_pieces "
                         "p JOIN blocks_log_keys k ON k.id = p.key "
-                        "WHERE p.run = ? AND p.piece > 0 "
+                        "WHERE p.run = ? AND p.piece > 0{} "
                         "ORDER BY p.key, p.piece")
+#: SELECT_STATUS and SELECT_STATUS_PIECES of one key.
+OF_KEY = " AND k.name = ?"
 SELECT_STATUS_PIECES_TOKEN = ("SELECT value FROM blocks_log_status_pieces "
                               "WHERE run = ? AND key = ? AND piece = 0")
 SELECT_KEYS_OF_STATUS_PIECES = ("SELECT DISTINCT k.name FROM "

@@ -66,7 +66,7 @@ class Transaction(object):
     re-entrant: transactions do not nest.
 
     """
-    __slots__ = ('_db', '_connection')
+    __slots__ = ('_db', '_connection', '__weakref__')
 
     def __init__(self, db):
         self._db = db
@@ -81,26 +81,31 @@ class Transaction(object):
         except sqlite3.Error as error:
             raise LogWriteError(files.failure(db.path, 'cannot write', error))
         self._connection = connection
-        writing.began()
+        writing.began(self, Transaction.is_open)
         return connection
 
-    def __exit__(self, error_type, error, traceback):
+    def is_open(self):
+        """Whether the transaction is open (not once its connection is
+        closed)."""
         try:
-            connection = self._connection
-            if error_type is None:
-                try:
-                    retry(connection.execute, 'COMMIT')
-                    self._db.committed()
-                    return False
-                except sqlite3.Error as commit_error:
-                    error = commit_error
-            roll_back(connection)
-            if isinstance(error, sqlite3.Error):
-                raise LogWriteError(files.failure(
-                    self._db.path, 'cannot write', error))
+            return self._connection.in_transaction
+        except sqlite3.ProgrammingError:
             return False
-        finally:
-            writing.ended()
+
+    def __exit__(self, error_type, error, traceback):
+        connection = self._connection
+        if error_type is None:
+            try:
+                retry(connection.execute, 'COMMIT')
+                self._db.committed()
+                return False
+            except sqlite3.Error as commit_error:
+                error = commit_error
+        roll_back(connection)
+        if isinstance(error, sqlite3.Error):
+            raise LogWriteError(files.failure(
+                self._db.path, 'cannot write', error))
+        return False
 
 
 class Reading(object):

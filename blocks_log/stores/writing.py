@@ -14,29 +14,45 @@ collector, in whatever thread it runs, wherever that thread is:
   under its lock: closed there, the log's store was opened again by the
   rest of that commit, and left open.
 
-So each store marks its write transactions here, and each of those
-threads marks itself, and such a log is closed by a thread of its own
-(see :meth:`Session.finalize
-<blocks_log.database.session.Session.finalize>`).
+So each store tells here of the write transactions it begins, each of
+those threads marks itself, and such a log is closed by a thread of its
+own (see :meth:`Session.collected
+<blocks_log.database.session.Session.collected>`). A transaction is
+asked whether it is still open rather than counted: a Ctrl-C between its
+beginning and its end leaves nothing marked for ever.
 
 """
 import threading
+import weakref
 
-_counts = threading.local()
-
-
-def began():
-    """The calling thread began a write transaction (or is one of
-    blocks_log's own threads, until it ends)."""
-    _counts.open = getattr(_counts, 'open', 0) + 1
+_threads = threading.local()
 
 
-def ended():
-    """The calling thread's write transaction is over (committed or not)."""
-    _counts.open -= 1
+def began(holder, is_open):
+    """The calling thread began a write transaction, which `holder` holds
+    (held weakly here); ``is_open(holder)`` tells whether it still is."""
+    _threads.open = _still_open() + [(weakref.ref(holder), is_open)]
+
+
+def own_thread():
+    """The calling thread is one of blocks_log's own, for good."""
+    _threads.own = True
 
 
 def in_progress():
     """Whether a log's commit may not be made at once in the calling
     thread (see the module's docstring)."""
-    return getattr(_counts, 'open', 0) > 0
+    if getattr(_threads, 'own', False):
+        return True
+    _threads.open = _still_open()
+    return bool(_threads.open)
+
+
+def _still_open():
+    # The calling thread's transactions still open.
+    still = []
+    for holder, is_open in getattr(_threads, 'open', ()):
+        held = holder()
+        if held is not None and is_open(held):
+            still.append((holder, is_open))
+    return still
