@@ -30,26 +30,26 @@ def _tracer(code, visit):
 
 
 @contextlib.contextmanager
+def _tracing(settrace, tracer, before):
+    # settrace(tracer) inside the block, settrace(before) after.
+    settrace(tracer)
+    try:
+        yield
+    finally:
+        settrace(before)
+
+
 def tracing_instructions(code, visit):
     """Trace the calling thread: before each instruction of `code` it runs,
     ``visit(frame)`` is called."""
-    tracing = sys.gettrace()  # a coverage tool's, say
-    sys.settrace(_tracer(code, visit))
-    try:
-        yield
-    finally:
-        sys.settrace(tracing)
+    # After, the trace function of before: a coverage tool's, say.
+    return _tracing(sys.settrace, _tracer(code, visit), sys.gettrace())
 
 
-@contextlib.contextmanager
 def tracing_new_threads(code, visit):
     """Trace the threads started inside the block (a log's own), as
     :func:`tracing_instructions` traces the calling thread."""
-    threading.settrace(_tracer(code, visit))
-    try:
-        yield
-    finally:
-        threading.settrace(None)
+    return _tracing(threading.settrace, _tracer(code, visit), None)
 
 
 @contextlib.contextmanager

@@ -66,6 +66,17 @@ COLLECTED_INSIDE_A_COMMIT = '''
 
 
 @pytest.fixture
+def collector_off():
+    """The garbage collector off (it runs where the test runs it), and on
+    again after, if it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    if was_enabled:
+        gc.enable()
+
+
+@pytest.fixture
 def path(tmp_path):
     return str(tmp_path / 'log.sqlite')
 
@@ -112,7 +123,7 @@ class TestDroppedWithoutClose:
             assert dict((time, dict(log[time])) for time in log) == {
                 0: {'shared': 1.0}}
 
-    def test_collected_in_the_commit_timers_thread(self, path):
+    def test_collected_in_the_commit_timers_thread(self, path, collector_off):
         # Collected by the garbage collector in the commit timer's thread,
         # half-way through a commit of that same log, under its lock: it
         # was closed there, and the rest of the commit opened the store
@@ -127,29 +138,22 @@ class TestDroppedWithoutClose:
                 gc.collect()
         flush = Commits._flush
         writes = line_start(flush, 'self.store.write(')
-        was_enabled = gc.isenabled()
-        gc.disable()  # only there
-        try:
-            with tracing_new_threads(flush.__code__,
-                                     collect_in_the_timers_thread):
-                log = SQLiteLog(path, commit_every=10 ** 6,
-                                commit_seconds=0.2)
-                log.status['iterations_done'] = 1
-            log.current_row['kept'] = 1
-            log.status['iterations_done'] = 2
-            log.me = log
-            run, session = log.uuid, log._session
-            del log
-            assert collected.wait(30), 'the thread never committed'
-            assert eventually(lambda: session.closed and not os.path.exists(
-                path + '-wal'))
-        finally:
-            if was_enabled:
-                gc.enable()
+        with tracing_new_threads(flush.__code__,
+                                 collect_in_the_timers_thread):
+            log = SQLiteLog(path, commit_every=10 ** 6, commit_seconds=0.2)
+            log.status['iterations_done'] = 1
+        log.current_row['kept'] = 1
+        log.status['iterations_done'] = 2
+        log.me = log
+        run, session = log.uuid, log._session
+        del log
+        assert collected.wait(30), 'the thread never committed'
+        assert eventually(lambda: session.closed and not os.path.exists(
+            path + '-wal'))
         assert read(path, run) == {1: {'kept': 1}}
 
-    def test_collected_in_the_checkpointers_thread(self, path,
-                                                   monkeypatch):
+    def test_collected_in_the_checkpointers_thread(self, path, monkeypatch,
+                                                   collector_off):
         # Collected by the garbage collector in its store's checkpointer
         # thread, during a checkpoint: closing the store there joined that
         # thread from itself ("cannot join current thread", raised in the
@@ -167,50 +171,39 @@ class TestDroppedWithoutClose:
                 collected.set()
         checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
         checkpoints = line_start(checkpoint, 'connection.execute(')
-        was_enabled = gc.isenabled()
-        gc.disable()  # only there
-        try:
-            with tracing_new_threads(checkpoint.__code__,
-                                     collect_in_the_checkpoint):
-                log = SQLiteLog(path)
-                for time in range(sqlite_checkpointer.COMMITS + 1):
-                    log.current_row['loss'] = float(time)
-                    log.status['iterations_done'] += 1
-            log.me = log
-            run, session = log.uuid, log._session
-            del log
-            dropped.set()
-            assert collected.wait(30), 'no checkpoint ran'
-            assert eventually(lambda: session.closed and not (
-                checkpointing[0].is_alive()))
-        finally:
-            if was_enabled:
-                gc.enable()
+        with tracing_new_threads(checkpoint.__code__,
+                                 collect_in_the_checkpoint):
+            log = SQLiteLog(path)
+            for time in range(sqlite_checkpointer.COMMITS + 1):
+                log.current_row['loss'] = float(time)
+                log.status['iterations_done'] += 1
+        log.me = log
+        run, session = log.uuid, log._session
+        del log
+        dropped.set()
+        assert collected.wait(30), 'no checkpoint ran'
+        assert eventually(lambda: session.closed and not (
+            checkpointing[0].is_alive()))
         assert unraisable == []
         assert len(read(path, run)) == sqlite_checkpointer.COMMITS + 1
 
-    def test_collected_half_way_through_its_own_commit(self, path):
+    def test_collected_half_way_through_its_own_commit(self, path,
+                                                       collector_off):
         # A row kept, its log dropped in a reference cycle: a write past
         # the buffer's bound commits, and the garbage collector, run
         # there, closed the log under that commit, whose rest opened the
         # store again and left it open. It is closed once that is done.
-        was_enabled = gc.isenabled()
-        gc.disable()  # only where the commit writes
-        try:
-            log = SQLiteLog(path, commit_every=10 ** 6)
-            log.status['iterations_done'] = 1
-            row = log.current_row
-            log.me = log
-            run, session = log.uuid, log._session
-            del log
-            flush = Commits._flush
-            with stopping(flush.__code__, line_start(
-                    flush, 'self.store.write('), gc.collect):
-                for value in range(session.max_items // 3):
-                    row[str(value)] = float(value)
-        finally:
-            if was_enabled:
-                gc.enable()
+        log = SQLiteLog(path, commit_every=10 ** 6)
+        log.status['iterations_done'] = 1
+        row = log.current_row
+        log.me = log
+        run, session = log.uuid, log._session
+        del log
+        flush = Commits._flush
+        with stopping(flush.__code__, line_start(
+                flush, 'self.store.write('), gc.collect):
+            for value in range(session.max_items // 3):
+                row[str(value)] = float(value)
         assert eventually(lambda: session.closed and not os.path.exists(
             path + '-wal'))
         assert len(read(path, run)[1]) == session.max_items // 3
