@@ -15,16 +15,14 @@ import threading
 
 def _tracer(code, visit):
     # A trace function that calls visit(frame) before each instruction of
-    # `code` (or of each code of a tuple of them).
-    codes = code if isinstance(code, tuple) else (code,)
-
+    # `code`.
     def local(frame, event, argument):
         if event == 'opcode':
             visit(frame)
         return local
 
     def tracer(frame, event, argument):
-        if frame.f_code in codes:
+        if frame.f_code is code:
             frame.f_trace_opcodes = True
             return local
         return None
@@ -42,8 +40,8 @@ def _tracing(settrace, tracer, before):
 
 
 def tracing_instructions(code, visit):
-    """Trace the calling thread: before each instruction of `code` (a code
-    object, or a tuple of them) it runs, ``visit(frame)`` is called."""
+    """Trace the calling thread: before each instruction of `code` it runs,
+    ``visit(frame)`` is called."""
     # After, the trace function of before: a coverage tool's, say.
     return _tracing(sys.settrace, _tracer(code, visit), sys.gettrace())
 

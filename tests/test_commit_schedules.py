@@ -4,8 +4,7 @@ every instruction of a commit (see :mod:`interleaving`).
 The thread commits the iterations completed while the training loop goes
 on without the session's lock: it writes values, reads them back, changes
 a list it holds, appends to a status list. Here the commit is stopped
-before each instruction of ``Commits._flush`` (and ``_took``, which takes
-what it committed out of the buffer) in turn, one of those steps
+before each instruction of ``Commits._flush`` in turn, one of those steps
 is made then (up to where it waits for the lock), and the commit goes on;
 whatever was read then, and everything the log holds after, live and as
 another handle reads it, is checked against a dict. A run of this before
@@ -107,8 +106,7 @@ def commit_stopped(make, base, step, stop):
         ran.append(frame.f_lasti)
 
     def commit():
-        with tracing_instructions((Commits._flush.__code__,
-                                   Commits._took.__code__), visit):
+        with tracing_instructions(Commits._flush.__code__, visit):
             session.commit_if_late(time.monotonic() + 7200)
     in_a_thread(commit).join()
     try:

@@ -309,8 +309,6 @@ def test_a_value_deleted_after_what_the_thread_commits_stays_deleted(
 
 
 FLUSH = Commits._flush.__code__
-#: Where a commit takes what it committed out of the buffer.
-TOOK = Commits._took.__code__
 
 
 def test_a_deletion_made_as_the_thread_commits_stays_deleted(backend):
@@ -386,8 +384,8 @@ def test_a_row_read_as_the_thread_commits_holds_what_was_written(backend):
 
     def stop(row, commit):
         def stopped_commit():
-            with stopping(TOOK, max(offsets(TOOK, 'DELETE_SUBSCR') +
-                                    offsets(TOOK, 'STORE_ATTR', 'flushes')),
+            with stopping(FLUSH, max(offsets(FLUSH, 'DELETE_SUBSCR') +
+                                     offsets(FLUSH, 'STORE_ATTR', 'flushes')),
                           stop_between):
                 commit()
         thread = in_a_thread(stopped_commit)

@@ -57,7 +57,13 @@ class Commits(object):
                 if not written:  # left to commit, as _advance() leaves it
                     self.dirty['iterations_done'] = iterations_done
             if written:
-                self._took(items)
+                if self.lent:
+                    self._lent_committed(count)
+                self.flushes += 1  # before the cut, as in _flush()
+                del pending[:count]
+                self.last_commit = items
+                if self.pending_bytes:
+                    self.pending_bytes = _sized_bytes(pending)
             else:
                 self._flush(stamp=stamp)
             return True
@@ -86,21 +92,6 @@ class Commits(object):
             if _time.monotonic() - self.committed_at >= self.commit_seconds:
                 self._flush(stamp=stamp)
             self.timer.start()  # in this process, if it does not run yet
-
-    def _took(self, items):
-        # `items`, the buffer's first, are committed: out of the buffer
-        # (only that prefix: values appended meanwhile by another thread
-        # stay for the next commit), counted before the buffer is cut (see
-        # MergedReads.stamp), kept as the last commit's (see
-        # stored_tail); with the lock held.
-        count, pending = len(items), self.pending
-        if self.lent:
-            self._lent_committed(count)
-        self.flushes += 1
-        del pending[:count]
-        self.last_commit = items
-        if self.pending_bytes:
-            self.pending_bytes = _sized_bytes(pending)
 
     def commit_if_late(self, now):
         """Commit the iterations completed if the last commit was
@@ -182,7 +173,16 @@ class Commits(object):
             self.pieces.update(layouts)
             for key, stored in wholes.items():
                 self.mutable[key] = stored, self.mutable[key][1]
-        self._took(items)
+        # Only the prefix committed: values appended meanwhile by another
+        # thread stay for the next flush.
+        if self.lent:
+            self._lent_committed(count)
+        # Counted before the buffer is cut (see MergedReads.stamp).
+        self.flushes += 1
+        del pending[:count]
+        self.last_commit = items
+        if self.pending_bytes:
+            self.pending_bytes = _sized_bytes(pending)
         # Never less than the completed iterations hold: the buffer only
         # grows between the iteration that counted them and a flush.
         self.completed = 0
