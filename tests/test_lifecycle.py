@@ -65,6 +65,65 @@ COLLECTED_INSIDE_A_COMMIT = '''
     '''
 
 
+COLLECTED_AS_ANOTHER_THREAD_FORKS = '''
+    import gc
+    import os
+    import sys
+    import threading
+    import time
+    sys.path.insert(0, sys.argv[1])
+    from interleaving import in_a_thread, line_start, stopping
+    from blocks_log import SQLiteLog
+    from blocks_log.database import lifecycle
+    from blocks_log.database.commits import Commits
+
+    class InOrder(dict):
+        # The sessions as they opened (a set's order is its hashes'): the
+        # fork locks the dropped log's first.
+        def add(self, session):
+            self[session] = None
+
+        def discard(self, session):
+            self.pop(session, None)
+    lifecycle._SESSIONS = InOrder()
+    gc.disable()
+    dropped = SQLiteLog(sys.argv[2], commit_every=10 ** 6)
+    dropped[0]['kept'] = 1.0
+    dropped.me = dropped
+    print(dropped.h_uuid, flush=True)
+    dropped_lock = dropped._session.lock
+    del dropped
+    flushed = SQLiteLog(sys.argv[3])
+    flushed[0]['other'] = 1.0
+    flushing = threading.Event()
+
+    def collect_once_the_fork_holds_the_dropped_log():
+        flushing.set()
+        while dropped_lock.acquire(False):  # not yet
+            dropped_lock.release()
+            time.sleep(0.001)
+        gc.collect()
+
+    def flush():
+        # Its lock held, as a thread's flush (or read) holds it.
+        flush = Commits._flush
+        with stopping(flush.__code__, line_start(flush, 'self.writable'),
+                      collect_once_the_fork_holds_the_dropped_log):
+            flushed.flush()
+    thread = in_a_thread(flush)
+    flushing.wait()
+    child = os.fork()
+    if not child:
+        os._exit(0)
+    os.waitpid(child, 0)
+    thread.join()
+    flushed.close()
+    for closing in threading.enumerate():
+        if closing.name == 'blocks_log close':
+            closing.join()
+    '''
+
+
 @pytest.fixture
 def collector_off():
     """The garbage collector off (it runs where the test runs it), and on
@@ -122,6 +181,18 @@ class TestDroppedWithoutClose:
         with log_class(target, uuid=run, read_only=True) as log:
             assert dict((time, dict(log[time])) for time in log) == {
                 0: {'shared': 1.0}}
+
+    @pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')
+    def test_collected_in_a_thread_as_another_forks(self, path, tmp_path):
+        # Collected in a thread that holds another log's lock (its flush,
+        # a read), as another thread forks: the fork locks each log, the
+        # dropped one's first, and waits for the other; the collecting
+        # thread, closing the dropped log there, waited for the fork. Both
+        # waited for ever. It is closed by a thread of its own instead.
+        process = run_python(COLLECTED_AS_ANOTHER_THREAD_FORKS, TESTS, path,
+                             str(tmp_path / 'other.sqlite'))
+        assert process.returncode == 0, process.stderr
+        assert read(path, process.stdout.split()[0]) == {0: {'kept': 1.0}}
 
     def test_collected_in_the_commit_timers_thread(self, path, collector_off):
         # Collected by the garbage collector in the commit timer's thread,

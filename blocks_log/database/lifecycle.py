@@ -37,6 +37,16 @@ def unregister(session):
     _SESSIONS.discard(session)
 
 
+def holds_a_lock():
+    """Whether the calling thread holds the lock of an open session: it is
+    half-way through a log's work (a commit, a read), or forking. A
+    session closed there, by the garbage collector, would take its own
+    lock while holding that one, and a fork, which takes them all in turn,
+    may hold it and wait for that one: neither would go on."""
+    # _is_owned(), as threading.Condition asks it of a lock.
+    return any(session.lock._is_owned() for session in list(_SESSIONS))
+
+
 def _before_fork():
     for session in list(_SESSIONS):
         session.lock.acquire()

@@ -354,9 +354,10 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         write transaction of this thread (another log's), in a thread of
         the log's own (see :mod:`blocks_log.stores.writing`), or half-way
         through this session's own work (a row's write that commits, its
-        log dropped): once that is over."""
-        # Held here: _is_owned(), as threading.Condition asks it of a lock.
-        if writing.in_progress() or self.lock._is_owned():
+        log dropped) or another's, under that session's lock (see
+        :func:`~blocks_log.database.lifecycle.holds_a_lock`): once that is
+        over."""
+        if writing.in_progress() or lifecycle.holds_a_lock():
             threading.Thread(target=self.finalize,
                              name='blocks_log close').start()
             return
