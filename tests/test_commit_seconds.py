@@ -16,8 +16,9 @@ from blocks_log import LogWriteError
 from blocks_log.database.commits import Commits
 from blocks_log.database.session import Session
 from conftest import backend_factories, use_backend
-from helpers import ROOT, refuse_inserts
-from interleaving import in_a_thread, line_start, offsets, stopping
+from helpers import ROOT, refuse_inserts, within
+from interleaving import (WatchedLock, in_a_thread, line_start, offsets,
+                          stopping)
 
 BACKENDS = ['sqlite-file', 'postgresql']
 SECONDS = 0.2
@@ -218,6 +219,25 @@ def test_closing_stops_the_thread(backend):
     log.close()
     assert not any(thread.name == 'blocks_log commits'
                    for thread in threading.enumerate())
+
+
+def test_closing_as_the_thread_waits_to_commit(backend):
+    # The thread, due to commit, waits for the session's lock, which
+    # close() holds as it commits: close() waited for the thread under that
+    # lock, the whole timeout of its join (60 s). It waits for it once it
+    # has let the lock go; the thread, given the lock, finds the log closed.
+    log = backend(commit_every=10 ** 6, commit_seconds=SECONDS)
+    session = log._session
+    session.lock = WatchedLock(session.lock)
+    train(log, 2)  # the thread runs, and has an iteration to commit
+    flush = Commits._flush
+    with within(PATIENCE), stopping(
+            flush.__code__, line_start(flush, 'if not self.writable'),
+            lambda: wait_for(lambda: session.lock.waiting)):
+        log.close()
+    assert not any(thread.name == 'blocks_log commits'
+                   for thread in threading.enumerate())
+    assert committed_times(backend, log) == [0, 1]
 
 
 def test_a_checkpoint_keeps_the_bound(backend):

@@ -56,15 +56,22 @@ class CommitTimer(object):
         self._thread.start()
 
     def stop(self):
-        """Stop the thread of this process, if it runs; wait for it unless
-        it is the caller."""
+        """Tell the thread of this process, if it runs, to stop; wait for
+        it with :meth:`join`."""
         if self._pid != os.getpid():
+            self._thread = None  # another process's (a forked child's)
             return
         self._pid = None
         self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=60)
-        self._thread = None
+
+    def join(self):
+        """Wait for the thread :meth:`stop` stopped, unless it is the
+        caller. Never with the session's lock held: the thread, about to
+        commit as it was stopped, waits for that lock, and finds the
+        session closed once it has it."""
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=60)
 
 
 def _run(session_ref, stop, seconds):

@@ -347,6 +347,7 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
                 return
             self._flush()
             self._shut()
+        self._join_timer()
 
     def collected(self):
         """:meth:`finalize` the session of a log the garbage collector
@@ -372,8 +373,11 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
             warnings.warn('{}: buffered values lost at exit ({})'.format(
                 self, error), RuntimeWarning)
             self._shut()
+            self._join_timer()
 
     def _shut(self):
+        # With the lock held, as a rule: the commit timer's thread is told
+        # to stop here, and waited for after (see _join_timer).
         if self.timer is not None:
             self.timer.stop()
         self._release()
@@ -384,3 +388,10 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         if not self.shared:
             self.store.close()
         lifecycle.unregister(self)
+
+    def _join_timer(self):
+        # Out of the lock, which the thread may be waiting for (to commit
+        # as the log closed): waited for under it, close() took the join's
+        # whole timeout, 60 s.
+        if self.timer is not None:
+            self.timer.join()
