@@ -7,9 +7,9 @@ works as ``from blocks.log import TrainingLog`` did.
 from blocks_log.errors import (AmbiguousRunError, ClosedLogError,
                                DamagedLogError, LogDatabaseError, LogError,
                                LogWriteError, ReadOnlyLogError,
-                               RowNotAvailableError, RunInUseError,
-                               SchemaVersionError, UnknownKeyError,
-                               UnknownRunError)
+                               ReentrantReadError, RowNotAvailableError,
+                               RunInUseError, SchemaVersionError,
+                               UnknownKeyError, UnknownRunError)
 from blocks_log.placeholders import (DamagedBatch, DamagedChunk, Pickled,
                                      Undecodable)
 from blocks_log.base import TrainingLogBase
@@ -58,6 +58,7 @@ __all__ = ['TrainingLogBase', 'TrainingLog', 'SQLiteLog', 'PostgreSQLLog',
            'LogDatabaseError', 'SchemaVersionError', 'UnknownRunError',
            'AmbiguousRunError', 'UnknownKeyError', 'DamagedLogError',
            'RunInUseError', 'ReadOnlyLogError',
-           'LogWriteError', 'ClosedLogError', 'RowNotAvailableError',
+           'LogWriteError', 'ClosedLogError', 'ReentrantReadError',
+           'RowNotAvailableError',
            'Undecodable', 'Pickled', 'DamagedChunk', 'DamagedBatch',
            '__version__']

@@ -93,3 +93,19 @@ class LogWriteError(LogError, OSError):
 
 class ClosedLogError(LogError, ValueError):
     """The log was closed and cannot be used any more."""
+
+
+class ReentrantReadError(LogError, RuntimeError):
+    """A read of a database log by code that interrupted the log's own
+    commit, resume or close in the same thread: a signal's handler, as a
+    rule (Python runs it in the main thread, between two steps of whatever
+    that thread does). The store is half-way through that work, and what
+    the read would find there is not whole yet, so it is refused rather
+    than answered wrong; the work goes on once the handler returns, and
+    nothing logged is lost.
+
+    Writes, ``flush()``, ``resume()``, pickling and ``close()`` work from
+    such code (the last four as the interrupted work ends). To read from a
+    handler, set a flag there and read from the loop.
+
+    """

@@ -165,9 +165,9 @@ def counted(frame, event):
         frame.f_code.co_name != '__del__')
 
 
-def sigint_at_call(number):
-    """A profile function that sends SIGINT at the `number`-th call (see
-    :func:`counted`), and then profiles no more."""
+def sigint_at_call(number, signal_number=signal.SIGINT):
+    """A profile function that sends SIGINT (or `signal_number`) at the
+    `number`-th call (see :func:`counted`), and then profiles no more."""
     count = [0]
 
     def profile(frame, event, argument):
@@ -175,7 +175,7 @@ def sigint_at_call(number):
             count[0] += 1
             if count[0] == number:
                 sys.setprofile(None)
-                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signal_number)
     return profile
 
 

@@ -35,38 +35,48 @@ class Commits(object):
         # takes no writes buffers nothing. A value a row lent is stored
         # first where it changed, as _flush() stores it, so that a loop
         # doing row.setdefault('events', []).append(e) keeps this path.
+        # Marked as a commit (see .work); during work or a read, the
+        # general way asks for the commit, made as they end.
         with self.lock:
-            pending = self.pending
-            if self.lent:  # what a row's value changed in place holds now
-                self._store_lent()
-            count = len(pending)
-            if not count or self.dirty or (
-                    self.deletions or self.deleted_status or
-                    self._changed_in_place() or self.appended):
+            if self.busy or self.reading:
                 return False
-            stamp = self.advanced
-            self.advanced = (iterations_done, _time.time())
-            self.move_on(iterations_done)
-            written = None
-            items = pending[:count]
+            self.busy = 'commit'
             try:
-                written = self.store.write_iteration(
-                    self.run, items, 'iterations_done', iterations_done,
-                    stamp)
+                pending = self.pending
+                if self.lent:  # what a row's value changed in place holds now
+                    self._store_lent()
+                count = len(pending)
+                if not count or self.dirty or (
+                        self.deletions or self.deleted_status or
+                        self._changed_in_place() or self.appended):
+                    return False
+                stamp = self.advanced
+                self.advanced = (iterations_done, _time.time())
+                self.move_on(iterations_done)
+                written = None
+                items = pending[:count]
+                try:
+                    written = self.store.write_iteration(
+                        self.run, items, 'iterations_done', iterations_done,
+                        stamp)
+                finally:
+                    if not written:  # left to commit, as _advance() leaves it
+                        self.dirty['iterations_done'] = iterations_done
+                if written:
+                    if self.lent:
+                        self._lent_committed(count)
+                    self.flushes += 1  # before the cut, as in _flush()
+                    del pending[:count]
+                    self.last_commit = items
+                    if self.pending_bytes:
+                        self.pending_bytes = _sized_bytes(pending)
+                else:
+                    self._flush(stamp=stamp)
+                return True
             finally:
-                if not written:  # left to commit, as _advance() leaves it
-                    self.dirty['iterations_done'] = iterations_done
-            if written:
-                if self.lent:
-                    self._lent_committed(count)
-                self.flushes += 1  # before the cut, as in _flush()
-                del pending[:count]
-                self.last_commit = items
-                if self.pending_bytes:
-                    self.pending_bytes = _sized_bytes(pending)
-            else:
-                self._flush(stamp=stamp)
-            return True
+                self.busy = None
+                if self.requested:
+                    self.do_requested()
 
     def _advance(self, iterations_done, counted):
         # What was logged up to now is stamped with when iterations_done
@@ -87,10 +97,10 @@ class Commits(object):
             self.forget_row_of_now()
         self.completed = len(self.pending)
         if flushing or self.completed >= self.timed_items:
-            self._flush(stamp=stamp)
+            self.exclusive('commit', self._flush, None, stamp)
         elif self.timer is not None:
             if _time.monotonic() - self.committed_at >= self.commit_seconds:
-                self._flush(stamp=stamp)
+                self.exclusive('commit', self._flush, None, stamp)
             self.timer.start()  # in this process, if it does not run yet
 
     def commit_if_late(self, now):
@@ -106,7 +116,7 @@ class Commits(object):
                 return -late
             if self.uncommitted:
                 try:
-                    self._flush(self.completed)
+                    self.exclusive('commit', self._flush, self.completed)
                 except LogError:
                     pass  # kept; the training thread's commit says why
                 else:
@@ -115,7 +125,7 @@ class Commits(object):
 
     def flush(self):
         with self.lock:
-            self._flush()
+            self.exclusive('commit', self._flush)
 
     def _flush(self, count=None, stamp=None):
         # flush() with the lock held; of the buffer's first `count` items

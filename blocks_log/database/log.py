@@ -93,6 +93,14 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
     others write. Closing it while another thread still writes is a race:
     a value written at that moment may be lost.
 
+    A signal's handler may use the log too, wherever it comes in the
+    main thread (see :mod:`~blocks_log.database.work`): its writes go in
+    at once, and ``flush()``, ``resume()``, pickling and ``close()`` in a
+    handler that came half-way through a commit (or a read) are made as
+    that ends. A read of what is no longer buffered, there, raises
+    :class:`~blocks_log.errors.ReentrantReadError` (a ``RuntimeError``):
+    every read of the log may, from such a handler.
+
     Subclasses (:class:`~blocks_log.sqlite.SQLiteLog`) make the stores and
     say how to open them again (:meth:`_reopen_arguments`).
 

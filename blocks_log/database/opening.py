@@ -146,15 +146,22 @@ class RunOpening(object):
             claims.drop(claim)
 
     def resume(self):
-        """Go on in a new run whose reads fall through to this one."""
+        """Go on in a new run whose reads fall through to this one (as the
+        session's work: see :mod:`.work`)."""
         with self.lock:
-            self.check_open()
+            self.check_open()  # said to this caller, even if asked for
             if self.read_only:
                 self.refuse_writes()
-            self._flush()
-            status = dict(self.status_values())
-            status['resumed_from'] = self.run.uuid
-            self.start(status, parent=self.run.uuid)
+            self.exclusive('resume', self._resume)
+
+    def _resume(self):
+        self.check_open()
+        if self.read_only:
+            self.refuse_writes()
+        self._flush()
+        status = dict(self.status_values())
+        status['resumed_from'] = self.run.uuid
+        self.start(status, parent=self.run.uuid)
 
     def load_snapshot(self, uuid, records, status, clock=None):
         """Hold, in a new run named `uuid`, what a pickled log of a

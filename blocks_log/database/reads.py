@@ -8,6 +8,7 @@ Blocks') and the buffer, and drops what was deleted.
 
 """
 from blocks_log import codec, series
+from blocks_log.database.work import read
 from blocks_log.stores.base import entries_of
 
 _DELETED = codec.DELETED
@@ -125,25 +126,35 @@ class MergedReads(object):
             if key is not None and (written or self.deletions):
                 # Buffered, it is nearest of all: nothing stored is read
                 # ("loss" in log.current_row, after a write, in a loop).
+                # Read from a copy of the buffer, whole, even during work.
                 value = self._latest_buffered(time, key)
                 if value is not _NOT_BUFFERED:
                     return {} if value is _DELETED else {key: value}
-            known = self._stored_items(time)
-            if known is None:
-                values = {}
-                for store, runs in reversed(self.groups):
-                    values.update(store.read_row(runs, time, key))
-            elif key is not None:
-                value = _latest(known, time, key, self.allow_pickle) if (
-                    written) else _NOT_BUFFERED
-                return {} if value is _NOT_BUFFERED or (
-                    value is _DELETED) else {key: value}
-            else:
-                values = dict((name, value) for _, name, value in _decoded(
-                    known, time, None, self.allow_pickle))
-            if key is None:
-                for _, name, value in self._buffered(time):
-                    values[name] = value
+            # A read (see .work), marked without a call: the hot one.
+            if self.busy:
+                self.refuse_read()
+            self.reading += 1
+            try:
+                known = self._stored_items(time)
+                if known is None:
+                    values = {}
+                    for store, runs in reversed(self.groups):
+                        values.update(store.read_row(runs, time, key))
+                elif key is not None:
+                    value = _latest(known, time, key, self.allow_pickle) if (
+                        written) else _NOT_BUFFERED
+                    return {} if value is _NOT_BUFFERED or (
+                        value is _DELETED) else {key: value}
+                else:
+                    values = dict((name, value) for _, name, value in _decoded(
+                        known, time, None, self.allow_pickle))
+                if key is None:
+                    for _, name, value in self._buffered(time):
+                        values[name] = value
+            finally:
+                self.reading -= 1
+                if self.requested and not self.reading:
+                    self.do_requested()
         return dict((name, value) for name, value in values.items()
                     if value is not _DELETED)
 
@@ -154,6 +165,7 @@ class MergedReads(object):
         bound = self.max_time
         return min(start, bound), bound if stop is None else min(stop, bound)
 
+    @read
     def read_series(self, keys=None, start=0, stop=None):
         """``{key: (times, values)}`` over ``[start, stop)`` (see
         :mod:`blocks_log.series`), keys in the order of `keys`, else in the
@@ -189,6 +201,7 @@ class MergedReads(object):
                 key=lambda item: (item[1][0][0], item[0])))
         return columns
 
+    @read
     def read_clock(self, start=0, stop=None):
         """The wall clock of each committed time of the lineage in
         ``[start, stop)``, as a series (see
@@ -203,6 +216,7 @@ class MergedReads(object):
                                                              stop))
         return found
 
+    @read
     def restarts(self):
         """``[(uuid, time)]``: where each run of the lineage after its
         first began (the first time it holds a value of its own; ``None``
@@ -221,6 +235,7 @@ class MergedReads(object):
                 found[0] = (found[0][0], min(firsts))
         return found[::-1]
 
+    @read
     def read_end(self, start, stop):
         """A time past the last of ``[start, stop)`` that holds a value
         (at most `stop`), found without reading values; ``None`` if
@@ -239,6 +254,7 @@ class MergedReads(object):
                 for store, runs in self.groups]
         return [end for end in ends if end is not None]
 
+    @read
     def read_times(self, start=0, stop=None):
         """The times that hold a value, increasing."""
         start, stop = self.bounded(start, stop)

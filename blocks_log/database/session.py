@@ -25,6 +25,7 @@ from blocks_log.database.reads import MergedReads
 from blocks_log.database.status import IMMUTABLE, StatusCommits
 from blocks_log.database.stored_tail import StoredTail
 from blocks_log.database.views import DatabaseRow, RowOfNow
+from blocks_log.database.work import Work
 from blocks_log.errors import ClosedLogError, LogError
 from blocks_log.stores import writing
 from blocks_log.base import check_time
@@ -48,7 +49,7 @@ NO_COUNT = sys.maxsize
 
 
 class Session(RunOpening, MergedReads, StatusCommits, LentValues,
-              Commits):
+              Commits, Work):
     """The open run of a database log (see the module docstring).
 
     Parameters
@@ -106,6 +107,7 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         self.max_size = store.max_value_size
         self.max_pending = MAX_PENDING
         self.lock = threading.RLock()
+        Work.__init__(self)
         self.known_keys = set()
         self.flushes = self.uncommitted = 0
         # Bytes of the values that buffer_sized() buffered, until their
@@ -343,11 +345,14 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
             If the buffer cannot be committed; the session stays open.
         """
         with self.lock:
-            if self.closed:
-                return
+            self.exclusive('close', self._close)
+        if self.closed:  # not asked for, as work under way ends
+            self._join_timer()
+
+    def _close(self):
+        if not self.closed:
             self._flush()
             self._shut()
-        self._join_timer()
 
     def collected(self):
         """:meth:`finalize` the session of a log the garbage collector

@@ -1,0 +1,224 @@
+"""A signal's handler that uses the log, run wherever Python runs it:
+in the middle of the log's own work (a commit, a read), in the same
+thread, which holds the log's lock (taken again: it is reentrant).
+
+Blocks' main loop writes into the log from its handlers of SIGINT and
+SIGTERM (``current_row['epoch_interrupt_received']``, and the status);
+Lightning's handler of SLURM's SIGUSR1 saves a checkpoint (the log's
+place: a flush and a resume); others flush the log, or print what it
+holds. Each is made here at every call an iteration's log calls make (as
+the Ctrl-C tests of :mod:`test_interrupts` raise KeyboardInterrupt), and
+every value logged, and each checkpoint's run, is checked against a
+dict."""
+import pickle
+import signal
+import sys
+
+import pytest
+
+from blocks_log.errors import ReentrantReadError
+from helpers import within
+from test_interrupts import KEYS, backend, sigint_at_call, small_blocks
+
+__all__ = ['backend', 'small_blocks']  # fixtures, used by name
+
+
+class Loop(object):
+    """A training loop beside a plain dict of what it logged, whose
+    handler of SIGUSR1 does ``action(self)``: what the loop is doing then
+    (a call into the log, at most one) is ``self.doing``, the (time, key,
+    value) it writes, if any."""
+
+    def __init__(self, log, action):
+        self.log, self.rows, self.action = log, {}, action
+        self.handled = 0
+        self.answered, self.refused = {}, {}  # by read
+        self.checkpoints = []
+        self.doing = None
+
+    def handle(self, number, frame):
+        self.handled += 1
+        self.action(self)
+
+    def iteration(self):
+        time = self.log.status['iterations_done'] + 1
+        self.log.status['iterations_done'] = time
+        for key in KEYS:
+            value = 's{}'.format(time) if key == 'note' else float(
+                time * 3 + len(key))
+            if key == 'note' and time % 7:
+                continue
+            self.doing = time, key, value
+            self.log.current_row[key] = value
+            self.rows.setdefault(time, {})[key] = value
+            self.doing = None
+        # As Blocks' main loop asks after each batch: a read, during which
+        # the handler runs too.
+        assert self.log.current_row.get('training_finish_requested') is None
+
+    def done_rows(self):
+        """The rows logged before the handler, as far as they are known:
+        all but the value being written (written or not)."""
+        rows = dict((time, dict(row)) for time, row in self.rows.items())
+        if self.doing is not None:
+            time, key, _ = self.doing
+            rows.get(time, {}).pop(key, None)
+            if not rows.get(time, True):
+                del rows[time]
+        return rows
+
+    def read_back(self, reopen, uuid=None):
+        rows = {}
+        with reopen(uuid or self.log.h_uuid) as log:
+            for time, key, value in log.records():
+                rows.setdefault(time, {})[key] = value
+            return rows, dict(log.status)
+
+
+def same_but_the_one_being_written(rows, loop, done):
+    """Whether `rows` are `done` (see :meth:`Loop.done_rows`), with or
+    without the value the loop was writing."""
+    if rows == done or loop.doing is None:
+        return rows == done
+    time, key, value = loop.doing
+    with_it = dict((t, dict(row)) for t, row in done.items())
+    with_it.setdefault(time, {})[key] = value
+    return rows == with_it
+
+
+def write_as_blocks_does(loop):
+    # Blocks' MainLoop._handle_epoch_interrupt.
+    time = loop.log.status['iterations_done']
+    loop.log.current_row['interrupt_received'] = loop.handled
+    loop.log.status['interrupt_received'] = True
+    loop.rows.setdefault(time, {})['interrupt_received'] = loop.handled
+
+
+def read(loop):
+    # What a handler printing the progress reads: a time done, whole, and
+    # a key's history up to it; each refused half-way through a commit,
+    # and right otherwise.
+    time = loop.log.status['iterations_done']
+    if time < 2:
+        return
+    done = loop.done_rows()
+    log = loop.log
+    reads = [
+        ('row', lambda: dict(log[time - 1]), done[time - 1]),
+        ('previous_row', lambda: dict(log.previous_row), done[time - 1]),
+        ('history', lambda: [(t, value) for t, value in log.history('loss')
+                             if t < time],
+         [(t, row['loss']) for t, row in sorted(done.items())
+          if 'loss' in row and t < time])]
+    for name, made, expected in reads:
+        try:
+            value = made()
+        except ReentrantReadError:
+            assert log._session.busy == 'commit', name
+            loop.refused[name] = loop.refused.get(name, 0) + 1
+        else:
+            assert value == expected, name
+            loop.answered[name] = loop.answered.get(name, 0) + 1
+
+
+def flush(loop):
+    loop.log.flush()
+
+
+def checkpoint(loop):
+    # As pickling for a checkpoint does: the checkpoint's run ends here,
+    # holding all that was logged so far; the live log goes on in a child.
+    uuid = loop.log.h_uuid
+    pickle.dumps(loop.log)
+    loop.checkpoints.append((uuid, loop.done_rows(), loop.doing))
+
+
+def count_the_iteration_again(loop):
+    # status['iterations_done'] set to what it holds: a commit of the
+    # iteration, made each iteration its own way.
+    loop.log.status['iterations_done'] = loop.log.status['iterations_done']
+
+
+ACTIONS = [write_as_blocks_does, read, flush, checkpoint,
+           count_the_iteration_again]
+
+
+#: Seconds a test may take: a commit made inside the one a handler
+#: interrupted waited for ever with PostgreSQL.
+HANG = 120
+
+
+def handled_at_each_call(loop, numbers, action, seconds=HANG):
+    """Each of ``action()`` with SIGUSR1 sent at the call that is the next
+    of `numbers` (see :func:`test_interrupts.sigint_at_call`), `loop`
+    handling it; within `seconds`."""
+    previous = signal.signal(signal.SIGUSR1, loop.handle)
+    try:
+        with within(seconds):
+            for number in numbers:
+                sys.setprofile(sigint_at_call(number, signal.SIGUSR1))
+                try:
+                    action()
+                finally:
+                    sys.setprofile(None)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+@pytest.mark.parametrize('action', ACTIONS)
+@pytest.mark.parametrize('options', [{}, {'commit_every': 7}],
+                         ids=['each', 'every-7'])
+def test_a_handler_at_each_call_of_an_iteration(backend, small_blocks,
+                                                options, action):
+    loop = Loop(backend(**options), action)
+    calls = backend.calls
+    numbers = list(range(1, calls + 1)) * 3
+    if action is checkpoint:
+        # Each adds a run to the lineage that every read after goes
+        # through: with PostgreSQL, at every seventh call (1,200 took 200 s).
+        numbers = numbers[::backend.stride]
+    handled_at_each_call(loop, numbers, loop.iteration)
+    assert loop.handled > 50
+    loop.log.close()
+    rows, status = loop.read_back(backend.reopen)
+    assert rows == loop.rows
+    assert status['iterations_done'] == max(loop.rows)
+    if action is read:  # each read answered, and refused
+        assert min(loop.answered.values()) > 10, loop.answered
+        assert len(loop.refused) == 3 and min(loop.refused.values()) > 0
+    for uuid, done, doing in loop.checkpoints:
+        held, _ = loop.read_back(backend.reopen, uuid)
+        loop.doing = doing
+        assert same_but_the_one_being_written(held, loop, done), uuid
+
+
+def close_and_exit(loop):
+    # A handler of SIGTERM that ends the run.
+    loop.log.close()
+    raise SystemExit(143)
+
+
+@pytest.mark.parametrize('options', [{}, {'commit_every': 7},
+                                     {'commit_seconds': 60}],
+                         ids=['each', 'every-7', 'by-time'])
+def test_a_handler_that_closes_at_each_call_of_an_iteration(
+        backend, small_blocks, options):
+    # The log closed (as the commit it interrupted ends), and the process
+    # exiting: everything logged before is there, and no run is held.
+    # close() asked for so waits for no commit timer's thread (which has
+    # not been told to stop yet: it took the wait's timeout, 60 s).
+    for number in range(1, backend.calls + 1, backend.stride):
+        loop = Loop(backend(**options), close_and_exit)
+        for _ in range(5):
+            loop.iteration()
+        try:
+            handled_at_each_call(loop, [number], loop.iteration, 30)
+        except SystemExit:
+            pass
+        if not loop.handled:
+            break  # past the calls of an iteration
+        assert loop.log._session.closed
+        done = loop.done_rows()
+        rows, status = loop.read_back(lambda uuid: backend(uuid=uuid))
+        assert same_but_the_one_being_written(rows, loop, done), number
+    assert number > 20
