@@ -5,13 +5,15 @@ are read from chunks), on SQLite and PostgreSQL (issue 19).
 
 A wrong number read back without an error is the worst defect there is:
 ``history``, ``series`` and ``to_dataframe`` over random ranges,
-``records``, ``log[t]``, ``len`` and iteration, ``blocks-log export`` and
+``records``, ``log[t]``, ``len`` and iteration, ``blocks-log export``
+(CSV, JSON Lines, a record per value), ``blocks-log show --json`` and
 ``runs.compare`` are each checked against the dict the same writes make,
 through the writer and through a reader of its own.
 
 """
 import csv
 import io
+import json
 import math
 import time as time_module
 
@@ -38,7 +40,8 @@ NUMBERS = st.one_of(
 VALUES = st.one_of(
     NUMBERS, NUMBERS, NUMBERS, NUMBERS,
     st.integers(min_value=2 ** 63, max_value=2 ** 70),  # a JSON row
-    st.sampled_from(['text', None]))
+    # A text a CSV file quotes (a comma, a quote, a line break).
+    st.sampled_from(['text', 'a,"b"\nc', None]))
 #: A training loop's iteration: the same keys each time, floats only (the
 #: commits that packing slices without looking at a value), NaN and the
 #: infinities among them (buffered as floats, as any float).
@@ -270,6 +273,33 @@ def check_export(source, uuid, model):
                                      values.items() if cell(value))
 
 
+def check_json(source, uuid, model):
+    """``blocks-log export`` as JSON Lines, an object per time and a
+    record per value (run, time, key, value), and ``blocks-log show
+    --json``: each value as written, NaN and inf as Python's json writes
+    them."""
+    outputs = []
+    for argv in (['export', source, uuid, '--format', 'jsonl'],
+                 ['export', source, uuid, '--format', 'jsonl', '--long'],
+                 ['show', source, uuid, '--json']):
+        out = io.StringIO()
+        assert cli.main(argv, out) == 0, argv
+        outputs.append(out.getvalue())
+    rows, records, shown = outputs
+    for listed in ([json.loads(line) for line in rows.splitlines()],
+                   json.loads(shown)):
+        assert [row.pop('time') for row in listed] == sorted(model)
+        for row, time in zip(listed, sorted(model)):
+            assert sorted(row) == sorted(model[time]), time
+            assert all(same(row[key], value)
+                       for key, value in model[time].items()), time
+    records = [json.loads(line) for line in records.splitlines()]
+    assert [(record['run'], record['time']) for record in records] == [
+        (uuid, time) for time in sorted(model) for _ in model[time]]
+    assert all(same(record['value'], model[record['time']][record['key']])
+               for record in records)
+
+
 def check_compare(source, uuid, model):
     """``runs.compare`` of the run (read in windows): per key, the count,
     first and last time, last value, and the smallest and largest number
@@ -362,6 +392,7 @@ def check_plan(plan, opened, reopen, backend):
         check_reads(reader, model, ranges)
     if backend != 'postgresql':
         check_export(source, log.h_uuid, model)
+        check_json(source, log.h_uuid, model)
     check_compare(source, log.h_uuid, model)
     check_summary(source, log.h_uuid, model)
 
@@ -562,3 +593,24 @@ def test_a_deleted_key_is_gone_for_this_run_only(make_database_log):
     assert dict(before[1]) == {'a': 1, 'b': 2} and list(before) == [1, 2, 3]
     again = make_database_log(uuid=log.uuid, read_only=True)
     assert list(again) == [1, 3] and dict(again[1]) == {'b': 2}
+
+
+def test_the_buffer_is_laid_over_a_read_out_of_the_lock(tmp_path,
+                                                        monkeypatch):
+    # A pass over every value read (to_dataframe of a run in a thread
+    # that watches it) never holds the session's lock, which the training
+    # thread waits for to commit.
+    from blocks_log import series
+    log = SQLiteLog(str(tmp_path / 'log.sqlite'))
+    log[1]['loss'] = 1.0
+    log.flush()
+    log[2]['loss'] = 2.0
+    held, overlay = [], series.overlay
+
+    def watched(columns, records):
+        held.append(log._session.lock._is_owned())
+        return overlay(columns, records)
+    monkeypatch.setattr(series, 'overlay', watched)
+    assert log.history('loss') == [(1, 1.0), (2, 2.0)]
+    assert held == [False]
+    log.close()

@@ -149,15 +149,16 @@ class RunOpening(object):
         """Go on in a new run whose reads fall through to this one (as the
         session's work: see :mod:`.work`)."""
         with self.lock:
-            self.check_open()  # said to this caller, even if asked for
-            if self.read_only:
-                self.refuse_writes()
+            self._check_resumable()  # said to this caller, if asked for
             self.exclusive('resume', self._resume)
 
-    def _resume(self):
+    def _check_resumable(self):
         self.check_open()
         if self.read_only:
             self.refuse_writes()
+
+    def _resume(self):
+        self._check_resumable()  # again, if done as work under way ended
         self._flush()
         status = dict(self.status_values())
         status['resumed_from'] = self.run.uuid

@@ -165,29 +165,16 @@ class MergedReads(object):
         bound = self.max_time
         return min(start, bound), bound if stop is None else min(stop, bound)
 
-    @read
     def read_series(self, keys=None, start=0, stop=None):
         """``{key: (times, values)}`` over ``[start, stop)`` (see
         :mod:`blocks_log.series`), keys in the order of `keys`, else in the
         order of their first time, and of their names within a time: the
         same whatever the store, and however its values are packed."""
         start, stop = self.bounded(start, stop)
-        with self.lock:
-            self.check_open()
-            if self.lent:  # what a row's value changed in place holds now
-                self._store_lent()
-            columns = {} if keys is None else dict(
-                (key, series.empty()) for key in keys)
-            for store, runs in reversed(self.groups):
-                for name, column in store.read_series(
-                        runs, keys, start, stop).items():
-                    columns[name] = series.merge(
-                        columns.get(name, series.empty()), column)
-            wanted = None if keys is None else set(keys)
-            buffered = [(time, name, value)
-                        for time, name, value in self._buffered()
-                        if start <= time < stop and (
-                            wanted is None or name in wanted)]
+        # The buffer is laid over what was read once the lock is let go:
+        # a pass over every value read, which a training thread waiting
+        # for the lock need not wait for.
+        columns, buffered = self._series_read(keys, start, stop)
         columns = series.overlay(columns, buffered)
         for name, column in columns.items():
             columns[name] = series.without(column, _DELETED)
@@ -202,18 +189,37 @@ class MergedReads(object):
         return columns
 
     @read
+    def _series_read(self, keys, start, stop):
+        # read_series()'s reads: what the stores hold (key -> series), and
+        # the buffer's [(time, key, value)] in the range.
+        self.check_open()
+        if self.lent:  # what a row's value changed in place holds now
+            self._store_lent()
+        columns = {} if keys is None else dict(
+            (key, series.empty()) for key in keys)
+        for store, runs in reversed(self.groups):
+            for name, column in store.read_series(
+                    runs, keys, start, stop).items():
+                columns[name] = series.merge(
+                    columns.get(name, series.empty()), column)
+        wanted = None if keys is None else set(keys)
+        buffered = [(time, name, value)
+                    for time, name, value in self._buffered()
+                    if start <= time < stop and (
+                        wanted is None or name in wanted)]
+        return columns, buffered
+
+    @read
     def read_clock(self, start=0, stop=None):
         """The wall clock of each committed time of the lineage in
         ``[start, stop)``, as a series (see
         :meth:`blocks_log.stores.base.Store.read_clock`): the nearest run
         winning, as for values. The buffer has none yet."""
         start, stop = self.bounded(start, stop)
-        with self.lock:
-            self.check_open()
-            found = series.empty()
-            for store, runs in reversed(self.groups):
-                found = series.merge(found, store.read_clock(runs, start,
-                                                             stop))
+        self.check_open()
+        found = series.empty()
+        for store, runs in reversed(self.groups):
+            found = series.merge(found, store.read_clock(runs, start, stop))
         return found
 
     @read
@@ -221,18 +227,17 @@ class MergedReads(object):
         """``[(uuid, time)]``: where each run of the lineage after its
         first began (the first time it holds a value of its own; ``None``
         if it holds none), oldest first."""
-        with self.lock:
-            self.check_open()
-            chain = [(store, run) for store, runs in self.groups
-                     for run in runs]
-            found = [(run.uuid, store.read_first(run))
-                     for store, run in chain[:-1]]
-            # The run's own buffer, not committed yet, is its too.
-            buffered = self.pending[0::3]
-            if found and buffered:
-                firsts = [time for time in [found[0][1]] + buffered
-                          if time is not None]
-                found[0] = (found[0][0], min(firsts))
+        self.check_open()
+        chain = [(store, run) for store, runs in self.groups
+                 for run in runs]
+        found = [(run.uuid, store.read_first(run))
+                 for store, run in chain[:-1]]
+        # The run's own buffer, not committed yet, is its too.
+        buffered = self.pending[0::3]
+        if found and buffered:
+            firsts = [time for time in [found[0][1]] + buffered
+                      if time is not None]
+            found[0] = (found[0][0], min(firsts))
         return found[::-1]
 
     @read
@@ -240,11 +245,9 @@ class MergedReads(object):
         """A time past the last of ``[start, stop)`` that holds a value
         (at most `stop`), found without reading values; ``None`` if
         nothing there may hold one."""
-        with self.lock:
-            self.check_open()
-            ends = self._stored_ends(start, stop) + [
-                time + 1 for time in self.pending[0::3]
-                if start <= time < stop]
+        self.check_open()
+        ends = self._stored_ends(start, stop) + [
+            time + 1 for time in self.pending[0::3] if start <= time < stop]
         return min(max(ends), stop) if ends else None
 
     def _stored_ends(self, start, stop):
@@ -258,23 +261,22 @@ class MergedReads(object):
     def read_times(self, start=0, stop=None):
         """The times that hold a value, increasing."""
         start, stop = self.bounded(start, stop)
-        with self.lock:
-            if len(self.groups) > 1:  # a run resumed from one of Blocks'
-                return sorted(set(
-                    time for times, _ in self.read_series(
-                        None, start, stop).values() for time in times))
-            self.check_open()
-            store, runs = self.groups[0]
-            times = store.read_times(runs, start, stop)
-            buffered = [(time, value) for time, _, value in self._buffered()
-                        if start <= time < stop]
-            if not buffered:
-                return times
-            times = set(times)
-            times.update(time for time, _ in buffered)
-            # A value deleted may leave its time with nothing.
-            for time in set(time for time, value in buffered
-                            if value is _DELETED):
-                if not self.read_row(time):
-                    times.discard(time)
+        if len(self.groups) > 1:  # a run resumed from one of Blocks'
+            return sorted(set(
+                time for times, _ in self.read_series(
+                    None, start, stop).values() for time in times))
+        self.check_open()
+        store, runs = self.groups[0]
+        times = store.read_times(runs, start, stop)
+        buffered = [(time, value) for time, _, value in self._buffered()
+                    if start <= time < stop]
+        if not buffered:
+            return times
+        times = set(times)
+        times.update(time for time, _ in buffered)
+        # A value deleted may leave its time with nothing.
+        for time in set(time for time, value in buffered
+                        if value is _DELETED):
+            if not self.read_row(time):
+                times.discard(time)
         return sorted(times)
