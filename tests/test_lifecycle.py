@@ -85,7 +85,7 @@ COLLECTED_AS_ANOTHER_THREAD_FORKS = '''
 
         def discard(self, session):
             self.pop(session, None)
-    lifecycle._SESSIONS = InOrder()
+    lifecycle.OPEN_SESSIONS = InOrder()
     gc.disable()
     dropped = SQLiteLog(sys.argv[2], commit_every=10 ** 6)
     dropped[0]['kept'] = 1.0

@@ -5,18 +5,21 @@ thread, which holds the log's lock (taken again: it is reentrant).
 Blocks' main loop writes into the log from its handlers of SIGINT and
 SIGTERM (``current_row['epoch_interrupt_received']``, and the status);
 Lightning's handler of SLURM's SIGUSR1 saves a checkpoint (the log's
-place: a flush and a resume); others flush the log, or print what it
-holds. Each is made here at every call an iteration's log calls make (as
-the Ctrl-C tests of :mod:`test_interrupts` raise KeyboardInterrupt), and
-every value logged, and each checkpoint's run, is checked against a
-dict."""
+place: a flush and a resume); others flush the log, or another, print
+what it holds, or fork (a snapshot, multiprocessing's fork start). Each
+is made here at every call an iteration's log calls make (as the Ctrl-C
+tests of :mod:`test_interrupts` raise KeyboardInterrupt), and every value
+logged, and each checkpoint's run, is checked against a dict."""
+import os
 import pickle
 import signal
 import sys
+import threading
 
 import pytest
 
-from blocks_log.errors import ReentrantReadError
+from blocks_log import SQLiteLog
+from blocks_log.errors import ClosedLogError, ReentrantReadError
 from helpers import within
 from test_interrupts import KEYS, backend, sigint_at_call, small_blocks
 
@@ -34,6 +37,7 @@ class Loop(object):
         self.handled = 0
         self.answered, self.refused = {}, {}  # by read
         self.checkpoints = []
+        self.forked_half_way = 0
         self.doing = None
 
     def handle(self, number, frame):
@@ -139,13 +143,64 @@ def count_the_iteration_again(loop):
     loop.log.status['iterations_done'] = loop.log.status['iterations_done']
 
 
+#: Where a child forked by a handler writes: past the loop's times.
+CHILD_TIMES = 10 ** 6
+
+
+def fork_a_child(loop):
+    # The child writes into the run and ends, as a child of
+    # multiprocessing does (os._exit); refused only where the fork
+    # interrupted the log's own work or read, which is the parent's.
+    session = loop.log._session
+    half_way = bool(session.busy or session.reading)
+    time = CHILD_TIMES + loop.handled
+    pid = os.fork()
+    if pid == 0:
+        codes = [3]  # if the thread waits for ever
+
+        def write():
+            try:
+                loop.log[time]['child'] = loop.handled
+                loop.log.flush()
+                codes[0] = 0
+            except ClosedLogError:
+                codes[0] = 1
+            except BaseException:
+                codes[0] = 2
+        # From a thread, which no lock held in the parent keeps out.
+        thread = threading.Thread(target=write, daemon=True)
+        thread.start()
+        thread.join(HANG // 4)
+        os._exit(codes[0])
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == (1 if half_way else 0), half_way
+    if half_way:
+        loop.forked_half_way += 1
+    else:
+        loop.rows[time] = {'child': loop.handled}
+
+
 ACTIONS = [write_as_blocks_does, read, flush, checkpoint,
-           count_the_iteration_again]
+           count_the_iteration_again, fork_a_child]
 
 
 #: Seconds a test may take: a commit made inside the one a handler
 #: interrupted waited for ever with PostgreSQL.
 HANG = 120
+
+
+def assert_free(lock):
+    """Assert that a thread other than this one can take `lock`."""
+    taken = []
+
+    def take():
+        if lock.acquire(timeout=HANG // 4):
+            lock.release()
+            taken.append(True)
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    assert taken, 'held'
 
 
 def handled_at_each_call(loop, numbers, action, seconds=HANG):
@@ -179,10 +234,14 @@ def test_a_handler_at_each_call_of_an_iteration(backend, small_blocks,
         numbers = numbers[::backend.stride]
     handled_at_each_call(loop, numbers, loop.iteration)
     assert loop.handled > 50
+    assert_free(loop.log._session.lock)
     loop.log.close()
     rows, status = loop.read_back(backend.reopen)
     assert rows == loop.rows
-    assert status['iterations_done'] == max(loop.rows)
+    assert status['iterations_done'] == max(
+        time for time in loop.rows if time < CHILD_TIMES)
+    if action is fork_a_child:  # both ways
+        assert 0 < loop.forked_half_way < loop.handled
     if action is read:  # each read answered, and refused
         assert min(loop.answered.values()) > 10, loop.answered
         assert len(loop.refused) == 3 and min(loop.refused.values()) > 0
@@ -222,3 +281,127 @@ def test_a_handler_that_closes_at_each_call_of_an_iteration(
         rows, status = loop.read_back(lambda uuid: backend(uuid=uuid))
         assert same_but_the_one_being_written(rows, loop, done), number
     assert number > 20
+
+
+class Another(object):
+    """A second log of the loop's store, which its handler writes, beside a
+    plain dict of what it wrote; `checkpoints`: (uuid, rows it holds)."""
+
+    def __init__(self, log):
+        self.log, self.rows, self.checkpoints = log, {}, []
+
+    def write(self, value):
+        # As a loop does: an iteration's values, and their commit (the
+        # quick way, Commits._next_iteration, where no work is under way).
+        time = len(self.rows)
+        self.log[time]['handled'] = value
+        self.rows[time] = {'handled': value}
+        self.log.status['iterations_done'] = time
+
+
+def flush_another(loop):
+    loop.another.write(loop.handled)
+    loop.another.log.flush()
+
+
+def checkpoint_another(loop):
+    another = loop.another
+    another.write(loop.handled)
+    uuid = another.log.h_uuid
+    pickle.dumps(another.log)
+    another.checkpoints.append((uuid, dict(another.rows)))
+
+
+def fork_beside_another(loop):
+    loop.another.write(loop.handled)  # buffered as the fork comes
+    fork_a_child(loop)
+
+
+@pytest.mark.parametrize('action', [flush_another, checkpoint_another,
+                                    fork_beside_another])
+def test_a_handler_that_uses_another_log_at_each_call(backend, small_blocks,
+                                                      action):
+    # Another log of the same file (database), in the same thread: its
+    # commit, made in the loop's, waited for the loop's transaction, which
+    # waited for it (SQLite's busy handler, 600 s).
+    loop = Loop(backend(), action)
+    loop.another = Another(backend())
+    numbers = list(range(1, backend.calls + 1)) * 2
+    if action is checkpoint_another:
+        numbers = numbers[::backend.stride]
+    handled_at_each_call(loop, numbers, loop.iteration, HANG // 2)
+    assert loop.handled > 20
+    for log in (loop.log, loop.another.log):
+        assert_free(log._session.lock)
+        log.close()
+    assert loop.read_back(backend.reopen)[0] == loop.rows
+    another = loop.another
+    assert loop.read_back(backend.reopen, another.log.h_uuid)[0] == (
+        another.rows)
+    for uuid, rows in another.checkpoints:
+        assert loop.read_back(backend.reopen, uuid)[0] == rows
+
+
+def test_another_log_held_by_another_thread_is_left_to_its_next_commit(
+        tmp_path):
+    # The work asked of another log during the loop's commit is not
+    # waited for as that commit ends where another thread took that log's
+    # lock meanwhile (a fork there takes every log's in turn, and may wait
+    # for the loop's next): that log's next commit makes it.
+    path = str(tmp_path / 'log.sqlite')
+    holding, let_go = threading.Event(), threading.Event()
+
+    def hold(lock):
+        with lock:
+            holding.set()
+            let_go.wait(HANG)
+
+    def flush_another_then_hold_it(loop):
+        if loop.log._session.busy and not holding.is_set():
+            flush_another(loop)
+            threading.Thread(target=hold, args=(
+                loop.another.log._session.lock,)).start()
+            holding.wait()
+    loop = Loop(SQLiteLog(path), flush_another_then_hold_it)
+    loop.another = Another(SQLiteLog(path))
+    try:
+        handled_at_each_call(loop, range(1, 30), loop.iteration, HANG // 2)
+    finally:
+        let_go.set()
+    assert holding.is_set()
+    for log in (loop.log, loop.another.log):
+        log.close()
+
+    def reopen(uuid):
+        return SQLiteLog(path, uuid=uuid, read_only=True)
+    assert loop.read_back(reopen)[0] == loop.rows
+    assert loop.read_back(reopen, loop.another.log.h_uuid)[0] == (
+        loop.another.rows)
+
+
+def test_another_log_at_work_in_another_thread_is_not_waited_for(tmp_path):
+    # Only work under way in the calling thread makes a log's commit wait
+    # for it: a flush while another thread's log commits is made at once.
+    path = str(tmp_path / 'log.sqlite')
+    working, go_on = threading.Event(), threading.Event()
+
+    def commit_held_up(*arguments):
+        working.set()
+        go_on.wait(HANG)
+    other = SQLiteLog(path)
+    other._session._flush = commit_held_up
+    thread = threading.Thread(target=other.flush)
+    thread.start()
+    working.wait(HANG)
+    try:
+        log = SQLiteLog(path)
+        log[1]['loss'] = 0.5
+        log.flush()
+        with SQLiteLog(path, uuid=log.h_uuid, read_only=True) as again:
+            assert again[1] == {'loss': 0.5}
+    finally:
+        go_on.set()
+        thread.join()
+    del other._session._flush
+    for each in (log, other):
+        each.close()

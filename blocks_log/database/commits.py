@@ -10,6 +10,7 @@ where the commit is a training loop's iteration and nothing else; every
 import time as _time
 
 from blocks_log import codec
+from blocks_log.database import lifecycle
 from blocks_log.errors import LogError
 from blocks_log.stores.base import StalePieces
 
@@ -38,7 +39,9 @@ class Commits(object):
         # Marked as a commit (see .work); during work or a read, the
         # general way asks for the commit, made as they end.
         with self.lock:
-            if self.busy or self.reading:
+            if self.busy or self.reading or (
+                    len(lifecycle.OPEN_SESSIONS) > 1 and
+                    lifecycle.work_under_way_here(self) is not None):
                 return False
             self.busy = 'commit'
             try:

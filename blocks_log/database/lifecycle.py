@@ -7,7 +7,10 @@ and its database connection closed: SQLite's locks belong to a process,
 and a connection, or even SQLite's record of one, copied into a child makes
 the child's view of the file wrong (the parent's ``close()`` once deleted
 the child's committed iterations). Parent and child then each open their
-own connection on first use, and the child gets fresh locks. At
+own connection on first use, and the child gets fresh locks. A session
+whose work or read the fork interrupted in the thread that forks (a
+signal's handler forked) is left as it is, to go on in the parent; in the
+child, it is closed (see ``Session.before_fork``). At
 interpreter exit, and when a log is garbage-collected without ``close()``,
 its session is finished: flushed, its run released, its connection closed
 (see :class:`blocks_log.database.session.Session`).
@@ -18,23 +21,25 @@ import os
 import threading
 import warnings
 
-# Held strongly until closed: a log's finalizer that a Ctrl-C stopped as
-# it began (weakref.finalize forgets itself, then calls, in Python code
-# where a signal handler may run between the two) leaves its session here,
-# to be finished at exit rather than lose what it buffered.
-_SESSIONS = set()
-# The sessions locked by _before_fork, released after it.
+#: The open sessions. Held strongly until closed: a log's finalizer that a
+#: Ctrl-C stopped as it began (weakref.finalize forgets itself, then calls,
+#: in Python code where a signal handler may run between the two) leaves
+#: its session here, to be finished at exit rather than lose what it
+#: buffered.
+OPEN_SESSIONS = set()
+# The sessions locked by _before_fork, released after it, each with
+# whether it made ready for the fork (see Session.before_fork).
 _LOCKED = []
 
 
 def register(session):
     """Watch `session` until :func:`unregister`."""
-    _SESSIONS.add(session)
+    OPEN_SESSIONS.add(session)
 
 
 def unregister(session):
     """Stop watching `session` (it is closed)."""
-    _SESSIONS.discard(session)
+    OPEN_SESSIONS.discard(session)
 
 
 def holds_a_lock():
@@ -44,36 +49,54 @@ def holds_a_lock():
     lock while holding that one, and a fork, which takes them all in turn,
     may hold it and wait for that one: neither would go on."""
     # _is_owned(), as threading.Condition asks it of a lock.
-    return any(session.lock._is_owned() for session in list(_SESSIONS))
+    return any(session.lock._is_owned() for session in list(OPEN_SESSIONS))
+
+
+def work_under_way_here(session):
+    """Another open session than `session` whose work (see
+    :mod:`~blocks_log.database.work`) is under way in the calling thread,
+    or ``None``."""
+    for other in list(OPEN_SESSIONS):
+        # Busy, and its lock held by this thread: busy here (any other
+        # thread waits for the lock before it looks).
+        if other.busy and other is not session and other.lock._is_owned():
+            return other
+    return None
 
 
 def _before_fork():
-    for session in list(_SESSIONS):
+    for session in list(OPEN_SESSIONS):
         session.lock.acquire()
-        _LOCKED.append(session)
-        session.before_fork()
+        locked = [session, False]  # released after, should it raise
+        _LOCKED.append(locked)
+        locked[1] = session.before_fork()
 
 
 def _after_fork_in_parent():
     while _LOCKED:
-        session = _LOCKED.pop()
-        session.store.after_fork(child=False)
+        session, ready = _LOCKED.pop()
+        if ready:
+            session.store.after_fork(child=False)
         session.lock.release()
 
 
 def _after_fork_in_child():
     while _LOCKED:
-        # Held by the thread that forked, which the child runs on; a new
-        # lock rather than a release, so that nothing else can be waiting.
-        session = _LOCKED.pop()
-        session.store.after_fork(child=True)
+        session, ready = _LOCKED.pop()
+        if ready:
+            session.store.after_fork(child=True)
+        else:
+            session.forked_half_way()
+        # Held by the thread that forked, which the child runs on (and by
+        # the work the fork interrupted, if any); a new lock rather than a
+        # release, so that nothing else can be waiting.
         session.lock = threading.RLock()
 
 
 def _at_exit():
     # After the logs' own finalizers (atexit runs the hooks registered
     # last first: weakref.finalize registers its own at the first log).
-    for session in list(_SESSIONS):
+    for session in list(OPEN_SESSIONS):
         try:
             session.finalize()
         except Exception as error:  # the next session is finished still

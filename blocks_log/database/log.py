@@ -97,9 +97,16 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
     main thread (see :mod:`~blocks_log.database.work`): its writes go in
     at once, and ``flush()``, ``resume()``, pickling and ``close()`` in a
     handler that came half-way through a commit (or a read) are made as
-    that ends. A read of what is no longer buffered, there, raises
-    :class:`~blocks_log.errors.ReentrantReadError` (a ``RuntimeError``):
-    every read of the log may, from such a handler.
+    that ends; so are those of another log, if it came half-way through
+    this one's commit (made there, in the same SQLite file, they waited
+    for it: 600 s of retries). A read of what is no longer buffered,
+    there, raises :class:`~blocks_log.errors.ReentrantReadError` (a
+    ``RuntimeError``): every read of the log may, from such a handler. A
+    ``fork`` there leaves the interrupted work to the parent, which goes
+    on with it: in the child, the log is closed (a write raises
+    :class:`~blocks_log.errors.ClosedLogError`), and the child must end
+    without returning into that work (``os._exit()``, as a child of
+    :mod:`multiprocessing` does).
 
     Subclasses (:class:`~blocks_log.sqlite.SQLiteLog`) make the stores and
     say how to open them again (:meth:`_reopen_arguments`).

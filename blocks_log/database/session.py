@@ -328,13 +328,24 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
             self.deletions = True
 
     def before_fork(self):
-        """Flush and drop the connection (the lock is held)."""
+        """Flush and drop the connection (the lock is held): True. False,
+        doing neither, if the fork interrupted work or a read of this
+        session, or work of another, in this thread (a signal's handler
+        forked: see :mod:`~blocks_log.database.work`), in which a flush
+        would be made, or for which it would wait: the parent goes on as
+        it was, and commits what is buffered as that work ends; in the
+        child, the log is closed (see :meth:`forked_half_way`)."""
+        if self.busy or self.reading or (
+                lifecycle.work_under_way_here(self) is not None):
+            self.tail.fork()
+            return False
         try:
             self._flush()
         except LogError:
             pass  # kept, and committed by parent or child later
         self.tail.fork()
         self.store.before_fork()
+        return True
 
     def close(self):
         """Flush, release the run and close the store; safe twice.
@@ -386,13 +397,31 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         if self.timer is not None:
             self.timer.stop()
         self._release()
-        self.closed, self.writable, self.refreshing = True, False, False
-        self.pending = Refusing(ClosedLogError,
-                                'the log of {} is closed'.format(self))
-        self.forget_row_of_now()
+        self._closed_here('the log of {} is closed'.format(self))
         if not self.shared:
             self.store.close()
+
+    def _closed_here(self, message):
+        # Closed for this process: every write refused with `message`.
+        self.closed, self.writable, self.refreshing = True, False, False
+        self.pending = Refusing(ClosedLogError, message)
+        self.forget_row_of_now()
         lifecycle.unregister(self)
+
+    def forked_half_way(self):
+        """In the child of a fork that interrupted work (see
+        :meth:`before_fork`): that work is the parent's, copied here
+        half-way, and so is the store's connection, which the child must
+        leave alone. The log is closed here as it stands, with no commit,
+        and refuses every write with
+        :class:`~blocks_log.errors.ClosedLogError`: nothing it logged in
+        the child would be committed."""
+        self.busy, self.reading, self.requested = None, 0, []
+        self._closed_here(
+            'the log of {} was copied into this process by a fork made '
+            'half-way through a commit or read (by a signal\'s handler): '
+            'it is the parent\'s; open a log of this process\'s own'.format(
+                self))
 
     def _join_timer(self):
         # Out of the lock, which the thread may be waiting for (to commit

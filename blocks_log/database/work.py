@@ -27,9 +27,16 @@ read marks it read; each finds what is under way:
 Only the thread that holds the lock sees the marks set: any other waits
 for the lock first.
 
+The work of another log, asked for during this one's work in the same
+thread (a handler that flushes or pickles a second log, or forks), is
+done as this one's ends too: made there, in a file of SQLite, it waited
+for the transaction the interrupted work held open, which waited for it
+(600 s of SQLite's busy handler, then ``LogWriteError``).
+
 """
 import functools
 
+from blocks_log.database import lifecycle
 from blocks_log.errors import ReentrantReadError
 
 
@@ -43,16 +50,23 @@ class Work(object):
         # instance's own in fewer steps, and a commit and a read ask each.
         self.busy = None  # the name of the work under way, if any
         self.reading = 0  # reads under way
-        self.requested = []  # names of the work asked for meanwhile
+        # (session, name) of the work asked for meanwhile, this session's
+        # or another's (see the module's docstring)
+        self.requested = []
 
     def exclusive(self, name, action, *arguments):
         """``action(*arguments)`` as the session's work (`name`, one of
-        :data:`REQUESTS`), with the lock held; or, if work or a read is
-        under way in this thread, asked for, to be done as that ends
-        (``None``)."""
+        :data:`REQUESTS`), with the lock held; or, if work or a read of
+        this session, or work of another, is under way in this thread,
+        asked for, to be done as that ends (``None``)."""
         if self.busy or self.reading:
-            self.request(name)
+            self.request(self, name)
             return None
+        if len(lifecycle.OPEN_SESSIONS) > 1:
+            other = lifecycle.work_under_way_here(self)
+            if other is not None:
+                other.request(self, name)
+                return None
         self.busy = name
         try:
             return action(*arguments)
@@ -61,20 +75,37 @@ class Work(object):
             if self.requested:
                 self.do_requested()
 
-    def request(self, name):
-        """Ask for the work `name` to be done as the work or read under
-        way ends; once, if it was the last asked for."""
+    def request(self, session, name):
+        """Ask for the work `name` of `session` (this one, or another) to
+        be done as the work or read under way ends; once, if it was the
+        last asked for."""
         requested = self.requested
-        if not requested or requested[-1] != name:
-            requested.append(name)
+        if not requested or requested[-1] != (session, name):
+            requested.append((session, name))
 
     def do_requested(self):
         """Do the work asked for during work or a read, now over, in
         order. Work that raises leaves what was asked for after it, done
         as the next work ends."""
         while self.requested and not (self.busy or self.reading):
-            name = self.requested.pop(0)
+            session, name = self.requested.pop(0)
+            if session is self:
+                self.exclusive(name, getattr(self, REQUESTS[name]))
+            else:
+                session.do_for_another(name)
+
+    def do_for_another(self, name):
+        """Do the work `name`, asked for during another session's work in
+        this thread, now over; or, if another thread holds the lock (a
+        fork, which takes every session's lock in turn, may hold it and
+        wait for the other's), ask for it of this session's next work."""
+        if not self.lock.acquire(blocking=False):
+            self.request(self, name)
+            return
+        try:
             self.exclusive(name, getattr(self, REQUESTS[name]))
+        finally:
+            self.lock.release()
 
     def refuse_read(self):
         """Refuse a read during work (see the module's docstring).
