@@ -337,8 +337,7 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         child, the log is closed (see :meth:`forked_half_way`)."""
         if self.busy or self.reading or (
                 lifecycle.work_under_way_here(self) is not None):
-            self.tail.fork()
-            return False
+            return False  # the child writes nothing: the tail stays as it is
         try:
             self._flush()
         except LogError:

@@ -28,10 +28,11 @@ Only the thread that holds the lock sees the marks set: any other waits
 for the lock first.
 
 The work of another log, asked for during this one's work in the same
-thread (a handler that flushes or pickles a second log, or forks), is
-done as this one's ends too: made there, in a file of SQLite, it waited
-for the transaction the interrupted work held open, which waited for it
-(600 s of SQLite's busy handler, then ``LogWriteError``).
+thread (a handler that flushes or pickles a second log), is done as this
+one's ends too: made there, in a file of SQLite, it waited for the
+transaction the interrupted work held open, which waited for it (600 s of
+SQLite's busy handler, then ``LogWriteError``). A fork during work
+leaves it to the parent (see ``Session.before_fork``).
 
 """
 import functools
