@@ -9,8 +9,9 @@ the child's view of the file wrong (the parent's ``close()`` once deleted
 the child's committed iterations). Parent and child then each open their
 own connection on first use, and the child gets fresh locks. A session
 whose work or read the fork interrupted in the thread that forks (a
-signal's handler forked) is left as it is, to go on in the parent; in the
-child, it is closed (see ``Session.before_fork``). At
+signal's handler forked), and every other while work is under way there,
+is left as it is, to go on in the parent; in the child, it is closed (see
+``Session.before_fork``). At
 interpreter exit, and when a log is garbage-collected without ``close()``,
 its session is finished: flushed, its run released, its connection closed
 (see :class:`blocks_log.database.session.Session`).
