@@ -1,5 +1,6 @@
 """Fixtures shared by the test suite: one log factory per backend."""
 import os
+import signal
 
 import pytest
 
@@ -38,6 +39,20 @@ def a_home_of_their_own(tmp_path_factory):
 
 HOME_VARIABLES = ('HOME', 'MPLCONFIGDIR', 'XDG_CONFIG_HOME',
                   'XDG_CACHE_HOME')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in the tests, as in a
+    terminal, even in a run started in the background (``tox &``): the
+    shell starts it with SIGINT ignored, Python leaves it so, and the tests
+    of interrupts send it (each found no KeyboardInterrupt)."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def backend_factories(tmp_path, postgresql_dsn=None):
