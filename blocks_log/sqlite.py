@@ -115,7 +115,9 @@ class SQLiteLog(DatabaseLog):
         run of the file (a file on a network filesystem).
     LogWriteError
         If a new run cannot be written (an ``OSError``: a read-only file, a
-        full disk).
+        full disk; a process forked by a signal's handler half-way through
+        its parent's commit to the file, see
+        :class:`~blocks_log.database.DatabaseLog`).
 
     Warns
     -----

@@ -214,7 +214,7 @@ def backend(request, tmp_path, monkeypatch):
     factory = backend_factories(tmp_path, use_backend(
         request.param, monkeypatch, request))[request.param]
     factory.reopen = lambda uuid: factory(uuid=uuid, read_only=True)
-    factory.calls = CALLS[request.param]
+    factory.name, factory.calls = request.param, CALLS[request.param]
     factory.stride = STRIDES[request.param]
     return factory
 

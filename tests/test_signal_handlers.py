@@ -13,15 +13,18 @@ logged, and each checkpoint's run, is checked against a dict."""
 import os
 import pickle
 import signal
+import sqlite3
 import sys
 import threading
 
 import pytest
 
 from blocks_log import SQLiteLog
-from blocks_log.errors import ClosedLogError, ReentrantReadError
+from blocks_log.errors import (ClosedLogError, LogWriteError,
+                               ReentrantReadError)
 from helpers import within
-from test_interrupts import KEYS, backend, sigint_at_call, small_blocks
+from test_interrupts import (KEYS, backend, calls_of, sigint_at_call,
+                             small_blocks)
 
 __all__ = ['backend', 'small_blocks']  # fixtures, used by name
 
@@ -32,12 +35,13 @@ class Loop(object):
     (a call into the log, at most one) is ``self.doing``, the (time, key,
     value) it writes, if any."""
 
-    def __init__(self, log, action):
+    def __init__(self, log, action, new_log=None):
         self.log, self.rows, self.action = log, {}, action
+        self.new_log = new_log  # makes another log of the same store
         self.handled = 0
         self.answered, self.refused = {}, {}  # by read
         self.checkpoints = []
-        self.forked_half_way = 0
+        self.forked_half_way = self.refused_own = 0
         self.doing = None
 
     def handle(self, number, frame):
@@ -148,36 +152,73 @@ CHILD_TIMES = 10 ** 6
 
 
 def fork_a_child(loop):
-    # The child writes into the run and ends, as a child of
-    # multiprocessing does (os._exit); refused only where the fork
-    # interrupted the log's own work or read, which is the parent's.
+    # The child writes into the run, then into a run of its own in the same
+    # file or database, and ends, as a child of multiprocessing does
+    # (os._exit). The first is refused only where the fork interrupted the
+    # log's own work or read, which is the parent's; the second only in a
+    # SQLite file whose write lock the parent held (there, SQLite's record
+    # of the parent's lock, copied into the child, had each write of the
+    # child wait out 600 s of retries). A log of its own in one child of
+    # `stride` (a connection to PostgreSQL takes 20 ms).
     session = loop.log._session
     half_way = bool(session.busy or session.reading)
+    own = loop.new_log is not None and (
+        loop.handled % loop.new_log.stride == 0)
+    refused_own = own and write_lock_held(loop.log)
     time = CHILD_TIMES + loop.handled
     pid = os.fork()
     if pid == 0:
-        codes = [3]  # if the thread waits for ever
+        codes = [99]  # if the thread waits for ever
 
         def write():
             try:
                 loop.log[time]['child'] = loop.handled
                 loop.log.flush()
-                codes[0] = 0
+                code = 0
             except ClosedLogError:
-                codes[0] = 1
+                code = 1
             except BaseException:
-                codes[0] = 2
+                code = 2
+            try:
+                if own:
+                    log = loop.new_log()
+                    log.current_row['child'] = 1.0
+                    log.close()
+            except LogWriteError:
+                code += 4
+            except BaseException:
+                code += 8
+            codes[0] = code
         # From a thread, which no lock held in the parent keeps out.
         thread = threading.Thread(target=write, daemon=True)
         thread.start()
         thread.join(HANG // 4)
         os._exit(codes[0])
     _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == (1 if half_way else 0), half_way
+    assert os.WEXITSTATUS(status) == (1 if half_way else 0) + (
+        4 if refused_own else 0), (half_way, refused_own)
     if half_way:
         loop.forked_half_way += 1
+        loop.refused_own += refused_own
     else:
         loop.rows[time] = {'child': loop.handled}
+
+
+def write_lock_held(log):
+    """Whether the write lock of `log`'s SQLite file is held, asked of
+    SQLite on a connection of the test's own."""
+    if not isinstance(log, SQLiteLog):
+        return False
+    probe = sqlite3.connect(log._session.store.db.path, timeout=0,
+                            isolation_level=None)
+    try:
+        probe.execute('BEGIN IMMEDIATE')
+        probe.execute('ROLLBACK')
+        return False
+    except sqlite3.OperationalError:  # "database is locked"
+        return True
+    finally:
+        probe.close()
 
 
 ACTIONS = [write_as_blocks_does, read, flush, checkpoint,
@@ -225,7 +266,7 @@ def handled_at_each_call(loop, numbers, action, seconds=HANG):
                          ids=['each', 'every-7'])
 def test_a_handler_at_each_call_of_an_iteration(backend, small_blocks,
                                                 options, action):
-    loop = Loop(backend(**options), action)
+    loop = Loop(backend(**options), action, backend)
     calls = backend.calls
     numbers = list(range(1, calls + 1)) * 3
     if action is checkpoint:
@@ -240,8 +281,10 @@ def test_a_handler_at_each_call_of_an_iteration(backend, small_blocks,
     assert rows == loop.rows
     assert status['iterations_done'] == max(
         time for time in loop.rows if time < CHILD_TIMES)
-    if action is fork_a_child:  # both ways
+    if action is fork_a_child:  # both ways, and both in SQLite's
         assert 0 < loop.forked_half_way < loop.handled
+        assert (0 < loop.refused_own < loop.forked_half_way) is (
+            backend.name == 'sqlite-file'), loop.refused_own
     if action is read:  # each read answered, and refused
         assert min(loop.answered.values()) > 10, loop.answered
         assert len(loop.refused) == 3 and min(loop.refused.values()) > 0
@@ -249,6 +292,28 @@ def test_a_handler_at_each_call_of_an_iteration(backend, small_blocks,
         held, _ = loop.read_back(backend.reopen, uuid)
         loop.doing = doing
         assert same_but_the_one_being_written(held, loop, done), uuid
+
+
+def test_a_fork_at_each_call_of_a_read(backend, small_blocks):
+    # Half-way through reads from the store (in SQLite, in a read
+    # transaction, whose locks, copied into the child, keep no writer
+    # out): the child's write into the run is refused, and its log of its
+    # own writes.
+    loop = Loop(backend(), fork_a_child, backend)
+    for _ in range(40):
+        loop.iteration()
+    log = loop.log
+
+    def read():
+        assert list(log.history('loss')) == [
+            (time, row['loss']) for time, row in sorted(loop.rows.items())
+            if 'loss' in row]
+        assert dict(log[3]) == loop.rows[3]
+    handled_at_each_call(loop, range(1, calls_of(read) + 1, backend.stride),
+                         read)
+    assert loop.forked_half_way > 20 and loop.refused_own == 0
+    log.close()
+    assert loop.read_back(backend.reopen)[0] == loop.rows
 
 
 def close_and_exit(loop):
@@ -324,7 +389,7 @@ def test_a_handler_that_uses_another_log_at_each_call(backend, small_blocks,
     # Another log of the same file (database), in the same thread: its
     # commit, made in the loop's, waited for the loop's transaction, which
     # waited for it (SQLite's busy handler, 600 s).
-    loop = Loop(backend(), action)
+    loop = Loop(backend(), action, backend)
     loop.another = Another(backend())
     numbers = list(range(1, backend.calls + 1)) * 2
     if action is checkpoint_another:

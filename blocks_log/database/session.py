@@ -414,13 +414,18 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         leave alone. The log is closed here as it stands, with no commit,
         and refuses every write with
         :class:`~blocks_log.errors.ClosedLogError`: nothing it logged in
-        the child would be committed."""
+        the child would be committed. A SQLite file the fork found in a
+        write transaction cannot be written by this process at all (see
+        :meth:`~blocks_log.stores.sqlite_connection.SQLiteConnection.
+        forked_half_way`)."""
         self.busy, self.reading, self.requested = None, 0, []
+        self.store.forked_half_way()
         self._closed_here(
             'the log of {} was copied into this process by a fork made '
             'half-way through a commit or read (by a signal\'s handler): '
-            'it is the parent\'s; open a log of this process\'s own'.format(
-                self))
+            'it is the parent\'s; open a log of this process\'s own (not '
+            'in a SQLite file that the parent was writing at the fork: '
+            'that is refused)'.format(self))
 
     def _join_timer(self):
         # Out of the lock, which the thread may be waiting for (to commit

@@ -417,3 +417,9 @@ class Store(metaclass=abc.ABCMeta):
     def after_fork(self, child):
         """The ``fork`` is done: this is the `child`'s copy, or the
         parent's."""
+
+    def forked_half_way(self):
+        """This is a forked child's copy, made half-way through the
+        parent's work on the store (see
+        :meth:`~blocks_log.database.session.Session.forked_half_way`): its
+        connection is the parent's, and left alone."""

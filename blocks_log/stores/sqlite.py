@@ -353,6 +353,9 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
             self._in_forked_child()
         self.db.after_fork(child)
 
+    def forked_half_way(self):
+        self.db.forked_half_way()
+
     def _in_forked_child(self):
         # In a forked child. Its parent goes on with the pieces of status
         # lists: the child writes none, and looks for them where it writes

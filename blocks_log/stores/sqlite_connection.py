@@ -35,6 +35,10 @@ LOOK_EVERY = 1.0
 # made by C code): never closed there, as SQLite asks, since closing one
 # can act on the parent's file locks and WAL.
 _INHERITED = []
+# The files (by device and inode) that this process cannot write: it was
+# forked half-way through a write transaction of its parent's on each (see
+# SQLiteConnection.forked_half_way).
+_WRITTEN_BY_PARENT_AT_FORK = set()
 # What a commit holds while no checkpoints' thread passes: nothing (a lock
 # taken at each commit cost 2% of an iteration's instructions).
 _NO_LOCK = contextlib.nullcontext()
@@ -112,6 +116,9 @@ class SQLiteConnection(object):
         self.generation = 0
         # One per database, made once: a transaction runs per iteration.
         self._transaction = Transaction(self)
+        # Whether the transaction open, if any, is a write transaction:
+        # said as one begins (sqlite3 tells only that one is open).
+        self.writes = False
 
     @property
     def in_memory(self):
@@ -151,7 +158,8 @@ class SQLiteConnection(object):
         sqlite3.Error
             If the pragmas cannot be applied.
         LogWriteError
-            If the file was deleted or replaced.
+            If the file was deleted or replaced, or this process cannot
+            write it (see :meth:`forked_half_way`).
         """
         connection = self._connection
         if connection is None or self._pid != os.getpid():
@@ -169,6 +177,16 @@ class SQLiteConnection(object):
             self._look_at_the_file()
             if self._ready_to_write:
                 return
+            if self._identity in _WRITTEN_BY_PARENT_AT_FORK:
+                raise LogWriteError(
+                    '{}: cannot be written by this process, forked (by a '
+                    'signal\'s handler) half-way through its parent\'s '
+                    'write transaction on the file: SQLite\'s record of '
+                    'that transaction\'s lock, copied here, keeps every '
+                    'connection of this process from writing it (each '
+                    'write would wait in vain); write it from the parent, '
+                    'or from a process started afresh (multiprocessing\'s '
+                    '"spawn" or "forkserver")'.format(self.path))
             for pragma in PRAGMAS + (size_limit_pragma(),):
                 retry(connection.execute, pragma)
             if self.checkpointer is None:
@@ -348,7 +366,8 @@ class SQLiteConnection(object):
         ------
         LogWriteError
             If it cannot be committed (read-only file, full disk, I/O
-            error). Nothing of it is then in the database.
+            error, see also :meth:`forked_half_way`). Nothing of it is then
+            in the database.
         """
         connection = self._connection
         try:
@@ -427,6 +446,22 @@ class SQLiteConnection(object):
         """A ``fork`` is done: checkpoints may run again."""
         if self.checkpointer is not None:
             self.checkpointer.after_fork(child)
+
+    def forked_half_way(self):
+        """In a child forked half-way through the parent's work on the
+        file (:meth:`before_fork` not called), whose copy of the
+        connection is the parent's and never used nor closed here. If that
+        connection was in a write transaction, SQLite's record in this
+        process of the file's locks (one per file, which every connection
+        to it asks) holds the parent's write lock for good (a read
+        transaction's locks keep no writer out): every later write of
+        this process to the file is refused at once, rather than wait out
+        its retries (see :data:`~.sqlite_transactions.RETRY_FOR`) and
+        fail."""
+        connection = self._connection
+        if connection is not None and connection.in_transaction and (
+                self.writes and not self.in_memory):
+            _WRITTEN_BY_PARENT_AT_FORK.add(self._identity)
 
     def committed(self):
         """A write transaction was committed (see :mod:`.checkpointer`):

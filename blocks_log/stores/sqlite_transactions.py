@@ -77,6 +77,7 @@ class Transaction(object):
         try:
             connection = db.connection_to_write()
             roll_back(connection)  # one left open (see write())
+            db.writes = True
             retry(connection.execute, 'BEGIN IMMEDIATE')
         except sqlite3.Error as error:
             raise LogWriteError(files.failure(db.path, 'cannot write', error))
@@ -123,6 +124,7 @@ class Reading(object):
         # `with` block's exit began): reads in it saw the state it began
         # in, for ever, whatever was committed since.
         roll_back(connection)
+        self._db.writes = False
         self._db.query('BEGIN')
         return connection
 
