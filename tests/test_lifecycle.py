@@ -19,7 +19,7 @@ from blocks_log import PostgreSQLLog, SQLiteLog
 from blocks_log.database import session as session_module
 from blocks_log.errors import LogWriteError, RunInUseError
 from blocks_log.stores import chunks, sqlite_checkpointer
-from blocks_log.stores import sqlite_connection
+from blocks_log.stores import sqlite_transactions
 
 from blocks_log.database.commits import Commits
 from blocks_log.stores.sqlite_checkpointer import wal_size
@@ -968,7 +968,7 @@ class TestPromisesOfTheWritePath:
                 holder.stdin.write('go\n')
                 holder.stdin.flush()
                 holder.wait()
-        monkeypatch.setattr(sqlite_connection.time, 'sleep', release)
+        monkeypatch.setattr(sqlite_transactions.time, 'sleep', release)
         log[0]['a'] = 1
         log.flush()
         assert retries and log.conn.execute(

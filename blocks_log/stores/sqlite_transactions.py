@@ -11,7 +11,7 @@ from blocks_log.errors import LogWriteError
 from blocks_log.stores import sqlite_files as files, writing
 
 #: Seconds a statement is retried while another process holds the lock
-#: (SQLite's own wait, BUSY_TIMEOUT of sqlite_connection, comes first).
+#: (SQLite's own wait, BUSY_TIMEOUT of sqlite_opening, comes first).
 RETRY_FOR = 600.0
 #: Seconds a reader waits for a writer to rebuild the index of the WAL.
 RECOVERY_WAIT = 30.0
