@@ -30,7 +30,7 @@ import pytest
 from blocks_log import SQLiteLog
 from blocks_log.database.commits import Commits
 from interleaving import (WatchedLock, in_a_thread, line_start,
-                          tracing_instructions)
+                          needs_instruction_events, tracing_instructions)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get('BLOCKS_LOG_BARE') == '1',
@@ -241,11 +241,13 @@ def stops(tmp_path, stopped, step):
 
 
 @pytest.mark.parametrize('step', [step for step, _ in STEPS])
+@needs_instruction_events
 def test_a_step_at_each_instruction_of_a_commit(tmp_path, step):
     assert len(stops(tmp_path, commit_stopped, step)) > 50  # all along
 
 
 @pytest.mark.parametrize('step', [step for step, _ in ITERATION_STEPS])
+@needs_instruction_events
 def test_a_step_at_each_instruction_of_an_iterations_commit(tmp_path, step):
     # Threads may write into a log while one of them ends the iterations
     # (see DatabaseLog): the commit each iteration makes is the timer's,

@@ -17,8 +17,8 @@ from blocks_log.database.commits import Commits
 from blocks_log.database.session import Session
 from conftest import backend_factories, use_backend
 from helpers import ROOT, refuse_inserts, within
-from interleaving import (WatchedLock, in_a_thread, line_start, offsets,
-                          stopping)
+from interleaving import (WatchedLock, in_a_thread, line_start,
+                          needs_instruction_events, offsets, stopping)
 
 BACKENDS = ['sqlite-file', 'postgresql']
 SECONDS = 0.2
@@ -221,6 +221,7 @@ def test_closing_stops_the_thread(backend):
                    for thread in threading.enumerate())
 
 
+@needs_instruction_events
 def test_closing_as_the_thread_waits_to_commit(backend):
     # The thread, due to commit, waits for the session's lock, which
     # close() holds as it commits: close() waited for the thread under that
@@ -331,6 +332,7 @@ def test_a_value_deleted_after_what_the_thread_commits_stays_deleted(
 FLUSH = Commits._flush.__code__
 
 
+@needs_instruction_events
 def test_a_deletion_made_as_the_thread_commits_stays_deleted(backend):
     # The thread's commit finds no deletion left past what it commits, and
     # clears the mark; a deletion buffered before it stores that (between
@@ -389,6 +391,7 @@ def row_read_as_the_thread_commits(backend, stop):
     return seen
 
 
+@needs_instruction_events
 def test_a_row_read_as_the_thread_commits_holds_what_was_written(backend):
     # A row keeps what it read while nothing was committed nor written
     # since: a stamp of the commits and the buffer's length; reads of it
@@ -418,6 +421,7 @@ def test_a_row_read_as_the_thread_commits_holds_what_was_written(backend):
     assert row_read_as_the_thread_commits(backend, stop) == 1.0
 
 
+@needs_instruction_events
 def test_a_stamp_taken_as_the_thread_commits_is_not_the_one_before(
         backend):
     # The same, the read stopped between its two looks (the buffer's

@@ -25,7 +25,8 @@ from blocks_log.database.commits import Commits
 from blocks_log.stores.sqlite_checkpointer import wal_size
 from helpers import (committed, count_entries, eventually, head_values,
                      in_child, run_python, unavailable)
-from interleaving import line_start, stopping, tracing_new_threads
+from interleaving import (line_start, needs_instruction_events, stopping,
+                          tracing_new_threads)
 
 pytestmark = pytest.mark.skipif(sys.platform == 'win32',
                                 reason='POSIX processes and fork')
@@ -164,6 +165,7 @@ class TestDroppedWithoutClose:
         assert read(path, run) == {0: {'kept': 1}}
 
     @pytest.mark.parametrize('backend', ['sqlite', 'postgresql'])
+    @needs_instruction_events
     def test_collected_inside_another_logs_commit(self, path, backend,
                                                   request):
         # A log in a reference cycle, collected by the garbage collector
@@ -183,6 +185,7 @@ class TestDroppedWithoutClose:
                 0: {'shared': 1.0}}
 
     @pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')
+    @needs_instruction_events
     def test_collected_in_a_thread_as_another_forks(self, path, tmp_path):
         # Collected in a thread that holds another log's lock (its flush,
         # a read), as another thread forks: the fork locks each log, the
@@ -194,6 +197,7 @@ class TestDroppedWithoutClose:
         assert process.returncode == 0, process.stderr
         assert read(path, process.stdout.split()[0]) == {0: {'kept': 1.0}}
 
+    @needs_instruction_events
     def test_collected_in_the_commit_timers_thread(self, path, collector_off):
         # Collected by the garbage collector in the commit timer's thread,
         # half-way through a commit of that same log, under its lock: it
@@ -223,6 +227,7 @@ class TestDroppedWithoutClose:
             path + '-wal'))
         assert read(path, run) == {1: {'kept': 1}}
 
+    @needs_instruction_events
     def test_collected_in_the_checkpointers_thread(self, path, monkeypatch,
                                                    collector_off):
         # Collected by the garbage collector in its store's checkpointer
@@ -258,6 +263,7 @@ class TestDroppedWithoutClose:
         assert unraisable == []
         assert len(read(path, run)) == sqlite_checkpointer.COMMITS + 1
 
+    @needs_instruction_events
     def test_collected_half_way_through_its_own_commit(self, path,
                                                        collector_off):
         # A row kept, its log dropped in a reference cycle: a write past
