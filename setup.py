@@ -30,7 +30,9 @@ setup(
     packages=find_packages(exclude=['tests', 'tests.*', 'benchmarks']),
     # The page of `blocks-log serve`: its script, styles and uPlot.
     package_data={'blocks_log.web': ['static/*']},
-    python_requires='>=3.8',
+    # Not 3.8 nor 3.9: they raise KeyboardInterrupt between two stores,
+    # which the log's Ctrl-C safety counts on them not to (README).
+    python_requires='>=3.10',
     install_requires=[],
     extras_require={
         'pandas': ['pandas'],
