@@ -472,10 +472,13 @@ STEP = st.tuples(st.integers(0, 4), st.dictionaries(
     st.sampled_from(['a', 'b', 'c']),
     st.one_of(SIZED, st.floats(allow_nan=False), st.integers()),
     min_size=1))
+#: For the tests that lower SQLite's limits (helpers.lower_sqlite_limits).
+needs_setlimit = pytest.mark.skipif(
+    not hasattr(sqlite3.Connection, 'setlimit'),
+    reason='Python 3.11 and later set SQLite limits')
 
 
-@pytest.mark.skipif(not hasattr(sqlite3.Connection, 'setlimit'),
-                    reason='Python 3.11 and later set SQLite limits')
+@needs_setlimit
 @settings(max_examples=60, deadline=None,
           suppress_health_check=list(HealthCheck))
 @given(commit_every=st.sampled_from([1, 2, 5, 1000]),
@@ -511,6 +514,7 @@ def test_values_that_pass_the_store_limit_together_are_kept(
             len(in_status))] == in_status
 
 
+@needs_setlimit
 @pytest.mark.parametrize('wide', [False, True], ids=['arrays', 'floats'])
 def test_a_value_written_after_a_commit_cut_into_pieces_wins(
         tmp_path, monkeypatch, wide):
