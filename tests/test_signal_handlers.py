@@ -22,6 +22,7 @@ import pytest
 from blocks_log import SQLiteLog
 from blocks_log.errors import (ClosedLogError, LogWriteError,
                                ReentrantReadError)
+from blocks_log.stores import sqlite_checkpointer
 from helpers import within
 from test_interrupts import (KEYS, backend, calls_of, sigint_at_call,
                              small_blocks)
@@ -314,6 +315,84 @@ def test_a_fork_at_each_call_of_a_read(backend, small_blocks):
     assert loop.forked_half_way > 20 and loop.refused_own == 0
     log.close()
     assert loop.read_back(backend.reopen)[0] == loop.rows
+
+
+@pytest.mark.parametrize('emptying', ['TRUNCATE', 'RESTART'])
+def test_a_fork_as_the_checkpoints_thread_holds_the_write_lock(
+        tmp_path, monkeypatch, emptying):
+    # Half-way through a commit, before its transaction, while the
+    # checkpoints' thread empties the -wal file (a TRUNCATE, or a RESTART
+    # made to wait, each holding the file's write lock as it waits for a
+    # reader): the child's log of its own is refused at once there too (it
+    # waited out 600 s); not while the thread holds no such lock (a
+    # PASSIVE checkpoint, after).
+    checkpoint_waiting = sqlite_checkpointer._checkpoint_waiting
+    monkeypatch.setattr(
+        sqlite_checkpointer, '_checkpoint_waiting',
+        lambda connection, mode, wait: checkpoint_waiting(
+            connection, mode, HANG if mode == 'RESTART' else wait))
+    path = str(tmp_path / 'log.sqlite')
+
+    def own():
+        return SQLiteLog(path)
+    own.stride = 1
+    loop = Loop(SQLiteLog(path), fork_a_child, own)
+    checkpointer = loop.log._session.store.db.checkpointer
+    reader = sqlite3.connect(path, isolation_level=None)
+    for _ in range(10):
+        loop.iteration()
+    reader.execute('BEGIN')
+    reader.execute('SELECT count(*) FROM blocks_log_entries').fetchall()
+    for _ in range(10):
+        loop.iteration()  # past what the reader reads: the TRUNCATE waits
+    if emptying == 'RESTART':  # as a commit past MAX_WAL_BYTES asks it
+        checkpointer.emptying = sqlite_checkpointer.PASSING
+        checkpointer._in_thread('EMPTY')
+    else:
+        checkpointer._in_thread('TRUNCATE')
+    with within(HANG):
+        while not write_lock_held(loop.log):
+            threading.Event().wait(0.01)
+
+    def fork_then_let_the_thread_go(loop):
+        fork_a_child(loop)
+        reader.execute('COMMIT')
+    try:
+        forked_in_a_commit(loop, fork_then_let_the_thread_go)
+    finally:
+        reader.close()
+    assert (loop.forked_half_way, loop.refused_own) == (1, 1)
+    with within(HANG):
+        while write_lock_held(loop.log):
+            threading.Event().wait(0.01)
+    with checkpointer.lock:  # as a PASSIVE checkpoint holds it
+        forked_in_a_commit(loop, fork_a_child)
+    assert (loop.forked_half_way, loop.refused_own) == (2, 1)
+    loop.log.close()
+    assert loop.read_back(lambda uuid: SQLiteLog(
+        path, uuid=uuid, read_only=True))[0] == loop.rows
+
+
+def forked_in_a_commit(loop, action):
+    """An iteration of `loop`, whose handler does ``action(loop)`` at the
+    first call its commit makes (before its transaction)."""
+    session = loop.log._session
+
+    def in_the_commit(frame, event, argument):
+        if event == 'call' and session.busy:
+            sys.setprofile(None)
+            signal.raise_signal(signal.SIGUSR1)
+    loop.action = action
+    previous = signal.signal(signal.SIGUSR1, loop.handle)
+    try:
+        with within(HANG):
+            sys.setprofile(in_the_commit)
+            try:
+                loop.iteration()
+            finally:
+                sys.setprofile(None)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
 
 
 def close_and_exit(loop):

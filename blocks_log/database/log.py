@@ -107,8 +107,9 @@ class DatabaseLog(LogReads, TrainingLogBase, Mapping):
     :class:`~blocks_log.errors.ClosedLogError`), and the child must end
     without returning into that work (``os._exit()``, as a child of
     :mod:`multiprocessing` does). Nor may the child write a SQLite file
-    that the parent was in a write transaction on: a log of its own there
-    raises :class:`~blocks_log.errors.LogWriteError` at its first write.
+    whose write lock the parent held (its transaction, its checkpoints'
+    thread's): a log of its own there raises
+    :class:`~blocks_log.errors.LogWriteError` at its first write.
 
     Subclasses (:class:`~blocks_log.sqlite.SQLiteLog`) make the stores and
     say how to open them again (:meth:`_reopen_arguments`).

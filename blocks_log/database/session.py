@@ -414,8 +414,9 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
         leave alone. The log is closed here as it stands, with no commit,
         and refuses every write with
         :class:`~blocks_log.errors.ClosedLogError`: nothing it logged in
-        the child would be committed. A SQLite file the fork found in a
-        write transaction cannot be written by this process at all (see
+        the child would be committed. A SQLite file whose write lock the
+        parent held at the fork cannot be written by this process at all
+        (see
         :meth:`~blocks_log.stores.sqlite_connection.SQLiteConnection.
         forked_half_way`)."""
         self.busy, self.reading, self.requested = None, 0, []

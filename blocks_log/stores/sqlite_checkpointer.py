@@ -155,6 +155,9 @@ class Checkpointer(object):
         self._wake = threading.Condition(threading.Lock())
         self._woken = False
         self._mode = 'PASSIVE'
+        # Whether the thread's checkpoint under way holds the file's write
+        # lock (a RESTART, a TRUNCATE): see holds_the_write_lock().
+        self.locking = False
 
     def committed(self, connection, sized=False):
         """Count a commit of `connection`, the writer's; every
@@ -275,6 +278,7 @@ class Checkpointer(object):
         # copied into the database since it last started again (None if
         # the checkpoint could not run).
         with self.lock:
+            self.locking = mode != 'PASSIVE'
             try:
                 if connection is None:
                     connection = self._connect()
@@ -283,6 +287,8 @@ class Checkpointer(object):
             except sqlite3.Error:
                 # The writer checkpoints when the -wal grows large.
                 return connection, None
+            finally:
+                self.locking = False
         return connection, backfilled
 
     def _restart(self, connection):
@@ -293,7 +299,11 @@ class Checkpointer(object):
         # holding `writing` (a wait of seconds, for other processes).
         with self.lock:
             with self.writing:
-                restarted = _checkpoint_waiting(connection, 'RESTART', 0)
+                self.locking = True
+                try:
+                    restarted = _checkpoint_waiting(connection, 'RESTART', 0)
+                finally:
+                    self.locking = False
                 if restarted:
                     # Before the writer's next commit, which cuts the file
                     # down, so that it finds the RESTART done.
@@ -326,6 +336,13 @@ class Checkpointer(object):
             self.emptying = None  # the parent's thread is not here
         else:
             self.lock.release()
+
+    def holds_the_write_lock(self):
+        """Whether the thread's checkpoint under way holds the file's
+        write lock (a RESTART, a TRUNCATE, which waits for readers with it
+        held); in a child forked half-way through a commit, whether the
+        parent's thread held it at the fork."""
+        return self.locking  # set and cleared under self.lock
 
     def finish(self, connection):
         """The writer lets the file go: if its -wal file is large, empty it

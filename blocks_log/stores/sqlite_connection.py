@@ -172,9 +172,9 @@ class SQLiteConnection(Opening):
             if self._identity in _WRITTEN_BY_PARENT_AT_FORK:
                 raise LogWriteError(
                     '{}: cannot be written by this process, forked (by a '
-                    'signal\'s handler) half-way through its parent\'s '
-                    'write transaction on the file: SQLite\'s record of '
-                    'that transaction\'s lock, copied here, keeps every '
+                    'signal\'s handler) half-way through a commit while '
+                    'its parent held the file\'s write lock: SQLite\'s '
+                    'record of that lock, copied here, keeps every '
                     'connection of this process from writing it (each '
                     'write would wait in vain); write it from the parent, '
                     'or from a process started afresh (multiprocessing\'s '
@@ -353,17 +353,20 @@ class SQLiteConnection(Opening):
     def forked_half_way(self):
         """In a child forked half-way through the parent's work on the
         file (:meth:`before_fork` not called), whose copy of the
-        connection is the parent's and never used nor closed here. If that
-        connection was in a write transaction, SQLite's record in this
-        process of the file's locks (one per file, which every connection
-        to it asks) holds the parent's write lock for good (a read
-        transaction's locks keep no writer out): every later write of
-        this process to the file is refused at once, rather than wait out
-        its retries (see :data:`~.sqlite_transactions.RETRY_FOR`) and
-        fail."""
+        connection is the parent's and never used nor closed here. If the
+        parent held the file's write lock at the fork (that connection in
+        a write transaction, or the checkpoints' thread in a RESTART or
+        TRUNCATE), SQLite's record in this process of the file's locks
+        (one per file, which every connection to it asks) holds it for
+        good (a read transaction's locks keep no writer out): every later
+        write of this process to the file is refused at once, rather than
+        wait out its retries (see :data:`~.sqlite_transactions.RETRY_FOR`)
+        and fail."""
         connection = self._connection
-        if connection is not None and connection.in_transaction and (
-                self.writes and not self.in_memory):
+        checkpointer = self.checkpointer
+        if (connection is not None and connection.in_transaction and
+                self.writes) or (checkpointer is not None and
+                                 checkpointer.holds_the_write_lock()):
             _WRITTEN_BY_PARENT_AT_FORK.add(self._identity)
 
     def committed(self):
