@@ -28,8 +28,8 @@ LOOK_EVERY = 1.0
 # can act on the parent's file locks and WAL.
 _INHERITED = []
 # The files (by device and inode) that this process cannot write: it was
-# forked half-way through a write transaction of its parent's on each (see
-# SQLiteConnection.forked_half_way).
+# forked half-way through a commit while its parent held each one's write
+# lock (see SQLiteConnection.forked_half_way).
 _WRITTEN_BY_PARENT_AT_FORK = set()
 # What a commit holds while no checkpoints' thread passes: nothing (a lock
 # taken at each commit cost 2% of an iteration's instructions).
@@ -362,8 +362,7 @@ class SQLiteConnection(Opening):
         write of this process to the file is refused at once, rather than
         wait out its retries (see :data:`~.sqlite_transactions.RETRY_FOR`)
         and fail."""
-        connection = self._connection
-        checkpointer = self.checkpointer
+        connection, checkpointer = self._connection, self.checkpointer
         if (connection is not None and connection.in_transaction and
                 self.writes) or (checkpointer is not None and
                                  checkpointer.holds_the_write_lock()):
