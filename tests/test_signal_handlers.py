@@ -23,7 +23,7 @@ from blocks_log import SQLiteLog
 from blocks_log.errors import (ClosedLogError, LogWriteError,
                                ReentrantReadError)
 from blocks_log.stores import sqlite_checkpointer
-from helpers import within
+from helpers import eventually, within
 from test_interrupts import (KEYS, backend, calls_of, sigint_at_call,
                              small_blocks)
 
@@ -350,9 +350,7 @@ def test_a_fork_as_the_checkpoints_thread_holds_the_write_lock(
         checkpointer._in_thread('EMPTY')
     else:
         checkpointer._in_thread('TRUNCATE')
-    with within(HANG):
-        while not write_lock_held(loop.log):
-            threading.Event().wait(0.01)
+    assert eventually(lambda: write_lock_held(loop.log), HANG)
 
     def fork_then_let_the_thread_go(loop):
         fork_a_child(loop)
@@ -362,9 +360,7 @@ def test_a_fork_as_the_checkpoints_thread_holds_the_write_lock(
     finally:
         reader.close()
     assert (loop.forked_half_way, loop.refused_own) == (1, 1)
-    with within(HANG):
-        while write_lock_held(loop.log):
-            threading.Event().wait(0.01)
+    assert eventually(lambda: not write_lock_held(loop.log), HANG)
     with checkpointer.lock:  # as a PASSIVE checkpoint holds it
         forked_in_a_commit(loop, fork_a_child)
     assert (loop.forked_half_way, loop.refused_own) == (2, 1)
