@@ -249,11 +249,18 @@ def handled_at_each_call(loop, numbers, action, seconds=HANG):
     """Each of ``action()`` with SIGUSR1 sent at the call that is the next
     of `numbers` (see :func:`test_interrupts.sigint_at_call`), `loop`
     handling it; within `seconds`."""
+    handled_where(loop, (sigint_at_call(number, signal.SIGUSR1)
+                         for number in numbers), action, seconds)
+
+
+def handled_where(loop, profiles, action, seconds=HANG):
+    """Each of ``action()`` profiled by the next of `profiles`, which
+    sends SIGUSR1 where it will, `loop` handling it; within `seconds`."""
     previous = signal.signal(signal.SIGUSR1, loop.handle)
     try:
         with within(seconds):
-            for number in numbers:
-                sys.setprofile(sigint_at_call(number, signal.SIGUSR1))
+            for profile in profiles:
+                sys.setprofile(profile)
                 try:
                     action()
                 finally:
@@ -379,16 +386,7 @@ def forked_in_a_commit(loop, action):
             sys.setprofile(None)
             signal.raise_signal(signal.SIGUSR1)
     loop.action = action
-    previous = signal.signal(signal.SIGUSR1, loop.handle)
-    try:
-        with within(HANG):
-            sys.setprofile(in_the_commit)
-            try:
-                loop.iteration()
-            finally:
-                sys.setprofile(None)
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
+    handled_where(loop, [in_the_commit], loop.iteration)
 
 
 def close_and_exit(loop):
