@@ -16,7 +16,7 @@ from blocks_log import LogWriteError
 from blocks_log.database.commits import Commits
 from blocks_log.database.session import Session
 from conftest import backend_factories, use_backend
-from helpers import ROOT, refuse_inserts, within
+from helpers import ROOT, eventually, refuse_inserts, within
 from interleaving import (WatchedLock, in_a_thread, line_start,
                           needs_instruction_events, offsets, stopping)
 
@@ -56,10 +56,7 @@ def committed_times(make, writer):
 
 
 def wait_for(condition):
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, 'never happened'
-        time.sleep(0.02)
+    assert eventually(condition, PATIENCE), 'never happened'
 
 
 def train(log, iterations):
