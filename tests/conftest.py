@@ -5,7 +5,7 @@ import signal
 import pytest
 
 import blocks_log
-from blocks_log.stores import chunks, packing
+from blocks_log.stores import chunks, packing, run_packing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'blocks')
@@ -18,6 +18,11 @@ SMALL_SPAN = 3
 #: again in a pack (see packing.REST_BATCH_BYTES): small, so that a block
 #: holding any two of them writes them as several batches.
 SMALL_REST_BATCH = 1
+#: Its bytes of a large value (see run_packing.LARGE_VALUE_BYTES): small, so
+#: that some texts of a few characters are large, and their batches stay in
+#: the head beside blocks packed (their values not remembered), and others
+#: are not.
+SMALL_LARGE_VALUE = 5
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -83,6 +88,8 @@ def use_backend(name, monkeypatch, request):
     if name == 'sqlite-chunked':
         monkeypatch.setattr(chunks, 'SPAN', SMALL_SPAN)
         monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
+        monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES',
+                            SMALL_LARGE_VALUE)
     if name == 'postgresql':
         return request.getfixturevalue('postgresql_dsn')
     return None

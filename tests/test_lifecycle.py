@@ -18,7 +18,7 @@ import pytest
 from blocks_log import PostgreSQLLog, SQLiteLog
 from blocks_log.database import session as session_module
 from blocks_log.errors import LogWriteError, RunInUseError
-from blocks_log.stores import chunks, sqlite_checkpointer
+from blocks_log.stores import chunks, run_packing, sqlite_checkpointer
 from blocks_log.stores import sqlite_transactions
 
 from blocks_log.database.commits import Commits
@@ -894,22 +894,8 @@ class TestPromisesOfTheWritePath:
         # each request: what it measures is when the writer finds the file
         # large, not how soon a loaded machine schedules the thread (it
         # once let the file reach 4,226,616 bytes, past twice the bound).
-        monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 10 ** 9)
-        monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 2 ** 21)
-        monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 600)
-        log = SQLiteLog(path, commit_every=1000)
-        checkpointer = log._session.store.db.checkpointer
-        found_large = []
-        real_in_thread = checkpointer._in_thread
-
-        def in_thread(mode):
-            if mode == 'EMPTY':
-                found_large.append(wal_size(path))
-            real_in_thread(mode)
-            if mode == 'EMPTY':
-                assert eventually(lambda: checkpointer.emptying is not (
-                    sqlite_checkpointer.PASSING))
-        monkeypatch.setattr(checkpointer, '_in_thread', in_thread)
+        log, found_large = watched_as_it_empties(path, monkeypatch,
+                                                 commit_every=1000)
         largest = 0
         for iteration in range(80000):
             log.status['iterations_done'] += 1
@@ -917,10 +903,25 @@ class TestPromisesOfTheWritePath:
                 log.current_row['k{}'.format(index)] = iteration * 0.5
             if iteration % 1000 == 0:
                 largest = max(largest, wal_size(path))
-        assert len(found_large) > 1
-        assert all(sqlite_checkpointer.MAX_WAL_BYTES < size < (
-            2 * sqlite_checkpointer.MAX_WAL_BYTES) for size in found_large)
+        assert_emptied_soon_past_the_bound(found_large)
         assert largest < 2 * sqlite_checkpointer.MAX_WAL_BYTES
+        log.close()
+
+    @pytest.mark.parametrize('commit', ['of an iteration', 'of two times'])
+    def test_a_wal_grown_by_commits_of_arrays_starts_again_soon_past_its_bound(
+            self, path, monkeypatch, commit):
+        # A commit holding an array writes much too, in one statement: its
+        # writer looks at the file's size after it (an iteration of an
+        # array of 256 KiB each: 250 commits took the file past
+        # STUCK_WAL_BYTES, and the writer checkpointed it itself, 80 ms).
+        log, found_large = watched_as_it_empties(path, monkeypatch)
+        array = bytes(sqlite_checkpointer.LARGE_COMMIT_BYTES)
+        for iteration in range(200):
+            log.status['iterations_done'] += 1
+            log.current_row['image'] = array
+            if commit == 'of two times':
+                log[iteration]['step'] = 0.5
+        assert_emptied_soon_past_the_bound(found_large)
         log.close()
 
     def test_a_writer_that_lets_a_large_wal_go_empties_it(self, path,
@@ -1267,20 +1268,58 @@ def traced_checkpoints(monkeypatch):
     return statements
 
 
+def watched_as_it_empties(path, monkeypatch, **options):
+    """``(log, sizes)``: a SQLiteLog on `path` (of `options`) whose writer
+    looks at its -wal file's size only after commits that may write much
+    (COMMITS never), against a bound of 2 MiB, and the sizes at which it
+    has the thread empty the file (a list, growing). Each emptying is
+    waited for: what a test measures is when the writer finds the file
+    large, not how soon a loaded machine schedules the thread."""
+    monkeypatch.setattr(sqlite_checkpointer, 'COMMITS', 10 ** 9)
+    monkeypatch.setattr(sqlite_checkpointer, 'MAX_WAL_BYTES', 2 ** 21)
+    monkeypatch.setattr(sqlite_checkpointer, 'IDLE_WAIT', 600)
+    log = SQLiteLog(path, **options)
+    checkpointer = log._session.store.db.checkpointer
+    found_large = []
+    real_in_thread = checkpointer._in_thread
+
+    def in_thread(mode):
+        if mode == 'EMPTY':
+            found_large.append(wal_size(path))
+        real_in_thread(mode)
+        if mode == 'EMPTY':
+            assert eventually(lambda: checkpointer.emptying is not (
+                sqlite_checkpointer.PASSING))
+    monkeypatch.setattr(checkpointer, '_in_thread', in_thread)
+    return log, found_large
+
+
+def assert_emptied_soon_past_the_bound(sizes):
+    """The writer had the -wal file emptied more than once, each time
+    past its bound, and never twice past it."""
+    assert len(sizes) > 1
+    assert all(sqlite_checkpointer.MAX_WAL_BYTES < size < (
+        2 * sqlite_checkpointer.MAX_WAL_BYTES) for size in sizes)
+
+
 @pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')
 @pytest.mark.parametrize('commit', ['of an iteration', 'of a new key'])
 @pytest.mark.parametrize('fork', ['os.fork', 'unseen'])
+@pytest.mark.parametrize('values', ['numbers', 'large'])
 def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
-                                          commit, fork):
+                                          commit, fork, values):
     # Each remembers only what it wrote into the block: the one that packs
     # it reads it from the store, or the other's values are lost. Both
     # count the parts of their commits from where the parent stood: their
     # first batches of a time collide, and neither is lost. A fork by C
     # code runs no at-fork hook: the parent finds the child's rows in the
-    # block it packs.
+    # block it packs (large values: where it leaves its own batches).
     monkeypatch.setattr(chunks, 'SPAN', 4)
+    if values == 'large':
+        monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES', 4)
+    value = float if values == 'numbers' else 'value {}'.format
     log = make_database_log()
-    log[1]['child'] = log[1]['parent'] = 1.0
+    log[1]['child'] = log[1]['parent'] = value(1)
 
     def child():
         for time in range(20, 24):
@@ -1291,7 +1330,7 @@ def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
     if commit == 'of a new key':  # a transaction, not one statement
         log[20]['new key'] = 0.5
     for time in range(20, 32):
-        log[time]['parent'] = float(time)
+        log[time]['parent'] = value(time)
         log.flush()
     log.close()
     again = make_database_log(uuid=log.uuid, read_only=True)
@@ -1299,9 +1338,9 @@ def test_parent_and_child_write_one_block(make_database_log, monkeypatch,
         [(20, 0.5)] if commit == 'of a new key' else [])
     assert [time for time, _ in again.history('child')] == [1] + list(
         range(20, 24))
-    assert [time for time, _ in again.history('parent')] == [1] + list(
-        range(20, 32))
-    if make_database_log.backend == 'sqlite-file':
+    assert again.history('parent') == [
+        (time, value(time)) for time in [1] + list(range(20, 32))]
+    if make_database_log.backend == 'sqlite-file' and values == 'numbers':
         # Packed all the same; but for the row at 1 of an unseen fork: not
         # flushed before it, committed by both, the later into a block the
         # earlier packed (where it stays a row).

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from blocks_log.stores import chunks, merging
+from blocks_log.stores import chunks, merging, run_packing
 
 from conftest import backend_factories, use_backend
 from helpers import refuse_inserts
@@ -189,11 +189,13 @@ def head_batches(log):
 
 @pytest.mark.parametrize('size', [10, 30 * 1024, 40 * 1024])
 def test_a_block_s_values_that_are_not_numbers_are_packed_a_few_times_a_batch(
-        factory, size):
+        factory, size, monkeypatch):
     # Written again in a pack: in one batch if small (strings, flags), in
-    # batches of a few times each if large (arrays), at most
-    # REST_BATCH_BYTES or one value, so that a read of a time decodes
-    # those alone, and a pack holds one at a time.
+    # batches of a few times each if large, at most REST_BATCH_BYTES or
+    # one value, so that a read of a time decodes those alone, and a pack
+    # holds one at a time. (Values this large stay in the batches they
+    # were written in, see the test below, unless told they are not.)
+    monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES', 2 ** 20)
     log = factory()
     logged = {}
     for time in range(1, 2 * SPAN + 1):
@@ -215,6 +217,101 @@ def test_a_block_s_values_that_are_not_numbers_are_packed_a_few_times_a_batch(
             assert dict((time, dict(each[time])) for time in each) == logged
             assert each.history('note') == [
                 (time, row['note']) for time, row in sorted(logged.items())]
+
+
+@pytest.mark.parametrize('commit_every', [1, 3])
+def test_a_batch_that_holds_a_large_value_stays_as_it_was_written(
+        factory, commit_every):
+    # A pack leaves the batches that hold a large value as they are (their
+    # numbers too), and packs the rest of the block: large values are
+    # neither written twice nor held by the writer. In the second block, a
+    # large value written over by a later commit: the block is packed from
+    # the database (its batch, left, would win over the later value).
+    large = 'x' * run_packing.LARGE_VALUE_BYTES
+    log = factory(commit_every=commit_every)
+    logged, written = {}, {}
+    for time in range(1, 3 * SPAN + 1):
+        if time % SPAN == 0:  # the block before, committed, not packed
+            log.flush()
+            written[time // SPAN - 1] = set(block_rows(log, time // SPAN - 1))
+        log.status['iterations_done'] = time
+        logged[time] = {'step': float(time), 'note': 'small'}
+        if time in (1, 3, SPAN + 1, SPAN + 2):
+            logged[time]['array'] = large + str(time)
+        for key, value in logged[time].items():
+            log.current_row[key] = value
+        if time == SPAN + 2:
+            log[SPAN + 1]['array'] = logged[SPAN + 1]['array'] = 'small'
+    log.flush()
+    first, second = set(block_rows(log, 0)), set(block_rows(log, 1))
+    stays = set(row for row in written[0] if large in str(row[2]))
+    assert stays and first & written[0] == stays
+    assert all(large not in str(row[2]) for row in first - stays)
+    assert not second & written[1]
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        for each in (log, reader):
+            assert dict((time, dict(each[time])) for time in each) == logged
+            assert each.history('array') == [
+                (time, row['array']) for time, row in sorted(logged.items())
+                if 'array' in row]
+
+
+@pytest.mark.parametrize('large_at', ['a commit before', 'the commit'])
+def test_a_commit_of_several_blocks_beside_a_large_value(factory, large_at):
+    # A commit of values of several blocks packs those it completes with
+    # its own values, never writing their batches; not where a block holds
+    # a large value, whose batch must be written to stay: one remembered
+    # from a commit before, or one of its own.
+    large = 'x' * run_packing.LARGE_VALUE_BYTES
+    log = factory(commit_every=100)
+    logged = {1: {'step': 1.0}, 2: {'step': 2.0}, SPAN: {'step': 4.0},
+              2 * SPAN: {'step': 8.0}}
+    logged[0 if large_at == 'a commit before' else 3] = {'note': large}
+    log[0]['note'] = large if 0 in logged else 0.5
+    log[1]['step'] = 1.0
+    log.flush()
+    if 0 not in logged:
+        del log[0]['note']
+    for time in (2, 3, SPAN, 2 * SPAN):
+        log[time].update(logged.get(time, {}))
+    log.flush()
+    log[3 * SPAN]['step'] = 12.0
+    logged[3 * SPAN] = {'step': 12.0}
+    log.close()
+    assert counts(log)[0] >= 2  # packed
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        assert dict((time, dict(reader[time])) for time in reader) == logged
+
+
+def test_a_batch_beside_one_that_stays_at_its_time_goes(factory):
+    # Rows that begin at the time of a batch that stays are deleted one by
+    # one, the others by ranges of times: a row left would win over the
+    # chunk of a later value (here, 1.0 over 2.0).
+    log = factory(commit_every=100)
+    log[1]['a'] = 1.0
+    log.flush()
+    log[1]['big'] = large = 'x' * run_packing.LARGE_VALUE_BYTES
+    log.flush()
+    log[0]['x'], log[1]['a'] = 0.5, 2.0  # one batch, from time 0
+    log.flush()
+    log[2 * SPAN]['a'] = 3.0
+    log.close()
+    assert len(block_rows(log, 0)) == 1  # the large value's, alone
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        assert dict((time, dict(reader[time])) for time in reader) == {
+            0: {'x': 0.5}, 1: {'a': 2.0, 'big': large},
+            2 * SPAN: {'a': 3.0}}
+
+
+def block_rows(log, block):
+    """The batches in the head of `log`'s own run in `block`, ``(time,
+    key, BLOB)`` each, as the database holds them."""
+    return [(time, key, bytes(blob)) for time, key, blob in select(
+        log, HEAD + ' AND e.key < 0 AND e.time >= ? AND e.time < ?',
+        log.h_uuid, block * SPAN, block * SPAN + SPAN)]
 
 
 def test_a_read_of_a_few_times_late_in_a_block_reads_their_batches(
@@ -474,6 +571,59 @@ def test_columns_are_what_the_latest_values_split_into(kinds, commits, data):
         for key, (times, values) in numbers.items():
             assert chunks.pack(1, key, 256, times, values, 'f') == (
                 chunks.pack(1, key, 256, times, values))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3), _STORED),
+             min_size=1, max_size=4), st.booleans()), max_size=8))
+@example([([(1, 1, 'big')], True), ([(1, 1, 0.5)], False)])  # written again
+@example([([(1, 1, 'x')], False), ([(1, 1, 'big')], True)])  # over a text
+@example([([(1, 1, 'big')], True), ([(1, 1, 'bigger')], True)])
+def test_a_block_with_parts_kept_packs_what_they_leave(commits):
+    # Parts kept (a batch holding a large value, which stays in the head
+    # as it was written: a Kept of its row in place of its values) and
+    # parts remembered: what the pack writes (their columns) and the kept
+    # batches (which win over it, as the head wins over chunks) hold
+    # what the latest values are, each (time, key) once; or the pack is
+    # refused (packed from the database) where a later part wrote again a
+    # (time, key) a kept batch holds. The times and keys counted are those
+    # of the latest values.
+    from blocks_log.stores import block_columns
+    from blocks_log.stores.block_columns import Kept
+    parts, remembered = [], []
+    for index, (entries, kept) in enumerate(commits):
+        times, keys, values = (tuple(column) for column in zip(*entries))
+        parts.append((times, keys, values, None, False, False))
+        remembered.append((times, keys, Kept(min(times), -index) if kept
+                           else values, None, False, False))
+    latest = block_columns.latest(parts)
+    found, rows = block_columns.kept_apart(remembered)
+    kept = [part for part in remembered if type(part[2]) is Kept]
+    overwritten = any(
+        later_key in zip(part[0], part[1])
+        for index, part in enumerate(remembered) if type(part[2]) is Kept
+        for later in remembered[index + 1:]
+        for later_key in zip(later[0], later[1]))
+    if overwritten:
+        assert (found, rows) == (None, None)
+        return
+    assert rows == [(part[2].time, part[2].column) for part in kept]
+    numbers, rest, _ = found
+    packed = dict(((time, key), value) for key, (times, values) in
+                  numbers.items() for time, value in zip(times, values))
+    packed.update(((time, key), value) for time, key, value in rest)
+    stays = {}
+    for part, (times, keys, values, _, _, _) in zip(remembered, parts):
+        if type(part[2]) is Kept:
+            stays.update(zip(zip(times, keys), values))
+    assert not set(packed) & set(stays)
+    packed.update(stays)
+    assert packed == latest
+    counted = set()
+    assert block_columns.tally(remembered, counted) == len(
+        set(time for time, _ in latest))
+    assert counted == set(key for _, key in latest)
 
 
 def test_a_block_of_commits_told_floats_is_not_looked_at_again(

@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 
 from blocks_log import SQLiteLog, cli, runs, tables
 from blocks_log.sources import Source
-from blocks_log.stores import chunks, packing
+from blocks_log.stores import chunks, packing, run_packing
 from blocks_log.web import data
 
 import helpers
-from conftest import SMALL_REST_BATCH, backend_factories, use_backend
+from conftest import (SMALL_LARGE_VALUE, SMALL_REST_BATCH, backend_factories,
+                      use_backend)
 
 #: Times per block: small, so that a run of a few dozen iterations crosses
 #: many block edges and most values are read from chunks.
@@ -424,8 +425,10 @@ def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
                                       monkeypatch, request):
     dsn = use_backend(backend, monkeypatch, request)
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
-    # A block's values that are not numbers, packed, as several batches.
+    # A block's values that are not numbers, packed, as several batches;
+    # some left in the batches they were written in.
     monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
+    monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES', SMALL_LARGE_VALUE)
     # An export read in windows of a few times, each edge a place to lose
     # or repeat a row.
     monkeypatch.setattr(tables, 'WINDOW_SPAN', 2)
@@ -443,6 +446,7 @@ def test_reads_hold_what_a_dict_holds_at_times_far_apart(
     dsn = use_backend(backend, monkeypatch, request)
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
     monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
+    monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES', SMALL_LARGE_VALUE)
     monkeypatch.setattr(tables, 'WINDOW_SPAN', 2)
     monkeypatch.setattr(tables, 'WINDOW_VALUES', 3)
     run_plans(backend, tmp_path_factory, dsn, plans=FAR_PLANS,

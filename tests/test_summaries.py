@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import blocks_log
 from blocks_log.sources import Source
 from blocks_log.sources import is_postgresql
-from blocks_log.stores import base, chunks
+from blocks_log.stores import base, chunks, run_packing
 
 from helpers import in_child
 from test_processes import start_writer
@@ -133,41 +133,52 @@ OPERATIONS = st.lists(st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture])
-@given(OPERATIONS, st.sampled_from([1, 3]), st.sampled_from([3, 256]))
+@given(OPERATIONS, st.sampled_from([1, 3]), st.sampled_from([3, 256]),
+       st.sampled_from([4096, 2]))
 # A time before the latest, in a later commit: it may hold a value already.
-@example([('at', 5, 'a', 1.0), ('flush',), ('at', 3, 'b', 1.0)], 1, 256)
+@example([('at', 5, 'a', 1.0), ('flush',), ('at', 3, 'b', 1.0)], 1, 256,
+         4096)
 # A commit of the latest time again and of a later one: one more row.
 @example([('at', 2, 'a', 1.0), ('flush',), ('at', 2, 'b', 1.0),
-          ('at', 4, 'a', 1.0)], 1, 256)
+          ('at', 4, 'a', 1.0)], 1, 256, 4096)
 # The only value of a time, deleted: the time holds nothing.
-@example([('at', 1, 'a', 1.0), ('flush',), ('delete', 1, 'a')], 1, 256)
+@example([('at', 1, 'a', 1.0), ('flush',), ('delete', 1, 'a')], 1, 256,
+         4096)
 # Blocks of 3 times: block 0 packed, then written again, at a time it held
 # nothing (and later blocks packed), or at one it held; keys at times of
 # their own in a block.
 @example([('at', 1, 'a', 1.0), ('at', 7, 'a', 1.0), ('flush',),
           ('at', 8, 'a', 1.0), ('flush',), ('at', 0, 'b', 1.0), ('flush',),
-          ('at', 10, 'a', 1.0), ('flush',), ('at', 11, 'a', 1.0)], 1, 3)
+          ('at', 10, 'a', 1.0), ('flush',), ('at', 11, 'a', 1.0)], 1, 3,
+         4096)
 @example([('at', 1, 'a', 1.0), ('at', 7, 'a', 1.0), ('flush',),
-          ('at', 8, 'a', 1.0), ('flush',), ('at', 1, 'b', 1.0)], 1, 3)
+          ('at', 8, 'a', 1.0), ('flush',), ('at', 1, 'b', 1.0)], 1, 3, 4096)
 @example([('at', 0, 'a', 1.0), ('at', 1, 'a', 1.0), ('at', 2, 'b', 'x'),
           ('flush',), ('at', 7, 'a', 1.0), ('flush',), ('at', 8, 'a', 1.0)],
-         1, 3)
+         1, 3, 4096)
 # A training loop whose last commits are an iteration each, of a key that
 # had one before.
 @example([('row', 'a', 1.0), ('next',), ('row', 'a', 1.0), ('next',),
-          ('row', 'a', 1.0), ('next',)], 1, 256)
+          ('row', 'a', 1.0), ('next',)], 1, 256, 4096)
 # A value of the row of the iteration in progress, deleted: its time holds
 # nothing once it is committed.
 @example([('row', 'a', 1.0), ('next',), ('row', 'a', 1.0),
-          ('delete', 1, 'a'), ('next',)], 1, 256)
+          ('delete', 1, 'a'), ('next',)], 1, 256, 4096)
+# Texts of two characters or more large: their batches stay as written, the
+# writer remembers their times and keys alone; counted from those, in a
+# block it packs and in one it still holds.
+@example([('at', 1, 'a', 'xy'), ('at', 2, 'b', 1.0), ('flush',),
+          ('at', 2, 'a', 1.0), ('at', 4, 'c', 'no'), ('flush',),
+          ('at', 7, 'a', 'xy')], 1, 3, 2)
 def test_what_a_writer_counts_is_what_reading_its_run_tells(
-        source, monkeypatch, operations, commit_every, span):
+        source, monkeypatch, operations, commit_every, span, large):
     # The summary a writer saves of a new run comes from what it counted
     # as it wrote, not from reading the run back: a training loop, values
     # at earlier and later times, deleted values, several iterations a
     # commit, blocks of 3 times packed as the run goes (or of 256, none).
-    # Each must give what reading the run tells.
+    # Each must give what reading the run tells. Some texts large, or none.
     monkeypatch.setattr(chunks, 'SPAN', span)
+    monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES', large)
     log = open_log(source, commit_every=commit_every)
     for operation in operations:
         kind = operation[0]

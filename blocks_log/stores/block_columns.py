@@ -13,6 +13,26 @@ from blocks_log.stores import clock
 _NAN = codec.encode(float('nan'))
 
 
+class Kept(object):
+    """What a writer remembers of the values of a part whose batch holds a
+    large value (see :data:`.run_packing.LARGE_VALUE_BYTES`) in their
+    place: the head row of the batch, which stays as it was written when
+    its block is packed.
+
+    Attributes
+    ----------
+    time : int
+        The row's time (the first of the batch's).
+    column : int
+        The row's key column (see :func:`.batches.key_of`).
+
+    """
+    __slots__ = ('time', 'column')
+
+    def __init__(self, time, column):
+        self.time, self.column = time, column
+
+
 def columns(parts):
     """``({key id: (times, values)} of the numbers, [(time, key id,
     stored)] of the rest, kind)`` of `parts`, in the order committed: the
@@ -129,6 +149,40 @@ def _split_column(key, times, values, numbers, rest):
             rest.append((time, key, stored))
     if kept[0]:
         numbers[key] = kept
+
+
+def kept_apart(parts):
+    """``(found, rows)`` of `parts`, some of which are kept (their values a
+    :class:`Kept`): `found`, :func:`columns` of the values of the other
+    parts that no later part wrote again and no kept part holds, and
+    `rows`, the ``(time, key column)`` of the kept parts' head rows; or
+    ``(None, None)`` if a later part wrote again a (time, key) a kept part
+    holds: its batch, left in the head, would win over what came after.
+    A later kept part wins over what came before it, as a commit does: the
+    values written before are dropped."""
+    last = {}
+    for index, part in enumerate(parts):
+        last.update(dict.fromkeys(zip(part[0], part[1]), index))
+    final, rows = {}, []
+    for index, part in enumerate(parts):
+        pairs, values = zip(part[0], part[1]), part[2]
+        if type(values) is Kept:
+            if any(last[pair] != index for pair in pairs):
+                return None, None
+            rows.append((values.time, values.column))
+            continue
+        for pair, stored in zip(pairs, values):
+            if last[pair] == index:
+                final[pair] = stored
+    return split(final), rows
+
+
+def tally(parts, keys):
+    """The count of the times at which `parts` (a block's) hold a value,
+    deleted values included, their key ids added to the set `keys`; from
+    their times and keys alone, kept parts' too."""
+    keys.update(itertools.chain.from_iterable(map(_KEY_IDS, parts)))
+    return len(set(itertools.chain.from_iterable(map(_TIMES, parts))))
 
 
 def latest(parts):

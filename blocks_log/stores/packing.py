@@ -14,7 +14,10 @@ by a run of blocks_log 0.2), or after a fork (parent and child write the
 same run, and each remembers only its own), is packed from the database
 instead. Values that are not numbers (strings, arrays, deleted
 values...) are written again, in batches of about
-:data:`REST_BATCH_BYTES` at most (or of one value).
+:data:`REST_BATCH_BYTES` at most (or of one value); but a batch that holds
+a large one (see :data:`.run_packing.LARGE_VALUE_BYTES`) stays in the head
+as it was written, and the writer remembers only its times and keys (see
+:func:`.block_columns.kept_apart`).
 
 What a writer remembers, and where it stands, is a
 :class:`~.run_packing.RunPacking`; a block's parts become columns in
@@ -25,7 +28,7 @@ packs into a transaction (:class:`PackingWrites`).
 import os
 
 from blocks_log.stores import batches, chunks, clock, status_pieces
-from blocks_log.stores.block_columns import (clock_of, latest,
+from blocks_log.stores.block_columns import (clock_of, kept_apart, latest,
                                              sliced_columns, split)
 
 #: Values a commit packs at least, besides twice those it writes: a commit
@@ -148,15 +151,22 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES,
     done = 0
     block = start // span
     while block * span < limit and done < budget:
+        parts, times, width, kept, rows = None, None, None, (), None
         if packing.fresh is not None and block >= packing.fresh:
             if block not in packing.memory:  # skip to the next it holds
-                later = [kept for kept in packing.memory if kept > block]
+                later = [held for held in packing.memory if held > block]
                 block = min(later) if later else limit // span
                 continue
             parts = packing.memory[block]
-            found, times, width = sliced_columns(parts)
-            packing.count(block, parts, found)
-        else:
+            if block in packing.large:
+                found, kept, rows = _kept_apart(connection, ref, block, span,
+                                                dialect, packing, parts)
+                if found is None:
+                    parts = None
+            else:
+                found, times, width = sliced_columns(parts)
+                packing.count(block, parts, found)
+        if parts is None:
             parts = _from_database(connection, ref, block, span, dialect)
             if parts is None:  # nothing up to the next row: skip there
                 following, = connection.execute(dialect.SELECT_NEXT_ROW, (
@@ -164,8 +174,9 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES,
                 block = limit // span if following is None else (
                     following // span)
                 continue
-            found, times, width = split(latest(parts)), None, None
-        _write_block(connection, ref, block, span, found, dialect, packing)
+            found = split(latest(parts))
+        _write_block(connection, ref, block, span, found, dialect, packing,
+                     kept, rows)
         walls = clock_of(parts, times, width)
         if walls[0]:
             connection.execute(dialect.INSERT_CLOCK, chunks.pack(
@@ -179,6 +190,26 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES,
     return start
 
 
+def _kept_apart(connection, ref, block, span, dialect, packing, parts):
+    # What the pack of `block` from memory, whose `parts` some are kept,
+    # needs: found, kept (see block_columns.kept_apart) and the (time, key)
+    # of the block's rows; None, None, None if it must be packed from the
+    # database. Its rows are counted here, not by only_its_own(): a read of
+    # a range of a table WITHOUT ROWID reads the whole of each row (each
+    # comparison with its end does), a count too, and once costs 27 ms a
+    # block of 256 arrays of 256 KiB.
+    rows = connection.execute(dialect.SELECT_BLOCK_KEYS, (
+        ref, block * span, block * span + span)).fetchall()
+    if len(rows) != len(parts):
+        packing.forked()  # see only_its_own()
+        return None, None, None
+    found, kept = kept_apart(parts)
+    if found is None:  # a kept value written again
+        return None, None, None
+    packing.count(block, parts, None)
+    return found, kept, rows
+
+
 def only_its_own(connection, ref, packing, dialect, start, stop,
                  blocks=()):
     """Whether the blocks of times ``[start, stop)`` (those a pack is about
@@ -190,16 +221,46 @@ def only_its_own(connection, ref, packing, dialect, start, stop,
     which runs no at-fork hook, wrote into the run as well, and packed
     from memory, the other's values would be deleted with the block's
     rows. A count of the rows of each block remembered (a block or two),
-    where a pack reads them all."""
+    where a pack reads them all; but of a block holding a large value,
+    counted as it is packed (see :func:`_kept_apart`), which a commit
+    never packs with its own values (see
+    :meth:`~.run_packing.RunPacking.packs_whole`)."""
     span, memory = packing.span, packing.memory
     for block in set(memory).union(blocks):
-        if start <= block * span and block * span + span <= stop:
+        if start <= block * span and block * span + span <= stop and (
+                block not in packing.large):  # see _kept_apart()
             count, = connection.execute(dialect.COUNT_BLOCK_ROWS, (
                 ref, block * span, block * span + span)).fetchone()
             if count != len(memory.get(block, ())):
                 packing.forked()
                 return False
     return True
+
+
+def _delete_rows_but(connection, ref, stop, rows, kept, dialect):
+    # `rows` ((time, key) each, of run `ref`, at times below `stop`)
+    # deleted, but those `kept`: each run of rows between two kept times
+    # by a range of times, the others at a kept time one by one (a
+    # statement for each would cost a round trip each to PostgreSQL: a
+    # block of 256 iterations, an array logged at every tenth).
+    kept = set(kept)
+    at_kept = set(time for time, _ in kept)
+    rows = sorted(rows)
+    ranges, low, high = [], None, None
+    for row in rows + [(stop, None)]:
+        time = row[0]
+        if time not in at_kept and time < stop:
+            if low is None:
+                low = time
+            high = time
+            continue
+        if low is not None:
+            ranges.append((ref, low, high + 1))
+            low = None
+        if time < stop and tuple(row) not in kept:
+            connection.execute(dialect.DELETE_ROW, (ref, time, row[1]))
+    for parameters in ranges:
+        connection.execute(dialect.DELETE_BLOCK_ROWS, parameters)
 
 
 def _from_database(connection, ref, block, span, dialect):
@@ -227,12 +288,17 @@ def _from_database(connection, ref, block, span, dialect):
     return parts
 
 
-def _write_block(connection, ref, block, span, found, dialect, packing):
+def _write_block(connection, ref, block, span, found, dialect, packing,
+                 kept=(), rows=None):
     # Chunks of the numbers, the rest written again, the block's rows
-    # gone.
+    # gone, but those `kept` ((time, key column) each) of its `rows`.
     numbers, rest, kind = found
-    connection.execute(dialect.DELETE_BLOCK_ROWS, (
-        ref, block * span, block * span + span))
+    if kept:
+        _delete_rows_but(connection, ref, block * span + span, rows, kept,
+                         dialect)
+    else:
+        connection.execute(dialect.DELETE_BLOCK_ROWS, (
+            ref, block * span, block * span + span))
     # The keys of a loop's block share one list of times (see
     # block_columns.columns()): how it is stored is found once (4 us of a
     # key's 9, 256 times).

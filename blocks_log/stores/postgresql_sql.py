@@ -376,6 +376,13 @@ SELECT_NEXT_ROW = ("SELECT min(time) FROM blocks_log_entries "
                    "WHERE run = %s AND time >= %s AND time < %s")
 DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
                      "WHERE run = %s AND time >= %s AND time < %s")
+# A block's rows but those that stay (see packing.py): their times and
+# keys, then the others deleted, one by one where one that stays shares
+# their time.
+SELECT_BLOCK_KEYS = ("SELECT time, key FROM blocks_log_entries "
+                     "WHERE run = %s AND time >= %s AND time < %s")
+DELETE_ROW = ("DELETE FROM blocks_log_entries "
+              "WHERE run = %s AND time = %s AND key = %s")
 COUNT_BLOCK_ROWS = ("SELECT count(*) FROM blocks_log_entries "
                     "WHERE run = %s AND time >= %s AND time < %s")
 # Where a writer that opens a run goes on (see packing.going_on).

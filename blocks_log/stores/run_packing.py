@@ -7,7 +7,7 @@ import bisect
 import itertools
 
 from blocks_log.stores import batches, clock
-from blocks_log.stores.block_columns import columns
+from blocks_log.stores.block_columns import Kept, columns, tally
 
 
 # Kinds of iterations (sets of keys in their order) a writer remembers the
@@ -18,6 +18,28 @@ _ITERATION_KINDS = 64
 #: The times of a block of batches, for a run whose values are never
 #: packed (a run of blocks_log 0.1 has no span).
 HEAD_SPAN = 256
+
+#: A value that is not a number and takes this many bytes or more (an
+#: array, a long text) is not remembered by its writer: the batch that holds
+#: it stays in the head as it was written when its block is packed (see
+#: :func:`.block_columns.kept_apart`), and the writer remembers its times
+#: and keys only. Remembered, the values of a block of arrays were packed
+#: from memory, and written again: a writer logging an array of 256 KiB an
+#: iteration held 64 MiB more, and the commit that packed took 0.8 s of CPU
+#: (``benchmarks/bench_arrays.py``).
+LARGE_VALUE_BYTES = 4096
+_SIZED = (str, bytes)
+
+
+def _kept_if_large(part, row):
+    # What a writer remembers of a batch it wrote, of LARGE_VALUE_BYTES or
+    # more: `part`, or, if it holds a large value, the part kept (its
+    # values a Kept of its head row, `row`, (time, key column)).
+    times, key_ids, values, wall, _, floats = part
+    if not floats and any(type(value) in _SIZED and len(
+            value) >= LARGE_VALUE_BYTES for value in values):
+        return times, key_ids, Kept(*row), wall, False, False
+    return part
 
 
 class RunPacking(object):
@@ -52,11 +74,16 @@ class RunPacking(object):
         block packed, a deleted value, a ``fork``).
     keys : set
         While counted, the ids of the keys those blocks hold a value of.
+    large : set
+        The blocks remembered that hold a large value (a part kept, see
+        :data:`LARGE_VALUE_BYTES`): a pack of a block looks no further to
+        know (looking at each part of each, twice a pack, cost 1,000
+        instructions an iteration of the training-loop workload).
 
     """
     __slots__ = ('span', 'packed', 'frontier', 'pending', 'part', 'fresh',
                  'memory', '_iterations', 'rows', 'keys', '_packing_count',
-                 'batch_bytes')
+                 'batch_bytes', 'large')
 
     def __init__(self, span, packed, part, fresh, batch_bytes, new=False):
         self.span, self.packed, self.part, self.fresh = (
@@ -70,6 +97,7 @@ class RunPacking(object):
         self.pending = None  # what `packed` becomes when a commit lands
         # block -> [part] committed (see columns())
         self.memory = {}
+        self.large = set()
         # The keys of an iteration (they repeat) -> the batches.AtOneTime
         # of their ids.
         self._iterations = {}
@@ -131,6 +159,11 @@ class RunPacking(object):
             blob, floats = kind.encode(values, wall), False
             if len(blob) > self.batch_bytes:
                 return None  # cut into pieces by batches()
+            if len(blob) >= LARGE_VALUE_BYTES:
+                column = batches.key_of(self.part, False)
+                return first, column, blob, _kept_if_large((
+                    times, kind.key_ids, values, wall, False, False), (
+                        first, column))
         return (first, batches.key_of(self.part, False), blob,
                 (times, kind.key_ids, values, wall, floats, floats))
 
@@ -141,6 +174,8 @@ class RunPacking(object):
         block = time // (self.span or HEAD_SPAN)
         if self.fresh is not None and block >= self.fresh:
             self.memory.setdefault(block, []).append(part)
+            if type(part[2]) is Kept:
+                self.large.add(block)
         if time > self.frontier:
             self.frontier = time
 
@@ -190,19 +225,22 @@ class RunPacking(object):
                 times, ids, values, first, last, ordered):
             spread, blob = batches.encode(times, ids, values)
             if len(blob) <= size:
-                rows.append((first, batches.key_of(self.part, spread),
-                             prefix + blob))
-                blocks.append((block, last, (times, ids, values, wall, False,
-                                             batches.holds_floats(blob))))
-                continue
-            for index, (times, ids, values) in enumerate(batches.pieces(
-                    times, ids, values, size)):
-                spread, blob = batches.encode(times, ids, values)
-                rows.append((min(times), batches.key_of(
-                    self.part + index, spread), prefix + blob))
-                blocks.append((block, max(times), (
-                    times, ids, values, wall, False,
-                    batches.holds_floats(blob))))
+                pieces = [(times, ids, values, first, last, spread, blob)]
+            else:
+                pieces = [
+                    (times, ids, values, min(times), max(times)) +
+                    batches.encode(times, ids, values)
+                    for times, ids, values in batches.pieces(
+                        times, ids, values, size)]
+            for index, (times, ids, values, first, last, spread,
+                        blob) in enumerate(pieces):
+                row = first, batches.key_of(self.part + index, spread)
+                rows.append(row + (prefix + blob,))
+                part = (times, ids, values, wall, False,
+                        batches.holds_floats(blob))
+                if len(blob) >= LARGE_VALUE_BYTES:
+                    part = _kept_if_large(part, row)
+                blocks.append((block, last, part))
         return rows, blocks
 
     def _by_block(self, times, ids, values, first, last, ordered):
@@ -245,6 +283,8 @@ class RunPacking(object):
         for block, last, part in found:
             if fresh is not None and block >= fresh:
                 self.memory.setdefault(block, []).append(part)
+                if type(part[2]) is Kept:
+                    self.large.add(block)
             if last > self.frontier:
                 self.frontier = last
 
@@ -266,26 +306,32 @@ class RunPacking(object):
         it holds several blocks, and this writer wrote everything of each.
         A commit of many iterations (1,000 of 10 keys) so writes its whole
         blocks once, as chunks, not first as batches that the next commit
-        reads back and deletes.
+        reads back and deletes. Not while a block remembered holds a
+        large value (see :data:`LARGE_VALUE_BYTES`), nor one the commit
+        writes: its batch must be written, to stay, and a pack of a block
+        holding one counts its rows as it packs it (see
+        :func:`.packing.only_its_own`), where the commit's would not be.
 
         See :func:`pack_in_commit`."""
         fresh = self.fresh
         return fresh is not None and len(found) > 1 and all(
-            block >= fresh for block, _, _ in found)
+            block >= fresh for block, _, _ in found) and not self.large and (
+                not any(type(part[2]) is Kept for _, _, part in found))
 
     def remember_first(self, found):
         """:meth:`committed` of the batches `found` before they are written
         (see :meth:`packs_whole`); what :meth:`undo` takes to forget them
         again, and what a pack that did not land did."""
         saved = self.part, self.frontier, dict(
-            (block, list(parts)) for block, parts in self.memory.items())
+            (block, list(parts)) for block, parts in self.memory.items()), (
+                set(self.large))
         self.committed(found)
         return saved
 
     def undo(self, saved):
         """Forget what was remembered since :meth:`remember_first` gave
         `saved`: its transaction rolled back."""
-        self.part, self.frontier, self.memory = saved
+        self.part, self.frontier, self.memory, self.large = saved
 
     def begin(self, start):
         """A pack begins where packing stands, `start` (see :func:`pack`):
@@ -296,13 +342,15 @@ class RunPacking(object):
     def count(self, block, parts, found):
         """Count, for the pack in flight, the times and keys of `block`,
         packed from `parts` (what this writer remembers of it) as `found`
-        (see :func:`columns`)."""
+        (see :func:`columns`; ``None``: some of `parts` are kept, see
+        :func:`.block_columns.kept_apart`)."""
         if self.rows is None:
             return
         if self._packing_count is None:
             self._packing_count = [0, set(), {}]  # rows, key ids, parts
         counting = self._packing_count
-        counting[0] += _tally(found, counting[1])
+        counting[0] += tally(parts, counting[1]) if found is None else (
+            _tally(found, counting[1]))
         counting[2][block] = len(parts)
 
     def commit_landed(self, found, remembered, due):
@@ -326,6 +374,7 @@ class RunPacking(object):
         for block in [block for block in self.memory if block < first]:
             # A block packed before, or written again since it was
             # counted: its times may hold values already counted.
+            self.large.discard(block)
             if counting[2].get(block) != len(self.memory.pop(block)):
                 self.rows = None
         if self.rows is not None:
@@ -338,6 +387,7 @@ class RunPacking(object):
         the run to summarize it)."""
         self.fresh = self.rows = None
         self.memory.clear()
+        self.large.clear()
 
 
 def parts_of(found):
@@ -364,7 +414,8 @@ def counted(running, key_name):
     for block, parts in running.memory.items():
         if block < first:
             return None  # written again after it was packed
-        rows += _tally(columns(parts), keys)
+        rows += tally(parts, keys) if block in running.large else _tally(
+            columns(parts), keys)
     return rows, sorted(map(key_name, keys)), (
         running.frontier if rows else None)
 

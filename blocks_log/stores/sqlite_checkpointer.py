@@ -63,6 +63,12 @@ MAX_WAL_BYTES = 16 * 2 ** 20
 #: A -wal file this large is checkpointed in the writer's thread: the
 #: thread could not keep up, or could not run.
 STUCK_WAL_BYTES = 4 * MAX_WAL_BYTES
+#: Bytes of values a commit writes (an array's, as a rule) from which it
+#: has the -wal file's size looked at, whatever the count of commits (see
+#: Checkpointer.committed): 250 commits of an array of 256 KiB each took
+#: the file past STUCK_WAL_BYTES before it was looked at, and the writer
+#: checkpointed it itself, 80 ms of its CPU (``benchmarks/bench_arrays.py``).
+LARGE_COMMIT_BYTES = 2 ** 16
 #: Seconds a writer letting its file go waits to empty its -wal file.
 CLOSING_WAIT = 1.0
 #: Seconds the thread, having had the WAL start again, leaves a large -wal

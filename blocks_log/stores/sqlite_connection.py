@@ -258,12 +258,13 @@ class SQLiteConnection(Opening):
         """
         return self._transaction
 
-    def write(self, statement, parameters):
+    def write(self, statement, parameters, sized=False):
         """Run one writing statement in autocommit: its own transaction,
         one commit (what an iteration's commit is, as a rule: two fewer
         statements than ``BEGIN``...``COMMIT``). Waits (and retries) while
         another process holds the write lock. Returns the count of rows it
-        changed.
+        changed. `sized`: it may write much (see
+        :meth:`.Checkpointer.committed`).
 
         Raises
         ------
@@ -297,7 +298,7 @@ class SQLiteConnection(Opening):
             raise LogWriteError(files.failure(
                 self.path, 'cannot write', error))
         if checkpointer is not None:  # committed(), a frame fewer
-            checkpointer.committed(connection)
+            checkpointer.committed(connection, sized)
         return changes
 
     def _execute(self, connection, statement, parameters):

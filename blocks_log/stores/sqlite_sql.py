@@ -35,9 +35,10 @@ of runs shows of the run (JSON, see :meth:`.Store.summarize`), saved by its
 writer when it lets the run go and cleared when one takes it: a list of a
 file of many finished runs reads their rows, not their values.
 
-``blocks_log_entries`` is the head: recent values, and values that are not
-numbers. Since version 5, a commit writes there one row per block of times
-it holds values of, a batch of them (``key`` negative; see
+``blocks_log_entries`` is the head: recent values, values that are not
+numbers, and batches that hold a large one, as they were written. Since
+version 5, a commit writes there one row per block of times it holds
+values of, a batch of them (``key`` negative; see
 :mod:`blocks_log.stores.batches`), and the status rows it changed, in one
 statement; files of version 4 and before hold a row per value (``key`` its
 id), which read as they are. Numbers of past blocks of ``span`` times are
@@ -335,6 +336,13 @@ SELECT_NEXT_ROW = ("SELECT min(time) FROM blocks_log_entries "
                    "WHERE run = ? AND time >= ? AND time < ?")
 DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
                      "WHERE run = ? AND time >= ? AND time < ?")
+# A block's rows but those that stay (see packing.py): their times and
+# keys, then the others deleted, one by one where one that stays shares
+# their time.
+SELECT_BLOCK_KEYS = ("SELECT time, key FROM blocks_log_entries "
+                     "WHERE run = ? AND time >= ? AND time < ?")
+DELETE_ROW = ("DELETE FROM blocks_log_entries "
+              "WHERE run = ? AND time = ? AND key = ?")
 COUNT_BLOCK_ROWS = ("SELECT count(*) FROM blocks_log_entries "
                     "WHERE run = ? AND time >= ? AND time < ?")
 SET_PACKED = "UPDATE blocks_log_runs SET packed = ? WHERE id = ?"

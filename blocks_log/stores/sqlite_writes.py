@@ -5,6 +5,7 @@ compacting a run.
 
 """
 from blocks_log.stores import clock, packing, sqlite_sql as sql, status_pieces
+from blocks_log.stores.sqlite_checkpointer import LARGE_COMMIT_BYTES
 
 # The statement of a training loop's commit (see write_iteration).
 _TWO_ROWS = sql.upsert_statement(2)
@@ -40,7 +41,9 @@ class SQLiteWrites(packing.PackingWrites):
         if not parameters:
             return True
         count = len(parameters) // 4
-        if self.db.write(sql.upsert_statement(count), parameters) != count:
+        if self.db.write(sql.upsert_statement(count), parameters, sum(
+                len(value) for value in parameters[3::4]
+                if type(value) is bytes) >= LARGE_COMMIT_BYTES) != count:
             return False
         running.committed(found)
         return True
@@ -122,7 +125,9 @@ class SQLiteWrites(packing.PackingWrites):
             return None
         time, column, blob, part = made
         if self.db.write(_TWO_ROWS, (ref, time, column, blob, ref,
-                                     _STATUS_TIME, key_id, stored)) != 2:
+                                     _STATUS_TIME, key_id, stored),
+                         not part[5] and len(blob) >= LARGE_COMMIT_BYTES
+                         ) != 2:
             return False
         running.remember(time, part)
         return True
