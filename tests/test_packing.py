@@ -225,8 +225,8 @@ def test_a_batch_that_holds_a_large_value_stays_as_it_was_written(
     # A pack leaves the batches that hold a large value as they are (their
     # numbers too), and packs the rest of the block: large values are
     # neither written twice nor held by the writer. In the second block, a
-    # large value written over by a later commit: the block is packed from
-    # the database (its batch, left, would win over the later value).
+    # large value written over by a later commit: its batch is read back,
+    # and packed with the rest (left, it would win over the later value).
     large = 'x' * run_packing.LARGE_VALUE_BYTES
     log = factory(commit_every=commit_every)
     logged, written = {}, {}
@@ -247,7 +247,13 @@ def test_a_batch_that_holds_a_large_value_stays_as_it_was_written(
     stays = set(row for row in written[0] if large in str(row[2]))
     assert stays and first & written[0] == stays
     assert all(large not in str(row[2]) for row in first - stays)
-    assert not second & written[1]
+    # The large value written over, read back, gone; the other, once.
+    over, kept = ((large + str(time)).encode() for time in (SPAN + 1,
+                                                            SPAN + 2))
+    assert not any(over in row[2] for row in second)
+    assert len([row for row in second if kept in row[2]]) == 1
+    if commit_every == 1:  # in a batch of its own, which stays
+        assert set(row for row in written[1] if kept in row[2]) < second
     source = getattr(log, 'database', None) or log.dsn
     with type(log)(source, uuid=log.uuid, read_only=True) as reader:
         for each in (log, reader):
@@ -282,6 +288,35 @@ def test_a_commit_of_several_blocks_beside_a_large_value(factory, large_at):
     assert counts(log)[0] >= 2  # packed
     source = getattr(log, 'database', None) or log.dsn
     with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        assert dict((time, dict(reader[time])) for time in reader) == logged
+
+
+def test_a_block_packed_from_the_database_leaves_its_large_values(factory):
+    # A block its writer does not remember (written before the run was
+    # opened again) is read a row at a time, its large values let go:
+    # their batches stay as they were written, the rest is packed.
+    large = 'x' * run_packing.LARGE_VALUE_BYTES
+    log = factory()
+    logged = {}
+    for time in range(1, SPAN):
+        log.status['iterations_done'] = time
+        logged[time] = {'step': float(time)}
+        if time != 2:
+            logged[time]['array'] = large + str(time)
+        log.current_row.update(logged[time])
+    uuid = log.uuid
+    log.close()
+    written = set(block_rows(log, 0))
+    log = factory(uuid=uuid)
+    for time in range(SPAN, 3 * SPAN):
+        log.status['iterations_done'] = time
+        log.current_row['step'] = float(time)
+        logged[time] = {'step': float(time)}
+    log.flush()
+    stays = set(row for row in written if large in str(row[2]))
+    assert len(stays) == 2 and set(block_rows(log, 0)) == stays
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=uuid, read_only=True) as reader:
         assert dict((time, dict(reader[time])) for time in reader) == logged
 
 
@@ -584,38 +619,46 @@ def test_a_block_with_parts_kept_packs_what_they_leave(commits):
     # Parts kept (a batch holding a large value, which stays in the head
     # as it was written: a Kept of its row in place of its values) and
     # parts remembered: what the pack writes (their columns) and the kept
-    # batches (which win over it, as the head wins over chunks) hold
-    # what the latest values are, each (time, key) once; or the pack is
-    # refused (packed from the database) where a later part wrote again a
-    # (time, key) a kept batch holds. The times and keys counted are those
-    # of the latest values.
+    # batches that stay (which win over it, as the head wins over chunks)
+    # hold what the latest values are, each (time, key) once. A kept part
+    # that a later part wrote a (time, key) of again is loaded, and packed
+    # with the rest (its batch would win over the later value). The times
+    # and keys counted are those of the latest values.
     from blocks_log.stores import block_columns
     from blocks_log.stores.block_columns import Kept
-    parts, remembered = [], []
+    parts, remembered, batches_held = [], [], {}
     for index, (entries, kept) in enumerate(commits):
         times, keys, values = (tuple(column) for column in zip(*entries))
         parts.append((times, keys, values, None, False, False))
-        remembered.append((times, keys, Kept(min(times), -index) if kept
-                           else values, None, False, False))
+        row = Kept(min(times), -index)
+        batches_held[row] = times, keys, values
+        remembered.append((times, keys, row if kept else values, None, False,
+                           False))
     latest = block_columns.latest(parts)
-    found, rows = block_columns.kept_apart(remembered)
-    kept = [part for part in remembered if type(part[2]) is Kept]
-    overwritten = any(
-        later_key in zip(part[0], part[1])
-        for index, part in enumerate(remembered) if type(part[2]) is Kept
-        for later in remembered[index + 1:]
-        for later_key in zip(later[0], later[1]))
-    if overwritten:
-        assert (found, rows) == (None, None)
-        return
-    assert rows == [(part[2].time, part[2].column) for part in kept]
+    loaded = []
+
+    def load(row):
+        loaded.append(row)
+        return batches_held[row]
+    found, rows = block_columns.kept_apart(remembered, load)
+    kept = [part[2] for part in remembered if type(part[2]) is Kept]
+    overwritten = [
+        part[2] for index, part in enumerate(remembered)
+        if type(part[2]) is Kept and any(
+            pair in zip(later[0], later[1])
+            for later in remembered[index + 1:]
+            for pair in zip(part[0], part[1]))]
+    assert loaded == overwritten
+    assert rows == [(row.time, row.column) for row in kept
+                    if row not in overwritten]
     numbers, rest, _ = found
     packed = dict(((time, key), value) for key, (times, values) in
                   numbers.items() for time, value in zip(times, values))
     packed.update(((time, key), value) for time, key, value in rest)
     stays = {}
-    for part, (times, keys, values, _, _, _) in zip(remembered, parts):
-        if type(part[2]) is Kept:
+    for row in kept:
+        if row not in overwritten:
+            times, keys, values = batches_held[row]
             stays.update(zip(zip(times, keys), values))
     assert not set(packed) & set(stays)
     packed.update(stays)

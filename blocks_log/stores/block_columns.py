@@ -151,27 +151,29 @@ def _split_column(key, times, values, numbers, rest):
         numbers[key] = kept
 
 
-def kept_apart(parts):
+def kept_apart(parts, load):
     """``(found, rows)`` of `parts`, some of which are kept (their values a
     :class:`Kept`): `found`, :func:`columns` of the values of the other
     parts that no later part wrote again and no kept part holds, and
-    `rows`, the ``(time, key column)`` of the kept parts' head rows; or
-    ``(None, None)`` if a later part wrote again a (time, key) a kept part
-    holds: its batch, left in the head, would win over what came after.
-    A later kept part wins over what came before it, as a commit does: the
-    values written before are dropped."""
+    `rows`, the ``(time, key column)`` of the kept parts' head rows. A kept
+    part that a later part wrote a (time, key) of again is loaded
+    (``load(kept)`` gives the ``(times, key ids, stored values)`` its batch
+    holds) and packed with the others, its row not kept: left in the head,
+    it would win over what came after. A later kept part wins over what
+    came before it, as a commit does: the values written before are
+    dropped."""
     last = {}
     for index, part in enumerate(parts):
         last.update(dict.fromkeys(zip(part[0], part[1]), index))
     final, rows = {}, []
     for index, part in enumerate(parts):
-        pairs, values = zip(part[0], part[1]), part[2]
+        times, keys, values = part[:3]
         if type(values) is Kept:
-            if any(last[pair] != index for pair in pairs):
-                return None, None
-            rows.append((values.time, values.column))
-            continue
-        for pair, stored in zip(pairs, values):
+            if all(last[pair] == index for pair in zip(times, keys)):
+                rows.append((values.time, values.column))
+                continue
+            times, keys, values = load(values)
+        for pair, stored in zip(zip(times, keys), values):
             if last[pair] == index:
                 final[pair] = stored
     return split(final), rows

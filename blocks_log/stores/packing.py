@@ -16,7 +16,8 @@ instead. Values that are not numbers (strings, arrays, deleted
 values...) are written again, in batches of about
 :data:`REST_BATCH_BYTES` at most (or of one value); but a batch that holds
 a large one (see :data:`.run_packing.LARGE_VALUE_BYTES`) stays in the head
-as it was written, and the writer remembers only its times and keys (see
+as it was written: the writer remembers only its times and keys, and a
+pack from the database lets it go as it reads it (see
 :func:`.block_columns.kept_apart`).
 
 What a writer remembers, and where it stands, is a
@@ -25,11 +26,13 @@ What a writer remembers, and where it stands, is a
 packs into a transaction (:class:`PackingWrites`).
 
 """
+import operator
 import os
 
-from blocks_log.stores import batches, chunks, clock, status_pieces
-from blocks_log.stores.block_columns import (clock_of, kept_apart, latest,
-                                             sliced_columns, split)
+from blocks_log.stores import (batches, chunks, clock, run_packing,
+                               status_pieces)
+from blocks_log.stores.block_columns import (clock_of, kept_apart,
+                                             sliced_columns)
 
 #: Values a commit packs at least, besides twice those it writes: a commit
 #: of one iteration packs one block (about 2 ms for 10 keys), one of many
@@ -151,30 +154,36 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES,
     done = 0
     block = start // span
     while block * span < limit and done < budget:
-        parts, times, width, kept, rows = None, None, None, (), None
-        if packing.fresh is not None and block >= packing.fresh:
+        parts, rows, times, width, kept = None, None, None, None, ()
+        remembered = packing.fresh is not None and block >= packing.fresh
+        if remembered:
             if block not in packing.memory:  # skip to the next it holds
                 later = [held for held in packing.memory if held > block]
                 block = min(later) if later else limit // span
                 continue
             parts = packing.memory[block]
             if block in packing.large:
-                found, kept, rows = _kept_apart(connection, ref, block, span,
-                                                dialect, packing, parts)
-                if found is None:
-                    parts = None
+                rows = _rows_as_remembered(connection, ref, block, span,
+                                           dialect, packing)
+                if rows is None:
+                    parts, remembered = None, False
             else:
                 found, times, width = sliced_columns(parts)
                 packing.count(block, parts, found)
         if parts is None:
-            parts = _from_database(connection, ref, block, span, dialect)
+            parts, rows = _from_database(connection, ref, block, span,
+                                         dialect)
             if parts is None:  # nothing up to the next row: skip there
                 following, = connection.execute(dialect.SELECT_NEXT_ROW, (
                     ref, (block + 1) * span, limit)).fetchone()
                 block = limit // span if following is None else (
                     following // span)
                 continue
-            found = split(latest(parts))
+        if rows is not None:
+            found, kept = kept_apart(parts, lambda row: _load(
+                connection, ref, row, dialect))
+            if remembered:
+                packing.count(block, parts, None)
         _write_block(connection, ref, block, span, found, dialect, packing,
                      kept, rows)
         walls = clock_of(parts, times, width)
@@ -190,24 +199,29 @@ def pack(connection, ref, packing, dialect, budget=PACK_VALUES,
     return start
 
 
-def _kept_apart(connection, ref, block, span, dialect, packing, parts):
-    # What the pack of `block` from memory, whose `parts` some are kept,
-    # needs: found, kept (see block_columns.kept_apart) and the (time, key)
-    # of the block's rows; None, None, None if it must be packed from the
-    # database. Its rows are counted here, not by only_its_own(): a read of
-    # a range of a table WITHOUT ROWID reads the whole of each row (each
-    # comparison with its end does), a count too, and once costs 27 ms a
-    # block of 256 arrays of 256 KiB.
+def _rows_as_remembered(connection, ref, block, span, dialect, packing):
+    # The (time, key) of the rows of `block`, which `packing` remembers
+    # holding a large value, if they are the rows it remembers; else None,
+    # having it pack from the database (see only_its_own()). Counted here,
+    # not there: a read of a range of a table WITHOUT ROWID reads the
+    # whole of each row (each comparison with its end does), a count too,
+    # and once costs 27 ms a block of 256 arrays of 256 KiB.
     rows = connection.execute(dialect.SELECT_BLOCK_KEYS, (
         ref, block * span, block * span + span)).fetchall()
-    if len(rows) != len(parts):
-        packing.forked()  # see only_its_own()
-        return None, None, None
-    found, kept = kept_apart(parts)
-    if found is None:  # a kept value written again
-        return None, None, None
-    packing.count(block, parts, None)
-    return found, kept, rows
+    if len(rows) != len(packing.memory[block]):
+        packing.forked()
+        return None
+    return rows
+
+
+def _load(connection, ref, row, dialect):
+    # (times, key ids, stored values) of the head row `row` (a Kept).
+    found, = connection.execute(dialect.SELECT_HEAD_ROW, (
+        ref, row.time, row.column)).fetchall()
+    time, key, stored = dialect.entry_of(found)
+    if key >= 0:
+        return [time], [key], [stored]
+    return batches.decode(time, stored)
 
 
 def only_its_own(connection, ref, packing, dialect, start, stop,
@@ -264,28 +278,40 @@ def _delete_rows_but(connection, ref, stop, rows, kept, dialect):
 
 
 def _from_database(connection, ref, block, span, dialect):
-    # The parts of a block as the database holds them (as RunPacking
-    # remembers them), or None if it holds no row there: rows of a value
-    # each (a file of blocks_log 0.2) first, then batches, oldest first.
-    rows = connection.execute(dialect.SELECT_BLOCK_ROWS, (
-        ref, block * span, block * span + span)).fetchall()
-    if not rows:
-        return None
-    parts, batched = [], []
-    for row in rows:
+    # (parts, rows): the parts of a block as the database holds them (as
+    # RunPacking remembers them: a row that holds a large value kept) and
+    # the (time, key) of its rows; None, None if it holds no row there, or
+    # a batch that cannot be read. Rows of a value each (a file of
+    # blocks_log 0.2) first, then batches, oldest first. Read a row at a
+    # time: large values are let go as they are read.
+    parts, batched, rows = [], [], []
+    for row in connection.execute(dialect.SELECT_BLOCK_ROWS, (
+            ref, block * span, block * span + span)):
         time, key, stored = dialect.entry_of(row)
+        rows.append((time, key))
         if key >= 0:
-            parts.append(([time], [key], [stored], None, False, False))
+            part = [time], [key], [stored], None, False, False
         else:
-            batched.append((batches.part_of(key), time, stored))
-    for _, time, blob in sorted(batched):
-        try:
-            parts.append(batches.decode(time, blob) + (
-                batches.wall_of(blob), False, False))
-        except batches.BatchError:
-            # Left as it is (it reads as damaged), never dropped.
-            return None
-    return parts
+            try:
+                part = batches.decode(time, stored) + (
+                    batches.wall_of(stored), False, False)
+            except batches.BatchError:
+                # Left as it is (it reads as damaged), never dropped.
+                return None, None
+        if type(stored) in (str, bytes) and (
+                len(stored) >= run_packing.LARGE_VALUE_BYTES):
+            part = run_packing.kept_if_large(part, (time, key))
+        if key >= 0:
+            parts.append(part)
+        else:
+            batched.append((batches.part_of(key), part))
+    if not rows:
+        return None, None
+    batched.sort(key=_FIRST)
+    return parts + [part for _, part in batched], rows
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def _write_block(connection, ref, block, span, found, dialect, packing,

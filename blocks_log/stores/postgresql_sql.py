@@ -381,6 +381,8 @@ DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
 # their time.
 SELECT_BLOCK_KEYS = ("SELECT time, key FROM blocks_log_entries "
                      "WHERE run = %s AND time >= %s AND time < %s")
+SELECT_HEAD_ROW = ("SELECT time, key, f, i, t, b FROM blocks_log_entries "
+                   "WHERE run = %s AND time = %s AND key = %s")
 DELETE_ROW = ("DELETE FROM blocks_log_entries "
               "WHERE run = %s AND time = %s AND key = %s")
 COUNT_BLOCK_ROWS = ("SELECT count(*) FROM blocks_log_entries "

@@ -31,10 +31,12 @@ LARGE_VALUE_BYTES = 4096
 _SIZED = (str, bytes)
 
 
-def _kept_if_large(part, row):
-    # What a writer remembers of a batch it wrote, of LARGE_VALUE_BYTES or
-    # more: `part`, or, if it holds a large value, the part kept (its
-    # values a Kept of its head row, `row`, (time, key column)).
+def kept_if_large(part, row):
+    """What a writer remembers of a batch (of :data:`LARGE_VALUE_BYTES` or
+    more) whose part (as :func:`columns` takes it) is `part`: `part`, or,
+    if it holds a large value, the part kept (its values the
+    :class:`~.block_columns.Kept` of its head row, `row`, ``(time, key
+    column)``)."""
     times, key_ids, values, wall, _, floats = part
     if not floats and any(type(value) in _SIZED and len(
             value) >= LARGE_VALUE_BYTES for value in values):
@@ -161,7 +163,7 @@ class RunPacking(object):
                 return None  # cut into pieces by batches()
             if len(blob) >= LARGE_VALUE_BYTES:
                 column = batches.key_of(self.part, False)
-                return first, column, blob, _kept_if_large((
+                return first, column, blob, kept_if_large((
                     times, kind.key_ids, values, wall, False, False), (
                         first, column))
         return (first, batches.key_of(self.part, False), blob,
@@ -239,7 +241,7 @@ class RunPacking(object):
                 part = (times, ids, values, wall, False,
                         batches.holds_floats(blob))
                 if len(blob) >= LARGE_VALUE_BYTES:
-                    part = _kept_if_large(part, row)
+                    part = kept_if_large(part, row)
                 blocks.append((block, last, part))
         return rows, blocks
 

@@ -341,6 +341,8 @@ DELETE_BLOCK_ROWS = ("DELETE FROM blocks_log_entries "
 # their time.
 SELECT_BLOCK_KEYS = ("SELECT time, key FROM blocks_log_entries "
                      "WHERE run = ? AND time >= ? AND time < ?")
+SELECT_HEAD_ROW = ("SELECT time, key, value FROM blocks_log_entries "
+                   "WHERE run = ? AND time = ? AND key = ?")
 DELETE_ROW = ("DELETE FROM blocks_log_entries "
               "WHERE run = ? AND time = ? AND key = ?")
 COUNT_BLOCK_ROWS = ("SELECT count(*) FROM blocks_log_entries "
