@@ -291,6 +291,51 @@ def test_a_commit_of_several_blocks_beside_a_large_value(factory, large_at):
         assert dict((time, dict(reader[time])) for time in reader) == logged
 
 
+def test_a_loop_that_logs_an_array_late_in_each_block(factory):
+    # An iteration's commit of the same keys as the one before, in one
+    # statement, remembered as kept when it holds a large value (here, in
+    # blocks whose first commits held none): its batch stays, the batches
+    # of the iterations before it are packed.
+    log = factory()
+    logged, written = {}, {}
+    for time in range(1, 4 * SPAN + 2):
+        log.status['iterations_done'] = time
+        if time % SPAN == 1 and time > 1:  # committed, not packed yet
+            written[time // SPAN - 1] = set(block_rows(log, time // SPAN - 1))
+        logged[time] = {'step': float(time)}
+        if time % SPAN >= 2:
+            logged[time]['array'] = bytes([time]) * (
+                run_packing.LARGE_VALUE_BYTES)
+        log.current_row.update(logged[time])
+    log.flush()
+    for block in (0, 1, 2):
+        stays = set(row for row in written[block] if row[0] % SPAN >= 2)
+        assert len(stays) == 2 and set(block_rows(log, block)) == stays
+    source = getattr(log, 'database', None) or log.dsn
+    with type(log)(source, uuid=log.uuid, read_only=True) as reader:
+        assert dict((time, dict(reader[time])) for time in reader) == logged
+
+
+def test_once_a_large_value_is_packed_commits_pack_whole_blocks_again(
+        factory):
+    # A commit of many blocks packs those it completes with its own values
+    # again once the block holding a large value is packed: only the block
+    # it ends in is left in the head as a batch.
+    log = factory(commit_every=1000)
+    log[1]['note'] = 'x' * run_packing.LARGE_VALUE_BYTES
+    log.flush()
+    for time in (SPAN, SPAN + 1):  # past block 0, then packing it
+        log[time]['step'] = float(time)
+        log.flush()
+    assert block_rows(log, 0)  # the large value's batch, left
+    for time in range(2 * SPAN, 8 * SPAN + 1):
+        log[time]['step'] = float(time)
+    log.flush()
+    assert [len(block_rows(log, block)) for block in range(2, 9)] == [
+        0] * 6 + [1]
+    assert log.history('step')[-1] == (8 * SPAN, 8.0 * SPAN)
+
+
 def test_a_block_packed_from_the_database_leaves_its_large_values(factory):
     # A block its writer does not remember (written before the run was
     # opened again) is read a row at a time, its large values let go:

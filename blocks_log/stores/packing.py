@@ -236,13 +236,13 @@ def only_its_own(connection, ref, packing, dialect, start, stop,
     from memory, the other's values would be deleted with the block's
     rows. A count of the rows of each block remembered (a block or two),
     where a pack reads them all; but of a block holding a large value,
-    counted as it is packed (see :func:`_kept_apart`), which a commit
+    counted as it is packed (see :func:`_rows_as_remembered`), which a commit
     never packs with its own values (see
     :meth:`~.run_packing.RunPacking.packs_whole`)."""
     span, memory = packing.span, packing.memory
     for block in set(memory).union(blocks):
         if start <= block * span and block * span + span <= stop and (
-                block not in packing.large):  # see _kept_apart()
+                block not in packing.large):
             count, = connection.execute(dialect.COUNT_BLOCK_ROWS, (
                 ref, block * span, block * span + span)).fetchone()
             if count != len(memory.get(block, ())):

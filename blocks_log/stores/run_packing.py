@@ -80,7 +80,8 @@ class RunPacking(object):
         The blocks remembered that hold a large value (a part kept, see
         :data:`LARGE_VALUE_BYTES`): a pack of a block looks no further to
         know (looking at each part of each, twice a pack, cost 1,000
-        instructions an iteration of the training-loop workload).
+        instructions an iteration of the training-loop workload). Looked
+        at only while `fresh`.
 
     """
     __slots__ = ('span', 'packed', 'frontier', 'pending', 'part', 'fresh',
@@ -324,16 +325,16 @@ class RunPacking(object):
         """:meth:`committed` of the batches `found` before they are written
         (see :meth:`packs_whole`); what :meth:`undo` takes to forget them
         again, and what a pack that did not land did."""
+        # Nothing large to forget: packs_whole() holds of none.
         saved = self.part, self.frontier, dict(
-            (block, list(parts)) for block, parts in self.memory.items()), (
-                set(self.large))
+            (block, list(parts)) for block, parts in self.memory.items())
         self.committed(found)
         return saved
 
     def undo(self, saved):
         """Forget what was remembered since :meth:`remember_first` gave
         `saved`: its transaction rolled back."""
-        self.part, self.frontier, self.memory, self.large = saved
+        self.part, self.frontier, self.memory = saved
 
     def begin(self, start):
         """A pack begins where packing stands, `start` (see :func:`pack`):
@@ -376,9 +377,9 @@ class RunPacking(object):
         for block in [block for block in self.memory if block < first]:
             # A block packed before, or written again since it was
             # counted: its times may hold values already counted.
-            self.large.discard(block)
             if counting[2].get(block) != len(self.memory.pop(block)):
                 self.rows = None
+            self.large.discard(block)
         if self.rows is not None:
             self.rows += counting[0]
             self.keys.update(counting[1])
@@ -389,7 +390,6 @@ class RunPacking(object):
         the run to summarize it)."""
         self.fresh = self.rows = None
         self.memory.clear()
-        self.large.clear()
 
 
 def parts_of(found):
