@@ -279,6 +279,44 @@ BATCH = st.integers(1, 20).flatmap(lambda count: st.tuples(
     st.lists(STORED, min_size=count, max_size=count)))
 
 
+_HEAD_ROW = st.tuples(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(1, 3), st.one_of(
+        STORED, st.just(codec.DELETED_STORED))), min_size=1, max_size=4),
+    st.integers(0, 5), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HEAD_ROW, max_size=8), st.integers(0, 4), st.integers(2, 7),
+       st.data())
+def test_head_marks_are_what_reading_the_head_whole_tells(
+        rows, start, stop, data):
+    # Rows of a head (batches of a part each, some parts alike, or a value
+    # each), told to HeadMarks a few at a time, in the order read, and
+    # some again (a statement tried again, from its first): whether each
+    # (time, key) of [start, stop) holds the deleted value, the later
+    # winning, is what the entries of the head read whole tell.
+    from blocks_log.stores import batches
+    head = []
+    for entries, part, batched in rows:
+        times, key_ids, values = (list(column) for column in zip(*entries))
+        if batched:
+            head.append((min(times), batches.key_of(part, len(set(
+                times)) > 1), batches.encode(times, key_ids, values)[1]))
+        else:
+            head.append((times[0], key_ids[0], values[0]))
+    marks = batches.HeadMarks(start, stop)
+    again = data.draw(st.integers(0, len(head)))
+    size = data.draw(st.integers(1, 3))
+    for rows in (head[:again], head):
+        for at in range(0, len(rows), size):
+            marks.add(rows[at:at + size])
+    assert marks.found == dict(
+        ((time, key), (order, stored == codec.DELETED_STORED))
+        for time, key, stored, order in batches.head(head, None, start,
+                                                     False)
+        if start <= time < stop)
+
+
 @settings(max_examples=300, deadline=None)
 @given(BATCH, st.booleans())
 def test_a_batch_round_trip(batch, one_time):

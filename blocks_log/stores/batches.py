@@ -140,13 +140,50 @@ def _wanted_floats(blob, key_ids, layouts):
             for key, offset in layout]
 
 
-def latest_of(entries):
-    """``{(time, key id): stored}`` of entries of :func:`head`, the later
-    winning: what the head holds."""
-    final = {}
-    for time, key, stored, _ in entries:
-        final[time, key] = stored
-    return final
+_DELETED = codec.DELETED_STORED
+#: Rows of the head :class:`HeadMarks` is told at once, as a rule.
+ROWS_AT_ONCE = 64
+
+
+class HeadMarks(object):
+    """What reads of times and keys need of the head over ``[start,
+    stop)``, its rows (as :func:`head` takes them) told a few at a time
+    (:meth:`add`, :data:`ROWS_AT_ONCE` as a rule), each let go once read:
+    a head of arrays, read whole and then decoded, took twice its size
+    (400 arrays of 256 KiB: 200 MiB). Told one at a time, 2,000 batches of
+    10 floats took 18 ms where the head whole took 6.5.
+
+    Attributes
+    ----------
+    found : dict
+        ``{(time, key id): (order, deleted)}`` of the entries of
+        :func:`head` without values, the later winning: its order, and
+        whether it holds the deleted value. A row told again (a statement
+        tried again) changes nothing.
+
+    """
+    __slots__ = ('start', 'stop', 'found')
+
+    def __init__(self, start, stop):
+        self.start, self.stop, self.found = start, stop, {}
+
+    def add(self, rows):
+        """Mark the entries of head rows `rows` (``(time, key, stored)``
+        each)."""
+        start, stop, found = self.start, self.stop, self.found
+        # In a dict made in one step, the later winning (head() sorts its
+        # entries by order), then laid over what rows told before told,
+        # where they hold the same (time, key) with a later order (a
+        # comparison of each entry took 1.3 times the time of reading the
+        # times of 3,000 iterations).
+        these = dict(((time, key), (order, stored == _DELETED))
+                     for time, key, stored, order in head(
+                         rows, None, start, False)
+                     if start <= time < stop)
+        for pair in found.keys() & these.keys():
+            if found[pair][0] > these[pair][0]:
+                these[pair] = found[pair]
+        found.update(these)
 
 
 def key_of(part, spread):

@@ -16,7 +16,6 @@ from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.run_packing import HEAD_SPAN
 
 # Its stored form, as SQL compares it.
-_DELETED_STORED = codec.DELETED_STORED
 
 
 class PostgreSQLReads(KeyIds):
@@ -88,7 +87,7 @@ class PostgreSQLReads(KeyIds):
         # that is never packed has.
         return self._spans.get(run.ref) or HEAD_SPAN
 
-    def _head(self, cursor, run, start, stop, key_ids=None, values=True):
+    def _head(self, cursor, run, start, stop, key_ids=None):
         # The head of `run` over [start, stop): (time, key id, stored,
         # order), the later winning (see batches.head); a batch that
         # begins before `start` may hold times from it on: those of
@@ -97,18 +96,30 @@ class PostgreSQLReads(KeyIds):
         cursor.execute(sql.SELECT_RECORDS, (run.ref, first, stop, start))
         rows = [(time, key, sql.stored_of(f, i, t, b))
                 for time, key, f, i, t, b in cursor.fetchall()]
-        return [entry for entry in batches.head(rows, key_ids, start, values)
+        return [entry for entry in batches.head(rows, key_ids, start)
                 if start <= entry[0] < stop]
+
+    def _head_marks(self, cursor, run, start, stop):
+        # {(time, key id): (order, deleted)} of the head of `run` over [start,
+        # stop), as _head() reads it (see batches.HeadMarks), each row
+        # made and let go in turn (the driver
+        # holds them all, as the server sent them, until the next
+        # statement).
+        marks = batches.HeadMarks(start, stop)
+        first = start - start % self._head_span(run)
+        cursor.execute(sql.SELECT_RECORDS, (run.ref, first, stop, start))
+        for rows in iter(lambda: cursor.fetchmany(batches.ROWS_AT_ONCE), []):
+            marks.add([(time, key, sql.stored_of(f, i, t, b))
+                       for time, key, f, i, t, b in rows])
+        return marks.found
 
     def read_keys(self, run):
         if self.version is None:
             return []
 
         def work(cursor):
-            ids = set(key for (_, key), stored in batches.latest_of(
-                self._head(cursor, run, 0, sql.STATUS_TIME,
-                           values=False)).items()
-                      if stored != _DELETED_STORED)
+            ids = set(key for (_, key), (_, deleted) in self._head_marks(
+                cursor, run, 0, sql.STATUS_TIME).items() if not deleted)
             cursor.execute(sql.SELECT_KEYS_OF_CHUNKS, (run.ref,))
             ids.update(key for key, in cursor.fetchall())
             return ids
@@ -172,9 +183,9 @@ class PostgreSQLReads(KeyIds):
         def work(cursor):
             pieces, loose, marked = [], set(), set()
             for run in runs:
-                for (time, _), stored in batches.latest_of(self._head(
-                        cursor, run, start, stop, values=False)).items():
-                    (marked if stored == _DELETED_STORED else loose).add(time)
+                for (time, _), (_, deleted) in self._head_marks(
+                        cursor, run, start, stop).items():
+                    (marked if deleted else loose).add(time)
                 pieces += merging.times_of(
                     run.ref, self._spans.get(run.ref), self._chunks(
                         cursor, run, None, start, stop, values=False),

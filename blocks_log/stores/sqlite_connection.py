@@ -223,6 +223,28 @@ class SQLiteConnection(Opening):
             raise LogDatabaseError(files.failure(
                 self.path, 'cannot be read', error))
 
+    def query_each(self, sql, parameters, handle, size):
+        """Run one statement outside a transaction, handing its rows to
+        `handle` as they are read, a list of `size` at most at a time,
+        rather than returning them all at once. A statement tried again
+        (another process held the file) hands its rows again from the
+        first: `handle` must keep the last it is told.
+
+        Raises
+        ------
+        LogDatabaseError
+            As :meth:`query` does.
+        """
+        def each():
+            cursor = self.connection.execute(sql, parameters)
+            for rows in iter(lambda: cursor.fetchmany(size), []):
+                handle(rows)
+        try:
+            retry(each, read_only=self.read_only)
+        except sqlite3.Error as error:
+            raise LogDatabaseError(files.failure(
+                self.path, 'cannot be read', error))
+
     def commit_lock(self):
         """The lock a write holds from its beginning to its end: the
         checkpointer's :attr:`~.Checkpointer.writing` while its thread

@@ -13,7 +13,6 @@ from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.run_packing import HEAD_SPAN
 
 # Its stored form, as SQL compares it.
-_DELETED_STORED = codec.DELETED_STORED
 
 
 class SQLiteReads(KeyIds):
@@ -81,7 +80,7 @@ class SQLiteReads(KeyIds):
             return self.version is not None
         return bool(self.db.query(sql.HAS_STATUS_PIECES))
 
-    def _head(self, run, start, stop, key_ids=None, values=True):
+    def _head(self, run, start, stop, key_ids=None):
         # The head of `run` over [start, stop): (time, key id, stored,
         # order), the later winning (see batches.head); a batch that
         # begins before `start` may hold times from it on: those of
@@ -90,15 +89,24 @@ class SQLiteReads(KeyIds):
         first = start - start % self._head_span(run)
         rows = self.db.query(sql.SELECT_RECORDS, (run.ref, first, stop,
                                                   start))
-        return [entry for entry in batches.head(rows, key_ids, start, values)
+        return [entry for entry in batches.head(rows, key_ids, start)
                 if start <= entry[0] < stop]
+
+    def _head_marks(self, run, start, stop):
+        # {(time, key id): (order, deleted)} of the head of `run` over [start,
+        # stop), as _head() reads it, a few rows at a time (see
+        # batches.HeadMarks).
+        marks = batches.HeadMarks(start, stop)
+        first = start - start % self._head_span(run)
+        self.db.query_each(sql.SELECT_RECORDS, (run.ref, first, stop, start),
+                           marks.add, batches.ROWS_AT_ONCE)
+        return marks.found
 
     def read_keys(self, run):
         if self.version is None:
             return []
-        ids = set(key for (_, key), stored in batches.latest_of(
-            self._head(run, 0, sql.STATUS_TIME, values=False)).items()
-                  if stored != _DELETED_STORED)
+        ids = set(key for (_, key), (_, deleted) in self._head_marks(
+            run, 0, sql.STATUS_TIME).items() if not deleted)
         if self.version != 2:
             ids.update(key for key, in self.db.query(
                 sql.SELECT_KEYS_OF_CHUNKS, (run.ref,)))
@@ -168,9 +176,9 @@ class SQLiteReads(KeyIds):
         pieces, loose, marked = [], set(), set()
         with self.db.reading():
             for run in runs:
-                for (time, _), stored in batches.latest_of(
-                        self._head(run, start, stop, values=False)).items():
-                    (marked if stored == _DELETED_STORED else loose).add(time)
+                for (time, _), (_, deleted) in self._head_marks(
+                        run, start, stop).items():
+                    (marked if deleted else loose).add(time)
                 pieces += merging.times_of(
                     run.ref, self._span(run), self._chunks(
                         run, None, start, stop, values=False), self._checked)
