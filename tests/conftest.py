@@ -5,7 +5,7 @@ import signal
 import pytest
 
 import blocks_log
-from blocks_log.stores import chunks, packing, run_packing
+from blocks_log.stores import batches, chunks, packing, run_packing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'blocks')
@@ -23,6 +23,10 @@ SMALL_REST_BATCH = 1
 #: the head beside blocks packed (their values not remembered), and others
 #: are not.
 SMALL_LARGE_VALUE = 5
+#: Its rows of the head read at once by reads of times and keys (see
+#: batches.HeadMarks): two, so that a later value and the one it wins over
+#: (a deleted value, a value written again) are read apart.
+SMALL_ROWS_AT_ONCE = 2
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -90,6 +94,7 @@ def use_backend(name, monkeypatch, request):
         monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
         monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES',
                             SMALL_LARGE_VALUE)
+        monkeypatch.setattr(batches, 'ROWS_AT_ONCE', SMALL_ROWS_AT_ONCE)
     if name == 'postgresql':
         return request.getfixturevalue('postgresql_dsn')
     return None

@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 
 from blocks_log import SQLiteLog, cli, runs, tables
 from blocks_log.sources import Source
-from blocks_log.stores import chunks, packing, run_packing
+from blocks_log.stores import batches, chunks, packing, run_packing
 from blocks_log.web import data
 
 import helpers
-from conftest import (SMALL_LARGE_VALUE, SMALL_REST_BATCH, backend_factories,
-                      use_backend)
+from conftest import (SMALL_LARGE_VALUE, SMALL_REST_BATCH, SMALL_ROWS_AT_ONCE,
+                      backend_factories, use_backend)
 
 #: Times per block: small, so that a run of a few dozen iterations crosses
 #: many block edges and most values are read from chunks.
@@ -429,6 +429,9 @@ def test_reads_hold_what_a_dict_holds(backend, tmp_path_factory, tmp_path,
     # some left in the batches they were written in.
     monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
     monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES', SMALL_LARGE_VALUE)
+    # The head read two rows at a time by reads of times and keys: a later
+    # value and the one it wins over read apart.
+    monkeypatch.setattr(batches, 'ROWS_AT_ONCE', SMALL_ROWS_AT_ONCE)
     # An export read in windows of a few times, each edge a place to lose
     # or repeat a row.
     monkeypatch.setattr(tables, 'WINDOW_SPAN', 2)
@@ -447,6 +450,7 @@ def test_reads_hold_what_a_dict_holds_at_times_far_apart(
     monkeypatch.setattr(chunks, 'SPAN', SPAN)
     monkeypatch.setattr(packing, 'REST_BATCH_BYTES', SMALL_REST_BATCH)
     monkeypatch.setattr(run_packing, 'LARGE_VALUE_BYTES', SMALL_LARGE_VALUE)
+    monkeypatch.setattr(batches, 'ROWS_AT_ONCE', SMALL_ROWS_AT_ONCE)
     monkeypatch.setattr(tables, 'WINDOW_SPAN', 2)
     monkeypatch.setattr(tables, 'WINDOW_VALUES', 3)
     run_plans(backend, tmp_path_factory, dsn, plans=FAR_PLANS,

@@ -158,8 +158,7 @@ class HeadMarks(object):
     found : dict
         ``{(time, key id): (order, deleted)}`` of the entries of
         :func:`head` without values, the later winning: its order, and
-        whether it holds the deleted value. A row told again (a statement
-        tried again) changes nothing.
+        whether it holds the deleted value.
 
     """
     __slots__ = ('start', 'stop', 'found')
