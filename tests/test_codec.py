@@ -291,8 +291,9 @@ _HEAD_ROW = st.tuples(
 def test_head_marks_are_what_reading_the_head_whole_tells(
         rows, start, stop, data):
     # Rows of a head (batches of a part each, some parts alike, or a value
-    # each), told to HeadMarks a few at a time, in the order read: whether
-    # each (time, key) of [start, stop) holds the deleted value, the later
+    # each), told to HeadMarks a few at a time, in the order read, and
+    # some again (a statement tried again, from its first): whether each
+    # (time, key) of [start, stop) holds the deleted value, the later
     # winning, is what the entries of the head read whole tell.
     from blocks_log.stores import batches
     head = []
@@ -304,9 +305,11 @@ def test_head_marks_are_what_reading_the_head_whole_tells(
         else:
             head.append((times[0], key_ids[0], values[0]))
     marks = batches.HeadMarks(start, stop)
+    again = data.draw(st.integers(0, len(head)))
     size = data.draw(st.integers(1, 3))
-    for at in range(0, len(head), size):
-        marks.add(head[at:at + size])
+    for rows in (head[:again], head):
+        for at in range(0, len(rows), size):
+            marks.add(rows[at:at + size])
     assert marks.found == dict(
         ((time, key), (order, stored == codec.DELETED_STORED))
         for time, key, stored, order in batches.head(head, None, start,

@@ -158,7 +158,8 @@ class HeadMarks(object):
     found : dict
         ``{(time, key id): (order, deleted)}`` of the entries of
         :func:`head` without values, the later winning: its order, and
-        whether it holds the deleted value.
+        whether it holds the deleted value. A row told again (a statement
+        tried again) changes nothing.
 
     """
     __slots__ = ('start', 'stop', 'found')

@@ -226,20 +226,21 @@ class SQLiteConnection(Opening):
     def query_each(self, sql, parameters, handle, size):
         """Run one statement outside a transaction, handing its rows to
         `handle` as they are read, a list of `size` at most at a time,
-        rather than returning them all at once. Its first step waits (and
-        retries) while another process holds the file, as :meth:`query`
-        does; the steps after it read what that one began to.
+        rather than returning them all at once. A statement tried again
+        (another process held the file) hands its rows again from the
+        first: `handle` must keep the last it is told.
 
         Raises
         ------
         LogDatabaseError
             As :meth:`query` does.
         """
-        try:
-            cursor = retry(lambda: self.connection.execute(sql, parameters),
-                           read_only=self.read_only)
+        def each():
+            cursor = self.connection.execute(sql, parameters)
             for rows in iter(lambda: cursor.fetchmany(size), []):
                 handle(rows)
+        try:
+            retry(each, read_only=self.read_only)
         except sqlite3.Error as error:
             raise LogDatabaseError(files.failure(
                 self.path, 'cannot be read', error))
