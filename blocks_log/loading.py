@@ -3,8 +3,11 @@ the log alone or inside a larger object) or a checkpoint tar of Blocks,
 without running anything the file names unless asked to.
 
 """
+import pickle
+
 from blocks_log.checkpoints import Checkpoint, is_checkpoint
 from blocks_log.pickles import find_log, load_pickle
+from blocks_log.sources import is_postgresql, is_sqlite
 
 __all__ = ['find_log', 'load']
 
@@ -48,7 +51,9 @@ def load(file, trusted=False):
     OSError
         If a path cannot be opened.
     pickle.UnpicklingError, EOFError, ValueError
-        If the file is not a (whole) pickle.
+        If the file is not a (whole) pickle; the first, saying so, if
+        `file` names a log database (an SQLite file, a PostgreSQL URL or
+        DSN), which :func:`blocks_log.runs.open_source` opens.
     ImportError, AttributeError
         With ``trusted=True``, if the pickle names a class that is not
         installed.
@@ -59,6 +64,14 @@ def load(file, trusted=False):
         opened (missing, not a database, no such run).
 
     """
-    if not hasattr(file, 'read') and is_checkpoint(file):
-        return Checkpoint(file, trusted=trusted).log
+    if not hasattr(file, 'read'):
+        if is_checkpoint(file):
+            return Checkpoint(file, trusted=trusted).log
+        if is_postgresql(file) or is_sqlite(file):
+            # Else read as a pickle: "the STRING opcode argument must be
+            # quoted", or a missing file.
+            raise pickle.UnpicklingError(
+                '{!r} is a log database, not a pickle: '
+                'blocks_log.runs.open_source({!r}, run=...) opens a run '
+                'of it for reading'.format(file, file))
     return load_pickle(file, trusted)

@@ -116,6 +116,21 @@ def test_load_errors(tmp_path):
         blocks_log.load(str(tmp_path / 'junk'))
 
 
+@pytest.mark.parametrize('source', ['sqlite', 'postgresql://db.lab/runs',
+                                    'host=db.lab dbname=runs'])
+def test_a_log_database_is_not_read_as_a_pickle(tmp_path, source):
+    # Read as a pickle, an SQLite file raised "the STRING opcode argument
+    # must be quoted", and a URL that no file is named.
+    if source == 'sqlite':
+        source = str(tmp_path / 'log.sqlite')
+        with blocks_log.SQLiteLog(source) as log:
+            log.current_row['loss'] = 0.5
+    with pytest.raises(pickle.UnpicklingError, match=(
+            r"is a log database, not a pickle: "
+            r"blocks_log\.runs\.open_source\(")):
+        blocks_log.load(source)
+
+
 # Restricted unpickling: nothing named by a file runs unless trusted.
 
 class Hostile(object):
