@@ -215,13 +215,8 @@ class SQLiteConnection(Opening):
             I/O error).
 
         """
-        try:
-            return retry(
-                lambda: self.connection.execute(sql, parameters).fetchall(),
-                read_only=self.read_only)
-        except sqlite3.Error as error:
-            raise LogDatabaseError(files.failure(
-                self.path, 'cannot be read', error))
+        return self._read(
+            lambda: self.connection.execute(sql, parameters).fetchall())
 
     def query_each(self, sql, parameters, handle, size):
         """Run one statement outside a transaction, handing its rows to
@@ -239,8 +234,12 @@ class SQLiteConnection(Opening):
             cursor = self.connection.execute(sql, parameters)
             for rows in iter(lambda: cursor.fetchmany(size), []):
                 handle(rows)
+        self._read(each)
+
+    def _read(self, statement):
+        # `statement()`, tried again while another process holds the file.
         try:
-            retry(each, read_only=self.read_only)
+            return retry(statement, read_only=self.read_only)
         except sqlite3.Error as error:
             raise LogDatabaseError(files.failure(
                 self.path, 'cannot be read', error))
