@@ -22,7 +22,7 @@ import time as _time
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
 from blocks_log.stores import (chunks, claims, postgresql_sql as sql,
-                               run_packing, status_pieces)
+                               run_packing, schema, status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.postgresql_connection import (
     RECONNECT_AT_EXIT_FOR, PostgreSQLConnection)
@@ -113,28 +113,6 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
                     '(columns {})'.format(self.name, table,
                                           ', '.join(sorted(columns))))
 
-    def _prepare(self, connection):
-        # In a write transaction: the schema, made if missing or brought up
-        # to date.
-        if self.version == sql.SCHEMA_VERSION:
-            return
-        if self.version is None:
-            for statement in sql.CREATE_SCHEMA:
-                connection.execute(statement)
-        else:
-            for version in range(self.version, sql.SCHEMA_VERSION):
-                for statement in sql.MIGRATIONS[version]:
-                    connection.execute(statement)
-                if version == 3:
-                    # Chunks of version 3 get their checksums.
-                    spans = dict(connection.execute(
-                        sql.SELECT_SPANS).fetchall())
-                    updates = chunks.checksums(connection.execute(
-                        sql.SELECT_UNCHECKED_CHUNKS).fetchall(), spans)
-                    connection.cursor().executemany(
-                        sql.UPDATE_CHECKSUM, list(updates))
-        connection.execute(sql.INSERT_SCHEMA_VERSION, (sql.SCHEMA_VERSION,))
-
     def _transact(self, work, writing=True):
         # `work(connection)` in a transaction, again after a reconnection;
         # two processes making the tables at once: the loser tries again.
@@ -177,7 +155,7 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
 
     def create_run(self, uuid, parent, status, claim, created=None):
         def work(connection):
-            self._prepare(connection)
+            schema.prepare(connection, self.version, sql)
             ref, = connection.execute(sql.INSERT_RUN, (
                 uuid, parent, created or _time.time(), claim,
                 chunks.SPAN)).fetchone()
@@ -199,7 +177,7 @@ class PostgreSQLStore(PostgreSQLWrites, PostgreSQLReads, Store):
 
     def claim_run(self, run, claim, is_stale):
         def work(connection):
-            self._prepare(connection)
+            schema.prepare(connection, self.version, sql)
             self._take(connection, run.ref, run.uuid)
             connection.execute(sql.SET_WRITER, (claim, run.ref))
             return run_packing.going_on_in(

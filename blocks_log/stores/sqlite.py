@@ -12,7 +12,7 @@ import warnings
 
 from blocks_log.errors import (LogDatabaseError, LogWriteError,
                                SchemaVersionError)
-from blocks_log.stores import (chunks, claims, run_packing,
+from blocks_log.stores import (chunks, claims, run_packing, schema,
                                sqlite_sql as sql, status_pieces)
 from blocks_log.stores.base import RunInfo, Store, summary_text
 from blocks_log.stores.sqlite_connection import SQLiteConnection
@@ -143,26 +143,6 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
                     ', '.join(map(str, sql.READABLE_VERSIONS))))
         return version
 
-    def _prepare(self, connection):
-        # In a write transaction: the schema, made or brought up to date.
-        if self.version == sql.SCHEMA_VERSION:
-            return
-        if self.version is None:
-            for statement in sql.CREATE_SCHEMA:
-                connection.execute(statement)
-        else:
-            for version in range(self.version, sql.SCHEMA_VERSION):
-                for statement in sql.MIGRATIONS[version]:
-                    connection.execute(statement)
-                if version == 3:
-                    # Chunks of version 3 get their checksums.
-                    spans = dict(connection.execute(
-                        sql.SELECT_SPANS).fetchall())
-                    updates = chunks.checksums(connection.execute(
-                        sql.SELECT_UNCHECKED_CHUNKS).fetchall(), spans)
-                    connection.executemany(sql.UPDATE_CHECKSUM, list(updates))
-        connection.execute(sql.INSERT_SCHEMA_VERSION, (sql.SCHEMA_VERSION,))
-
     # Runs.
 
     def _run_query(self, query):
@@ -191,7 +171,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         ref = None
         try:
             with self.db.commit_lock(), self.db.transaction() as connection:
-                self._prepare(connection)
+                schema.prepare(connection, self.version, sql)
                 self._refuse_another_machine(connection)
                 ref = connection.execute(sql.INSERT_RUN, (
                     uuid, parent, created or _time.time(), claim,
@@ -219,7 +199,7 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
         held = run.ref in self._held
         try:
             with self.db.commit_lock(), self.db.transaction() as connection:
-                self._prepare(connection)
+                schema.prepare(connection, self.version, sql)
                 self._refuse_another_machine(connection)
                 writer, = connection.execute(sql.SELECT_WRITER,
                                              (run.ref,)).fetchone()
