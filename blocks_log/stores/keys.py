@@ -46,6 +46,14 @@ class KeyIds(object):
                 return DAMAGED_KEY
         return key_id
 
+    def _read_key_ids(self, names):
+        """The ids to read the keys `names` by (see :meth:`_read_key_id`),
+        those that have one; ``None`` for ``None`` (every key)."""
+        if names is None:
+            return None
+        return [key_id for key_id in map(self._read_key_id, names)
+                if key_id is not None]
+
     def _new_key_ids(self, connection, names):
         """Ids of those of `names` not cached yet, made in the write
         transaction of `connection`, in the order of their names; the

@@ -271,12 +271,9 @@ class PostgreSQLReads(KeyIds):
         if self.version is None:
             return {}
         stop = min(stop, sql.STATUS_TIME)
-        key_ids = None
-        if keys is not None:
-            key_ids = [key_id for key_id in map(self._read_key_id, keys)
-                       if key_id is not None]
-            if not key_ids:
-                return {}
+        key_ids = self._read_key_ids(keys)
+        if key_ids == []:  # none of `keys` was ever written
+            return {}
 
         wanted = None if key_ids is None else set(key_ids)
 

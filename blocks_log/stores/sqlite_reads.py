@@ -237,12 +237,9 @@ class SQLiteReads(KeyIds):
         if self.version is None:
             return {}
         stop = min(stop, sql.STATUS_TIME)
-        key_ids = None
-        if keys is not None:
-            key_ids = [key_id for key_id in map(self._read_key_id, keys)
-                       if key_id is not None]
-            if not key_ids:
-                return {}
+        key_ids = self._read_key_ids(keys)
+        if key_ids == []:  # none of `keys` was ever written
+            return {}
         columns = {}
         # Farthest first, so that nearer runs overwrite.
         with self.db.reading():
