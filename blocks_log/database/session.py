@@ -428,6 +428,16 @@ class Session(RunOpening, MergedReads, StatusCommits, LentValues,
             'in a SQLite file that the parent was writing at the fork: '
             'that is refused)'.format(self))
 
+    def stop_timer(self):
+        """Stop the commit timer's thread of this process, if it runs, and
+        wait for it: before a fork, which copies a process of one thread
+        fewer (see :meth:`.sqlite_checkpointer.Checkpointer.before_fork`).
+        The next iteration completed starts it again. Out of the lock,
+        which the thread may be waiting for."""
+        if self.timer is not None:
+            self.timer.stop()
+            self._join_timer()
+
     def _join_timer(self):
         # Out of the lock, which the thread may be waiting for (to commit
         # as the log closed): waited for under it, close() took the join's

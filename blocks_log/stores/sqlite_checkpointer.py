@@ -87,6 +87,9 @@ PASSES = 3
 #: Pages (frames of the WAL) a pass may copy and be the last: what was
 #: committed during it is as little.
 FEW_FRAMES = 64
+#: Seconds a fork waits for the thread to end its work under way, so as to
+#: stop it (see Checkpointer.before_fork).
+FORK_WAIT = 1.0
 #: The states of :attr:`Checkpointer.emptying` (besides ``None``), compared
 #: by identity.
 PASSING, RESTARTED = 'passing', 'restarted'
@@ -160,6 +163,9 @@ class Checkpointer(object):
         # Held to wake the thread, and by the thread to wait.
         self._wake = threading.Condition(threading.Lock())
         self._woken = False
+        # Whether the thread waits to be woken, with nothing asked of it;
+        # told to stop (see before_fork).
+        self._waiting = self._stopping = False
         self._mode = 'PASSIVE'
         # Whether the thread's checkpoint under way holds the file's write
         # lock (a RESTART, a TRUNCATE): see holds_the_write_lock().
@@ -229,7 +235,7 @@ class Checkpointer(object):
     def _wake_up(self):
         with self._wake:
             self._woken = True
-            self._wake.notify()
+            self._wake.notify_all()  # the thread, not a fork's wait
 
     def _run(self):
         writing.own_thread()  # a log collected here closes elsewhere
@@ -237,9 +243,11 @@ class Checkpointer(object):
         while True:
             with self._wake:
                 while not self._woken:
+                    self._waiting = True
+                    self._wake.notify_all()  # a fork may wait for it
                     self._wake.wait()
-                self._woken = False
-            if self._closed:
+                self._waiting = self._woken = False
+            if self._closed or self._stopping:
                 break
             mode = self._mode
             if mode != 'EMPTY':
@@ -329,7 +337,37 @@ class Checkpointer(object):
         return taken
 
     def before_fork(self):
-        """Wait for a running checkpoint to end; hold off the next."""
+        """Stop the thread if it waits for work, else wait for its
+        checkpoint under way to end; hold off the next.
+
+        A process of several threads that forks may deadlock in the child
+        (on a lock another thread held), and Python 3.12 and later warn of
+        it at each fork (a ``DeprecationWarning``); the at-fork hooks make
+        the thread's locks safe, but only the fork of a process of one
+        thread goes without the warning. The next checkpoint
+        asked for starts the thread again. One still at work after
+        :data:`FORK_WAIT` (passes over a large -wal file, waiting for
+        readers) is left to it, as before.
+        """
+        thread = self._thread
+        if thread is not None and self._pid == os.getpid():
+            with self._wake:
+                # At work, it may end soon (a checkpoint, which the fork
+                # waited for before): a while for it to.
+                idle = self._wake.wait_for(lambda: self._waiting, FORK_WAIT)
+                if idle:
+                    if self._woken:
+                        # Asked for a checkpoint, not begun (the fork's
+                        # flush asked, as a rule): asked again at the
+                        # next commit, of parent or child.
+                        self._commits = COMMITS
+                        if self.emptying is PASSING:
+                            self.emptying = None
+                    self._stopping = self._woken = True
+                    self._wake.notify()
+            if idle:
+                thread.join()  # it only closes its connection
+                self._thread, self._stopping = None, False
         self.lock.acquire()
 
     def after_fork(self, child):
