@@ -13,6 +13,8 @@ import pytest
 from blocks_log import SQLiteLog
 from blocks_log.errors import LogWriteError
 from blocks_log.stores import sqlite_checkpointer
+from blocks_log.stores.sqlite import SQLiteStore
+from blocks_log.stores.sqlite_connection import SQLiteConnection
 
 from helpers import eventually, within
 
@@ -124,6 +126,92 @@ def test_a_fork_stops_the_thread_once_its_checkpoint_ends(
     threading.Timer(0.1, go_on.set).start()
     with within(30):  # not FORK_WAIT
         assert fork() == []
+    log.close()
+
+
+def test_a_fork_half_way_through_a_commit_waits_for_the_checkpoint(
+        tmp_path, monkeypatch):
+    # A signal's handler forked in the middle of a commit while the
+    # checkpoints' thread was inside SQLite: the child inherited a lock of
+    # SQLite's held (its allocator's), and its first call into SQLite, on
+    # any file, waited for ever (test_signal_handlers, about one run in
+    # fifty). The fork now waits for that checkpoint to end.
+    monkeypatch.setattr(sqlite_checkpointer, 'FORK_WAIT', 60)
+    log = SQLiteLog(str(tmp_path / 'half.sqlite'))
+    iterate(log, 2)
+    log.flush()
+    inside, at_work = [False], threading.Event()
+    checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
+
+    def slow(self, connection, mode):
+        # A checkpoint that takes a while, in SQLite's C code as a rule.
+        inside[0] = True
+        at_work.set()
+        try:
+            threading.Event().wait(0.2)
+            return checkpoint(self, connection, mode)
+        finally:
+            inside[0] = False
+    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint', slow)
+    write, children = SQLiteStore.write, []
+
+    def forking(self, *args, **kwargs):
+        # The fork of a handler, with the commit under way.
+        if not children:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(1 if inside[0] else 0)
+            children.append(pid)
+        return write(self, *args, **kwargs)
+    monkeypatch.setattr(SQLiteStore, 'write', forking)
+    log._session.store.db.checkpointer._in_thread('PASSIVE')
+    assert at_work.wait(60)
+    iterate(log, 1)
+    log.flush()
+    assert os.waitpid(children[0], 0)[1] == 0  # no checkpoint at the fork
+    log.close()
+
+
+def test_a_fork_half_way_through_a_commit_the_thread_waits_for(
+        tmp_path, monkeypatch):
+    # While the thread passes over a large -wal file, each commit holds the
+    # lock its RESTART takes after its own: a fork in such a commit cannot
+    # wait for the thread, which waits for the commit (the fork waited for
+    # ever); it waits FORK_WAIT, and forks with the thread out of SQLite.
+    from test_lifecycle import a_log_whose_thread_passes
+    monkeypatch.setattr(sqlite_checkpointer, 'FORK_WAIT', 0.1)
+    log, checkpointer, go_on = a_log_whose_thread_passes(
+        str(tmp_path / 'restart.sqlite'), monkeypatch)
+    restart, restarting = sqlite_checkpointer.Checkpointer._restart, (
+        threading.Event())
+
+    def announced(self, connection):
+        restarting.set()
+        return restart(self, connection)
+    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_restart',
+                        announced)
+    transaction, children = SQLiteConnection.transaction, []
+
+    def forking(self):
+        # In the commit, `writing` held: the thread ends its pass, takes
+        # its lock and waits for `writing`; a handler forks.
+        if not children and checkpointer.writing.locked():
+            go_on.set()
+            assert restarting.wait(60)
+            assert eventually(checkpointer.lock.locked)
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            children.append(pid)
+        return transaction(self)
+    monkeypatch.setattr(SQLiteConnection, 'transaction', forking)
+    unraisable = []
+    monkeypatch.setattr(sys, 'unraisablehook', unraisable.append)
+    with within(30):  # an error in the fork's hook, unraisable
+        log.current_row['a new key'] = 1.0  # made in a transaction
+        log.flush()
+    assert children and os.waitpid(children[0], 0)[1] == 0
+    assert unraisable == []
     log.close()
 
 

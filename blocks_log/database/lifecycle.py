@@ -7,11 +7,14 @@ and its database connection closed: SQLite's locks belong to a process,
 and a connection, or even SQLite's record of one, copied into a child makes
 the child's view of the file wrong (the parent's ``close()`` once deleted
 the child's committed iterations). Parent and child then each open their
-own connection on first use, and the child gets fresh locks. A session
-whose work or read the fork interrupted in the thread that forks (a
-signal's handler forked), and every other while work is under way there,
-is left as it is, to go on in the parent; in the child, it is closed (see
-``Session.before_fork``). At
+own connection on first use, and the child gets fresh locks. The logs'
+own threads (a commit timer, the checkpoints of a SQLite file) are stopped,
+and start again when next needed: the child inherits no lock of theirs,
+nor of SQLite's, held. A session whose work or read the fork interrupted
+in the thread that forks (a signal's handler forked), and every other
+while work is under way there, is left as it is, to go on in the parent
+(its store's threads kept out of SQLite, a while at most); in the child,
+it is closed (see ``Session.before_fork``). At
 interpreter exit, and when a log is garbage-collected without ``close()``,
 its session is finished: flushed, its run released, its connection closed
 (see :class:`blocks_log.database.session.Session`).
@@ -82,6 +85,8 @@ def _before_fork():
         locked = [session, False]  # released after, should it raise
         _LOCKED.append(locked)
         locked[1] = session.before_fork()
+        if not locked[1]:
+            session.store.hold_threads()
     _wait_for_the_kernel(threads, running - threading.active_count())
 
 
@@ -114,8 +119,8 @@ def _wait_for_the_kernel(threads, stopped):
 def _after_fork_in_parent():
     while _LOCKED:
         session, ready = _LOCKED.pop()
-        if ready:
-            session.store.after_fork(child=False)
+        # Ready or not, the store's threads were held (hold_threads).
+        session.store.after_fork(child=False)
         if session.timer is not None and session.uncommitted:
             # Iterations its flush could not commit: they may not wait
             # for the next iteration to start the thread again.

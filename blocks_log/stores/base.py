@@ -418,6 +418,13 @@ class Store(metaclass=abc.ABCMeta):
         """The ``fork`` is done: this is the `child`'s copy, or the
         parent's."""
 
+    def hold_threads(self):
+        """A ``fork`` that interrupted work on the store (see
+        :meth:`forked_half_way`) is next: the connection stays as it is,
+        but keep the store's own threads, if any, out of the database's
+        library until :meth:`after_fork` (a child inherits its locks as
+        they stand)."""
+
     def forked_half_way(self):
         """This is a forked child's copy, made half-way through the
         parent's work on the store (see

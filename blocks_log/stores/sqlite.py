@@ -333,6 +333,9 @@ class SQLiteStore(SQLiteWrites, SQLiteReads, Store):
             self._in_forked_child()
         self.db.after_fork(child)
 
+    def hold_threads(self):
+        self.db.hold_threads()
+
     def forked_half_way(self):
         self.db.forked_half_way()
 

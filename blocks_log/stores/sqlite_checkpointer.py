@@ -148,6 +148,7 @@ class Checkpointer(object):
         self._thread = None
         self._pid = None
         self._commits = 0
+        self._held = False  # self.lock, by before_fork
         self._closed = False
         self.emptying = None
 
@@ -336,18 +337,28 @@ class Checkpointer(object):
                 self.emptying = None
         return taken
 
-    def before_fork(self):
+    def before_fork(self, half_way=False):
         """Stop the thread if it waits for work, else wait for its
-        checkpoint under way to end; hold off the next.
+        checkpoint under way to end (:data:`FORK_WAIT` at most, if the
+        fork is made `half_way` through the writer's work); hold off the
+        next until :meth:`after_fork`.
 
         A process of several threads that forks may deadlock in the child
         (on a lock another thread held), and Python 3.12 and later warn of
         it at each fork (a ``DeprecationWarning``); the at-fork hooks make
         the thread's locks safe, but only the fork of a process of one
-        thread goes without the warning. The next checkpoint
-        asked for starts the thread again. One still at work after
+        thread goes without the warning. The next checkpoint asked for
+        starts the thread again. One still at work after
         :data:`FORK_WAIT` (passes over a large -wal file, waiting for
-        readers) is left to it, as before.
+        readers) is left to it.
+
+        Nor may the thread be inside SQLite's C code at the fork: a child
+        inherits the library's locks as they stand, and one held there
+        (its allocator's, which every call takes) is never let go: the
+        child's first call into SQLite, on any file, waited for ever.
+        The wait is bounded where the fork interrupted the writer's work,
+        which the thread may be waiting for (its lock ``writing``): blocked
+        there, it is in no SQLite call.
         """
         thread = self._thread
         if thread is not None and self._pid == os.getpid():
@@ -368,7 +379,7 @@ class Checkpointer(object):
             if idle:
                 thread.join()  # it only closes its connection
                 self._thread, self._stopping = None, False
-        self.lock.acquire()
+        self._held = self.lock.acquire(timeout=FORK_WAIT if half_way else -1)
 
     def after_fork(self, child):
         """Let checkpoints run again; a child starts its own thread (its
@@ -378,8 +389,9 @@ class Checkpointer(object):
             self._make_locks()
             self._thread = None
             self.emptying = None  # the parent's thread is not here
-        else:
+        elif self._held:
             self.lock.release()
+        self._held = False
 
     def holds_the_write_lock(self):
         """Whether the thread's checkpoint under way holds the file's

@@ -372,6 +372,14 @@ class SQLiteConnection(Opening):
         if self.checkpointer is not None:
             self.checkpointer.after_fork(child)
 
+    def hold_threads(self):
+        """A ``fork`` that interrupted work on the file is next (see
+        :meth:`forked_half_way`): the connection is left as it is, and the
+        checkpoints' thread kept out of SQLite until :meth:`after_fork`
+        (see :meth:`.Checkpointer.before_fork`)."""
+        if self.checkpointer is not None:
+            self.checkpointer.before_fork(half_way=True)
+
     def forked_half_way(self):
         """In a child forked half-way through the parent's work on the
         file (:meth:`before_fork` not called), whose copy of the
