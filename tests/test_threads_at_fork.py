@@ -110,19 +110,9 @@ def test_a_fork_stops_the_thread_once_its_checkpoint_ends(
     # A checkpoint under way at the fork: the fork waits for it to end (as
     # it did before), told so by the thread, and then stops it.
     monkeypatch.setattr(sqlite_checkpointer, 'FORK_WAIT', 600)
-    log = SQLiteLog(str(tmp_path / 'busy.sqlite'))
-    iterate(log, 2)
-    log.flush()
-    at_work, go_on = threading.Event(), threading.Event()
-    checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
-
-    def slow(self, connection, mode):
-        at_work.set()
-        go_on.wait(60)
-        return checkpoint(self, connection, mode)
-    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint', slow)
-    log._session.store.db.checkpointer._in_thread('PASSIVE')
-    assert at_work.wait(60)
+    go_on = threading.Event()
+    log, _ = a_log_at_a_checkpoint(tmp_path, monkeypatch,
+                                   lambda: go_on.wait(60))
     threading.Timer(0.1, go_on.set).start()
     with within(30):  # not FORK_WAIT
         assert fork() == []
@@ -135,24 +125,10 @@ def test_a_fork_half_way_through_a_commit_waits_for_the_checkpoint(
     # checkpoints' thread was inside SQLite: the child inherited a lock of
     # SQLite's held (its allocator's), and its first call into SQLite, on
     # any file, waited for ever (test_signal_handlers, about one run in
-    # fifty). The fork now waits for that checkpoint to end.
+    # thirty). The fork now waits for that checkpoint to end.
     monkeypatch.setattr(sqlite_checkpointer, 'FORK_WAIT', 60)
-    log = SQLiteLog(str(tmp_path / 'half.sqlite'))
-    iterate(log, 2)
-    log.flush()
-    inside, at_work = [False], threading.Event()
-    checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
-
-    def slow(self, connection, mode):
-        # A checkpoint that takes a while, in SQLite's C code as a rule.
-        inside[0] = True
-        at_work.set()
-        try:
-            threading.Event().wait(0.2)
-            return checkpoint(self, connection, mode)
-        finally:
-            inside[0] = False
-    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint', slow)
+    log, inside = a_log_at_a_checkpoint(
+        tmp_path, monkeypatch, lambda: threading.Event().wait(0.2))
     write, children = SQLiteStore.write, []
 
     def forking(self, *args, **kwargs):
@@ -164,12 +140,34 @@ def test_a_fork_half_way_through_a_commit_waits_for_the_checkpoint(
             children.append(pid)
         return write(self, *args, **kwargs)
     monkeypatch.setattr(SQLiteStore, 'write', forking)
-    log._session.store.db.checkpointer._in_thread('PASSIVE')
-    assert at_work.wait(60)
     iterate(log, 1)
     log.flush()
     assert os.waitpid(children[0], 0)[1] == 0  # no checkpoint at the fork
     log.close()
+
+
+def a_log_at_a_checkpoint(tmp_path, monkeypatch, pause):
+    """A new SQLiteLog whose checkpoints' thread is at a checkpoint, which
+    calls `pause()` first (as SQLite's C code takes a while, as a rule):
+    the log, and ``[whether the thread is in a checkpoint]``."""
+    log = SQLiteLog(str(tmp_path / 'at_work.sqlite'))
+    iterate(log, 2)
+    log.flush()
+    inside, at_work = [False], threading.Event()
+    checkpoint = sqlite_checkpointer.Checkpointer._checkpoint
+
+    def slow(self, connection, mode):
+        inside[0] = True
+        at_work.set()
+        try:
+            pause()
+            return checkpoint(self, connection, mode)
+        finally:
+            inside[0] = False
+    monkeypatch.setattr(sqlite_checkpointer.Checkpointer, '_checkpoint', slow)
+    log._session.store.db.checkpointer._in_thread('PASSIVE')
+    assert at_work.wait(60)
+    return log, inside
 
 
 def test_a_fork_half_way_through_a_commit_the_thread_waits_for(
