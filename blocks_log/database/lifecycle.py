@@ -25,7 +25,6 @@ import os
 import threading
 import time
 import warnings
-from time import monotonic as _monotonic
 
 #: The open sessions. Held strongly until closed: a log's finalizer that a
 #: Ctrl-C stopped as it began (weakref.finalize forgets itself, then calls,
@@ -111,8 +110,9 @@ def _wait_for_the_kernel(threads, stopped):
     # the process on one CPU (tests/test_threads_at_fork.py).
     if threads is None or stopped <= 0:
         return
-    deadline = _monotonic() + THREADS_END_WAIT
-    while _kernel_threads() > threads - stopped and _monotonic() < deadline:
+    deadline = time.monotonic() + THREADS_END_WAIT
+    while (_kernel_threads() > threads - stopped and
+           time.monotonic() < deadline):
         time.sleep(0.0005)
 
 
