@@ -23,11 +23,14 @@ pytestmark = pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX')
 CHECKPOINTS, COMMITS = 'blocks_log checkpoints', 'blocks_log commits'
 
 
-def ours():
-    """The names of the logs' threads alive in this process."""
-    return sorted(thread.name.rsplit(' of ', 1)[0]
-                  for thread in threading.enumerate()
-                  if thread.name.startswith('blocks_log'))
+def ours(log):
+    """The names of the threads of `log` alive in this process (others'
+    logs, left open by other tests, have theirs)."""
+    session = log._session
+    threads = [session.store.db.checkpointer._thread,
+               session.timer and session.timer._thread]
+    return sorted(thread.name.rsplit(' of ', 1)[0] for thread in threads
+                  if thread is not None and thread.is_alive())
 
 
 def others():
@@ -38,8 +41,8 @@ def others():
                for thread in threading.enumerate())
 
 
-def fork(warned=False):
-    """Fork, the child exiting at once; the logs' threads alive in the
+def fork(log, warned=False):
+    """Fork, the child exiting at once; the threads of `log` alive in the
     parent as the fork returns. On Python 3.12 and later, with no other
     thread about, the fork warns of none, unless it may be `warned`."""
     strict = not warned and sys.version_info >= (3, 12) and not others()
@@ -48,7 +51,7 @@ def fork(warned=False):
         pid = os.fork()
         if pid == 0:
             os._exit(0)
-        alive = ours()
+        alive = ours(log)
     assert os.waitpid(pid, 0)[1] == 0
     if strict:
         assert [str(warning.message) for warning in caught
@@ -70,13 +73,13 @@ def test_each_fork_copies_none_of_the_logs_threads(tmp_path, monkeypatch):
     path = str(tmp_path / 'fork.sqlite')
     log = SQLiteLog(path, commit_seconds=60)
     iterate(log, 3)
-    assert ours() == [CHECKPOINTS, COMMITS]
+    assert ours(log) == [CHECKPOINTS, COMMITS]
     rounds = 100  # 3.12's warning came at about one fork in ten
     for _ in range(rounds):
-        assert fork() == []
+        assert fork(log) == []
         iterate(log, 2)  # the timer starts again; the checkpoints' thread
         log.flush()  # at the next commit
-        assert ours() == [CHECKPOINTS, COMMITS]
+        assert ours(log) == [CHECKPOINTS, COMMITS]
     log.close()
     with SQLiteLog(path, uuid='last', read_only=True) as read:
         assert read.history('loss') == [
@@ -97,10 +100,10 @@ def test_a_checkpoint_asked_for_and_not_begun_is_asked_again(tmp_path):
     with checkpointer._wake:  # asked, not begun: the thread not woken
         checkpointer._woken, checkpointer._mode = True, 'EMPTY'
         checkpointer.emptying = sqlite_checkpointer.PASSING
-    assert fork() == []
+    assert fork(log) == []
     iterate(log, 1)
     log.flush()
-    assert ours() == [CHECKPOINTS]
+    assert ours(log) == [CHECKPOINTS]
     assert eventually(lambda: idle(checkpointer))
     log.close()
 
@@ -115,7 +118,7 @@ def test_a_fork_stops_the_thread_once_its_checkpoint_ends(
                                    lambda: go_on.wait(60))
     threading.Timer(0.1, go_on.set).start()
     with within(30):  # not FORK_WAIT
-        assert fork() == []
+        assert fork(log) == []
     log.close()
 
 
@@ -232,7 +235,7 @@ def test_a_fork_waits_for_the_kernel_to_end_the_threads_it_stopped(
             iterate(log, 1)  # the thread starts, to checkpoint
             assert eventually(lambda: idle(checkpointer))
             before = kernel_threads()
-            assert fork() == []  # on 3.12, no warning
+            assert fork(log) == []  # on 3.12, no warning
             assert kernel_threads() <= before - 1  # others may end too
         log.close()
     finally:
@@ -269,7 +272,7 @@ def test_iterations_a_fork_could_not_commit_wait_no_longer(
         return flush(session, *args, **kwargs)
     monkeypatch.setattr(type(log._session), '_flush', failing)
     # Started at the fork's end, the thread is one that Python 3.13 sees.
-    fork(warned=True)
+    fork(log, warned=True)
     assert not failures  # the fork's flush failed
 
     def committed():
