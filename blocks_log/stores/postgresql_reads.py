@@ -15,8 +15,6 @@ from blocks_log.stores import (batches, chunks, clock, merging,
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.run_packing import HEAD_SPAN
 
-# Its stored form, as SQL compares it.
-
 
 class PostgreSQLReads(KeyIds):
     """What :class:`~blocks_log.stores.postgresql.PostgreSQLStore` reads
@@ -101,10 +99,9 @@ class PostgreSQLReads(KeyIds):
 
     def _head_marks(self, cursor, run, start, stop):
         # {(time, key id): (order, deleted)} of the head of `run` over [start,
-        # stop), as _head() reads it (see batches.HeadMarks), each row
-        # made and let go in turn (the driver
-        # holds them all, as the server sent them, until the next
-        # statement).
+        # stop), as _head() reads it (see batches.HeadMarks), a few rows made
+        # into Python and let go at a time (the driver holds them all, as
+        # the server sent them, until the next statement).
         marks = batches.HeadMarks(start, stop)
         first = start - start % self._head_span(run)
         cursor.execute(sql.SELECT_RECORDS, (run.ref, first, stop, start))

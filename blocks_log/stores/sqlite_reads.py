@@ -12,8 +12,6 @@ from blocks_log.stores import (batches, clock, merging, sqlite_sql as sql,
 from blocks_log.stores.keys import KeyIds
 from blocks_log.stores.run_packing import HEAD_SPAN
 
-# Its stored form, as SQL compares it.
-
 
 class SQLiteReads(KeyIds):
     """What :class:`~blocks_log.stores.sqlite.SQLiteStore` reads with; its
