@@ -13,14 +13,17 @@ from blocks_log.errors import (AmbiguousRunError, ClosedLogError,
 from blocks_log.placeholders import (DamagedBatch, DamagedChunk, Pickled,
                                      Undecodable)
 from blocks_log.base import TrainingLogBase
-from blocks_log.log import TrainingLog
 from blocks_log.sqlite import SQLiteLog
 
 __version__ = '0.2.0.dev0'
 
 # Imported on first use (PEP 562), so that a training script that opens a
-# log pays for nothing else at start-up: name -> (module, attribute).
+# log pays for nothing else at start-up: name -> (module, attribute), or
+# (module, None) for the module itself (``blocks_log.log``, which importing
+# the package made an attribute of it before TrainingLog came later).
 _LATER = {
+    'TrainingLog': ('blocks_log.log', 'TrainingLog'),
+    'log': ('blocks_log.log', None),
     'PostgreSQLLog': ('blocks_log.postgresql', 'PostgreSQLLog'),
     'load': ('blocks_log.loading', 'load'),
     'find_log': ('blocks_log.loading', 'find_log'),
@@ -31,12 +34,14 @@ _LATER = {
 
 def __getattr__(name):
     if name == 'BACKENDS':
-        value = {'python': TrainingLog, 'sqlite': SQLiteLog,
+        value = {'python': __getattr__('TrainingLog'), 'sqlite': SQLiteLog,
                  'postgresql': __getattr__('PostgreSQLLog')}
     elif name in _LATER:
         import importlib
         module, attribute = _LATER[name]
-        value = getattr(importlib.import_module(module), attribute)
+        value = importlib.import_module(module)
+        if attribute is not None:
+            value = getattr(value, attribute)
     else:
         raise AttributeError('module {!r} has no attribute {!r}'.format(
             __name__, name))

@@ -1,18 +1,16 @@
-"""Turning log records into pandas objects.
+"""Turning what a log holds into what analysis takes: records in time
+order, and pandas objects.
 
 pandas is an optional dependency: it is imported here, lazily, and nowhere
-else.
+else. This module is imported by the reads that need it, when first
+called: opening a log and writing to it never import it.
 
 """
 import array
 import heapq
-import math
-import operator
-from numbers import Integral, Real
 
-#: A float64 holds every int of at most this magnitude exactly, and only
-#: some past it: its significand has 53 bits.
-EXACT_INTS = 2 ** 53
+from blocks_log.numeric import EXACT_INTS, rounded_by_float
+from blocks_log.selection import check_keys, check_range, in_range
 
 #: The last time an int64 index holds.
 MAX_INDEX_TIME = 2 ** 63 - 1
@@ -35,55 +33,6 @@ def import_pandas():
     except ImportError as error:
         raise ImportError("{} ({})".format(PANDAS_HINT, error))
     return pandas
-
-
-def check_keys(keys):
-    """Return `keys` as a list of strings, each once (a key named again is
-    dropped), or ``None`` for all keys.
-
-    Raises
-    ------
-    TypeError
-        If `keys` is a single string, or holds something that is not one.
-
-    """
-    if keys is None:
-        return None
-    if isinstance(keys, (str, bytes)):
-        raise TypeError("keys must be a collection of strings, not the single "
-                        "string {!r}; write [{!r}]".format(keys, keys))
-    keys = list(keys)
-    for key in keys:
-        if not isinstance(key, str):
-            raise TypeError("keys must be strings, got {!r} ({})"
-                            .format(key, type(key).__name__))
-    return list(dict.fromkeys(keys))
-
-
-def check_range(start, stop):
-    """Return `start` and `stop`, the bounds of a range of times, as
-    ``int`` (or ``None``): a numpy integer would reach SQL as the bytes of
-    its buffer, which compare past every time.
-
-    Raises
-    ------
-    ValueError
-        If either is neither ``None`` nor a non-negative integer.
-
-    """
-    for name, bound in (('start', start), ('stop', stop)):
-        if bound is not None and (not isinstance(bound, Integral) or
-                                  bound < 0):
-            raise ValueError("{} must be a non-negative integer or None, "
-                             "got {!r}".format(name, bound))
-    return (None if start is None else operator.index(start),
-            None if stop is None else operator.index(stop))
-
-
-def in_range(time, start, stop):
-    """Whether `time` lies in ``[start, stop)``; ``None`` bounds are open."""
-    return ((start is None or time >= start) and
-            (stop is None or time < stop))
 
 
 def pivot(records, keys=None, start=None, stop=None):
@@ -217,63 +166,6 @@ def keep_ints_exact(frame, logged, keys=None):
         if any(map(rounded_by_float, values.to_numpy()[suspect])):
             frame[key] = values
     return frame
-
-
-def rounded_by_float(value):
-    """Whether `value` is an int (numpy's too, not a bool) that no float
-    equals."""
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        return False
-    try:
-        return int(float(value)) != int(value)
-    except OverflowError:  # past any float: pandas keeps it an object
-        return True
-
-
-def is_number(value):
-    """Whether `value` is a real number (numpy's too), not a bool."""
-    return isinstance(value, Real) and not isinstance(value, bool) and (
-        not hasattr(value, 'dtype') or value.dtype.kind in 'iuf')
-
-
-def orders(value):
-    """Whether `value` is a number that has a place among others: a real
-    number (numpy's too, not a bool), inf included, NaN not. What a
-    smallest and a largest value are taken of."""
-    return is_number(value) and value == value
-
-
-def all_finite(values):
-    """Whether `values` are all finite floats and ints (as a store reads a
-    column of numbers), checked in C: a chart then needs no check of each
-    (bools and numpy's numbers are checked one by one elsewhere). An int
-    past a float's range (``10 ** 400``) is not finite here: a chart
-    cannot draw it (see :func:`finite`)."""
-    if type(values) is array.array:
-        return values.typecode == 'q' or (values.typecode == 'd' and all(
-            map(math.isfinite, values)))
-    try:
-        return _PLAIN.issuperset(map(type, values)) and all(
-            map(math.isfinite, values))
-    except OverflowError:
-        return False
-
-
-_PLAIN = frozenset([float, int])
-
-
-def finite(value):
-    """`value` as a float if it is a finite real number (numpy's too, not a
-    bool), else ``None``: what a chart can draw (NaN, inf, an int past a
-    float's range and what is no number are gaps). The one check of a
-    finite number of the charts, the command line's and the page's."""
-    if not is_number(value):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an int, such as 10 ** 400
-        return None
-    return number if math.isfinite(number) else None
 
 
 def runs_to_dataframe(pandas, runs, long=False):

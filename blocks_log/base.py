@@ -8,8 +8,8 @@ from numbers import Integral
 import os
 
 
-from blocks_log import analysis
 from blocks_log.errors import RowNotAvailableError
+from blocks_log.selection import check_keys, check_range, in_range
 
 
 def new_uuid():
@@ -243,9 +243,9 @@ class TrainingLogBase(metaclass=ABCMeta):
             If `start` or `stop` is not a non-negative integer.
 
         """
-        start, stop = analysis.check_range(start, stop)
+        start, stop = check_range(start, stop)
         for time in sorted(self):
-            if analysis.in_range(time, start, stop):
+            if in_range(time, start, stop):
                 for key, value in self[time].items():
                     yield time, key, value
 
@@ -298,7 +298,7 @@ class TrainingLogBase(metaclass=ABCMeta):
             As :meth:`to_dataframe`.
 
         """
-        keys = analysis.check_keys(keys)
+        keys = check_keys(keys)
         columns = {} if keys is None else dict((key, ([], []))
                                                for key in keys)
         for time, key, value in self.records(start, stop):
@@ -368,5 +368,6 @@ class TrainingLogBase(metaclass=ABCMeta):
             takes any int); the message names it.
 
         """
+        from blocks_log import analysis  # not at start-up (issue 21)
         return analysis.records_to_dataframe(
             self.records(), keys=keys, start=start, stop=stop)

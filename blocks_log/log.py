@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from blocks_log import analysis
 from blocks_log.base import TrainingLogBase, check_time, default_status
+from blocks_log.selection import check_keys, check_range, in_range
 
 __all__ = ['TrainingLogBase', 'TrainingLog', 'check_time', 'default_status']
 
@@ -167,14 +168,14 @@ class TrainingLog(defaultdict, TrainingLogBase):
         """As :meth:`TrainingLogBase.to_dataframe`; pandas reads the rows
         themselves, in half the time of ``DataFrame.from_dict(log,
         orient='index')`` (``benchmarks/bench_memory.py``)."""
-        keys = analysis.check_keys(keys)
-        start, stop = analysis.check_range(start, stop)
+        keys = check_keys(keys)
+        start, stop = check_range(start, stop)
         pandas = analysis.import_pandas()
         if start is None and stop is None:
             times = sorted(time for time, row in dict.items(self) if row)
         else:
             times = sorted(time for time, row in dict.items(self) if row and
-                           analysis.in_range(time, start, stop))
+                           in_range(time, start, stop))
         if keys is not None:
             wanted = set(keys)
             times = [time for time in times

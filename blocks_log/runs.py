@@ -10,7 +10,7 @@ one already can call itself).
 Everything here reads: nothing creates or changes a file.
 
 """
-from blocks_log import analysis
+from blocks_log import analysis, numeric
 from blocks_log.sources import LAST, Run, Source, is_postgresql, is_sqlite
 from blocks_log.tables import windows_of
 
@@ -268,7 +268,7 @@ class _Summary(object):
         self.count += len(times)
         self.last_time, self.last = times[-1], values[-1]
         numbers = [(value, time) for time, value in zip(times, values)
-                   if analysis.orders(value)]
+                   if numeric.orders(value)]
         if not numbers:
             return
         smallest = min(numbers)

@@ -10,13 +10,14 @@ from blocks_log.base import new_uuid
 from helpers import run_python
 
 # Never imported by opening a log and committing an iteration.
-DEFERRED = ['blocks_log.postgresql', 'blocks_log.runs', 'blocks_log.loading',
+DEFERRED = ['blocks_log.log', 'blocks_log.analysis',
+            'blocks_log.postgresql', 'blocks_log.runs', 'blocks_log.loading',
             'blocks_log.checkpoints', 'blocks_log.pickles',
             'blocks_log.copy', 'blocks_log.sources',
             'blocks_log.stores.blocks', 'blocks_log.stores.postgresql',
             'blocks_log.integrations', 'blocks_log.cli', 'blocks_log.web',
             'pickle', 'socket', 'uuid', 'platform', 'random', 'base64',
-            'tarfile', 'psycopg', 'numpy', 'pandas']
+            'tarfile', 'heapq', 'psycopg', 'numpy', 'pandas']
 
 
 def test_opening_a_log_imports_only_what_it_needs(tmp_path):

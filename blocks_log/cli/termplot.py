@@ -3,7 +3,7 @@ chart of the command line draws of a curve, and says it left out."""
 import array
 from numbers import Integral
 
-from blocks_log.analysis import all_finite, finite, is_number
+from blocks_log.numeric import all_finite, finite, is_number
 from blocks_log.tables import printable
 
 MARKERS = '*+ox#@%&'

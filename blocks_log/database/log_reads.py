@@ -3,7 +3,8 @@ history, the clock, restarts and the last time, and the data frame; each
 in a few queries over the lineage, never one per row.
 
 """
-from blocks_log import analysis, codec
+from blocks_log import codec
+from blocks_log.selection import check_keys, check_range
 
 
 class LogReads(object):
@@ -17,15 +18,16 @@ class LogReads(object):
         Reads with a few queries over the lineage, not one per row.
 
         """
-        start, stop = analysis.check_range(start, stop)
+        start, stop = check_range(start, stop)
+        from blocks_log import analysis  # not at start-up (issue 21)
         return analysis.series_records(
             self._session.read_series(None, start or 0, stop))
 
     def series(self, keys=None, start=None, stop=None):
         """As :meth:`TrainingLogBase.series`, read with a few queries: times
         as ``range`` or ``array('q')``, numbers as arrays where they can."""
-        keys = analysis.check_keys(keys)
-        start, stop = analysis.check_range(start, stop)
+        keys = check_keys(keys)
+        start, stop = check_range(start, stop)
         return self._session.read_series(keys, start or 0, stop)
 
     def restarts(self):
@@ -75,13 +77,13 @@ class LogReads(object):
         blocks_log.errors.ClosedLogError
             If the log is closed.
         """
-        start, stop = analysis.check_range(start, stop)
+        start, stop = check_range(start, stop)
         return self._session.read_clock(start or 0, stop)
 
     def last_time(self, start=None, stop=None):
         """As :meth:`TrainingLogBase.last_time`: found from an index of the
         rows and the chunks' last times, then read in a window below it."""
-        start, stop = analysis.check_range(start, stop)
+        start, stop = check_range(start, stop)
         session = self._session
         start, stop = session.bounded(start or 0, stop)
         bound = session.read_end(start, stop)
@@ -115,8 +117,9 @@ class LogReads(object):
         and times only, with a few queries.
 
         """
-        keys = analysis.check_keys(keys)
-        start, stop = analysis.check_range(start, stop)
+        keys = check_keys(keys)
+        start, stop = check_range(start, stop)
+        from blocks_log import analysis  # not at start-up (issue 21)
         pandas = analysis.import_pandas()
         return analysis.series_to_dataframe(
             pandas, self._session.read_series(keys, start or 0, stop))

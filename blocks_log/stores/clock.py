@@ -26,7 +26,7 @@ import operator
 import time as _time
 
 from blocks_log import series
-from blocks_log.analysis import all_finite
+from blocks_log.numeric import all_finite
 from blocks_log.stores import batches, chunks, merging
 
 #: The key id of a chunk of the clock (no key has it).

@@ -10,7 +10,7 @@ import bisect
 import sys
 
 from blocks_log import smoothing
-from blocks_log.analysis import all_finite, finite, is_number
+from blocks_log.numeric import all_finite, finite, is_number
 from blocks_log.sources import checked_series
 from blocks_log.web import data, downsampling, streamed
 

@@ -6,7 +6,7 @@ errors a request gets. The charts' series are in :mod:`.charts`, rows and
 exports in :mod:`.rows`.
 
 """
-from blocks_log.analysis import EXACT_INTS
+from blocks_log.numeric import EXACT_INTS
 from blocks_log.sources import checked
 from blocks_log.tables import split_names
 from blocks_log.web import summaries

@@ -8,7 +8,7 @@ import itertools
 import math
 import operator
 
-from blocks_log.analysis import all_finite, finite, is_number
+from blocks_log.numeric import all_finite, finite, is_number
 
 
 def downsample(times, values, points, low=None, high=None):

@@ -7,7 +7,7 @@ import io
 import json
 from numbers import Integral
 
-from blocks_log.analysis import finite
+from blocks_log.numeric import finite
 from blocks_log.tables import cell, csv_cell, row_windows, rows_of
 from blocks_log.web import data
 

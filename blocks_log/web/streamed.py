@@ -19,7 +19,7 @@ import bisect
 from numbers import Integral
 
 from blocks_log import smoothing
-from blocks_log.analysis import all_finite, finite, is_number
+from blocks_log.numeric import all_finite, finite, is_number
 
 #: Times of a key a request reads at once, at first, and the values it
 #: reads at once, about (see :func:`windows`).
