@@ -175,6 +175,35 @@ def test_large_values_are_committed_past_a_bound_in_bytes(backend, kind):
         assert seen[5]['image'] == value
 
 
+def test_a_commit_of_large_values_holds_one_batch_of_them(backend):
+    # The commit that MAX_PENDING_BYTES of arrays call for holds, besides
+    # the values buffered, one batch of them, made in one join: it made
+    # five copies of them, three held at once. Python's memory, as
+    # tracemalloc counts what is allocated after it starts: SQLite binds a
+    # copy of its own, in its own; psycopg, one in Python's.
+    import tracemalloc
+    from blocks_log.database.session import MAX_PENDING_BYTES
+    log = backend(commit_seconds=3600)
+    for time in range(3):
+        log.current_row['image'] = bytes([time]) * (MAX_PENDING_BYTES // 4)
+        log.status['iterations_done'] += 1
+    value = b'\x03' * (MAX_PENDING_BYTES // 4)
+    tracemalloc.start()
+    try:
+        log.current_row['image'] = value  # the fourth: the buffer is full
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert committed_times(backend, log) == [0, 1, 2, 3]
+    # The value's own copy (a quarter of the bound), the batch (the
+    # whole), the driver's copy of it, and little else.
+    copies = 1 if backend.name == 'sqlite-file' else 2
+    assert peak < (copies + 0.5) * MAX_PENDING_BYTES
+    with reader(backend, log) as seen:
+        assert [seen[time]['image'][:1] for time in range(4)] == [
+            b'\x00', b'\x01', b'\x02', b'\x03']
+
+
 def test_a_commit_each_iteration_counts_bytes_from_there(backend):
     # Each iteration committed as it ends: what it wrote is no longer
     # counted, and a large value inside the next waits for its end.

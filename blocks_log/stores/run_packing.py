@@ -223,22 +223,21 @@ class RunPacking(object):
         ids = list(map(key_ids.__getitem__, keys))
         blocks = []
         rows = []
-        size = self.batch_bytes - len(prefix)
         for block, times, ids, values, first, last in self._by_block(
                 times, ids, values, first, last, ordered):
-            spread, blob = batches.encode(times, ids, values)
-            if len(blob) <= size:
+            spread, blob = batches.encode(times, ids, values, prefix)
+            if len(blob) <= self.batch_bytes:
                 pieces = [(times, ids, values, first, last, spread, blob)]
             else:
                 pieces = [
                     (times, ids, values, min(times), max(times)) +
-                    batches.encode(times, ids, values)
+                    batches.encode(times, ids, values, prefix)
                     for times, ids, values in batches.pieces(
-                        times, ids, values, size)]
+                        times, ids, values, self.batch_bytes - len(prefix))]
             for index, (times, ids, values, first, last, spread,
                         blob) in enumerate(pieces):
                 row = first, batches.key_of(self.part + index, spread)
-                rows.append(row + (prefix + blob,))
+                rows.append(row + (blob,))
                 part = (times, ids, values, wall, False,
                         batches.holds_floats(blob))
                 if len(blob) >= LARGE_VALUE_BYTES:
