@@ -296,6 +296,8 @@ def test_a_stamp_changes_nothing_a_batch_holds(values, spread, wall):
     key_ids = list(range(1, len(values) + 1))
     _, blob = batches.encode(times, key_ids, values)
     stamped = batches.stamp(wall) + blob
+    assert batches.encode(times, key_ids, values,
+                          batches.stamp(wall))[1] == stamped
     assert batches.decode(100, stamped) == batches.decode(100, blob)
     assert batches.wall_of(stamped) == wall
     assert batches.wall_of(blob) is None

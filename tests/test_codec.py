@@ -351,10 +351,12 @@ def test_a_batch_round_trip(batch, one_time):
 def test_a_damaged_batch_is_refused_never_misread(batch, data):
     # Cut, lengthened, a byte changed or garbage: a BatchError, or lists
     # of one length (a damage a BLOB without a checksum cannot tell), never
-    # another error.
+    # another error; stamped with a wall clock or not (what follows the
+    # stamp is read where it stands).
     from blocks_log.stores import batches
     times, key_ids, values = batch
-    _, blob = batches.encode(times, key_ids, values)
+    stamp = data.draw(st.sampled_from([b'', batches.stamp(1.5e9)]))
+    _, blob = batches.encode(times, key_ids, values, stamp)
     damage = data.draw(st.sampled_from(['cut', 'longer', 'flip', 'garbage']))
     if damage == 'cut':
         blob = blob[:data.draw(st.integers(0, len(blob) - 1))]

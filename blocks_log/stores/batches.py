@@ -392,19 +392,22 @@ def decode(time, blob, values=True):
             raise BatchError('not a BLOB but a {}'.format(
                 type(blob).__name__))
         blob = bytes(blob)
-    if blob[:1] == _STAMP_BYTE:
-        blob = blob[_STAMP.size:]
-    if len(blob) < 5 or blob[:1] not in (b'f', b'F', b'm', b'M', b'g', b'G'):
+    # Read past the stamp where it stands, not from a copy of the rest:
+    # a batch of arrays is megabytes.
+    at = _STAMP.size if blob[:1] == _STAMP_BYTE else 0
+    form = blob[at:at + 1]
+    if len(blob) < at + 5 or form not in (b'f', b'F', b'm', b'M', b'g',
+                                          b'G'):
         raise BatchError('not a batch')
-    form, (count,) = blob[:1], _COUNT.unpack_from(blob, 1)
+    count, = _COUNT.unpack_from(blob, at + 1)
     spread = form in b'FMG'
     fixed = count * ((8 if spread else 0) + 4 + (
         8 if form in b'fF' else 9 if form in b'mM' else 1))
-    if len(blob) < 5 + fixed or (form in b'fFmM' and
-                                 len(blob) != 5 + fixed):
+    size = len(blob) - at
+    if size < 5 + fixed or (form in b'fFmM' and size != 5 + fixed):
         raise BatchError('{} bytes cannot hold {} values'.format(
-            len(blob), count))
-    at = 5
+            size, count))
+    at += 5
     if spread:
         times = _from('q', blob[at:at + 8 * count]).tolist()
         at += 8 * count
