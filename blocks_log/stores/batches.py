@@ -283,7 +283,7 @@ def encode(times, key_ids, values, prefix=b''):
     :func:`blocks_log.codec.encode` made them) of one block, in the order
     written, after `prefix` (its :func:`stamp`, if any); ``(spread,
     BLOB)``. Made in one join: a commit of 16 MiB of arrays made five
-    copies of them, three held at once (two of them in :func:`_general`)."""
+    copies of them, three held at once."""
     count = _COUNT.pack(len(key_ids))
     first = times[0]
     spread = times[-1] != first or times.count(first) != len(times)
