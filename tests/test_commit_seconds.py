@@ -184,8 +184,8 @@ def test_a_commit_of_large_values_holds_one_batch_of_them(backend):
     import tracemalloc
     from blocks_log.database.session import MAX_PENDING_BYTES
     log = backend(commit_seconds=3600)
-    for time in range(3):
-        log.current_row['image'] = bytes([time]) * (MAX_PENDING_BYTES // 4)
+    for index in range(3):
+        log.current_row['image'] = bytes([index]) * (MAX_PENDING_BYTES // 4)
         log.status['iterations_done'] += 1
     value = b'\x03' * (MAX_PENDING_BYTES // 4)
     tracemalloc.start()
@@ -200,7 +200,7 @@ def test_a_commit_of_large_values_holds_one_batch_of_them(backend):
     copies = 1 if backend.name == 'sqlite-file' else 2
     assert peak < (copies + 0.5) * MAX_PENDING_BYTES
     with reader(backend, log) as seen:
-        assert [seen[time]['image'][:1] for time in range(4)] == [
+        assert [seen[index]['image'][:1] for index in range(4)] == [
             b'\x00', b'\x01', b'\x02', b'\x03']
 
 
