@@ -11,6 +11,13 @@ blocks_log's modules are compiled to bytecode first, as ``pip install``
 leaves them (``PYTHONDONTWRITEBYTECODE`` would have every process compile
 them again: 20 ms more).
 
+Run it with the Python of a virtual environment that has nothing
+installed, as a training script's new environment: an interpreter whose
+start imports more (an editable install's finder imports ``pathlib`` and
+``re``; pyenv's Python may import ``certifi``) pays before the clock what
+opening a log would have imported. The first line printed says what the
+interpreter imported before any code ran.
+
 Run: ``python benchmarks/bench_startup.py [-r ROUNDS]``.
 
 """
@@ -85,6 +92,14 @@ def main():
                         len(times[name]), round_), environment))
     finally:
         subprocess.run(['rm', '-rf', directory])
+    started = subprocess.run(
+        [sys.executable, '-c', 'import sys; print(len(sys.modules), '
+         '" ".join(sorted(set(sys.modules) & {"re", "json", "enum", '
+         '"pathlib", "threading"})) or "none")'], check=True,
+        env=environment, stdout=subprocess.PIPE, universal_newlines=True)
+    count, heavy = started.stdout.split(None, 1)
+    print('the interpreter starts with {} modules; of re, json, enum, '
+          'pathlib and threading: {}'.format(count, heavy.strip()))
     raw = times['raw sqlite3, first commit']
     print('start-up: a whole process, ms (min/median/max over {} rounds)'
           .format(len(raw)))

@@ -30,11 +30,12 @@ would fail on. :func:`decode` never raises: what it cannot read comes back
 as an :class:`~blocks_log.placeholders.Undecodable` saying why.
 
 numpy scalars and 0-d tensors with ``.item()`` (numpy, torch, jax) are
-stored as their number. numpy is imported only when an array is decoded.
+stored as their number. numpy is imported only when an array is decoded,
+and json at the first tagged JSON value encoded or read (but NaN, and the
+empty list of a new log's status): a log that opens, writes numbers and
+closes never imports it (issue 21).
 
 """
-import json
-
 from blocks_log import placeholders
 from blocks_log.placeholders import Pickled, Undecodable
 
@@ -50,6 +51,11 @@ DELETED_TAG = b'X'
 
 #: The stored form of a deleted value.
 DELETED_STORED = DELETED_TAG
+#: The stored forms of NaN (of any sign or payload) and of an empty list
+#: (a new log's ``_epoch_ends``): what JSON makes of them, known without
+#: importing json.
+NAN_STORED = JSON_TAG + b'NaN'
+EMPTY_LIST_STORED = JSON_TAG + b'[]'
 
 
 class _Deleted(object):
@@ -211,6 +217,13 @@ def _pickle():
     return pickle
 
 
+def _json():
+    # Imported at the first value that is not native, not at start-up
+    # (with re and enum, 3 ms of a new process: issue 21).
+    import json
+    return json
+
+
 # The types _to_json() gives as they are, and a list or tuple of which it
 # gives whole.
 _NUMBERS = frozenset([bool, int, float, type(None)])
@@ -339,8 +352,7 @@ def encode(value, key=None, allow_pickle=False, max_size=None):
     kind = type(value)
     # The common cases first: this runs once per logged value.
     if kind is float:
-        if value == value:
-            return value
+        return value if value == value else NAN_STORED
     elif kind is int:
         if _INT64_MIN <= value <= _INT64_MAX:
             return value
@@ -364,6 +376,8 @@ def encode(value, key=None, allow_pickle=False, max_size=None):
 
 def _encode_other(value, kind, key, allow_pickle):
     # encode() of what is not a native value.
+    if kind is list and not value:
+        return EMPTY_LIST_STORED
     if kind in _PLAIN_SCALARS:  # a numpy float32, int64...: its number
         return encode(value.item(), key, allow_pickle)
     if _is_array(value) and value.shape != ():
@@ -373,7 +387,7 @@ def _encode_other(value, kind, key, allow_pickle):
             if not allow_pickle:
                 raise
             return PICKLE_TAG + _pickle().dumps(value, protocol=4)
-        header = json.dumps([dtype, shape]).encode('ascii')
+        header = _json().dumps([dtype, shape]).encode('ascii')
         return ARRAY_TAG + header + b'\n' + data
     try:
         structure = _to_json(value, key)
@@ -384,8 +398,7 @@ def _encode_other(value, kind, key, allow_pickle):
     if type(structure) in (int, float, str) and type(structure) is not kind:
         # A numpy scalar or a subclass: stored as the plain value it is.
         return encode(structure, key, allow_pickle)
-    return JSON_TAG + json.dumps(structure, separators=(',', ':'),
-                                 ensure_ascii=False).encode('utf-8')
+    return _tagged_json(structure)
 
 
 def _check_size(size, key, max_size):
@@ -398,8 +411,12 @@ def _check_size(size, key, max_size):
 def encode_json(value):
     """`value` (encodable) as a tagged JSON BLOB, whatever its type: for a
     store that cannot hold it natively (text with NUL in PostgreSQL)."""
-    return JSON_TAG + json.dumps(_to_json(value, None), separators=(',', ':'),
-                                 ensure_ascii=False).encode('utf-8')
+    return _tagged_json(_to_json(value, None))
+
+
+def _tagged_json(structure):
+    return JSON_TAG + _json().dumps(structure, separators=(',', ':'),
+                                    ensure_ascii=False).encode('utf-8')
 
 
 def decode(stored, allow_pickle=False):
@@ -430,10 +447,12 @@ def decode(stored, allow_pickle=False):
         if tag == BYTES_TAG:
             return body
         if tag == JSON_TAG:
-            return _from_json(json.loads(body.decode('utf-8')))
+            if stored == EMPTY_LIST_STORED:  # read as a new log closes
+                return []
+            return _from_json(_json().loads(body.decode('utf-8')))
         if tag == ARRAY_TAG:
             header, _, data = body.partition(b'\n')
-            dtype, shape = json.loads(header.decode('ascii'))
+            dtype, shape = _json().loads(header.decode('ascii'))
             return _array_from_parts(dtype, shape, data)
         if tag == PICKLE_TAG:
             return _pickle().loads(body) if allow_pickle else Pickled(body)

@@ -1,11 +1,13 @@
-"""Round trips of the value codec (SPEC section 5)."""
+"""Round trips of the value codec (SPEC section 5), and of the JSON of a
+claim or a summary (:mod:`blocks_log.flat_json`)."""
+import json
 import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blocks_log import codec, placeholders
+from blocks_log import codec, flat_json, placeholders
 
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(),
@@ -50,6 +52,19 @@ def test_nan_and_big_ints_are_not_native():
     assert isinstance(codec.encode(float('nan')), bytes)
     assert isinstance(codec.encode(2 ** 63), bytes)
     assert isinstance(codec.encode(True), bytes)
+
+
+def test_the_forms_made_without_json_are_what_json_makes():
+    # NaN and a new log's empty _epoch_ends are encoded (and the empty list
+    # read) without importing json at start-up (issue 21).
+    made = [codec.JSON_TAG + json.dumps(value).encode('ascii')
+            for value in (float('nan'), [])]
+    assert [codec.encode(float('nan')), codec.encode(-float('nan')),
+            codec.encode([])] == [made[0], made[0], made[1]]
+    first, second = (codec.decode(made[1]) for _ in range(2))
+    first.append(1)  # each read is a list of its own
+    assert second == [] and type(second) is list
+    assert math.isnan(codec.decode(made[0]))
 
 
 def test_numpy_values():
@@ -373,3 +388,29 @@ def test_a_damaged_batch_is_refused_never_misread(batch, data):
     except batches.BatchError:
         return
     assert len(found[0]) == len(found[1]) == len(found[2])
+
+
+# Names and values of the records flat_json writes (a claim, a summary),
+# and of every other kind, which it gives to json.
+_FLAT_VALUES = st.one_of(
+    st.none(), st.integers(), st.text(), st.booleans(), st.floats(),
+    st.lists(st.one_of(st.none(), st.integers(), st.text(), st.floats(),
+                       st.lists(st.integers(), max_size=2)), max_size=4),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.builds(object))
+_NAMES = st.one_of(st.text(max_size=6), st.sampled_from(
+    ['host', 'pid', 'boot', 'start', 'handle', 'keys', 'a"b', 'a\\b',
+     'tab\t', 'del\x7f', '\xe9t\xe9', '']))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.dictionaries(_NAMES, _FLAT_VALUES, max_size=6),
+                 st.dictionaries(st.integers(), _FLAT_VALUES, max_size=2)))
+def test_flat_json_writes_what_json_writes(record):
+    assert flat_json.dumps(record) == json.dumps(record, sort_keys=True,
+                                                 default=repr)
+
+
+def test_flat_json_refuses_what_json_refuses():
+    with pytest.raises(TypeError):
+        flat_json.dumps({('a', 'tuple'): 1})

@@ -18,7 +18,8 @@ import pytest
 from blocks_log import PostgreSQLLog, SQLiteLog
 from blocks_log.database import session as session_module
 from blocks_log.errors import LogWriteError, RunInUseError
-from blocks_log.stores import chunks, run_packing, sqlite_checkpointer
+from blocks_log.stores import (chunks, claims, run_packing,
+                               sqlite_checkpointer)
 from blocks_log.stores import sqlite_transactions
 
 from blocks_log.database.commits import Commits
@@ -626,6 +627,19 @@ class TestOneWriterPerRun:
         with pytest.raises(RunInUseError):
             SQLiteLog(path, uuid=log.uuid)
         log.close()
+
+
+def test_a_claim_of_this_process_is_held_until_its_handle_drops_it():
+    # Where no lock tells (a database in memory, a system without open file
+    # description locks), a claim of this process is held while its handle
+    # is open, whichever other claims come and go.
+    claim, other = claims.new_claim(), claims.new_claim()
+    assert claim != other
+    assert not claims.is_stale(claim) and not claims.is_stale(other)
+    claims.drop(claim)
+    assert claims.is_stale(claim) and not claims.is_stale(other)
+    claims.drop(other)
+    assert claims.is_stale(other)
 
 
 def committed_update(path, writer, run):

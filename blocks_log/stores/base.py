@@ -11,9 +11,8 @@ lineage read across stores hides what they hide; the log drops them.
 import abc
 import bisect
 import collections
-import json
 
-from blocks_log import codec, series
+from blocks_log import codec, flat_json, series
 
 
 #: What a store knows of a run. ``ref`` is the store's own reference,
@@ -105,7 +104,7 @@ def summary_text(summary):
     """The JSON a store keeps of a summary (``None`` stays ``None``)."""
     if summary is None:
         return None
-    return json.dumps(summary, sort_keys=True, default=repr)
+    return flat_json.dumps(summary)
 
 
 def summary_of(run):
@@ -113,6 +112,7 @@ def summary_of(run):
     ``None`` when it has none (or one this version cannot read)."""
     if not run.summary:
         return None
+    import json  # not at start-up: closing a log writes one, never reads
     try:
         summary = json.loads(run.summary)
     except ValueError:

@@ -47,7 +47,7 @@ SPAN = 256
 MAX_SPAN = 2 ** 20
 
 #: A float chunk holds NaN too, which rows keep as this tagged BLOB.
-NAN = codec.encode(float('nan'))
+NAN = codec.NAN_STORED
 _TYPECODES = {'f': 'd', 'i': 'q', 'm': 'q'}
 KINDS = frozenset(_TYPECODES)
 _SWAP = sys.byteorder != 'little'

@@ -20,7 +20,6 @@ garbage-collected.
 import contextlib
 import errno
 import functools
-import json
 import os
 import struct
 import sys
@@ -32,10 +31,11 @@ try:
 except ImportError:  # pragma: no cover (not a POSIX system)
     fcntl = None
 
+from blocks_log import flat_json
 from blocks_log.errors import LogDatabaseError, RunInUseError
 
-# The handle ids of this process's open writable handles.
-_LIVE_HANDLES = set()
+# The handle ids of this process's open writable handles, by their claims.
+_LIVE_HANDLES = {}
 
 
 def _host():
@@ -92,15 +92,15 @@ def new_claim():
     """
     pid = os.getpid()
     handle = os.urandom(16).hex()
-    _LIVE_HANDLES.add(handle)
-    return json.dumps({'host': _host(), 'pid': pid, 'boot': _boot(),
-                       'start': _start_time(pid), 'handle': handle},
-                      sort_keys=True)
+    claim = flat_json.dumps({'host': _host(), 'pid': pid, 'boot': _boot(),
+                             'start': _start_time(pid), 'handle': handle})
+    _LIVE_HANDLES[claim] = handle
+    return claim
 
 
 def drop(claim):
-    """Forget `claim`: its handle is closed."""
-    _LIVE_HANDLES.discard(_parse(claim).get('handle'))
+    """Forget `claim`, made by :func:`new_claim`: its handle is closed."""
+    _LIVE_HANDLES.pop(claim, None)
 
 
 def parse(claim):
@@ -109,6 +109,7 @@ def parse(claim):
 
 
 def _parse(claim):
+    import json  # not at start-up: a new log's claim is made, not read
     try:
         parsed = json.loads(claim)
     except (TypeError, ValueError):
@@ -132,7 +133,7 @@ def is_stale(claim):
     if not isinstance(pid, int):
         return True
     if pid == os.getpid():
-        return info.get('handle') not in _LIVE_HANDLES
+        return info.get('handle') not in _LIVE_HANDLES.values()
     if not _alive(pid):
         return True
     start = _start_time(pid)
