@@ -25,7 +25,8 @@ def dumps(record):
     Parameters
     ----------
     record : dict
-        Of ``str`` keys.
+        A claim or a summary: ``str`` keys. Other keys, and values of any
+        other type, are :mod:`json`'s to write.
 
     Returns
     -------
@@ -34,8 +35,9 @@ def dumps(record):
     Raises
     ------
     TypeError
-        If `record` holds a key that is not a string, a number or
-        ``None`` (:func:`json.dumps` raises it).
+        If `record` holds a key that is not a string, a number, a bool or
+        ``None``, or keys of types that do not sort together (as
+        :func:`json.dumps` raises).
 
     """
     try:
