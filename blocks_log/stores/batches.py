@@ -123,7 +123,7 @@ def _wanted_floats(blob, key_ids, layouts):
     # `layouts` keeps, for each set of keys met, where the wanted are.
     if type(blob) is not bytes:
         return None
-    at = _STAMP.size if blob[:1] == _STAMP_BYTE else 0
+    at = _form_at(blob)
     if blob[at:at + 1] != b'f' or len(blob) < at + 5:
         return None
     count, = _COUNT.unpack_from(blob, at + 1)
@@ -219,6 +219,11 @@ def stamp(wall):
     """What a batch committed at `wall` (seconds since the epoch, a float)
     begins with, before its form."""
     return _STAMP.pack(_STAMP_BYTE, wall)
+
+
+def _form_at(blob):
+    # Where a batch's form stands in its BLOB: past its stamp, if any.
+    return _STAMP.size if blob[:1] == _STAMP_BYTE else 0
 
 
 def wall_of(blob):
@@ -342,7 +347,7 @@ def pieces(times, key_ids, values, size):
 def holds_floats(blob):
     """Whether the BLOB :func:`encode` made holds floats only (forms
     ``f`` and ``F``), after its stamp if any."""
-    at = _STAMP.size if blob[:1] == _STAMP_BYTE else 0
+    at = _form_at(blob)
     return blob[at:at + 1] in _FLOAT_FORMS
 
 
@@ -394,7 +399,7 @@ def decode(time, blob, values=True):
         blob = bytes(blob)
     # Read past the stamp where it stands, not from a copy of the rest:
     # a batch of arrays is megabytes.
-    at = _STAMP.size if blob[:1] == _STAMP_BYTE else 0
+    at = _form_at(blob)
     form = blob[at:at + 1]
     if len(blob) < at + 5 or form not in (b'f', b'F', b'm', b'M', b'g',
                                           b'G'):
